@@ -1,0 +1,78 @@
+import { test, expect } from "@playwright/test";
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the home page is rendered on the server with the order count", async ({ page }) => {
+    await page.goto("/");
+    await expect(page.getByRole("heading", { name: "Find an order" })).toBeVisible();
+    const count = page.locator("[data-count]");
+    await expect(count).toBeVisible();
+    expect(Number(await count.getAttribute("data-count"))).toBeGreaterThan(1000);
+    await expect(page.getByTestId("recent-order").first()).toBeVisible();
+  });
+
+  test("search is a plain GET form that works without JavaScript", async ({ page }) => {
+    await page.goto("/");
+    const id = (await page.getByTestId("recent-order").first().locator("a").textContent())!.trim();
+    await page.locator("#main-search").fill(`  #${id} `);
+    await page.locator("#main-search").press("Enter");
+    await expect(page).toHaveURL(/\/search\?q=/);
+    await expect(page.getByTestId("order-row").first()).toContainText(id);
+  });
+});
+
+test("the app hydrates: the theme toggle works in the browser", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.goto("/");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  const html = page.locator("html");
+  await expect(html).not.toHaveClass(/dark/);
+  await page.getByRole("button", { name: "Toggle dark mode" }).click();
+  await expect(html).toHaveClass(/dark/);
+  await page.reload();
+  await expect(html).toHaveClass(/dark/); // the choice is remembered
+});
+
+test("dark mode follows the system setting", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto("/");
+  await expect(page.locator("html")).toHaveClass(/dark/);
+});
+
+test("a search round-trips through the server function after hydration", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  const id = (await page.getByTestId("recent-order").nth(1).locator("a").textContent())!.trim();
+  const serverFn = page.waitForResponse((r) => r.url().includes("/api/lookup") && r.status() === 200);
+  await page.locator("#header-search").fill(id.toLowerCase());
+  await page.locator("#header-search").press("Enter");
+  await serverFn;
+  await expect(page.getByTestId("order-row").first()).toContainText(id);
+});
+
+test("input that is no ID gets a clear message", async ({ page }) => {
+  await page.goto("/search?q=" + encodeURIComponent("'; db.dropDatabase()"));
+  await expect(page.getByRole("alert")).toContainText("is not an order ID");
+});
+
+test("an unknown display ID says how it was read", async ({ page }) => {
+  const response = await page.goto("/search?q=%23ord-000000");
+  expect(response!.status()).toBe(200);
+  await expect(page.getByTestId("no-match")).toContainText("display ID");
+});
+
+test("/healthz reports a reachable database", async ({ request }) => {
+  const res = await request.get("/healthz");
+  expect(res.status()).toBe(200);
+  const body = await res.json();
+  expect(body.status).toBe("ok");
+  expect(body.database.reachable).toBe(true);
+  expect(typeof body.database.round_trip_ms).toBe("number");
+});
+
+test("unknown pages are a 404 with a way back", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response!.status()).toBe(404);
+  await expect(page.getByRole("link", { name: "Go to search" })).toBeVisible();
+});

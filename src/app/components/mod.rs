@@ -1,0 +1,6 @@
+//! Widgets shared by pages.
+
+pub mod error_notice;
+pub mod header;
+pub mod search_form;
+pub mod theme_toggle;

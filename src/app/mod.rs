@@ -1,0 +1,80 @@
+//! The dashboard: one Leptos app rendered on the server and hydrated in the browser.
+
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use components::header::Header;
+use pages::{home::HomePage, not_found::NotFound, planned::Planned, search::SearchPage};
+
+/// The HTML document around the app. `theme.js` runs before first paint so dark mode
+/// never flashes light.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <script src="/theme.js"></script>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 min-h-screen">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/orderdesk.css" />
+        <Title text="orderdesk" />
+        <Router>
+            <Header />
+            <main class="mx-auto max-w-6xl px-4 py-6">
+                // Data pages render fully on the server (Async), so they work without
+                // JavaScript and carry the right HTTP status.
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("orders") view=|| view! { <Planned page="Orders" issue=4 /> } />
+                    <Route path=StaticSegment("counters") view=|| view! { <Planned page="Counters" issue=5 /> } />
+                    <Route path=StaticSegment("performance") view=|| view! { <Planned page="Performance" issue=5 /> } />
+                    <Route path=StaticSegment("failures") view=|| view! { <Planned page="Failures" issue=5 /> } />
+                    <Route path=StaticSegment("maintenance") view=|| view! { <Planned page="Maintenance" issue=6 /> } />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Marks `<body data-hydrated>` once the browser has taken over, so tests (and people
+/// debugging) can tell a hydrated page from server HTML. Effects never run on the server.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+/// The browser bundle's entry point.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,131 @@
+use leptos::prelude::*;
+
+use crate::{
+    app::components::{error_notice::ErrorNotice, search_form::SearchForm},
+    error::AppError,
+    orders::OrderSummary,
+};
+
+/// How many orders the database holds (both systems).
+#[server]
+pub async fn order_count() -> Result<u64, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.order_count().await?)
+}
+
+/// The newest orders, so there is always something to click.
+#[server]
+pub async fn recent_orders() -> Result<Vec<OrderSummary>, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.recent_orders(8).await?)
+}
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let count = Resource::new(|| (), |_| order_count());
+    let recent = Resource::new(|| (), |_| recent_orders());
+    view! {
+        <section class="mx-auto mt-10 max-w-2xl">
+            <h1 class="text-3xl font-bold tracking-tight">"Find an order"</h1>
+            <p class="mt-2 text-slate-600 dark:text-slate-400">
+                "Paste whatever the customer sent: #ORD-A3F8D2, a full order ID or UUID, a BB number, a legacy id or a telegram id."
+            </p>
+            <div class="mt-6">
+                <SearchForm />
+            </div>
+            <div class="mt-8" data-testid="order-count">
+                <Suspense fallback=|| view! { <p class="text-slate-500">"Counting orders…"</p> }>
+                    {move || Suspend::new(async move {
+                        match count.await {
+                            Ok(n) => view! {
+                                <p class="text-slate-700 dark:text-slate-300">
+                                    <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>{format_count(n)}</span>
+                                    " orders in the database"
+                                </p>
+                            }.into_any(),
+                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+            <div class="mt-8">
+                <h2 class="text-lg font-semibold">"Newest orders"</h2>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match recent.await {
+                            Ok(orders) if orders.is_empty() => view! {
+                                <p class="mt-2 text-slate-500">"No orders yet. Load demo data with: orderdesk seed-demo"</p>
+                            }.into_any(),
+                            Ok(orders) => view! { <RecentList orders /> }.into_any(),
+                            Err(_) => ().into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn RecentList(orders: Vec<OrderSummary>) -> impl IntoView {
+    view! {
+        <ul class="mt-2 divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
+            {orders
+                .into_iter()
+                .map(|o| {
+                    let id = o.headline();
+                    let href = format!("/search?q={}", urlencode(&id));
+                    view! {
+                        <li class="flex items-center justify-between gap-4 px-4 py-2 text-sm" data-testid="recent-order">
+                            <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>{id}</a>
+                            <span class="text-slate-500">{o.source.label()} " · " {o.status.unwrap_or_else(|| "—".into())}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// Percent-encodes a query value (IDs are ASCII; anything else is encoded too).
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// 1234567 → "1,234,567".
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(super::format_count(0), "0");
+        assert_eq!(super::format_count(999), "999");
+        assert_eq!(super::format_count(1000), "1,000");
+        assert_eq!(super::format_count(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn encodes_query_values() {
+        assert_eq!(super::urlencode("ORD-20251114123456-a3f8d2b4"), "ORD-20251114123456-a3f8d2b4");
+        assert_eq!(super::urlencode("#a b&c"), "%23a%20b%26c");
+    }
+}

@@ -1,0 +1,230 @@
+//! Settings: defaults from `Leptos.toml`'s `[orderdesk]` section, each overridable by an
+//! environment variable. A wrong value stops start-up with one line naming the setting.
+
+use std::{path::Path, time::Duration};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// Why the settings could not be read; each message names the setting and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("setting {name} = {value:?} is invalid: {why}")]
+    Invalid { name: &'static str, value: String, why: String },
+    #[error("Leptos settings: {0}")]
+    Leptos(String),
+}
+
+/// orderdesk's own settings, after environment overrides.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mongodb_uri: String,
+    pub database: String,
+    pub server_selection_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub request_timeout: Duration,
+    pub slow_query: Duration,
+    pub time_zone: Tz,
+    pub tracking_url_base: String,
+    pub log_json: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    mongodb_uri: Option<String>,
+    database: Option<String>,
+    server_selection_timeout_ms: Option<u64>,
+    operation_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    slow_query_ms: Option<u64>,
+    time_zone: Option<String>,
+    tracking_url_base: Option<String>,
+    log_format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileRoot {
+    #[serde(default)]
+    orderdesk: FileSettings,
+}
+
+/// The configuration file, next to Cargo.toml.
+pub const CONFIG_FILE: &str = "Leptos.toml";
+
+impl Settings {
+    /// Reads the file (if present) and the environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str::<FileRoot>(&text)
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.display().to_string(),
+                    message: e.message().to_owned(),
+                })?
+                .orderdesk,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileSettings::default(),
+            Err(source) => {
+                return Err(ConfigError::Read { path: path.display().to_string(), source });
+            }
+        };
+        Self::from_layers(file, |name| std::env::var(name).ok())
+    }
+
+    fn from_layers(file: FileSettings, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &'static str, file: Option<String>, default: &str| {
+            env(name).or(file).unwrap_or_else(|| default.to_owned())
+        };
+        let millis = |name: &'static str, file: Option<u64>, default: u64, max: u64| {
+            let value = match env(name) {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    name,
+                    value: v.clone(),
+                    why: "expected a whole number of milliseconds".into(),
+                })?,
+                None => file.unwrap_or(default),
+            };
+            if value == 0 || value > max {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value: value.to_string(),
+                    why: format!("must be between 1 and {max} milliseconds"),
+                });
+            }
+            Ok(Duration::from_millis(value))
+        };
+
+        let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?directConnection=true");
+        if !(mongodb_uri.starts_with("mongodb://") || mongodb_uri.starts_with("mongodb+srv://")) {
+            return Err(ConfigError::Invalid {
+                name: "MONGODB_URI",
+                value: redact_uri(&mongodb_uri),
+                why: "must start with mongodb:// or mongodb+srv://".into(),
+            });
+        }
+        let database = text("ORDERDESK_DATABASE", file.database, "orderdesk");
+        let db_ok = !database.is_empty()
+            && database.len() <= 63
+            && database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !db_ok {
+            return Err(ConfigError::Invalid {
+                name: "ORDERDESK_DATABASE",
+                value: database,
+                why: "use 1-63 letters, digits, '_' or '-'".into(),
+            });
+        }
+        let zone = text("ORDERDESK_TIME_ZONE", file.time_zone, "UTC");
+        let time_zone = zone.parse::<Tz>().map_err(|_| ConfigError::Invalid {
+            name: "ORDERDESK_TIME_ZONE",
+            value: zone.clone(),
+            why: "expected an IANA time zone name such as UTC or Europe/Berlin".into(),
+        })?;
+        let tracking_url_base = text(
+            "ORDERDESK_TRACKING_URL_BASE",
+            file.tracking_url_base,
+            "https://track.example.com/t/",
+        );
+        if !(tracking_url_base.starts_with("https://") || tracking_url_base.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "ORDERDESK_TRACKING_URL_BASE",
+                value: tracking_url_base,
+                why: "must be an http:// or https:// URL".into(),
+            });
+        }
+        let log_format = text("ORDERDESK_LOG_FORMAT", file.log_format, "pretty");
+        let log_json = match log_format.as_str() {
+            "pretty" => false,
+            "json" => true,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "ORDERDESK_LOG_FORMAT",
+                    value: log_format,
+                    why: "expected pretty or json".into(),
+                });
+            }
+        };
+        Ok(Self {
+            mongodb_uri,
+            database,
+            server_selection_timeout: millis(
+                "ORDERDESK_SERVER_SELECTION_TIMEOUT_MS",
+                file.server_selection_timeout_ms,
+                1500,
+                60_000,
+            )?,
+            operation_timeout: millis("ORDERDESK_OPERATION_TIMEOUT_MS", file.operation_timeout_ms, 2500, 600_000)?,
+            request_timeout: millis("ORDERDESK_REQUEST_TIMEOUT_MS", file.request_timeout_ms, 10_000, 600_000)?,
+            slow_query: millis("ORDERDESK_SLOW_QUERY_MS", file.slow_query_ms, 100, 600_000)?,
+            time_zone,
+            tracking_url_base,
+            log_json,
+        })
+    }
+}
+
+/// A URI fit for logs and error messages: any password is replaced by `***`.
+pub fn redact_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_owned() };
+    match rest.split_once('@') {
+        Some((creds, host)) => {
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_layers(FileSettings::default(), move |name| {
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = with_env(&[]).unwrap();
+        assert_eq!(s.database, "orderdesk");
+        assert_eq!(s.slow_query, Duration::from_millis(100));
+        assert_eq!(s.time_zone, Tz::UTC);
+    }
+
+    #[test]
+    fn environment_overrides_and_errors_name_the_setting() {
+        let s = with_env(&[("ORDERDESK_DATABASE", "x_1"), ("ORDERDESK_TIME_ZONE", "Europe/Berlin")]).unwrap();
+        assert_eq!(s.database, "x_1");
+        assert_eq!(s.time_zone, Tz::Europe__Berlin);
+        for (name, value) in [
+            ("MONGODB_URI", "postgres://x"),
+            ("ORDERDESK_DATABASE", "a.b"),
+            ("ORDERDESK_TIME_ZONE", "Mars/Olympus"),
+            ("ORDERDESK_SLOW_QUERY_MS", "fast"),
+            ("ORDERDESK_OPERATION_TIMEOUT_MS", "0"),
+            ("ORDERDESK_LOG_FORMAT", "xml"),
+        ] {
+            let err = with_env(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact_uri("mongodb://u:secret@h:1/db"), "mongodb://u:***@h:1/db");
+        let err = with_env(&[("MONGODB_URI", "mysql://u:secret@h")]).unwrap_err().to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_file_parses() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let root: FileRoot = toml::from_str(&text).unwrap();
+        assert!(root.orderdesk.mongodb_uri.is_some());
+    }
+}

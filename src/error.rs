@@ -1,0 +1,61 @@
+//! The error every server function returns: what a person needs to know, nothing more.
+//! Storage and domain errors are mapped to it once, here.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+/// An error as the browser sees it. Messages are written for the support agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("The database is unavailable right now. orderdesk keeps retrying; reload in a few seconds. ({0})")]
+    DatabaseUnavailable(String),
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Something went wrong on the server: {0}")]
+    Internal(String),
+    #[error("Could not reach orderdesk: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is reported with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::DatabaseUnavailable(_) => 503,
+            Self::BadInput(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::Internal(_) | Self::Transport(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}
+
+impl From<crate::ids::ParseError> for AppError {
+    fn from(e: crate::ids::ParseError) -> Self {
+        Self::BadInput(e.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::storage::StorageError> for AppError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        if e.is_unavailable() {
+            Self::DatabaseUnavailable(e.to_string())
+        } else {
+            tracing::error!(error = %e, "storage error");
+            Self::Internal("a database operation failed; the details are in the server log".into())
+        }
+    }
+}

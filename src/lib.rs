@@ -1,0 +1,17 @@
+//! orderdesk: order identifiers for the shipping bot and the marketplace, and the admin
+//! dashboard over them. The crate builds twice: with `ssr` as the server (storage, API,
+//! CLI) and with `hydrate` as the browser bundle (the same Leptos app, no database code).
+
+pub mod app;
+pub mod error;
+pub mod ids;
+pub mod orders;
+
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod storage;

@@ -1,0 +1,112 @@
+//! The indexes orderdesk relies on, and creating them idempotently at start-up.
+
+use std::time::Duration;
+
+use mongodb::{
+    IndexModel,
+    bson::{Document, doc},
+    options::IndexOptions,
+};
+
+use super::{
+    Store, StorageError,
+    names::{COUNTERS, ORDERS, PAYMENTS, SESSIONS},
+};
+
+/// One index orderdesk expects.
+#[derive(Debug, Clone)]
+pub struct ExpectedIndex {
+    pub collection: &'static str,
+    pub name: &'static str,
+    pub keys: Document,
+    pub unique: bool,
+    pub partial: Option<Document>,
+    /// Why it exists, for the maintenance page and the logs.
+    pub purpose: &'static str,
+}
+
+/// Every index, unique ones first.
+pub fn expected_indexes() -> Vec<ExpectedIndex> {
+    let plain = |collection, name, keys, purpose| ExpectedIndex {
+        collection,
+        name,
+        keys,
+        unique: false,
+        partial: None,
+        purpose,
+    };
+    vec![
+        ExpectedIndex {
+            collection: ORDERS,
+            name: "order_id_1",
+            keys: doc! { "order_id": 1 },
+            unique: true,
+            partial: None,
+            purpose: "one order per order_id (the bot's E11000 guard)",
+        },
+        ExpectedIndex {
+            collection: ORDERS,
+            name: "order_number_1",
+            keys: doc! { "order_number": 1 },
+            unique: true,
+            partial: Some(doc! { "order_number": { "$type": "string" } }),
+            purpose: "one marketplace order per BB number",
+        },
+        ExpectedIndex {
+            collection: COUNTERS,
+            name: "counterId_1",
+            keys: doc! { "counterId": 1 },
+            unique: true,
+            partial: None,
+            purpose: "one counter per vendor and day",
+        },
+        ExpectedIndex {
+            collection: SESSIONS,
+            name: "user_id_1",
+            keys: doc! { "user_id": 1 },
+            unique: true,
+            partial: None,
+            purpose: "one session per user, so $setOnInsert runs once",
+        },
+        plain(ORDERS, "display_id_1", doc! { "display_id": 1 }, "lookup by ORD-A3F8D2"),
+        plain(ORDERS, "id_1", doc! { "id": 1 }, "lookup by legacy id"),
+        plain(ORDERS, "telegram_id_1_created_at_-1", doc! { "telegram_id": 1, "created_at": -1 }, "a customer's orders"),
+        plain(ORDERS, "vendor_id_1_created_at_-1", doc! { "vendor_id": 1, "created_at": -1 }, "a vendor's orders"),
+        plain(ORDERS, "created_at_-1", doc! { "created_at": -1 }, "newest first lists"),
+        plain(ORDERS, "status_1_created_at_-1", doc! { "status": 1, "created_at": -1 }, "lists by status"),
+        plain(PAYMENTS, "order_id_1", doc! { "order_id": 1 }, "an order's payments"),
+    ]
+}
+
+/// What happened to one index at start-up.
+#[derive(Debug)]
+pub struct EnsureOutcome {
+    pub index: ExpectedIndex,
+    pub result: Result<(), StorageError>,
+}
+
+impl Store {
+    /// Creates every expected index that is missing. Creating an existing identical index
+    /// is a no-op, so this runs at every start. One blocked index (legacy nulls or
+    /// duplicates under a unique index) does not stop the others.
+    #[tracing::instrument(skip(self))]
+    pub async fn ensure_indexes(&self) -> Vec<EnsureOutcome> {
+        let mut outcomes = Vec::new();
+        for index in expected_indexes() {
+            let mut options = IndexOptions::builder().name(index.name.to_owned()).build();
+            if index.unique {
+                options.unique = Some(true);
+            }
+            options.partial_filter_expression = index.partial.clone();
+            let model = IndexModel::builder().keys(index.keys.clone()).options(options).build();
+            let coll = self.collection(index.collection);
+            // Building an index over millions of orders takes longer than a lookup may.
+            let result = self
+                .run_for("create_index", index.collection, Duration::from_secs(600), coll.create_index(model))
+                .await
+                .map(drop);
+            outcomes.push(EnsureOutcome { index, result });
+        }
+        outcomes
+    }
+}

@@ -1,0 +1,174 @@
+//! All MongoDB access. The rest of the app sees typed functions and [`StorageError`];
+//! only this module knows collection names, field names and the driver.
+//!
+//! Every call goes through [`Store::run`], which bounds it with the operation timeout,
+//! times it and logs slow operations, so a dead database is an error within seconds and
+//! never a hang.
+
+pub mod demo;
+pub mod indexes;
+pub mod orders;
+
+use std::{future::IntoFuture, time::Duration};
+
+use mongodb::{
+    Client, Collection, Database,
+    bson::{Document, doc},
+    error::{ErrorKind, WriteFailure},
+    options::ClientOptions,
+};
+use tokio::time::Instant;
+
+use crate::config::{Settings, redact_uri};
+
+/// Collection names, as the two source systems use them.
+pub mod names {
+    pub const ORDERS: &str = "orders";
+    pub const SESSIONS: &str = "sessions";
+    pub const PAYMENTS: &str = "payments";
+    pub const COUNTERS: &str = "ordercounters";
+}
+
+/// What can go wrong talking to the database, in terms the web layer maps to a status once.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StorageError {
+    #[error("the database is unavailable ({0})")]
+    Unavailable(String),
+    #[error("the database did not answer {op} within {ms} ms")]
+    Timeout { op: &'static str, ms: u128 },
+    #[error("duplicate key in {op}: {message}")]
+    DuplicateKey { op: &'static str, message: String },
+    #[error("database error in {op}: {message}")]
+    Database { op: &'static str, message: String },
+}
+
+impl StorageError {
+    /// True when the database could not be reached or did not answer in time.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
+    }
+
+    fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
+        if is_duplicate_key(&err) {
+            return Self::DuplicateKey { op, message: err.to_string() };
+        }
+        match *err.kind {
+            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
+                Self::Unavailable(first_line(&err.to_string()))
+            }
+            _ => Self::Database { op, message: err.to_string() },
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or(s);
+    line.chars().take(200).collect()
+}
+
+/// E11000, however the driver wraps it (single write, bulk write, command).
+pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    const DUPLICATE_KEY: i32 = 11000;
+    match &*err.kind {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(e) => {
+            e.write_errors.as_ref().is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY))
+        }
+        _ => false,
+    }
+}
+
+/// The one handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    db: Database,
+    op_timeout: Duration,
+    slow: Duration,
+}
+
+impl Store {
+    /// Builds the client. No I/O happens here: the driver connects lazily and keeps
+    /// reconnecting in the background, so the app starts (and recovers) without mongod.
+    pub async fn connect(settings: &Settings) -> Result<Self, StorageError> {
+        let mut options = ClientOptions::parse(&settings.mongodb_uri).await.map_err(|e| {
+            StorageError::Unavailable(format!(
+                "cannot use MONGODB_URI {}: {}",
+                redact_uri(&settings.mongodb_uri),
+                first_line(&e.to_string())
+            ))
+        })?;
+        options.app_name = Some("orderdesk".into());
+        options.server_selection_timeout = Some(settings.server_selection_timeout);
+        options.connect_timeout = Some(settings.server_selection_timeout);
+        let client = Client::with_options(options)
+            .map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
+        let db = client.database(&settings.database);
+        Ok(Self { client, db, op_timeout: settings.operation_timeout, slow: settings.slow_query })
+    }
+
+    /// The same server, another database (tests and benchmarks use one each).
+    pub fn with_database(&self, name: &str) -> Self {
+        Self { db: self.client.database(name), ..self.clone() }
+    }
+
+    pub fn database_name(&self) -> &str {
+        self.db.name()
+    }
+
+    pub(crate) fn collection(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    /// Runs one database operation: bounded by the operation timeout, timed, slow ones logged.
+    pub(crate) async fn run<T>(
+        &self,
+        op: &'static str,
+        collection: &'static str,
+        fut: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StorageError> {
+        self.run_for(op, collection, self.op_timeout, fut).await
+    }
+
+    /// [`Store::run`] with an explicit bound, for bulk work that legitimately takes longer.
+    pub(crate) async fn run_for<T>(
+        &self,
+        op: &'static str,
+        collection: &'static str,
+        limit: Duration,
+        fut: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StorageError> {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(limit, fut.into_future()).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StorageError::from_driver(op, err)),
+            Err(_) => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
+        };
+        let took = started.elapsed();
+        if took >= self.slow {
+            tracing::warn!(
+                op,
+                collection,
+                took_ms = took.as_secs_f64() * 1000.0,
+                ok = outcome.is_ok(),
+                "SLOW DB QUERY: {op} took {:.2}ms",
+                took.as_secs_f64() * 1000.0
+            );
+        }
+        outcome
+    }
+
+    /// One round trip to the server; the time it took.
+    #[tracing::instrument(skip(self))]
+    pub async fn ping(&self) -> Result<Duration, StorageError> {
+        let started = Instant::now();
+        self.run("ping", "admin", self.db.run_command(doc! { "ping": 1 })).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Drops the whole database: for tests and `seed-demo --reset` only.
+    pub async fn drop_database(&self) -> Result<(), StorageError> {
+        self.run("drop_database", "*", self.db.drop()).await
+    }
+}
