@@ -33,10 +33,10 @@ impl OrderId {
                 ))
             });
         }
-        if s.len() == 36 {
-            if let Ok(uuid) = Uuid::try_parse(s) {
-                return Ok(Self::Uuid(uuid));
-            }
+        if s.len() == 36
+            && let Ok(uuid) = Uuid::try_parse(s)
+        {
+            return Ok(Self::Uuid(uuid));
         }
         Err(ParseError::new(format!(
             "{} is not an order ID: expected ORD-YYYYMMDDHHMMSS-xxxxxxxx or a UUID like \

@@ -194,7 +194,7 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
             d.insert("carrier", *CARRIERS.choose(&mut rng).unwrap_or(&"USPS"));
             d.insert("from_city", *CITIES.choose(&mut rng).unwrap_or(&"Austin"));
             d.insert("to_city", *CITIES.choose(&mut rng).unwrap_or(&"Boston"));
-            add_payment(&mut rng, &mut data, &d, &id.to_string(), telegram_id, amount, status, created);
+            add_payment(&mut rng, &mut data, &d);
             data.orders.push(d);
         }
     }
@@ -205,16 +205,17 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
     data
 }
 
-fn add_payment(
-    rng: &mut StdRng,
-    data: &mut DemoData,
-    order: &Document,
-    order_id: &str,
-    telegram_id: i64,
-    amount: f64,
-    status: &str,
-    created: DateTime<Utc>,
-) {
+/// The payment record a bot order's status implies, if any.
+fn add_payment(rng: &mut StdRng, data: &mut DemoData, order: &Document) {
+    let (Ok(order_id), Ok(telegram_id), Ok(amount), Ok(status), Ok(created)) = (
+        order.get_str("order_id"),
+        order.get_i64("telegram_id"),
+        order.get_f64("amount"),
+        order.get_str("status"),
+        order.get_datetime("created_at"),
+    ) else {
+        return;
+    };
     let payment_status = match status {
         "pending" | "cancelled" => return,
         "failed" if rng.random_bool(0.5) => "failed",
@@ -224,7 +225,7 @@ fn add_payment(
     };
     let at = match order.get("paid_at") {
         Some(Bson::DateTime(t)) => Bson::DateTime(*t),
-        _ => time(created + Span::seconds(40)),
+        _ => Bson::DateTime(BsonTime::from_millis(created.timestamp_millis() + 40_000)),
     };
     data.payments.push(doc! {
         "order_id": order_id,
@@ -327,7 +328,7 @@ fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
     }
     // Each of these takes the order_id of another bot order: a duplicate pair.
     for &i in dup {
-        let Some(&j) = bot.iter().find(|&&j| j != i && !picks.contains(&j)) else { continue };
+        let Some(&j) = bot.choose(rng).filter(|&&j| !picks.contains(&j)) else { continue };
         let (Ok(id), Ok(display)) = (
             data.orders[j].get_str("order_id").map(str::to_owned),
             data.orders[j].get_str("display_id").map(str::to_owned),
@@ -398,5 +399,85 @@ impl Store {
             }
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn spec(orders: usize, seed: u64) -> DemoSpec {
+        DemoSpec {
+            orders,
+            seed,
+            now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+            time_zone: chrono_tz::America::New_York,
+        }
+    }
+
+    #[test]
+    fn same_seed_same_data_other_seed_other_data() {
+        let a = generate(&spec(2_000, 1));
+        let b = generate(&spec(2_000, 1));
+        let c = generate(&spec(2_000, 2));
+        assert_eq!(a.orders, b.orders);
+        assert_eq!(a.counters, b.counters);
+        assert_ne!(a.orders, c.orders);
+    }
+
+    #[test]
+    fn counters_match_the_bb_numbers_they_issued() {
+        let data = generate(&spec(5_000, 7));
+        let mut issued: HashMap<String, Vec<u32>> = HashMap::new();
+        for o in &data.orders {
+            if let (Ok(n), Ok(c)) = (o.get_str("order_number"), o.get_str("counter_id")) {
+                let n = BbNumber::parse(n).unwrap();
+                issued.entry(c.to_owned()).or_default().push(n.sequence);
+            }
+        }
+        assert_eq!(issued.len(), data.counters.len());
+        for counter in &data.counters {
+            let id = counter.get_str("counterId").unwrap();
+            CounterId::parse(id).unwrap();
+            let mut seqs = issued.remove(id).unwrap();
+            seqs.sort_unstable();
+            let n = counter.get_i64("sequence").unwrap() as u32;
+            assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "{id}");
+        }
+    }
+
+    #[test]
+    fn legacy_damage_is_present_and_counted() {
+        let data = generate(&spec(10_000, 3));
+        let broken = data
+            .orders
+            .iter()
+            .filter(|o| !matches!(o.get("order_id"), Some(Bson::String(s)) if !s.is_empty()))
+            .count();
+        assert_eq!(broken, data.legacy_without_order_id);
+        assert!(data.orders.iter().any(|o| o.get("order_id") == Some(&Bson::Null)));
+        assert!(data.orders.iter().any(|o| !o.contains_key("order_id")));
+        let mut seen = std::collections::HashSet::new();
+        let dups = data
+            .orders
+            .iter()
+            .filter_map(|o| o.get_str("order_id").ok().filter(|s| !s.is_empty()))
+            .filter(|id| !seen.insert(*id))
+            .count();
+        assert_eq!(dups, data.duplicated_order_ids);
+        assert!(dups > 0);
+    }
+
+    #[test]
+    fn statuses_include_failures_refunds_and_sessions_exist() {
+        let data = generate(&spec(3_000, 5));
+        let status = |s: &str| data.orders.iter().filter(|o| o.get_str("status") == Ok(s)).count();
+        assert!(status("failed") > 0 && status("refunded") > 0 && status("completed") > 0);
+        assert!(!data.sessions.is_empty() && !data.payments.is_empty());
+        assert!(data.orders.iter().filter_map(|o| o.get_str("failure_reason").ok()).count() == status("failed"));
     }
 }

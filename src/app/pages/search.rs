@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use crate::{
     app::components::{error_notice::ErrorNotice, search_form::SearchForm},
     error::AppError,
-    ids::LookupKey,
     orders::OrderSummary,
 };
 
@@ -20,7 +19,7 @@ pub struct LookupResult {
 /// Reads the input as one kind of key and finds the orders it names.
 #[server]
 pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
-    let key = LookupKey::parse(&q)?;
+    let key = crate::ids::LookupKey::parse(&q)?;
     let state = crate::server::state()?;
     let orders = state.store.find_orders(&key).await?;
     Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders })
@@ -61,14 +60,14 @@ fn Results(found: LookupResult) -> impl IntoView {
     let LookupResult { read_as, key, orders } = found;
     if orders.is_empty() {
         return view! {
-            <p data-testid="no-match">"No order matches " <code>{key}</code> ", read as " {read_as} "."</p>
+            <p data-testid="no-match">"No order matches " <code>{key}</code> {format!(", read as {read_as}.")}</p>
         }
         .into_any();
     }
     let n = orders.len();
     view! {
         <p class="text-sm text-slate-600 dark:text-slate-400">
-            {format!("{n} order{} for ", if n == 1 { "" } else { "s" })} <code>{key}</code> ", read as " {read_as} "."
+            {format!("{n} order{} for ", if n == 1 { "" } else { "s" })} <code>{key}</code> {format!(", read as {read_as}.")}
         </p>
         <table class="mt-3 w-full text-left text-sm">
             <thead class="border-b border-slate-300 dark:border-slate-700">

@@ -1,0 +1,149 @@
+//! Shared by the integration tests: the real app on a random port against a real mongod,
+//! with a fresh database per test (dropped when the test's `TestApp` is dropped).
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use orderdesk::{
+    config::{CONFIG_FILE, Settings},
+    server::{AppState, router},
+    storage::Store,
+};
+
+/// The mongod under test: `MONGODB_URI`, which `scripts/test` sets to a throwaway server.
+pub fn mongodb_uri() -> String {
+    std::env::var("MONGODB_URI").unwrap_or_else(|_| {
+        panic!("MONGODB_URI is not set: run ./scripts/test, which starts a throwaway mongod for the tests")
+    })
+}
+
+/// Settings for a test: the file's defaults, this test's URI and database.
+pub fn settings(uri: &str, database: &str) -> Settings {
+    let mut s = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
+    s.mongodb_uri = uri.to_owned();
+    s.database = database.to_owned();
+    s
+}
+
+/// A database name no other test uses.
+pub fn unique_db(prefix: &str) -> String {
+    format!("t_{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    drop_on_exit: bool,
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.drop_on_exit {
+            let store = self.store.clone();
+            // Best effort: a leftover test database is harmless on a throwaway mongod.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    let _ = rt.block_on(store.drop_database());
+                }
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Spawns the whole app (the router `orderdesk serve` runs) on a random port.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(&mongodb_uri(), &unique_db("app"), true).await
+}
+
+pub async fn spawn_app_on(uri: &str, database: &str, drop_on_exit: bool) -> TestApp {
+    let settings = settings(uri, database);
+    let store = Store::connect(&settings).await.expect("connect");
+    let leptos = leptos::config::get_configuration(Some(CONFIG_FILE)).expect("Leptos settings");
+    let state = AppState {
+        leptos_options: leptos.leptos_options,
+        store: store.clone(),
+        settings: Arc::new(settings),
+        started: Instant::now(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+    TestApp { address, store, client, drop_on_exit }
+}
+
+/// A mongod of a test's own, for tests that stop and restart the database.
+pub struct OwnMongod {
+    pub port: u16,
+    dbpath: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnMongod {
+    pub fn start() -> Self {
+        let dbpath = std::env::temp_dir().join(format!("orderdesk-mongod-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dbpath).expect("dbpath");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let mut me = Self { port, dbpath, child: None };
+        me.restart();
+        me
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    fn binary() -> PathBuf {
+        std::env::var_os("ORDERDESK_MONGOD_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".mongo/fiftyone/db/bin/mongod"))
+    }
+
+    /// Starts mongod (again) on the same port and data directory; waits until it listens.
+    pub fn restart(&mut self) {
+        let child = Command::new(Self::binary())
+            .args(["--dbpath", self.dbpath.to_str().expect("utf-8 path"), "--bind_ip", "127.0.0.1", "--quiet"])
+            .args(["--port", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e} (run ./scripts/test to install it)", Self::binary().display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mongod did not listen on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops mongod the hard way, as a crash or a pulled cable would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnMongod {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dbpath);
+    }
+}

@@ -1,0 +1,97 @@
+//! The app end to end over HTTP against a real mongod: pages, health, outage and recovery.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use orderdesk::storage::demo::{DemoSpec, generate};
+
+#[tokio::test]
+async fn healthz_reports_the_database() {
+    let app = common::spawn_app().await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"]["reachable"], true);
+    assert!(body["database"]["round_trip_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn home_page_is_server_rendered_with_the_order_count() {
+    let app = common::spawn_app().await;
+    let spec = DemoSpec {
+        orders: 500,
+        seed: 3,
+        now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        time_zone: chrono_tz::UTC,
+    };
+    app.store.insert_demo(generate(&spec)).await.unwrap();
+    let res = app.get("/").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"data-count="500""#), "{html}");
+    assert!(html.contains("orders in the database"));
+    assert!(html.contains(r#"data-testid="recent-order""#));
+}
+
+#[tokio::test]
+async fn search_by_telegram_id_lists_that_customers_orders() {
+    let app = common::spawn_app().await;
+    let spec = DemoSpec { orders: 400, seed: 9, now: Utc::now(), time_zone: chrono_tz::UTC };
+    let data = generate(&spec);
+    let telegram_id = data.orders.iter().find_map(|d| d.get_i64("telegram_id").ok()).unwrap();
+    let expected = data.orders.iter().filter(|d| d.get_i64("telegram_id") == Ok(telegram_id)).count();
+    app.store.insert_demo(data).await.unwrap();
+    let html = app.get(&format!("/search?q=%20%23{telegram_id}%20")).await.text().await.unwrap();
+    assert_eq!(html.matches(r#"data-testid="order-row""#).count(), expected.min(50), "{html}");
+    assert!(html.contains("read as a telegram id"));
+}
+
+#[tokio::test]
+async fn bad_search_input_is_a_400_with_a_reason() {
+    let app = common::spawn_app().await;
+    for q in ["%7B%22%24gt%22%3A%20%22%22%7D", ".*", "ORD-2025"] {
+        let res = app.get(&format!("/search?q={q}")).await;
+        assert_eq!(res.status(), 400, "{q}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("role=\"alert\""), "{html}");
+    }
+}
+
+/// The issue's acceptance check: kill mongod under a running app, see 503 and a clear page
+/// within 3 s, start mongod again, see everything recover without restarting the app.
+#[tokio::test]
+async fn a_dead_database_is_reported_within_3s_and_the_app_recovers() {
+    let mut mongod = common::OwnMongod::start();
+    let app = common::spawn_app_on(&mongod.uri(), "outage", false).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    mongod.kill();
+    let started = Instant::now();
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"]["reachable"], false);
+    assert!(started.elapsed() < Duration::from_secs(3), "healthz took {:?}", started.elapsed());
+
+    let started = Instant::now();
+    let res = app.get("/").await;
+    assert!(started.elapsed() < Duration::from_secs(3), "the page took {:?}", started.elapsed());
+    assert_eq!(res.status(), 503);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Database unavailable"), "{html}");
+
+    mongod.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if app.get("/healthz").await.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the app did not recover after mongod came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("/").await.status(), 200);
+}
