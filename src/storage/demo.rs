@@ -327,6 +327,7 @@ fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
         data.orders[i].remove("display_id");
     }
     // Each of these takes the order_id of another bot order: a duplicate pair.
+    let mut duplicated = 0;
     for &i in dup {
         let Some(&j) = bot.choose(rng).filter(|&&j| !picks.contains(&j)) else { continue };
         let (Ok(id), Ok(display)) = (
@@ -337,9 +338,10 @@ fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
         };
         data.orders[i].insert("order_id", id);
         data.orders[i].insert("display_id", display);
+        duplicated += 1;
     }
     data.legacy_without_order_id = missing.len() + null.len() + empty.len();
-    data.duplicated_order_ids = dup.len();
+    data.duplicated_order_ids = duplicated;
 }
 
 /// A clock stuck at one instant, for drawing an ORD id "as of" an order's creation.
