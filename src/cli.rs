@@ -1,16 +1,17 @@
 //! The `orderdesk` command line. Every subcommand validates its flags and settings and
 //! fails with one clear line and a non-zero exit.
 
-use std::{path::Path, process::ExitCode, sync::Arc, time::Instant};
+use std::{path::Path, process::ExitCode, time::Instant};
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::{
     config::{CONFIG_FILE, Settings},
+    issuing::{IdGenerator, IdScheme, NumberAllocator},
     server::{self, AppState},
     storage::{
-        Store, StorageError,
+        StorageError, Store,
         demo::{DemoSpec, generate},
     },
 };
@@ -32,6 +33,47 @@ pub enum Command {
     Serve,
     /// Load deterministic demo data: both systems' orders, sessions, payments, counters.
     SeedDemo(SeedDemoArgs),
+    /// Make, parse or allocate order identifiers.
+    #[command(subcommand)]
+    Id(IdCommand),
+    /// Manage the keys the bots use for the JSON API.
+    #[command(subcommand)]
+    ApiKeys(ApiKeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdCommand {
+    /// Print a new ORD-{YYYYMMDDHHMMSS}-{8 hex} order ID (no database needed).
+    Ord,
+    /// Print a new pure-UUID order ID (no database needed).
+    Uuid,
+    /// Say which scheme a text is and print its parts; exit 1 with the reason if none.
+    Parse {
+        /// The text to read, e.g. "#ORD-A3F8D2" or "BB-1701234567890-A1B2-00001".
+        text: String,
+    },
+    /// Allocate BB order numbers for a vendor from its daily counter in the database.
+    Bb {
+        /// The vendor id (letters, digits, '_' and '-').
+        #[arg(long)]
+        vendor: String,
+        /// The user id; its last 4 letters or digits go into the number.
+        #[arg(long)]
+        user: String,
+        /// How many numbers to allocate (1 to 99,999), one per line.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99_999))]
+        count: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCommand {
+    /// Create a key and print it once; only its hash is stored.
+    Create {
+        /// Who the key is for, e.g. "shipping-bot".
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,21 +103,144 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Runs the command; errors are printed as one line by `main`.
 pub async fn run(cli: Cli) -> Result<(), String> {
+    // Commands that need no settings and no database answer at once.
+    match &cli.command {
+        Some(Command::Id(IdCommand::Ord)) => {
+            println!("{}", IdGenerator::system(IdScheme::Ord).next_id());
+            return Ok(());
+        }
+        Some(Command::Id(IdCommand::Uuid)) => {
+            println!("{}", IdGenerator::system(IdScheme::Uuid).next_id());
+            return Ok(());
+        }
+        Some(Command::Id(IdCommand::Parse { text })) => return parse_id(text),
+        _ => {}
+    }
     let settings = Settings::load(Path::new(CONFIG_FILE)).map_err(|e| e.to_string())?;
     init_tracing(&settings);
     let store = Store::connect(&settings).await.map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings, store).await,
         Command::SeedDemo(args) => seed_demo(&settings, &store, args).await,
+        Command::Id(IdCommand::Bb {
+            vendor,
+            user,
+            count,
+        }) => allocate_bb(&settings, store, &vendor, &user, count).await,
+        Command::Id(_) => Ok(()),
+        Command::ApiKeys(ApiKeysCommand::Create { name }) => create_api_key(&store, &name).await,
     }
+}
+
+/// Prints what a text is, part by part.
+fn parse_id(text: &str) -> Result<(), String> {
+    use crate::ids::{BbStamp, LookupKey, OrderId};
+    match LookupKey::parse(text).map_err(|e| e.to_string())? {
+        LookupKey::OrderId(id @ OrderId::Ord { random, .. }) => {
+            println!(
+                "scheme: ORD\norder_id: {id}\ncreated: {}\nrandom: {random:08x}\ndisplay_id: {}",
+                id.timestamp().map(|t| t.to_rfc3339()).unwrap_or_default(),
+                id.display_id()
+            );
+        }
+        LookupKey::OrderId(id @ OrderId::Uuid(u)) => {
+            println!(
+                "scheme: UUID\norder_id: {id}\nversion: {}\ndisplay_id: {}",
+                u.get_version_num(),
+                id.display_id()
+            );
+        }
+        LookupKey::DisplayId(d) => {
+            println!("scheme: display ID (24 bits, not unique)\ndisplay_id: {d}");
+        }
+        LookupKey::OrderNumber(n) => {
+            let time = match n.stamp {
+                BbStamp::Millis(ms) => {
+                    DateTime::from_timestamp_millis(ms as i64).map(|t| t.to_rfc3339())
+                }
+                BbStamp::Seconds(s) => {
+                    DateTime::from_timestamp(s as i64, 0).map(|t| t.to_rfc3339())
+                }
+                BbStamp::Date(d) => Some(d.to_string()),
+            };
+            println!(
+                "scheme: {}\norder_number: {n}\ntime: {}\nuser: {}\nsequence: {}",
+                n.variant().label(),
+                time.unwrap_or_default(),
+                n.user,
+                n.sequence
+            );
+        }
+        LookupKey::TelegramId(t) => println!("scheme: telegram id\ntelegram_id: {}", t.0),
+        LookupKey::LegacyId(l) => {
+            return Err(format!(
+                "{:?} is no order identifier scheme (it could only be a legacy `id` value)",
+                l.as_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn allocate_bb(
+    settings: &Settings,
+    store: Store,
+    vendor: &str,
+    user: &str,
+    count: u32,
+) -> Result<(), String> {
+    use crate::ids::{
+        UserSuffix, VendorId,
+        generate::{MonotonicClock, SystemClock},
+    };
+    let vendor = VendorId::parse(vendor).map_err(|e| format!("--vendor: {e}"))?;
+    let user = UserSuffix::from_user_id(user).map_err(|e| format!("--user: {e}"))?;
+    let allocator = NumberAllocator::new(
+        store,
+        std::sync::Arc::new(MonotonicClock::new(SystemClock)),
+        settings.time_zone,
+        settings.segment_vendors.clone(),
+    );
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for _ in 0..count {
+        let issued = allocator
+            .allocate(&vendor, user)
+            .await
+            .map_err(|e| e.to_string())?;
+        use std::io::Write;
+        writeln!(out, "{}", issued.order_number).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn create_api_key(store: &Store, name: &str) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err("--name must be 1 to 100 characters".into());
+    }
+    let key = store
+        .create_api_key(name, "bots", Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "created API key {:?}; it is shown only now, store it safely:\n{}",
+        key.name, key.key
+    );
+    Ok(())
 }
 
 fn init_tracing(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,mongodb=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if settings.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn serve(settings: Settings, store: Store) -> Result<(), String> {
@@ -91,13 +256,10 @@ async fn serve(settings: Settings, store: Store) -> Result<(), String> {
         let store = store.clone();
         async move { report_indexes(&store).await }
     });
-    let state = AppState {
-        leptos_options: leptos.leptos_options,
-        store,
-        settings: Arc::new(settings),
-        started: Instant::now(),
-    };
-    server::serve(state, addr).await.map_err(|e| format!("cannot serve on {addr}: {e}"))
+    let state = AppState::new(leptos.leptos_options, store, settings);
+    server::serve(state, addr)
+        .await
+        .map_err(|e| format!("cannot serve on {addr}: {e}"))
 }
 
 /// Ensures indexes and says plainly which ones legacy data blocks; never stops start-up.
@@ -117,7 +279,9 @@ async fn report_indexes(store: &Store) {
                 tracing::warn!(error = %e, "database unavailable at start-up; indexes will be checked on the next start");
                 return;
             }
-            Err(e) => tracing::error!(index = outcome.index.name, error = %e, "could not create index"),
+            Err(e) => {
+                tracing::error!(index = outcome.index.name, error = %e, "could not create index")
+            }
         }
     }
 }
@@ -126,7 +290,10 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
     let existing = store.order_count().await.map_err(|e| e.to_string())?;
     if existing > 0 {
         if args.if_empty {
-            println!("database {} already holds {existing} orders; demo data not loaded", store.database_name());
+            println!(
+                "database {} already holds {existing} orders; demo data not loaded",
+                store.database_name()
+            );
             return Ok(());
         }
         if !args.reset {
@@ -146,7 +313,10 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         now: args.now.unwrap_or_else(Utc::now),
         time_zone: settings.time_zone,
     };
-    let report = store.insert_demo(generate(&spec)).await.map_err(|e| e.to_string())?;
+    let report = store
+        .insert_demo(generate(&spec))
+        .await
+        .map_err(|e| e.to_string())?;
     println!(
         "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id), {} sessions, {} payments, {} counters into {} in {:.1}s",
         report.orders,

@@ -1,20 +1,29 @@
 //! Settings: defaults from `Leptos.toml`'s `[orderdesk]` section, each overridable by an
 //! environment variable. A wrong value stops start-up with one line naming the setting.
 
-use std::{path::Path, time::Duration};
+use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
+
+use crate::ids::VendorId;
 
 /// Why the settings could not be read; each message names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
     #[error("setting {name} = {value:?} is invalid: {why}")]
-    Invalid { name: &'static str, value: String, why: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: String,
+    },
     #[error("Leptos settings: {0}")]
     Leptos(String),
 }
@@ -31,7 +40,34 @@ pub struct Settings {
     pub time_zone: Tz,
     pub tracking_url_base: String,
     pub log_json: bool,
+    /// Vendors whose numbers are handed out from reserved blocks, with the block size.
+    pub segment_vendors: BTreeMap<VendorId, u32>,
+    /// A key the bots may use before any key is stored in the database.
+    pub bootstrap_api_key: Option<Secret>,
 }
+
+/// A secret that never shows in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Largest block a segment-mode vendor may reserve at once.
+pub const MAX_SEGMENT: u32 = 10_000;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +81,7 @@ struct FileSettings {
     time_zone: Option<String>,
     tracking_url_base: Option<String>,
     log_format: Option<String>,
+    segment_vendors: Option<BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,21 +97,29 @@ impl Settings {
     /// Reads the file (if present) and the environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str::<FileRoot>(&text)
-                .map_err(|e| ConfigError::Syntax {
-                    path: path.display().to_string(),
-                    message: e.message().to_owned(),
-                })?
-                .orderdesk,
+            Ok(text) => {
+                toml::from_str::<FileRoot>(&text)
+                    .map_err(|e| ConfigError::Syntax {
+                        path: path.display().to_string(),
+                        message: e.message().to_owned(),
+                    })?
+                    .orderdesk
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileSettings::default(),
             Err(source) => {
-                return Err(ConfigError::Read { path: path.display().to_string(), source });
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
             }
         };
         Self::from_layers(file, |name| std::env::var(name).ok())
     }
 
-    fn from_layers(file: FileSettings, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    fn from_layers(
+        file: FileSettings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let text = |name: &'static str, file: Option<String>, default: &str| {
             env(name).or(file).unwrap_or_else(|| default.to_owned())
         };
@@ -97,7 +142,11 @@ impl Settings {
             Ok(Duration::from_millis(value))
         };
 
-        let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?directConnection=true");
+        let mongodb_uri = text(
+            "MONGODB_URI",
+            file.mongodb_uri,
+            "mongodb://127.0.0.1:27018/?directConnection=true",
+        );
         if !(mongodb_uri.starts_with("mongodb://") || mongodb_uri.starts_with("mongodb+srv://")) {
             return Err(ConfigError::Invalid {
                 name: "MONGODB_URI",
@@ -108,7 +157,9 @@ impl Settings {
         let database = text("ORDERDESK_DATABASE", file.database, "orderdesk");
         let db_ok = !database.is_empty()
             && database.len() <= 63
-            && database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && database
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !db_ok {
             return Err(ConfigError::Invalid {
                 name: "ORDERDESK_DATABASE",
@@ -127,7 +178,8 @@ impl Settings {
             file.tracking_url_base,
             "https://track.example.com/t/",
         );
-        if !(tracking_url_base.starts_with("https://") || tracking_url_base.starts_with("http://")) {
+        if !(tracking_url_base.starts_with("https://") || tracking_url_base.starts_with("http://"))
+        {
             return Err(ConfigError::Invalid {
                 name: "ORDERDESK_TRACKING_URL_BASE",
                 value: tracking_url_base,
@@ -146,7 +198,39 @@ impl Settings {
                 });
             }
         };
+        let segment_vendors = match env("ORDERDESK_SEGMENT_VENDORS") {
+            Some(list) => parse_segment_list(&list)?,
+            None => file.segment_vendors.unwrap_or_default(),
+        };
+        let segment_vendors = segment_vendors
+            .into_iter()
+            .map(|(vendor, size)| {
+                let invalid = |why: String| ConfigError::Invalid {
+                    name: "ORDERDESK_SEGMENT_VENDORS",
+                    value: format!("{vendor}={size}"),
+                    why,
+                };
+                let id = VendorId::parse(&vendor).map_err(|e| invalid(e.to_string()))?;
+                if !(2..=MAX_SEGMENT).contains(&size) {
+                    return Err(invalid(format!("a block holds 2 to {MAX_SEGMENT} numbers")));
+                }
+                Ok((id, size))
+            })
+            .collect::<Result<_, _>>()?;
+        let bootstrap_api_key = match env("ORDERDESK_API_KEY") {
+            Some(key) if key.len() < 24 => {
+                return Err(ConfigError::Invalid {
+                    name: "ORDERDESK_API_KEY",
+                    value: "***".into(),
+                    why: "use at least 24 random characters".into(),
+                });
+            }
+            Some(key) => Some(Secret::new(key)),
+            None => None,
+        };
         Ok(Self {
+            segment_vendors,
+            bootstrap_api_key,
             mongodb_uri,
             database,
             server_selection_timeout: millis(
@@ -155,8 +239,18 @@ impl Settings {
                 1500,
                 60_000,
             )?,
-            operation_timeout: millis("ORDERDESK_OPERATION_TIMEOUT_MS", file.operation_timeout_ms, 2500, 600_000)?,
-            request_timeout: millis("ORDERDESK_REQUEST_TIMEOUT_MS", file.request_timeout_ms, 10_000, 600_000)?,
+            operation_timeout: millis(
+                "ORDERDESK_OPERATION_TIMEOUT_MS",
+                file.operation_timeout_ms,
+                2500,
+                600_000,
+            )?,
+            request_timeout: millis(
+                "ORDERDESK_REQUEST_TIMEOUT_MS",
+                file.request_timeout_ms,
+                10_000,
+                600_000,
+            )?,
             slow_query: millis("ORDERDESK_SLOW_QUERY_MS", file.slow_query_ms, 100, 600_000)?,
             time_zone,
             tracking_url_base,
@@ -165,9 +259,35 @@ impl Settings {
     }
 }
 
+/// `vendor:size,vendor:size` from the environment.
+fn parse_segment_list(list: &str) -> Result<BTreeMap<String, u32>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (vendor, size) = item.split_once(':').ok_or_else(|| ConfigError::Invalid {
+                name: "ORDERDESK_SEGMENT_VENDORS",
+                value: item.to_owned(),
+                why: "expected vendor:block_size, e.g. pizza-palace:200".into(),
+            })?;
+            let size = size
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| ConfigError::Invalid {
+                    name: "ORDERDESK_SEGMENT_VENDORS",
+                    value: item.to_owned(),
+                    why: "the block size must be a whole number".into(),
+                })?;
+            Ok((vendor.trim().to_owned(), size))
+        })
+        .collect()
+}
+
 /// A URI fit for logs and error messages: any password is replaced by `***`.
 pub fn redact_uri(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_owned() };
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
     match rest.split_once('@') {
         Some((creds, host)) => {
             let user = creds.split(':').next().unwrap_or("");
@@ -182,9 +302,15 @@ mod tests {
     use super::*;
 
     fn with_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_layers(FileSettings::default(), move |name| {
-            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
         })
     }
 
@@ -198,7 +324,11 @@ mod tests {
 
     #[test]
     fn environment_overrides_and_errors_name_the_setting() {
-        let s = with_env(&[("ORDERDESK_DATABASE", "x_1"), ("ORDERDESK_TIME_ZONE", "Europe/Berlin")]).unwrap();
+        let s = with_env(&[
+            ("ORDERDESK_DATABASE", "x_1"),
+            ("ORDERDESK_TIME_ZONE", "Europe/Berlin"),
+        ])
+        .unwrap();
         assert_eq!(s.database, "x_1");
         assert_eq!(s.time_zone, Tz::Europe__Berlin);
         for (name, value) in [
@@ -208,6 +338,10 @@ mod tests {
             ("ORDERDESK_SLOW_QUERY_MS", "fast"),
             ("ORDERDESK_OPERATION_TIMEOUT_MS", "0"),
             ("ORDERDESK_LOG_FORMAT", "xml"),
+            ("ORDERDESK_SEGMENT_VENDORS", "pizza"),
+            ("ORDERDESK_SEGMENT_VENDORS", "pizza:1"),
+            ("ORDERDESK_SEGMENT_VENDORS", "a b:100"),
+            ("ORDERDESK_API_KEY", "short"),
         ] {
             let err = with_env(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
@@ -215,15 +349,38 @@ mod tests {
     }
 
     #[test]
+    fn segment_vendors_from_the_environment() {
+        let s = with_env(&[(
+            "ORDERDESK_SEGMENT_VENDORS",
+            "pizza-palace:200, taco-town:50",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.segment_vendors
+                .get(&VendorId::parse("pizza-palace").unwrap()),
+            Some(&200)
+        );
+        assert_eq!(s.segment_vendors.len(), 2);
+    }
+
+    #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact_uri("mongodb://u:secret@h:1/db"), "mongodb://u:***@h:1/db");
-        let err = with_env(&[("MONGODB_URI", "mysql://u:secret@h")]).unwrap_err().to_string();
+        let s = with_env(&[("ORDERDESK_API_KEY", "k3y-that-is-long-enough-000000")]).unwrap();
+        assert!(!format!("{s:?}").contains("k3y"));
+        assert_eq!(
+            redact_uri("mongodb://u:secret@h:1/db"),
+            "mongodb://u:***@h:1/db"
+        );
+        let err = with_env(&[("MONGODB_URI", "mysql://u:secret@h")])
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("secret"), "{err}");
     }
 
     #[test]
     fn the_shipped_file_parses() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
         let root: FileRoot = toml::from_str(&text).unwrap();
         assert!(root.orderdesk.mongodb_uri.is_some());
     }

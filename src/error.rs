@@ -1,16 +1,18 @@
 //! The error every server function returns: what a person needs to know, nothing more.
 //! Storage and domain errors are mapped to it once, here.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
+use serde::{Deserialize, Serialize};
 
 /// An error as the browser sees it. Messages are written for the support agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
-    #[error("The database is unavailable right now. orderdesk keeps retrying; reload in a few seconds. ({0})")]
+    #[error(
+        "The database is unavailable right now. orderdesk keeps retrying; reload in a few seconds. ({0})"
+    )]
     DatabaseUnavailable(String),
     #[error("{0}")]
     BadInput(String),

@@ -5,6 +5,8 @@
 pub mod app;
 pub mod error;
 pub mod ids;
+#[cfg(feature = "ssr")]
+pub mod issuing;
 pub mod orders;
 
 #[cfg(feature = "ssr")]

@@ -25,9 +25,9 @@ pub enum BbVariant {
 impl BbVariant {
     pub fn label(self) -> &'static str {
         match self {
-            Self::Millis => "BB (millisecond time)",
-            Self::Seconds => "BB (second time)",
-            Self::Dated => "BB (legacy dated)",
+            Self::Millis => "BB (13-digit Unix time in milliseconds)",
+            Self::Seconds => "BB (10-digit Unix time in seconds)",
+            Self::Dated => "BB (legacy YYYYMMDD)",
         }
     }
 }
@@ -52,8 +52,11 @@ pub struct BbNumber {
 impl BbNumber {
     /// Builds the primary (millisecond) form; `None` if the sequence is out of range.
     pub fn millis(ms: u64, user: UserSuffix, sequence: u32) -> Option<Self> {
-        ((1..=MAX_DAILY_SEQUENCE).contains(&sequence) && ms <= 9_999_999_999_999)
-            .then_some(Self { stamp: BbStamp::Millis(ms), user, sequence })
+        ((1..=MAX_DAILY_SEQUENCE).contains(&sequence) && ms <= 9_999_999_999_999).then_some(Self {
+            stamp: BbStamp::Millis(ms),
+            user,
+            sequence,
+        })
     }
 
     /// Parses any of the three variants; leading/trailing spaces and a leading `#` are
@@ -69,9 +72,13 @@ impl BbNumber {
             ))
         };
         let mut parts = s.split('-');
-        let (Some(bb), Some(time), Some(user), Some(seq), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(bb), Some(time), Some(user), Some(seq), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(fail("it must have four parts separated by '-'"));
         };
         if !bb.eq_ignore_ascii_case("BB") {
@@ -79,7 +86,9 @@ impl BbNumber {
         }
         let stamp = match time.len() {
             13 => BbStamp::Millis(digits(time, 13).ok_or_else(|| fail("the time must be digits"))?),
-            10 => BbStamp::Seconds(digits(time, 10).ok_or_else(|| fail("the time must be digits"))?),
+            10 => {
+                BbStamp::Seconds(digits(time, 10).ok_or_else(|| fail("the time must be digits"))?)
+            }
             8 => {
                 digits(time, 8).ok_or_else(|| fail("the date must be digits"))?;
                 BbStamp::Date(
@@ -98,7 +107,11 @@ impl BbNumber {
         if sequence == 0 {
             return Err(fail("the sequence starts at 00001"));
         }
-        Ok(Self { stamp, user, sequence })
+        Ok(Self {
+            stamp,
+            user,
+            sequence,
+        })
     }
 
     pub fn variant(&self) -> BbVariant {
@@ -164,6 +177,9 @@ mod tests {
         let u = UserSuffix::parse("A1B2").unwrap();
         assert!(BbNumber::millis(1, u, 0).is_none());
         assert!(BbNumber::millis(1, u, MAX_DAILY_SEQUENCE + 1).is_none());
-        assert_eq!(BbNumber::millis(5, u, 7).unwrap().to_string(), "BB-0000000000005-A1B2-00007");
+        assert_eq!(
+            BbNumber::millis(5, u, 7).unwrap().to_string(),
+            "BB-0000000000005-A1B2-00007"
+        );
     }
 }

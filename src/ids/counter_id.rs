@@ -36,7 +36,10 @@ impl CounterId {
         let day = NaiveDate::parse_from_str(day, "%Y%m%d").map_err(|_| {
             ParseError::new(format!("{}: {day} is not a real date", preview(input)))
         })?;
-        Ok(Self { day, vendor: VendorId::parse(vendor)? })
+        Ok(Self {
+            day,
+            vendor: VendorId::parse(vendor)?,
+        })
     }
 }
 
@@ -68,7 +71,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_days_and_vendors() {
-        for bad in ["20241301-v1", "2024120-v1", "20241201-", "20241201", "x-v1", "20241201-a b"] {
+        for bad in [
+            "20241301-v1",
+            "2024120-v1",
+            "20241201-",
+            "20241201",
+            "x-v1",
+            "20241201-a b",
+        ] {
             assert!(CounterId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -59,14 +59,31 @@ mod tests {
 
     #[test]
     fn accepts_what_customers_paste() {
-        for input in ["ORD-A3F8D2", "#ORD-A3F8D2", "ord-a3f8d2", "  #ord-A3f8D2 ", "# ORD-A3F8D2"] {
-            assert_eq!(DisplayId::parse(input).unwrap().to_string(), "ORD-A3F8D2", "{input}");
+        for input in [
+            "ORD-A3F8D2",
+            "#ORD-A3F8D2",
+            "ord-a3f8d2",
+            "  #ord-A3f8D2 ",
+            "# ORD-A3F8D2",
+        ] {
+            assert_eq!(
+                DisplayId::parse(input).unwrap().to_string(),
+                "ORD-A3F8D2",
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn rejects_near_misses() {
-        for input in ["ORD-A3F8D", "ORD-A3F8D2B", "ORD-A3F8DG", "A3F8D2", "##ORD-A3F8D2", "ORD-"] {
+        for input in [
+            "ORD-A3F8D",
+            "ORD-A3F8D2B",
+            "ORD-A3F8DG",
+            "A3F8D2",
+            "##ORD-A3F8D2",
+            "ORD-",
+        ] {
             assert!(DisplayId::parse(input).is_err(), "{input}");
         }
     }

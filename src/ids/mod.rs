@@ -15,7 +15,7 @@ mod vendor_id;
 #[cfg(feature = "ssr")]
 pub mod generate;
 
-pub use bb_number::{BbNumber, BbVariant, MAX_DAILY_SEQUENCE};
+pub use bb_number::{BbNumber, BbStamp, BbVariant, MAX_DAILY_SEQUENCE};
 pub use counter_id::CounterId;
 pub use display_id::DisplayId;
 pub use order_id::OrderId;

@@ -1,5 +1,6 @@
 //! The HTTP server: axum routes around the Leptos app, health checks and middleware.
 
+mod api;
 mod healthz;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
@@ -13,16 +14,50 @@ use crate::{
     app::{App, shell},
     config::Settings,
     error::AppError,
+    issuing::{IdGenerator, IdScheme, NumberAllocator},
     storage::Store,
 };
 
 /// Everything a request handler or server function needs; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub settings: Arc<Settings>,
     pub started: Instant,
+    pub ids: Arc<IdGenerator>,
+    pub numbers: Arc<NumberAllocator>,
+    pub api_keys: Arc<api::KeyCache>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("database", &self.store.database_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Wires the services for one process: one ID generator and one number allocator.
+    pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings) -> Self {
+        let ids = Arc::new(IdGenerator::system(IdScheme::Ord));
+        let numbers = Arc::new(NumberAllocator::new(
+            store.clone(),
+            ids.clock().clone(),
+            settings.time_zone,
+            settings.segment_vendors.clone(),
+        ));
+        Self {
+            leptos_options,
+            store,
+            settings: Arc::new(settings),
+            started: Instant::now(),
+            ids,
+            numbers,
+            api_keys: Arc::default(),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -42,12 +77,16 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.settings.request_timeout;
     Router::new()
         .route("/healthz", get(healthz::healthz))
+        .nest("/api/v1", api::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -57,7 +96,9 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, database = state.store.database_name(), "orderdesk listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {

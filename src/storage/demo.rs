@@ -13,7 +13,7 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 use super::{
-    Store, StorageError,
+    StorageError, Store,
     names::{COUNTERS, ORDERS, PAYMENTS, SESSIONS},
 };
 use crate::ids::{
@@ -56,7 +56,9 @@ const VENDORS: &[&str] = &[
     "bagel-bros",
 ];
 const CARRIERS: &[&str] = &["USPS", "UPS", "FedEx", "DHL"];
-const CITIES: &[&str] = &["New York", "Austin", "Denver", "Seattle", "Miami", "Chicago", "Boston", "Phoenix"];
+const CITIES: &[&str] = &[
+    "New York", "Austin", "Denver", "Seattle", "Miami", "Chicago", "Boston", "Phoenix",
+];
 const FAILURES: &[&str] = &[
     "carrier API timeout",
     "address validation failed",
@@ -64,7 +66,14 @@ const FAILURES: &[&str] = &[
     "label purchase failed: insufficient balance",
     "vendor rejected the order",
 ];
-const STEPS: &[&str] = &["START", "FROM_ADDRESS", "TO_ADDRESS", "PARCEL", "RATE", "PAYMENT"];
+const STEPS: &[&str] = &[
+    "START",
+    "FROM_ADDRESS",
+    "TO_ADDRESS",
+    "PARCEL",
+    "RATE",
+    "PAYMENT",
+];
 
 /// Status with the weight it appears with; failures and refunds are deliberately common.
 const STATUSES: &[(&str, u32)] = &[
@@ -98,7 +107,13 @@ fn pick_status(rng: &mut StdRng) -> &'static str {
 }
 
 /// Adds the timeline fields a status implies (`paid_at`, `fulfilled_at`, …).
-fn add_timeline(rng: &mut StdRng, d: &mut Document, status: &str, created: DateTime<Utc>, now: DateTime<Utc>) {
+fn add_timeline(
+    rng: &mut StdRng,
+    d: &mut Document,
+    status: &str,
+    created: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
     let step = |rng: &mut StdRng, from: DateTime<Utc>, max_min: i64| {
         (from + Span::seconds(rng.random_range(30..max_min * 60))).min(now)
     };
@@ -125,7 +140,10 @@ fn add_timeline(rng: &mut StdRng, d: &mut Document, status: &str, created: DateT
         "failed" => {
             let failed = step(rng, created, 30);
             d.insert("failed_at", time(failed));
-            d.insert("failure_reason", *FAILURES.choose(rng).unwrap_or(&"unknown"));
+            d.insert(
+                "failure_reason",
+                *FAILURES.choose(rng).unwrap_or(&"unknown"),
+            );
             updated = failed;
         }
         "refunded" => {
@@ -150,7 +168,9 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let now = spec.now;
     let window = Span::days(30);
-    let telegram_users: Vec<i64> = (0..(spec.orders / 8).max(20)).map(|_| rng.random_range(100_000_000..7_999_999_999)).collect();
+    let telegram_users: Vec<i64> = (0..(spec.orders / 8).max(20))
+        .map(|_| rng.random_range(100_000_000..7_999_999_999))
+        .collect();
     let market_users: Vec<String> = (0..(spec.orders / 10).max(20))
         .map(|_| format!("{:024x}", rng.random::<u128>() >> 32))
         .collect();
@@ -163,7 +183,9 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         let created = now - Span::milliseconds(rng.random_range(0..window.num_milliseconds()));
         let status = pick_status(&mut rng);
         let marketplace = rng.random_bool(0.3);
-        let id = if marketplace || rng.random_bool(0.15) { uuid_id(&mut rng) } else {
+        let id = if marketplace || rng.random_bool(0.15) {
+            uuid_id(&mut rng)
+        } else {
             let at = created;
             ord_id(&at_clock(at), &mut rng)
         };
@@ -240,13 +262,18 @@ fn add_payment(rng: &mut StdRng, data: &mut DemoData, order: &Document) {
 
 /// Gives marketplace orders their BB numbers in time order per vendor and day (in the
 /// configured time zone) and writes the matching counters, exactly as the allocator would.
-fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Document)], data: &mut DemoData) {
+fn number_marketplace_orders(
+    spec: &DemoSpec,
+    market: &mut [(DateTime<Utc>, Document)],
+    data: &mut DemoData,
+) {
     market.sort_by_key(|(t, _)| *t);
     let mut counters: BTreeMap<String, (u32, DateTime<Utc>)> = BTreeMap::new();
     for (created, d) in market.iter_mut() {
         let vendor = d.get_str("vendor_id").unwrap_or("pizza-palace").to_owned();
         let user = d.get_str("user_id").unwrap_or("0000").to_owned();
-        let (Ok(vendor), Ok(suffix)) = (VendorId::parse(&vendor), UserSuffix::from_user_id(&user)) else {
+        let (Ok(vendor), Ok(suffix)) = (VendorId::parse(&vendor), UserSuffix::from_user_id(&user))
+        else {
             continue;
         };
         let day = created.with_timezone(&spec.time_zone).date_naive();
@@ -254,7 +281,8 @@ fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Docu
         let entry = counters.entry(counter.clone()).or_insert((0, *created));
         entry.0 += 1;
         entry.1 = *created;
-        let Some(number) = BbNumber::millis(created.timestamp_millis() as u64, suffix, entry.0) else {
+        let Some(number) = BbNumber::millis(created.timestamp_millis() as u64, suffix, entry.0)
+        else {
             continue;
         };
         d.insert("order_number", number.to_string());
@@ -277,9 +305,11 @@ fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Docu
 fn add_sessions(rng: &mut StdRng, data: &mut DemoData, now: DateTime<Utc>) {
     let mut seen = std::collections::HashSet::new();
     for order in &data.orders {
-        let (Ok(status), Ok(telegram_id), Ok(order_id)) =
-            (order.get_str("status"), order.get_i64("telegram_id"), order.get_str("order_id"))
-        else {
+        let (Ok(status), Ok(telegram_id), Ok(order_id)) = (
+            order.get_str("status"),
+            order.get_i64("telegram_id"),
+            order.get_str("order_id"),
+        ) else {
             continue;
         };
         if status != "pending" || !seen.insert(telegram_id) {
@@ -310,7 +340,10 @@ fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
         return;
     }
     let n = |share: usize, min: usize| (bot.len() / share).max(min);
-    let picks: Vec<usize> = bot.choose_multiple(rng, n(300, 4) + n(600, 4) + n(2000, 2) + n(1000, 3)).copied().collect();
+    let picks: Vec<usize> = bot
+        .choose_multiple(rng, n(300, 4) + n(600, 4) + n(2000, 2) + n(1000, 3))
+        .copied()
+        .collect();
     let (missing, rest) = picks.split_at(n(300, 4));
     let (null, rest) = rest.split_at(n(600, 4));
     let (empty, dup) = rest.split_at(n(2000, 2));
@@ -329,7 +362,9 @@ fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
     // Each of these takes the order_id of another bot order: a duplicate pair.
     let mut duplicated = 0;
     for &i in dup {
-        let Some(&j) = bot.choose(rng).filter(|&&j| !picks.contains(&j)) else { continue };
+        let Some(&j) = bot.choose(rng).filter(|&&j| !picks.contains(&j)) else {
+            continue;
+        };
         let (Ok(id), Ok(display)) = (
             data.orders[j].get_str("order_id").map(str::to_owned),
             data.orders[j].get_str("display_id").map(str::to_owned),
@@ -461,7 +496,11 @@ mod tests {
             .filter(|o| !matches!(o.get("order_id"), Some(Bson::String(s)) if !s.is_empty()))
             .count();
         assert_eq!(broken, data.legacy_without_order_id);
-        assert!(data.orders.iter().any(|o| o.get("order_id") == Some(&Bson::Null)));
+        assert!(
+            data.orders
+                .iter()
+                .any(|o| o.get("order_id") == Some(&Bson::Null))
+        );
         assert!(data.orders.iter().any(|o| !o.contains_key("order_id")));
         let mut seen = std::collections::HashSet::new();
         let dups = data
@@ -477,9 +516,20 @@ mod tests {
     #[test]
     fn statuses_include_failures_refunds_and_sessions_exist() {
         let data = generate(&spec(3_000, 5));
-        let status = |s: &str| data.orders.iter().filter(|o| o.get_str("status") == Ok(s)).count();
+        let status = |s: &str| {
+            data.orders
+                .iter()
+                .filter(|o| o.get_str("status") == Ok(s))
+                .count()
+        };
         assert!(status("failed") > 0 && status("refunded") > 0 && status("completed") > 0);
         assert!(!data.sessions.is_empty() && !data.payments.is_empty());
-        assert!(data.orders.iter().filter_map(|o| o.get_str("failure_reason").ok()).count() == status("failed"));
+        assert!(
+            data.orders
+                .iter()
+                .filter_map(|o| o.get_str("failure_reason").ok())
+                .count()
+                == status("failed")
+        );
     }
 }

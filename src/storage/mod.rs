@@ -5,9 +5,12 @@
 //! times it and logs slow operations, so a dead database is an error within seconds and
 //! never a hang.
 
+pub mod api_keys;
+pub mod counters;
 pub mod demo;
 pub mod indexes;
 pub mod orders;
+pub mod sessions;
 
 use std::{future::IntoFuture, time::Duration};
 
@@ -27,6 +30,7 @@ pub mod names {
     pub const SESSIONS: &str = "sessions";
     pub const PAYMENTS: &str = "payments";
     pub const COUNTERS: &str = "ordercounters";
+    pub const API_KEYS: &str = "api_keys";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.
@@ -37,7 +41,11 @@ pub enum StorageError {
     #[error("the database did not answer {op} within {ms} ms")]
     Timeout { op: &'static str, ms: u128 },
     #[error("duplicate key in {op}: {message}")]
-    DuplicateKey { op: &'static str, message: String },
+    DuplicateKey {
+        op: &'static str,
+        index: Option<String>,
+        message: String,
+    },
     #[error("database error in {op}: {message}")]
     Database { op: &'static str, message: String },
 }
@@ -50,13 +58,23 @@ impl StorageError {
 
     fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
         if is_duplicate_key(&err) {
-            return Self::DuplicateKey { op, message: err.to_string() };
+            let message = err.to_string();
+            return Self::DuplicateKey {
+                op,
+                index: duplicate_index(&message),
+                message,
+            };
         }
         match *err.kind {
-            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
+            ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. } => {
                 Self::Unavailable(first_line(&err.to_string()))
             }
-            _ => Self::Database { op, message: err.to_string() },
+            _ => Self::Database {
+                op,
+                message: err.to_string(),
+            },
         }
     }
 }
@@ -66,15 +84,22 @@ fn first_line(s: &str) -> String {
     line.chars().take(200).collect()
 }
 
+/// The index an E11000 message names (`… index: order_id_1 dup key: …`).
+fn duplicate_index(message: &str) -> Option<String> {
+    let rest = &message[message.find("index: ")? + "index: ".len()..];
+    rest.split_whitespace().next().map(str::to_owned)
+}
+
 /// E11000, however the driver wraps it (single write, bulk write, command).
 pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     const DUPLICATE_KEY: i32 = 11000;
     match &*err.kind {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
         ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
-        ErrorKind::InsertMany(e) => {
-            e.write_errors.as_ref().is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY))
-        }
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY)),
         _ => false,
     }
 }
@@ -92,25 +117,35 @@ impl Store {
     /// Builds the client. No I/O happens here: the driver connects lazily and keeps
     /// reconnecting in the background, so the app starts (and recovers) without mongod.
     pub async fn connect(settings: &Settings) -> Result<Self, StorageError> {
-        let mut options = ClientOptions::parse(&settings.mongodb_uri).await.map_err(|e| {
-            StorageError::Unavailable(format!(
-                "cannot use MONGODB_URI {}: {}",
-                redact_uri(&settings.mongodb_uri),
-                first_line(&e.to_string())
-            ))
-        })?;
+        let mut options = ClientOptions::parse(&settings.mongodb_uri)
+            .await
+            .map_err(|e| {
+                StorageError::Unavailable(format!(
+                    "cannot use MONGODB_URI {}: {}",
+                    redact_uri(&settings.mongodb_uri),
+                    first_line(&e.to_string())
+                ))
+            })?;
         options.app_name = Some("orderdesk".into());
         options.server_selection_timeout = Some(settings.server_selection_timeout);
         options.connect_timeout = Some(settings.server_selection_timeout);
         let client = Client::with_options(options)
             .map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
         let db = client.database(&settings.database);
-        Ok(Self { client, db, op_timeout: settings.operation_timeout, slow: settings.slow_query })
+        Ok(Self {
+            client,
+            db,
+            op_timeout: settings.operation_timeout,
+            slow: settings.slow_query,
+        })
     }
 
     /// The same server, another database (tests and benchmarks use one each).
     pub fn with_database(&self, name: &str) -> Self {
-        Self { db: self.client.database(name), ..self.clone() }
+        Self {
+            db: self.client.database(name),
+            ..self.clone()
+        }
     }
 
     pub fn database_name(&self) -> &str {
@@ -143,7 +178,10 @@ impl Store {
         let outcome = match tokio::time::timeout(limit, fut.into_future()).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(StorageError::from_driver(op, err)),
-            Err(_) => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
+            Err(_) => Err(StorageError::Timeout {
+                op,
+                ms: limit.as_millis(),
+            }),
         };
         let took = started.elapsed();
         if took >= self.slow {
@@ -163,7 +201,8 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn ping(&self) -> Result<Duration, StorageError> {
         let started = Instant::now();
-        self.run("ping", "admin", self.db.run_command(doc! { "ping": 1 })).await?;
+        self.run("ping", "admin", self.db.run_command(doc! { "ping": 1 }))
+            .await?;
         Ok(started.elapsed())
     }
 

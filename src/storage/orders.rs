@@ -4,11 +4,52 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 
-use super::{Store, StorageError, names::ORDERS};
+use super::{StorageError, Store, names::ORDERS};
 use crate::{
-    ids::LookupKey,
+    ids::{BbNumber, LookupKey, OrderId, TelegramId, VendorId},
     orders::{OrderSummary, Source},
 };
+
+/// A new order as the bots submit it; the ID is drawn by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOrder {
+    pub source: Source,
+    pub telegram_id: Option<TelegramId>,
+    pub vendor_id: Option<VendorId>,
+    pub user_id: Option<String>,
+    pub order_number: Option<BbNumber>,
+    pub amount: Option<f64>,
+}
+
+impl NewOrder {
+    fn to_document(&self, id: &OrderId, now: DateTime<Utc>) -> Document {
+        let now = mongodb::bson::DateTime::from_millis(now.timestamp_millis());
+        let mut d = doc! {
+            "order_id": id.to_string(),
+            "display_id": id.display_id().to_string(),
+            "source": match self.source { Source::ShippingBot => "shipping_bot", Source::Marketplace => "marketplace" },
+            "status": "pending",
+            "created_at": now,
+            "updated_at": now,
+        };
+        if let Some(t) = self.telegram_id {
+            d.insert("telegram_id", t.0);
+        }
+        if let Some(v) = &self.vendor_id {
+            d.insert("vendor_id", v.as_str());
+        }
+        if let Some(u) = &self.user_id {
+            d.insert("user_id", u.as_str());
+        }
+        if let Some(n) = &self.order_number {
+            d.insert("order_number", n.to_string());
+        }
+        if let Some(a) = self.amount {
+            d.insert("amount", a);
+        }
+        d
+    }
+}
 
 /// Most rows a lookup returns (a telegram id can have many orders).
 pub const LOOKUP_LIMIT: i64 = 50;
@@ -18,7 +59,26 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn order_count(&self) -> Result<u64, StorageError> {
         let orders = self.collection(ORDERS);
-        self.run("order_count", ORDERS, orders.estimated_document_count()).await
+        self.run("order_count", ORDERS, orders.estimated_document_count())
+            .await
+    }
+
+    /// Inserts one order under the unique indexes; a clash is `DuplicateKey` naming the index.
+    #[tracing::instrument(skip(self, order, now), fields(order_id = %id))]
+    pub async fn insert_order(
+        &self,
+        id: &OrderId,
+        order: &NewOrder,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let orders = self.collection(ORDERS);
+        self.run(
+            "create_order",
+            ORDERS,
+            orders.insert_one(order.to_document(id, now)),
+        )
+        .await
+        .map(drop)
     }
 
     /// The newest orders, for the home page.
@@ -27,7 +87,13 @@ impl Store {
         let orders = self.collection(ORDERS);
         let docs: Vec<Document> = self
             .run("recent_orders", ORDERS, async {
-                orders.find(doc! {}).sort(doc! { "created_at": -1 }).limit(limit).await?.try_collect().await
+                orders
+                    .find(doc! {})
+                    .sort(doc! { "created_at": -1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs.iter().map(summary_from_document).collect())
@@ -103,7 +169,9 @@ fn number(b: Option<&Bson>) -> Option<f64> {
 pub(crate) fn datetime(b: Option<&Bson>) -> Option<DateTime<Utc>> {
     match b? {
         Bson::DateTime(t) => DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()),
-        Bson::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+        Bson::String(s) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
         _ => None,
     }
 }

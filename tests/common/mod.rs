@@ -6,7 +6,6 @@
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -45,7 +44,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
     }
 }
 
@@ -55,7 +58,9 @@ impl Drop for TestApp {
             let store = self.store.clone();
             // Best effort: a leftover test database is harmless on a throwaway mongod.
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(rt) = rt {
                     let _ = rt.block_on(store.drop_database());
                 }
@@ -75,17 +80,22 @@ pub async fn spawn_app_on(uri: &str, database: &str, drop_on_exit: bool) -> Test
     let settings = settings(uri, database);
     let store = Store::connect(&settings).await.expect("connect");
     let leptos = leptos::config::get_configuration(Some(CONFIG_FILE)).expect("Leptos settings");
-    let state = AppState {
-        leptos_options: leptos.leptos_options,
-        store: store.clone(),
-        settings: Arc::new(settings),
-        started: Instant::now(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let state = AppState::new(leptos.leptos_options, store.clone(), settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
-    TestApp { address, store, client, drop_on_exit }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        store,
+        client,
+        drop_on_exit,
+    }
 }
 
 /// A mongod of a test's own, for tests that stop and restart the database.
@@ -97,10 +107,20 @@ pub struct OwnMongod {
 
 impl OwnMongod {
     pub fn start() -> Self {
-        let dbpath = std::env::temp_dir().join(format!("orderdesk-mongod-{}", uuid::Uuid::new_v4().simple()));
+        let dbpath = std::env::temp_dir().join(format!(
+            "orderdesk-mongod-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dbpath).expect("dbpath");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        let mut me = Self { port, dbpath, child: None };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut me = Self {
+            port,
+            dbpath,
+            child: None,
+        };
         me.restart();
         me
     }
@@ -112,22 +132,39 @@ impl OwnMongod {
     fn binary() -> PathBuf {
         std::env::var_os("ORDERDESK_MONGOD_BIN")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".mongo/fiftyone/db/bin/mongod"))
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".mongo/fiftyone/db/bin/mongod")
+            })
     }
 
     /// Starts mongod (again) on the same port and data directory; waits until it listens.
     pub fn restart(&mut self) {
         let child = Command::new(Self::binary())
-            .args(["--dbpath", self.dbpath.to_str().expect("utf-8 path"), "--bind_ip", "127.0.0.1", "--quiet"])
+            .args([
+                "--dbpath",
+                self.dbpath.to_str().expect("utf-8 path"),
+                "--bind_ip",
+                "127.0.0.1",
+                "--quiet",
+            ])
             .args(["--port", &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e} (run ./scripts/test to install it)", Self::binary().display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e} (run ./scripts/test to install it)",
+                    Self::binary().display()
+                )
+            });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "mongod did not listen on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "mongod did not listen on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

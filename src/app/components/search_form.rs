@@ -9,9 +9,15 @@ pub fn SearchForm(
     #[prop(optional, into)] value: Option<String>,
 ) -> impl IntoView {
     let (input_class, id) = if compact {
-        ("w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800", "header-search")
+        (
+            "w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800",
+            "header-search",
+        )
     } else {
-        ("w-full rounded-lg border border-slate-300 bg-white px-4 py-3 text-lg shadow-sm dark:border-slate-700 dark:bg-slate-800", "main-search")
+        (
+            "w-full rounded-lg border border-slate-300 bg-white px-4 py-3 text-lg shadow-sm dark:border-slate-700 dark:bg-slate-800",
+            "main-search",
+        )
     };
     view! {
         <Form method="GET" action="/search" attr:role="search" attr:class="flex w-full gap-2">

@@ -1,0 +1,10 @@
+//! Issuing identifiers: order IDs from a clock and a random source, BB numbers from the
+//! daily counters, and new orders stored under the unique index with bounded retries.
+
+pub mod create_order;
+pub mod order_ids;
+pub mod order_numbers;
+
+pub use create_order::{CreateOrderError, OrderCreator};
+pub use order_ids::{IdGenerator, IdScheme};
+pub use order_numbers::{IssuedNumber, NumberAllocator};

@@ -1,0 +1,39 @@
+//! `POST /api/v1/vendors/{vendor_id}/order-numbers`: the next BB number for a vendor.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State, rejection::PathRejection},
+};
+use serde::Deserialize;
+
+use super::{ApiError, auth::ApiCaller, json_body};
+use crate::{
+    ids::{UserSuffix, VendorId},
+    issuing::IssuedNumber,
+    server::AppState,
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    user_id: Option<String>,
+}
+
+pub async fn create(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    vendor: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Json<IssuedNumber>, ApiError> {
+    let Path(vendor) = vendor.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let vendor = VendorId::parse(&vendor)?;
+    let request: Request = json_body(&body)?;
+    let user_id = request.user_id.ok_or_else(|| {
+        ApiError::BadRequest(
+            "the body needs a user_id, e.g. {\"user_id\": \"6834622e10d75a5ba7b7a1b2\"}".into(),
+        )
+    })?;
+    let user = UserSuffix::from_user_id(&user_id)?;
+    Ok(Json(state.numbers.allocate(&vendor, user).await?))
+}

@@ -1,0 +1,152 @@
+//! The marketplace's `ordercounters` collection: `{counterId, sequence, lastUpdated}`.
+//!
+//! Numbers are drawn with one atomic `findOneAndUpdate` + `$inc` upsert, as the marketplace
+//! does, with one difference: the filter also says `sequence < cap`, so the counter itself
+//! never passes 99,999. At the cap the filter matches nothing, the upsert collides with the
+//! existing counter on the unique `counterId` index, and the caller gets `Exhausted`.
+
+use chrono::{DateTime, Utc};
+use mongodb::{
+    bson::{Bson, DateTime as BsonTime, Document, doc},
+    options::ReturnDocument,
+};
+
+use super::{StorageError, Store, names::COUNTERS};
+use crate::ids::{CounterId, MAX_DAILY_SEQUENCE};
+
+/// Why no number could be drawn.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CounterError {
+    #[error(
+        "counter {counter} has reached {max} numbers for the day; no more can be issued until tomorrow"
+    )]
+    Exhausted { counter: String, max: u32 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// How often a race on a brand-new counter (two first upserts at once) is retried.
+const UPSERT_RACE_RETRIES: usize = 3;
+
+impl Store {
+    /// Draws the next number of a counter: one atomic round trip in the common case.
+    #[tracing::instrument(skip(self, now), fields(counter = %counter))]
+    pub async fn next_in_counter(
+        &self,
+        counter: &CounterId,
+        now: DateTime<Utc>,
+    ) -> Result<u32, CounterError> {
+        let range = self.reserve_in_counter(counter, 1, now).await?;
+        Ok(*range.start())
+    }
+
+    /// Reserves `size` consecutive numbers with one `$inc: size`; near the cap the block is
+    /// cut to what is left. Returns the first and last number reserved.
+    #[tracing::instrument(skip(self, now), fields(counter = %counter))]
+    pub async fn reserve_in_counter(
+        &self,
+        counter: &CounterId,
+        size: u32,
+        now: DateTime<Utc>,
+    ) -> Result<std::ops::RangeInclusive<u32>, CounterError> {
+        let id = counter.to_string();
+        let mut size = size.clamp(1, MAX_DAILY_SEQUENCE);
+        let counters = self.collection(COUNTERS);
+        for _ in 0..=UPSERT_RACE_RETRIES {
+            let limit = i64::from(MAX_DAILY_SEQUENCE - size);
+            let update = doc! {
+                "$inc": { "sequence": i64::from(size) },
+                "$set": { "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) },
+            };
+            let result = self
+                .run(
+                    "counter_inc",
+                    COUNTERS,
+                    counters
+                        .find_one_and_update(
+                            doc! { "counterId": &id, "sequence": { "$lte": limit } },
+                            update,
+                        )
+                        .upsert(true)
+                        .return_document(ReturnDocument::After),
+                )
+                .await;
+            match result {
+                Ok(Some(after)) => {
+                    let last = sequence_of(&after).ok_or_else(|| malformed(&id))?;
+                    return Ok(last + 1 - size..=last);
+                }
+                Ok(None) => return Err(malformed(&id).into()),
+                Err(StorageError::DuplicateKey { .. }) => {
+                    // Either the counter is (nearly) full, or another caller created it first.
+                    let current = self.counter_sequence(&id).await?.unwrap_or(0);
+                    if current >= MAX_DAILY_SEQUENCE {
+                        return Err(CounterError::Exhausted {
+                            counter: id,
+                            max: MAX_DAILY_SEQUENCE,
+                        });
+                    }
+                    size = size.min(MAX_DAILY_SEQUENCE - current);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StorageError::Database {
+            op: "counter_inc",
+            message: format!("counter {id} kept colliding; try again"),
+        }
+        .into())
+    }
+
+    /// The current sequence of a counter, if it exists.
+    pub async fn counter_sequence(&self, counter_id: &str) -> Result<Option<u32>, StorageError> {
+        let counters = self.collection(COUNTERS);
+        let found = self
+            .run(
+                "counter_get",
+                COUNTERS,
+                counters.find_one(doc! { "counterId": counter_id }),
+            )
+            .await?;
+        Ok(found.as_ref().and_then(sequence_of))
+    }
+
+    /// Sets a counter's sequence outright (tests and the maintenance tools).
+    pub async fn set_counter(
+        &self,
+        counter: &CounterId,
+        sequence: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let counters = self.collection(COUNTERS);
+        let update = doc! { "$set": { "sequence": i64::from(sequence), "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) } };
+        self.run(
+            "counter_set",
+            COUNTERS,
+            counters
+                .update_one(doc! { "counterId": counter.to_string() }, update)
+                .upsert(true),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// Mongoose may have stored the sequence as a 32- or 64-bit integer or a double.
+fn sequence_of(d: &Document) -> Option<u32> {
+    match d.get("sequence")? {
+        Bson::Int32(n) => u32::try_from(*n).ok(),
+        Bson::Int64(n) => u32::try_from(*n).ok(),
+        Bson::Double(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= f64::from(u32::MAX) => {
+            Some(*x as u32)
+        }
+        _ => None,
+    }
+}
+
+fn malformed(id: &str) -> StorageError {
+    StorageError::Database {
+        op: "counter_inc",
+        message: format!("counter {id} has no numeric sequence"),
+    }
+}
