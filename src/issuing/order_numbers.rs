@@ -92,7 +92,7 @@ impl NumberAllocator {
         let counter = self.counter_for(vendor, now);
         let sequence = match self.segment_sizes.get(vendor) {
             None => self.store.next_in_counter(&counter, now).await?,
-            Some(&size) => self.from_segment(&counter, size, now).await?,
+            Some(&size) => self.next_in_segment(&counter, size, now).await?,
         };
         let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
         let number =
@@ -107,7 +107,7 @@ impl NumberAllocator {
         })
     }
 
-    async fn from_segment(
+    async fn next_in_segment(
         &self,
         counter: &CounterId,
         size: u32,
