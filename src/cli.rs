@@ -122,11 +122,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings, store).await,
         Command::SeedDemo(args) => seed_demo(&settings, &store, args).await,
-        Command::Id(IdCommand::Bb {
-            vendor,
-            user,
-            count,
-        }) => allocate_bb(&settings, store, &vendor, &user, count).await,
+        Command::Id(IdCommand::Bb { vendor, user, count }) => {
+            allocate_bb(&settings, store, &vendor, &user, count).await
+        }
         Command::Id(_) => Ok(()),
         Command::ApiKeys(ApiKeysCommand::Create { name }) => create_api_key(&store, &name).await,
     }
@@ -144,23 +142,15 @@ fn parse_id(text: &str) -> Result<(), String> {
             );
         }
         LookupKey::OrderId(id @ OrderId::Uuid(u)) => {
-            println!(
-                "scheme: UUID\norder_id: {id}\nversion: {}\ndisplay_id: {}",
-                u.get_version_num(),
-                id.display_id()
-            );
+            println!("scheme: UUID\norder_id: {id}\nversion: {}\ndisplay_id: {}", u.get_version_num(), id.display_id());
         }
         LookupKey::DisplayId(d) => {
             println!("scheme: display ID (24 bits, not unique)\ndisplay_id: {d}");
         }
         LookupKey::OrderNumber(n) => {
             let time = match n.stamp {
-                BbStamp::Millis(ms) => {
-                    DateTime::from_timestamp_millis(ms as i64).map(|t| t.to_rfc3339())
-                }
-                BbStamp::Seconds(s) => {
-                    DateTime::from_timestamp(s as i64, 0).map(|t| t.to_rfc3339())
-                }
+                BbStamp::Millis(ms) => DateTime::from_timestamp_millis(ms as i64).map(|t| t.to_rfc3339()),
+                BbStamp::Seconds(s) => DateTime::from_timestamp(s as i64, 0).map(|t| t.to_rfc3339()),
                 BbStamp::Date(d) => Some(d.to_string()),
             };
             println!(
@@ -182,13 +172,7 @@ fn parse_id(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn allocate_bb(
-    settings: &Settings,
-    store: Store,
-    vendor: &str,
-    user: &str,
-    count: u32,
-) -> Result<(), String> {
+async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str, count: u32) -> Result<(), String> {
     use crate::ids::{
         UserSuffix, VendorId,
         generate::{MonotonicClock, SystemClock},
@@ -203,10 +187,7 @@ async fn allocate_bb(
     );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for _ in 0..count {
-        let issued = allocator
-            .allocate(&vendor, user)
-            .await
-            .map_err(|e| e.to_string())?;
+        let issued = allocator.allocate(&vendor, user).await.map_err(|e| e.to_string())?;
         use std::io::Write;
         writeln!(out, "{}", issued.order_number).map_err(|e| e.to_string())?;
     }
@@ -218,29 +199,17 @@ async fn create_api_key(store: &Store, name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 100 {
         return Err("--name must be 1 to 100 characters".into());
     }
-    let key = store
-        .create_api_key(name, "bots", Utc::now())
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "created API key {:?}; it is shown only now, store it safely:\n{}",
-        key.name, key.key
-    );
+    let key = store.create_api_key(name, "bots", Utc::now()).await.map_err(|e| e.to_string())?;
+    println!("created API key {:?}; it is shown only now, store it safely:\n{}", key.name, key.key);
     Ok(())
 }
 
 fn init_tracing(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,mongodb=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if settings.log_json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,mongodb=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
 }
 
 async fn serve(settings: Settings, store: Store) -> Result<(), String> {
@@ -257,9 +226,7 @@ async fn serve(settings: Settings, store: Store) -> Result<(), String> {
         async move { report_indexes(&store).await }
     });
     let state = AppState::new(leptos.leptos_options, store, settings);
-    server::serve(state, addr)
-        .await
-        .map_err(|e| format!("cannot serve on {addr}: {e}"))
+    server::serve(state, addr).await.map_err(|e| format!("cannot serve on {addr}: {e}"))
 }
 
 /// Ensures indexes and says plainly which ones legacy data blocks; never stops start-up.
@@ -290,10 +257,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
     let existing = store.order_count().await.map_err(|e| e.to_string())?;
     if existing > 0 {
         if args.if_empty {
-            println!(
-                "database {} already holds {existing} orders; demo data not loaded",
-                store.database_name()
-            );
+            println!("database {} already holds {existing} orders; demo data not loaded", store.database_name());
             return Ok(());
         }
         if !args.reset {
@@ -313,10 +277,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         now: args.now.unwrap_or_else(Utc::now),
         time_zone: settings.time_zone,
     };
-    let report = store
-        .insert_demo(generate(&spec))
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = store.insert_demo(generate(&spec)).await.map_err(|e| e.to_string())?;
     println!(
         "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id), {} sessions, {} payments, {} counters into {} in {:.1}s",
         report.orders,

@@ -12,18 +12,11 @@ use crate::ids::VendorId;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
     #[error("setting {name} = {value:?} is invalid: {why}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        why: String,
-    },
+    Invalid { name: &'static str, value: String, why: String },
     #[error("Leptos settings: {0}")]
     Leptos(String),
 }
@@ -107,19 +100,13 @@ impl Settings {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileSettings::default(),
             Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
+                return Err(ConfigError::Read { path: path.display().to_string(), source });
             }
         };
         Self::from_layers(file, |name| std::env::var(name).ok())
     }
 
-    fn from_layers(
-        file: FileSettings,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    fn from_layers(file: FileSettings, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let text = |name: &'static str, file: Option<String>, default: &str| {
             env(name).or(file).unwrap_or_else(|| default.to_owned())
         };
@@ -142,11 +129,7 @@ impl Settings {
             Ok(Duration::from_millis(value))
         };
 
-        let mongodb_uri = text(
-            "MONGODB_URI",
-            file.mongodb_uri,
-            "mongodb://127.0.0.1:27018/?directConnection=true",
-        );
+        let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?directConnection=true");
         if !(mongodb_uri.starts_with("mongodb://") || mongodb_uri.starts_with("mongodb+srv://")) {
             return Err(ConfigError::Invalid {
                 name: "MONGODB_URI",
@@ -157,9 +140,7 @@ impl Settings {
         let database = text("ORDERDESK_DATABASE", file.database, "orderdesk");
         let db_ok = !database.is_empty()
             && database.len() <= 63
-            && database
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !db_ok {
             return Err(ConfigError::Invalid {
                 name: "ORDERDESK_DATABASE",
@@ -173,13 +154,9 @@ impl Settings {
             value: zone.clone(),
             why: "expected an IANA time zone name such as UTC or Europe/Berlin".into(),
         })?;
-        let tracking_url_base = text(
-            "ORDERDESK_TRACKING_URL_BASE",
-            file.tracking_url_base,
-            "https://track.example.com/t/",
-        );
-        if !(tracking_url_base.starts_with("https://") || tracking_url_base.starts_with("http://"))
-        {
+        let tracking_url_base =
+            text("ORDERDESK_TRACKING_URL_BASE", file.tracking_url_base, "https://track.example.com/t/");
+        if !(tracking_url_base.starts_with("https://") || tracking_url_base.starts_with("http://")) {
             return Err(ConfigError::Invalid {
                 name: "ORDERDESK_TRACKING_URL_BASE",
                 value: tracking_url_base,
@@ -239,18 +216,8 @@ impl Settings {
                 1500,
                 60_000,
             )?,
-            operation_timeout: millis(
-                "ORDERDESK_OPERATION_TIMEOUT_MS",
-                file.operation_timeout_ms,
-                2500,
-                600_000,
-            )?,
-            request_timeout: millis(
-                "ORDERDESK_REQUEST_TIMEOUT_MS",
-                file.request_timeout_ms,
-                10_000,
-                600_000,
-            )?,
+            operation_timeout: millis("ORDERDESK_OPERATION_TIMEOUT_MS", file.operation_timeout_ms, 2500, 600_000)?,
+            request_timeout: millis("ORDERDESK_REQUEST_TIMEOUT_MS", file.request_timeout_ms, 10_000, 600_000)?,
             slow_query: millis("ORDERDESK_SLOW_QUERY_MS", file.slow_query_ms, 100, 600_000)?,
             time_zone,
             tracking_url_base,
@@ -270,14 +237,11 @@ fn parse_segment_list(list: &str) -> Result<BTreeMap<String, u32>, ConfigError> 
                 value: item.to_owned(),
                 why: "expected vendor:block_size, e.g. pizza-palace:200".into(),
             })?;
-            let size = size
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| ConfigError::Invalid {
-                    name: "ORDERDESK_SEGMENT_VENDORS",
-                    value: item.to_owned(),
-                    why: "the block size must be a whole number".into(),
-                })?;
+            let size = size.trim().parse::<u32>().map_err(|_| ConfigError::Invalid {
+                name: "ORDERDESK_SEGMENT_VENDORS",
+                value: item.to_owned(),
+                why: "the block size must be a whole number".into(),
+            })?;
             Ok((vendor.trim().to_owned(), size))
         })
         .collect()
@@ -302,15 +266,9 @@ mod tests {
     use super::*;
 
     fn with_env(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_layers(FileSettings::default(), move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
     }
 
@@ -324,11 +282,7 @@ mod tests {
 
     #[test]
     fn environment_overrides_and_errors_name_the_setting() {
-        let s = with_env(&[
-            ("ORDERDESK_DATABASE", "x_1"),
-            ("ORDERDESK_TIME_ZONE", "Europe/Berlin"),
-        ])
-        .unwrap();
+        let s = with_env(&[("ORDERDESK_DATABASE", "x_1"), ("ORDERDESK_TIME_ZONE", "Europe/Berlin")]).unwrap();
         assert_eq!(s.database, "x_1");
         assert_eq!(s.time_zone, Tz::Europe__Berlin);
         for (name, value) in [
@@ -350,16 +304,8 @@ mod tests {
 
     #[test]
     fn segment_vendors_from_the_environment() {
-        let s = with_env(&[(
-            "ORDERDESK_SEGMENT_VENDORS",
-            "pizza-palace:200, taco-town:50",
-        )])
-        .unwrap();
-        assert_eq!(
-            s.segment_vendors
-                .get(&VendorId::parse("pizza-palace").unwrap()),
-            Some(&200)
-        );
+        let s = with_env(&[("ORDERDESK_SEGMENT_VENDORS", "pizza-palace:200, taco-town:50")]).unwrap();
+        assert_eq!(s.segment_vendors.get(&VendorId::parse("pizza-palace").unwrap()), Some(&200));
         assert_eq!(s.segment_vendors.len(), 2);
     }
 
@@ -367,20 +313,14 @@ mod tests {
     fn passwords_never_reach_messages() {
         let s = with_env(&[("ORDERDESK_API_KEY", "k3y-that-is-long-enough-000000")]).unwrap();
         assert!(!format!("{s:?}").contains("k3y"));
-        assert_eq!(
-            redact_uri("mongodb://u:secret@h:1/db"),
-            "mongodb://u:***@h:1/db"
-        );
-        let err = with_env(&[("MONGODB_URI", "mysql://u:secret@h")])
-            .unwrap_err()
-            .to_string();
+        assert_eq!(redact_uri("mongodb://u:secret@h:1/db"), "mongodb://u:***@h:1/db");
+        let err = with_env(&[("MONGODB_URI", "mysql://u:secret@h")]).unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
     }
 
     #[test]
     fn the_shipped_file_parses() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
         let root: FileRoot = toml::from_str(&text).unwrap();
         assert!(root.orderdesk.mongodb_uri.is_some());
     }

@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 /// An error as the browser sees it. Messages are written for the support agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
-    #[error(
-        "The database is unavailable right now. orderdesk keeps retrying; reload in a few seconds. ({0})"
-    )]
+    #[error("The database is unavailable right now. orderdesk keeps retrying; reload in a few seconds. ({0})")]
     DatabaseUnavailable(String),
     #[error("{0}")]
     BadInput(String),

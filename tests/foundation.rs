@@ -19,16 +19,24 @@ async fn healthz_reports_the_database() {
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
 }
 
+/// The app over a database loaded with demo data first, as `scripts/dev` does it (legacy
+/// orders then block the unique index, and the app must run regardless).
+async fn app_with_demo(spec: &DemoSpec) -> common::TestApp {
+    let db = common::unique_db("demo");
+    let store = orderdesk::storage::Store::connect(&common::settings(&common::mongodb_uri(), &db)).await.unwrap();
+    store.insert_demo(generate(spec)).await.unwrap();
+    common::spawn_app_on(&common::mongodb_uri(), &db, true, |_| {}).await
+}
+
 #[tokio::test]
 async fn home_page_is_server_rendered_with_the_order_count() {
-    let app = common::spawn_app().await;
     let spec = DemoSpec {
         orders: 500,
         seed: 3,
         now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
         time_zone: chrono_tz::UTC,
     };
-    app.store.insert_demo(generate(&spec)).await.unwrap();
+    let app = app_with_demo(&spec).await;
     let res = app.get("/").await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
@@ -39,36 +47,13 @@ async fn home_page_is_server_rendered_with_the_order_count() {
 
 #[tokio::test]
 async fn search_by_telegram_id_lists_that_customers_orders() {
-    let app = common::spawn_app().await;
-    let spec = DemoSpec {
-        orders: 400,
-        seed: 9,
-        now: Utc::now(),
-        time_zone: chrono_tz::UTC,
-    };
+    let spec = DemoSpec { orders: 400, seed: 9, now: Utc::now(), time_zone: chrono_tz::UTC };
     let data = generate(&spec);
-    let telegram_id = data
-        .orders
-        .iter()
-        .find_map(|d| d.get_i64("telegram_id").ok())
-        .unwrap();
-    let expected = data
-        .orders
-        .iter()
-        .filter(|d| d.get_i64("telegram_id") == Ok(telegram_id))
-        .count();
-    app.store.insert_demo(data).await.unwrap();
-    let html = app
-        .get(&format!("/search?q=%20%23{telegram_id}%20"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        html.matches(r#"data-testid="order-row""#).count(),
-        expected.min(50),
-        "{html}"
-    );
+    let telegram_id = data.orders.iter().find_map(|d| d.get_i64("telegram_id").ok()).unwrap();
+    let expected = data.orders.iter().filter(|d| d.get_i64("telegram_id") == Ok(telegram_id)).count();
+    let app = app_with_demo(&spec).await;
+    let html = app.get(&format!("/search?q=%20%23{telegram_id}%20")).await.text().await.unwrap();
+    assert_eq!(html.matches(r#"data-testid="order-row""#).count(), expected.min(50), "{html}");
     assert!(html.contains("read as a telegram id"));
 }
 
@@ -88,7 +73,7 @@ async fn bad_search_input_is_a_400_with_a_reason() {
 #[tokio::test]
 async fn a_dead_database_is_reported_within_3s_and_the_app_recovers() {
     let mut mongod = common::OwnMongod::start();
-    let app = common::spawn_app_on(&mongod.uri(), "outage", false).await;
+    let app = common::spawn_app_on(&mongod.uri(), "outage", false, |_| {}).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
 
     mongod.kill();
@@ -97,19 +82,11 @@ async fn a_dead_database_is_reported_within_3s_and_the_app_recovers() {
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["database"]["reachable"], false);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "healthz took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "healthz took {:?}", started.elapsed());
 
     let started = Instant::now();
     let res = app.get("/").await;
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "the page took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "the page took {:?}", started.elapsed());
     assert_eq!(res.status(), 503);
     let html = res.text().await.unwrap();
     assert!(html.contains("Database unavailable"), "{html}");
@@ -120,10 +97,7 @@ async fn a_dead_database_is_reported_within_3s_and_the_app_recovers() {
         if app.get("/healthz").await.status() == 200 {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the app did not recover after mongod came back"
-        );
+        assert!(Instant::now() < deadline, "the app did not recover after mongod came back");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(app.get("/").await.status(), 200);

@@ -72,13 +72,9 @@ impl BbNumber {
             ))
         };
         let mut parts = s.split('-');
-        let (Some(bb), Some(time), Some(user), Some(seq), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some(bb), Some(time), Some(user), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(fail("it must have four parts separated by '-'"));
         };
         if !bb.eq_ignore_ascii_case("BB") {
@@ -86,9 +82,7 @@ impl BbNumber {
         }
         let stamp = match time.len() {
             13 => BbStamp::Millis(digits(time, 13).ok_or_else(|| fail("the time must be digits"))?),
-            10 => {
-                BbStamp::Seconds(digits(time, 10).ok_or_else(|| fail("the time must be digits"))?)
-            }
+            10 => BbStamp::Seconds(digits(time, 10).ok_or_else(|| fail("the time must be digits"))?),
             8 => {
                 digits(time, 8).ok_or_else(|| fail("the date must be digits"))?;
                 BbStamp::Date(
@@ -97,9 +91,7 @@ impl BbNumber {
                 )
             }
             _ => {
-                return Err(fail(
-                    "the time must be 13 digits (milliseconds), 10 (seconds) or 8 (YYYYMMDD)",
-                ));
+                return Err(fail("the time must be 13 digits (milliseconds), 10 (seconds) or 8 (YYYYMMDD)"));
             }
         };
         let user = UserSuffix::parse(user).map_err(|e| fail(e.message()))?;
@@ -107,11 +99,7 @@ impl BbNumber {
         if sequence == 0 {
             return Err(fail("the sequence starts at 00001"));
         }
-        Ok(Self {
-            stamp,
-            user,
-            sequence,
-        })
+        Ok(Self { stamp, user, sequence })
     }
 
     pub fn variant(&self) -> BbVariant {
@@ -177,9 +165,6 @@ mod tests {
         let u = UserSuffix::parse("A1B2").unwrap();
         assert!(BbNumber::millis(1, u, 0).is_none());
         assert!(BbNumber::millis(1, u, MAX_DAILY_SEQUENCE + 1).is_none());
-        assert_eq!(
-            BbNumber::millis(5, u, 7).unwrap().to_string(),
-            "BB-0000000000005-A1B2-00007"
-        );
+        assert_eq!(BbNumber::millis(5, u, 7).unwrap().to_string(), "BB-0000000000005-A1B2-00007");
     }
 }

@@ -22,10 +22,7 @@ impl CounterId {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         check_len(input, "a counter id")?;
         let (day, vendor) = input.split_once('-').ok_or_else(|| {
-            ParseError::new(format!(
-                "{} is not a counter id: expected YYYYMMDD-vendorId",
-                preview(input)
-            ))
+            ParseError::new(format!("{} is not a counter id: expected YYYYMMDD-vendorId", preview(input)))
         })?;
         if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::new(format!(
@@ -33,13 +30,9 @@ impl CounterId {
                 preview(input)
             )));
         }
-        let day = NaiveDate::parse_from_str(day, "%Y%m%d").map_err(|_| {
-            ParseError::new(format!("{}: {day} is not a real date", preview(input)))
-        })?;
-        Ok(Self {
-            day,
-            vendor: VendorId::parse(vendor)?,
-        })
+        let day = NaiveDate::parse_from_str(day, "%Y%m%d")
+            .map_err(|_| ParseError::new(format!("{}: {day} is not a real date", preview(input))))?;
+        Ok(Self { day, vendor: VendorId::parse(vendor)? })
     }
 }
 
@@ -71,14 +64,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_days_and_vendors() {
-        for bad in [
-            "20241301-v1",
-            "2024120-v1",
-            "20241201-",
-            "20241201",
-            "x-v1",
-            "20241201-a b",
-        ] {
+        for bad in ["20241301-v1", "2024120-v1", "20241201-", "20241201", "x-v1", "20241201-a b"] {
             assert!(CounterId::parse(bad).is_err(), "{bad}");
         }
     }

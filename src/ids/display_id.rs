@@ -34,8 +34,7 @@ impl DisplayId {
                 preview(input.trim())
             )));
         }
-        let bits = u32::from_str_radix(hex, 16)
-            .map_err(|_| ParseError::new("a display ID's 6 digits must be hex"))?;
+        let bits = u32::from_str_radix(hex, 16).map_err(|_| ParseError::new("a display ID's 6 digits must be hex"))?;
         Ok(Self(bits))
     }
 
@@ -59,31 +58,14 @@ mod tests {
 
     #[test]
     fn accepts_what_customers_paste() {
-        for input in [
-            "ORD-A3F8D2",
-            "#ORD-A3F8D2",
-            "ord-a3f8d2",
-            "  #ord-A3f8D2 ",
-            "# ORD-A3F8D2",
-        ] {
-            assert_eq!(
-                DisplayId::parse(input).unwrap().to_string(),
-                "ORD-A3F8D2",
-                "{input}"
-            );
+        for input in ["ORD-A3F8D2", "#ORD-A3F8D2", "ord-a3f8d2", "  #ord-A3f8D2 ", "# ORD-A3F8D2"] {
+            assert_eq!(DisplayId::parse(input).unwrap().to_string(), "ORD-A3F8D2", "{input}");
         }
     }
 
     #[test]
     fn rejects_near_misses() {
-        for input in [
-            "ORD-A3F8D",
-            "ORD-A3F8D2B",
-            "ORD-A3F8DG",
-            "A3F8D2",
-            "##ORD-A3F8D2",
-            "ORD-",
-        ] {
+        for input in ["ORD-A3F8D", "ORD-A3F8D2B", "ORD-A3F8DG", "A3F8D2", "##ORD-A3F8D2", "ORD-"] {
             assert!(DisplayId::parse(input).is_err(), "{input}");
         }
     }

@@ -38,10 +38,7 @@ pub struct MonotonicClock<C> {
 
 impl<C: Clock> MonotonicClock<C> {
     pub fn new(inner: C) -> Self {
-        Self {
-            inner,
-            latest_ms: AtomicI64::new(i64::MIN),
-        }
+        Self { inner, latest_ms: AtomicI64::new(i64::MIN) }
     }
 }
 
@@ -108,13 +105,9 @@ mod tests {
 
     #[test]
     fn ids_from_a_backwards_clock_are_still_distinct_and_valid() {
-        let clock = Scripted(Mutex::new(
-            (0..1000).map(|i| 1_700_000_000_000 - i * 1000).collect(),
-        ));
+        let clock = Scripted(Mutex::new((0..1000).map(|i| 1_700_000_000_000 - i * 1000).collect()));
         let mut rng = StdRng::seed_from_u64(1);
-        let ids: std::collections::HashSet<String> = (0..1000)
-            .map(|_| ord_id(&clock, &mut rng).to_string())
-            .collect();
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| ord_id(&clock, &mut rng).to_string()).collect();
         assert_eq!(ids.len(), 1000);
         assert!(ids.iter().all(|s| OrderId::parse(s).is_ok()));
     }

@@ -14,6 +14,8 @@ mod vendor_id;
 
 #[cfg(feature = "ssr")]
 pub mod generate;
+#[cfg(test)]
+mod properties;
 
 pub use bb_number::{BbNumber, BbStamp, BbVariant, MAX_DAILY_SEQUENCE};
 pub use counter_id::CounterId;
@@ -44,10 +46,7 @@ pub(crate) const MAX_INPUT_LEN: usize = 256;
 /// Rejects oversized input with a message that does not echo it back.
 pub(crate) fn check_len(s: &str, what: &str) -> Result<(), ParseError> {
     if s.len() > MAX_INPUT_LEN {
-        return Err(ParseError::new(format!(
-            "{what} is at most {MAX_INPUT_LEN} characters; got {}",
-            s.len()
-        )));
+        return Err(ParseError::new(format!("{what} is at most {MAX_INPUT_LEN} characters; got {}", s.len())));
     }
     Ok(())
 }

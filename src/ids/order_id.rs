@@ -25,7 +25,7 @@ impl OrderId {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         check_len(input, "an order ID")?;
         let s = input.trim();
-        if s.len() >= 4 && s[..4].eq_ignore_ascii_case("ORD-") {
+        if s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("ORD-")) {
             return Self::parse_ord(&s[4..]).map_err(|why| {
                 ParseError::new(format!(
                     "{} is not an ORD order ID: {why} (expected ORD-YYYYMMDDHHMMSS-xxxxxxxx)",
@@ -46,9 +46,7 @@ impl OrderId {
     }
 
     fn parse_ord(rest: &str) -> Result<Self, &'static str> {
-        let (stamp, hex) = rest
-            .split_once('-')
-            .ok_or("missing the '-' before the random part")?;
+        let (stamp, hex) = rest.split_once('-').ok_or("missing the '-' before the random part")?;
         if stamp.len() != 14 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
             return Err("the timestamp must be 14 digits");
         }
@@ -57,8 +55,7 @@ impl OrderId {
         if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err("the random part must be 8 hex digits");
         }
-        let random =
-            u32::from_str_radix(hex, 16).map_err(|_| "the random part must be 8 hex digits")?;
+        let random = u32::from_str_radix(hex, 16).map_err(|_| "the random part must be 8 hex digits")?;
         Ok(Self::Ord { at, random })
     }
 
@@ -151,10 +148,7 @@ mod tests {
         assert_eq!(id.scheme(), "ORD");
         assert_eq!(id.to_string(), "ORD-20251114123456-a3f8d2b4");
         assert_eq!(id.display_id().to_string(), "ORD-A3F8D2");
-        assert_eq!(
-            id.timestamp().unwrap().to_rfc3339(),
-            "2025-11-14T12:34:56+00:00"
-        );
+        assert_eq!(id.timestamp().unwrap().to_rfc3339(), "2025-11-14T12:34:56+00:00");
     }
 
     #[test]

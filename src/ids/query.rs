@@ -16,10 +16,8 @@ pub struct LegacyId(String);
 
 impl LegacyId {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        let ok = !s.is_empty()
-            && s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        let ok =
+            !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -63,18 +61,13 @@ impl LookupKey {
         if let Ok(id) = DisplayId::parse(s) {
             return Ok(Self::DisplayId(id));
         }
-        let starts = |prefix: &str| {
-            s.get(..prefix.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-        };
+        let starts = |prefix: &str| s.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
         if starts("BB-") {
             return BbNumber::parse(s).map(Self::OrderNumber);
         }
         if starts("ORD-") {
             // Looks like an ORD id but is none: say why rather than searching legacy ids.
-            return Err(OrderId::parse(s)
-                .err()
-                .unwrap_or_else(|| ParseError::new("not an order ID")));
+            return Err(OrderId::parse(s).err().unwrap_or_else(|| ParseError::new("not an order ID")));
         }
         if s.bytes().all(|b| b.is_ascii_digit()) {
             return match s.parse::<i64>() {

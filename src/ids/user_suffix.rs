@@ -17,15 +17,9 @@ impl UserSuffix {
     /// Derives the suffix from a user id as the marketplace stores it.
     pub fn from_user_id(user_id: &str) -> Result<Self, ParseError> {
         check_len(user_id, "a user id")?;
-        let kept: Vec<u8> = user_id
-            .bytes()
-            .filter(u8::is_ascii_alphanumeric)
-            .map(|b| b.to_ascii_uppercase())
-            .collect();
+        let kept: Vec<u8> = user_id.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_uppercase()).collect();
         if kept.is_empty() {
-            return Err(ParseError::new(
-                "a user id needs at least one letter or digit (A-Z, a-z, 0-9)",
-            ));
+            return Err(ParseError::new("a user id needs at least one letter or digit (A-Z, a-z, 0-9)"));
         }
         let mut out = [b'0'; 4];
         let take = kept.len().min(4);

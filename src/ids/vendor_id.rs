@@ -22,10 +22,7 @@ impl VendorId {
                 input.len()
             )));
         }
-        if let Some(bad) = input
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-        {
+        if let Some(bad) = input.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
             return Err(ParseError::new(format!(
                 "vendor id {} has {bad:?}: only letters, digits, '_' and '-' are allowed",
                 preview(input)

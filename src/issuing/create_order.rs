@@ -20,9 +20,7 @@ pub const MAX_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CreateOrderError {
-    #[error(
-        "{attempts} order IDs in a row were already taken; the ID generator or the data needs a look"
-    )]
+    #[error("{attempts} order IDs in a row were already taken; the ID generator or the data needs a look")]
     IdsExhausted { attempts: u32 },
     #[error("order number {0} is already used by another order")]
     DuplicateOrderNumber(String),
@@ -40,11 +38,7 @@ pub struct OrderCreator {
 
 impl OrderCreator {
     pub fn new(store: Store, ids: Arc<IdGenerator>) -> Self {
-        Self {
-            store,
-            ids,
-            retries: Arc::default(),
-        }
+        Self { store, ids, retries: Arc::default() }
     }
 
     /// How many ID clashes were retried since start.
@@ -57,32 +51,19 @@ impl OrderCreator {
     pub async fn create(&self, order: &NewOrder) -> Result<OrderId, CreateOrderError> {
         for attempt in 1..=MAX_ATTEMPTS {
             let id = self.ids.next_id();
-            match self
-                .store
-                .insert_order(&id, order, self.ids.clock().now())
-                .await
-            {
+            match self.store.insert_order(&id, order, self.ids.clock().now()).await {
                 Ok(()) => return Ok(id),
-                Err(StorageError::DuplicateKey { index, .. })
-                    if index.as_deref() == Some("order_id_1") =>
-                {
+                Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some("order_id_1") => {
                     self.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(attempt, order_id = %id, "order_id already taken; drawing another");
                 }
-                Err(StorageError::DuplicateKey { index, .. })
-                    if index.as_deref() == Some("order_number_1") =>
-                {
-                    let number = order
-                        .order_number
-                        .map(|n| n.to_string())
-                        .unwrap_or_default();
+                Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some("order_number_1") => {
+                    let number = order.order_number.map(|n| n.to_string()).unwrap_or_default();
                     return Err(CreateOrderError::DuplicateOrderNumber(number));
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(CreateOrderError::IdsExhausted {
-            attempts: MAX_ATTEMPTS,
-        })
+        Err(CreateOrderError::IdsExhausted { attempts: MAX_ATTEMPTS })
     }
 }

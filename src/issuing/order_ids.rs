@@ -25,28 +25,18 @@ pub struct IdGenerator {
 
 impl std::fmt::Debug for IdGenerator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdGenerator")
-            .field("scheme", &self.scheme)
-            .finish_non_exhaustive()
+        f.debug_struct("IdGenerator").field("scheme", &self.scheme).finish_non_exhaustive()
     }
 }
 
 impl IdGenerator {
     /// The production generator: the wall clock made monotonic, and an OS-seeded CSPRNG.
     pub fn system(scheme: IdScheme) -> Self {
-        Self::new(
-            Arc::new(MonotonicClock::new(SystemClock)),
-            Box::new(StdRng::from_os_rng()),
-            scheme,
-        )
+        Self::new(Arc::new(MonotonicClock::new(SystemClock)), Box::new(StdRng::from_os_rng()), scheme)
     }
 
     pub fn new(clock: Arc<dyn Clock>, rng: Box<dyn RngCore + Send>, scheme: IdScheme) -> Self {
-        Self {
-            clock,
-            rng: Mutex::new(rng),
-            scheme,
-        }
+        Self { clock, rng: Mutex::new(rng), scheme }
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

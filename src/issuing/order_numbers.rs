@@ -35,14 +35,20 @@ pub struct IssuedNumber {
 
 type Block = Result<RangeInclusive<u32>, CounterError>;
 
-/// The numbers a process holds for one segment-mode vendor.
-#[derive(Default)]
+/// The numbers a process holds for one segment-mode vendor: `next..=last`, empty when
+/// `next > last`.
 struct Segment {
     counter: Option<CounterId>,
     next: u32,
     last: u32,
     size: u32,
     prefetch: Option<JoinHandle<Block>>,
+}
+
+impl Default for Segment {
+    fn default() -> Self {
+        Self { counter: None, next: 1, last: 0, size: 0, prefetch: None }
+    }
 }
 
 impl Segment {
@@ -61,19 +67,8 @@ pub struct NumberAllocator {
 }
 
 impl NumberAllocator {
-    pub fn new(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        zone: Tz,
-        segment_sizes: BTreeMap<VendorId, u32>,
-    ) -> Self {
-        Self {
-            store,
-            clock,
-            zone,
-            segment_sizes,
-            segments: Mutex::default(),
-        }
+    pub fn new(store: Store, clock: Arc<dyn Clock>, zone: Tz, segment_sizes: BTreeMap<VendorId, u32>) -> Self {
+        Self { store, clock, zone, segment_sizes, segments: Mutex::default() }
     }
 
     /// The counter a moment belongs to: the vendor's, for that day in the configured zone.
@@ -83,11 +78,7 @@ impl NumberAllocator {
 
     /// The next number for a vendor and a user.
     #[tracing::instrument(skip(self), fields(vendor = %vendor))]
-    pub async fn allocate(
-        &self,
-        vendor: &VendorId,
-        user: UserSuffix,
-    ) -> Result<IssuedNumber, CounterError> {
+    pub async fn allocate(&self, vendor: &VendorId, user: UserSuffix) -> Result<IssuedNumber, CounterError> {
         let now = self.clock.now();
         let counter = self.counter_for(vendor, now);
         let sequence = match self.segment_sizes.get(vendor) {
@@ -95,24 +86,14 @@ impl NumberAllocator {
             Some(&size) => self.next_in_segment(&counter, size, now).await?,
         };
         let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        let number =
-            BbNumber::millis(ms, user, sequence).ok_or_else(|| CounterError::Exhausted {
-                counter: counter.to_string(),
-                max: crate::ids::MAX_DAILY_SEQUENCE,
-            })?;
-        Ok(IssuedNumber {
-            order_number: number.to_string(),
-            sequence,
-            counter_id: counter.to_string(),
-        })
+        let number = BbNumber::millis(ms, user, sequence).ok_or_else(|| CounterError::Exhausted {
+            counter: counter.to_string(),
+            max: crate::ids::MAX_DAILY_SEQUENCE,
+        })?;
+        Ok(IssuedNumber { order_number: number.to_string(), sequence, counter_id: counter.to_string() })
     }
 
-    async fn next_in_segment(
-        &self,
-        counter: &CounterId,
-        size: u32,
-        now: DateTime<Utc>,
-    ) -> Result<u32, CounterError> {
+    async fn next_in_segment(&self, counter: &CounterId, size: u32, now: DateTime<Utc>) -> Result<u32, CounterError> {
         let slot = {
             let mut all = self.segments.lock().unwrap_or_else(|p| p.into_inner());
             all.entry(counter.vendor.clone()).or_default().clone()
@@ -123,29 +104,19 @@ impl NumberAllocator {
             if let Some(old) = seg.prefetch.take() {
                 old.abort();
             }
-            *seg = Segment {
-                counter: Some(counter.clone()),
-                size,
-                ..Segment::default()
-            };
+            *seg = Segment { counter: Some(counter.clone()), size, ..Segment::default() };
         }
         if seg.remaining() == 0 {
             let block = match seg.prefetch.take() {
                 Some(pending) => pending.await.unwrap_or_else(|e| {
-                    Err(crate::storage::StorageError::Database {
-                        op: "counter_inc",
-                        message: e.to_string(),
-                    }
-                    .into())
+                    Err(crate::storage::StorageError::Database { op: "counter_inc", message: e.to_string() }.into())
                 }),
                 None => self.store.reserve_in_counter(counter, size, now).await,
             };
             let block = match block {
                 Ok(b) => b,
                 // A prefetch may have failed long ago (say, the database was down): try now.
-                Err(CounterError::Storage(_)) => {
-                    self.store.reserve_in_counter(counter, size, now).await?
-                }
+                Err(CounterError::Storage(_)) => self.store.reserve_in_counter(counter, size, now).await?,
                 Err(e) => return Err(e),
             };
             seg.next = *block.start();
@@ -155,9 +126,8 @@ impl NumberAllocator {
         seg.next += 1;
         if seg.remaining() <= seg.size / 2 && seg.prefetch.is_none() {
             let (store, counter, clock) = (self.store.clone(), counter.clone(), self.clock.clone());
-            seg.prefetch = Some(tokio::spawn(async move {
-                store.reserve_in_counter(&counter, size, clock.now()).await
-            }));
+            seg.prefetch =
+                Some(tokio::spawn(async move { store.reserve_in_counter(&counter, size, clock.now()).await }));
         }
         Ok(sequence)
     }

@@ -24,25 +24,15 @@ pub struct DatabaseHealth {
 /// 200 when the database answers a ping, 503 (with the reason) when it does not.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let ping = state.store.ping().await;
-    let (code, status) = if ping.is_ok() {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "degraded")
-    };
+    let (code, status) =
+        if ping.is_ok() { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "degraded") };
     let database = DatabaseHealth {
         name: state.store.database_name().to_owned(),
         reachable: ping.is_ok(),
-        round_trip_ms: ping
-            .as_ref()
-            .ok()
-            .map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
+        round_trip_ms: ping.as_ref().ok().map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
         error: ping.err().map(|e| e.to_string()),
     };
-    let health = Health {
-        status,
-        version: env!("CARGO_PKG_VERSION"),
-        uptime_s: state.started.elapsed().as_secs(),
-        database,
-    };
+    let health =
+        Health { status, version: env!("CARGO_PKG_VERSION"), uptime_s: state.started.elapsed().as_secs(), database };
     (code, Json(health))
 }

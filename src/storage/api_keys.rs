@@ -19,26 +19,15 @@ pub struct NewApiKey {
 
 /// Hex SHA-256 of a key, as stored.
 pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Store {
     /// Creates a key with a name and scope; returns the only copy of the key itself.
-    pub async fn create_api_key(
-        &self,
-        name: &str,
-        scope: &str,
-        now: DateTime<Utc>,
-    ) -> Result<NewApiKey, StorageError> {
+    pub async fn create_api_key(&self, name: &str, scope: &str, now: DateTime<Utc>) -> Result<NewApiKey, StorageError> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        let key = format!(
-            "odk_{}",
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let key = format!("odk_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
         let keys = self.collection(API_KEYS);
         let d = doc! {
             "name": name,
@@ -48,23 +37,21 @@ impl Store {
             "last_used_at": null,
             "revoked_at": null,
         };
-        self.run("api_key_create", API_KEYS, keys.insert_one(d))
-            .await?;
-        Ok(NewApiKey {
-            name: name.to_owned(),
-            key,
-        })
+        self.run("api_key_create", API_KEYS, keys.insert_one(d)).await?;
+        Ok(NewApiKey { name: name.to_owned(), key })
+    }
+
+    /// Every stored key document, for tests and the admin page.
+    pub async fn raw_api_keys(&self) -> Result<Vec<mongodb::bson::Document>, StorageError> {
+        use futures::TryStreamExt;
+        let keys = self.collection(API_KEYS);
+        self.run("api_key_list", API_KEYS, async { keys.find(doc! {}).await?.try_collect().await }).await
     }
 
     /// True when an unrevoked key with this hash exists; records its use.
-    pub async fn api_key_valid(
-        &self,
-        hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StorageError> {
+    pub async fn api_key_valid(&self, hash: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let keys = self.collection(API_KEYS);
-        let update =
-            doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
+        let update = doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
         let found = self
             .run(
                 "api_key_check",

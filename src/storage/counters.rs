@@ -17,9 +17,7 @@ use crate::ids::{CounterId, MAX_DAILY_SEQUENCE};
 /// Why no number could be drawn.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CounterError {
-    #[error(
-        "counter {counter} has reached {max} numbers for the day; no more can be issued until tomorrow"
-    )]
+    #[error("counter {counter} has reached {max} numbers for the day; no more can be issued until tomorrow")]
     Exhausted { counter: String, max: u32 },
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -31,11 +29,7 @@ const UPSERT_RACE_RETRIES: usize = 3;
 impl Store {
     /// Draws the next number of a counter: one atomic round trip in the common case.
     #[tracing::instrument(skip(self, now), fields(counter = %counter))]
-    pub async fn next_in_counter(
-        &self,
-        counter: &CounterId,
-        now: DateTime<Utc>,
-    ) -> Result<u32, CounterError> {
+    pub async fn next_in_counter(&self, counter: &CounterId, now: DateTime<Utc>) -> Result<u32, CounterError> {
         let range = self.reserve_in_counter(counter, 1, now).await?;
         Ok(*range.start())
     }
@@ -63,10 +57,7 @@ impl Store {
                     "counter_inc",
                     COUNTERS,
                     counters
-                        .find_one_and_update(
-                            doc! { "counterId": &id, "sequence": { "$lte": limit } },
-                            update,
-                        )
+                        .find_one_and_update(doc! { "counterId": &id, "sequence": { "$lte": limit } }, update)
                         .upsert(true)
                         .return_document(ReturnDocument::After),
                 )
@@ -81,33 +72,21 @@ impl Store {
                     // Either the counter is (nearly) full, or another caller created it first.
                     let current = self.counter_sequence(&id).await?.unwrap_or(0);
                     if current >= MAX_DAILY_SEQUENCE {
-                        return Err(CounterError::Exhausted {
-                            counter: id,
-                            max: MAX_DAILY_SEQUENCE,
-                        });
+                        return Err(CounterError::Exhausted { counter: id, max: MAX_DAILY_SEQUENCE });
                     }
                     size = size.min(MAX_DAILY_SEQUENCE - current);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StorageError::Database {
-            op: "counter_inc",
-            message: format!("counter {id} kept colliding; try again"),
-        }
-        .into())
+        Err(StorageError::Database { op: "counter_inc", message: format!("counter {id} kept colliding; try again") }
+            .into())
     }
 
     /// The current sequence of a counter, if it exists.
     pub async fn counter_sequence(&self, counter_id: &str) -> Result<Option<u32>, StorageError> {
         let counters = self.collection(COUNTERS);
-        let found = self
-            .run(
-                "counter_get",
-                COUNTERS,
-                counters.find_one(doc! { "counterId": counter_id }),
-            )
-            .await?;
+        let found = self.run("counter_get", COUNTERS, counters.find_one(doc! { "counterId": counter_id })).await?;
         Ok(found.as_ref().and_then(sequence_of))
     }
 
@@ -123,9 +102,7 @@ impl Store {
         self.run(
             "counter_set",
             COUNTERS,
-            counters
-                .update_one(doc! { "counterId": counter.to_string() }, update)
-                .upsert(true),
+            counters.update_one(doc! { "counterId": counter.to_string() }, update).upsert(true),
         )
         .await
         .map(drop)
@@ -137,16 +114,11 @@ fn sequence_of(d: &Document) -> Option<u32> {
     match d.get("sequence")? {
         Bson::Int32(n) => u32::try_from(*n).ok(),
         Bson::Int64(n) => u32::try_from(*n).ok(),
-        Bson::Double(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= f64::from(u32::MAX) => {
-            Some(*x as u32)
-        }
+        Bson::Double(x) if x.fract() == 0.0 && *x >= 0.0 && *x <= f64::from(u32::MAX) => Some(*x as u32),
         _ => None,
     }
 }
 
 fn malformed(id: &str) -> StorageError {
-    StorageError::Database {
-        op: "counter_inc",
-        message: format!("counter {id} has no numeric sequence"),
-    }
+    StorageError::Database { op: "counter_inc", message: format!("counter {id} has no numeric sequence") }
 }

@@ -56,9 +56,7 @@ const VENDORS: &[&str] = &[
     "bagel-bros",
 ];
 const CARRIERS: &[&str] = &["USPS", "UPS", "FedEx", "DHL"];
-const CITIES: &[&str] = &[
-    "New York", "Austin", "Denver", "Seattle", "Miami", "Chicago", "Boston", "Phoenix",
-];
+const CITIES: &[&str] = &["New York", "Austin", "Denver", "Seattle", "Miami", "Chicago", "Boston", "Phoenix"];
 const FAILURES: &[&str] = &[
     "carrier API timeout",
     "address validation failed",
@@ -66,14 +64,7 @@ const FAILURES: &[&str] = &[
     "label purchase failed: insufficient balance",
     "vendor rejected the order",
 ];
-const STEPS: &[&str] = &[
-    "START",
-    "FROM_ADDRESS",
-    "TO_ADDRESS",
-    "PARCEL",
-    "RATE",
-    "PAYMENT",
-];
+const STEPS: &[&str] = &["START", "FROM_ADDRESS", "TO_ADDRESS", "PARCEL", "RATE", "PAYMENT"];
 
 /// Status with the weight it appears with; failures and refunds are deliberately common.
 const STATUSES: &[(&str, u32)] = &[
@@ -107,13 +98,7 @@ fn pick_status(rng: &mut StdRng) -> &'static str {
 }
 
 /// Adds the timeline fields a status implies (`paid_at`, `fulfilled_at`, …).
-fn add_timeline(
-    rng: &mut StdRng,
-    d: &mut Document,
-    status: &str,
-    created: DateTime<Utc>,
-    now: DateTime<Utc>,
-) {
+fn add_timeline(rng: &mut StdRng, d: &mut Document, status: &str, created: DateTime<Utc>, now: DateTime<Utc>) {
     let step = |rng: &mut StdRng, from: DateTime<Utc>, max_min: i64| {
         (from + Span::seconds(rng.random_range(30..max_min * 60))).min(now)
     };
@@ -140,10 +125,7 @@ fn add_timeline(
         "failed" => {
             let failed = step(rng, created, 30);
             d.insert("failed_at", time(failed));
-            d.insert(
-                "failure_reason",
-                *FAILURES.choose(rng).unwrap_or(&"unknown"),
-            );
+            d.insert("failure_reason", *FAILURES.choose(rng).unwrap_or(&"unknown"));
             updated = failed;
         }
         "refunded" => {
@@ -168,12 +150,10 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let now = spec.now;
     let window = Span::days(30);
-    let telegram_users: Vec<i64> = (0..(spec.orders / 8).max(20))
-        .map(|_| rng.random_range(100_000_000..7_999_999_999))
-        .collect();
-    let market_users: Vec<String> = (0..(spec.orders / 10).max(20))
-        .map(|_| format!("{:024x}", rng.random::<u128>() >> 32))
-        .collect();
+    let telegram_users: Vec<i64> =
+        (0..(spec.orders / 8).max(20)).map(|_| rng.random_range(100_000_000..7_999_999_999)).collect();
+    let market_users: Vec<String> =
+        (0..(spec.orders / 10).max(20)).map(|_| format!("{:024x}", rng.random::<u128>() >> 32)).collect();
 
     let mut data = DemoData::default();
     // Marketplace orders are numbered after all are drawn, in time order, per vendor-day.
@@ -262,18 +242,13 @@ fn add_payment(rng: &mut StdRng, data: &mut DemoData, order: &Document) {
 
 /// Gives marketplace orders their BB numbers in time order per vendor and day (in the
 /// configured time zone) and writes the matching counters, exactly as the allocator would.
-fn number_marketplace_orders(
-    spec: &DemoSpec,
-    market: &mut [(DateTime<Utc>, Document)],
-    data: &mut DemoData,
-) {
+fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Document)], data: &mut DemoData) {
     market.sort_by_key(|(t, _)| *t);
     let mut counters: BTreeMap<String, (u32, DateTime<Utc>)> = BTreeMap::new();
     for (created, d) in market.iter_mut() {
         let vendor = d.get_str("vendor_id").unwrap_or("pizza-palace").to_owned();
         let user = d.get_str("user_id").unwrap_or("0000").to_owned();
-        let (Ok(vendor), Ok(suffix)) = (VendorId::parse(&vendor), UserSuffix::from_user_id(&user))
-        else {
+        let (Ok(vendor), Ok(suffix)) = (VendorId::parse(&vendor), UserSuffix::from_user_id(&user)) else {
             continue;
         };
         let day = created.with_timezone(&spec.time_zone).date_naive();
@@ -281,8 +256,7 @@ fn number_marketplace_orders(
         let entry = counters.entry(counter.clone()).or_insert((0, *created));
         entry.0 += 1;
         entry.1 = *created;
-        let Some(number) = BbNumber::millis(created.timestamp_millis() as u64, suffix, entry.0)
-        else {
+        let Some(number) = BbNumber::millis(created.timestamp_millis() as u64, suffix, entry.0) else {
             continue;
         };
         d.insert("order_number", number.to_string());
@@ -305,11 +279,9 @@ fn number_marketplace_orders(
 fn add_sessions(rng: &mut StdRng, data: &mut DemoData, now: DateTime<Utc>) {
     let mut seen = std::collections::HashSet::new();
     for order in &data.orders {
-        let (Ok(status), Ok(telegram_id), Ok(order_id)) = (
-            order.get_str("status"),
-            order.get_i64("telegram_id"),
-            order.get_str("order_id"),
-        ) else {
+        let (Ok(status), Ok(telegram_id), Ok(order_id)) =
+            (order.get_str("status"), order.get_i64("telegram_id"), order.get_str("order_id"))
+        else {
             continue;
         };
         if status != "pending" || !seen.insert(telegram_id) {
@@ -333,17 +305,14 @@ fn add_sessions(rng: &mut StdRng, data: &mut DemoData, now: DateTime<Utc>) {
 /// Breaks some bot orders the way production data was broken: `order_id` missing, null,
 /// empty, or shared by two orders. These block the unique index until migrated.
 fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
-    let bot: Vec<usize> = (0..data.orders.len())
-        .filter(|&i| data.orders[i].get_str("source") == Ok("shipping_bot"))
-        .collect();
+    let bot: Vec<usize> =
+        (0..data.orders.len()).filter(|&i| data.orders[i].get_str("source") == Ok("shipping_bot")).collect();
     if bot.len() < 40 {
         return;
     }
     let n = |share: usize, min: usize| (bot.len() / share).max(min);
-    let picks: Vec<usize> = bot
-        .choose_multiple(rng, n(300, 4) + n(600, 4) + n(2000, 2) + n(1000, 3))
-        .copied()
-        .collect();
+    let picks: Vec<usize> =
+        bot.choose_multiple(rng, n(300, 4) + n(600, 4) + n(2000, 2) + n(1000, 3)).copied().collect();
     let (missing, rest) = picks.split_at(n(300, 4));
     let (null, rest) = rest.split_at(n(600, 4));
     let (empty, dup) = rest.split_at(n(2000, 2));
@@ -418,21 +387,13 @@ impl Store {
             payments: data.payments.len(),
             counters: data.counters.len(),
         };
-        for (name, docs) in [
-            (ORDERS, data.orders),
-            (SESSIONS, data.sessions),
-            (PAYMENTS, data.payments),
-            (COUNTERS, data.counters),
-        ] {
+        for (name, docs) in
+            [(ORDERS, data.orders), (SESSIONS, data.sessions), (PAYMENTS, data.payments), (COUNTERS, data.counters)]
+        {
             let coll = self.collection(name);
             for chunk in docs.chunks(BATCH) {
-                self.run_for(
-                    "insert_demo",
-                    name,
-                    Duration::from_secs(120),
-                    coll.insert_many(chunk).ordered(false),
-                )
-                .await?;
+                self.run_for("insert_demo", name, Duration::from_secs(120), coll.insert_many(chunk).ordered(false))
+                    .await?;
             }
         }
         Ok(report)
@@ -490,17 +451,10 @@ mod tests {
     #[test]
     fn legacy_damage_is_present_and_counted() {
         let data = generate(&spec(10_000, 3));
-        let broken = data
-            .orders
-            .iter()
-            .filter(|o| !matches!(o.get("order_id"), Some(Bson::String(s)) if !s.is_empty()))
-            .count();
+        let broken =
+            data.orders.iter().filter(|o| !matches!(o.get("order_id"), Some(Bson::String(s)) if !s.is_empty())).count();
         assert_eq!(broken, data.legacy_without_order_id);
-        assert!(
-            data.orders
-                .iter()
-                .any(|o| o.get("order_id") == Some(&Bson::Null))
-        );
+        assert!(data.orders.iter().any(|o| o.get("order_id") == Some(&Bson::Null)));
         assert!(data.orders.iter().any(|o| !o.contains_key("order_id")));
         let mut seen = std::collections::HashSet::new();
         let dups = data
@@ -516,20 +470,9 @@ mod tests {
     #[test]
     fn statuses_include_failures_refunds_and_sessions_exist() {
         let data = generate(&spec(3_000, 5));
-        let status = |s: &str| {
-            data.orders
-                .iter()
-                .filter(|o| o.get_str("status") == Ok(s))
-                .count()
-        };
+        let status = |s: &str| data.orders.iter().filter(|o| o.get_str("status") == Ok(s)).count();
         assert!(status("failed") > 0 && status("refunded") > 0 && status("completed") > 0);
         assert!(!data.sessions.is_empty() && !data.payments.is_empty());
-        assert!(
-            data.orders
-                .iter()
-                .filter_map(|o| o.get_str("failure_reason").ok())
-                .count()
-                == status("failed")
-        );
+        assert!(data.orders.iter().filter_map(|o| o.get_str("failure_reason").ok()).count() == status("failed"));
     }
 }

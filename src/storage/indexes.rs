@@ -76,12 +76,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             purpose: "API key lookup",
         },
-        plain(
-            ORDERS,
-            "display_id_1",
-            doc! { "display_id": 1 },
-            "lookup by ORD-A3F8D2",
-        ),
+        plain(ORDERS, "display_id_1", doc! { "display_id": 1 }, "lookup by ORD-A3F8D2"),
         plain(ORDERS, "id_1", doc! { "id": 1 }, "lookup by legacy id"),
         plain(
             ORDERS,
@@ -89,30 +84,10 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             doc! { "telegram_id": 1, "created_at": -1 },
             "a customer's orders",
         ),
-        plain(
-            ORDERS,
-            "vendor_id_1_created_at_-1",
-            doc! { "vendor_id": 1, "created_at": -1 },
-            "a vendor's orders",
-        ),
-        plain(
-            ORDERS,
-            "created_at_-1",
-            doc! { "created_at": -1 },
-            "newest first lists",
-        ),
-        plain(
-            ORDERS,
-            "status_1_created_at_-1",
-            doc! { "status": 1, "created_at": -1 },
-            "lists by status",
-        ),
-        plain(
-            PAYMENTS,
-            "order_id_1",
-            doc! { "order_id": 1 },
-            "an order's payments",
-        ),
+        plain(ORDERS, "vendor_id_1_created_at_-1", doc! { "vendor_id": 1, "created_at": -1 }, "a vendor's orders"),
+        plain(ORDERS, "created_at_-1", doc! { "created_at": -1 }, "newest first lists"),
+        plain(ORDERS, "status_1_created_at_-1", doc! { "status": 1, "created_at": -1 }, "lists by status"),
+        plain(PAYMENTS, "order_id_1", doc! { "order_id": 1 }, "an order's payments"),
     ]
 }
 
@@ -136,19 +111,11 @@ impl Store {
                 options.unique = Some(true);
             }
             options.partial_filter_expression = index.partial.clone();
-            let model = IndexModel::builder()
-                .keys(index.keys.clone())
-                .options(options)
-                .build();
+            let model = IndexModel::builder().keys(index.keys.clone()).options(options).build();
             let coll = self.collection(index.collection);
             // Building an index over millions of orders takes longer than a lookup may.
             let result = self
-                .run_for(
-                    "create_index",
-                    index.collection,
-                    Duration::from_secs(600),
-                    coll.create_index(model),
-                )
+                .run_for("create_index", index.collection, Duration::from_secs(600), coll.create_index(model))
                 .await
                 .map(drop);
             outcomes.push(EnsureOutcome { index, result });

@@ -41,11 +41,7 @@ pub enum StorageError {
     #[error("the database did not answer {op} within {ms} ms")]
     Timeout { op: &'static str, ms: u128 },
     #[error("duplicate key in {op}: {message}")]
-    DuplicateKey {
-        op: &'static str,
-        index: Option<String>,
-        message: String,
-    },
+    DuplicateKey { op: &'static str, index: Option<String>, message: String },
     #[error("database error in {op}: {message}")]
     Database { op: &'static str, message: String },
 }
@@ -59,23 +55,26 @@ impl StorageError {
     fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
         if is_duplicate_key(&err) {
             let message = err.to_string();
-            return Self::DuplicateKey {
-                op,
-                index: duplicate_index(&message),
-                message,
-            };
+            return Self::DuplicateKey { op, index: duplicate_index(&message), message };
         }
         match *err.kind {
-            ErrorKind::ServerSelection { .. }
-            | ErrorKind::Io(_)
-            | ErrorKind::ConnectionPoolCleared { .. } => {
+            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
                 Self::Unavailable(first_line(&err.to_string()))
             }
-            _ => Self::Database {
-                op,
-                message: err.to_string(),
-            },
+            _ => Self::Database { op, message: err.to_string() },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_index_in_single_and_bulk_errors() {
+        let single = "E11000 duplicate key error collection: db.orders index: order_id_1 dup key: { order_id: null }";
+        assert_eq!(super::duplicate_index(single).as_deref(), Some("order_id_1"));
+        let bulk = "InsertManyError { write_errors: Some([IndexedWriteError { index: 79, code: 11000, message: \"E11000 duplicate key error collection: db.orders index: order_number_1 dup key";
+        assert_eq!(super::duplicate_index(bulk).as_deref(), Some("order_number_1"));
+        assert_eq!(super::duplicate_index("something else"), None);
     }
 }
 
@@ -84,9 +83,11 @@ fn first_line(s: &str) -> String {
     line.chars().take(200).collect()
 }
 
-/// The index an E11000 message names (`… index: order_id_1 dup key: …`).
+/// The index an E11000 message names (`E11000 … index: order_id_1 dup key: …`); bulk
+/// errors wrap it in text that has other `index:` fields, so look after `E11000` only.
 fn duplicate_index(message: &str) -> Option<String> {
-    let rest = &message[message.find("index: ")? + "index: ".len()..];
+    let e11000 = &message[message.find("E11000")?..];
+    let rest = &e11000[e11000.find(" index: ")? + " index: ".len()..];
     rest.split_whitespace().next().map(str::to_owned)
 }
 
@@ -96,10 +97,9 @@ pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     match &*err.kind {
         ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
         ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
-        ErrorKind::InsertMany(e) => e
-            .write_errors
-            .as_ref()
-            .is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY)),
+        ErrorKind::InsertMany(e) => {
+            e.write_errors.as_ref().is_some_and(|errs| errs.iter().any(|w| w.code == DUPLICATE_KEY))
+        }
         _ => false,
     }
 }
@@ -117,35 +117,25 @@ impl Store {
     /// Builds the client. No I/O happens here: the driver connects lazily and keeps
     /// reconnecting in the background, so the app starts (and recovers) without mongod.
     pub async fn connect(settings: &Settings) -> Result<Self, StorageError> {
-        let mut options = ClientOptions::parse(&settings.mongodb_uri)
-            .await
-            .map_err(|e| {
-                StorageError::Unavailable(format!(
-                    "cannot use MONGODB_URI {}: {}",
-                    redact_uri(&settings.mongodb_uri),
-                    first_line(&e.to_string())
-                ))
-            })?;
+        let mut options = ClientOptions::parse(&settings.mongodb_uri).await.map_err(|e| {
+            StorageError::Unavailable(format!(
+                "cannot use MONGODB_URI {}: {}",
+                redact_uri(&settings.mongodb_uri),
+                first_line(&e.to_string())
+            ))
+        })?;
         options.app_name = Some("orderdesk".into());
         options.server_selection_timeout = Some(settings.server_selection_timeout);
         options.connect_timeout = Some(settings.server_selection_timeout);
-        let client = Client::with_options(options)
-            .map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
+        let client =
+            Client::with_options(options).map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
         let db = client.database(&settings.database);
-        Ok(Self {
-            client,
-            db,
-            op_timeout: settings.operation_timeout,
-            slow: settings.slow_query,
-        })
+        Ok(Self { client, db, op_timeout: settings.operation_timeout, slow: settings.slow_query })
     }
 
     /// The same server, another database (tests and benchmarks use one each).
     pub fn with_database(&self, name: &str) -> Self {
-        Self {
-            db: self.client.database(name),
-            ..self.clone()
-        }
+        Self { db: self.client.database(name), ..self.clone() }
     }
 
     pub fn database_name(&self) -> &str {
@@ -178,10 +168,7 @@ impl Store {
         let outcome = match tokio::time::timeout(limit, fut.into_future()).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(StorageError::from_driver(op, err)),
-            Err(_) => Err(StorageError::Timeout {
-                op,
-                ms: limit.as_millis(),
-            }),
+            Err(_) => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
         };
         let took = started.elapsed();
         if took >= self.slow {
@@ -201,8 +188,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn ping(&self) -> Result<Duration, StorageError> {
         let started = Instant::now();
-        self.run("ping", "admin", self.db.run_command(doc! { "ping": 1 }))
-            .await?;
+        self.run("ping", "admin", self.db.run_command(doc! { "ping": 1 })).await?;
         Ok(started.elapsed())
     }
 

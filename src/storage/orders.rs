@@ -59,26 +59,14 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn order_count(&self) -> Result<u64, StorageError> {
         let orders = self.collection(ORDERS);
-        self.run("order_count", ORDERS, orders.estimated_document_count())
-            .await
+        self.run("order_count", ORDERS, orders.estimated_document_count()).await
     }
 
     /// Inserts one order under the unique indexes; a clash is `DuplicateKey` naming the index.
     #[tracing::instrument(skip(self, order, now), fields(order_id = %id))]
-    pub async fn insert_order(
-        &self,
-        id: &OrderId,
-        order: &NewOrder,
-        now: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
+    pub async fn insert_order(&self, id: &OrderId, order: &NewOrder, now: DateTime<Utc>) -> Result<(), StorageError> {
         let orders = self.collection(ORDERS);
-        self.run(
-            "create_order",
-            ORDERS,
-            orders.insert_one(order.to_document(id, now)),
-        )
-        .await
-        .map(drop)
+        self.run("create_order", ORDERS, orders.insert_one(order.to_document(id, now))).await.map(drop)
     }
 
     /// The newest orders, for the home page.
@@ -87,13 +75,7 @@ impl Store {
         let orders = self.collection(ORDERS);
         let docs: Vec<Document> = self
             .run("recent_orders", ORDERS, async {
-                orders
-                    .find(doc! {})
-                    .sort(doc! { "created_at": -1 })
-                    .limit(limit)
-                    .await?
-                    .try_collect()
-                    .await
+                orders.find(doc! {}).sort(doc! { "created_at": -1 }).limit(limit).await?.try_collect().await
             })
             .await?;
         Ok(docs.iter().map(summary_from_document).collect())
@@ -113,13 +95,7 @@ impl Store {
         let orders = self.collection(ORDERS);
         let docs: Vec<Document> = self
             .run("find_orders", ORDERS, async {
-                orders
-                    .find(filter)
-                    .sort(doc! { "created_at": -1 })
-                    .limit(LOOKUP_LIMIT)
-                    .await?
-                    .try_collect()
-                    .await
+                orders.find(filter).sort(doc! { "created_at": -1 }).limit(LOOKUP_LIMIT).await?.try_collect().await
             })
             .await?;
         Ok(docs.iter().map(summary_from_document).collect())
@@ -169,9 +145,7 @@ fn number(b: Option<&Bson>) -> Option<f64> {
 pub(crate) fn datetime(b: Option<&Bson>) -> Option<DateTime<Utc>> {
     match b? {
         Bson::DateTime(t) => DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()),
-        Bson::String(s) => DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
+        Bson::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
         _ => None,
     }
 }

@@ -52,12 +52,7 @@ impl Store {
         // and finds the winner's session.
         let found = match self.run("session_upsert", SESSIONS, op).await {
             Err(StorageError::DuplicateKey { .. }) => {
-                self.run(
-                    "session_upsert",
-                    SESSIONS,
-                    sessions.find_one(doc! { "user_id": user.0 }),
-                )
-                .await?
+                self.run("session_upsert", SESSIONS, sessions.find_one(doc! { "user_id": user.0 })).await?
             }
             other => other?,
         };

@@ -10,7 +10,7 @@ use std::{
 };
 
 use orderdesk::{
-    config::{CONFIG_FILE, Settings},
+    config::{CONFIG_FILE, Secret, Settings},
     server::{AppState, router},
     storage::Store,
 };
@@ -44,11 +44,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request")
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
     }
 }
 
@@ -58,9 +54,7 @@ impl Drop for TestApp {
             let store = self.store.clone();
             // Best effort: a leftover test database is harmless on a throwaway mongod.
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
                 if let Ok(rt) = rt {
                     let _ = rt.block_on(store.drop_database());
                 }
@@ -73,29 +67,61 @@ impl Drop for TestApp {
 
 /// Spawns the whole app (the router `orderdesk serve` runs) on a random port.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_on(&mongodb_uri(), &unique_db("app"), true).await
+    spawn_app_on(&mongodb_uri(), &unique_db("app"), true, |_| {}).await
 }
 
-pub async fn spawn_app_on(uri: &str, database: &str, drop_on_exit: bool) -> TestApp {
-    let settings = settings(uri, database);
+/// The bootstrap API key the API tests use.
+pub const TEST_KEY: &str = "test-bootstrap-key-0123456789abcdef";
+
+/// The app with [`TEST_KEY`] accepted as the bootstrap API key.
+pub async fn spawn_app_with_key() -> TestApp {
+    spawn_app_on(&mongodb_uri(), &unique_db("api"), true, |s| {
+        s.bootstrap_api_key = Some(Secret::new(TEST_KEY.into()));
+    })
+    .await
+}
+
+pub async fn spawn_app_on(
+    uri: &str,
+    database: &str,
+    drop_on_exit: bool,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = settings(uri, database);
+    configure(&mut settings);
     let store = Store::connect(&settings).await.expect("connect");
+    ensure_indexes(&store).await;
     let leptos = leptos::config::get_configuration(Some(CONFIG_FILE)).expect("Leptos settings");
     let state = AppState::new(leptos.leptos_options, store.clone(), settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client");
-    TestApp {
-        address,
-        store,
-        client,
-        drop_on_exit,
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+    TestApp { address, store, client, drop_on_exit }
+}
+
+/// A store on a fresh database with every index in place, like a started server's.
+pub async fn fresh_store(prefix: &str) -> Store {
+    let mut settings = settings(&mongodb_uri(), &unique_db(prefix));
+    // Tests push thousands of operations through a 10-connection pool at once.
+    settings.operation_timeout = Duration::from_secs(60);
+    let store = Store::connect(&settings).await.expect("connect");
+    ensure_indexes(&store).await;
+    store
+}
+
+async fn ensure_indexes(store: &Store) {
+    for outcome in store.ensure_indexes().await {
+        if let Err(e) = outcome.result {
+            // A fresh database has no data to block an index: the server must be down.
+            assert!(!e.is_unavailable(), "mongod is not reachable: {e}");
+        }
     }
+}
+
+/// The `orderdesk` binary built for these tests.
+pub fn orderdesk_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_orderdesk")
 }
 
 /// A mongod of a test's own, for tests that stop and restart the database.
@@ -107,20 +133,10 @@ pub struct OwnMongod {
 
 impl OwnMongod {
     pub fn start() -> Self {
-        let dbpath = std::env::temp_dir().join(format!(
-            "orderdesk-mongod-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let dbpath = std::env::temp_dir().join(format!("orderdesk-mongod-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dbpath).expect("dbpath");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        let mut me = Self {
-            port,
-            dbpath,
-            child: None,
-        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let mut me = Self { port, dbpath, child: None };
         me.restart();
         me
     }
@@ -132,39 +148,24 @@ impl OwnMongod {
     fn binary() -> PathBuf {
         std::env::var_os("ORDERDESK_MONGOD_BIN")
             .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".mongo/fiftyone/db/bin/mongod")
-            })
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".mongo/fiftyone/db/bin/mongod"))
     }
 
     /// Starts mongod (again) on the same port and data directory; waits until it listens.
     pub fn restart(&mut self) {
         let child = Command::new(Self::binary())
-            .args([
-                "--dbpath",
-                self.dbpath.to_str().expect("utf-8 path"),
-                "--bind_ip",
-                "127.0.0.1",
-                "--quiet",
-            ])
+            .args(["--dbpath", self.dbpath.to_str().expect("utf-8 path"), "--bind_ip", "127.0.0.1", "--quiet"])
             .args(["--port", &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {}: {e} (run ./scripts/test to install it)",
-                    Self::binary().display()
-                )
+                panic!("cannot start {}: {e} (run ./scripts/test to install it)", Self::binary().display())
             });
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mongod did not listen on port {}",
-                self.port
-            );
+            assert!(Instant::now() < deadline, "mongod did not listen on port {}", self.port);
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -4,10 +4,7 @@ use leptos_router::components::Form;
 /// The search box: a plain GET form to `/search?q=`, so results can be linked and it
 /// works without JavaScript; once hydrated the router navigates without a reload.
 #[component]
-pub fn SearchForm(
-    #[prop(optional)] compact: bool,
-    #[prop(optional, into)] value: Option<String>,
-) -> impl IntoView {
+pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value: Option<String>) -> impl IntoView {
     let (input_class, id) = if compact {
         (
             "w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800",

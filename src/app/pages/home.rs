@@ -125,10 +125,7 @@ mod tests {
 
     #[test]
     fn encodes_query_values() {
-        assert_eq!(
-            super::urlencode("ORD-20251114123456-a3f8d2b4"),
-            "ORD-20251114123456-a3f8d2b4"
-        );
+        assert_eq!(super::urlencode("ORD-20251114123456-a3f8d2b4"), "ORD-20251114123456-a3f8d2b4");
         assert_eq!(super::urlencode("#a b&c"), "%23a%20b%26c");
     }
 }

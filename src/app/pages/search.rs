@@ -22,24 +22,14 @@ pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
     let key = crate::ids::LookupKey::parse(&q)?;
     let state = crate::server::state()?;
     let orders = state.store.find_orders(&key).await?;
-    Ok(LookupResult {
-        read_as: key.describe(),
-        key: key.to_string(),
-        orders,
-    })
+    Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders })
 }
 
 #[component]
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let results = Resource::new(q, |q| async move {
-        if q.trim().is_empty() {
-            None
-        } else {
-            Some(lookup(q).await)
-        }
-    });
+    let results = Resource::new(q, |q| async move { if q.trim().is_empty() { None } else { Some(lookup(q).await) } });
     view! {
         <section>
             <h1 class="text-2xl font-bold">"Search"</h1>
@@ -65,11 +55,7 @@ pub fn SearchPage() -> impl IntoView {
 
 #[component]
 fn Results(found: LookupResult) -> impl IntoView {
-    let LookupResult {
-        read_as,
-        key,
-        orders,
-    } = found;
+    let LookupResult { read_as, key, orders } = found;
     if orders.is_empty() {
         return view! {
             <p data-testid="no-match">"No order matches " <code>{key}</code> {format!(", read as {read_as}.")}</p>

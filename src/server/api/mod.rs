@@ -28,14 +28,9 @@ use crate::{
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/order-ids", post(order_ids::create))
-        .route(
-            "/vendors/{vendor_id}/order-numbers",
-            post(order_numbers::create),
-        )
+        .route("/vendors/{vendor_id}/order-numbers", post(order_numbers::create))
         .route("/orders/{id}", get(orders::show))
-        .fallback(|| async {
-            ApiError::NotFound("no such API endpoint; see README.md for the API".into())
-        })
+        .fallback(|| async { ApiError::NotFound("no such API endpoint; see README.md for the API".into()) })
 }
 
 /// An API failure, as the caller sees it.
@@ -50,10 +45,7 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
-    Ambiguous {
-        message: String,
-        matches: Vec<String>,
-    },
+    Ambiguous { message: String, matches: Vec<String> },
     #[error("{0}")]
     CounterExhausted(String),
     #[error("{0}")]
@@ -86,15 +78,7 @@ impl IntoResponse for ApiError {
             Self::Ambiguous { matches, .. } => Some(matches.as_slice()),
             _ => None,
         };
-        (
-            status,
-            Json(ErrorBody {
-                error: code,
-                message: self.to_string(),
-                matches,
-            }),
-        )
-            .into_response()
+        (status, Json(ErrorBody { error: code, message: self.to_string(), matches })).into_response()
     }
 }
 
@@ -141,6 +125,5 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T,
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the JSON body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the JSON body is not valid: {e}")))
 }

@@ -31,11 +31,7 @@ pub struct SessionInfo {
     created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn create(
-    _: ApiCaller,
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<Json<Response>, ApiError> {
+pub async fn create(_: ApiCaller, State(state): State<AppState>, body: Bytes) -> Result<Json<Response>, ApiError> {
     let request: Request = json_body(&body)?;
     let candidate = state.ids.next_id();
     let Some(telegram_id) = request.telegram_id else {
@@ -46,23 +42,13 @@ pub async fn create(
         }));
     };
     if telegram_id <= 0 {
-        return Err(ApiError::BadRequest(
-            "telegram_id must be a positive integer".into(),
-        ));
+        return Err(ApiError::BadRequest("telegram_id must be a positive integer".into()));
     }
     let now = state.ids.clock().now();
-    let session = state
-        .store
-        .get_or_create_session(TelegramId(telegram_id), &candidate, now)
-        .await?;
+    let session = state.store.get_or_create_session(TelegramId(telegram_id), &candidate, now).await?;
     // A legacy session may hold an ID of an older form: return it as stored.
-    let order_id = session
-        .order_id
-        .clone()
-        .unwrap_or_else(|| candidate.to_string());
-    let display_id = OrderId::parse(&order_id)
-        .ok()
-        .map(|id| id.display_id().to_string());
+    let order_id = session.order_id.clone().unwrap_or_else(|| candidate.to_string());
+    let display_id = OrderId::parse(&order_id).ok().map(|id| id.display_id().to_string());
     Ok(Json(Response {
         order_id,
         display_id,

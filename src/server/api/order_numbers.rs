@@ -30,9 +30,7 @@ pub async fn create(
     let vendor = VendorId::parse(&vendor)?;
     let request: Request = json_body(&body)?;
     let user_id = request.user_id.ok_or_else(|| {
-        ApiError::BadRequest(
-            "the body needs a user_id, e.g. {\"user_id\": \"6834622e10d75a5ba7b7a1b2\"}".into(),
-        )
+        ApiError::BadRequest("the body needs a user_id, e.g. {\"user_id\": \"6834622e10d75a5ba7b7a1b2\"}".into())
     })?;
     let user = UserSuffix::from_user_id(&user_id)?;
     Ok(Json(state.numbers.allocate(&vendor, user).await?))

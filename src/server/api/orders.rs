@@ -17,16 +17,10 @@ pub async fn show(
     let key = LookupKey::parse(&id)?;
     let mut found = state.store.find_orders(&key).await?;
     match found.len() {
-        0 => Err(ApiError::NotFound(format!(
-            "no order matches {key}, read as {}",
-            key.describe()
-        ))),
+        0 => Err(ApiError::NotFound(format!("no order matches {key}, read as {}", key.describe()))),
         1 => Ok(Json(found.remove(0))),
         n => Err(ApiError::Ambiguous {
-            message: format!(
-                "{n} orders match {key} ({}); ask with a full order_id",
-                key.describe()
-            ),
+            message: format!("{n} orders match {key} ({}); ask with a full order_id", key.describe()),
             matches: found.iter().map(OrderSummary::headline).collect(),
         }),
     }

@@ -1,0 +1,130 @@
+//! BB number allocation against a real mongod: orderdesk's strict and segment modes vs a
+//! plain `findOneAndUpdate` loop written the way the marketplace does it, with 1 and 8
+//! concurrent tasks. Targets: strict ≥ 0.9× the plain loop; segment ≥ 20× it.
+//!
+//! Run: scripts/bench (starts a throwaway mongod), or with MONGODB_URI set:
+//!   cargo bench --features ssr --bench allocation
+
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use mongodb::{
+    Client,
+    bson::{DateTime, Document, doc},
+    options::ReturnDocument,
+};
+use orderdesk::{
+    config::{CONFIG_FILE, Settings},
+    ids::{UserSuffix, VendorId, generate::SystemClock},
+    issuing::NumberAllocator,
+    storage::Store,
+};
+
+const DATABASE: &str = "bench_allocation";
+
+/// How long each case runs.
+const RUN_FOR: Duration = Duration::from_secs(4);
+
+/// The marketplace's allocation, translated as literally as Rust allows.
+async fn plain_loop(client: &Client, vendor: &str, tasks: usize) -> f64 {
+    let coll = client.database(DATABASE).collection::<Document>("ordercounters");
+    let counter_id = format!("{}-{vendor}", Utc::now().format("%Y%m%d"));
+    run_tasks(tasks, move || {
+        let (coll, counter_id) = (coll.clone(), counter_id.clone());
+        async move {
+            let micro_time = Utc::now().timestamp_millis().to_string();
+            let after = coll
+                .find_one_and_update(
+                    doc! { "counterId": &counter_id },
+                    doc! { "$inc": { "sequence": 1 }, "$set": { "lastUpdated": DateTime::now() } },
+                )
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .await
+                .expect("findOneAndUpdate")
+                .expect("document");
+            let seq =
+                after.get_i32("sequence").map(i64::from).or_else(|_| after.get_i64("sequence")).expect("sequence");
+            std::hint::black_box(format!("BB-{micro_time}-A1B2-{seq:05}"));
+        }
+    })
+    .await
+}
+
+async fn orderdesk(store: &Store, vendor: &str, tasks: usize, segment: Option<u32>) -> f64 {
+    let vendor = VendorId::parse(vendor).expect("vendor");
+    let sizes: BTreeMap<_, _> = segment.map(|n| (vendor.clone(), n)).into_iter().collect();
+    let alloc = Arc::new(NumberAllocator::new(store.clone(), Arc::new(SystemClock), chrono_tz::UTC, sizes));
+    let user = UserSuffix::from_user_id("6834622e10d75a5ba7b7a1b2").expect("user");
+    run_tasks(tasks, move || {
+        let (alloc, vendor) = (alloc.clone(), vendor.clone());
+        async move {
+            std::hint::black_box(alloc.allocate(&vendor, user).await.expect("allocate"));
+        }
+    })
+    .await
+}
+
+/// Runs `tasks` loops of `op` for RUN_FOR; returns operations per second.
+async fn run_tasks<F, Fut>(tasks: usize, op: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while started.elapsed() < RUN_FOR {
+                    op().await;
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h.await.expect("task");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    // `cargo bench` passes --bench; a filter argument is not supported here.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let mut settings = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
+        settings.database = DATABASE.into();
+        settings.operation_timeout = Duration::from_secs(30);
+        settings.slow_query = Duration::from_secs(30);
+        let store = Store::connect(&settings).await.expect("store");
+        store.drop_database().await.expect("MONGODB_URI must point at a running mongod");
+        for outcome in store.ensure_indexes().await {
+            outcome.result.expect("index");
+        }
+        let client = Client::with_uri_str(&settings.mongodb_uri).await.expect("client");
+
+        println!(
+            "| tasks | plain loop (ops/s) | strict (ops/s) | strict / plain | segment 1000 (ops/s) | segment / plain |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for tasks in [1, 8] {
+            let plain = plain_loop(&client, &format!("plain{tasks}"), tasks).await;
+            let strict = orderdesk(&store, &format!("strict{tasks}"), tasks, None).await;
+            let segment = orderdesk(&store, &format!("segment{tasks}"), tasks, Some(1000)).await;
+            println!(
+                "| {tasks} | {plain:.0} | {strict:.0} | {:.2}× | {segment:.0} | {:.1}× |",
+                strict / plain,
+                segment / plain
+            );
+        }
+        store.drop_database().await.ok();
+    });
+}
