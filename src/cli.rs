@@ -237,8 +237,10 @@ async fn report_indexes(store: &Store) {
             Err(StorageError::DuplicateKey { .. }) => tracing::error!(
                 collection = outcome.index.collection,
                 index = outcome.index.name,
-                "index {}.{} is blocked by existing data (missing, null or duplicate values); \
-                 orderdesk runs without it — see the Maintenance page",
+                stand_in = outcome.stand_in.as_deref().unwrap_or("none"),
+                "unique index {}.{} is blocked by existing data (missing, null or duplicate values); \
+                 lookups use a non-unique index meanwhile, but nothing prevents new duplicates until \
+                 the data is fixed (see the Maintenance page)",
                 outcome.index.collection,
                 outcome.index.name
             ),

@@ -48,3 +48,135 @@ impl OrderSummary {
             .unwrap_or_else(|| "(no ID)".into())
     }
 }
+
+/// When each step of an order happened, as stored (legacy orders lack most of them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrderTimes {
+    pub created: Option<DateTime<Utc>>,
+    pub paid: Option<DateTime<Utc>>,
+    pub fulfilled: Option<DateTime<Utc>>,
+    pub completed: Option<DateTime<Utc>>,
+    pub failed: Option<DateTime<Utc>>,
+    pub refunded: Option<DateTime<Utc>>,
+    pub cancelled: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// Where a timeline step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepState {
+    Done,
+    Failed,
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineStep {
+    pub label: &'static str,
+    pub at: Option<DateTime<Utc>>,
+    pub state: StepState,
+}
+
+/// created → paid → fulfilled (label) → completed, ending early in failed, cancelled or
+/// refunded when that happened. A step with a time is done even if a later one is missing.
+pub fn timeline(times: &OrderTimes) -> Vec<TimelineStep> {
+    let step = |label, at: Option<DateTime<Utc>>| TimelineStep {
+        label,
+        at,
+        state: if at.is_some() { StepState::Done } else { StepState::Pending },
+    };
+    let mut steps = vec![step("Created", times.created), step("Paid", times.paid)];
+    let ended = |label, at: Option<DateTime<Utc>>| TimelineStep { label, at, state: StepState::Failed };
+    if times.failed.is_some() {
+        steps.push(ended("Failed", times.failed));
+        return steps;
+    }
+    if times.cancelled.is_some() {
+        steps.push(ended("Cancelled", times.cancelled));
+        return steps;
+    }
+    steps.push(step("Fulfilled (label)", times.fulfilled));
+    if times.refunded.is_some() {
+        steps.push(ended("Refunded", times.refunded));
+    } else {
+        steps.push(step("Completed", times.completed));
+    }
+    steps
+}
+
+/// One record from `payments`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub amount: Option<f64>,
+    pub currency: Option<String>,
+    pub method: Option<String>,
+    pub status: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The customer's bot session, when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub current_step: Option<String>,
+    pub order_id: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// Everything the order page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderDetails {
+    pub summary: OrderSummary,
+    pub times: OrderTimes,
+    pub currency: Option<String>,
+    pub failure_reason: Option<String>,
+    pub refund_status: Option<String>,
+    pub refund_amount: Option<f64>,
+    pub payments: Vec<PaymentRecord>,
+    pub session: Option<SessionView>,
+    /// The stored document as relaxed extended JSON, pretty-printed.
+    pub raw_json: String,
+}
+
+impl OrderSummary {
+    /// The key the order page is reached by: its order_id, else BB number, else legacy id.
+    pub fn page_key(&self) -> Option<&str> {
+        self.order_id.as_deref().or(self.order_number.as_deref()).or(self.legacy_id.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(h: u32) -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap())
+    }
+
+    #[test]
+    fn a_completed_order_has_four_done_steps() {
+        let t = OrderTimes { created: at(1), paid: at(2), fulfilled: at(3), completed: at(4), ..Default::default() };
+        let steps = timeline(&t);
+        assert_eq!(
+            steps.iter().map(|s| s.label).collect::<Vec<_>>(),
+            ["Created", "Paid", "Fulfilled (label)", "Completed"]
+        );
+        assert!(steps.iter().all(|s| s.state == StepState::Done));
+    }
+
+    #[test]
+    fn failures_and_refunds_end_the_timeline() {
+        let failed = timeline(&OrderTimes { created: at(1), failed: at(2), ..Default::default() });
+        assert_eq!(failed.last().map(|s| (s.label, s.state)), Some(("Failed", StepState::Failed)));
+        assert_eq!(failed[1].state, StepState::Pending, "never paid");
+        let refunded = timeline(&OrderTimes { created: at(1), paid: at(2), refunded: at(5), ..Default::default() });
+        assert_eq!(refunded.last().map(|s| s.label), Some("Refunded"));
+    }
+
+    #[test]
+    fn a_legacy_order_without_times_is_all_pending() {
+        assert!(timeline(&OrderTimes::default()).iter().all(|s| s.state == StepState::Pending && s.at.is_none()));
+    }
+}

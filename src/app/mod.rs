@@ -1,17 +1,21 @@
 //! The dashboard: one Leptos app rendered on the server and hydrated in the browser.
 
 mod components;
+pub mod format;
+mod keyboard;
 mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
 use components::header::Header;
-use pages::{home::HomePage, not_found::NotFound, planned::Planned, search::SearchPage};
+use pages::{
+    home::HomePage, not_found::NotFound, order::OrderPage, orders::OrdersPage, planned::Planned, search::SearchPage,
+};
 
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
 /// never flashes light.
@@ -38,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
+    keyboard::install();
     view! {
         <Stylesheet id="leptos" href="/pkg/orderdesk.css" />
         <Title text="orderdesk" />
@@ -49,7 +54,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("orders") view=|| view! { <Planned page="Orders" issue=4 /> } />
+                    <Route path=StaticSegment("orders") view=OrdersPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("orders"), ParamSegment("key")) view=OrderPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("counters") view=|| view! { <Planned page="Counters" issue=5 /> } />
                     <Route path=StaticSegment("performance") view=|| view! { <Planned page="Performance" issue=5 /> } />
                     <Route path=StaticSegment("failures") view=|| view! { <Planned page="Failures" issue=5 /> } />

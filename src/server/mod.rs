@@ -2,6 +2,8 @@
 
 mod api;
 mod healthz;
+mod orders_csv;
+pub mod qr;
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.settings.request_timeout;
     Router::new()
         .route("/healthz", get(healthz::healthz))
+        .route("/orders.csv", get(orders_csv::export))
         .nest("/api/v1", api::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();

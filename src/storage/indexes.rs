@@ -76,7 +76,12 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             purpose: "API key lookup",
         },
-        plain(ORDERS, "display_id_1", doc! { "display_id": 1 }, "lookup by ORD-A3F8D2"),
+        plain(
+            ORDERS,
+            "display_id_1_created_at_-1",
+            doc! { "display_id": 1, "created_at": -1 },
+            "lookup by ORD-A3F8D2, newest first",
+        ),
         plain(ORDERS, "id_1", doc! { "id": 1 }, "lookup by legacy id"),
         plain(
             ORDERS,
@@ -84,9 +89,20 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             doc! { "telegram_id": 1, "created_at": -1 },
             "a customer's orders",
         ),
-        plain(ORDERS, "vendor_id_1_created_at_-1", doc! { "vendor_id": 1, "created_at": -1 }, "a vendor's orders"),
-        plain(ORDERS, "created_at_-1", doc! { "created_at": -1 }, "newest first lists"),
-        plain(ORDERS, "status_1_created_at_-1", doc! { "status": 1, "created_at": -1 }, "lists by status"),
+        // The list pages sort by (created_at, _id) for keyset pagination: the indexes end in both.
+        plain(ORDERS, "created_at_-1__id_-1", doc! { "created_at": -1, "_id": -1 }, "newest first lists"),
+        plain(
+            ORDERS,
+            "vendor_id_1_created_at_-1__id_-1",
+            doc! { "vendor_id": 1, "created_at": -1, "_id": -1 },
+            "a vendor's orders",
+        ),
+        plain(
+            ORDERS,
+            "status_1_created_at_-1__id_-1",
+            doc! { "status": 1, "created_at": -1, "_id": -1 },
+            "lists by status",
+        ),
         plain(PAYMENTS, "order_id_1", doc! { "order_id": 1 }, "an order's payments"),
     ]
 }
@@ -96,6 +112,15 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
 pub struct EnsureOutcome {
     pub index: ExpectedIndex,
     pub result: Result<(), StorageError>,
+    /// Set when existing data blocked this unique index and a non-unique index on the same
+    /// keys was made instead, so lookups stay index-only until the data is fixed.
+    pub stand_in: Option<String>,
+}
+
+/// The name of the non-unique index that stands in for a blocked unique one. The
+/// maintenance tools drop it before building the unique index.
+pub fn stand_in_name(unique_name: &str) -> String {
+    format!("{unique_name}_nonunique")
 }
 
 impl Store {
@@ -118,7 +143,18 @@ impl Store {
                 .run_for("create_index", index.collection, Duration::from_secs(600), coll.create_index(model))
                 .await
                 .map(drop);
-            outcomes.push(EnsureOutcome { index, result });
+            let mut stand_in = None;
+            if index.unique && matches!(result, Err(StorageError::DuplicateKey { .. })) {
+                let name = stand_in_name(index.name);
+                let mut options = IndexOptions::builder().name(name.clone()).build();
+                options.partial_filter_expression = index.partial.clone();
+                let model = IndexModel::builder().keys(index.keys.clone()).options(options).build();
+                let made = self
+                    .run_for("create_index", index.collection, Duration::from_secs(600), coll.create_index(model))
+                    .await;
+                stand_in = made.is_ok().then_some(name);
+            }
+            outcomes.push(EnsureOutcome { index, result, stand_in });
         }
         outcomes
     }

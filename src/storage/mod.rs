@@ -10,6 +10,7 @@ pub mod counters;
 pub mod demo;
 pub mod indexes;
 pub mod orders;
+pub mod payments;
 pub mod sessions;
 
 use std::{future::IntoFuture, time::Duration};
@@ -52,7 +53,7 @@ impl StorageError {
         matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
     }
 
-    fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
+    pub(crate) fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
         if is_duplicate_key(&err) {
             let message = err.to_string();
             return Self::DuplicateKey { op, index: duplicate_index(&message), message };
@@ -142,6 +143,10 @@ impl Store {
         self.db.name()
     }
 
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
     pub(crate) fn collection(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
@@ -188,7 +193,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn ping(&self) -> Result<Duration, StorageError> {
         let started = Instant::now();
-        self.run("ping", "admin", self.db.run_command(doc! { "ping": 1 })).await?;
+        self.run("ping", "admin", self.database().run_command(doc! { "ping": 1 })).await?;
         Ok(started.elapsed())
     }
 

@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS};
 use crate::{
     ids::{BbNumber, LookupKey, OrderId, TelegramId, VendorId},
-    orders::{OrderSummary, Source},
+    order_filter::{Cursor, OrderFilter, SchemeFilter},
+    orders::{OrderDetails, OrderSummary, OrderTimes, Source},
 };
 
 /// A new order as the bots submit it; the ID is drawn by the caller.
@@ -81,24 +82,187 @@ impl Store {
         Ok(docs.iter().map(summary_from_document).collect())
     }
 
-    /// Orders matching one parsed key, newest first. The filter is built from the typed
-    /// key only: no operator, regex or raw text from the user ever reaches the query.
-    #[tracing::instrument(skip(self), fields(key = %key))]
+    /// Orders matching one parsed key, newest first.
     pub async fn find_orders(&self, key: &LookupKey) -> Result<Vec<OrderSummary>, StorageError> {
-        let filter = match key {
-            LookupKey::OrderId(id) => doc! { "order_id": id.to_string() },
-            LookupKey::DisplayId(id) => doc! { "display_id": id.to_string() },
-            LookupKey::OrderNumber(n) => doc! { "order_number": n.to_string() },
-            LookupKey::TelegramId(t) => doc! { "telegram_id": t.0 },
-            LookupKey::LegacyId(l) => doc! { "id": l.as_str() },
-        };
+        Ok(self.find_order_documents(key).await?.iter().map(summary_from_document).collect())
+    }
+
+    /// The stored documents matching one parsed key, newest first, at most [`LOOKUP_LIMIT`].
+    /// The filter is built from the typed key only: no operator, regex or raw text from the
+    /// user ever reaches the query, and every form has an index.
+    #[tracing::instrument(skip(self), fields(key = %key))]
+    pub async fn find_order_documents(&self, key: &LookupKey) -> Result<Vec<Document>, StorageError> {
+        let filter = lookup_filter(key);
         let orders = self.collection(ORDERS);
-        let docs: Vec<Document> = self
-            .run("find_orders", ORDERS, async {
-                orders.find(filter).sort(doc! { "created_at": -1 }).limit(LOOKUP_LIMIT).await?.try_collect().await
+        self.run("find_orders", ORDERS, async {
+            orders.find(filter).sort(doc! { "created_at": -1 }).limit(LOOKUP_LIMIT).await?.try_collect().await
+        })
+        .await
+    }
+
+    /// The query plan MongoDB picks for a lookup, as JSON text (tests assert it uses an index).
+    pub async fn explain_lookup(&self, key: &LookupKey) -> Result<String, StorageError> {
+        let command = doc! {
+            "explain": { "find": ORDERS, "filter": lookup_filter(key), "sort": { "created_at": -1 }, "limit": LOOKUP_LIMIT },
+            "verbosity": "queryPlanner",
+        };
+        let plan = self.run("explain", ORDERS, self.database().run_command(command)).await?;
+        Ok(plan.get_document("queryPlanner").map(|p| p.to_string()).unwrap_or_default())
+    }
+
+    /// Everything the order page shows about one stored order.
+    #[tracing::instrument(skip(self, order))]
+    pub async fn order_details(&self, order: Document) -> Result<OrderDetails, StorageError> {
+        let summary = summary_from_document(&order);
+        let payments = match &summary.order_id {
+            Some(id) => self.payments_for(id).await?,
+            None => Vec::new(),
+        };
+        let session = match summary.telegram_id {
+            Some(user) => self.session_of(user).await?,
+            None => None,
+        };
+        let time = |k: &str| datetime(order.get(k));
+        let times = OrderTimes {
+            created: time("created_at"),
+            paid: time("paid_at"),
+            fulfilled: time("fulfilled_at").or_else(|| time("label_created_at")),
+            completed: time("completed_at"),
+            failed: time("failed_at"),
+            refunded: time("refunded_at"),
+            cancelled: time("cancelled_at"),
+            updated: time("updated_at"),
+        };
+        let text = |k: &str| order.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
+        let raw = Bson::Document(order.clone()).into_relaxed_extjson();
+        Ok(OrderDetails {
+            times,
+            currency: text("currency"),
+            failure_reason: text("failure_reason"),
+            refund_status: text("refund_status"),
+            refund_amount: number(order.get("refund_amount")),
+            payments,
+            session,
+            raw_json: serde_json::to_string_pretty(&raw).unwrap_or_else(|_| raw.to_string()),
+            summary,
+        })
+    }
+}
+
+/// Orders per list page.
+pub const PAGE_SIZE: i64 = 50;
+
+/// The newest-first order of every list: `_id` breaks ties between equal times.
+fn list_sort() -> Document {
+    doc! { "created_at": -1, "_id": -1 }
+}
+
+/// The query for a list filter and, for pages after the first, the keyset cursor.
+pub(crate) fn list_filter(filter: &OrderFilter, cursor: Option<&Cursor>) -> Result<Document, StorageError> {
+    let mut all: Vec<Document> = Vec::new();
+    if let Some(status) = &filter.status {
+        all.push(doc! { "status": status });
+    }
+    if let Some(vendor) = &filter.vendor {
+        all.push(doc! { "vendor_id": vendor.as_str() });
+    }
+    let (start, end) = filter.bounds();
+    let mut created = Document::new();
+    if let Some(start) = start {
+        created.insert("$gte", BsonTime::from_millis(start.timestamp_millis()));
+    }
+    if let Some(end) = end {
+        created.insert("$lt", BsonTime::from_millis(end.timestamp_millis()));
+    }
+    if !created.is_empty() {
+        all.push(doc! { "created_at": created });
+    }
+    // Fixed, anchored patterns written here; never text from the user.
+    match filter.scheme {
+        Some(SchemeFilter::Ord) => all.push(doc! { "order_id": { "$regex": "^ORD-" } }),
+        Some(SchemeFilter::Uuid) => all.push(doc! { "order_id": { "$regex": "^[0-9a-f]{8}-[0-9a-f]{4}-" } }),
+        Some(SchemeFilter::Bb) => all.push(doc! { "order_number": { "$type": "string" } }),
+        // `null` matches both null and missing.
+        Some(SchemeFilter::Missing) => all.push(doc! { "order_id": { "$in": [Bson::Null, ""] } }),
+        None => {}
+    }
+    if let Some(c) = cursor {
+        let oid = ObjectId::parse_str(&c.oid)
+            .map_err(|e| StorageError::Database { op: "list_orders", message: e.to_string() })?;
+        let at = BsonTime::from_millis(c.created_ms);
+        all.push(doc! { "$or": [ { "created_at": { "$lt": at } }, { "created_at": at, "_id": { "$lt": oid } } ] });
+    }
+    Ok(if all.is_empty() {
+        doc! {}
+    } else {
+        doc! { "$and": all }
+    })
+}
+
+/// The cursor that starts the page after this document.
+fn cursor_after(d: &Document) -> Option<Cursor> {
+    let created_ms = match d.get("created_at")? {
+        Bson::DateTime(t) => t.timestamp_millis(),
+        _ => return None,
+    };
+    Some(Cursor { created_ms, oid: d.get_object_id("_id").ok()?.to_hex() })
+}
+
+impl Store {
+    /// One page of the order list and the cursor of the next page, if there is one.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
+        let query = list_filter(filter, cursor)?;
+        let orders = self.collection(ORDERS);
+        let mut docs: Vec<Document> = self
+            .run("list_orders", ORDERS, async {
+                orders.find(query).sort(list_sort()).limit(PAGE_SIZE + 1).await?.try_collect().await
             })
             .await?;
-        Ok(docs.iter().map(summary_from_document).collect())
+        let next = if docs.len() as i64 > PAGE_SIZE {
+            docs.truncate(PAGE_SIZE as usize);
+            docs.last().and_then(cursor_after)
+        } else {
+            None
+        };
+        Ok((docs.iter().map(summary_from_document).collect(), next))
+    }
+
+    /// Every order matching the filter, newest first, as a stream: the CSV export holds one
+    /// batch in memory at a time. Each batch is bounded by the operation timeout.
+    pub async fn stream_orders(
+        &self,
+        filter: &OrderFilter,
+    ) -> Result<impl futures::Stream<Item = Result<OrderSummary, StorageError>> + Send + use<>, StorageError> {
+        let query = list_filter(filter, None)?;
+        let orders = self.collection(ORDERS);
+        let cursor = self.run("export_orders", ORDERS, orders.find(query).sort(list_sort()).batch_size(1000)).await?;
+        let limit = self.op_timeout;
+        Ok(futures::stream::unfold(Some(cursor), move |state| async move {
+            let mut cursor = state?;
+            match tokio::time::timeout(limit, cursor.try_next()).await {
+                Ok(Ok(Some(d))) => Some((Ok(summary_from_document(&d)), Some(cursor))),
+                Ok(Ok(None)) => None,
+                Ok(Err(e)) => Some((Err(StorageError::from_driver("export_orders", e)), None)),
+                Err(_) => Some((Err(StorageError::Timeout { op: "export_orders", ms: limit.as_millis() }), None)),
+            }
+        }))
+    }
+}
+
+/// The query for one key; each form is served by an index (see `indexes.rs`).
+pub(crate) fn lookup_filter(key: &LookupKey) -> Document {
+    match key {
+        LookupKey::OrderId(id) => doc! { "order_id": id.to_string() },
+        LookupKey::DisplayId(id) => doc! { "display_id": id.to_string() },
+        LookupKey::OrderNumber(n) => doc! { "order_number": n.to_string() },
+        LookupKey::TelegramId(t) => doc! { "telegram_id": t.0 },
+        // Legacy data holds non-canonical order_ids too (`test_order_…`): match either field.
+        LookupKey::LegacyId(l) => doc! { "$or": [ { "id": l.as_str() }, { "order_id": l.as_str() } ] },
     }
 }
 
@@ -132,7 +296,7 @@ pub(crate) fn summary_from_document(d: &Document) -> OrderSummary {
     }
 }
 
-fn number(b: Option<&Bson>) -> Option<f64> {
+pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
     match b? {
         Bson::Double(x) => Some(*x),
         Bson::Int32(x) => Some(f64::from(*x)),

@@ -8,7 +8,10 @@ use mongodb::{
 use serde::{Deserialize, Serialize};
 
 use super::{StorageError, Store, names::SESSIONS, orders::datetime};
-use crate::ids::{OrderId, TelegramId};
+use crate::{
+    ids::{OrderId, TelegramId},
+    orders::SessionView,
+};
 
 /// A user's session as the bot keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,5 +73,17 @@ impl Store {
             created_at: datetime(d.get("created_at")),
             timestamp: datetime(d.get("timestamp")),
         })
+    }
+
+    /// A user's session as the order page shows it.
+    pub async fn session_of(&self, user_id: i64) -> Result<Option<SessionView>, StorageError> {
+        let sessions = self.collection(SESSIONS);
+        let found = self.run("session_get", SESSIONS, sessions.find_one(doc! { "user_id": user_id })).await?;
+        Ok(found.map(|d| SessionView {
+            current_step: d.get_str("current_step").ok().map(str::to_owned),
+            order_id: d.get_str("order_id").ok().map(str::to_owned),
+            created_at: datetime(d.get("created_at")),
+            last_seen: datetime(d.get("timestamp")),
+        }))
     }
 }

@@ -1,5 +1,6 @@
 //! Widgets shared by pages.
 
+pub mod copy_button;
 pub mod error_notice;
 pub mod header;
 pub mod search_form;

@@ -1,7 +1,10 @@
 use leptos::prelude::*;
 
 use crate::{
-    app::components::{error_notice::ErrorNotice, search_form::SearchForm},
+    app::{
+        components::{error_notice::ErrorNotice, search_form::SearchForm},
+        format,
+    },
     error::AppError,
     orders::OrderSummary,
 };
@@ -39,7 +42,7 @@ pub fn HomePage() -> impl IntoView {
                         match count.await {
                             Ok(n) => view! {
                                 <p class="text-slate-700 dark:text-slate-300">
-                                    <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>{format_count(n)}</span>
+                                    <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>{format::count(n)}</span>
                                     " orders in the database"
                                 </p>
                             }.into_any(),
@@ -74,7 +77,7 @@ fn RecentList(orders: Vec<OrderSummary>) -> impl IntoView {
                 .into_iter()
                 .map(|o| {
                     let id = o.headline();
-                    let href = format!("/search?q={}", urlencode(&id));
+                    let href = o.page_key().map(format::order_href).unwrap_or_else(|| format!("/search?q={}", format::urlencode(&id)));
                     view! {
                         <li class="flex items-center justify-between gap-4 px-4 py-2 text-sm" data-testid="recent-order">
                             <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>{id}</a>
@@ -84,48 +87,5 @@ fn RecentList(orders: Vec<OrderSummary>) -> impl IntoView {
                 })
                 .collect_view()}
         </ul>
-    }
-}
-
-/// Percent-encodes a query value (IDs are ASCII; anything else is encoded too).
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// 1234567 → "1,234,567".
-pub fn format_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(super::format_count(0), "0");
-        assert_eq!(super::format_count(999), "999");
-        assert_eq!(super::format_count(1000), "1,000");
-        assert_eq!(super::format_count(1234567), "1,234,567");
-    }
-
-    #[test]
-    fn encodes_query_values() {
-        assert_eq!(super::urlencode("ORD-20251114123456-a3f8d2b4"), "ORD-20251114123456-a3f8d2b4");
-        assert_eq!(super::urlencode("#a b&c"), "%23a%20b%26c");
     }
 }

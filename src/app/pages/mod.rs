@@ -2,5 +2,7 @@
 
 pub mod home;
 pub mod not_found;
+pub mod order;
+pub mod orders;
 pub mod planned;
 pub mod search;

@@ -1,9 +1,12 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::{components::Redirect, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    app::components::{error_notice::ErrorNotice, search_form::SearchForm},
+    app::{
+        components::{error_notice::ErrorNotice, search_form::SearchForm},
+        format,
+    },
     error::AppError,
     orders::OrderSummary,
 };
@@ -44,6 +47,11 @@ pub fn SearchPage() -> impl IntoView {
                                 <p class="text-slate-600 dark:text-slate-400">"Type an ID above and press Enter."</p>
                             }.into_any(),
                             Some(Err(e)) => view! { <ErrorNotice error=e /> }.into_any(),
+                            // One match: straight to the order.
+                            Some(Ok(found)) if found.orders.len() == 1 && found.orders[0].page_key().is_some() => {
+                                let path = found.orders[0].page_key().map(format::order_href).unwrap_or_default();
+                                view! { <Redirect path /> }.into_any()
+                            }
                             Some(Ok(found)) => view! { <Results found /> }.into_any(),
                         }
                     })}
@@ -83,15 +91,16 @@ fn Results(found: LookupResult) -> impl IntoView {
                     .map(|o| {
                         view! {
                             <tr class="border-b border-slate-200 dark:border-slate-800" data-testid="order-row">
-                                <td class="py-2 pr-4 font-mono">{o.headline()}</td>
+                                <td class="py-2 pr-4 font-mono">
+                                    {match o.page_key() {
+                                        Some(key) => view! { <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format::order_href(key)>{o.headline()}</a> }.into_any(),
+                                        None => view! { <span>{o.headline()}</span> }.into_any(),
+                                    }}
+                                </td>
                                 <td class="py-2 pr-4">{o.source.label()}</td>
-                                <td class="py-2 pr-4">{o.status.clone().unwrap_or_else(|| "—".into())}</td>
-                                <td class="py-2 pr-4 text-right tabular-nums">
-                                    {o.amount.map(|a| format!("${a:.2}")).unwrap_or_else(|| "—".into())}
-                                </td>
-                                <td class="py-2">
-                                    {o.created_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into())}
-                                </td>
+                                <td class="py-2 pr-4">{format::text(o.status.as_deref())}</td>
+                                <td class="py-2 pr-4 text-right tabular-nums">{format::money(o.amount, None)}</td>
+                                <td class="py-2">{format::time(o.created_at)}</td>
                             </tr>
                         }
                     })

@@ -1,0 +1,221 @@
+use leptos::prelude::*;
+use leptos_router::{components::Redirect, hooks::use_params_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    app::{
+        components::{copy_button::CopyButton, error_notice::ErrorNotice},
+        format::{self, MISSING},
+    },
+    error::AppError,
+    orders::{OrderDetails, OrderSummary, StepState, timeline},
+};
+
+/// What `/orders/{key}` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OrderPageData {
+    One {
+        details: Box<OrderDetails>,
+        tracking_url: Option<String>,
+        qr_svg: Option<String>,
+    },
+    /// The key names several orders (a short display ID, a shared legacy ID).
+    Many {
+        read_as: String,
+        orders: Vec<OrderSummary>,
+    },
+    /// The order's canonical address differs from the one asked for.
+    Moved(String),
+}
+
+/// One order by any form of its ID.
+#[server]
+pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
+    let lookup = crate::ids::LookupKey::parse(&key)?;
+    let state = crate::server::state()?;
+    let mut docs = state.store.find_order_documents(&lookup).await?;
+    match docs.len() {
+        0 => Err(AppError::NotFound(format!("No order matches {lookup}, read as {}.", lookup.describe()))),
+        1 => {
+            let details = state.store.order_details(docs.remove(0)).await?;
+            if let Some(page_key) = details.summary.page_key()
+                && page_key != key
+            {
+                return Ok(OrderPageData::Moved(format::order_href(page_key)));
+            }
+            let tracking_url = details
+                .summary
+                .order_id
+                .as_deref()
+                .map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
+            let qr_svg = tracking_url.as_deref().and_then(crate::server::qr::svg);
+            Ok(OrderPageData::One { details: Box::new(details), tracking_url, qr_svg })
+        }
+        _ => Ok(OrderPageData::Many {
+            read_as: lookup.describe(),
+            orders: docs.iter().map(crate::storage::orders::summary_from_document).collect(),
+        }),
+    }
+}
+
+#[component]
+pub fn OrderPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || params.read().get("key").unwrap_or_default();
+    let page = Resource::new(key, order_page);
+    view! {
+        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading the order…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(OrderPageData::One { details, tracking_url, qr_svg }) => {
+                        view! { <Order details=*details tracking_url qr_svg /> }.into_any()
+                    }
+                    Ok(OrderPageData::Many { read_as, orders }) => view! {
+                        <h1 class="text-2xl font-bold">"Several orders match"</h1>
+                        <p class="mt-2 text-slate-600 dark:text-slate-400">{format!("The key was read as {read_as}. Pick one:")}</p>
+                        <ul class="mt-3 space-y-1" data-testid="order-choices">
+                            {orders.into_iter().map(|o| {
+                                let label = o.headline();
+                                let href = o.page_key().map(format::order_href).unwrap_or_default();
+                                view! { <li><a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>{label}</a>
+                                    {format!(" · {} · {}", format::text(o.status.as_deref()), format::time(o.created_at))}</li> }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Ok(OrderPageData::Moved(path)) => view! { <Redirect path /> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A labelled value with a copy button when there is something to copy.
+#[component]
+fn Field(label: &'static str, value: Option<String>, #[prop(optional)] copy: bool) -> impl IntoView {
+    let shown = value.clone().unwrap_or_else(|| MISSING.into());
+    view! {
+        <div class="py-1.5">
+            <dt class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">{label}</dt>
+            <dd class="font-mono text-sm break-all">
+                {shown}
+                {value.filter(|_| copy).map(|v| view! { <CopyButton text=v /> })}
+            </dd>
+        </div>
+    }
+}
+
+#[component]
+fn Order(details: OrderDetails, tracking_url: Option<String>, qr_svg: Option<String>) -> impl IntoView {
+    let OrderDetails {
+        summary: o,
+        times,
+        currency,
+        failure_reason,
+        refund_status,
+        refund_amount,
+        payments,
+        session,
+        raw_json,
+    } = details;
+    let steps = timeline(&times);
+    let status = format::text(o.status.as_deref());
+    let status_class = match o.status.as_deref() {
+        Some("failed" | "cancelled") => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
+        Some("refunded") => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
+        Some("completed") => "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-200",
+        _ => "bg-slate-200 text-slate-800 dark:bg-slate-800 dark:text-slate-200",
+    };
+    let card = "rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900";
+    let headline = o.headline();
+    view! {
+        <article data-testid="order-page">
+            <div class="flex flex-wrap items-center gap-3">
+                <h1 class="font-mono text-2xl font-bold break-all">{headline.clone()}</h1>
+                <CopyButton text=headline />
+                <span class=format!("rounded-full px-3 py-1 text-sm font-medium {status_class}") data-testid="order-status">{status}</span>
+                <span class="text-sm text-slate-500">{o.source.label()}</span>
+            </div>
+            <div class="mt-6 grid gap-4 md:grid-cols-3">
+                <section class=format!("{card} md:col-span-2")>
+                    <h2 class="font-semibold">"Order"</h2>
+                    <dl class="mt-2 grid grid-cols-1 gap-x-6 sm:grid-cols-2">
+                        <Field label="order_id" value=o.order_id.clone() copy=true />
+                        <Field label="Display ID" value=o.display_id.clone() copy=true />
+                        <Field label="BB number" value=o.order_number.clone() copy=true />
+                        <Field label="Legacy id" value=o.legacy_id.clone() copy=true />
+                        <Field label="Amount" value=o.amount.map(|_| format::money(o.amount, currency.as_deref())) />
+                        <Field label="Telegram id" value=o.telegram_id.map(|t| t.to_string()) copy=true />
+                        <Field label="User id" value=o.user_id.clone() copy=true />
+                        <Field label="Vendor" value=o.vendor_id.clone() copy=true />
+                        <Field label="Last update" value=times.updated.map(|t| format::time(Some(t))) />
+                        <Field label="Failure reason" value=failure_reason />
+                    </dl>
+                </section>
+                <section class=card>
+                    <h2 class="font-semibold">"Tracking"</h2>
+                    {match (qr_svg, tracking_url) {
+                        (Some(svg), Some(url)) => view! {
+                            <div class="mt-2 w-40 bg-white p-1" data-testid="qr-code" role="img" aria-label=format!("QR code for {url}") inner_html=svg></div>
+                            <p class="mt-2 text-xs break-all"><a class="text-indigo-700 underline dark:text-indigo-300" href=url.clone()>{url.clone()}</a></p>
+                        }.into_any(),
+                        _ => view! { <p class="mt-2 text-sm text-slate-500">"No tracking code: this order has no order_id."</p> }.into_any(),
+                    }}
+                </section>
+                <section class=card>
+                    <h2 class="font-semibold">"Timeline"</h2>
+                    <ol class="mt-2 space-y-2" data-testid="timeline">
+                        {steps.into_iter().map(|s| {
+                            let dot = match s.state {
+                                StepState::Done => "bg-emerald-500",
+                                StepState::Failed => "bg-red-500",
+                                StepState::Pending => "bg-slate-300 dark:bg-slate-600",
+                            };
+                            view! {
+                                <li class="flex items-start gap-2">
+                                    <span class=format!("mt-1.5 h-2.5 w-2.5 shrink-0 rounded-full {dot}") aria-hidden="true"></span>
+                                    <span><span class="font-medium">{s.label}</span><br/>
+                                    <span class="text-xs text-slate-500">{format::time(s.at)}</span></span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                </section>
+                <section class=card>
+                    <h2 class="font-semibold">"Payments and refund"</h2>
+                    {if payments.is_empty() {
+                        view! { <p class="mt-2 text-sm text-slate-500">"No payment records."</p> }.into_any()
+                    } else {
+                        view! {
+                            <ul class="mt-2 space-y-1 text-sm" data-testid="payments">
+                                {payments.into_iter().map(|p| view! {
+                                    <li>{format!("{} · {} · {} · {}", format::money(p.amount, p.currency.as_deref()), format::text(p.method.as_deref()), format::text(p.status.as_deref()), format::time(p.created_at))}</li>
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    }}
+                    <p class="mt-3 text-sm">{format!("Refund: {}{}", format::text(refund_status.as_deref()),
+                        refund_amount.map(|a| format!(" ({})", format::money(Some(a), None))).unwrap_or_default())}</p>
+                </section>
+                <section class=card>
+                    <h2 class="font-semibold">"Customer session"</h2>
+                    {match session {
+                        Some(s) => view! {
+                            <dl class="mt-2 text-sm">
+                                <Field label="Step" value=s.current_step />
+                                <Field label="Session order_id" value=s.order_id />
+                                <Field label="Started" value=s.created_at.map(|t| format::time(Some(t))) />
+                                <Field label="Last seen" value=s.last_seen.map(|t| format::time(Some(t))) />
+                            </dl>
+                        }.into_any(),
+                        None => view! { <p class="mt-2 text-sm text-slate-500">"No bot session for this customer."</p> }.into_any(),
+                    }}
+                </section>
+            </div>
+            <details class=format!("{card} mt-4")>
+                <summary class="cursor-pointer font-semibold">"Raw document"</summary>
+                <pre class="mt-2 overflow-x-auto text-xs" data-testid="raw-json">{raw_json}</pre>
+            </details>
+        </article>
+    }
+}

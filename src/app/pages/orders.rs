@@ -1,0 +1,140 @@
+use leptos::prelude::*;
+use leptos_router::{components::Form, hooks::use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    app::{components::error_notice::ErrorNotice, format},
+    error::AppError,
+    order_filter::{ListParams, STATUSES, SchemeFilter},
+    orders::OrderSummary,
+};
+
+/// One page of the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderListPage {
+    pub orders: Vec<OrderSummary>,
+    pub next: Option<String>,
+}
+
+#[server]
+pub async fn order_list(params: ListParams) -> Result<OrderListPage, AppError> {
+    let (filter, cursor) = params.parse()?;
+    let state = crate::server::state()?;
+    let (orders, next) = state.store.list_orders(&filter, cursor.as_ref()).await?;
+    Ok(OrderListPage { orders, next: next.map(|c| c.encode()) })
+}
+
+#[component]
+pub fn OrdersPage() -> impl IntoView {
+    let query = use_query_map();
+    let params = move || {
+        let q = query.read();
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        ListParams {
+            status: get("status"),
+            vendor: get("vendor"),
+            from: get("from"),
+            to: get("to"),
+            scheme: get("scheme"),
+            after: get("after"),
+        }
+    };
+    let page = Resource::new(params, order_list);
+    let input = "rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
+    view! {
+        <section>
+            <div class="flex flex-wrap items-baseline justify-between gap-2">
+                <h1 class="text-2xl font-bold">"Orders"</h1>
+                <a
+                    class="text-sm text-indigo-700 underline dark:text-indigo-300"
+                    data-testid="csv-link"
+                    href=move || format!("/orders.csv?{}", params().query())
+                    rel="external"
+                >
+                    "Download CSV of this filter"
+                </a>
+            </div>
+            {move || {
+                let p = params();
+                view! {
+                    <Form method="GET" action="/orders" attr:class="mt-4 flex flex-wrap items-end gap-3" attr:aria-label="Filter orders">
+                        <label class="text-sm">"Status" <br/>
+                            <select name="status" class=input>
+                                <option value="">"any"</option>
+                                {STATUSES.iter().map(|s| view! { <option value=*s selected=p.status == *s>{*s}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label class="text-sm">"Vendor" <br/>
+                            <input name="vendor" value=p.vendor.clone() placeholder="pizza-palace" maxlength="64" class=input />
+                        </label>
+                        <label class="text-sm">"From" <br/><input type="date" name="from" value=p.from.clone() class=input /></label>
+                        <label class="text-sm">"To" <br/><input type="date" name="to" value=p.to.clone() class=input /></label>
+                        <label class="text-sm">"ID scheme" <br/>
+                            <select name="scheme" class=input>
+                                <option value="">"any"</option>
+                                {SchemeFilter::ALL.iter().map(|(_, code, label)| view! { <option value=*code selected=p.scheme == *code>{*label}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-700">"Filter"</button>
+                        <a href="/orders" class="text-sm underline">"Clear"</a>
+                    </Form>
+                }
+            }}
+            <div class="mt-4">
+                <Suspense fallback=|| view! { <p class="text-slate-500">"Loading orders…"</p> }>
+                    {move || Suspend::new(async move {
+                        match page.await {
+                            Ok(page) => view! { <OrderTable page query=params().query() first=params().after.is_empty() /> }.into_any(),
+                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn OrderTable(page: OrderListPage, query: String, first: bool) -> impl IntoView {
+    if page.orders.is_empty() {
+        return view! { <p data-testid="no-orders">"No orders match this filter."</p> }.into_any();
+    }
+    let sep = if query.is_empty() { "" } else { "&" };
+    let next = page.next.map(|c| format!("/orders?{query}{sep}after={}", format::urlencode(&c)));
+    view! {
+        <table class="w-full text-left text-sm" data-testid="order-table">
+            <thead class="border-b border-slate-300 dark:border-slate-700">
+                <tr>
+                    <th class="py-2 pr-4">"Order"</th>
+                    <th class="py-2 pr-4">"Source"</th>
+                    <th class="py-2 pr-4">"Status"</th>
+                    <th class="py-2 pr-4">"Vendor"</th>
+                    <th class="py-2 pr-4 text-right">"Amount"</th>
+                    <th class="py-2">"Created"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {page.orders.into_iter().map(|o| view! {
+                    <tr class="border-b border-slate-200 dark:border-slate-800" data-testid="order-row">
+                        <td class="py-1.5 pr-4 font-mono">
+                            {match o.page_key() {
+                                Some(k) => view! { <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format::order_href(k)>{o.headline()}</a> }.into_any(),
+                                None => view! { <span>{o.headline()}</span> }.into_any(),
+                            }}
+                        </td>
+                        <td class="py-1.5 pr-4">{o.source.label()}</td>
+                        <td class="py-1.5 pr-4">{format::text(o.status.as_deref())}</td>
+                        <td class="py-1.5 pr-4">{format::text(o.vendor_id.as_deref())}</td>
+                        <td class="py-1.5 pr-4 text-right tabular-nums">{format::money(o.amount, None)}</td>
+                        <td class="py-1.5">{format::time(o.created_at)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="mt-4 flex gap-4 text-sm" aria-label="Pages">
+            {(!first).then(|| view! { <a class="underline" href=format!("/orders?{query}")>"First page"</a> })}
+            {next.map(|href| view! { <a class="underline" data-testid="next-page" href=href>"Next page →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
