@@ -72,3 +72,15 @@ test("the support pages have no serious accessibility violations", async ({ page
     expect(bad.map((v) => `${path}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target).join(" ")}`)).toEqual([]);
   }
 });
+
+test("typing the start of an ID offers matching orders", async ({ page }) => {
+  const id = await anOrder(page);
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  const prefix = id.slice(0, 12);
+  await page.locator("#main-search").pressSequentially(prefix.toLowerCase());
+  const offered = () =>
+    page.locator("#main-search-suggestions option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  // Each keystroke asks again; wait for the answer to the whole prefix.
+  await expect.poll(async () => { const o = await offered(); return o.length > 0 && o.every((v) => v.startsWith(prefix)); }).toBe(true);
+  expect((await offered()).length).toBeLessThanOrEqual(8);
+});

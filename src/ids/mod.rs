@@ -21,7 +21,7 @@ pub use bb_number::{BbNumber, BbStamp, BbVariant, MAX_DAILY_SEQUENCE};
 pub use counter_id::CounterId;
 pub use display_id::DisplayId;
 pub use order_id::OrderId;
-pub use query::{LegacyId, LookupKey, TelegramId};
+pub use query::{IdPrefix, LegacyId, LookupKey, PrefixField, TelegramId};
 pub use user_suffix::UserSuffix;
 pub use vendor_id::VendorId;
 

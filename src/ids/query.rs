@@ -157,3 +157,87 @@ mod tests {
         assert!(LookupKey::parse(&"x".repeat(10_000)).is_err());
     }
 }
+
+/// Which stored field a typed prefix can be the start of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PrefixField {
+    OrderId,
+    DisplayId,
+    OrderNumber,
+}
+
+/// The start of an ID as someone types it, normalised to how IDs are stored, for
+/// search-as-you-type. Only ID characters are kept; the storage layer turns it into an
+/// index range (`$gte prefix`, `$lt prefix~`), never a regex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdPrefix {
+    pub field: PrefixField,
+    pub text: String,
+}
+
+impl IdPrefix {
+    /// Every field the input could be the start of; empty when it is too short (under 4
+    /// characters) or could start no ID.
+    pub fn candidates(input: &str) -> Vec<Self> {
+        let s = input.trim();
+        let s = s.strip_prefix('#').unwrap_or(s).trim();
+        if !(4..=40).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Vec::new();
+        }
+        let starts = |p: &str| s.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
+        let mut out = Vec::new();
+        if starts("ORD-") {
+            let rest = &s[4..];
+            if rest.len() <= 6 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                out.push(Self { field: PrefixField::DisplayId, text: format!("ORD-{}", rest.to_ascii_uppercase()) });
+            }
+            let (stamp, hex) = rest.split_once('-').unwrap_or((rest, ""));
+            if stamp.len() <= 14
+                && stamp.bytes().all(|b| b.is_ascii_digit())
+                && (hex.is_empty()
+                    || (stamp.len() == 14 && hex.len() <= 8 && hex.bytes().all(|b| b.is_ascii_hexdigit())))
+            {
+                out.push(Self {
+                    field: PrefixField::OrderId,
+                    text: format!(
+                        "ORD-{stamp}{}",
+                        if rest.contains('-') { format!("-{}", hex.to_ascii_lowercase()) } else { String::new() }
+                    ),
+                });
+            }
+        } else if starts("BB-") {
+            out.push(Self { field: PrefixField::OrderNumber, text: s.to_ascii_uppercase() });
+        } else if s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') && s.len() <= 36 {
+            out.push(Self { field: PrefixField::OrderId, text: s.to_ascii_lowercase() });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    fn fields(s: &str) -> Vec<(PrefixField, String)> {
+        IdPrefix::candidates(s).into_iter().map(|p| (p.field, p.text)).collect()
+    }
+
+    #[test]
+    fn reads_prefixes_as_stored() {
+        assert_eq!(fields("#ord-a3f"), [(PrefixField::DisplayId, "ORD-A3F".into())]);
+        assert_eq!(
+            fields("ORD-2025"),
+            [(PrefixField::DisplayId, "ORD-2025".into()), (PrefixField::OrderId, "ORD-2025".into())]
+        );
+        assert_eq!(fields("ORD-20251114123456-A3F8"), [(PrefixField::OrderId, "ORD-20251114123456-a3f8".into())]);
+        assert_eq!(fields("bb-1701"), [(PrefixField::OrderNumber, "BB-1701".into())]);
+        assert_eq!(fields("123E4567-e8"), [(PrefixField::OrderId, "123e4567-e8".into())]);
+    }
+
+    #[test]
+    fn ignores_short_and_foreign_text() {
+        for s in ["ORD", "ab", ".*", "ORD-2025$", "a b c d", "hello"] {
+            assert!(IdPrefix::candidates(s).is_empty(), "{s}");
+        }
+    }
+}

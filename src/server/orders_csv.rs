@@ -34,7 +34,9 @@ pub async fn export(State(state): State<AppState>, params: Result<Query<ListPara
     // A failure half way cannot change the status any more: it ends the body early, which
     // the client sees as a broken download rather than a silently short file.
     let body = futures::stream::once(async { Ok::<_, std::io::Error>(HEADER.to_owned()) })
-        .chain(rows.map(|row| row.map(|o| csv_row(&o)).map_err(std::io::Error::other)));
+        .chain(rows.map(|row| row.map(|o| csv_row(&o)).map_err(std::io::Error::other)))
+        // The body may be polled again after its end; an unfused stream would panic.
+        .fuse();
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

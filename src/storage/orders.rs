@@ -6,7 +6,7 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS};
 use crate::{
-    ids::{BbNumber, LookupKey, OrderId, TelegramId, VendorId},
+    ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
     order_filter::{Cursor, OrderFilter, SchemeFilter},
     orders::{OrderDetails, OrderSummary, OrderTimes, Source},
 };
@@ -98,6 +98,30 @@ impl Store {
             orders.find(filter).sort(doc! { "created_at": -1 }).limit(LOOKUP_LIMIT).await?.try_collect().await
         })
         .await
+    }
+
+    /// Up to `limit` orders whose ID starts with one of the prefixes, by index range.
+    #[tracing::instrument(skip(self))]
+    pub async fn suggest_orders(&self, prefixes: &[IdPrefix], limit: i64) -> Result<Vec<OrderSummary>, StorageError> {
+        let orders = self.collection(ORDERS);
+        let mut found = Vec::new();
+        for prefix in prefixes {
+            let field = match prefix.field {
+                PrefixField::OrderId => "order_id",
+                PrefixField::DisplayId => "display_id",
+                PrefixField::OrderNumber => "order_number",
+            };
+            // '~' sorts after every ID character, so [prefix, prefix~) is "starts with".
+            let filter = doc! { field: { "$gte": &prefix.text, "$lt": format!("{}~", prefix.text) } };
+            let docs: Vec<Document> = self
+                .run("suggest_orders", ORDERS, async {
+                    orders.find(filter).sort(doc! { field: 1 }).limit(limit).await?.try_collect().await
+                })
+                .await?;
+            found.extend(docs.iter().map(summary_from_document));
+        }
+        found.truncate(limit as usize);
+        Ok(found)
     }
 
     /// The query plan MongoDB picks for a lookup, as JSON text (tests assert it uses an index).

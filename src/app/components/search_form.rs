@@ -1,6 +1,20 @@
 use leptos::prelude::*;
 use leptos_router::components::Form;
 
+use crate::error::AppError;
+
+/// IDs starting with what was typed (at most 8); nothing for fewer than 4 characters.
+#[server]
+pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
+    let prefixes = crate::ids::IdPrefix::candidates(&q);
+    if prefixes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let state = crate::server::state()?;
+    let orders = state.store.suggest_orders(&prefixes, 8).await?;
+    Ok(orders.iter().filter_map(|o| o.page_key().map(str::to_owned)).collect())
+}
+
 /// The search box: a plain GET form to `/search?q=`, so results can be linked and it
 /// works without JavaScript; once hydrated the router navigates without a reload.
 #[component]
@@ -16,6 +30,21 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
             "main-search",
         )
     };
+    // Search-as-you-type: IDs that start with what is typed, offered in a <datalist>.
+    let suggestions = RwSignal::new(Vec::<String>::new());
+    let typed = RwSignal::new(value.clone().unwrap_or_default());
+    let on_input = move |ev| {
+        let q = event_target_value(&ev);
+        typed.set(q.clone());
+        leptos::task::spawn_local(async move {
+            let found = suggest(q.clone()).await.unwrap_or_default();
+            // Answers can arrive out of order: keep only the one for the current text.
+            if typed.get_untracked() == q {
+                suggestions.set(found);
+            }
+        });
+    };
+    let list_id = format!("{id}-suggestions");
     view! {
         <Form method="GET" action="/search" attr:role="search" attr:class="flex w-full gap-2">
             <label for=id class="sr-only">"Order ID, display ID, BB number, legacy id or telegram id"</label>
@@ -28,7 +57,14 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
                 autocomplete="off"
                 placeholder="ORD-A3F8D2, BB-…, UUID, telegram id"
                 class=input_class
+                list=list_id.clone()
+                on:input=on_input
             />
+            <datalist id=list_id>
+                <For each=move || suggestions.get() key=|s| s.clone() let:id>
+                    <option value=id></option>
+                </For>
+            </datalist>
             <button
                 type="submit"
                 class="rounded bg-indigo-600 px-3 py-1 font-medium text-white hover:bg-indigo-700 focus:outline-none focus:ring-2 focus:ring-indigo-400"
