@@ -26,14 +26,22 @@ use orderdesk::{
 
 const DATABASE: &str = "bench_allocation";
 
-/// How long each case runs.
-const RUN_FOR: Duration = Duration::from_secs(4);
+/// Allocations per case. A vendor's counter holds 99,999 numbers a day, so every case
+/// stays under that: segment mode would otherwise exhaust it within a second.
+const ROUND_TRIP_OPS: u64 = 16_000;
+const SEGMENT_OPS: u64 = 96_000;
+const ROUNDS: usize = 5;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
 
 /// The marketplace's allocation, translated as literally as Rust allows.
-async fn plain_loop(client: &Client, vendor: &str, tasks: usize) -> f64 {
+async fn plain_loop(client: &Client, vendor: &str, tasks: usize, ops: u64) -> f64 {
     let coll = client.database(DATABASE).collection::<Document>("ordercounters");
     let counter_id = format!("{}-{vendor}", Utc::now().format("%Y%m%d"));
-    run_tasks(tasks, move || {
+    run_tasks(tasks, ops, move || {
         let (coll, counter_id) = (coll.clone(), counter_id.clone());
         async move {
             let micro_time = Utc::now().timestamp_millis().to_string();
@@ -55,12 +63,12 @@ async fn plain_loop(client: &Client, vendor: &str, tasks: usize) -> f64 {
     .await
 }
 
-async fn orderdesk(store: &Store, vendor: &str, tasks: usize, segment: Option<u32>) -> f64 {
+async fn orderdesk(store: &Store, vendor: &str, tasks: usize, ops: u64, segment: Option<u32>) -> f64 {
     let vendor = VendorId::parse(vendor).expect("vendor");
     let sizes: BTreeMap<_, _> = segment.map(|n| (vendor.clone(), n)).into_iter().collect();
     let alloc = Arc::new(NumberAllocator::new(store.clone(), Arc::new(SystemClock), chrono_tz::UTC, sizes));
     let user = UserSuffix::from_user_id("6834622e10d75a5ba7b7a1b2").expect("user");
-    run_tasks(tasks, move || {
+    run_tasks(tasks, ops, move || {
         let (alloc, vendor) = (alloc.clone(), vendor.clone());
         async move {
             std::hint::black_box(alloc.allocate(&vendor, user).await.expect("allocate"));
@@ -69,8 +77,8 @@ async fn orderdesk(store: &Store, vendor: &str, tasks: usize, segment: Option<u3
     .await
 }
 
-/// Runs `tasks` loops of `op` for RUN_FOR; returns operations per second.
-async fn run_tasks<F, Fut>(tasks: usize, op: F) -> f64
+/// Runs `ops` calls of `op` spread over `tasks` concurrent loops; returns calls per second.
+async fn run_tasks<F, Fut>(tasks: usize, ops: u64, op: F) -> f64
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -80,10 +88,9 @@ where
         .map(|_| {
             let op = op.clone();
             tokio::spawn(async move {
-                let mut n = 0u64;
-                while started.elapsed() < RUN_FOR {
+                let n = ops / tasks as u64;
+                for _ in 0..n {
                     op().await;
-                    n += 1;
                 }
                 n
             })
@@ -116,9 +123,15 @@ fn main() {
         );
         println!("|---|---|---|---|---|---|");
         for tasks in [1, 8] {
-            let plain = plain_loop(&client, &format!("plain{tasks}"), tasks).await;
-            let strict = orderdesk(&store, &format!("strict{tasks}"), tasks, None).await;
-            let segment = orderdesk(&store, &format!("segment{tasks}"), tasks, Some(1000)).await;
+            // Alternate the two round-trip modes over several rounds (each on a fresh counter)
+            // and compare medians, so neither gains from running first or last.
+            let (mut plain, mut strict) = (Vec::new(), Vec::new());
+            for round in 0..ROUNDS {
+                plain.push(plain_loop(&client, &format!("plain{tasks}-{round}"), tasks, ROUND_TRIP_OPS).await);
+                strict.push(orderdesk(&store, &format!("strict{tasks}-{round}"), tasks, ROUND_TRIP_OPS, None).await);
+            }
+            let (plain, strict) = (median(plain), median(strict));
+            let segment = orderdesk(&store, &format!("segment{tasks}"), tasks, SEGMENT_OPS, Some(1000)).await;
             println!(
                 "| {tasks} | {plain:.0} | {strict:.0} | {:.2}× | {segment:.0} | {:.1}× |",
                 strict / plain,

@@ -118,14 +118,7 @@ async fn orders_are_found_by_any_form_of_their_id() {
     let app = common::spawn_app_with_key().await;
     let (_, issued) = post(&app, "/api/v1/order-ids", Some(TEST_KEY), None).await;
     let id = OrderId::parse(issued["order_id"].as_str().unwrap()).unwrap();
-    let order = orderdesk::storage::orders::NewOrder {
-        source: orderdesk::orders::Source::ShippingBot,
-        telegram_id: Some(orderdesk::ids::TelegramId(5550001)),
-        vendor_id: None,
-        user_id: None,
-        order_number: None,
-        amount: Some(9.99),
-    };
+    let order = common::bot_order(Some(5550001), Some(9.99));
     app.store.insert_order(&id, &order, Utc::now()).await.unwrap();
     let display = id.display_id().to_string();
     for form in [id.to_string(), display.to_lowercase(), format!("%23{display}"), "5550001".to_owned()] {
@@ -143,14 +136,7 @@ async fn orders_are_found_by_any_form_of_their_id() {
 #[tokio::test]
 async fn an_ambiguous_short_id_is_409_with_the_matches() {
     let app = common::spawn_app_with_key().await;
-    let order = orderdesk::storage::orders::NewOrder {
-        source: orderdesk::orders::Source::ShippingBot,
-        telegram_id: Some(orderdesk::ids::TelegramId(42)),
-        vendor_id: None,
-        user_id: None,
-        order_number: None,
-        amount: None,
-    };
+    let order = common::bot_order(Some(42), None);
     let now = Utc::now();
     for random in [0xa3f8_d201, 0xa3f8_d2ff] {
         app.store.insert_order(&OrderId::ord(now, random), &order, now).await.unwrap();

@@ -16,8 +16,7 @@ use futures::{StreamExt, stream};
 use orderdesk::{
     ids::{BbNumber, CounterId, OrderId, TelegramId, UserSuffix, VendorId, generate::Clock},
     issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
-    orders::Source,
-    storage::{Store, counters::CounterError, orders::NewOrder},
+    storage::{Store, counters::CounterError},
 };
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 
@@ -218,14 +217,7 @@ async fn ten_thousand_concurrent_creates_with_colliding_ids_lose_nothing() {
     // One fixed second: every ID differs only in its 32 "random" bits, here 17 bits.
     let clock = HandClock::at(Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap());
     let creator = OrderCreator::new(store.clone(), Arc::new(IdGenerator::new(clock, Box::new(rng), IdScheme::Ord)));
-    let order = NewOrder {
-        source: Source::ShippingBot,
-        telegram_id: Some(TelegramId(42)),
-        vendor_id: None,
-        user_id: None,
-        order_number: None,
-        amount: Some(12.5),
-    };
+    let order = common::bot_order(Some(42), Some(12.5));
     let ids: Vec<OrderId> = stream::iter(0..10_000)
         .map(|_| {
             let (creator, order) = (creator.clone(), order.clone());

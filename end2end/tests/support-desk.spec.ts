@@ -84,3 +84,15 @@ test("typing the start of an ID offers matching orders", async ({ page }) => {
   await expect.poll(async () => { const o = await offered(); return o.length > 0 && o.every((v) => v.startsWith(prefix)); }).toBe(true);
   expect((await offered()).length).toBeLessThanOrEqual(8);
 });
+
+test("an ambiguous display ID lists every order that has it", async ({ page }) => {
+  // The demo data holds two orders whose display IDs are both ORD-DEC0DE.
+  await page.goto("/");
+  await search(page, "#ord-dec0de");
+  await expect(page).toHaveURL(/\/search\?q=/);
+  const rows = page.getByTestId("order-row");
+  await expect(rows).toHaveCount(2);
+  await expect(page.getByTestId("search-results")).toContainText("display ID");
+  await rows.nth(1).locator("a").click();
+  await expect(page.getByTestId("order-page")).toContainText("ORD-DEC0DE");
+});

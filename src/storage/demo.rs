@@ -17,7 +17,7 @@ use super::{
     names::{COUNTERS, ORDERS, PAYMENTS, SESSIONS},
 };
 use crate::ids::{
-    BbNumber, CounterId, UserSuffix, VendorId,
+    BbNumber, CounterId, OrderId, UserSuffix, VendorId,
     generate::{ord_id, uuid_id},
 };
 
@@ -55,6 +55,9 @@ const VENDORS: &[&str] = &[
     "curry-corner",
     "bagel-bros",
 ];
+/// The display ID two demo orders share.
+pub const SHOWCASE_DISPLAY_ID: &str = "ORD-DEC0DE";
+
 const CARRIERS: &[&str] = &["USPS", "UPS", "FedEx", "DHL"];
 const CITIES: &[&str] = &["New York", "Austin", "Denver", "Seattle", "Miami", "Chicago", "Boston", "Phoenix"];
 const FAILURES: &[&str] = &[
@@ -156,6 +159,9 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         (0..(spec.orders / 10).max(20)).map(|_| format!("{:024x}", rng.random::<u128>() >> 32)).collect();
 
     let mut data = DemoData::default();
+    // Two bot orders share the display ID ORD-DEC0DE, as real ones do by chance (24 bits):
+    // the support desk lists both when someone searches for it.
+    let mut showcase = if spec.orders >= 100 { vec![0xdec0_de02_u32, 0xdec0_de01] } else { Vec::new() };
     // Marketplace orders are numbered after all are drawn, in time order, per vendor-day.
     let mut market: Vec<(DateTime<Utc>, Document)> = Vec::new();
 
@@ -165,9 +171,10 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         let marketplace = rng.random_bool(0.3);
         let id = if marketplace || rng.random_bool(0.15) {
             uuid_id(&mut rng)
+        } else if let Some(random) = showcase.pop() {
+            OrderId::ord(created, random)
         } else {
-            let at = created;
-            ord_id(&at_clock(at), &mut rng)
+            ord_id(&at_clock(created), &mut rng)
         };
         let mut d = doc! {
             "order_id": id.to_string(),
@@ -465,6 +472,15 @@ mod tests {
             .count();
         assert_eq!(dups, data.duplicated_order_ids);
         assert!(dups > 0);
+    }
+
+    #[test]
+    fn two_orders_share_the_showcase_display_id() {
+        let data = generate(&spec(1_000, 9));
+        let sharing: Vec<_> =
+            data.orders.iter().filter(|o| o.get_str("display_id") == Ok(SHOWCASE_DISPLAY_ID)).collect();
+        assert_eq!(sharing.len(), 2);
+        assert_ne!(sharing[0].get_str("order_id"), sharing[1].get_str("order_id"));
     }
 
     #[test]

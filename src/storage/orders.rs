@@ -283,7 +283,9 @@ pub(crate) fn lookup_filter(key: &LookupKey) -> Document {
     match key {
         LookupKey::OrderId(id) => doc! { "order_id": id.to_string() },
         LookupKey::DisplayId(id) => doc! { "display_id": id.to_string() },
-        LookupKey::OrderNumber(n) => doc! { "order_number": n.to_string() },
+        // The unique index on order_number is partial ({$type: "string"}): the planner uses it
+        // only when the query itself states that predicate, so say it.
+        LookupKey::OrderNumber(n) => doc! { "order_number": { "$eq": n.to_string(), "$type": "string" } },
         LookupKey::TelegramId(t) => doc! { "telegram_id": t.0 },
         // Legacy data holds non-canonical order_ids too (`test_order_…`): match either field.
         LookupKey::LegacyId(l) => doc! { "$or": [ { "id": l.as_str() }, { "order_id": l.as_str() } ] },

@@ -119,6 +119,18 @@ async fn ensure_indexes(store: &Store) {
     }
 }
 
+/// A new shipping-bot order for a customer, with nothing else set.
+pub fn bot_order(telegram_id: Option<i64>, amount: Option<f64>) -> orderdesk::storage::orders::NewOrder {
+    orderdesk::storage::orders::NewOrder {
+        source: orderdesk::orders::Source::ShippingBot,
+        telegram_id: telegram_id.map(orderdesk::ids::TelegramId),
+        vendor_id: None,
+        user_id: None,
+        order_number: None,
+        amount,
+    }
+}
+
 /// The `orderdesk` binary built for these tests.
 pub fn orderdesk_bin() -> &'static str {
     env!("CARGO_BIN_EXE_orderdesk")

@@ -3,7 +3,10 @@ use leptos_router::{components::Form, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{
+        components::{error_notice::ErrorNotice, order_table::OrderTable},
+        format,
+    },
     error::AppError,
     order_filter::{ListParams, STATUSES, SchemeFilter},
     orders::OrderSummary,
@@ -84,7 +87,7 @@ pub fn OrdersPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="text-slate-500">"Loading orders…"</p> }>
                     {move || Suspend::new(async move {
                         match page.await {
-                            Ok(page) => view! { <OrderTable page query=params().query() first=params().after.is_empty() /> }.into_any(),
+                            Ok(page) => view! { <OrderPageView page query=params().query() first=params().after.is_empty() /> }.into_any(),
                             Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
                         }
                     })}
@@ -95,42 +98,14 @@ pub fn OrdersPage() -> impl IntoView {
 }
 
 #[component]
-fn OrderTable(page: OrderListPage, query: String, first: bool) -> impl IntoView {
+fn OrderPageView(page: OrderListPage, query: String, first: bool) -> impl IntoView {
     if page.orders.is_empty() {
         return view! { <p data-testid="no-orders">"No orders match this filter."</p> }.into_any();
     }
     let sep = if query.is_empty() { "" } else { "&" };
     let next = page.next.map(|c| format!("/orders?{query}{sep}after={}", format::urlencode(&c)));
     view! {
-        <table class="w-full text-left text-sm" data-testid="order-table">
-            <thead class="border-b border-slate-300 dark:border-slate-700">
-                <tr>
-                    <th class="py-2 pr-4">"Order"</th>
-                    <th class="py-2 pr-4">"Source"</th>
-                    <th class="py-2 pr-4">"Status"</th>
-                    <th class="py-2 pr-4">"Vendor"</th>
-                    <th class="py-2 pr-4 text-right">"Amount"</th>
-                    <th class="py-2">"Created"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {page.orders.into_iter().map(|o| view! {
-                    <tr class="border-b border-slate-200 dark:border-slate-800" data-testid="order-row">
-                        <td class="py-1.5 pr-4 font-mono">
-                            {match o.page_key() {
-                                Some(k) => view! { <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format::order_href(k)>{o.headline()}</a> }.into_any(),
-                                None => view! { <span>{o.headline()}</span> }.into_any(),
-                            }}
-                        </td>
-                        <td class="py-1.5 pr-4">{o.source.label()}</td>
-                        <td class="py-1.5 pr-4">{format::text(o.status.as_deref())}</td>
-                        <td class="py-1.5 pr-4">{format::text(o.vendor_id.as_deref())}</td>
-                        <td class="py-1.5 pr-4 text-right tabular-nums">{format::money(o.amount, None)}</td>
-                        <td class="py-1.5">{format::time(o.created_at)}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <OrderTable orders=page.orders />
         <nav class="mt-4 flex gap-4 text-sm" aria-label="Pages">
             {(!first).then(|| view! { <a class="underline" href=format!("/orders?{query}")>"First page"</a> })}
             {next.map(|href| view! { <a class="underline" data-testid="next-page" href=href>"Next page →"</a> })}

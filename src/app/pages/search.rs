@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     app::{
-        components::{error_notice::ErrorNotice, search_form::SearchForm},
+        components::{error_notice::ErrorNotice, order_table::OrderTable, search_form::SearchForm},
         format,
     },
     error::AppError,
@@ -75,38 +75,7 @@ fn Results(found: LookupResult) -> impl IntoView {
         <p class="text-sm text-slate-600 dark:text-slate-400">
             {format!("{n} order{} for ", if n == 1 { "" } else { "s" })} <code>{key}</code> {format!(", read as {read_as}.")}
         </p>
-        <table class="mt-3 w-full text-left text-sm">
-            <thead class="border-b border-slate-300 dark:border-slate-700">
-                <tr>
-                    <th class="py-2 pr-4">"Order"</th>
-                    <th class="py-2 pr-4">"Source"</th>
-                    <th class="py-2 pr-4">"Status"</th>
-                    <th class="py-2 pr-4 text-right">"Amount"</th>
-                    <th class="py-2">"Created (UTC)"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {orders
-                    .into_iter()
-                    .map(|o| {
-                        view! {
-                            <tr class="border-b border-slate-200 dark:border-slate-800" data-testid="order-row">
-                                <td class="py-2 pr-4 font-mono">
-                                    {match o.page_key() {
-                                        Some(key) => view! { <a class="text-indigo-700 hover:underline dark:text-indigo-300" href=format::order_href(key)>{o.headline()}</a> }.into_any(),
-                                        None => view! { <span>{o.headline()}</span> }.into_any(),
-                                    }}
-                                </td>
-                                <td class="py-2 pr-4">{o.source.label()}</td>
-                                <td class="py-2 pr-4">{format::text(o.status.as_deref())}</td>
-                                <td class="py-2 pr-4 text-right tabular-nums">{format::money(o.amount, None)}</td>
-                                <td class="py-2">{format::time(o.created_at)}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <OrderTable orders />
     }
     .into_any()
 }
