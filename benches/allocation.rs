@@ -141,10 +141,7 @@ fn main() {
             }
             let (plain, strict, ratio) = (median(plain), median(strict), median(ratios));
             let segment = orderdesk(&store, &format!("segment{tasks}"), tasks, SEGMENT_OPS, Some(1000)).await;
-            println!(
-                "| {tasks} | {plain:.0} | {strict:.0} | {ratio:.2}× | {segment:.0} | {:.1}× |",
-                segment / plain
-            );
+            println!("| {tasks} | {plain:.0} | {strict:.0} | {ratio:.2}× | {segment:.0} | {:.1}× |", segment / plain);
         }
         store.drop_database().await.ok();
     });

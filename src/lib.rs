@@ -7,6 +7,7 @@ pub mod error;
 pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod issuing;
+pub mod maintenance;
 pub mod order_filter;
 pub mod orders;
 

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use mongodb::{
-    IndexModel,
-    bson::{Document, doc},
-    options::IndexOptions,
-};
+use mongodb::bson::{Document, doc};
 
 use super::{
     StorageError, Store,
+    index_check::model,
+    migrations::{ALIASES, RUNS},
     names::{API_KEYS, COUNTERS, ORDERS, PAYMENTS, SESSIONS},
 };
 
@@ -104,6 +102,16 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             "lists by status",
         ),
         plain(PAYMENTS, "order_id_1", doc! { "order_id": 1 }, "an order's payments"),
+        ExpectedIndex {
+            collection: ALIASES,
+            name: "order_1_old_order_id_1",
+            keys: doc! { "order": 1, "old_order_id": 1 },
+            unique: true,
+            partial: None,
+            purpose: "one fresh ID per renamed duplicate, so a resumed migration reuses it",
+        },
+        plain(ALIASES, "old_order_id_1", doc! { "old_order_id": 1 }, "finding an order by the ID it had before"),
+        plain(RUNS, "started_at_-1", doc! { "started_at": -1 }, "the maintenance page's list of runs"),
     ]
 }
 
@@ -131,28 +139,20 @@ impl Store {
     pub async fn ensure_indexes(&self) -> Vec<EnsureOutcome> {
         let mut outcomes = Vec::new();
         for index in expected_indexes() {
-            let mut options = IndexOptions::builder().name(index.name.to_owned()).build();
-            if index.unique {
-                options.unique = Some(true);
-            }
-            options.partial_filter_expression = index.partial.clone();
-            let model = IndexModel::builder().keys(index.keys.clone()).options(options).build();
             let coll = self.collection(index.collection);
             // Building an index over millions of orders takes longer than a lookup may.
-            let result = self
-                .run_for("create_index", index.collection, Duration::from_secs(600), coll.create_index(model))
-                .await
-                .map(drop);
+            let build = |stand_in| {
+                self.run_for(
+                    "create_index",
+                    index.collection,
+                    Duration::from_secs(600),
+                    coll.create_index(model(&index, stand_in)),
+                )
+            };
+            let result = build(false).await.map(drop);
             let mut stand_in = None;
             if index.unique && matches!(result, Err(StorageError::DuplicateKey { .. })) {
-                let name = stand_in_name(index.name);
-                let mut options = IndexOptions::builder().name(name.clone()).build();
-                options.partial_filter_expression = index.partial.clone();
-                let model = IndexModel::builder().keys(index.keys.clone()).options(options).build();
-                let made = self
-                    .run_for("create_index", index.collection, Duration::from_secs(600), coll.create_index(model))
-                    .await;
-                stand_in = made.is_ok().then_some(name);
+                stand_in = build(true).await.is_ok().then(|| stand_in_name(index.name));
             }
             outcomes.push(EnsureOutcome { index, result, stand_in });
         }

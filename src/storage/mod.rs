@@ -8,7 +8,9 @@
 pub mod api_keys;
 pub mod counters;
 pub mod demo;
+pub mod index_check;
 pub mod indexes;
+pub mod migrations;
 pub mod orders;
 pub mod payments;
 pub mod sessions;

@@ -92,7 +92,19 @@ impl Store {
     /// user ever reaches the query, and every form has an index.
     #[tracing::instrument(skip(self), fields(key = %key))]
     pub async fn find_order_documents(&self, key: &LookupKey) -> Result<Vec<Document>, StorageError> {
-        let filter = lookup_filter(key);
+        let mut found = self.find_by_filter(lookup_filter(key)).await?;
+        // An order renamed by the `duplicates` migration is still found by its old ID, next
+        // to the order that kept it.
+        if let LookupKey::OrderId(old) = key {
+            let renamed = self.renamed_from(&old.to_string()).await?;
+            if !renamed.is_empty() {
+                found.extend(self.find_by_filter(doc! { "order_id": { "$in": renamed } }).await?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn find_by_filter(&self, filter: Document) -> Result<Vec<Document>, StorageError> {
         let orders = self.collection(ORDERS);
         self.run("find_orders", ORDERS, async {
             orders.find(filter).sort(doc! { "created_at": -1 }).limit(LOOKUP_LIMIT).await?.try_collect().await

@@ -6,6 +6,8 @@ use std::{path::Path, process::ExitCode, time::Instant};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
+mod maintenance;
+
 use crate::{
     config::{CONFIG_FILE, Settings},
     issuing::{IdGenerator, IdScheme, NumberAllocator},
@@ -39,6 +41,11 @@ pub enum Command {
     /// Manage the keys the bots use for the JSON API.
     #[command(subcommand)]
     ApiKeys(ApiKeysCommand),
+    /// Compare the expected indexes with the database, and create the missing ones.
+    #[command(subcommand)]
+    Indexes(maintenance::IndexesCommand),
+    /// Fix legacy order data in batches: order-ids, duplicates, order-numbers.
+    Migrate(maintenance::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +134,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Id(_) => Ok(()),
         Command::ApiKeys(ApiKeysCommand::Create { name }) => create_api_key(&store, &name).await,
+        Command::Indexes(command) => maintenance::indexes(&store, command).await,
+        Command::Migrate(args) => maintenance::migrate(&settings, &store, args).await,
     }
 }
 

@@ -1,0 +1,263 @@
+//! Expected indexes against `listIndexes`, the documents that block the unique ones, and
+//! creating what is missing when nothing blocks it.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mongodb::{
+    IndexModel,
+    bson::{Bson, Document, doc},
+    options::IndexOptions,
+};
+
+use super::{
+    StorageError, Store,
+    indexes::{ExpectedIndex, expected_indexes, stand_in_name},
+    names::ORDERS,
+};
+use crate::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
+
+/// Documents listed per blocker kind.
+const SAMPLE_PER_KIND: i64 = 5;
+/// Index builds and whole-collection counts over millions of orders take a while.
+const LONG: Duration = Duration::from_secs(600);
+
+impl Store {
+    /// Every expected index, compared with what the database has. Unique indexes on
+    /// `orders` also get their blockers counted, present or not.
+    #[tracing::instrument(skip(self))]
+    pub async fn check_indexes(&self) -> Result<Vec<IndexReport>, StorageError> {
+        let mut reports = Vec::new();
+        let mut actual_by_collection: Vec<(&str, Vec<IndexModel>)> = Vec::new();
+        for index in expected_indexes() {
+            if !actual_by_collection.iter().any(|(c, _)| *c == index.collection) {
+                actual_by_collection.push((index.collection, self.list_indexes(index.collection).await?));
+            }
+            let actual = &actual_by_collection.iter().find(|(c, _)| *c == index.collection).expect("just added").1;
+            let state = compare(&index, actual);
+            let stand_in = stand_in_name(index.name);
+            let stand_in = actual.iter().any(|m| index_name(m) == Some(stand_in.as_str())).then_some(stand_in);
+            let blockers = if index.unique && (index.collection == ORDERS || state == IndexState::Missing) {
+                Some(self.blockers(&index).await?)
+            } else {
+                None
+            };
+            reports.push(IndexReport {
+                collection: index.collection.to_owned(),
+                name: index.name.to_owned(),
+                keys: index.keys.to_string(),
+                unique: index.unique,
+                partial: index.partial.as_ref().map(ToString::to_string),
+                purpose: index.purpose.to_owned(),
+                state,
+                blockers,
+                stand_in,
+            });
+        }
+        Ok(reports)
+    }
+
+    /// Creates each missing index that nothing blocks; a blocked unique index is refused
+    /// (its stand-in stays), an index with other options is left for a person to decide.
+    #[tracing::instrument(skip(self))]
+    pub async fn apply_indexes(&self) -> Result<Vec<(IndexReport, ApplyOutcome)>, StorageError> {
+        let mut out = Vec::new();
+        for report in self.check_indexes().await? {
+            let outcome = match &report.state {
+                IndexState::Present => ApplyOutcome::AlreadyPresent,
+                IndexState::Different { .. } => ApplyOutcome::LeftDifferent,
+                IndexState::Missing if report.is_blocked() => ApplyOutcome::Blocked,
+                IndexState::Missing => self.create_expected(&report).await,
+            };
+            out.push((report, outcome));
+        }
+        Ok(out)
+    }
+
+    async fn create_expected(&self, report: &IndexReport) -> ApplyOutcome {
+        let Some(index) = expected_indexes().into_iter().find(|i| i.name == report.name) else {
+            return ApplyOutcome::Failed(format!("{} is not an expected index", report.name));
+        };
+        let coll = self.collection(index.collection);
+        // MongoDB refuses a second index on the same keys that differs only in uniqueness:
+        // the stand-in goes first, and comes back if the unique build fails after all.
+        if let Some(stand_in) = &report.stand_in {
+            if let Err(e) = self.run("drop_index", index.collection, coll.drop_index(stand_in.as_str())).await {
+                return ApplyOutcome::Failed(format!("could not drop the stand-in {stand_in}: {e}"));
+            }
+        }
+        match self.run_for("create_index", index.collection, LONG, coll.create_index(model(&index, false))).await {
+            Ok(_) => ApplyOutcome::Created,
+            Err(e) => {
+                if report.stand_in.is_some() {
+                    let restored = self
+                        .run_for("create_index", index.collection, LONG, coll.create_index(model(&index, true)))
+                        .await;
+                    if let Err(r) = restored {
+                        tracing::error!(index = index.name, error = %r, "could not restore the stand-in index");
+                    }
+                }
+                ApplyOutcome::Failed(e.to_string())
+            }
+        }
+    }
+
+    async fn list_indexes(&self, collection: &'static str) -> Result<Vec<IndexModel>, StorageError> {
+        let coll = self.collection(collection);
+        let listed = self
+            .run("list_indexes", collection, async { coll.list_indexes().await?.try_collect::<Vec<_>>().await })
+            .await;
+        match listed {
+            Ok(models) => Ok(models),
+            // A collection that does not exist yet has no indexes.
+            Err(StorageError::Database { message, .. }) if message.contains("NamespaceNotFound") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Counts and samples the documents that would collide under `index` as unique.
+    async fn blockers(&self, index: &ExpectedIndex) -> Result<Blockers, StorageError> {
+        let field = index.keys.keys().next().map(String::as_str).unwrap_or("_id").to_owned();
+        let coll = self.collection(index.collection);
+        let count = |filter: Document| {
+            let coll = coll.clone();
+            async move { self.run_for("count_blockers", index.collection, LONG, coll.count_documents(filter)).await }
+        };
+        let mut blockers = Blockers::default();
+        // A partial index only covers the documents its filter selects: for order_number,
+        // strings. Missing and null values are outside it and block nothing.
+        if index.partial.is_none() {
+            blockers.missing = count(doc! { &field: { "$exists": false } }).await?;
+            blockers.null = count(doc! { &field: { "$type": "null" } }).await?;
+            blockers.empty = count(doc! { &field: "" }).await?;
+        }
+        let pipeline = vec![
+            doc! { "$match": { &field: { "$type": "string", "$ne": "" } } },
+            doc! { "$group": { "_id": format!("${field}"), "n": { "$sum": 1 } } },
+            doc! { "$match": { "n": { "$gt": 1 } } },
+            doc! { "$sort": { "n": -1, "_id": 1 } },
+        ];
+        let groups: Vec<Document> = self
+            .run_for("find_duplicates", index.collection, LONG, async {
+                coll.aggregate(pipeline).allow_disk_use(true).await?.try_collect().await
+            })
+            .await?;
+        blockers.duplicate_values = groups.len() as u64;
+        blockers.duplicate_documents = groups.iter().map(|g| count_of(g.get("n"))).sum();
+
+        let mut samples = Vec::new();
+        for (problem, filter) in [
+            ("missing", doc! { &field: { "$exists": false } }),
+            ("null", doc! { &field: { "$type": "null" } }),
+            ("\"\"", doc! { &field: "" }),
+        ] {
+            if index.partial.is_some() {
+                break;
+            }
+            samples.extend(self.sample(index.collection, filter, problem).await?);
+        }
+        for group in groups.iter().take(SAMPLE_PER_KIND as usize) {
+            let Some(Bson::String(value)) = group.get("_id") else { continue };
+            samples.extend(self.sample(index.collection, doc! { &field: value }, &format!("duplicate {value}")).await?);
+        }
+        blockers.sample = samples;
+        Ok(blockers)
+    }
+
+    async fn sample(
+        &self,
+        collection: &'static str,
+        filter: Document,
+        problem: &str,
+    ) -> Result<Vec<BlockerSample>, StorageError> {
+        let coll = self.collection(collection);
+        let docs: Vec<Document> = self
+            .run("sample_blockers", collection, async {
+                coll.find(filter).sort(doc! { "_id": 1 }).limit(SAMPLE_PER_KIND).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs
+            .iter()
+            .map(|d| BlockerSample {
+                object_id: d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default(),
+                problem: problem.to_owned(),
+                lookup: ["order_number", "id", "display_id"]
+                    .iter()
+                    .find_map(|k| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned)),
+            })
+            .collect())
+    }
+}
+
+fn count_of(v: Option<&Bson>) -> u64 {
+    match v {
+        Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The index as orderdesk creates it; `stand_in` drops uniqueness and takes the stand-in name.
+pub(crate) fn model(index: &ExpectedIndex, stand_in: bool) -> IndexModel {
+    let name = if stand_in { stand_in_name(index.name) } else { index.name.to_owned() };
+    let mut options = IndexOptions::builder().name(name).build();
+    if index.unique && !stand_in {
+        options.unique = Some(true);
+    }
+    options.partial_filter_expression = index.partial.clone();
+    IndexModel::builder().keys(index.keys.clone()).options(options).build()
+}
+
+fn index_name(m: &IndexModel) -> Option<&str> {
+    m.options.as_ref().and_then(|o| o.name.as_deref())
+}
+
+/// Present when an index of that name has the same keys, uniqueness and partial filter.
+fn compare(index: &ExpectedIndex, actual: &[IndexModel]) -> IndexState {
+    let describe = |m: &IndexModel| {
+        let o = m.options.as_ref();
+        let mut s = format!("{} on {}", index_name(m).unwrap_or("?"), m.keys);
+        if o.and_then(|o| o.unique).unwrap_or(false) {
+            s.push_str(", unique");
+        }
+        if let Some(p) = o.and_then(|o| o.partial_filter_expression.as_ref()) {
+            s.push_str(&format!(", partial {p}"));
+        }
+        s
+    };
+    let same_keys = |m: &IndexModel| keys_equal(&m.keys, &index.keys);
+    match actual.iter().find(|m| index_name(m) == Some(index.name)) {
+        Some(m) => {
+            let o = m.options.as_ref();
+            let unique = o.and_then(|o| o.unique).unwrap_or(false);
+            let partial = o.and_then(|o| o.partial_filter_expression.as_ref());
+            if same_keys(m) && unique == index.unique && partial == index.partial.as_ref() {
+                IndexState::Present
+            } else {
+                IndexState::Different { actual: describe(m) }
+            }
+        }
+        None => {
+            let stand_in = stand_in_name(index.name);
+            // Same keys under another name serve lookups, but orderdesk cannot vouch for them.
+            match actual.iter().find(|m| same_keys(m) && index_name(m) != Some(stand_in.as_str())) {
+                Some(m) => IndexState::Different { actual: describe(m) },
+                None => IndexState::Missing,
+            }
+        }
+    }
+}
+
+/// Key patterns compare by field order and direction; the server may send 1 as a double.
+fn keys_equal(a: &Document, b: &Document) -> bool {
+    let num = |v: &Bson| match v {
+        Bson::Int32(n) => Some(f64::from(*n)),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::Double(x) => Some(*x),
+        _ => None,
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && (va == vb || num(va) == num(vb) && num(va).is_some()))
+}

@@ -1,0 +1,569 @@
+//! What the migrations read and write: legacy orders in `_id` batches, guarded bulk updates,
+//! the old → new ID mapping, the record of every run, and the lock that keeps two writing
+//! runs apart.
+//!
+//! Every write is guarded by the condition that made the order a candidate (`order_id` still
+//! blank, still the old duplicate, `order_number` still blank), so a run that is killed and
+//! started again never changes an order twice.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
+
+use super::{StorageError, Store, names::ORDERS, orders::datetime};
+use crate::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT};
+
+pub const RUNS: &str = "maintenance_runs";
+pub const LOCKS: &str = "maintenance_locks";
+pub const ALIASES: &str = "order_id_aliases";
+
+/// A writing run that has not beaten its heartbeat for this long is considered dead.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bulk reads and writes of thousands of orders may take longer than a lookup.
+const BULK: Duration = Duration::from_secs(120);
+
+/// Which orders a migration walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// `order_id` missing, null or `""`.
+    BlankOrderId,
+    /// Marketplace orders whose `order_number` is missing, null or `""`.
+    BlankOrderNumber,
+}
+
+impl Selection {
+    fn filter(self) -> Document {
+        match self {
+            // `null` matches a missing field too.
+            Self::BlankOrderId => doc! { "order_id": { "$in": [Bson::Null, ""] } },
+            Self::BlankOrderNumber => doc! {
+                "order_number": { "$in": [Bson::Null, ""] },
+                "$or": [ { "source": "marketplace" }, { "vendor_id": { "$type": "string" } } ],
+            },
+        }
+    }
+}
+
+/// The fields of a legacy order the migrations need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyOrder {
+    /// The `_id`, whatever its type (legacy data is not always ObjectIds).
+    pub key: Bson,
+    pub order_id: FieldValue,
+    pub order_number: FieldValue,
+    pub created_at: Option<DateTime<Utc>>,
+    pub vendor_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl LegacyOrder {
+    /// The `_id` as people read it.
+    pub fn key_text(&self) -> String {
+        match &self.key {
+            Bson::ObjectId(o) => o.to_hex(),
+            Bson::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A field as stored: the migrations treat missing, null and `""` alike but report which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    Missing,
+    Null,
+    Empty,
+    Text(String),
+    /// Some other type (a number, say): shown as it is.
+    Other(String),
+}
+
+impl FieldValue {
+    fn of(d: &Document, key: &str) -> Self {
+        match d.get(key) {
+            None => Self::Missing,
+            Some(Bson::Null) => Self::Null,
+            Some(Bson::String(s)) if s.is_empty() => Self::Empty,
+            Some(Bson::String(s)) => Self::Text(s.clone()),
+            Some(other) => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Missing => "missing".into(),
+            Self::Null => "null".into(),
+            Self::Empty => "\"\"".into(),
+            Self::Text(s) | Self::Other(s) => s.clone(),
+        }
+    }
+}
+
+fn legacy_order(d: &Document) -> LegacyOrder {
+    let text = |k: &str| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
+    LegacyOrder {
+        key: d.get("_id").cloned().unwrap_or(Bson::Null),
+        order_id: FieldValue::of(d, "order_id"),
+        order_number: FieldValue::of(d, "order_number"),
+        created_at: datetime(d.get("created_at")),
+        vendor_id: text("vendor_id"),
+        user_id: match d.get("user_id") {
+            Some(Bson::String(s)) => Some(s.clone()),
+            Some(Bson::ObjectId(o)) => Some(o.to_hex()),
+            Some(Bson::Int64(n)) => Some(n.to_string()),
+            Some(Bson::Int32(n)) => Some(n.to_string()),
+            _ => None,
+        },
+    }
+}
+
+fn projection() -> Document {
+    doc! { "order_id": 1, "order_number": 1, "created_at": 1, "vendor_id": 1, "user_id": 1 }
+}
+
+/// The condition an update re-checks on the server, so it applies at most once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guard {
+    OrderIdBlank,
+    OrderIdIs(String),
+    OrderNumberBlank,
+}
+
+/// One guarded `$set` on one order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardedSet {
+    pub key: Bson,
+    pub guard: Guard,
+    pub set: Document,
+}
+
+/// What one bulk update did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BulkOutcome {
+    /// Orders whose guard still held and that were changed.
+    pub modified: u64,
+    /// Orders skipped because the guard no longer held (someone got there first).
+    pub skipped: u64,
+    pub errors: Vec<String>,
+}
+
+impl Store {
+    /// How many orders a selection holds now.
+    pub async fn count_selection(&self, selection: Selection) -> Result<u64, StorageError> {
+        let orders = self.collection(ORDERS);
+        self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(selection.filter())).await
+    }
+
+    /// The next `limit` orders of a selection after `after`, in `_id` order.
+    pub async fn next_legacy_batch(
+        &self,
+        selection: Selection,
+        after: Option<&Bson>,
+        limit: u32,
+    ) -> Result<Vec<LegacyOrder>, StorageError> {
+        let mut filter = selection.filter();
+        if let Some(after) = after {
+            filter = doc! { "$and": [ filter, { "_id": { "$gt": after.clone() } } ] };
+        }
+        self.read_legacy(filter, doc! { "_id": 1 }, i64::from(limit)).await
+    }
+
+    async fn read_legacy(
+        &self,
+        filter: Document,
+        sort: Document,
+        limit: i64,
+    ) -> Result<Vec<LegacyOrder>, StorageError> {
+        let orders = self.collection(ORDERS);
+        let docs: Vec<Document> = self
+            .run_for("read_legacy", ORDERS, BULK, async {
+                orders.find(filter).projection(projection()).sort(sort).limit(limit).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs.iter().map(legacy_order).collect())
+    }
+
+    /// Every `order_id` (non-empty text) held by more than one order, in order, with how
+    /// many orders hold it.
+    pub async fn duplicate_order_ids(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        let orders = self.collection(ORDERS);
+        let pipeline = vec![
+            doc! { "$match": { "order_id": { "$type": "string", "$ne": "" } } },
+            doc! { "$group": { "_id": "$order_id", "n": { "$sum": 1 } } },
+            doc! { "$match": { "n": { "$gt": 1 } } },
+            doc! { "$sort": { "_id": 1 } },
+        ];
+        let groups: Vec<Document> = self
+            .run_for("find_duplicates", ORDERS, Duration::from_secs(600), async {
+                orders.aggregate(pipeline).allow_disk_use(true).await?.try_collect().await
+            })
+            .await?;
+        Ok(groups.iter().filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), count(g.get("n"))))).collect())
+    }
+
+    /// The orders holding any of these `order_id`s.
+    pub async fn orders_holding(&self, order_ids: &[String]) -> Result<Vec<LegacyOrder>, StorageError> {
+        self.read_legacy(doc! { "order_id": { "$in": order_ids } }, doc! { "_id": 1 }, 0).await
+    }
+
+    /// Applies guarded updates in one `update` command (one round trip, unordered).
+    pub async fn apply_guarded(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
+        if sets.is_empty() {
+            return Ok(BulkOutcome::default());
+        }
+        let updates: Vec<Document> = sets
+            .iter()
+            .map(|s| {
+                let guard = match &s.guard {
+                    Guard::OrderIdBlank => doc! { "order_id": { "$in": [Bson::Null, ""] } },
+                    Guard::OrderIdIs(old) => doc! { "order_id": old },
+                    Guard::OrderNumberBlank => doc! { "order_number": { "$in": [Bson::Null, ""] } },
+                };
+                let mut q = doc! { "_id": s.key.clone() };
+                q.extend(guard);
+                doc! { "q": q, "u": { "$set": s.set.clone() }, "multi": false }
+            })
+            .collect();
+        let command = doc! { "update": ORDERS, "updates": updates, "ordered": false };
+        let reply = self.run_for("bulk_update", ORDERS, BULK, self.database().run_command(command)).await?;
+        let modified = count(reply.get("nModified"));
+        let errors: Vec<String> = reply
+            .get_array("writeErrors")
+            .map(|errs| {
+                errs.iter()
+                    .filter_map(Bson::as_document)
+                    .map(|e| {
+                        let at = count(e.get("index")) as usize;
+                        let order = sets.get(at).map(|s| s.key.to_string()).unwrap_or_default();
+                        format!("order {order}: {}", e.get_str("errmsg").unwrap_or("write error"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let skipped = (sets.len() as u64).saturating_sub(modified + errors.len() as u64);
+        Ok(BulkOutcome { modified, skipped, errors })
+    }
+
+    /// Records the fresh IDs planned for renamed duplicates before any order changes, and
+    /// returns what is recorded: a run started again reuses the IDs an earlier one chose.
+    pub async fn record_aliases(
+        &self,
+        planned: &[(Bson, String, String)],
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<(String, String), String>, StorageError> {
+        if planned.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let at = BsonTime::from_millis(now.timestamp_millis());
+        let updates: Vec<Document> = planned
+            .iter()
+            .map(|(order, old, new)| {
+                doc! {
+                    "q": { "order": order.clone(), "old_order_id": old },
+                    "u": { "$setOnInsert": { "new_order_id": new, "run_id": run_id, "created_at": at } },
+                    "upsert": true,
+                }
+            })
+            .collect();
+        let command = doc! { "update": ALIASES, "updates": updates, "ordered": false };
+        let reply = self.run_for("record_aliases", ALIASES, BULK, self.database().run_command(command)).await?;
+        if let Ok(errs) = reply.get_array("writeErrors") {
+            if let Some(first) = errs.iter().filter_map(Bson::as_document).next() {
+                return Err(StorageError::Database {
+                    op: "record_aliases",
+                    message: first.get_str("errmsg").unwrap_or("write error").to_owned(),
+                });
+            }
+        }
+        let orders: Vec<Bson> = planned.iter().map(|(o, _, _)| o.clone()).collect();
+        let aliases = self.collection(ALIASES);
+        let docs: Vec<Document> = self
+            .run_for("read_aliases", ALIASES, BULK, async {
+                aliases.find(doc! { "order": { "$in": orders } }).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                let order = d.get("order")?.to_string();
+                Some(((order, d.get_str("old_order_id").ok()?.to_owned()), d.get_str("new_order_id").ok()?.to_owned()))
+            })
+            .collect())
+    }
+
+    /// The current IDs of orders that once held `old` (a duplicate renamed by a migration).
+    pub async fn renamed_from(&self, old: &str) -> Result<Vec<String>, StorageError> {
+        let aliases = self.collection(ALIASES);
+        let docs: Vec<Document> = self
+            .run("find_alias", ALIASES, async {
+                aliases.find(doc! { "old_order_id": old }).limit(50).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs.iter().filter_map(|d| d.get_str("new_order_id").ok().map(str::to_owned)).collect())
+    }
+
+    /// Takes the lock for a writing run; `Ok(false)` when another live run holds it. A holder
+    /// whose heartbeat stopped, or whose process on this host is gone (killed half way), is
+    /// taken over, and its run is marked interrupted.
+    pub async fn acquire_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let locks = self.collection(LOCKS);
+        let at = BsonTime::from_millis(now.timestamp_millis());
+        let mine =
+            doc! { "run_id": run_id, "heartbeat_at": at, "host": host_name(), "pid": i64::from(std::process::id()) };
+        let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
+        let holder = self.run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations" })).await?;
+        let filter = match &holder {
+            // Matches nothing if a lock appeared meanwhile: the upsert then collides with it.
+            None => doc! { "_id": "migrations", "run_id": { "$exists": false } },
+            Some(h) => {
+                let dead = h.get_datetime("heartbeat_at").map_or(true, |t| *t < stale) || {
+                    let same_host = h.get_str("host").ok() == Some(host_name().as_str());
+                    let pid = h.get_i64("pid").ok().and_then(|p| u32::try_from(p).ok());
+                    same_host && pid.is_some_and(|p| !process_alive(p))
+                };
+                if !dead {
+                    return Ok(false);
+                }
+                // Take it only from that holder, in case another run takes it at the same time.
+                doc! { "_id": "migrations", "run_id": h.get_str("run_id").unwrap_or("") }
+            }
+        };
+        let taken = self.run("acquire_lock", LOCKS, locks.update_one(filter, doc! { "$set": mine }).upsert(true)).await;
+        match taken {
+            Ok(r) if r.matched_count == 1 || r.upserted_id.is_some() => {}
+            Ok(_) => return Ok(false),
+            // Another run created the lock first: the upsert collided with it.
+            Err(StorageError::DuplicateKey { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        if let Some(dead_run) =
+            holder.as_ref().and_then(|h| h.get_str("run_id").ok()).and_then(|id| ObjectId::parse_str(id).ok())
+        {
+            let runs = self.collection(RUNS);
+            self.run(
+                "interrupt_run",
+                RUNS,
+                runs.update_one(
+                    doc! { "_id": dead_run, "status": "running" },
+                    doc! { "$set": { "status": "interrupted", "message": "the process stopped before finishing; a later run took over" } },
+                ),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+
+    pub async fn release_migration_lock(&self, run_id: &str) -> Result<(), StorageError> {
+        let locks = self.collection(LOCKS);
+        self.run("release_lock", LOCKS, locks.delete_one(doc! { "_id": "migrations", "run_id": run_id }))
+            .await
+            .map(drop)
+    }
+
+    /// The run holding the lock, if it is alive.
+    pub async fn migration_lock_holder(&self, now: DateTime<Utc>) -> Result<Option<String>, StorageError> {
+        let locks = self.collection(LOCKS);
+        let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
+        let found = self
+            .run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations", "heartbeat_at": { "$gte": stale } }))
+            .await?;
+        Ok(found.and_then(|d| d.get_str("run_id").ok().map(str::to_owned)))
+    }
+
+    /// Starts the record of a run; returns its id.
+    pub async fn insert_run(&self, run: &RunRecord, now: DateTime<Utc>) -> Result<String, StorageError> {
+        let runs = self.collection(RUNS);
+        let id = ObjectId::new();
+        let at = BsonTime::from_millis(now.timestamp_millis());
+        let d = doc! {
+            "_id": id,
+            "task": &run.task,
+            "dry_run": run.dry_run,
+            "actor": &run.actor,
+            "status": run.status.as_str(),
+            "started_at": at,
+            "heartbeat_at": at,
+            "total": run.total as i64,
+            "done": 0_i64,
+            "changed": 0_i64,
+            "errors": 0_i64,
+            "batch": i64::from(run.batch),
+            "message": &run.message,
+            "changes": [],
+            "error_samples": [],
+            "cancel_requested": false,
+        };
+        self.run("insert_run", RUNS, runs.insert_one(d)).await?;
+        Ok(id.to_hex())
+    }
+
+    /// Saves progress (and beats the lock's heartbeat); returns whether a cancel was asked for.
+    pub async fn save_progress(
+        &self,
+        run: &RunRecord,
+        new_changes: &[PlannedChange],
+        new_errors: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let runs = self.collection(RUNS);
+        let at = BsonTime::from_millis(now.timestamp_millis());
+        let changes: Vec<Document> = new_changes
+            .iter()
+            .map(|c| doc! { "order": &c.order, "field": &c.field, "from": &c.from, "to": &c.to })
+            .collect();
+        let mut set = doc! {
+            "heartbeat_at": at,
+            "total": run.total as i64,
+            "done": run.done as i64,
+            "changed": run.changed as i64,
+            "errors": run.errors as i64,
+            "message": &run.message,
+            "duration_ms": run.duration_ms as i64,
+        };
+        if run.status.is_finished() {
+            set.insert("status", run.status.as_str());
+            set.insert("finished_at", at);
+        }
+        let update = doc! {
+            "$set": set,
+            "$push": {
+                "changes": { "$each": changes, "$slice": SAMPLE_LIMIT as i64 },
+                "error_samples": { "$each": new_errors, "$slice": SAMPLE_LIMIT as i64 },
+            },
+        };
+        let id = object_id(&run.id)?;
+        let after = self
+            .run(
+                "save_progress",
+                RUNS,
+                runs.find_one_and_update(doc! { "_id": id }, update)
+                    .return_document(mongodb::options::ReturnDocument::After),
+            )
+            .await?;
+        if !run.dry_run && !run.status.is_finished() {
+            let locks = self.collection(LOCKS);
+            self.run(
+                "beat_lock",
+                LOCKS,
+                locks.update_one(
+                    doc! { "_id": "migrations", "run_id": &run.id },
+                    doc! { "$set": { "heartbeat_at": at } },
+                ),
+            )
+            .await?;
+        }
+        Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
+    }
+
+    /// Asks a running run to stop after its current batch; false if it is not running.
+    pub async fn request_cancel(&self, run_id: &str) -> Result<bool, StorageError> {
+        let runs = self.collection(RUNS);
+        let result = self
+            .run(
+                "cancel_run",
+                RUNS,
+                runs.update_one(
+                    doc! { "_id": object_id(run_id)?, "status": "running" },
+                    doc! { "$set": { "cancel_requested": true } },
+                ),
+            )
+            .await?;
+        Ok(result.matched_count == 1)
+    }
+
+    pub async fn find_run(&self, run_id: &str, now: DateTime<Utc>) -> Result<Option<RunRecord>, StorageError> {
+        let runs = self.collection(RUNS);
+        let found = self.run("find_run", RUNS, runs.find_one(doc! { "_id": object_id(run_id)? })).await?;
+        Ok(found.as_ref().map(|d| run_record(d, now)))
+    }
+
+    /// The newest runs first.
+    pub async fn recent_runs(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StorageError> {
+        let runs = self.collection(RUNS);
+        let docs: Vec<Document> = self
+            .run("recent_runs", RUNS, async {
+                runs.find(doc! {})
+                    .projection(doc! { "changes": 0, "error_samples": 0 })
+                    .sort(doc! { "started_at": -1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(docs.iter().map(|d| run_record(d, now)).collect())
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
+}
+
+/// Whether a process of this host is still running (Linux: it has a /proc entry).
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn object_id(hex: &str) -> Result<ObjectId, StorageError> {
+    ObjectId::parse_str(hex)
+        .map_err(|_| StorageError::Database { op: "find_run", message: format!("'{hex}' is not a run id") })
+}
+
+fn count(v: Option<&Bson>) -> u64 {
+    match v {
+        Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(Bson::Double(x)) if *x >= 0.0 => *x as u64,
+        _ => 0,
+    }
+}
+
+/// Reads a run; one still "running" without a recent heartbeat is reported as interrupted.
+fn run_record(d: &Document, now: DateTime<Utc>) -> RunRecord {
+    let time = |k: &str| datetime(d.get(k));
+    let mut status = RunStatus::parse(d.get_str("status").unwrap_or("interrupted"));
+    if status == RunStatus::Running
+        && time("heartbeat_at")
+            .is_none_or(|t| now - t > chrono::Duration::from_std(HEARTBEAT_TIMEOUT).unwrap_or_default())
+    {
+        status = RunStatus::Interrupted;
+    }
+    let duration_ms = count(d.get("duration_ms"));
+    let done = count(d.get("done"));
+    let strings = |k: &str| -> Vec<Document> {
+        d.get_array(k).map(|a| a.iter().filter_map(Bson::as_document).cloned().collect()).unwrap_or_default()
+    };
+    RunRecord {
+        id: d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default(),
+        task: d.get_str("task").unwrap_or("?").to_owned(),
+        dry_run: d.get_bool("dry_run").unwrap_or(false),
+        actor: d.get_str("actor").unwrap_or("?").to_owned(),
+        status,
+        started_at: time("started_at").map(|t| t.to_rfc3339()).unwrap_or_default(),
+        finished_at: time("finished_at").map(|t| t.to_rfc3339()),
+        total: count(d.get("total")),
+        done,
+        changed: count(d.get("changed")),
+        errors: count(d.get("errors")),
+        duration_ms,
+        rate: if duration_ms > 0 { done as f64 * 1000.0 / duration_ms as f64 } else { 0.0 },
+        message: d.get_str("message").unwrap_or("").to_owned(),
+        changes: strings("changes")
+            .iter()
+            .map(|c| PlannedChange {
+                order: c.get_str("order").unwrap_or("").to_owned(),
+                field: c.get_str("field").unwrap_or("").to_owned(),
+                from: c.get_str("from").unwrap_or("").to_owned(),
+                to: c.get_str("to").unwrap_or("").to_owned(),
+            })
+            .collect(),
+        error_samples: d
+            .get_array("error_samples")
+            .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        batch: count(d.get("batch")) as u32,
+    }
+}
