@@ -148,10 +148,10 @@ impl PreparedRun {
         if let Err(e) = self.store.save_progress(&self.record, &[], &[], now).await {
             tracing::error!(run = %self.record.id, error = %e, "could not save the end of a run");
         }
-        if !self.options.dry_run {
-            if let Err(e) = self.store.release_migration_lock(&self.record.id).await {
-                tracing::warn!(run = %self.record.id, error = %e, "lock not released; it expires by itself");
-            }
+        if !self.options.dry_run
+            && let Err(e) = self.store.release_migration_lock(&self.record.id).await
+        {
+            tracing::warn!(run = %self.record.id, error = %e, "lock not released; it expires by itself");
         }
         on_progress(&self.record);
         self.record
@@ -300,7 +300,7 @@ impl PreparedRun {
         predicted: &mut HashMap<String, u32>,
     ) -> Result<BatchOutcome, MaintenanceError> {
         let mut errors = Vec::new();
-        let mut by_counter: BTreeMap<CounterId, Vec<(&LegacyOrder, DateTime<Utc>, UserSuffix)>> = BTreeMap::new();
+        let mut by_counter: BTreeMap<CounterId, Vec<Numberable>> = BTreeMap::new();
         for o in orders {
             let vendor = o.vendor_id.as_deref().map(VendorId::parse);
             let user = o.user_id.as_deref().map(UserSuffix::from_user_id);
@@ -339,7 +339,8 @@ impl PreparedRun {
             } else {
                 match self.store.reserve_in_counter(&counter, wanted, now).await {
                     Ok(range) => range,
-                    Err(CounterError::Exhausted { .. }) => 1..=0,
+                    // Nothing left that day: every order of the group gets the error below.
+                    Err(CounterError::Exhausted { .. }) => std::ops::RangeInclusive::new(1, 0),
                     Err(CounterError::Storage(e)) => return Err(e.into()),
                 }
             };
@@ -382,6 +383,9 @@ impl PreparedRun {
         Ok(BatchOutcome { looked_at: looked_at as u64, changed, changes, errors })
     }
 }
+
+/// A marketplace order that can be numbered: its time and user suffix, read.
+type Numberable<'a> = (&'a LegacyOrder, DateTime<Utc>, UserSuffix);
 
 fn change(o: &LegacyOrder, field: &str, from: String, set: &GuardedSet) -> PlannedChange {
     PlannedChange {

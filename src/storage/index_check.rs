@@ -81,10 +81,10 @@ impl Store {
         let coll = self.collection(index.collection);
         // MongoDB refuses a second index on the same keys that differs only in uniqueness:
         // the stand-in goes first, and comes back if the unique build fails after all.
-        if let Some(stand_in) = &report.stand_in {
-            if let Err(e) = self.run("drop_index", index.collection, coll.drop_index(stand_in.as_str())).await {
-                return ApplyOutcome::Failed(format!("could not drop the stand-in {stand_in}: {e}"));
-            }
+        if let Some(stand_in) = &report.stand_in
+            && let Err(e) = self.run("drop_index", index.collection, coll.drop_index(stand_in.as_str())).await
+        {
+            return ApplyOutcome::Failed(format!("could not drop the stand-in {stand_in}: {e}"));
         }
         match self.run_for("create_index", index.collection, LONG, coll.create_index(model(&index, false))).await {
             Ok(_) => ApplyOutcome::Created,

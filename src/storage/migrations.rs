@@ -270,13 +270,13 @@ impl Store {
             .collect();
         let command = doc! { "update": ALIASES, "updates": updates, "ordered": false };
         let reply = self.run_for("record_aliases", ALIASES, BULK, self.database().run_command(command)).await?;
-        if let Ok(errs) = reply.get_array("writeErrors") {
-            if let Some(first) = errs.iter().filter_map(Bson::as_document).next() {
-                return Err(StorageError::Database {
-                    op: "record_aliases",
-                    message: first.get_str("errmsg").unwrap_or("write error").to_owned(),
-                });
-            }
+        if let Ok(errs) = reply.get_array("writeErrors")
+            && let Some(first) = errs.iter().filter_map(Bson::as_document).next()
+        {
+            return Err(StorageError::Database {
+                op: "record_aliases",
+                message: first.get_str("errmsg").unwrap_or("write error").to_owned(),
+            });
         }
         let orders: Vec<Bson> = planned.iter().map(|(o, _, _)| o.clone()).collect();
         let aliases = self.collection(ALIASES);
