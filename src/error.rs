@@ -16,6 +16,9 @@ pub enum AppError {
     BadInput(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request is fine but clashes with something under way (a migration running).
+    #[error("{0}")]
+    Conflict(String),
     #[error("Something went wrong on the server: {0}")]
     Internal(String),
     #[error("Could not reach orderdesk: {0}")]
@@ -29,6 +32,7 @@ impl AppError {
             Self::DatabaseUnavailable(_) => 503,
             Self::BadInput(_) => 400,
             Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
             Self::Internal(_) | Self::Transport(_) => 500,
         }
     }
@@ -56,6 +60,17 @@ impl From<crate::storage::StorageError> for AppError {
         } else {
             tracing::error!(error = %e, "storage error");
             Self::Internal("a database operation failed; the details are in the server log".into())
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::maintenance::runner::MaintenanceError> for AppError {
+    fn from(e: crate::maintenance::runner::MaintenanceError) -> Self {
+        use crate::maintenance::runner::MaintenanceError;
+        match e {
+            MaintenanceError::AlreadyRunning(_) => Self::Conflict(e.to_string()),
+            MaintenanceError::Storage(s) => s.into(),
         }
     }
 }

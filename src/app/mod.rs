@@ -14,7 +14,8 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    home::HomePage, not_found::NotFound, order::OrderPage, orders::OrdersPage, planned::Planned, search::SearchPage,
+    home::HomePage, maintenance::MaintenancePage, not_found::NotFound, order::OrderPage, orders::OrdersPage,
+    planned::Planned, search::SearchPage,
 };
 
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
@@ -59,7 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("counters") view=|| view! { <Planned page="Counters" issue=5 /> } />
                     <Route path=StaticSegment("performance") view=|| view! { <Planned page="Performance" issue=5 /> } />
                     <Route path=StaticSegment("failures") view=|| view! { <Planned page="Failures" issue=5 /> } />
-                    <Route path=StaticSegment("maintenance") view=|| view! { <Planned page="Maintenance" issue=6 /> } />
+                    <Route path=StaticSegment("maintenance") view=MaintenancePage />
                 </Routes>
             </main>
         </Router>

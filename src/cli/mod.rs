@@ -290,11 +290,12 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
     };
     let report = store.insert_demo(generate(&spec)).await.map_err(|e| e.to_string())?;
     println!(
-        "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id), {} sessions, {} payments, {} counters into {} in {:.1}s",
+        "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id, {} without BB number), {} sessions, {} payments, {} counters into {} in {:.1}s",
         report.orders,
         report.marketplace_orders,
         report.legacy_without_order_id,
         report.duplicated_order_ids,
+        report.legacy_without_order_number,
         report.sessions,
         report.payments,
         report.counters,

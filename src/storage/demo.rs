@@ -38,6 +38,7 @@ pub struct DemoReport {
     pub marketplace_orders: usize,
     pub legacy_without_order_id: usize,
     pub duplicated_order_ids: usize,
+    pub legacy_without_order_number: usize,
     pub sessions: usize,
     pub payments: usize,
     pub counters: usize,
@@ -208,7 +209,7 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         }
     }
 
-    number_marketplace_orders(spec, &mut market, &mut data);
+    number_marketplace_orders(spec, &mut rng, &mut market, &mut data);
     add_sessions(&mut rng, &mut data, now);
     spoil_legacy_orders(&mut rng, &mut data);
     data
@@ -249,7 +250,13 @@ fn add_payment(rng: &mut StdRng, data: &mut DemoData, order: &Document) {
 
 /// Gives marketplace orders their BB numbers in time order per vendor and day (in the
 /// configured time zone) and writes the matching counters, exactly as the allocator would.
-fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Document)], data: &mut DemoData) {
+/// About one in 250 is left without a number, as orders from before numbering were.
+fn number_marketplace_orders(
+    spec: &DemoSpec,
+    rng: &mut StdRng,
+    market: &mut [(DateTime<Utc>, Document)],
+    data: &mut DemoData,
+) {
     market.sort_by_key(|(t, _)| *t);
     let mut counters: BTreeMap<String, (u32, DateTime<Utc>)> = BTreeMap::new();
     for (created, d) in market.iter_mut() {
@@ -258,6 +265,12 @@ fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Docu
         let (Ok(vendor), Ok(suffix)) = (VendorId::parse(&vendor), UserSuffix::from_user_id(&user)) else {
             continue;
         };
+        data.marketplace_orders += 1;
+        if rng.random_bool(0.004) {
+            data.legacy_without_order_number += 1;
+            data.orders.push(std::mem::take(d));
+            continue;
+        }
         let day = created.with_timezone(&spec.time_zone).date_naive();
         let counter = CounterId::new(day, vendor).to_string();
         let entry = counters.entry(counter.clone()).or_insert((0, *created));
@@ -268,7 +281,6 @@ fn number_marketplace_orders(spec: &DemoSpec, market: &mut [(DateTime<Utc>, Docu
         };
         d.insert("order_number", number.to_string());
         d.insert("counter_id", counter);
-        data.marketplace_orders += 1;
         data.orders.push(std::mem::take(d));
     }
     for (counter_id, (sequence, last)) in counters {
@@ -376,6 +388,7 @@ pub struct DemoData {
     pub marketplace_orders: usize,
     pub legacy_without_order_id: usize,
     pub duplicated_order_ids: usize,
+    pub legacy_without_order_number: usize,
 }
 
 /// Bulk inserts are sent in batches of this many documents.
@@ -390,6 +403,7 @@ impl Store {
             marketplace_orders: data.marketplace_orders,
             legacy_without_order_id: data.legacy_without_order_id,
             duplicated_order_ids: data.duplicated_order_ids,
+            legacy_without_order_number: data.legacy_without_order_number,
             sessions: data.sessions.len(),
             payments: data.payments.len(),
             counters: data.counters.len(),
@@ -472,6 +486,13 @@ mod tests {
             .count();
         assert_eq!(dups, data.duplicated_order_ids);
         assert!(dups > 0);
+        let unnumbered = data
+            .orders
+            .iter()
+            .filter(|o| o.get_str("source") == Ok("marketplace") && !o.contains_key("order_number"))
+            .count();
+        assert_eq!(unnumbered, data.legacy_without_order_number);
+        assert!(unnumbered > 0);
     }
 
     #[test]

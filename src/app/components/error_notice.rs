@@ -16,6 +16,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         AppError::DatabaseUnavailable(_) => "Database unavailable",
         AppError::BadInput(_) => "Check the input",
         AppError::NotFound(_) => "Not found",
+        AppError::Conflict(_) => "Busy",
         AppError::Internal(_) | AppError::Transport(_) => "Something went wrong",
     };
     view! {

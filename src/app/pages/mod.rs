@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod home;
+pub mod maintenance;
 pub mod not_found;
 pub mod order;
 pub mod orders;

@@ -1,0 +1,466 @@
+//! `/maintenance`: the index check with its blockers, the migrations (dry run, review,
+//! confirm, apply with a live progress bar, cancel) and the record of every run.
+
+use leptos::prelude::*;
+
+use crate::{
+    app::{components::error_notice::ErrorNotice, format},
+    error::AppError,
+    maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus},
+};
+
+#[server]
+pub async fn check_indexes() -> Result<Vec<IndexReport>, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.check_indexes().await?)
+}
+
+#[server]
+pub async fn apply_indexes() -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.apply_indexes().await?)
+}
+
+/// Starts a run in the background and returns its id at once. Applying (not a dry run)
+/// needs `confirm` to repeat the migration's name.
+#[server]
+pub async fn start_migration(migration: String, mode: String, batch: u32, confirm: String) -> Result<String, AppError> {
+    let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
+    let dry_run = match mode.as_str() {
+        "dry-run" => true,
+        "apply" => false,
+        _ => return Err(AppError::BadInput("mode must be dry-run or apply".into())),
+    };
+    if !crate::maintenance::BATCH_RANGE.contains(&batch) {
+        return Err(AppError::BadInput("the batch size must be between 1 and 10,000".into()));
+    }
+    if !dry_run && confirm.trim() != migration.as_str() {
+        return Err(AppError::BadInput(format!("type {migration} to confirm that the orders should be changed")));
+    }
+    let state = crate::server::state()?;
+    let options = crate::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
+    let run = crate::maintenance::runner::prepare(
+        &state.store,
+        state.ids.clock().clone(),
+        state.settings.time_zone,
+        migration,
+        options,
+        "web",
+    )
+    .await?;
+    let id = run.record().id.clone();
+    tokio::spawn(run.execute(|_| {}));
+    Ok(id)
+}
+
+#[server]
+pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
+    let state = crate::server::state()?;
+    state
+        .store
+        .find_run(id.trim(), chrono::Utc::now())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no run {}", id.chars().take(40).collect::<String>())))
+}
+
+#[server]
+pub async fn cancel_run(id: String) -> Result<bool, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.request_cancel(id.trim()).await?)
+}
+
+#[server]
+pub async fn recent_runs() -> Result<Vec<RunRecord>, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.recent_runs(30, chrono::Utc::now()).await?)
+}
+
+const BUTTON: &str =
+    "rounded bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-700 disabled:opacity-50";
+const QUIET_BUTTON: &str = "rounded border border-slate-300 px-3 py-1.5 text-sm hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
+const CARD: &str = "rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900";
+
+#[component]
+pub fn MaintenancePage() -> impl IntoView {
+    let check_version = RwSignal::new(0_u32);
+    let runs_version = RwSignal::new(0_u32);
+    let check = Resource::new(move || check_version.get(), |_| check_indexes());
+    let runs = Resource::new(move || runs_version.get(), |_| recent_runs());
+    let apply = ServerAction::<ApplyIndexes>::new();
+    Effect::new(move |_| {
+        if apply.value().get().is_some() {
+            check_version.update(|v| *v += 1);
+        }
+    });
+    // The run being watched, and its latest state.
+    let active = RwSignal::new(None::<String>);
+    let status = ServerAction::<RunProgress>::new();
+    watch_run(active, status, runs_version);
+
+    view! {
+        <section class="space-y-8">
+            <div>
+                <h1 class="text-2xl font-bold">"Maintenance"</h1>
+                <p class="mt-1 text-slate-600 dark:text-slate-400">
+                    "Check the indexes, find the documents that block them, and fix the data: dry run first, review, then apply."
+                </p>
+            </div>
+
+            <div class=CARD data-testid="index-check">
+                <div class="flex flex-wrap items-center justify-between gap-2">
+                    <h2 class="text-lg font-semibold">"Indexes"</h2>
+                    <div class="flex gap-2">
+                        <button class=QUIET_BUTTON data-testid="check-indexes" on:click=move |_| check_version.update(|v| *v += 1)>
+                            "Check again"
+                        </button>
+                        <button
+                            class=BUTTON
+                            data-testid="apply-indexes"
+                            disabled=move || apply.pending().get()
+                            on:click=move |_| { apply.dispatch(ApplyIndexes {}); }
+                        >
+                            "Create missing indexes"
+                        </button>
+                    </div>
+                </div>
+                {move || apply.value().get().map(|r| match r {
+                    Ok(outcomes) => view! { <ApplySummary outcomes /> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                })}
+                <Transition fallback=|| view! { <p class="mt-3 text-slate-500">"Checking indexes…"</p> }>
+                    {move || Suspend::new(async move {
+                        match check.await {
+                            Ok(reports) => view! { <IndexTable reports /> }.into_any(),
+                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </div>
+
+            <div class="space-y-3">
+                <h2 class="text-lg font-semibold">"Migrations"</h2>
+                <ActiveRun active status />
+                <div class="grid gap-4 md:grid-cols-3">
+                    {Migration::ALL.into_iter().map(|m| view! { <MigrationCard migration=m active status /> }).collect_view()}
+                </div>
+            </div>
+
+            <div class=CARD>
+                <h2 class="text-lg font-semibold">"Runs"</h2>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match runs.await {
+                            Ok(runs) => view! { <RunTable runs active status /> }.into_any(),
+                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </div>
+        </section>
+    }
+}
+
+/// Polls the watched run about twice a second until it finishes, then refreshes the runs list.
+fn watch_run(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>, runs_version: RwSignal<u32>) {
+    Effect::new(move |_| {
+        let Some(id) = active.get() else { return };
+        status.dispatch(RunProgress { id: id.clone() });
+        let handle = set_interval_with_handle(
+            move || {
+                let finished =
+                    status.value().with_untracked(|v| matches!(v, Some(Ok(r)) if r.id == id && r.status.is_finished()));
+                if !finished && !status.pending().get_untracked() {
+                    status.dispatch(RunProgress { id: id.clone() });
+                }
+            },
+            std::time::Duration::from_millis(500),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    // Refresh the list once per finished run (a short run may finish before the first poll).
+    Effect::new(move |last_finished: Option<Option<String>>| {
+        let finished = status.value().with(|v| match v {
+            Some(Ok(r)) if r.status.is_finished() => Some(r.id.clone()),
+            _ => None,
+        });
+        let last = last_finished.flatten();
+        if finished.is_some() && finished != last {
+            runs_version.update(|v| *v += 1);
+        }
+        finished.or(last)
+    });
+}
+
+#[component]
+fn ApplySummary(outcomes: Vec<(IndexReport, ApplyOutcome)>) -> impl IntoView {
+    let created: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == ApplyOutcome::Created)
+        .map(|(r, _)| format!("{}.{}", r.collection, r.name))
+        .collect();
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(r, o)| {
+            let why = match o {
+                ApplyOutcome::Blocked => "blocked by data (see below)".to_owned(),
+                ApplyOutcome::LeftDifferent => "an index with other options is in the way".to_owned(),
+                ApplyOutcome::Failed(e) => e.clone(),
+                ApplyOutcome::Created | ApplyOutcome::AlreadyPresent => return None,
+            };
+            Some(format!("{}.{}: {why}", r.collection, r.name))
+        })
+        .collect();
+    view! {
+        <div class="mt-3 rounded border border-slate-200 p-3 text-sm dark:border-slate-700" data-testid="apply-result">
+            <p>{if created.is_empty() { "Nothing was created.".to_owned() } else { format!("Created: {}", created.join(", ")) }}</p>
+            {(!refused.is_empty()).then(|| view! {
+                <ul class="mt-1 list-disc pl-5 text-amber-800 dark:text-amber-300">
+                    {refused.into_iter().map(|r| view! { <li>"Refused " {r}</li> }).collect_view()}
+                </ul>
+            })}
+        </div>
+    }
+}
+
+fn badge(state: &IndexState, blocked: bool) -> (&'static str, &'static str) {
+    match state {
+        IndexState::Present => ("present", "bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100"),
+        IndexState::Missing if blocked => ("blocked", "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100"),
+        IndexState::Missing => ("missing", "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100"),
+        IndexState::Different { .. } => {
+            ("different", "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100")
+        }
+    }
+}
+
+#[component]
+fn IndexTable(reports: Vec<IndexReport>) -> impl IntoView {
+    let missing = reports.iter().filter(|r| r.state != IndexState::Present).count();
+    view! {
+        <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="index-summary">
+            {if missing == 0 { format!("All {} indexes are present.", reports.len()) } else { format!("{missing} of {} indexes are missing or different.", reports.len()) }}
+        </p>
+        <div class="mt-2 overflow-x-auto">
+            <table class="w-full text-left text-sm">
+                <thead class="text-slate-500">
+                    <tr><th class="py-1 pr-3">"Collection"</th><th class="pr-3">"Index"</th><th class="pr-3">"State"</th><th>"Purpose and problems"</th></tr>
+                </thead>
+                <tbody>
+                    {reports.into_iter().map(|r| {
+                        let (label, colour) = badge(&r.state, r.is_blocked());
+                        let unique = if r.unique { " unique" } else { "" };
+                        view! {
+                            <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-index=format!("{}.{}", r.collection, r.name)>
+                                <td class="py-1.5 pr-3 font-mono">{r.collection.clone()}</td>
+                                <td class="pr-3"><span class="font-mono">{r.name.clone()}</span><span class="text-slate-500">{unique}</span></td>
+                                <td class="pr-3"><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>{label}</span></td>
+                                <td>
+                                    <span>{r.purpose.clone()}</span>
+                                    {match &r.state { IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }), _ => None }}
+                                    {r.stand_in.clone().map(|s| view! { <p class="text-slate-500">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
+                                    {r.blockers.clone().filter(Blockers::any).map(|b| view! { <BlockerList blockers=b /> })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn BlockerList(blockers: Blockers) -> impl IntoView {
+    let fix = blockers.fixed_by().iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" and ");
+    view! {
+        <div class="mt-1 rounded bg-red-50 p-2 dark:bg-red-950" data-testid="blockers">
+            <p class="font-medium text-red-900 dark:text-red-200">
+                {format!(
+                    "{}: {} missing, {} null, {} empty, {} values shared by {} orders. Fixed by: {fix}.",
+                    if blockers.block() { "Blocks the unique index" } else { "Needs fixing" },
+                    format::count(blockers.missing), format::count(blockers.null), format::count(blockers.empty),
+                    format::count(blockers.duplicate_values), format::count(blockers.duplicate_documents),
+                )}
+            </p>
+            <ul class="mt-1 text-xs">
+                {blockers.sample.into_iter().map(|s| view! {
+                    <li>
+                        <span class="font-mono">{s.object_id}</span>" "{s.problem}" "
+                        {s.lookup.map(|l| view! { <a class="text-indigo-700 underline dark:text-indigo-300" href=format::order_href(&l)>{l.clone()}</a> })}
+                    </li>
+                }).collect_view()}
+            </ul>
+        </div>
+    }
+}
+
+#[component]
+fn MigrationCard(
+    migration: Migration,
+    active: RwSignal<Option<String>>,
+    status: ServerAction<RunProgress>,
+) -> impl IntoView {
+    let start = ServerAction::<StartMigration>::new();
+    let batch = RwSignal::new(crate::maintenance::DEFAULT_BATCH.to_string());
+    let confirm = RwSignal::new(String::new());
+    let confirming = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = start.value().get() {
+            active.set(Some(id));
+            confirming.set(false);
+            confirm.set(String::new());
+        }
+    });
+    // Applying is offered once a dry run of this migration has been reviewed.
+    let reviewed = move || {
+        status.value().with(|v| {
+            matches!(v, Some(Ok(r)) if r.task == migration.as_str() && r.dry_run && r.status == RunStatus::Completed && r.changed > 0)
+        })
+    };
+    let dispatch = move |mode: &str| {
+        let batch = batch.get_untracked().trim().parse().unwrap_or(0);
+        start.dispatch(StartMigration {
+            migration: migration.as_str().into(),
+            mode: mode.into(),
+            batch,
+            confirm: confirm.get_untracked(),
+        });
+    };
+    let input =
+        "w-24 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
+    view! {
+        <div class=CARD data-migration=migration.as_str()>
+            <h3 class="font-mono font-semibold">{migration.as_str()}</h3>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{migration.description()}</p>
+            <label class="mt-3 block text-sm">
+                "Batch "
+                <input class=input type="number" min="1" max="10000" prop:value=move || batch.get() on:input=move |e| batch.set(event_target_value(&e)) />
+            </label>
+            <div class="mt-3 flex flex-wrap gap-2">
+                <button class=QUIET_BUTTON data-testid="dry-run" disabled=move || start.pending().get() on:click=move |_| dispatch("dry-run")>
+                    "Dry run"
+                </button>
+                <Show when=reviewed>
+                    <button class=BUTTON data-testid="apply" on:click=move |_| confirming.set(true)>"Apply…"</button>
+                </Show>
+            </div>
+            <Show when=move || confirming.get()>
+                <div class="mt-3 rounded border border-amber-300 bg-amber-50 p-2 text-sm dark:border-amber-700 dark:bg-amber-950">
+                    <label>
+                        "This changes orders. Type " <span class="font-mono">{migration.as_str()}</span> " to confirm: "
+                        <input class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono dark:border-slate-700 dark:bg-slate-800" data-testid="confirm" prop:value=move || confirm.get() on:input=move |e| confirm.set(event_target_value(&e)) />
+                    </label>
+                    <div class="mt-2 flex gap-2">
+                        <button class=BUTTON data-testid="confirm-apply" disabled=move || confirm.get().trim() != migration.as_str() || start.pending().get() on:click=move |_| dispatch("apply")>
+                            "Apply to the orders"
+                        </button>
+                        <button class=QUIET_BUTTON on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </div>
+                </div>
+            </Show>
+            {move || start.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
+        </div>
+    }
+}
+
+#[component]
+fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>) -> impl IntoView {
+    let cancel = ServerAction::<CancelRun>::new();
+    move || {
+        active.get()?;
+        let view = match status.value().get()? {
+            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+            Ok(r) => {
+                let running = r.status == RunStatus::Running;
+                let id = r.id.clone();
+                let eta = r.eta_seconds().map(|s| format!(", about {s} s left")).unwrap_or_default();
+                let kind = if r.dry_run { "Dry run" } else { "Run" };
+                let state = r.status.as_str();
+                view! {
+                    <div class=CARD data-testid="active-run" data-status=state>
+                        <div class="flex flex-wrap items-baseline justify-between gap-2">
+                            <p class="font-medium">{format!("{kind} of {} — {state}", r.task)}</p>
+                            <Show when=move || running>
+                                <button class=QUIET_BUTTON data-testid="cancel-run" on:click={let id = id.clone(); move |_| { cancel.dispatch(CancelRun { id: id.clone() }); }}>"Cancel"</button>
+                            </Show>
+                        </div>
+                        <div class="mt-2 h-3 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{:.0}", r.percent())>
+                            <div class="h-3 bg-indigo-600" style=format!("width: {:.1}%", r.percent())></div>
+                        </div>
+                        <p class="mt-1 text-sm tabular-nums text-slate-600 dark:text-slate-400" data-testid="run-progress">
+                            {format!("{} / {} orders ({:.0}%), {} {}, {} errors, {:.0} orders/s{eta}", format::count(r.done), format::count(r.total), r.percent(), format::count(r.changed), if r.dry_run { "would change" } else { "changed" }, r.errors, r.rate)}
+                        </p>
+                        <p class="mt-1 text-sm" data-testid="run-message">{r.message.clone()}</p>
+                        <ChangeList record=r />
+                    </div>
+                }.into_any()
+            }
+        };
+        Some(view)
+    }
+}
+
+#[component]
+fn ChangeList(record: RunRecord) -> impl IntoView {
+    let shown = record.changes.len() as u64;
+    (!record.changes.is_empty() || !record.error_samples.is_empty()).then(|| view! {
+        <details class="mt-2 text-sm" open=record.dry_run>
+            <summary class="cursor-pointer">{format!("{} changes shown of {}", shown, format::count(record.changed))}</summary>
+            <table class="mt-1 w-full text-left font-mono text-xs" data-testid="changes">
+                <thead class="text-slate-500"><tr><th class="pr-2">"order _id"</th><th class="pr-2">"field"</th><th class="pr-2">"from"</th><th>"to"</th></tr></thead>
+                <tbody>
+                    {record.changes.into_iter().map(|c| view! {
+                        <tr><td class="pr-2">{c.order}</td><td class="pr-2">{c.field}</td><td class="pr-2">{c.from}</td><td>{c.to}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <ul class="mt-1 text-xs text-red-800 dark:text-red-300">
+                {record.error_samples.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}
+            </ul>
+        </details>
+    })
+}
+
+#[component]
+fn RunTable(
+    runs: Vec<RunRecord>,
+    active: RwSignal<Option<String>>,
+    status: ServerAction<RunProgress>,
+) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="mt-2 text-sm text-slate-500">"No runs yet. Dry runs, applied migrations and who started them will be listed here."</p> }.into_any();
+    }
+    view! {
+        <div class="mt-2 overflow-x-auto">
+            <table class="w-full text-left text-sm" data-testid="runs">
+                <thead class="text-slate-500">
+                    <tr>
+                        <th class="py-1 pr-3">"Started"</th><th class="pr-3">"Migration"</th><th class="pr-3">"Kind"</th><th class="pr-3">"By"</th>
+                        <th class="pr-3">"Status"</th><th class="pr-3 text-right">"Orders"</th><th class="pr-3 text-right">"Changed"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"Took"</th><th></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {runs.into_iter().map(|r| {
+                        let id = r.id.clone();
+                        view! {
+                            <tr class="border-t border-slate-100 dark:border-slate-800" data-run=r.id.clone() data-task=r.task.clone() data-status=r.status.as_str()>
+                                <td class="py-1.5 pr-3 whitespace-nowrap">{r.started_at.get(..19).unwrap_or(&r.started_at).replace('T', " ")}</td>
+                                <td class="pr-3 font-mono">{r.task.clone()}</td>
+                                <td class="pr-3">{if r.dry_run { "dry run" } else { "applied" }}</td>
+                                <td class="pr-3">{r.actor.clone()}</td>
+                                <td class="pr-3">{r.status.as_str()}</td>
+                                <td class="pr-3 text-right tabular-nums">{format!("{} / {}", format::count(r.done), format::count(r.total))}</td>
+                                <td class="pr-3 text-right tabular-nums">{format::count(r.changed)}</td>
+                                <td class="pr-3 text-right tabular-nums">{format::count(r.errors)}</td>
+                                <td class="pr-3 text-right tabular-nums">{format!("{:.1} s", r.duration_ms as f64 / 1000.0)}</td>
+                                <td><button class="text-indigo-700 underline dark:text-indigo-300" on:click=move |_| { active.set(Some(id.clone())); status.dispatch(RunProgress { id: id.clone() }); }>"Details"</button></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }.into_any()
+}
