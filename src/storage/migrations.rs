@@ -167,7 +167,23 @@ impl Store {
         if let Some(after) = after {
             filter = doc! { "$and": [ filter, { "_id": { "$gt": after.clone() } } ] };
         }
-        self.read_legacy(filter, doc! { "_id": 1 }, i64::from(limit)).await
+        // Walk `_id`: left to choose, the planner may take the order_id index, whose null
+        // bucket holds every candidate, and sort all of them for each batch.
+        let orders = self.collection(ORDERS);
+        let docs: Vec<Document> = self
+            .run_for("read_legacy", ORDERS, BULK, async {
+                orders
+                    .find(filter)
+                    .projection(projection())
+                    .sort(doc! { "_id": 1 })
+                    .hint(mongodb::options::Hint::Keys(doc! { "_id": 1 }))
+                    .limit(i64::from(limit))
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(docs.iter().map(legacy_order).collect())
     }
 
     async fn read_legacy(
@@ -223,7 +239,9 @@ impl Store {
                 };
                 let mut q = doc! { "_id": s.key.clone() };
                 q.extend(guard);
-                doc! { "q": q, "u": { "$set": s.set.clone() }, "multi": false }
+                // By `_id`: the guard's field is indexed too (the stand-in), and its null bucket
+                // holds every candidate, a plan that would scan them all per update.
+                doc! { "q": q, "u": { "$set": s.set.clone() }, "multi": false, "hint": { "_id": 1 } }
             })
             .collect();
         let command = doc! { "update": ORDERS, "updates": updates, "ordered": false };

@@ -1,0 +1,119 @@
+//! Back-filling `order_id` on legacy orders: orderdesk's `order-ids` migration (guarded bulk
+//! updates, batches of 1,000) vs the seed's script (`find({order_id: {$exists: false}})`,
+//! then one `update_one` per document), on the same data and the same mongod.
+//! Target: ≥ 10× faster.
+//!
+//! Run: scripts/bench backfill (starts a throwaway mongod), or with MONGODB_URI set:
+//!   cargo bench --features ssr --bench backfill
+//! ORDERDESK_BENCH_ORDERS sets the size (default 1,000,000); ORDERDESK_BENCH_SIDE=orderdesk
+//! or =seed runs one side only (the seed's side takes minutes).
+
+use std::{sync::Arc, time::Instant};
+
+use chrono::{TimeZone, Utc};
+use futures::TryStreamExt;
+use mongodb::{
+    Client, Collection,
+    bson::{DateTime as BsonTime, Document, doc},
+};
+use orderdesk::{
+    config::{CONFIG_FILE, Settings},
+    ids::generate::SystemClock,
+    maintenance::{FreshIdForm, Migration, MigrationOptions, RunStatus, runner},
+    storage::Store,
+};
+
+/// Legacy bot orders without `order_id`, spread over 2025.
+async fn load(orders: &Collection<Document>, n: usize) {
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap().timestamp_millis();
+    let docs: Vec<Document> = (0..n)
+        .map(|i| {
+            doc! {
+                "id": format!("order_{i}"),
+                "telegram_id": 100_000_000_i64 + (i % 50_000) as i64,
+                "status": "completed",
+                "amount": 12.5,
+                "created_at": BsonTime::from_millis(start + i as i64 * 31_000),
+            }
+        })
+        .collect();
+    for chunk in docs.chunks(50_000) {
+        orders.insert_many(chunk).await.expect("insert");
+    }
+}
+
+/// The seed's migrate_order_ids.py, translated line by line (without its print per order).
+async fn seed_script(orders: &Collection<Document>) -> usize {
+    let without: Vec<Document> =
+        orders.find(doc! { "order_id": { "$exists": false } }).await.expect("find").try_collect().await.expect("list");
+    for order in &without {
+        let order_id = uuid::Uuid::new_v4().to_string();
+        orders
+            .update_one(
+                doc! { "_id": order.get("_id").cloned().expect("_id") },
+                doc! { "$set": { "order_id": order_id } },
+            )
+            .await
+            .expect("update_one");
+    }
+    without.len()
+}
+
+fn main() {
+    let n: usize = std::env::var("ORDERDESK_BENCH_ORDERS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let mut settings = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
+        settings.operation_timeout = std::time::Duration::from_secs(120);
+        settings.slow_query = std::time::Duration::from_secs(120);
+        let client = Client::with_uri_str(&settings.mongodb_uri).await.expect("client");
+        let mut results = Vec::new();
+        let only = std::env::var("ORDERDESK_BENCH_SIDE").ok();
+        for side in ["seed", "orderdesk"].into_iter().filter(|s| only.as_deref().is_none_or(|o| o == *s)) {
+            settings.database = format!("bench_backfill_{side}");
+            let store = Store::connect(&settings).await.expect("store");
+            store.drop_database().await.expect("MONGODB_URI must point at a running mongod");
+            let orders = client.database(&settings.database).collection::<Document>("orders");
+            let loading = Instant::now();
+            load(&orders, n).await;
+            // As in production: the unique index is blocked, its non-unique stand-in exists.
+            store.ensure_indexes().await;
+            eprintln!("{side}: loaded {n} legacy orders and indexes in {:.1} s", loading.elapsed().as_secs_f64());
+            let started = Instant::now();
+            let changed = if side == "seed" {
+                seed_script(&orders).await as u64
+            } else {
+                let options = MigrationOptions { dry_run: false, batch: 1_000, id_form: FreshIdForm::OrdFromCreatedAt };
+                let run = runner::prepare(
+                    &store,
+                    Arc::new(SystemClock),
+                    chrono_tz::UTC,
+                    Migration::OrderIds,
+                    options,
+                    "bench",
+                )
+                .await
+                .expect("prepare");
+                let record = run.execute(|_| {}).await;
+                assert_eq!(record.status, RunStatus::Completed, "{}", record.message);
+                record.changed
+            };
+            let took = started.elapsed().as_secs_f64();
+            let left = orders
+                .count_documents(doc! { "order_id": { "$in": [mongodb::bson::Bson::Null, ""] } })
+                .await
+                .expect("count");
+            assert_eq!((changed, left), (n as u64, 0), "{side} must fix every order");
+            eprintln!("{side}: {changed} orders in {took:.1} s");
+            results.push((side, took));
+            store.drop_database().await.ok();
+        }
+        if results.len() < 2 {
+            return;
+        }
+        let (seed, ours) = (results[0].1, results[1].1);
+        println!("| orders | seed script (s) | orderdesk order-ids (s) | speed-up |");
+        println!("|---|---|---|---|");
+        println!("| {n} | {seed:.1} | {ours:.1} | {:.1}× |", seed / ours);
+    });
+}
