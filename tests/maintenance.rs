@@ -270,6 +270,8 @@ async fn a_migration_killed_half_way_is_finished_by_the_next_run_without_changin
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // The server finishes a bulk update already sent when its client dies: let it land.
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     let before: HashMap<String, String> = orders
         .find(doc! { "order_id": { "$type": "string", "$ne": "" } })

@@ -13,6 +13,7 @@ use mongodb::{
 use super::{
     StorageError, Store,
     indexes::{ExpectedIndex, expected_indexes, stand_in_name},
+    migrations,
     names::ORDERS,
 };
 use crate::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
@@ -143,7 +144,7 @@ impl Store {
             })
             .await?;
         blockers.duplicate_values = groups.len() as u64;
-        blockers.duplicate_documents = groups.iter().map(|g| count_of(g.get("n"))).sum();
+        blockers.duplicate_documents = groups.iter().map(|g| migrations::count(g.get("n"))).sum();
 
         let mut samples = Vec::new();
         for (problem, filter) in [
@@ -186,14 +187,6 @@ impl Store {
                     .find_map(|k| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned)),
             })
             .collect())
-    }
-}
-
-fn count_of(v: Option<&Bson>) -> u64 {
-    match v {
-        Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
-        Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
-        _ => 0,
     }
 }
 

@@ -530,7 +530,8 @@ fn object_id(hex: &str) -> Result<ObjectId, StorageError> {
         .map_err(|_| StorageError::Database { op: "find_run", message: format!("'{hex}' is not a run id") })
 }
 
-fn count(v: Option<&Bson>) -> u64 {
+/// A count as the server sends it (32- or 64-bit, or a double).
+pub(crate) fn count(v: Option<&Bson>) -> u64 {
     match v {
         Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
         Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
