@@ -29,12 +29,13 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn check_indexes(&self) -> Result<Vec<IndexReport>, StorageError> {
         let mut reports = Vec::new();
-        let mut actual_by_collection: Vec<(&str, Vec<IndexModel>)> = Vec::new();
+        // listIndexes once per collection.
+        let mut listed: std::collections::HashMap<&str, Vec<IndexModel>> = std::collections::HashMap::new();
         for index in expected_indexes() {
-            if !actual_by_collection.iter().any(|(c, _)| *c == index.collection) {
-                actual_by_collection.push((index.collection, self.list_indexes(index.collection).await?));
+            if !listed.contains_key(index.collection) {
+                listed.insert(index.collection, self.list_indexes(index.collection).await?);
             }
-            let actual = &actual_by_collection.iter().find(|(c, _)| *c == index.collection).expect("just added").1;
+            let actual = listed.get(index.collection).map(Vec::as_slice).unwrap_or_default();
             let state = compare(&index, actual);
             let stand_in = stand_in_name(index.name);
             let stand_in = actual.iter().any(|m| index_name(m) == Some(stand_in.as_str())).then_some(stand_in);
