@@ -220,6 +220,54 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     store.drop_database().await.unwrap();
 }
 
+/// A chunk of orders is written with one statement; when one order in it fails (here its
+/// new BB number is already taken), the others are still written and the error names it.
+#[tokio::test]
+async fn an_order_that_cannot_be_written_is_named_and_the_rest_of_its_chunk_is_written() {
+    let store = common::fresh_store("maint_conflict").await;
+    let orders = raw_orders(&store).await;
+    let user = "6834622e10d75a5ba7b70042";
+    let docs: Vec<Document> = (1..=10)
+        .map(|hour| doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "taco-town", "user_id": user, "created_at": at(9, hour), "status": "pending" })
+        .collect();
+    let ids = orders.insert_many(docs).await.unwrap().inserted_ids;
+    // The number the third order will get (the counter starts at 1 and follows time order).
+    let suffix = orderdesk::ids::UserSuffix::from_user_id(user).unwrap();
+    let taken = BbNumber::millis(at(9, 3).timestamp_millis() as u64, suffix, 3).unwrap().to_string();
+    orders.insert_one(doc! { "source": "marketplace", "order_id": "taken-by-someone-else", "vendor_id": "other", "user_id": "x", "order_number": &taken, "created_at": at(9, 3) }).await.unwrap();
+
+    let options = MigrationOptions { dry_run: false, batch: 1000, id_form: FreshIdForm::OrdFromCreatedAt };
+    let prepared =
+        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderNumbers, options, "test")
+            .await
+            .unwrap();
+    let record = prepared.execute(|_| {}).await;
+    assert_eq!((record.changed, record.errors), (9, 1), "{record:?}");
+    let third = ids[&2].as_object_id().unwrap().to_hex();
+    assert!(
+        record.error_samples[0].contains(&third) && record.error_samples[0].contains("E11000"),
+        "{:?}",
+        record.error_samples
+    );
+    let unnumbered: Vec<Document> =
+        orders.find(doc! { "order_number": { "$exists": false } }).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(unnumbered.len(), 1);
+    assert_eq!(unnumbered[0].get_object_id("_id").unwrap().to_hex(), third);
+    let numbers: HashSet<String> = orders
+        .find(doc! { "vendor_id": "taco-town", "order_number": { "$exists": true } })
+        .await
+        .unwrap()
+        .try_collect::<Vec<Document>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.get_str("order_number").unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers.len(), 9, "nine distinct numbers");
+    assert!(!numbers.contains(&taken));
+    store.drop_database().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_second_writing_run_waits_for_the_first_but_a_dry_run_does_not() {
     let store = common::fresh_store("maint_lock").await;

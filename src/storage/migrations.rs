@@ -9,7 +9,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS, orders::datetime};
@@ -131,6 +131,31 @@ pub enum Guard {
     OrderNumberBlank,
 }
 
+impl Guard {
+    /// The condition as a query on the order.
+    fn filter(&self) -> Document {
+        match self {
+            // `null` matches a missing field too.
+            Self::OrderIdBlank => doc! { "order_id": { "$in": [Bson::Null, ""] } },
+            Self::OrderIdIs(old) => doc! { "order_id": old },
+            Self::OrderNumberBlank => doc! { "order_number": { "$in": [Bson::Null, ""] } },
+        }
+    }
+}
+
+/// The guard every order of a chunk shares, when it is a blank-field guard (the same for all,
+/// so it can be one query).
+fn shared_blank_guard(sets: &[GuardedSet]) -> Option<Document> {
+    let first = &sets.first()?.guard;
+    let shared = !matches!(first, Guard::OrderIdIs(_)) && sets.iter().all(|s| &s.guard == first);
+    shared.then(|| first.filter())
+}
+
+/// Orders per update statement, and statements in flight at once: measured on the back-fill
+/// benchmark (BENCHMARKS.md), where a larger chunk made `$indexOfArray` the cost.
+const CHUNK: usize = 250;
+const CONCURRENT_CHUNKS: usize = 3;
+
 /// One guarded `$set` on one order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuardedSet {
@@ -224,21 +249,75 @@ impl Store {
         self.read_legacy(doc! { "order_id": { "$in": order_ids } }, doc! { "_id": 1 }, 0).await
     }
 
-    /// Applies guarded updates in one `update` command (one round trip, unordered).
+    /// Applies guarded updates: chunks of [`CHUNK`] orders, [`CONCURRENT_CHUNKS`] at a time.
+    /// A chunk whose orders share a blank-field guard is one pipeline update (one statement for
+    /// all of them); other chunks are one statement per order. BENCHMARKS.md has the figures.
     pub async fn apply_guarded(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
+        // A loop over `FuturesUnordered` rather than `buffer_unordered` with a closure: the
+        // closure's borrow makes the spawned run's future fail the `Send` check.
+        let mut chunks = sets.chunks(CHUNK);
+        let mut in_flight = FuturesUnordered::new();
+        let mut total = BulkOutcome::default();
+        loop {
+            while in_flight.len() < CONCURRENT_CHUNKS
+                && let Some(chunk) = chunks.next()
+            {
+                in_flight.push(self.apply_chunk(chunk));
+            }
+            let Some(outcome) = in_flight.next().await else { return Ok(total) };
+            let outcome = outcome?;
+            total.modified += outcome.modified;
+            total.skipped += outcome.skipped;
+            total.errors.extend(outcome.errors);
+        }
+    }
+
+    async fn apply_chunk(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
+        let Some(guard) = shared_blank_guard(sets) else {
+            return self.apply_each(sets).await;
+        };
+        let keys: Vec<Bson> = sets.iter().map(|s| s.key.clone()).collect();
+        let values: Vec<Bson> = sets.iter().map(|s| Bson::Document(s.set.clone())).collect();
+        let mut filter = doc! { "_id": { "$in": keys.clone() } };
+        filter.extend(guard.clone());
+        // Each order takes the `$set` at its own position: one statement instead of one per
+        // order, which is most of the cost of a bulk update (BENCHMARKS.md).
+        let pipeline = vec![doc! { "$replaceWith": { "$mergeObjects": [
+            "$$ROOT",
+            { "$arrayElemAt": [ { "$literal": values }, { "$indexOfArray": [ { "$literal": keys }, "$_id" ] } ] },
+        ] } }];
+        let command = doc! {
+            "update": ORDERS,
+            "updates": [ { "q": filter.clone(), "u": pipeline, "multi": true, "hint": { "_id": 1 } } ],
+            "ordered": false,
+        };
+        let reply = self.run_for("bulk_update", ORDERS, BULK, self.database().run_command(command)).await?;
+        if reply.get_array("writeErrors").is_ok_and(|e| !e.is_empty()) {
+            // One order failed (a unique index, say) and the statement stopped there, without
+            // saying how far it got. The guard tells: what still matches it was not written.
+            // Those go again one by one, so each error names its order.
+            let orders = self.collection(ORDERS);
+            let left = self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(filter)).await?;
+            let mut rest = self.apply_each(sets).await?;
+            rest.modified += (sets.len() as u64).saturating_sub(left);
+            rest.skipped = (sets.len() as u64).saturating_sub(rest.modified + rest.errors.len() as u64);
+            return Ok(rest);
+        }
+        let modified = count(reply.get("nModified"));
+        Ok(BulkOutcome { modified, skipped: (sets.len() as u64).saturating_sub(modified), errors: Vec::new() })
+    }
+
+    /// One statement per order, in one unordered `update` command: every order's own guard,
+    /// and a write error names its order.
+    async fn apply_each(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
         if sets.is_empty() {
             return Ok(BulkOutcome::default());
         }
         let updates: Vec<Document> = sets
             .iter()
             .map(|s| {
-                let guard = match &s.guard {
-                    Guard::OrderIdBlank => doc! { "order_id": { "$in": [Bson::Null, ""] } },
-                    Guard::OrderIdIs(old) => doc! { "order_id": old },
-                    Guard::OrderNumberBlank => doc! { "order_number": { "$in": [Bson::Null, ""] } },
-                };
                 let mut q = doc! { "_id": s.key.clone() };
-                q.extend(guard);
+                q.extend(s.guard.filter());
                 // By `_id`: the guard's field is indexed too (the stand-in), and its null bucket
                 // holds every candidate, a plan that would scan them all per update.
                 doc! { "q": q, "u": { "$set": s.set.clone() }, "multi": false, "hint": { "_id": 1 } }

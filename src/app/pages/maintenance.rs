@@ -158,6 +158,7 @@ pub fn MaintenancePage() -> impl IntoView {
             </div>
         </section>
     }
+    .into_any()
 }
 
 /// Polls the watched run about twice a second until it finishes, then refreshes the runs list.
@@ -222,6 +223,7 @@ fn ApplySummary(outcomes: Vec<(IndexReport, ApplyOutcome)>) -> impl IntoView {
             })}
         </div>
     }
+    .into_any()
 }
 
 fn badge(state: &IndexState, blocked: bool) -> (&'static str, &'static str) {
@@ -248,27 +250,34 @@ fn IndexTable(reports: Vec<IndexReport>) -> impl IntoView {
                     <tr><th class="py-1 pr-3">"Collection"</th><th class="pr-3">"Index"</th><th class="pr-3">"State"</th><th>"Purpose and problems"</th></tr>
                 </thead>
                 <tbody>
-                    {reports.into_iter().map(|r| {
-                        let (label, colour) = badge(&r.state, r.is_blocked());
-                        let unique = if r.unique { " unique" } else { "" };
-                        view! {
-                            <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-index=format!("{}.{}", r.collection, r.name)>
-                                <td class="py-1.5 pr-3 font-mono">{r.collection.clone()}</td>
-                                <td class="pr-3"><span class="font-mono">{r.name.clone()}</span><span class="text-slate-500">{unique}</span></td>
-                                <td class="pr-3"><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>{label}</span></td>
-                                <td>
-                                    <span>{r.purpose.clone()}</span>
-                                    {match &r.state { IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }), _ => None }}
-                                    {r.stand_in.clone().map(|s| view! { <p class="text-slate-500">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
-                                    {r.blockers.clone().filter(Blockers::any).map(|b| view! { <BlockerList blockers=b /> })}
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
+                    {reports.into_iter().map(|report| view! { <IndexRow r=report /> }).collect_view()}
                 </tbody>
             </table>
         </div>
     }
+    .into_any()
+}
+
+/// One expected index. Type-erased (`into_any`) so the table's view type stays shallow enough for the
+/// release wasm build's query depth limit.
+#[component]
+fn IndexRow(r: IndexReport) -> impl IntoView {
+    let (label, colour) = badge(&r.state, r.is_blocked());
+    let unique = if r.unique { " unique" } else { "" };
+    view! {
+        <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-index=format!("{}.{}", r.collection, r.name)>
+            <td class="py-1.5 pr-3 font-mono">{r.collection.clone()}</td>
+            <td class="pr-3"><span class="font-mono">{r.name.clone()}</span><span class="text-slate-500">{unique}</span></td>
+            <td class="pr-3"><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>{label}</span></td>
+            <td>
+                <span>{r.purpose.clone()}</span>
+                {match &r.state { IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }), _ => None }}
+                {r.stand_in.clone().map(|s| view! { <p class="text-slate-500">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
+                {r.blockers.clone().filter(Blockers::any).map(|b| view! { <BlockerList blockers=b /> })}
+            </td>
+        </tr>
+    }
+    .into_any()
 }
 
 #[component]
@@ -294,6 +303,7 @@ fn BlockerList(blockers: Blockers) -> impl IntoView {
             </ul>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -362,7 +372,7 @@ fn MigrationCard(
             </Show>
             {move || start.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
         </div>
-    }
+    }    .into_any()
 }
 
 #[component]
