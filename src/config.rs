@@ -37,6 +37,12 @@ pub struct Settings {
     pub segment_vendors: BTreeMap<VendorId, u32>,
     /// A key the bots may use before any key is stored in the database.
     pub bootstrap_api_key: Option<Secret>,
+    /// A staff session ends after this long without a request...
+    pub session_idle: Duration,
+    /// ...and after this long in any case.
+    pub session_max: Duration,
+    /// Mark cookies `Secure`: set when orderdesk is served over TLS (behind a TLS proxy).
+    pub secure_cookies: bool,
 }
 
 /// A secret that never shows in logs or debug output.
@@ -75,6 +81,9 @@ struct FileSettings {
     tracking_url_base: Option<String>,
     log_format: Option<String>,
     segment_vendors: Option<BTreeMap<String, u32>>,
+    session_idle_minutes: Option<u64>,
+    session_max_hours: Option<u64>,
+    secure_cookies: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,7 +214,47 @@ impl Settings {
             Some(key) => Some(Secret::new(key)),
             None => None,
         };
+        let whole = |name: &'static str, file: Option<u64>, default: u64, max: u64, unit: &str| {
+            let value = match env(name) {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    name,
+                    value: v.clone(),
+                    why: format!("expected a whole number of {unit}"),
+                })?,
+                None => file.unwrap_or(default),
+            };
+            if value == 0 || value > max {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value: value.to_string(),
+                    why: format!("must be between 1 and {max} {unit}"),
+                });
+            }
+            Ok(value)
+        };
+        let session_idle = Duration::from_secs(
+            60 * whole("ORDERDESK_SESSION_IDLE_MINUTES", file.session_idle_minutes, 30, 1440, "minutes")?,
+        );
+        let session_max =
+            Duration::from_secs(3600 * whole("ORDERDESK_SESSION_MAX_HOURS", file.session_max_hours, 12, 720, "hours")?);
+        let secure_cookies = match env("ORDERDESK_SECURE_COOKIES") {
+            Some(v) => match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "ORDERDESK_SECURE_COOKIES",
+                        value: v,
+                        why: "expected true or false".into(),
+                    });
+                }
+            },
+            None => file.secure_cookies.unwrap_or(false),
+        };
         Ok(Self {
+            session_idle,
+            session_max,
+            secure_cookies,
             segment_vendors,
             bootstrap_api_key,
             mongodb_uri,

@@ -19,6 +19,12 @@ pub enum AppError {
     /// The request is fine but clashes with something under way (a migration running).
     #[error("{0}")]
     Conflict(String),
+    /// Not signed in (or the session ended).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("Something went wrong on the server: {0}")]
     Internal(String),
     #[error("Could not reach orderdesk: {0}")]
@@ -33,6 +39,8 @@ impl AppError {
             Self::BadInput(_) => 400,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
             Self::Internal(_) | Self::Transport(_) => 500,
         }
     }

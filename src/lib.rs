@@ -2,7 +2,9 @@
 //! dashboard over them. The crate builds twice: with `ssr` as the server (storage, API,
 //! CLI) and with `hydrate` as the browser bundle (the same Leptos app, no database code).
 
+pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "ssr")]
@@ -19,3 +21,5 @@ pub mod config;
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod storage;
+#[cfg(feature = "ssr")]
+pub mod tokens;

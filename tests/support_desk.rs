@@ -29,9 +29,11 @@ async fn app_with(data: DemoData) -> common::TestApp {
 
 /// A client that reports redirects instead of following them, and asks for HTML as a
 /// browser does (leptos_axum answers 302 only to requests that accept text/html).
-fn no_redirects() -> reqwest::Client {
+/// The app's signed-in session in a browser-like client that does not follow redirects.
+fn no_redirects(app: &common::TestApp) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
+    headers.insert(reqwest::header::COOKIE, app.cookie.parse().unwrap());
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
 }
 
@@ -82,7 +84,7 @@ async fn each_unique_form_redirects_to_the_order_page() {
     let market =
         data.orders.iter().find(|d| d.contains_key("order_number") && valid_order_id(d).is_some()).unwrap().clone();
     let app = app_with(data).await;
-    let client = no_redirects();
+    let client = no_redirects(&app);
     let id = valid_order_id(&bot).unwrap();
     let display = id.display_id().to_string();
     let page = format!("/orders/{id}");

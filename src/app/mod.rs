@@ -4,6 +4,7 @@ mod components;
 pub mod format;
 mod keyboard;
 mod pages;
+pub mod viewer;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -14,8 +15,8 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    home::HomePage, maintenance::MaintenancePage, not_found::NotFound, order::OrderPage, orders::OrdersPage,
-    planned::Planned, search::SearchPage,
+    api_keys::ApiKeysPage, audit::AuditPage, home::HomePage, maintenance::MaintenancePage, not_found::NotFound,
+    order::OrderPage, orders::OrdersPage, planned::Planned, search::SearchPage,
 };
 
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
@@ -30,6 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script src="/theme.js"></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
+                <viewer::ViewerMeta />
                 <MetaTags />
             </head>
             <body class="bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 min-h-screen">
@@ -61,6 +63,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("performance") view=|| view! { <Planned page="Performance" issue=5 /> } />
                     <Route path=StaticSegment("failures") view=|| view! { <Planned page="Failures" issue=5 /> } />
                     <Route path=StaticSegment("maintenance") view=MaintenancePage />
+                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("api-keys") view=ApiKeysPage />
                 </Routes>
             </main>
         </Router>

@@ -60,7 +60,7 @@ impl clap::builder::ValueParserFactory for FreshIdForm {
 }
 
 /// Who runs this, for the run's record.
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     if host.is_empty() { format!("cli:{user}") } else { format!("cli:{user}@{host}") }

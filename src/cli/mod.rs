@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 mod maintenance;
+pub mod users;
 
 use crate::{
     config::{CONFIG_FILE, Settings},
@@ -46,6 +47,9 @@ pub enum Command {
     Indexes(maintenance::IndexesCommand),
     /// Fix legacy order data in batches: order-ids, duplicates, order-numbers.
     Migrate(maintenance::MigrateArgs),
+    /// Staff accounts for the dashboard: add, list, disable.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +140,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::ApiKeys(ApiKeysCommand::Create { name }) => create_api_key(&store, &name).await,
         Command::Indexes(command) => maintenance::indexes(&store, command).await,
         Command::Migrate(args) => maintenance::migrate(&settings, &store, args).await,
+        Command::Users(command) => users::run(&store, command).await,
     }
 }
 
@@ -269,7 +274,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
     if existing > 0 {
         if args.if_empty {
             println!("database {} already holds {existing} orders; demo data not loaded", store.database_name());
-            return Ok(());
+            return users::ensure_demo_users(store).await;
         }
         if !args.reset {
             return Err(format!(
@@ -302,7 +307,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         store.database_name(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    users::ensure_demo_users(store).await
 }
 
 /// Maps the outcome to the process exit code: 0, or 1 after one `error:` line.

@@ -1,7 +1,10 @@
 //! The HTTP server: axum routes around the Leptos app, health checks and middleware.
 
+pub mod access;
 mod api;
+mod audit_csv;
 mod healthz;
+pub mod login;
 mod orders_csv;
 pub mod qr;
 
@@ -30,6 +33,7 @@ pub struct AppState {
     pub ids: Arc<IdGenerator>,
     pub numbers: Arc<NumberAllocator>,
     pub api_keys: Arc<api::KeyCache>,
+    pub logins: Arc<login::LoginLimiter>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -56,6 +60,7 @@ impl AppState {
             ids,
             numbers,
             api_keys: Arc::default(),
+            logins: Arc::default(),
         }
     }
 }
@@ -71,6 +76,20 @@ pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::Internal("server state is missing".into()))
 }
 
+/// The signed-in caller of a server function (the access middleware put it there).
+pub fn caller() -> Result<access::Caller, AppError> {
+    use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<access::Caller>().cloned())
+        .ok_or_else(|| AppError::Unauthorized("sign in first".into()))
+}
+
+/// Writes an audit entry for the caller of a server function.
+pub async fn audit(action: &str, params: &str, outcome: &str) -> Result<(), AppError> {
+    let (state, caller) = (state()?, caller()?);
+    access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, action, params, outcome).await;
+    Ok(())
+}
+
 /// The whole application as an axum router.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -78,12 +97,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz::healthz))
         .route("/orders.csv", get(orders_csv::export))
+        .route("/audit.csv", get(audit_csv::export))
+        .route("/login", get(login::show))
+        .route("/auth/login", axum::routing::post(login::submit))
+        .route("/auth/logout", axum::routing::post(login::logout))
         .nest("/api/v1", api::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -94,7 +118,8 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, database = state.store.database_name(), "orderdesk listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

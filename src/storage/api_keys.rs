@@ -3,12 +3,16 @@
 //! Keys are 32 random bytes, so a fast hash is enough (a slow password hash guards
 //! low-entropy secrets; these are not).
 
+use super::{StorageError, Store, names::API_KEYS};
+use crate::tokens::{random_token, sha256_hex};
 use chrono::{DateTime, Utc};
 use mongodb::bson::{DateTime as BsonTime, doc};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use super::{StorageError, Store, names::API_KEYS};
+/// A stored key as the admin page lists it (never the key itself).
+pub use crate::accounts::ApiKeyInfo;
+
+/// The scopes a key can have. `bots`: the JSON API under `/api/v1`.
+pub const SCOPES: &[&str] = &["bots"];
 
 /// A new key, shown to the admin once.
 #[derive(Debug)]
@@ -19,15 +23,13 @@ pub struct NewApiKey {
 
 /// Hex SHA-256 of a key, as stored.
 pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(key)
 }
 
 impl Store {
     /// Creates a key with a name and scope; returns the only copy of the key itself.
     pub async fn create_api_key(&self, name: &str, scope: &str, now: DateTime<Utc>) -> Result<NewApiKey, StorageError> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let key = format!("odk_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let key = format!("odk_{}", random_token());
         let keys = self.collection(API_KEYS);
         let d = doc! {
             "name": name,
@@ -48,15 +50,51 @@ impl Store {
         self.run("api_key_list", API_KEYS, async { keys.find(doc! {}).await?.try_collect().await }).await
     }
 
-    /// True when an unrevoked key with this hash exists; records its use.
-    pub async fn api_key_valid(&self, hash: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+    /// Every key, newest first, without hashes.
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StorageError> {
+        use futures::TryStreamExt;
+        let keys = self.collection(API_KEYS);
+        let docs: Vec<mongodb::bson::Document> = self
+            .run("api_key_list", API_KEYS, async {
+                keys.find(doc! {}).sort(doc! { "_id": -1 }).await?.try_collect().await
+            })
+            .await?;
+        let time = |d: &mongodb::bson::Document, k: &str| super::orders::datetime(d.get(k));
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some(ApiKeyInfo {
+                    id: d.get_object_id("_id").ok()?.to_hex(),
+                    name: d.get_str("name").unwrap_or("").to_owned(),
+                    scope: d.get_str("scope").unwrap_or("").to_owned(),
+                    created_at: time(d, "created_at"),
+                    last_used_at: time(d, "last_used_at"),
+                    revoked_at: time(d, "revoked_at"),
+                })
+            })
+            .collect())
+    }
+
+    /// Revokes a key by id; false when there is no such unrevoked key.
+    pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(false) };
+        let keys = self.collection(API_KEYS);
+        let update = doc! { "$set": { "revoked_at": BsonTime::from_millis(now.timestamp_millis()) } };
+        let result = self
+            .run("api_key_revoke", API_KEYS, keys.update_one(doc! { "_id": oid, "revoked_at": null }, update))
+            .await?;
+        Ok(result.modified_count == 1)
+    }
+
+    /// True when an unrevoked key with this hash and scope exists; records its use.
+    pub async fn api_key_valid(&self, hash: &str, scope: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let keys = self.collection(API_KEYS);
         let update = doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
         let found = self
             .run(
                 "api_key_check",
                 API_KEYS,
-                keys.find_one_and_update(doc! { "key_hash": hash, "revoked_at": null }, update),
+                keys.find_one_and_update(doc! { "key_hash": hash, "scope": scope, "revoked_at": null }, update),
             )
             .await?;
         Ok(found.is_some())

@@ -6,9 +6,11 @@ use mongodb::bson::{Document, doc};
 
 use super::{
     StorageError, Store,
+    audit::AUDIT,
     index_check::model,
     migrations::{ALIASES, RUNS},
     names::{API_KEYS, COUNTERS, ORDERS, PAYMENTS, SESSIONS},
+    staff::{STAFF, STAFF_SESSIONS},
 };
 
 /// One index orderdesk expects.
@@ -74,6 +76,14 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             purpose: "API key lookup",
         },
+        ExpectedIndex {
+            collection: STAFF,
+            name: "email_1",
+            keys: doc! { "email": 1 },
+            unique: true,
+            partial: None,
+            purpose: "one staff account per email",
+        },
         plain(
             ORDERS,
             "display_id_1_created_at_-1",
@@ -112,6 +122,11 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
         },
         plain(ALIASES, "old_order_id_1", doc! { "old_order_id": 1 }, "finding an order by the ID it had before"),
         plain(RUNS, "started_at_-1", doc! { "started_at": -1 }, "the maintenance page's list of runs"),
+        plain(STAFF_SESSIONS, "expires_at_1", doc! { "expires_at": 1 }, "sweeping expired sessions"),
+        plain(STAFF_SESSIONS, "email_1", doc! { "email": 1 }, "ending a disabled account's sessions"),
+        plain(AUDIT, "actor_1__id_-1", doc! { "actor": 1, "_id": -1 }, "the audit log filtered by who"),
+        plain(AUDIT, "action_1__id_-1", doc! { "action": 1, "_id": -1 }, "the audit log filtered by action"),
+        plain(AUDIT, "at_-1", doc! { "at": -1 }, "the audit log by time"),
     ]
 }
 

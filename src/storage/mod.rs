@@ -6,6 +6,7 @@
 //! never a hang.
 
 pub mod api_keys;
+pub mod audit;
 pub mod counters;
 pub mod demo;
 pub mod index_check;
@@ -14,6 +15,7 @@ pub mod migrations;
 pub mod orders;
 pub mod payments;
 pub mod sessions;
+pub mod staff;
 
 use std::{future::IntoFuture, time::Duration};
 

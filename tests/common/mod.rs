@@ -10,6 +10,7 @@ use std::{
 };
 
 use orderdesk::{
+    accounts::Role,
     config::{CONFIG_FILE, Secret, Settings},
     server::{AppState, router},
     storage::Store,
@@ -38,8 +39,44 @@ pub fn unique_db(prefix: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub store: Store,
+    /// Signed in as a support user (the session cookie is a default header).
     pub client: reqwest::Client,
+    /// That session's cookie header value and CSRF token.
+    pub cookie: String,
+    pub csrf: String,
     drop_on_exit: bool,
+}
+
+/// A staff account `{role}@test.example` with a live session: the `Cookie` header value
+/// and the session's CSRF token.
+pub async fn signed_in(store: &Store, role: Role) -> (String, String) {
+    use orderdesk::accounts::{Email, NewPassword, password};
+    let email = Email::parse(&format!("{role}@test.example")).unwrap();
+    let hash = password::hash(&NewPassword::parse("test password for staff").unwrap());
+    store.upsert_staff(&email, role, &hash, chrono::Utc::now()).await.expect("staff account");
+    let account = store.find_staff(&email).await.unwrap().unwrap();
+    let (token, csrf) = (orderdesk::tokens::random_token(), orderdesk::tokens::random_token());
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    store
+        .create_session(&orderdesk::tokens::sha256_hex(&token), &account, &csrf, now, later, later)
+        .await
+        .expect("session");
+    (format!("od_session={token}"), csrf)
+}
+
+/// A client that sends `cookie` with every request and follows no redirects when asked.
+pub fn client_with(cookie: &str, follow_redirects: bool) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    let policy =
+        if follow_redirects { reqwest::redirect::Policy::default() } else { reqwest::redirect::Policy::none() };
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .default_headers(headers)
+        .redirect(policy)
+        .build()
+        .unwrap()
 }
 
 impl TestApp {
@@ -95,9 +132,11 @@ pub async fn spawn_app_on(
     let state = AppState::new(leptos.leptos_options, store.clone(), settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
-    TestApp { address, store, client, drop_on_exit }
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (cookie, csrf) = signed_in(&store, Role::Support).await;
+    let client = client_with(&cookie, true);
+    TestApp { address, store, client, cookie, csrf, drop_on_exit }
 }
 
 /// A store on a fresh database with every index in place, like a started server's.

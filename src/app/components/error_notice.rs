@@ -17,6 +17,8 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         AppError::BadInput(_) => "Check the input",
         AppError::NotFound(_) => "Not found",
         AppError::Conflict(_) => "Busy",
+        AppError::Unauthorized(_) => "Signed out",
+        AppError::Forbidden(_) => "Not allowed",
         AppError::Internal(_) | AppError::Transport(_) => "Something went wrong",
     };
     view! {

@@ -3,19 +3,24 @@ use leptos_router::hooks::use_location;
 
 use super::{search_form::SearchForm, theme_toggle::ThemeToggle};
 
-const NAV: &[(&str, &str)] = &[
-    ("/search", "Search"),
-    ("/orders", "Orders"),
-    ("/counters", "Counters"),
-    ("/performance", "Performance"),
-    ("/failures", "Failures"),
-    ("/maintenance", "Maintenance"),
+/// Pages, and whether only admins may open them (the server refuses others anyway).
+const NAV: &[(&str, &str, bool)] = &[
+    ("/search", "Search", false),
+    ("/orders", "Orders", false),
+    ("/counters", "Counters", false),
+    ("/performance", "Performance", false),
+    ("/failures", "Failures", false),
+    ("/maintenance", "Maintenance", true),
+    ("/audit", "Audit", true),
+    ("/api-keys", "API keys", true),
 ];
 
 /// The bar on every page: name, navigation, the search box and the theme toggle.
 #[component]
 pub fn Header() -> impl IntoView {
     let location = use_location();
+    let viewer = crate::app::viewer::current();
+    let admin = viewer.as_ref().is_some_and(|v| v.is_admin());
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <div class="mx-auto flex max-w-6xl flex-wrap items-center gap-4 px-4 py-3">
@@ -23,7 +28,8 @@ pub fn Header() -> impl IntoView {
                 <nav aria-label="Main" class="flex flex-wrap gap-1 text-sm">
                     {NAV
                         .iter()
-                        .map(|(href, label)| {
+                        .filter(|(_, _, admin_only)| admin || !admin_only)
+                        .map(|(href, label, _)| {
                             let current = move || location.pathname.get().starts_with(href);
                             view! {
                                 <a
@@ -40,6 +46,13 @@ pub fn Header() -> impl IntoView {
                 <div class="ml-auto flex items-center gap-2">
                     <SearchForm compact=true />
                     <ThemeToggle />
+                    {viewer.map(|v| view! {
+                        <form method="post" action="/auth/logout" class="flex items-center gap-2 text-sm">
+                            <span class="text-slate-600 dark:text-slate-400" data-testid="viewer">{v.email}" · "{v.role.as_str()}</span>
+                            <input type="hidden" name="_csrf" value=v.csrf />
+                            <button type="submit" class="rounded border border-slate-300 px-2 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">"Sign out"</button>
+                        </form>
+                    })}
                 </div>
             </div>
         </header>

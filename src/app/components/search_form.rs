@@ -1,10 +1,10 @@
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::components::Form;
 
 use crate::error::AppError;
 
 /// IDs starting with what was typed (at most 8); nothing for fewer than 4 characters.
-#[server]
+#[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
     let prefixes = crate::ids::IdPrefix::candidates(&q);
     if prefixes.is_empty() {

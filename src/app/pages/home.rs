@@ -1,4 +1,4 @@
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::{
@@ -10,14 +10,14 @@ use crate::{
 };
 
 /// How many orders the database holds (both systems).
-#[server]
+#[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_count() -> Result<u64, AppError> {
     let state = crate::server::state()?;
     Ok(state.store.order_count().await?)
 }
 
 /// The newest orders, so there is always something to click.
-#[server]
+#[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn recent_orders() -> Result<Vec<OrderSummary>, AppError> {
     let state = crate::server::state()?;
     Ok(state.store.recent_orders(8).await?)

@@ -1,30 +1,36 @@
 //! `/maintenance`: the index check with its blockers, the migrations (dry run, review,
 //! confirm, apply with a live progress bar, cancel) and the record of every run.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{components::error_notice::ErrorNotice, format, viewer},
     error::AppError,
     maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus},
 };
 
-#[server]
+#[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn check_indexes() -> Result<Vec<IndexReport>, AppError> {
     let state = crate::server::state()?;
     Ok(state.store.check_indexes().await?)
 }
 
-#[server]
-pub async fn apply_indexes() -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
+#[server(prefix = "/api/admin")]
+pub async fn apply_indexes(_csrf: String) -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
     let state = crate::server::state()?;
     Ok(state.store.apply_indexes().await?)
 }
 
 /// Starts a run in the background and returns its id at once. Applying (not a dry run)
 /// needs `confirm` to repeat the migration's name.
-#[server]
-pub async fn start_migration(migration: String, mode: String, batch: u32, confirm: String) -> Result<String, AppError> {
+#[server(prefix = "/api/admin")]
+pub async fn start_migration(
+    migration: String,
+    mode: String,
+    batch: u32,
+    confirm: String,
+    _csrf: String,
+) -> Result<String, AppError> {
     let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
     let dry_run = match mode.as_str() {
         "dry-run" => true,
@@ -37,7 +43,7 @@ pub async fn start_migration(migration: String, mode: String, batch: u32, confir
     if !dry_run && confirm.trim() != migration.as_str() {
         return Err(AppError::BadInput(format!("type {migration} to confirm that the orders should be changed")));
     }
-    let state = crate::server::state()?;
+    let (state, caller) = (crate::server::state()?, crate::server::caller()?);
     let options = crate::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
     let run = crate::maintenance::runner::prepare(
         &state.store,
@@ -45,7 +51,7 @@ pub async fn start_migration(migration: String, mode: String, batch: u32, confir
         state.settings.time_zone,
         migration,
         options,
-        "web",
+        &caller.viewer.email,
     )
     .await?;
     let id = run.record().id.clone();
@@ -53,7 +59,7 @@ pub async fn start_migration(migration: String, mode: String, batch: u32, confir
     Ok(id)
 }
 
-#[server]
+#[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
     let state = crate::server::state()?;
     state
@@ -63,13 +69,13 @@ pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("there is no run {}", id.chars().take(40).collect::<String>())))
 }
 
-#[server]
-pub async fn cancel_run(id: String) -> Result<bool, AppError> {
+#[server(prefix = "/api/admin")]
+pub async fn cancel_run(id: String, _csrf: String) -> Result<bool, AppError> {
     let state = crate::server::state()?;
     Ok(state.store.request_cancel(id.trim()).await?)
 }
 
-#[server]
+#[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn recent_runs() -> Result<Vec<RunRecord>, AppError> {
     let state = crate::server::state()?;
     Ok(state.store.recent_runs(30, chrono::Utc::now()).await?)
@@ -117,7 +123,7 @@ pub fn MaintenancePage() -> impl IntoView {
                             class=BUTTON
                             data-testid="apply-indexes"
                             disabled=move || apply.pending().get()
-                            on:click=move |_| { apply.dispatch(ApplyIndexes {}); }
+                            on:click=move |_| { apply.dispatch(ApplyIndexes { _csrf: viewer::csrf() }); }
                         >
                             "Create missing indexes"
                         </button>
@@ -336,6 +342,7 @@ fn MigrationCard(
             mode: mode.into(),
             batch,
             confirm: confirm.get_untracked(),
+            _csrf: viewer::csrf(),
         });
     };
     let input =
@@ -393,7 +400,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
                         <div class="flex flex-wrap items-baseline justify-between gap-2">
                             <p class="font-medium">{format!("{kind} of {} — {state}", r.task)}</p>
                             <Show when=move || running>
-                                <button class=QUIET_BUTTON data-testid="cancel-run" on:click={let id = id.clone(); move |_| { cancel.dispatch(CancelRun { id: id.clone() }); }}>"Cancel"</button>
+                                <button class=QUIET_BUTTON data-testid="cancel-run" on:click={let id = id.clone(); move |_| { cancel.dispatch(CancelRun { id: id.clone(), _csrf: viewer::csrf() }); }}>"Cancel"</button>
                             </Show>
                         </div>
                         <div class="mt-2 h-3 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{:.0}", r.percent())>

@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod api_keys;
+pub mod audit;
 pub mod home;
 pub mod maintenance;
 pub mod not_found;

@@ -1,4 +1,4 @@
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Redirect, hooks::use_params_map};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,7 @@ pub enum OrderPageData {
 }
 
 /// One order by any form of its ID.
-#[server]
+#[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     let lookup = crate::ids::LookupKey::parse(&key)?;
     let state = crate::server::state()?;
@@ -49,6 +49,9 @@ pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
                 .as_deref()
                 .map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
             let qr_svg = tracking_url.as_deref().and_then(crate::server::qr::svg);
+            // Opening an order is access to customer data: it is audited.
+            let opened = details.summary.page_key().unwrap_or(&key).to_owned();
+            crate::server::audit("order.view", &format!("order={opened}"), "ok").await?;
             Ok(OrderPageData::One { details: Box::new(details), tracking_url, qr_svg })
         }
         _ => Ok(OrderPageData::Many {

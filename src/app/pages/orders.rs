@@ -1,4 +1,4 @@
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ pub struct OrderListPage {
     pub next: Option<String>,
 }
 
-#[server]
+#[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_list(params: ListParams) -> Result<OrderListPage, AppError> {
     let (filter, cursor) = params.parse()?;
     let state = crate::server::state()?;

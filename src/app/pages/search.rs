@@ -1,4 +1,4 @@
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Redirect, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +20,7 @@ pub struct LookupResult {
 }
 
 /// Reads the input as one kind of key and finds the orders it names.
-#[server]
+#[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
     let key = crate::ids::LookupKey::parse(&q)?;
     let state = crate::server::state()?;

@@ -10,7 +10,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::Utc;
 
 use super::ApiError;
-use crate::{server::AppState, storage::api_keys::hash_key};
+use crate::{server::AppState, storage::api_keys::hash_key, tokens::same};
 
 /// How long a key checked against the database is trusted without asking again; a revoked
 /// key stops working within this time.
@@ -36,11 +36,6 @@ impl KeyCache {
 /// Proof that the request carried a valid key.
 pub struct ApiCaller;
 
-/// Compares without an early exit, so timing does not reveal how much of a key matched.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
@@ -53,7 +48,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .filter(|k| !k.is_empty())
             .ok_or(ApiError::MissingKey)?;
         if let Some(bootstrap) = &state.settings.bootstrap_api_key
-            && same(bootstrap.expose().as_bytes(), key.as_bytes())
+            && same(bootstrap.expose(), key)
         {
             return Ok(Self);
         }
@@ -61,7 +56,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         if state.api_keys.fresh(&hash) {
             return Ok(Self);
         }
-        if state.store.api_key_valid(&hash, Utc::now()).await? {
+        if state.store.api_key_valid(&hash, "bots", Utc::now()).await? {
             state.api_keys.remember(hash);
             return Ok(Self);
         }

@@ -1,0 +1,122 @@
+//! `orderdesk users add|list|disable`: staff accounts. Passwords come from stdin (or a
+//! prompt without echo on a terminal), never from the command line, where `ps` shows them.
+
+use std::io::{BufRead, IsTerminal};
+
+use chrono::Utc;
+use clap::Subcommand;
+
+use crate::{
+    accounts::{Email, NewPassword, Role, password},
+    audit::AuditEntry,
+    storage::{StorageError, Store},
+};
+
+/// The demo accounts `seed-demo` creates (demo databases only).
+pub const DEMO_USERS: &[(&str, Role, &str)] = &[
+    ("admin@orderdesk.demo", Role::Admin, "demo-admin-password"),
+    ("support@orderdesk.demo", Role::Support, "demo-support-password"),
+];
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a staff account; the password is read from stdin (or prompted for on a terminal).
+    Add {
+        /// The email the person signs in with.
+        email: String,
+        /// support (read-only) or admin (also indexes, migrations, users, API keys).
+        #[arg(long)]
+        role: String,
+    },
+    /// List the accounts.
+    List,
+    /// Disable an account and end its sessions (the account and its audit trail stay).
+    Disable { email: String },
+}
+
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password (12+ characters): ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the two passwords differ; nothing was changed".into());
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("could not read the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn audit(store: &Store, action: &str, params: &str, outcome: &str) {
+    let entry = AuditEntry {
+        id: String::new(),
+        at: Utc::now(),
+        actor: super::maintenance::actor(),
+        role: "cli".into(),
+        ip: String::new(),
+        action: action.into(),
+        params: params.into(),
+        outcome: outcome.into(),
+    };
+    if let Err(e) = store.audit(&entry).await {
+        eprintln!("warning: could not write the audit log: {e}");
+    }
+}
+
+pub async fn run(store: &Store, command: UsersCommand) -> Result<(), String> {
+    match command {
+        UsersCommand::Add { email, role } => {
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let role = Role::parse(&role).map_err(|e| e.to_string())?;
+            let password = NewPassword::parse(&read_password()?).map_err(|e| e.to_string())?;
+            // The unique index on email is what makes "already has an account" reliable.
+            store.ensure_indexes().await;
+            match store.add_staff(&email, role, &password::hash(&password), Utc::now()).await {
+                Ok(()) => {
+                    audit(store, "user.add", &format!("email={email}&role={role}"), "ok").await;
+                    println!("added {email} as {role}");
+                    Ok(())
+                }
+                Err(StorageError::DuplicateKey { .. }) => Err(format!("{email} already has an account")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        UsersCommand::List => {
+            let accounts = store.list_staff().await.map_err(|e| e.to_string())?;
+            if accounts.is_empty() {
+                println!("no staff accounts yet; add one with: orderdesk users add <email> --role admin");
+            }
+            for a in accounts {
+                let state = if a.disabled { "disabled" } else { "active" };
+                let last = a.last_login_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+                println!("{:<40} {:<8} {:<9} last sign-in {last}", a.email, a.role, state);
+            }
+            Ok(())
+        }
+        UsersCommand::Disable { email } => {
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            if store.disable_staff(&email, Utc::now()).await.map_err(|e| e.to_string())? {
+                audit(store, "user.disable", &format!("email={email}"), "ok").await;
+                println!("disabled {email} and ended its sessions");
+                Ok(())
+            } else {
+                Err(format!("there is no account {email}"))
+            }
+        }
+    }
+}
+
+/// Creates (or resets) the demo accounts and prints how to sign in.
+pub async fn ensure_demo_users(store: &Store) -> Result<(), String> {
+    for (email, role, pass) in DEMO_USERS {
+        let email = Email::parse(email).map_err(|e| e.to_string())?;
+        let pass = NewPassword::parse(pass).map_err(|e| e.to_string())?;
+        store.upsert_staff(&email, *role, &password::hash(&pass), Utc::now()).await.map_err(|e| e.to_string())?;
+    }
+    println!("demo sign-ins (demo data only):");
+    for (email, role, pass) in DEMO_USERS {
+        println!("  {role:<8} {email}  password: {pass}");
+    }
+    Ok(())
+}

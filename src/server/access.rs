@@ -1,0 +1,296 @@
+//! Who may do what, enforced once for every request: the middleware resolves the session
+//! cookie, checks the role a path needs, checks the CSRF token of every state-changing
+//! request, and writes the audit entries for admin actions and refusals.
+//!
+//! Server functions are classified by their URL prefix, which is written at their
+//! definition: `#[server(prefix = "/api/staff")]` (any signed-in staff) or
+//! `#[server(prefix = "/api/admin")]`. Any other `/api/…` path is refused, so a new server
+//! function without a classification is closed, not open.
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use chrono::{DateTime, Utc};
+
+use super::AppState;
+use crate::{
+    accounts::{Role, Viewer},
+    storage::{StorageError, audit::AuditEntry},
+    tokens::{same, sha256_hex},
+};
+
+pub const SESSION_COOKIE: &str = "od_session";
+/// The form field a state-changing request carries its token in (state-changing server
+/// functions take it as their `_csrf` argument; plain forms as a hidden input).
+pub const CSRF_FIELD: &str = "_csrf";
+/// Bodies of state-changing requests are read to find the token; none of ours is larger.
+const MAX_FORM_BYTES: usize = 1 << 20;
+/// A session's idle expiry is moved on at most this often (one write per minute, not per request).
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// What a request needs before it is let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Health checks, metrics, the sign-in page and the browser bundle.
+    Public,
+    /// The bots' JSON API: its handlers check `X-API-Key`.
+    ApiKey,
+    Role(Role),
+    /// An `/api/…` path that is no known kind: refused.
+    Unclassified,
+}
+
+/// Pages only admins may open (their server functions are under `/api/admin`).
+pub const ADMIN_PAGES: &[&str] = &["/maintenance", "/audit", "/audit.csv", "/api-keys"];
+
+pub fn need(path: &str) -> Need {
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    match path {
+        "/healthz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico" => Need::Public,
+        p if p.starts_with("/pkg/") => Need::Public,
+        p if p.starts_with("/api/v1/") || p == "/api/performance/stats" => Need::ApiKey,
+        p if p.starts_with("/api/admin/") => Need::Role(Role::Admin),
+        p if p.starts_with("/api/staff/") => Need::Role(Role::Support),
+        p if p == "/api" || p.starts_with("/api/") => Need::Unclassified,
+        p if ADMIN_PAGES.contains(&p) => Need::Role(Role::Admin),
+        _ => Need::Role(Role::Support),
+    }
+}
+
+/// The signed-in caller, in the request's extensions for handlers and server functions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub viewer: Viewer,
+    pub ip: String,
+}
+
+/// The client's address as seen on the socket (orderdesk does not trust forwarded headers).
+pub fn client_ip(req: &Request) -> String {
+    req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in session behind a request's cookie, moving its idle expiry on.
+pub async fn session_viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Option<Viewer>, StorageError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128) else {
+        return Ok(None);
+    };
+    let hash = sha256_hex(token);
+    let Some(session) = state.store.find_session(&hash, now).await? else {
+        return Ok(None);
+    };
+    if now - session.last_seen_at >= TOUCH_EVERY {
+        let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or(chrono::Duration::minutes(30));
+        state.store.touch_session(&hash, now, (now + idle).min(session.max_until)).await?;
+    }
+    Ok(Some(Viewer { email: session.email, role: session.role, csrf: session.csrf }))
+}
+
+/// Appends an audit entry; a failure is logged, never shown to the user as theirs.
+pub async fn audit(state: &AppState, actor: &str, role: &str, ip: &str, action: &str, params: &str, outcome: &str) {
+    let entry = AuditEntry {
+        id: String::new(),
+        at: Utc::now(),
+        actor: actor.to_owned(),
+        role: role.to_owned(),
+        ip: ip.to_owned(),
+        action: action.to_owned(),
+        params: params.chars().take(2000).collect(),
+        outcome: outcome.to_owned(),
+    };
+    if let Err(e) = state.store.audit(&entry).await {
+        tracing::error!(action, actor, error = %e, "could not write the audit log");
+    }
+}
+
+/// The name of a server function in the audit log: `/api/admin/start_migration1234` →
+/// `start_migration`.
+pub fn action_name(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    last.trim_end_matches(|c: char| c.is_ascii_digit()).to_owned()
+}
+
+/// A form body without its CSRF token, for the audit log.
+fn params_without_token(body: &[u8]) -> String {
+    form_urlencoded::parse(body)
+        .filter(|(k, _)| k != CSRF_FIELD)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn wants_json(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// A refusal in the form the caller reads: JSON for `/api`, a small page otherwise.
+pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
+    if wants_json(path) {
+        let error = match status {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            _ => "unavailable",
+        };
+        return (status, axum::Json(serde_json::json!({ "error": error, "message": message }))).into_response();
+    }
+    let page = super::login::page(
+        status.as_u16(),
+        "orderdesk",
+        &format!(
+            r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Back to the search</a></p>"#,
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => "Database unavailable",
+                StatusCode::FORBIDDEN => "Not allowed",
+                StatusCode::NOT_FOUND => "Not found",
+                _ => status.canonical_reason().unwrap_or("Refused"),
+            },
+            super::login::escape(message),
+        ),
+    );
+    (status, page).into_response()
+}
+
+/// The middleware.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let needed = match need(&path) {
+        Need::Public | Need::ApiKey => return next.run(req).await,
+        Need::Unclassified => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                &path,
+                "no such endpoint (server functions live under /api/staff or /api/admin)",
+            );
+        }
+        Need::Role(role) => role,
+    };
+    let ip = client_ip(&req);
+    let viewer = match session_viewer(&state, req.headers(), Utc::now()).await {
+        Ok(Some(viewer)) => viewer,
+        Ok(None) if wants_json(&path) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                &path,
+                "sign in first: your session has ended or you never signed in",
+            );
+        }
+        Ok(None) => {
+            let here = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next = form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>();
+            return Redirect::to(&format!("/login?next={next}")).into_response();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a session");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &path,
+                "The database is unavailable, so your sign-in cannot be checked. Reload in a few seconds.",
+            );
+        }
+    };
+    if !viewer.role.allows(needed) {
+        audit(&state, &viewer.email, viewer.role.as_str(), &ip, "access_denied", &path, "denied").await;
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &path,
+            &format!("This needs the {needed} role; you are signed in as {}.", viewer.role),
+        );
+    }
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let (parts, body) = req.into_parts();
+    let body = if changes_state {
+        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "the request body is larger than 1 MiB"),
+        };
+        let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
+        if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
+            let why = if token.is_none() { "missing" } else { "wrong" };
+            audit(&state, &viewer.email, viewer.role.as_str(), &ip, "csrf_rejected", &path, why).await;
+            return refuse(
+                StatusCode::FORBIDDEN,
+                &path,
+                &format!("The form's security token is {why}. Reload the page and try again."),
+            );
+        }
+        let params = params_without_token(&bytes);
+        (Body::from(bytes), Some(params))
+    } else {
+        (body, None)
+    };
+    let (body, params) = body;
+    let mut req = Request::from_parts(parts, body);
+    req.extensions_mut().insert(Caller { viewer: viewer.clone(), ip: ip.clone() });
+    let response = next.run(req).await;
+    // Every state-changing admin request is an admin action.
+    if let Some(params) = params
+        && needed == Role::Admin
+    {
+        let status = response.status();
+        let outcome = if status.is_success() || status.is_redirection() {
+            "ok".to_owned()
+        } else {
+            format!("failed: HTTP {}", status.as_u16())
+        };
+        audit(&state, &viewer.email, viewer.role.as_str(), &ip, &action_name(&path), &params, &outcome).await;
+    }
+    response
+}
+
+/// `Set-Cookie` for a session token (or, with `max_age` 0, for removing it).
+pub fn session_cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let value = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("od_session=; Path=/; Max-Age=0"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_classified_and_unknown_server_functions_are_closed() {
+        assert_eq!(need("/healthz"), Need::Public);
+        assert_eq!(need("/pkg/orderdesk.wasm"), Need::Public);
+        assert_eq!(need("/api/v1/order-ids"), Need::ApiKey);
+        assert_eq!(need("/api/admin/start_migration123"), Need::Role(Role::Admin));
+        assert_eq!(need("/api/staff/search456"), Need::Role(Role::Support));
+        assert_eq!(need("/api/start_migration123"), Need::Unclassified);
+        assert_eq!(need("/maintenance/"), Need::Role(Role::Admin));
+        assert_eq!(need("/orders/ORD-A3F8D2"), Need::Role(Role::Support));
+        assert_eq!(need("/"), Need::Role(Role::Support));
+    }
+
+    #[test]
+    fn audit_names_and_params_leave_the_token_out() {
+        assert_eq!(action_name("/api/admin/start_migration17712"), "start_migration");
+        assert_eq!(params_without_token(b"migration=order-ids&_csrf=secret&batch=10"), "migration=order-ids&batch=10");
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("theme=dark; od_session=abc; x=y"));
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+}
