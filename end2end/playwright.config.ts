@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { DEMO } from "./auth";
 
 // Debian's chromium, never a downloaded browser. scripts/test starts the server and
 // sets BASE_URL; global-setup waits until it answers.
@@ -14,6 +15,8 @@ export default defineConfig({
   reporter: [["list"]],
   use: {
     baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000",
+    // Signed in as the demo support user (global-setup); admin specs switch with test.use.
+    storageState: DEMO.support.state,
     trace: "off",
     launchOptions: {
       executablePath: "/usr/bin/chromium",

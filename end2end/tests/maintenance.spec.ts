@@ -1,11 +1,13 @@
 import { test, expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { DEMO } from "../auth";
 
 // The demo data (scripts/test seeds it fresh) holds the shipping bot's legacy damage:
 // orders without order_id, with null or "", and duplicated IDs. This walks an admin through
 // fixing it: check → dry run → review → confirm → apply with progress → runs listed → index.
 // It changes the data, so its steps run in order.
 test.describe.configure({ mode: "serial" });
+test.use({ storageState: DEMO.admin.state });
 
 async function runToEnd(page: Page, kind: string) {
   const run = page.getByTestId("active-run");

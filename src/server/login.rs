@@ -12,7 +12,7 @@ use std::{
 
 use axum::{
     Form,
-    extract::{Query, Request, State},
+    extract::{FromRequest, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
@@ -246,10 +246,10 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
 
 /// `POST /auth/logout` (behind the middleware, so it carries the session's CSRF token).
 pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
-        if let Err(e) = state.store.delete_session(&sha256_hex(token)).await {
-            tracing::warn!(error = %e, "could not delete a session at sign-out");
-        }
+    if let Some(token) = cookie(req.headers(), SESSION_COOKIE)
+        && let Err(e) = state.store.delete_session(&sha256_hex(token)).await
+    {
+        tracing::warn!(error = %e, "could not delete a session at sign-out");
     }
     if let Some(caller) = req.extensions().get::<access::Caller>() {
         access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, "logout", "", "ok").await;
@@ -258,8 +258,6 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
     response.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, state.settings.secure_cookies));
     response
 }
-
-use axum::extract::FromRequest;
 
 #[cfg(test)]
 mod tests {
