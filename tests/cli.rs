@@ -79,3 +79,49 @@ fn help_is_there_for_every_command() {
         assert!(text(&out.stdout).contains("Usage"), "{args:?}");
     }
 }
+
+/// `users add` reads the password from stdin; `list` shows the account; a second `add` and a
+/// short password are refused with a reason; `disable` works; each change is audited.
+#[tokio::test]
+async fn users_are_added_listed_and_disabled_from_the_command_line() {
+    use std::io::Write;
+    let store = common::fresh_store("cli_users").await;
+    let users = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(common::orderdesk_bin())
+            .args(args)
+            .env("MONGODB_URI", common::mongodb_uri())
+            .env("ORDERDESK_DATABASE", store.database_name())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let added = users(&["users", "add", "Ana@Shop.example", "--role", "admin"], "a long enough password\n");
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert_eq!(text(&added.stdout).trim(), "added ana@shop.example as admin");
+    let again = users(&["users", "add", "ana@shop.example", "--role", "support"], "another long password\n");
+    assert!(text(&again.stderr).contains("already has an account"), "{}", text(&again.stderr));
+    let short = users(&["users", "add", "bo@shop.example", "--role", "support"], "short\n");
+    assert!(!short.status.success() && text(&short.stderr).contains("at least 12"));
+    let bad_role = users(&["users", "add", "bo@shop.example", "--role", "root"], "a long enough password\n");
+    assert!(text(&bad_role.stderr).contains("support, admin"));
+    let list = users(&["users", "list"], "");
+    assert!(text(&list.stdout).contains("ana@shop.example") && text(&list.stdout).contains("active"));
+    assert!(!text(&list.stdout).contains("argon2"), "hashes are never printed");
+    assert!(users(&["users", "disable", "ana@shop.example"], "").status.success());
+    assert!(text(&users(&["users", "list"], "").stdout).contains("disabled"));
+    let missing = users(&["users", "disable", "nobody@shop.example"], "");
+    assert!(text(&missing.stderr).contains("there is no account"));
+
+    let account =
+        store.find_staff(&orderdesk::accounts::Email::parse("ana@shop.example").unwrap()).await.unwrap().unwrap();
+    assert!(orderdesk::accounts::password::verify("a long enough password", &account.password_hash));
+    let log = store.audit_entries(&Default::default(), None, 100).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["user.disable", "user.add"], "newest first");
+    assert!(log.iter().all(|e| e.actor.starts_with("cli:") && !e.params.contains("password")));
+    store.drop_database().await.unwrap();
+}

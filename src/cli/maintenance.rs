@@ -60,7 +60,24 @@ impl clap::builder::ValueParserFactory for FreshIdForm {
 }
 
 /// Who runs this, for the run's record.
-pub(crate) fn actor() -> String {
+/// Appends an audit entry for a command run from a shell; a failure is a warning only.
+pub(crate) async fn audit(store: &Store, action: &str, params: &str, outcome: &str) {
+    let entry = crate::audit::AuditEntry {
+        id: String::new(),
+        at: chrono::Utc::now(),
+        actor: actor(),
+        role: "cli".into(),
+        ip: String::new(),
+        action: action.into(),
+        params: params.into(),
+        outcome: outcome.into(),
+    };
+    if let Err(e) = store.audit(&entry).await {
+        eprintln!("warning: could not write the audit log: {e}");
+    }
+}
+
+fn actor() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
     if host.is_empty() { format!("cli:{user}") } else { format!("cli:{user}@{host}") }
@@ -105,6 +122,9 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), Strin
                     print_report(report);
                 }
             }
+            let created = outcomes.iter().filter(|(_, o)| *o == ApplyOutcome::Created).count();
+            let outcome = if refused > 0 { format!("refused: {refused}") } else { "ok".to_owned() };
+            audit(store, "apply_indexes", &format!("created={created}"), &outcome).await;
             if refused > 0 {
                 return Err(format!("{refused} indexes were not created; fix the data with `orderdesk migrate` first"));
             }
@@ -177,6 +197,14 @@ pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> R
         eprintln!();
     }
     print_summary(&record);
+    let params = format!(
+        "migration={}&mode={}&batch={}&run={}",
+        args.migration,
+        if args.dry_run { "dry-run" } else { "apply" },
+        args.batch,
+        record.id
+    );
+    audit(store, "start_migration", &params, &format!("{}: {}", record.status.as_str(), record.message)).await;
     match record.status {
         RunStatus::Completed => Ok(()),
         _ => Err(record.message),

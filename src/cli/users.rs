@@ -6,9 +6,9 @@ use std::io::{BufRead, IsTerminal};
 use chrono::Utc;
 use clap::Subcommand;
 
+use super::maintenance::audit;
 use crate::{
     accounts::{Email, NewPassword, Role, password},
-    audit::AuditEntry,
     storage::{StorageError, Store},
 };
 
@@ -46,22 +46,6 @@ fn read_password() -> Result<String, String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("could not read the password from stdin: {e}"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-async fn audit(store: &Store, action: &str, params: &str, outcome: &str) {
-    let entry = AuditEntry {
-        id: String::new(),
-        at: Utc::now(),
-        actor: super::maintenance::actor(),
-        role: "cli".into(),
-        ip: String::new(),
-        action: action.into(),
-        params: params.into(),
-        outcome: outcome.into(),
-    };
-    if let Err(e) = store.audit(&entry).await {
-        eprintln!("warning: could not write the audit log: {e}");
-    }
 }
 
 pub async fn run(store: &Store, command: UsersCommand) -> Result<(), String> {

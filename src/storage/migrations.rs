@@ -154,7 +154,7 @@ fn shared_blank_guard(sets: &[GuardedSet]) -> Option<Document> {
 /// Orders per update statement, and statements in flight at once: measured on the back-fill
 /// benchmark (BENCHMARKS.md), where a larger chunk made `$indexOfArray` the cost.
 const CHUNK: usize = 250;
-const CONCURRENT_CHUNKS: usize = 4;
+const CONCURRENT_CHUNKS: usize = 3;
 
 /// One guarded `$set` on one order.
 #[derive(Debug, Clone, PartialEq)]
