@@ -218,3 +218,68 @@ async fn opening_an_order_is_audited_with_who_and_which() {
     assert_eq!(views[0].params, format!("order={id}"));
     assert_eq!(views[0].ip, "127.0.0.1");
 }
+
+/// The real binary, logging at `debug` for everything: sign-ins (right and wrong) and API
+/// calls leave no password, key or session token in its output.
+#[tokio::test]
+async fn passwords_keys_and_tokens_never_reach_the_logs() {
+    use std::process::{Command, Stdio};
+    let store = common::fresh_store("logs").await;
+    let (_cookie, _) = common::signed_in(&store, Role::Admin).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let key = "log-test-bootstrap-key-0123456789abcdef";
+    let mut server = Command::new(common::orderdesk_bin())
+        .arg("serve")
+        .env("MONGODB_URI", common::mongodb_uri())
+        .env("ORDERDESK_DATABASE", store.database_name())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("ORDERDESK_API_KEY", key)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut session = String::new();
+    for password in ["wrong-password-in-the-log-test", "test password for staff"] {
+        let form = client.get(format!("{base}/login")).send().await.unwrap();
+        let token = form
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .find_map(|v| v.to_str().ok()?.strip_prefix("od_login=").map(|v| v.split(';').next().unwrap().to_owned()))
+            .unwrap();
+        let res = client
+            .post(format!("{base}/auth/login"))
+            .header("cookie", format!("od_login={token}"))
+            .form(&[("email", "admin@test.example"), ("password", password), ("_csrf", &token)])
+            .send()
+            .await
+            .unwrap();
+        if let Some(c) = res.headers().get("set-cookie").and_then(|v| v.to_str().ok())
+            && let Some(v) = c.strip_prefix("od_session=")
+        {
+            session = v.split(';').next().unwrap().to_owned();
+        }
+    }
+    assert!(!session.is_empty(), "the right password signed in");
+    let res =
+        client.get(format!("{base}/orders")).header("cookie", format!("od_session={session}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client.post(format!("{base}/api/v1/order-ids")).header("x-api-key", key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let out = server.wait_with_output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(log.contains("orderdesk listening"), "the log was captured: {log}");
+    for secret in ["wrong-password-in-the-log-test", "test password for staff", key, session.as_str()] {
+        assert!(!log.contains(secret), "{secret:?} is in the log");
+    }
+    store.drop_database().await.unwrap();
+}
