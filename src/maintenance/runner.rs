@@ -173,26 +173,31 @@ impl PreparedRun {
         started: Instant,
         on_progress: &mut impl FnMut(&RunRecord),
     ) -> Result<bool, MaintenanceError> {
-        let mut after: Option<Bson> = None;
         let mut groups = std::mem::take(&mut self.duplicate_ids).into_iter();
         // Dry runs of order-numbers predict from the counters without advancing them.
         let mut predicted: HashMap<String, u32> = HashMap::new();
+        let selection =
+            if self.migration == Migration::OrderNumbers { Selection::BlankOrderNumber } else { Selection::BlankOrderId };
+        let mut fetched = match self.migration {
+            Migration::Duplicates => Vec::new(),
+            _ => self.store.next_legacy_batch(selection, None, self.options.batch).await?,
+        };
         loop {
             let batch = match self.migration {
                 Migration::OrderIds | Migration::OrderNumbers => {
-                    let selection = if self.migration == Migration::OrderIds {
-                        Selection::BlankOrderId
+                    let orders = std::mem::take(&mut fetched);
+                    let Some(last) = orders.last().map(|o| o.key.clone()) else { return Ok(false) };
+                    // The next batch (after this one's last `_id`, so disjoint from it) is read
+                    // while this one is written.
+                    let (store, limit) = (self.store.clone(), self.options.batch);
+                    let next = async move { store.next_legacy_batch(selection, Some(&last), limit).await };
+                    let (outcome, next) = if self.migration == Migration::OrderIds {
+                        futures::join!(self.fresh_ids(&orders), next)
                     } else {
-                        Selection::BlankOrderNumber
+                        futures::join!(self.fresh_numbers(&orders, &mut predicted), next)
                     };
-                    let orders = self.store.next_legacy_batch(selection, after.as_ref(), self.options.batch).await?;
-                    let Some(last) = orders.last() else { return Ok(false) };
-                    after = Some(last.key.clone());
-                    if self.migration == Migration::OrderIds {
-                        self.fresh_ids(&orders).await?
-                    } else {
-                        self.fresh_numbers(&orders, &mut predicted).await?
-                    }
+                    fetched = next?;
+                    outcome?
                 }
                 Migration::Duplicates => {
                     let ids: Vec<String> = groups.by_ref().take(self.options.batch as usize).collect();
