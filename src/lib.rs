@@ -12,6 +12,7 @@ pub mod issuing;
 pub mod maintenance;
 pub mod order_filter;
 pub mod orders;
+pub mod performance;
 
 #[cfg(feature = "ssr")]
 pub mod cli;

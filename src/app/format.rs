@@ -51,6 +51,11 @@ pub fn order_href(key: &str) -> String {
     format!("/orders/{}", urlencode(key))
 }
 
+/// Escapes text for HTML and SVG built as strings (charts).
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,8 +176,11 @@ impl PreparedRun {
         let mut groups = std::mem::take(&mut self.duplicate_ids).into_iter();
         // Dry runs of order-numbers predict from the counters without advancing them.
         let mut predicted: HashMap<String, u32> = HashMap::new();
-        let selection =
-            if self.migration == Migration::OrderNumbers { Selection::BlankOrderNumber } else { Selection::BlankOrderId };
+        let selection = if self.migration == Migration::OrderNumbers {
+            Selection::BlankOrderNumber
+        } else {
+            Selection::BlankOrderId
+        };
         let mut fetched = match self.migration {
             Migration::Duplicates => Vec::new(),
             _ => self.store.next_legacy_batch(selection, None, self.options.batch).await?,

@@ -61,10 +61,7 @@ impl LoginLimiter {
     }
 }
 
-/// Escapes text for HTML.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
+pub use crate::app::format::escape_html as escape;
 
 /// A small server-rendered page in the dashboard's look (same stylesheet and theme).
 pub fn page(_status: u16, title: &str, body: &str) -> Html<String> {

@@ -5,6 +5,7 @@ mod api;
 mod audit_csv;
 mod healthz;
 pub mod login;
+mod metrics;
 mod orders_csv;
 pub mod qr;
 
@@ -98,6 +99,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz::healthz))
         .route("/orders.csv", get(orders_csv::export))
         .route("/audit.csv", get(audit_csv::export))
+        .route("/metrics", get(metrics::prometheus))
+        .route("/api/performance/stats", get(metrics::stats))
         .route("/login", get(login::show))
         .route("/auth/login", axum::routing::post(login::submit))
         .route("/auth/logout", axum::routing::post(login::logout))

@@ -11,8 +11,9 @@ use mongodb::bson::{DateTime as BsonTime, doc};
 /// A stored key as the admin page lists it (never the key itself).
 pub use crate::accounts::ApiKeyInfo;
 
-/// The scopes a key can have. `bots`: the JSON API under `/api/v1`.
-pub const SCOPES: &[&str] = &["bots"];
+/// The scopes a key can have. `bots`: the JSON API under `/api/v1`; `stats`:
+/// `/api/performance/stats`.
+pub const SCOPES: &[&str] = &["bots", "stats"];
 
 /// A new key, shown to the admin once.
 #[derive(Debug)]

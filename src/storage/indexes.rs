@@ -152,6 +152,9 @@ impl Store {
     /// duplicates under a unique index) does not stop the others.
     #[tracing::instrument(skip(self))]
     pub async fn ensure_indexes(&self) -> Vec<EnsureOutcome> {
+        if let Err(e) = self.ensure_slow_query_log().await {
+            tracing::warn!(error = %e, "could not create the capped slow_queries collection");
+        }
         let mut outcomes = Vec::new();
         for index in expected_indexes() {
             let coll = self.collection(index.collection);

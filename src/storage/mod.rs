@@ -11,6 +11,7 @@ pub mod counters;
 pub mod demo;
 pub mod index_check;
 pub mod indexes;
+pub mod metrics;
 pub mod migrations;
 pub mod orders;
 pub mod payments;
@@ -36,6 +37,8 @@ pub mod names {
     pub const PAYMENTS: &str = "payments";
     pub const COUNTERS: &str = "ordercounters";
     pub const API_KEYS: &str = "api_keys";
+    /// Capped: the latest slow operations (16 MB).
+    pub const SLOW_QUERIES: &str = "slow_queries";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.
@@ -116,6 +119,7 @@ pub struct Store {
     db: Database,
     op_timeout: Duration,
     slow: Duration,
+    metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl Store {
@@ -135,7 +139,13 @@ impl Store {
         let client =
             Client::with_options(options).map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
         let db = client.database(&settings.database);
-        Ok(Self { client, db, op_timeout: settings.operation_timeout, slow: settings.slow_query })
+        Ok(Self {
+            client,
+            db,
+            op_timeout: settings.operation_timeout,
+            slow: settings.slow_query,
+            metrics: std::sync::Arc::default(),
+        })
     }
 
     /// The same server, another database (tests and benchmarks use one each).
@@ -180,7 +190,9 @@ impl Store {
             Err(_) => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
         };
         let took = started.elapsed();
+        self.metrics.record(op, collection, took, outcome.is_ok());
         if took >= self.slow {
+            self.keep_slow(op, collection, took, outcome.is_ok());
             tracing::warn!(
                 op,
                 collection,
@@ -191,6 +203,31 @@ impl Store {
             );
         }
         outcome
+    }
+
+    /// This process's figures for every operation.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Keeps a slow operation in the capped `slow_queries` collection, in the background and
+    /// outside `run_for` (a slow insert there must not record itself again).
+    fn keep_slow(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool) {
+        let slow = self.collection(names::SLOW_QUERIES);
+        let record = doc! {
+            "at": mongodb::bson::DateTime::now(),
+            "op": op,
+            "collection": collection,
+            "ms": took.as_secs_f64() * 1000.0,
+            "ok": ok,
+            "app": "orderdesk",
+        };
+        let limit = self.op_timeout;
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = tokio::time::timeout(limit, slow.insert_one(record).into_future()).await;
+            });
+        }
     }
 
     /// One round trip to the server; the time it took.

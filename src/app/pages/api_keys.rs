@@ -58,7 +58,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <ActionForm action=create attr:class="mt-4 flex flex-wrap items-end gap-3 text-sm">
             <input type="hidden" name="_csrf" value=form_csrf />
             <label>"Name"<input class=input name="name" placeholder="shipping-bot" required maxlength="64" /></label>
-            <label>"Scope"<select class=input name="scope"><option value="bots">"bots: /api/v1"</option></select></label>
+            <label>"Scope"<select class=input name="scope"><option value="bots">"bots: /api/v1"</option><option value="stats">"stats: /api/performance/stats"</option></select></label>
             <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700" data-testid="create-key">"Create key"</button>
         </ActionForm>
         {move || create.value().get().map(|result| match result {

@@ -7,5 +7,6 @@ pub mod maintenance;
 pub mod not_found;
 pub mod order;
 pub mod orders;
+pub mod performance;
 pub mod planned;
 pub mod search;

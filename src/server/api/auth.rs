@@ -36,30 +36,47 @@ impl KeyCache {
 /// Proof that the request carried a valid key.
 pub struct ApiCaller;
 
+/// Proof that the request carried a valid key of scope `stats` (`/api/performance/stats`).
+pub struct StatsCaller;
+
+/// Checks `X-API-Key` for `scope`. The bootstrap key from the environment has every scope.
+async fn authorize(parts: &Parts, state: &AppState, scope: &str) -> Result<(), ApiError> {
+    let key = parts
+        .headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(ApiError::MissingKey)?;
+    if let Some(bootstrap) = &state.settings.bootstrap_api_key
+        && same(bootstrap.expose(), key)
+    {
+        return Ok(());
+    }
+    let hash = hash_key(key);
+    let cached = format!("{scope}:{hash}");
+    if state.api_keys.fresh(&cached) {
+        return Ok(());
+    }
+    if state.store.api_key_valid(&hash, scope, Utc::now()).await? {
+        state.api_keys.remember(cached);
+        return Ok(());
+    }
+    Err(ApiError::WrongKey)
+}
+
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = parts
-            .headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or(ApiError::MissingKey)?;
-        if let Some(bootstrap) = &state.settings.bootstrap_api_key
-            && same(bootstrap.expose(), key)
-        {
-            return Ok(Self);
-        }
-        let hash = hash_key(key);
-        if state.api_keys.fresh(&hash) {
-            return Ok(Self);
-        }
-        if state.store.api_key_valid(&hash, "bots", Utc::now()).await? {
-            state.api_keys.remember(hash);
-            return Ok(Self);
-        }
-        Err(ApiError::WrongKey)
+        authorize(parts, state, "bots").await.map(|()| Self)
+    }
+}
+
+impl FromRequestParts<AppState> for StatsCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorize(parts, state, "stats").await.map(|()| Self)
     }
 }

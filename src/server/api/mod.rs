@@ -16,7 +16,7 @@ use axum::{
 };
 use serde::Serialize;
 
-pub use auth::KeyCache;
+pub use auth::{KeyCache, StatsCaller};
 
 use super::AppState;
 use crate::{

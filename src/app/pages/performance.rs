@@ -1,0 +1,145 @@
+//! `/performance`: every database operation orderdesk made, with counts, errors and latency
+//! percentiles over the last five minutes, a chart of the slowest, and the latest slow
+//! operations (kept in the capped `slow_queries` collection).
+
+use leptos::{prelude::*, server_fn::codec::GetUrl};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    app::{components::error_notice::ErrorNotice, format},
+    error::AppError,
+    performance::{OpSummary, SlowQuery},
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceView {
+    pub window_seconds: u64,
+    pub slow_query_ms: u64,
+    pub operations: Vec<OpSummary>,
+    pub recent_slow: Vec<SlowQuery>,
+}
+
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn performance_data() -> Result<PerformanceView, AppError> {
+    let state = crate::server::state()?;
+    Ok(PerformanceView {
+        window_seconds: crate::storage::metrics::WINDOW.as_secs(),
+        slow_query_ms: state.settings.slow_query.as_millis() as u64,
+        operations: state.store.metrics().summaries(),
+        recent_slow: state.store.recent_slow_queries(20).await?,
+    })
+}
+
+#[component]
+pub fn PerformancePage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| performance_data());
+    view! {
+        <h1 class="text-2xl font-bold">"Database performance"</h1>
+        <Suspense fallback=|| view! { <p class="mt-4 text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <Performance data=d /> }.into_any(),
+                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+#[component]
+fn Performance(data: PerformanceView) -> impl IntoView {
+    let intro = format!(
+        "Since this process started; percentiles over the last {} minutes. Operations over {} ms are logged as SLOW DB QUERY and kept below. The same figures: /api/performance/stats (JSON, API key of scope stats) and /metrics (Prometheus).",
+        data.window_seconds / 60,
+        data.slow_query_ms
+    );
+    let chart = latency_chart(&data.operations);
+    view! {
+        <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{intro}</p>
+        <div class="mt-4" inner_html=chart></div>
+        <div class="mt-4 overflow-x-auto">
+            <table class="w-full text-left text-sm tabular-nums" data-testid="operations">
+                <thead class="text-slate-500"><tr><th class="py-1 pr-3">"Operation"</th><th class="pr-3">"Collection"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"p50 ms"</th><th class="pr-3 text-right">"p95 ms"</th><th class="pr-3 text-right">"p99 ms"</th><th class="text-right">"max ms"</th></tr></thead>
+                <tbody>
+                    {data.operations.into_iter().map(|o| view! {
+                        <tr class="border-t border-slate-100 dark:border-slate-800">
+                            <td class="py-1 pr-3 font-mono">{o.op}</td>
+                            <td class="pr-3 font-mono">{o.collection}</td>
+                            <td class="pr-3 text-right">{format::count(o.count)}</td>
+                            <td class="pr-3 text-right">{format::count(o.errors)}</td>
+                            <td class="pr-3 text-right">{format!("{:.2}", o.p50_ms)}</td>
+                            <td class="pr-3 text-right">{format!("{:.2}", o.p95_ms)}</td>
+                            <td class="pr-3 text-right">{format!("{:.2}", o.p99_ms)}</td>
+                            <td class="text-right">{format!("{:.2}", o.max_ms)}</td>
+                        </tr>
+                    }.into_any()).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <h2 class="mt-6 text-lg font-semibold">"Latest slow operations"</h2>
+        {if data.recent_slow.is_empty() {
+            view! { <p class="mt-1 text-sm text-slate-500">"None yet. Operations slower than the threshold appear here, newest first."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="mt-1 text-sm tabular-nums" data-testid="slow">
+                    {data.recent_slow.into_iter().map(|s| view! {
+                        <li><span class="text-slate-500">{format::time(Some(s.at))}</span>" "<span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>{format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
+                    }.into_any()).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+    }
+    .into_any()
+}
+
+/// A horizontal bar chart of p50 / p95 / p99 for the ten slowest operations, as SVG text
+/// (rendered on the server, readable without JavaScript; colours follow the theme).
+pub fn latency_chart(ops: &[OpSummary]) -> String {
+    let ops: Vec<&OpSummary> = ops.iter().filter(|o| o.window_count > 0).take(10).collect();
+    if ops.is_empty() {
+        return r#"<p class="text-sm text-slate-500">No operations in the window yet: the chart of p50, p95 and p99 per operation appears once orderdesk has talked to the database.</p>"#.into();
+    }
+    let (label_w, bar_w, row_h) = (220.0, 420.0, 26.0);
+    let max = ops.iter().map(|o| o.p99_ms).fold(0.0_f64, f64::max).max(0.001);
+    let height = row_h * ops.len() as f64 + 40.0;
+    let mut svg = format!(
+        r#"<svg role="img" aria-label="Latency per operation, milliseconds" viewBox="0 0 {w} {height}" class="w-full max-w-3xl text-slate-700 dark:text-slate-300" xmlns="http://www.w3.org/2000/svg"><title>p50, p95 and p99 latency per operation (ms)</title>"#,
+        w = label_w + bar_w + 80.0
+    );
+    for (i, o) in ops.iter().enumerate() {
+        let y = i as f64 * row_h + 4.0;
+        let name = crate::app::format::escape_html(&format!("{} {}", o.op, o.collection));
+        svg += &format!(
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="12" fill="currentColor">{name}</text>"#,
+            label_w - 8.0,
+            y + 15.0
+        );
+        for (value, class, h) in [
+            (o.p99_ms, "fill-indigo-200 dark:fill-indigo-900", 18.0),
+            (o.p95_ms, "fill-indigo-400 dark:fill-indigo-700", 12.0),
+            (o.p50_ms, "fill-indigo-700 dark:fill-indigo-400", 6.0),
+        ] {
+            let w = (value / max * bar_w).max(1.0);
+            svg += &format!(
+                r#"<rect x="{label_w}" y="{}" width="{w:.1}" height="{h}" class="{class}"/>"#,
+                y + (18.0 - h) / 2.0 + 2.0
+            );
+        }
+        svg += &format!(
+            r#"<text x="{}" y="{}" font-size="11" fill="currentColor">{:.1}</text>"#,
+            label_w + (o.p99_ms / max * bar_w).max(1.0) + 4.0,
+            y + 15.0,
+            o.p99_ms
+        );
+    }
+    let axis_y = row_h * ops.len() as f64 + 8.0;
+    svg += &format!(
+        r#"<line x1="{label_w}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="currentColor" stroke-width="0.5"/><text x="{label_w}" y="{}" font-size="11" fill="currentColor">0 ms</text><text x="{}" y="{}" text-anchor="end" font-size="11" fill="currentColor">{max:.1} ms (darkest: p50, then p95, lightest: p99)</text></svg>"#,
+        label_w + bar_w,
+        axis_y + 16.0,
+        label_w + bar_w,
+        axis_y + 16.0
+    );
+    svg
+}

@@ -1,0 +1,30 @@
+//! Database performance as the pages and the stats endpoint show it. Recording lives in
+//! `storage::metrics`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One operation's figures, as the stats endpoint and the page show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpSummary {
+    pub op: String,
+    pub collection: String,
+    pub count: u64,
+    pub errors: u64,
+    /// Samples in the window the percentiles come from.
+    pub window_count: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// One operation slower than the threshold, as kept in the capped `slow_queries` collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowQuery {
+    pub at: DateTime<Utc>,
+    pub op: String,
+    pub collection: String,
+    pub ms: f64,
+    pub ok: bool,
+}

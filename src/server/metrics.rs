@@ -1,0 +1,110 @@
+//! `GET /metrics` (Prometheus text, open for monitoring like `/healthz`) and
+//! `GET /api/performance/stats` (JSON, behind an `X-API-Key` of scope `stats`, as in the seed).
+
+use std::fmt::Write;
+
+use axum::{
+    Json,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use super::{AppState, api::StatsCaller};
+use crate::performance::{OpSummary, SlowQuery};
+
+#[derive(Serialize)]
+pub struct Stats {
+    pub window_seconds: u64,
+    pub slow_query_ms: u64,
+    pub operations: Vec<OpSummary>,
+    /// The latest slow operations (any client writing `slow_queries`); empty if unreadable.
+    pub recent_slow: Vec<SlowQuery>,
+}
+
+pub async fn stats(_: StatsCaller, State(state): State<AppState>) -> Json<Stats> {
+    let recent_slow = state.store.recent_slow_queries(20).await.unwrap_or_default();
+    Json(Stats {
+        window_seconds: crate::storage::metrics::WINDOW.as_secs(),
+        slow_query_ms: state.settings.slow_query.as_millis() as u64,
+        operations: state.store.metrics().summaries(),
+        recent_slow,
+    })
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The process's own figures from `/proc` (Linux), as the usual `process_*` metrics.
+fn process_metrics(out: &mut String, started: std::time::Instant) {
+    let clock_ticks = 100.0; // USER_HZ on Linux
+    let page = 4096.0;
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+        && let Some(rest) = stat.rsplit(')').next()
+    {
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // Fields after the command: state is [0]; utime [11], stime [12], rss pages [21].
+        if let (Some(u), Some(s)) =
+            (f.get(11).and_then(|v| v.parse::<f64>().ok()), f.get(12).and_then(|v| v.parse::<f64>().ok()))
+        {
+            let _ = writeln!(
+                out,
+                "# HELP process_cpu_seconds_total User and system CPU time spent.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
+                (u + s) / clock_ticks
+            );
+        }
+        if let Some(rss) = f.get(21).and_then(|v| v.parse::<f64>().ok()) {
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory size.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
+                rss * page
+            );
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let _ = writeln!(
+            out,
+            "# HELP process_open_fds Open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {}",
+            fds.count()
+        );
+    }
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_secs_f64() - started.elapsed().as_secs_f64())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start:.3}"
+    );
+}
+
+pub async fn prometheus(State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    let histograms = state.store.metrics().histograms();
+    out.push_str("# HELP orderdesk_db_operation_seconds Time of each database operation orderdesk made.\n");
+    out.push_str("# TYPE orderdesk_db_operation_seconds histogram\n");
+    for h in &histograms {
+        let labels = format!("op=\"{}\",collection=\"{}\"", label(h.op), label(h.collection));
+        for (le, n) in &h.buckets {
+            let _ = writeln!(out, "orderdesk_db_operation_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(out, "orderdesk_db_operation_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "orderdesk_db_operation_seconds_sum{{{labels}}} {}", h.sum_seconds);
+        let _ = writeln!(out, "orderdesk_db_operation_seconds_count{{{labels}}} {}", h.count);
+    }
+    out.push_str("# HELP orderdesk_db_operation_errors_total Database operations that failed or timed out.\n");
+    out.push_str("# TYPE orderdesk_db_operation_errors_total counter\n");
+    for h in &histograms {
+        let _ = writeln!(
+            out,
+            "orderdesk_db_operation_errors_total{{op=\"{}\",collection=\"{}\"}} {}",
+            label(h.op),
+            label(h.collection),
+            h.errors
+        );
+    }
+    process_metrics(&mut out, state.started);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
+}
