@@ -228,7 +228,7 @@ async fn passwords_keys_and_tokens_never_reach_the_logs() {
     let (_cookie, _) = common::signed_in(&store, Role::Admin).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let key = "log-test-bootstrap-key-0123456789abcdef";
-    let mut server = Command::new(common::orderdesk_bin())
+    let server = Command::new(common::orderdesk_bin())
         .arg("serve")
         .env("MONGODB_URI", common::mongodb_uri())
         .env("ORDERDESK_DATABASE", store.database_name())
