@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod counter_health;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "ssr")]
@@ -18,6 +19,8 @@ pub mod performance;
 pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod config;
+#[cfg(feature = "ssr")]
+pub mod monitoring;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

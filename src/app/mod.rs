@@ -15,8 +15,9 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    api_keys::ApiKeysPage, audit::AuditPage, home::HomePage, maintenance::MaintenancePage, not_found::NotFound,
-    order::OrderPage, orders::OrdersPage, performance::PerformancePage, planned::Planned, search::SearchPage,
+    api_keys::ApiKeysPage, audit::AuditPage, counters::CountersPage, home::HomePage, maintenance::MaintenancePage,
+    not_found::NotFound, order::OrderPage, orders::OrdersPage, performance::PerformancePage, planned::Planned,
+    search::SearchPage,
 };
 
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
@@ -59,7 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("orders") view=OrdersPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("orders"), ParamSegment("key")) view=OrderPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("counters") view=|| view! { <Planned page="Counters" issue=5 /> } />
+                    <Route path=StaticSegment("counters") view=CountersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("performance") view=PerformancePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("failures") view=|| view! { <Planned page="Failures" issue=5 /> } />
                     <Route path=StaticSegment("maintenance") view=MaintenancePage />

@@ -122,3 +122,115 @@ fn sequence_of(d: &Document) -> Option<u32> {
 fn malformed(id: &str) -> StorageError {
     StorageError::Database { op: "counter_inc", message: format!("counter {id} has no numeric sequence") }
 }
+
+/// A counter document as the marketplace wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawCounter {
+    pub counter_id: String,
+    pub sequence: u64,
+    pub last_updated: Option<DateTime<Utc>>,
+}
+
+fn raw_counter(d: &Document) -> Option<RawCounter> {
+    Some(RawCounter {
+        counter_id: d.get_str("counterId").ok()?.to_owned(),
+        sequence: sequence_of(d).map(u64::from).unwrap_or(0),
+        last_updated: super::orders::datetime(d.get("lastUpdated")),
+    })
+}
+
+impl Store {
+    /// Counters whose `counterId` starts with `prefix` (`YYYYMMDD-` for a day: an index range).
+    pub async fn counters_with_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<RawCounter>, StorageError> {
+        use futures::TryStreamExt;
+        let escaped: String = prefix.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        let counters = self.collection(COUNTERS);
+        let filter = doc! { "counterId": { "$regex": format!("^{escaped}") } };
+        let docs: Vec<Document> = self
+            .run("counter_list", COUNTERS, async { counters.find(filter).limit(limit).await?.try_collect().await })
+            .await?;
+        Ok(docs.iter().filter_map(raw_counter).collect())
+    }
+
+    /// Counters whose `counterId` does not look like `YYYYMMDD-…` at all (first 50).
+    pub async fn malformed_counters(&self) -> Result<Vec<RawCounter>, StorageError> {
+        use futures::TryStreamExt;
+        let counters = self.collection(COUNTERS);
+        let filter = doc! { "counterId": { "$not": { "$regex": "^[0-9]{8}-" } } };
+        let docs: Vec<Document> = self
+            .run("counter_malformed", COUNTERS, async { counters.find(filter).limit(50).await?.try_collect().await })
+            .await?;
+        Ok(docs.iter().filter_map(raw_counter).collect())
+    }
+
+    /// The counters of these ids.
+    pub async fn counters_by_id(&self, ids: &[String]) -> Result<Vec<RawCounter>, StorageError> {
+        use futures::TryStreamExt;
+        let counters = self.collection(COUNTERS);
+        let filter = doc! { "counterId": { "$in": ids } };
+        let docs: Vec<Document> =
+            self.run("counter_list", COUNTERS, async { counters.find(filter).await?.try_collect().await }).await?;
+        Ok(docs.iter().filter_map(raw_counter).collect())
+    }
+
+    /// Per vendor: marketplace orders with a BB number created in `[from, to)`.
+    pub async fn numbered_orders_by_vendor(
+        &self,
+        vendors: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        numbered_only: bool,
+    ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
+        use futures::TryStreamExt;
+        let mut filter = doc! {
+            "vendor_id": { "$in": vendors },
+            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
+        };
+        if numbered_only {
+            filter.insert("order_number", doc! { "$type": "string" });
+        }
+        let pipeline = vec![doc! { "$match": filter }, doc! { "$group": { "_id": "$vendor_id", "n": { "$sum": 1 } } }];
+        let orders = self.collection(super::names::ORDERS);
+        let groups: Vec<Document> = self
+            .run("orders_per_vendor", super::names::ORDERS, async {
+                orders.aggregate(pipeline).await?.try_collect().await
+            })
+            .await?;
+        Ok(groups
+            .iter()
+            .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::migrations::count(g.get("n")))))
+            .collect())
+    }
+
+    /// One vendor's numbered orders per day (`YYYYMMDD` in `time_zone`) in `[from, to)`.
+    pub async fn vendor_orders_per_day(
+        &self,
+        vendor: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        time_zone: &str,
+    ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
+        use futures::TryStreamExt;
+        let pipeline = vec![
+            doc! { "$match": {
+                "vendor_id": vendor,
+                "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
+                "order_number": { "$type": "string" },
+            } },
+            doc! { "$group": {
+                "_id": { "$dateToString": { "format": "%Y%m%d", "date": "$created_at", "timezone": time_zone } },
+                "n": { "$sum": 1 },
+            } },
+        ];
+        let orders = self.collection(super::names::ORDERS);
+        let groups: Vec<Document> = self
+            .run("vendor_orders_per_day", super::names::ORDERS, async {
+                orders.aggregate(pipeline).await?.try_collect().await
+            })
+            .await?;
+        Ok(groups
+            .iter()
+            .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::migrations::count(g.get("n")))))
+            .collect())
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod counters;
 pub mod home;
 pub mod maintenance;
 pub mod not_found;

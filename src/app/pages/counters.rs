@@ -1,0 +1,206 @@
+//! `/counters`: today's counter for every vendor (sequence, share of the 99,999 cap, last
+//! update, orders in the last hour) with warnings, sortable and filterable, refreshed every
+//! two seconds without a reload; `?vendor=` adds that vendor's last 30 days as a chart.
+
+use leptos::{prelude::*, server_fn::codec::GetUrl};
+use leptos_router::{components::Form, hooks::use_query_map};
+
+use crate::{
+    app::{components::error_notice::ErrorNotice, format},
+    counter_health::{CounterRow, CounterWarning},
+    error::AppError,
+};
+
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn counters_today() -> Result<crate::counter_health::CountersView, AppError> {
+    let state = crate::server::state()?;
+    Ok(crate::monitoring::counters_today(&state.store, state.settings.time_zone, chrono::Utc::now()).await?)
+}
+
+/// A vendor's last 30 days: (day, counter sequence, numbered orders).
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u64, u64)>, AppError> {
+    let vendor = crate::ids::VendorId::parse(vendor.trim())?;
+    let state = crate::server::state()?;
+    Ok(crate::monitoring::vendor_history(&state.store, state.settings.time_zone, &vendor, chrono::Utc::now()).await?)
+}
+
+/// How often the table refreshes.
+const REFRESH_MS: u64 = 2_000;
+
+#[component]
+pub fn CountersPage() -> impl IntoView {
+    let query = use_query_map();
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Ok(handle) =
+            set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_millis(REFRESH_MS))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let data = Resource::new(move || tick.get(), |_| counters_today());
+    let vendor = move || query.with(|q| q.get("vendor")).filter(|v| !v.trim().is_empty());
+    let history = Resource::new(vendor, |v| async move {
+        match v {
+            Some(v) => vendor_history(v.clone()).await.map(|h| Some((v, h))),
+            None => Ok(None),
+        }
+    });
+    let filter = move || query.with(|q| q.get("q")).unwrap_or_default();
+    let sort = move || query.with(|q| q.get("sort")).unwrap_or_else(|| "share".into());
+    let input = "mt-1 block w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
+    view! {
+        <h1 class="text-2xl font-bold">"Daily counters"</h1>
+        <Form method="GET" action="/counters" attr:class="mt-3 flex flex-wrap items-end gap-3 text-sm">
+            <label>"Vendor contains"<input class=input name="q" prop:value=filter /></label>
+            <input type="hidden" name="sort" prop:value=sort />
+            <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">"Filter"</button>
+        </Form>
+        <Transition fallback=|| view! { <p class="mt-4 text-slate-500">"Loading counters…"</p> }>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(Some((v, days))) => view! { <VendorChart vendor=v days /> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
+                }
+            })}
+        </Transition>
+        <Transition fallback=|| view! { <p class="mt-4 text-slate-500">"Loading counters…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(view) => view! { <CounterTable view filter=filter() sort=sort() /> }.into_any(),
+                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+fn sorted(mut rows: Vec<CounterRow>, filter: &str, sort: &str) -> Vec<CounterRow> {
+    let needle = filter.trim().to_lowercase();
+    rows.retain(|r| needle.is_empty() || r.counter_id.to_lowercase().contains(&needle));
+    match sort {
+        "vendor" => rows.sort_by(|a, b| a.counter_id.cmp(&b.counter_id)),
+        "updated" => rows.sort_by_key(|r| std::cmp::Reverse(r.last_updated)),
+        "hour" => rows.sort_by_key(|r| std::cmp::Reverse(r.orders_last_hour)),
+        "warnings" => rows.sort_by(|a, b| b.warnings.len().cmp(&a.warnings.len()).then(b.sequence.cmp(&a.sequence))),
+        _ => rows.sort_by(|a, b| b.sequence.cmp(&a.sequence).then(a.counter_id.cmp(&b.counter_id))),
+    }
+    rows
+}
+
+fn warning_badge(w: &CounterWarning) -> impl IntoView + use<> {
+    let colour = match w {
+        CounterWarning::NearCap { .. }
+        | CounterWarning::MoreOrdersThanNumbers { .. }
+        | CounterWarning::Unparseable { .. } => "bg-red-100 text-red-900 dark:bg-red-950 dark:text-red-200",
+        _ => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
+    };
+    view! { <span class=format!("mr-1 inline-block rounded px-1.5 py-0.5 text-xs {colour}") data-warning=w.kind()>{w.describe()}</span> }
+}
+
+#[component]
+fn CounterTable(view: crate::counter_health::CountersView, filter: String, sort: String) -> impl IntoView {
+    let total = view.rows.len();
+    let warned = view.rows.iter().filter(|r| !r.warnings.is_empty()).count();
+    let rows = sorted(view.rows, &filter, &sort);
+    let head = move |key: &'static str, label: &'static str| {
+        let href = format!("/counters?sort={key}&q={}", format::urlencode(&filter));
+        view! { <th class="py-1 pr-3"><a class="hover:underline" href=href>{label}</a></th> }
+    };
+    let summary = format!(
+        "{} — {total} vendors have a counter today ({} time), {warned} with warnings. Refreshes every 2 s.",
+        view.day, view.time_zone
+    );
+    view! {
+        <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">{summary}</p>
+        {if rows.is_empty() {
+            view! { <p class="mt-2 text-slate-500" data-testid="counters-empty">"No counter matches. Each vendor's counter appears here with its first BB number of the day."</p> }.into_any()
+        } else {
+            view! {
+                <div class="mt-2 overflow-x-auto">
+                    <table class="w-full text-left text-sm tabular-nums" data-testid="counters">
+                        <thead class="text-slate-500"><tr>
+                            {head("vendor", "Counter")}{head("share", "Sequence")}<th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}{head("hour", "Orders last hour")}{head("warnings", "Warnings")}
+                        </tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|r| {
+                                let share = r.share();
+                                let bar = if share >= 0.8 { "bg-red-600" } else { "bg-indigo-600" };
+                                let vendor_link = r.vendor.clone().map(|v| format!("/counters?vendor={}", format::urlencode(&v)));
+                                view! {
+                                    <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-counter=r.counter_id.clone()>
+                                        <td class="py-1 pr-3 font-mono">{match vendor_link { Some(href) => view! { <a class="text-indigo-700 underline dark:text-indigo-300" href=href>{r.counter_id.clone()}</a> }.into_any(), None => view! { <span>{r.counter_id.clone()}</span> }.into_any() }}</td>
+                                        <td class="pr-3 text-right" data-testid="sequence">{format::count(r.sequence)}</td>
+                                        <td class="pr-3"><div class="flex items-center gap-2"><div class="h-2 w-24 rounded bg-slate-200 dark:bg-slate-700"><div class=format!("h-2 rounded {bar}") style=format!("width: {:.1}%", (share * 100.0).min(100.0))></div></div>{format!("{:.1}%", share * 100.0)}</div></td>
+                                        <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
+                                        <td class="pr-3 text-right">{format::count(r.orders_last_hour)}</td>
+                                        <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
+                                    </tr>
+                                }.into_any()
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
+        {(!view.malformed.is_empty()).then(|| view! {
+            <h2 class="mt-6 text-lg font-semibold">"Counters whose counterId does not parse"</h2>
+            <ul class="mt-1 text-sm" data-testid="malformed-counters">
+                {view.malformed.into_iter().map(|r| view! { <li><span class="font-mono">{r.counter_id.clone()}</span>" "{r.warnings.iter().map(warning_badge).collect_view()}</li> }.into_any()).collect_view()}
+            </ul>
+        })}
+    }
+    .into_any()
+}
+
+/// Thirty days of one vendor's counter (bars) and numbered orders (dots), as SVG.
+#[component]
+fn VendorChart(vendor: String, days: Vec<(chrono::NaiveDate, u64, u64)>) -> impl IntoView {
+    let max = days.iter().map(|(_, s, o)| (*s).max(*o)).max().unwrap_or(0).max(1) as f64;
+    let (left, width, height) = (48.0, 600.0, 160.0);
+    let step = width / days.len().max(1) as f64;
+    let mut svg = format!(
+        r#"<svg role="img" aria-label="{v}: counter sequence and numbered orders per day, last 30 days" viewBox="0 0 {w} {h}" class="w-full max-w-3xl text-slate-700 dark:text-slate-300" xmlns="http://www.w3.org/2000/svg"><title>{v}: numbers issued (bars) and orders holding them (dots) per day</title>"#,
+        v = format::escape_html(&vendor),
+        w = left + width + 10.0,
+        h = height + 40.0
+    );
+    for (i, (day, seq, orders)) in days.iter().enumerate() {
+        let x = left + i as f64 * step;
+        let bh = *seq as f64 / max * height;
+        svg += &format!(
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" class="fill-indigo-400 dark:fill-indigo-600"><title>{day}: {seq} issued, {orders} orders</title></rect>"#,
+            x + 1.0,
+            height - bh + 10.0,
+            step - 2.0
+        );
+        svg += &format!(
+            r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="currentColor"/>"#,
+            x + step / 2.0,
+            height - *orders as f64 / max * height + 10.0
+        );
+        if i % 7 == 0 {
+            svg += &format!(
+                r#"<text x="{x:.1}" y="{}" font-size="10" fill="currentColor">{}</text>"#,
+                height + 26.0,
+                day.format("%m-%d")
+            );
+        }
+    }
+    svg += &format!(
+        r#"<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" stroke="currentColor" stroke-width="0.5"/><text x="{t}" y="14" text-anchor="end" font-size="10" fill="currentColor">{max}</text><text x="{t}" y="{b}" text-anchor="end" font-size="10" fill="currentColor">0</text><text x="{r}" y="{d}" text-anchor="end" font-size="10" fill="currentColor">day (numbers per day)</text></svg>"#,
+        b = height + 10.0,
+        r = left + width,
+        t = left - 4.0,
+        d = height + 38.0
+    );
+    view! {
+        <section class="mt-4" data-testid="vendor-chart">
+            <h2 class="text-lg font-semibold">{format!("{vendor}: last 30 days")}</h2>
+            <div class="mt-2" inner_html=svg></div>
+        </section>
+    }
+}
