@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod counter_health;
 pub mod error;
+pub mod failures;
 pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod issuing;

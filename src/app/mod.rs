@@ -15,9 +15,9 @@ use leptos_router::{
 
 use components::header::Header;
 use pages::{
-    api_keys::ApiKeysPage, audit::AuditPage, counters::CountersPage, home::HomePage, maintenance::MaintenancePage,
-    not_found::NotFound, order::OrderPage, orders::OrdersPage, performance::PerformancePage, planned::Planned,
-    search::SearchPage,
+    api_keys::ApiKeysPage, audit::AuditPage, counters::CountersPage, failures::FailuresPage, home::HomePage,
+    maintenance::MaintenancePage, not_found::NotFound, order::OrderPage, orders::OrdersPage,
+    performance::PerformancePage, search::SearchPage,
 };
 
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("orders"), ParamSegment("key")) view=OrderPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("counters") view=CountersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("performance") view=PerformancePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("failures") view=|| view! { <Planned page="Failures" issue=5 /> } />
+                    <Route path=StaticSegment("failures") view=FailuresPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("maintenance") view=MaintenancePage />
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-keys") view=ApiKeysPage />

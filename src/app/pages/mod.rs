@@ -3,11 +3,11 @@
 pub mod api_keys;
 pub mod audit;
 pub mod counters;
+pub mod failures;
 pub mod home;
 pub mod maintenance;
 pub mod not_found;
 pub mod order;
 pub mod orders;
 pub mod performance;
-pub mod planned;
 pub mod search;
