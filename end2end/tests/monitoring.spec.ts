@@ -25,3 +25,15 @@ test("the performance page shows the operations table and a labelled chart", asy
   await expect(page.getByTestId("operations")).toBeVisible();
   await expect(page.locator("svg[role=img]")).toHaveAttribute("aria-label", /milliseconds/);
 });
+
+test("the failures page shows rates, completion percentiles and charts with units", async ({ page }) => {
+  const res = await page.goto("/failures?days=90");
+  expect(res?.status()).toBe(200);
+  await expect(page.getByTestId("failure-summary")).toContainText("failed");
+  await expect(page.getByTestId("by-scheme")).toContainText("ORD");
+  await expect(page.getByTestId("completion")).toContainText("p50");
+  await expect(page.locator("svg[role=img]").first()).toHaveAttribute("aria-label", /% failed/);
+  const bad = await page.goto("/failures?days=400");
+  expect(bad?.status()).toBe(400);
+  await expect(page.getByRole("alert")).toContainText("between 1 and 90");
+});
