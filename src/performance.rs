@@ -28,3 +28,22 @@ pub struct SlowQuery {
     pub ms: f64,
     pub ok: bool,
 }
+
+/// One operation from MongoDB's profiler (`system.profile`), by any client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfiledOp {
+    pub at: DateTime<Utc>,
+    pub op: String,
+    pub namespace: String,
+    pub millis: i64,
+    /// The client's `appName` (orderdesk sends `orderdesk`; the bots their own), if any.
+    pub app: String,
+}
+
+/// The profiler's state: level 0 off, 1 slow operations, 2 everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profiler {
+    pub level: i32,
+    pub slow_ms: i64,
+    pub others: Vec<ProfiledOp>,
+}

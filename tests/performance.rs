@@ -111,3 +111,25 @@ async fn every_operation_is_counted_and_exposed_as_stats_and_prometheus() {
     let html = app.get("/performance").await.text().await.unwrap();
     assert!(html.contains("data-testid=\"operations\"") && html.contains("<svg"), "{html}");
 }
+
+/// With the profiler on, another client's operations (a bot with its own appName) are listed;
+/// orderdesk's own are left out.
+#[tokio::test]
+async fn the_profiler_shows_other_clients_operations() {
+    let store = common::fresh_store("profiler").await;
+    store.set_profiling(2, 100).await.unwrap();
+    let uri = format!("{}&appName=shipping-bot", common::mongodb_uri());
+    let bot = mongodb::Client::with_uri_str(uri).await.unwrap();
+    let orders = bot.database(store.database_name()).collection::<mongodb::bson::Document>("orders");
+    orders.find_one(mongodb::bson::doc! { "telegram_id": 4242 }).await.unwrap();
+    let profiler = store.profiler().await.unwrap();
+    assert_eq!(profiler.level, 2);
+    assert!(
+        profiler.others.iter().any(|o| o.app == "shipping-bot" && o.namespace.ends_with(".orders")),
+        "{profiler:#?}"
+    );
+    assert!(profiler.others.iter().all(|o| o.app != "orderdesk"));
+    store.set_profiling(0, 100).await.unwrap();
+    assert_eq!(store.profiler().await.unwrap().level, 0);
+    store.drop_database().await.unwrap();
+}

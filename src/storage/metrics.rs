@@ -160,6 +160,50 @@ impl super::Store {
     }
 }
 
+impl super::Store {
+    /// The profiler's level and threshold, and its latest entries from other clients.
+    pub async fn profiler(&self) -> Result<crate::performance::Profiler, super::StorageError> {
+        use futures::TryStreamExt;
+        use mongodb::bson::{Document, doc};
+        let status =
+            self.run("profile_status", "system.profile", self.database().run_command(doc! { "profile": -1 })).await?;
+        let level = super::migrations::count(status.get("was")) as i32;
+        let slow_ms = super::migrations::count(status.get("slowms")) as i64;
+        let profile = self.collection("system.profile");
+        let filter = doc! { "appName": { "$ne": "orderdesk" } };
+        let docs: Vec<Document> = self
+            .run("profile_list", "system.profile", async {
+                profile.find(filter).sort(doc! { "ts": -1 }).limit(20).await?.try_collect().await
+            })
+            .await?;
+        let others = docs
+            .iter()
+            .filter_map(|d| {
+                Some(crate::performance::ProfiledOp {
+                    at: super::orders::datetime(d.get("ts"))?,
+                    op: d.get_str("op").unwrap_or("").to_owned(),
+                    namespace: d.get_str("ns").unwrap_or("").to_owned(),
+                    millis: super::migrations::count(d.get("millis")) as i64,
+                    app: d.get_str("appName").unwrap_or("").to_owned(),
+                })
+            })
+            .collect();
+        Ok(crate::performance::Profiler { level, slow_ms, others })
+    }
+
+    /// Sets the profiler of orderdesk's database: 0 off, 1 operations over `slow_ms`, 2 all.
+    pub async fn set_profiling(&self, level: i32, slow_ms: i64) -> Result<(), super::StorageError> {
+        use mongodb::bson::doc;
+        self.run(
+            "profile_set",
+            "system.profile",
+            self.database().run_command(doc! { "profile": level, "slowms": slow_ms }),
+        )
+        .await
+        .map(drop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,9 +30,31 @@ pub async fn performance_data() -> Result<PerformanceView, AppError> {
     })
 }
 
+/// MongoDB's profiler: its level, and the latest operations of other clients (the bots).
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn profiler() -> Result<crate::performance::Profiler, AppError> {
+    let state = crate::server::state()?;
+    Ok(state.store.profiler().await?)
+}
+
+/// Sets the profiling level of orderdesk's database (admins).
+#[server(prefix = "/api/admin")]
+pub async fn set_profiling(level: i32, slow_ms: i64, _csrf: String) -> Result<(), AppError> {
+    if !(0..=2).contains(&level) {
+        return Err(AppError::BadInput("the level is 0 (off), 1 (slow operations) or 2 (everything)".into()));
+    }
+    if !(1..=60_000).contains(&slow_ms) {
+        return Err(AppError::BadInput("the threshold is 1 to 60,000 ms".into()));
+    }
+    let state = crate::server::state()?;
+    Ok(state.store.set_profiling(level, slow_ms).await?)
+}
+
 #[component]
 pub fn PerformancePage() -> impl IntoView {
     let data = Resource::new(|| (), |_| performance_data());
+    let set = ServerAction::<SetProfiling>::new();
+    let profile = Resource::new(move || set.version().get(), |_| profiler());
     view! {
         <h1 class="text-2xl font-bold">"Database performance"</h1>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500">"Loading…"</p> }>
@@ -43,6 +65,51 @@ pub fn PerformancePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <h2 class="mt-6 text-lg font-semibold">"Other clients (MongoDB profiler)"</h2>
+        <Transition fallback=|| view! { <p class="text-slate-500">"Reading the profiler…"</p> }>
+            {move || Suspend::new(async move {
+                match profile.await {
+                    Ok(p) => view! { <ProfilerView profiler=p set /> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+#[component]
+fn ProfilerView(profiler: crate::performance::Profiler, set: ServerAction<SetProfiling>) -> impl IntoView {
+    let state = match profiler.level {
+        0 => "off".to_owned(),
+        1 => format!("on for operations over {} ms", profiler.slow_ms),
+        _ => "on for every operation".to_owned(),
+    };
+    let admin = crate::app::viewer::is_admin();
+    let csrf = crate::app::viewer::csrf();
+    let slow_ms = profiler.slow_ms.max(1).to_string();
+    view! {
+        <p class="text-sm" data-testid="profiler-state">{format!("The profiler of this database is {state}.")}</p>
+        {admin.then(|| view! {
+            <ActionForm action=set attr:class="mt-2 flex flex-wrap items-end gap-2 text-sm">
+                <input type="hidden" name="_csrf" value=csrf />
+                <label>"Level "<select name="level" class="rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-800"><option value="0">"0: off"</option><option value="1" selected>"1: slow operations"</option><option value="2">"2: everything"</option></select></label>
+                <label>"over (ms) "<input name="slow_ms" type="number" min="1" max="60000" value=slow_ms class="w-24 rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-800" /></label>
+                <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700" data-testid="set-profiling">"Set profiling"</button>
+            </ActionForm>
+        })}
+        {move || set.value().get().and_then(Result::err).map(|e| view! { <div class="mt-2"><ErrorNotice error=e /></div> })}
+        {if profiler.others.is_empty() {
+            view! { <p class="mt-2 text-sm text-slate-500">"No operations of other clients recorded. With the profiler on, the bots' slow operations appear here."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="mt-2 text-sm tabular-nums" data-testid="profiled">
+                    {profiler.others.into_iter().map(|o| view! {
+                        <li><span class="text-slate-500">{format::time(Some(o.at))}</span>" "<span class="font-mono">{o.op}</span>" "<span class="font-mono">{o.namespace}</span>{format!(" {} ms", o.millis)}<span class="text-slate-500">{if o.app.is_empty() { String::new() } else { format!(" ({})", o.app) }}</span></li>
+                    }.into_any()).collect_view()}
+                </ul>
+            }.into_any()
+        }}
     }
     .into_any()
 }
