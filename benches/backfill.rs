@@ -5,7 +5,8 @@
 //!
 //! Run: scripts/bench backfill (starts a throwaway mongod), or with MONGODB_URI set:
 //!   cargo bench --features ssr --bench backfill
-//! ORDERDESK_BENCH_ORDERS sets the size (default 1,000,000); ORDERDESK_BENCH_SIDE=orderdesk
+//! ORDERDESK_BENCH_ORDERS sets the size (default 1,000,000), ORDERDESK_BENCH_BATCH the batch
+//! (default: the CLI's, 1,000); ORDERDESK_BENCH_SIDE=orderdesk
 //! or =seed runs one side only (the seed's side takes minutes).
 
 use std::{sync::Arc, time::Instant};
@@ -61,6 +62,11 @@ async fn seed_script(orders: &Collection<Document>) -> usize {
 
 fn main() {
     let n: usize = std::env::var("ORDERDESK_BENCH_ORDERS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    // The migration's batch (orders read at once); the CLI's default unless set.
+    let batch: u32 = std::env::var("ORDERDESK_BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(orderdesk::maintenance::DEFAULT_BATCH);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut settings = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
@@ -83,7 +89,7 @@ fn main() {
             let changed = if side == "seed" {
                 seed_script(&orders).await as u64
             } else {
-                let options = MigrationOptions { dry_run: false, batch: 1_000, id_form: FreshIdForm::OrdFromCreatedAt };
+                let options = MigrationOptions { dry_run: false, batch, id_form: FreshIdForm::OrdFromCreatedAt };
                 let run = runner::prepare(
                     &store,
                     Arc::new(SystemClock),

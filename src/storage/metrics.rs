@@ -31,8 +31,18 @@ struct OpStats {
 }
 
 /// The registry; one per process, shared by every clone of the store.
-#[derive(Debug, Default)]
-pub struct Metrics(Mutex<HashMap<(&'static str, &'static str), OpStats>>);
+#[derive(Debug)]
+pub struct Metrics {
+    ops: Mutex<HashMap<(&'static str, &'static str), OpStats>>,
+    /// Off only in the benchmark that measures what recording costs.
+    enabled: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self { ops: Mutex::default(), enabled: std::sync::atomic::AtomicBool::new(true) }
+    }
+}
 
 /// Cumulative figures for Prometheus.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,9 +69,17 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Metrics {
+    /// Turns recording on or off (for measuring its cost; always on in the app).
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn record(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool) {
+        if !self.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let now = Instant::now();
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.ops.lock().unwrap_or_else(|p| p.into_inner());
         let s = map.entry((op, collection)).or_default();
         s.count += 1;
         s.errors += u64::from(!ok);
@@ -79,7 +97,7 @@ impl Metrics {
     /// Every operation's summary, slowest p99 first.
     pub fn summaries(&self) -> Vec<OpSummary> {
         let now = Instant::now();
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self.ops.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<OpSummary> = map
             .iter()
             .map(|((op, collection), s)| {
@@ -104,7 +122,7 @@ impl Metrics {
     }
 
     pub fn histograms(&self) -> Vec<OpHistogram> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let map = self.ops.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<OpHistogram> = map
             .iter()
             .map(|((op, collection), s)| OpHistogram {

@@ -113,6 +113,16 @@ pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
     }
 }
 
+tokio::task_local! {
+    /// The order a piece of work is for, named in slow-query log lines.
+    static ORDER: String;
+}
+
+/// Runs `work` with `order` named in any slow-query line it causes.
+pub async fn for_order<F: std::future::Future>(order: String, work: F) -> F::Output {
+    ORDER.scope(order, work).await
+}
+
 /// The one handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -194,12 +204,14 @@ impl Store {
         self.metrics.record(op, collection, took, outcome.is_ok());
         if took >= self.slow {
             self.keep_slow(op, collection, took, outcome.is_ok());
+            // The seed's format: the order the work was for, when there is one.
+            let order = ORDER.try_with(|o| format!(" [order: {o}]")).unwrap_or_default();
             tracing::warn!(
                 op,
                 collection,
                 took_ms = took.as_secs_f64() * 1000.0,
                 ok = outcome.is_ok(),
-                "SLOW DB QUERY: {op} took {:.2}ms",
+                "SLOW DB QUERY: {op}{order} took {:.2}ms",
                 took.as_secs_f64() * 1000.0
             );
         }

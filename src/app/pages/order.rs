@@ -33,11 +33,11 @@ pub enum OrderPageData {
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     let lookup = crate::ids::LookupKey::parse(&key)?;
     let state = crate::server::state()?;
-    let mut docs = state.store.find_order_documents(&lookup).await?;
+    let mut docs = crate::storage::for_order(lookup.to_string(), state.store.find_order_documents(&lookup)).await?;
     match docs.len() {
         0 => Err(AppError::NotFound(format!("No order matches {lookup}, read as {}.", lookup.describe()))),
         1 => {
-            let details = state.store.order_details(docs.remove(0)).await?;
+            let details = crate::storage::for_order(key.clone(), state.store.order_details(docs.remove(0))).await?;
             if let Some(page_key) = details.summary.page_key()
                 && page_key != key
             {

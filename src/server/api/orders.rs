@@ -15,7 +15,7 @@ pub async fn show(
 ) -> Result<Json<OrderSummary>, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let key = LookupKey::parse(&id)?;
-    let mut found = state.store.find_orders(&key).await?;
+    let mut found = crate::storage::for_order(key.to_string(), state.store.find_orders(&key)).await?;
     match found.len() {
         0 => Err(ApiError::NotFound(format!("no order matches {key}, read as {}", key.describe()))),
         1 => Ok(Json(found.remove(0))),
