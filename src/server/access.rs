@@ -153,7 +153,6 @@ pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
         return (status, axum::Json(serde_json::json!({ "error": error, "message": message }))).into_response();
     }
     let page = super::login::page(
-        status.as_u16(),
         "orderdesk",
         &format!(
             r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Back to the search</a></p>"#,
@@ -217,7 +216,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let (parts, body) = req.into_parts();
-    let body = if changes_state {
+    let (body, params) = if changes_state {
         let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
             Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "the request body is larger than 1 MiB"),
@@ -237,7 +236,6 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     } else {
         (body, None)
     };
-    let (body, params) = body;
     let mut req = Request::from_parts(parts, body);
     req.extensions_mut().insert(Caller { viewer: viewer.clone(), ip: ip.clone() });
     let response = next.run(req).await;

@@ -64,7 +64,7 @@ impl LoginLimiter {
 pub use crate::app::format::escape_html as escape;
 
 /// A small server-rendered page in the dashboard's look (same stylesheet and theme).
-pub fn page(_status: u16, title: &str, body: &str) -> Html<String> {
+pub fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><script src="/theme.js"></script><link rel="stylesheet" href="/pkg/orderdesk.css"></head><body class="bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 min-h-screen"><main class="mx-auto mt-16 max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">{body}</main></body></html>"#,
         title = escape(title),
@@ -119,7 +119,7 @@ pub async fn show(State(state): State<AppState>, Query(q): Query<LoginQuery>, he
         return Redirect::to(&next).into_response();
     }
     let token = random_token();
-    let response = page(200, "Sign in · orderdesk", &login_form(&next, &token, "", None)).into_response();
+    let response = page("Sign in · orderdesk", &login_form(&next, &token, "", None)).into_response();
     with_login_cookie(response, &token, state.settings.secure_cookies)
 }
 
@@ -147,8 +147,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let again = |status: StatusCode, email: &str, message: &str| {
         let token = random_token();
         let response =
-            (status, page(status.as_u16(), "Sign in · orderdesk", &login_form(&next, &token, email, Some(message))))
-                .into_response();
+            (status, page("Sign in · orderdesk", &login_form(&next, &token, email, Some(message)))).into_response();
         with_login_cookie(response, &token, state.settings.secure_cookies)
     };
     let cookie_token = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
