@@ -173,7 +173,7 @@ impl Store {
         Ok(docs.iter().filter_map(raw_counter).collect())
     }
 
-    /// Per vendor: marketplace orders with a BB number created in `[from, to)`.
+    /// Per vendor: orders created in `[from, to)` (only those with a BB number if `numbered_only`).
     pub async fn numbered_orders_by_vendor(
         &self,
         vendors: &[String],
@@ -181,7 +181,6 @@ impl Store {
         to: DateTime<Utc>,
         numbered_only: bool,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
-        use futures::TryStreamExt;
         let mut filter = doc! {
             "vendor_id": { "$in": vendors },
             "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
@@ -189,17 +188,7 @@ impl Store {
         if numbered_only {
             filter.insert("order_number", doc! { "$type": "string" });
         }
-        let pipeline = vec![doc! { "$match": filter }, doc! { "$group": { "_id": "$vendor_id", "n": { "$sum": 1 } } }];
-        let orders = self.collection(super::names::ORDERS);
-        let groups: Vec<Document> = self
-            .run("orders_per_vendor", super::names::ORDERS, async {
-                orders.aggregate(pipeline).await?.try_collect().await
-            })
-            .await?;
-        Ok(groups
-            .iter()
-            .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::migrations::count(g.get("n")))))
-            .collect())
+        self.count_orders_by("orders_per_vendor", filter, Bson::String("$vendor_id".into())).await
     }
 
     /// One vendor's numbered orders per day (`YYYYMMDD` in `time_zone`) in `[from, to)`.
@@ -210,24 +199,27 @@ impl Store {
         to: DateTime<Utc>,
         time_zone: &str,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
+        let filter = doc! {
+            "vendor_id": vendor,
+            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
+            "order_number": { "$type": "string" },
+        };
+        let day = doc! { "$dateToString": { "format": "%Y%m%d", "date": "$created_at", "timezone": time_zone } };
+        self.count_orders_by("vendor_orders_per_day", filter, Bson::Document(day)).await
+    }
+
+    /// Orders matching `filter`, counted per value of `key` (an aggregation expression).
+    async fn count_orders_by(
+        &self,
+        op: &'static str,
+        filter: Document,
+        key: Bson,
+    ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
         use futures::TryStreamExt;
-        let pipeline = vec![
-            doc! { "$match": {
-                "vendor_id": vendor,
-                "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
-                "order_number": { "$type": "string" },
-            } },
-            doc! { "$group": {
-                "_id": { "$dateToString": { "format": "%Y%m%d", "date": "$created_at", "timezone": time_zone } },
-                "n": { "$sum": 1 },
-            } },
-        ];
+        let pipeline = vec![doc! { "$match": filter }, doc! { "$group": { "_id": key, "n": { "$sum": 1 } } }];
         let orders = self.collection(super::names::ORDERS);
-        let groups: Vec<Document> = self
-            .run("vendor_orders_per_day", super::names::ORDERS, async {
-                orders.aggregate(pipeline).await?.try_collect().await
-            })
-            .await?;
+        let groups: Vec<Document> =
+            self.run(op, super::names::ORDERS, async { orders.aggregate(pipeline).await?.try_collect().await }).await?;
         Ok(groups
             .iter()
             .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::migrations::count(g.get("n")))))
