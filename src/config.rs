@@ -119,12 +119,13 @@ impl Settings {
         let text = |name: &'static str, file: Option<String>, default: &str| {
             env(name).or(file).unwrap_or_else(|| default.to_owned())
         };
-        let millis = |name: &'static str, file: Option<u64>, default: u64, max: u64| {
+        // A positive whole number of `unit`, at most `max`, from the environment or the file.
+        let whole = |name: &'static str, file: Option<u64>, default: u64, max: u64, unit: &str| {
             let value = match env(name) {
                 Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
                     name,
                     value: v.clone(),
-                    why: "expected a whole number of milliseconds".into(),
+                    why: format!("expected a whole number of {unit}"),
                 })?,
                 None => file.unwrap_or(default),
             };
@@ -132,10 +133,13 @@ impl Settings {
                 return Err(ConfigError::Invalid {
                     name,
                     value: value.to_string(),
-                    why: format!("must be between 1 and {max} milliseconds"),
+                    why: format!("must be between 1 and {max} {unit}"),
                 });
             }
-            Ok(Duration::from_millis(value))
+            Ok(value)
+        };
+        let millis = |name: &'static str, file: Option<u64>, default: u64, max: u64| {
+            whole(name, file, default, max, "milliseconds").map(Duration::from_millis)
         };
 
         let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?directConnection=true");
@@ -213,24 +217,6 @@ impl Settings {
             }
             Some(key) => Some(Secret::new(key)),
             None => None,
-        };
-        let whole = |name: &'static str, file: Option<u64>, default: u64, max: u64, unit: &str| {
-            let value = match env(name) {
-                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    name,
-                    value: v.clone(),
-                    why: format!("expected a whole number of {unit}"),
-                })?,
-                None => file.unwrap_or(default),
-            };
-            if value == 0 || value > max {
-                return Err(ConfigError::Invalid {
-                    name,
-                    value: value.to_string(),
-                    why: format!("must be between 1 and {max} {unit}"),
-                });
-            }
-            Ok(value)
         };
         let session_idle = Duration::from_secs(
             60 * whole("ORDERDESK_SESSION_IDLE_MINUTES", file.session_idle_minutes, 30, 1440, "minutes")?,

@@ -19,6 +19,16 @@ pub struct OpSummary {
     pub max_ms: f64,
 }
 
+/// What `/api/performance/stats` returns and `/performance` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerformanceStats {
+    pub window_seconds: u64,
+    pub slow_query_ms: u64,
+    pub operations: Vec<OpSummary>,
+    /// The latest slow operations (any client writing `slow_queries`).
+    pub recent_slow: Vec<SlowQuery>,
+}
+
 /// One operation slower than the threshold, as kept in the capped `slow_queries` collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlowQuery {

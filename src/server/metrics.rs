@@ -9,28 +9,29 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
 
 use super::{AppState, api::StatsCaller};
-use crate::performance::{OpSummary, SlowQuery};
+use crate::performance::{PerformanceStats, SlowQuery};
 
-#[derive(Serialize)]
-pub struct Stats {
-    pub window_seconds: u64,
-    pub slow_query_ms: u64,
-    pub operations: Vec<OpSummary>,
-    /// The latest slow operations (any client writing `slow_queries`); empty if unreadable.
-    pub recent_slow: Vec<SlowQuery>,
-}
-
-pub async fn stats(_: StatsCaller, State(state): State<AppState>) -> Json<Stats> {
-    let recent_slow = state.store.recent_slow_queries(20).await.unwrap_or_default();
-    Json(Stats {
+/// This process's figures with `recent_slow`.
+fn figures(state: &AppState, recent_slow: Vec<SlowQuery>) -> PerformanceStats {
+    PerformanceStats {
         window_seconds: crate::storage::metrics::WINDOW.as_secs(),
         slow_query_ms: state.settings.slow_query.as_millis() as u64,
         operations: state.store.metrics().summaries(),
         recent_slow,
-    })
+    }
+}
+
+/// The performance page's data: the figures and the latest slow operations.
+pub async fn current(state: &AppState) -> Result<PerformanceStats, crate::storage::StorageError> {
+    Ok(figures(state, state.store.recent_slow_queries(20).await?))
+}
+
+/// The in-memory figures are always there; without the database only the slow list is empty.
+pub async fn stats(_: StatsCaller, State(state): State<AppState>) -> Json<PerformanceStats> {
+    let recent_slow = state.store.recent_slow_queries(20).await.unwrap_or_default();
+    Json(figures(&state, recent_slow))
 }
 
 fn label(s: &str) -> String {

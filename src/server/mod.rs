@@ -5,7 +5,7 @@ mod api;
 mod audit_csv;
 mod healthz;
 pub mod login;
-mod metrics;
+pub mod metrics;
 mod orders_csv;
 pub mod qr;
 

@@ -3,31 +3,17 @@
 //! operations (kept in the capped `slow_queries` collection).
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format},
     error::AppError,
-    performance::{OpSummary, SlowQuery},
+    performance::{OpSummary, PerformanceStats},
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PerformanceView {
-    pub window_seconds: u64,
-    pub slow_query_ms: u64,
-    pub operations: Vec<OpSummary>,
-    pub recent_slow: Vec<SlowQuery>,
-}
-
 #[server(prefix = "/api/staff", input = GetUrl)]
-pub async fn performance_data() -> Result<PerformanceView, AppError> {
+pub async fn performance_data() -> Result<PerformanceStats, AppError> {
     let state = crate::server::state()?;
-    Ok(PerformanceView {
-        window_seconds: crate::storage::metrics::WINDOW.as_secs(),
-        slow_query_ms: state.settings.slow_query.as_millis() as u64,
-        operations: state.store.metrics().summaries(),
-        recent_slow: state.store.recent_slow_queries(20).await?,
-    })
+    Ok(crate::server::metrics::current(&state).await?)
 }
 
 /// MongoDB's profiler: its level, and the latest operations of other clients (the bots).
@@ -115,7 +101,7 @@ fn ProfilerView(profiler: crate::performance::Profiler, set: ServerAction<SetPro
 }
 
 #[component]
-fn Performance(data: PerformanceView) -> impl IntoView {
+fn Performance(data: PerformanceStats) -> impl IntoView {
     let intro = format!(
         "Since this process started; percentiles over the last {} minutes. Operations over {} ms are logged as SLOW DB QUERY and kept below. The same figures: /api/performance/stats (JSON, API key of scope stats) and /metrics (Prometheus).",
         data.window_seconds / 60,
