@@ -1,10 +1,17 @@
-//! Assembles the counters page: reads through the store, judges with `counter_health`.
+//! Assembles the monitoring pages: reads through the store, judges with `counter_health`,
+//! and decides which days of the failures report to recompute.
+
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::{
     counter_health::{CountersView, judge},
+    failures::{DayFigures, FailureReport},
     storage::{StorageError, Store},
 };
 
@@ -73,4 +80,96 @@ pub async fn vendor_history(
             (*day, sequence, orders.get(&key).copied().unwrap_or(0))
         })
         .collect())
+}
+
+/// Today's and yesterday's figures are recomputed before a report uses them once they are
+/// older than this: those orders still change status every minute.
+pub const RECENT_FIGURES_MAX_AGE: Duration = Duration::seconds(30);
+/// Older days are served as stored and recomputed in the background once older than this.
+pub const OLDER_FIGURES_MAX_AGE: Duration = Duration::minutes(10);
+
+/// One background recomputation at a time per process.
+static RECOMPUTING: AtomicBool = AtomicBool::new(false);
+
+/// Consecutive days grouped into runs, so each run is one pass over its orders.
+fn runs(days: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &d in days {
+        match out.last_mut() {
+            Some((_, last)) if last.succ_opt() == Some(d) => *last = d,
+            _ => out.push((d, d)),
+        }
+    }
+    out
+}
+
+async fn compute(
+    store: &Store,
+    tz: Tz,
+    days: &[NaiveDate],
+    now: DateTime<Utc>,
+) -> Result<Vec<DayFigures>, StorageError> {
+    let mut out = Vec::new();
+    for (first, last) in runs(days) {
+        let span = (day_start(tz, first), day_end(tz, last));
+        out.extend(store.compute_day_figures(tz.name(), (first, last), span, now).await?);
+    }
+    Ok(out)
+}
+
+/// Failure rates over the last `days` days in `tz` (today included), summed from per-day
+/// figures: missing days and stale recent days are computed first, stale older days are
+/// served as they are and recomputed in the background.
+pub async fn failure_report(
+    store: &Store,
+    tz: Tz,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<FailureReport, StorageError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let wanted: Vec<NaiveDate> =
+        (0..days).rev().filter_map(|back| today.checked_sub_days(chrono::Days::new(u64::from(back)))).collect();
+    let mut stored: BTreeMap<NaiveDate, (DayFigures, DateTime<Utc>)> = store
+        .stored_day_figures(tz.name(), &wanted)
+        .await?
+        .into_iter()
+        .map(|s| (s.figures.day, (s.figures, s.built_at)))
+        .collect();
+    let (mut now_due, mut later_due) = (Vec::new(), Vec::new());
+    for day in &wanted {
+        let recent = *day + Duration::days(1) >= today;
+        match stored.get(day) {
+            None => now_due.push(*day),
+            Some((_, built)) if recent && now - *built > RECENT_FIGURES_MAX_AGE => now_due.push(*day),
+            Some((_, built)) if now - *built > OLDER_FIGURES_MAX_AGE => later_due.push(*day),
+            Some(_) => {}
+        }
+    }
+    for f in compute(store, tz, &now_due, now).await? {
+        stored.insert(f.day, (f, now));
+    }
+    if !later_due.is_empty() && !RECOMPUTING.swap(true, Ordering::AcqRel) {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = compute(&store, tz, &later_due, Utc::now()).await {
+                tracing::warn!(error = %e, "recomputing failure figures in the background failed; the next report retries");
+            }
+            RECOMPUTING.store(false, Ordering::Release);
+        });
+    }
+    let as_of = stored.values().map(|(_, built)| *built).min();
+    let figures: Vec<DayFigures> = stored.into_values().map(|(f, _)| f).collect();
+    Ok(FailureReport::from_days(days, &figures, as_of))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_days_form_one_run() {
+        let d = |n| NaiveDate::from_ymd_opt(2026, 11, n).unwrap();
+        assert_eq!(runs(&[d(1), d(2), d(3), d(5), d(7), d(8)]), [(d(1), d(3)), (d(5), d(5)), (d(7), d(8))]);
+        assert!(runs(&[]).is_empty());
+    }
 }

@@ -236,8 +236,14 @@ async fn serve(settings: Settings, store: Store) -> Result<(), String> {
     let addr = leptos.leptos_options.site_addr;
     // Index builds over big collections take seconds: serve meanwhile.
     tokio::spawn({
-        let store = store.clone();
-        async move { report_indexes(&store).await }
+        let (store, tz) = (store.clone(), settings.time_zone);
+        async move {
+            report_indexes(&store).await;
+            // The first /failures visit would otherwise wait for 30 days of orders to be walked.
+            if let Err(e) = crate::monitoring::failure_report(&store, tz, chrono::Utc::now(), 30).await {
+                tracing::warn!(error = %e, "could not precompute the failures report; the page computes it when opened");
+            }
+        }
     });
     let state = AppState::new(leptos.leptos_options, store, settings);
     server::serve(state, addr).await.map_err(|e| format!("cannot serve on {addr}: {e}"))

@@ -1,21 +1,32 @@
-//! The failure-rate and completion-time aggregations: one `$match` on the `created_at`
-//! index, then one `$facet` computing every breakdown on the server. No order is loaded into
-//! the app.
+//! Day figures for the failures report: each day's orders aggregated on the server into one
+//! small document in `failure_figures`, keyed by zone and day. Computing them walks that day's
+//! orders once through the `created_at` index; reading them back is one `_id` lookup per day.
+//! When to recompute which day is `monitoring::failure_report`'s decision.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{TryStreamExt, future::try_join_all};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 
 use super::{StorageError, Store, migrations::count, names::ORDERS};
-use crate::failures::{COMPLETION_BUCKETS_MIN, Completion, FAILED_STATUSES, FailureReport, Rate};
+use crate::failures::{DayFigures, GroupCount};
 
-/// The report reads every order of the period once: allow more than a lookup.
-const REPORT_TIMEOUT: Duration = Duration::from_secs(30);
+/// One document per (zone, day): `{_id: "UTC|2026-11-20", zone, day, built_at, groups, completion}`.
+pub const FAILURE_FIGURES: &str = "failure_figures";
 
-fn failed_expr() -> Document {
-    doc! { "$cond": [ { "$in": [ "$status", FAILED_STATUSES ] }, 1, 0 ] }
+/// Computing figures walks up to 90 days of orders on the first report: allow more than a lookup.
+const COMPUTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Figures as stored, with when they were computed.
+#[derive(Debug, Clone)]
+pub struct StoredFigures {
+    pub figures: DayFigures,
+    pub built_at: DateTime<Utc>,
+}
+
+fn figures_id(zone: &str, day: NaiveDate) -> String {
+    format!("{zone}|{}", day.format("%Y-%m-%d"))
 }
 
 /// ID scheme of an order, as the list filter names them.
@@ -31,132 +42,147 @@ fn scheme_expr() -> Document {
     } }
 }
 
-fn group_rates(key: Bson) -> Document {
-    doc! { "$group": { "_id": key, "orders": { "$sum": 1 }, "failed": { "$sum": failed_expr() } } }
-}
-
-fn rates(d: &Document, facet: &str) -> Vec<Rate> {
-    d.get_array(facet)
-        .map(|rows| {
-            rows.iter()
-                .filter_map(Bson::as_document)
-                .map(|r| Rate {
-                    key: match r.get("_id") {
-                        Some(Bson::String(s)) => s.clone(),
-                        Some(Bson::Null) | None => "—".into(),
-                        Some(other) => other.to_string(),
-                    },
-                    orders: count(r.get("orders")),
-                    failed: count(r.get("failed")),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn minutes(d: &Document, key: &str) -> f64 {
+fn text(d: &Document, key: &str) -> Option<String> {
     match d.get(key) {
-        Some(Bson::Int64(ms)) => *ms as f64 / 60_000.0,
-        Some(Bson::Int32(ms)) => f64::from(*ms) / 60_000.0,
-        Some(Bson::Double(ms)) => ms / 60_000.0,
-        _ => 0.0,
+        Some(Bson::String(s)) => Some(s.clone()),
+        _ => None,
     }
 }
 
+fn day_of(d: &Document) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(d.get_str("d").ok()?, "%Y-%m-%d").ok()
+}
+
+fn group_to_bson(g: &GroupCount) -> Document {
+    let opt = |v: &Option<String>| v.clone().map(Bson::String).unwrap_or(Bson::Null);
+    doc! { "status": opt(&g.status), "vendor": opt(&g.vendor), "scheme": &g.scheme, "orders": g.orders as i64 }
+}
+
+fn group_from_bson(d: &Document) -> GroupCount {
+    GroupCount {
+        status: text(d, "status"),
+        vendor: text(d, "vendor"),
+        scheme: text(d, "scheme").unwrap_or_else(|| "other".into()),
+        orders: count(d.get("orders")),
+    }
+}
+
+fn stored_from_bson(d: &Document) -> Option<StoredFigures> {
+    let day = NaiveDate::parse_from_str(d.get_str("day").ok()?, "%Y-%m-%d").ok()?;
+    let docs = |key| d.get_array(key).map(|a| a.iter().filter_map(Bson::as_document).collect::<Vec<_>>());
+    Some(StoredFigures {
+        built_at: super::orders::datetime(d.get("built_at"))?,
+        figures: DayFigures {
+            day,
+            groups: docs("groups").ok()?.into_iter().map(group_from_bson).collect(),
+            completion_minutes: docs("completion")
+                .ok()?
+                .into_iter()
+                .map(|c| (count(c.get("minutes")), count(c.get("orders"))))
+                .collect(),
+        },
+    })
+}
+
 impl Store {
-    /// Failure rates and completion times of orders created since `since`.
-    pub async fn failure_report(
-        &self,
-        since: DateTime<Utc>,
-        days: u32,
-        time_zone: &str,
-    ) -> Result<FailureReport, StorageError> {
-        let completed = doc! { "$match": { "status": "completed", "completed_at": { "$type": "date" }, "created_at": { "$type": "date" } } };
-        let duration = doc! { "$project": { "d": { "$subtract": [ "$completed_at", "$created_at" ] } } };
-        // Nearest rank: the value at ceil(p·n) − 1 of the sorted durations.
-        let rank = |p: f64| doc! { "$arrayElemAt": [ "$sorted", { "$max": [ 0, { "$subtract": [ { "$ceil": { "$multiply": [ p, "$n" ] } }, 1 ] } ] } ] };
-        let mut boundaries: Vec<Bson> = vec![Bson::Int64(0)];
-        boundaries.extend(COMPLETION_BUCKETS_MIN.iter().map(|m| Bson::Int64(*m as i64 * 60_000)));
-        let pipeline = vec![
-            doc! { "$match": { "created_at": { "$gte": BsonTime::from_millis(since.timestamp_millis()) } } },
-            doc! { "$facet": {
-                "total": [ group_rates(Bson::Null) ],
-                "by_status": [ group_rates(Bson::String("$status".into())), { "$sort": { "orders": -1 } } ],
-                "by_scheme": [ group_rates(Bson::Document(scheme_expr())), { "$sort": { "orders": -1 } } ],
-                "by_vendor": [
-                    { "$match": { "vendor_id": { "$type": "string" } } },
-                    group_rates(Bson::String("$vendor_id".into())),
-                    { "$sort": { "failed": -1, "_id": 1 } },
-                    { "$limit": 50 },
-                ],
-                "by_day": [
-                    group_rates(Bson::Document(doc! { "$dateToString": { "format": "%Y-%m-%d", "date": "$created_at", "timezone": time_zone } })),
-                    { "$sort": { "_id": 1 } },
-                ],
-                "completion": [
-                    completed.clone(),
-                    duration.clone(),
-                    { "$match": { "d": { "$gte": 0 } } },
-                    { "$group": { "_id": Bson::Null, "ds": { "$push": "$d" } } },
-                    { "$project": { "n": { "$size": "$ds" }, "sorted": { "$sortArray": { "input": "$ds", "sortBy": 1 } } } },
-                    { "$project": { "n": 1, "p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99) } },
-                ],
-                "histogram": [
-                    completed,
-                    duration,
-                    { "$match": { "d": { "$gte": 0 } } },
-                    { "$bucket": { "groupBy": "$d", "boundaries": boundaries, "default": "longer", "output": { "n": { "$sum": 1 } } } },
-                ],
-            } },
-        ];
-        let orders = self.collection(ORDERS);
-        let mut out: Vec<Document> = self
-            .run_for("failure_report", ORDERS, REPORT_TIMEOUT, async {
-                orders.aggregate(pipeline).allow_disk_use(true).await?.try_collect().await
+    /// The stored figures of `days` in `zone`; days never computed are absent.
+    pub async fn stored_day_figures(&self, zone: &str, days: &[NaiveDate]) -> Result<Vec<StoredFigures>, StorageError> {
+        let ids: Vec<String> = days.iter().map(|d| figures_id(zone, *d)).collect();
+        let coll = self.collection(FAILURE_FIGURES);
+        let found: Vec<Document> = self
+            .run("stored_day_figures", FAILURE_FIGURES, async {
+                coll.find(doc! { "_id": { "$in": ids } }).await?.try_collect().await
             })
             .await?;
-        let d = out.pop().unwrap_or_default();
-        let completion_doc = d
-            .get_array("completion")
-            .ok()
-            .and_then(|a| a.first())
-            .and_then(Bson::as_document)
-            .cloned()
-            .unwrap_or_default();
-        let histogram = d
-            .get_array("histogram")
-            .map(|rows| {
-                rows.iter()
-                    .filter_map(Bson::as_document)
-                    .map(|b| {
-                        let label = match b.get("_id") {
-                            Some(Bson::Int64(low)) => {
-                                let low_min = *low as u64 / 60_000;
-                                let high =
-                                    COMPLETION_BUCKETS_MIN.iter().find(|m| **m > low_min).copied().unwrap_or(low_min);
-                                format!("{low_min}–{high} min")
-                            }
-                            _ => format!("over {} min", COMPLETION_BUCKETS_MIN.last().copied().unwrap_or(0)),
-                        };
-                        (label, count(b.get("n")))
-                    })
-                    .collect()
+        Ok(found.iter().filter_map(stored_from_bson).collect())
+    }
+
+    /// Aggregates the orders created in `[start, end)`, the days `first..=last` in `zone`, and
+    /// stores one figures document per day (days without orders too, so they count as done).
+    pub async fn compute_day_figures(
+        &self,
+        zone: &str,
+        (first, last): (NaiveDate, NaiveDate),
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DayFigures>, StorageError> {
+        let created = doc! { "$gte": BsonTime::from_millis(start.timestamp_millis()), "$lt": BsonTime::from_millis(end.timestamp_millis()) };
+        let day = doc! { "$dateToString": { "format": "%Y-%m-%d", "date": "$created_at", "timezone": zone } };
+        let groups = vec![
+            doc! { "$match": { "created_at": created.clone() } },
+            doc! { "$group": {
+                "_id": {
+                    "d": day.clone(),
+                    "status": { "$cond": [ { "$eq": [ { "$type": "$status" }, "string" ] }, "$status", Bson::Null ] },
+                    "vendor": { "$cond": [ { "$eq": [ { "$type": "$vendor_id" }, "string" ] }, "$vendor_id", Bson::Null ] },
+                    "scheme": scheme_expr(),
+                },
+                "orders": { "$sum": 1 },
+            } },
+        ];
+        let completion = vec![
+            doc! { "$match": { "created_at": created, "status": "completed", "completed_at": { "$type": "date" } } },
+            doc! { "$project": { "d": day, "minutes": { "$floor": { "$divide": [ { "$subtract": [ "$completed_at", "$created_at" ] }, 60_000 ] } } } },
+            doc! { "$match": { "minutes": { "$gte": 0 } } },
+            doc! { "$group": { "_id": { "d": "$d", "minutes": "$minutes" }, "orders": { "$sum": 1 } } },
+        ];
+        let orders = self.collection(ORDERS);
+        let aggregate = |name: &'static str, pipeline: Vec<Document>| {
+            let orders = orders.clone();
+            self.run_for(name, ORDERS, COMPUTE_TIMEOUT, async move {
+                orders.aggregate(pipeline).allow_disk_use(true).await?.try_collect::<Vec<Document>>().await
             })
-            .unwrap_or_default();
-        Ok(FailureReport {
-            days,
-            total: rates(&d, "total").into_iter().next().map(|r| Rate { key: "all".into(), ..r }).unwrap_or_default(),
-            by_scheme: rates(&d, "by_scheme"),
-            by_status: rates(&d, "by_status"),
-            by_vendor: rates(&d, "by_vendor"),
-            by_day: rates(&d, "by_day"),
-            completion: Completion {
-                orders: count(completion_doc.get("n")),
-                p50_minutes: minutes(&completion_doc, "p50"),
-                p90_minutes: minutes(&completion_doc, "p90"),
-                p99_minutes: minutes(&completion_doc, "p99"),
-                histogram,
-            },
-        })
+        };
+        let (group_rows, completion_rows) = futures::try_join!(
+            aggregate("failure_figures.groups", groups),
+            aggregate("failure_figures.completion", completion)
+        )?;
+
+        let mut figures: Vec<DayFigures> = first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(|day| DayFigures { day, groups: Vec::new(), completion_minutes: Vec::new() })
+            .collect();
+        let slot = |figures: &[DayFigures], key: &Document| {
+            let day = day_of(key)?;
+            figures.iter().position(|f| f.day == day)
+        };
+        for row in &group_rows {
+            let Ok(key) = row.get_document("_id") else { continue };
+            if let Some(i) = slot(&figures, key) {
+                let mut g = group_from_bson(key);
+                g.orders = count(row.get("orders"));
+                figures[i].groups.push(g);
+            }
+        }
+        for row in &completion_rows {
+            let Ok(key) = row.get_document("_id") else { continue };
+            if let Some(i) = slot(&figures, key) {
+                figures[i].completion_minutes.push((count(key.get("minutes")), count(row.get("orders"))));
+            }
+        }
+        for f in &mut figures {
+            f.completion_minutes.sort_unstable();
+        }
+
+        let coll = self.collection(FAILURE_FIGURES);
+        let built_at = BsonTime::from_millis(now.timestamp_millis());
+        try_join_all(figures.iter().map(|f| {
+            let id = figures_id(zone, f.day);
+            let stored = doc! {
+                "_id": &id,
+                "zone": zone,
+                "day": f.day.format("%Y-%m-%d").to_string(),
+                "built_at": built_at,
+                "groups": f.groups.iter().map(group_to_bson).collect::<Vec<_>>(),
+                "completion": f.completion_minutes.iter().map(|(m, n)| doc! { "minutes": *m as i64, "orders": *n as i64 }).collect::<Vec<_>>(),
+            };
+            let coll = coll.clone();
+            self.run("store_day_figures", FAILURE_FIGURES, async move {
+                coll.replace_one(doc! { "_id": id }, stored).upsert(true).await
+            })
+        }))
+        .await?;
+        Ok(figures)
     }
 }

@@ -16,8 +16,7 @@ pub async fn failures_data(days: u32) -> Result<FailureReport, AppError> {
         return Err(AppError::BadInput("days must be between 1 and 90".into()));
     }
     let state = crate::server::state()?;
-    let since = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-    Ok(state.store.failure_report(since, days, state.settings.time_zone.name()).await?)
+    Ok(crate::monitoring::failure_report(&state.store, state.settings.time_zone, chrono::Utc::now(), days).await?)
 }
 
 #[component]
@@ -28,7 +27,7 @@ pub fn FailuresPage() -> impl IntoView {
     view! {
         <h1 class="text-2xl font-bold">"Where orders fail"</h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
-            "Orders created in the period; failed means status failed or cancelled. Period: "
+            "Orders created in the last N days (today included); failed means status failed or cancelled. Period: "
             {[7u32, 30, 90].into_iter().map(|d| view! { <a class="mr-2 text-indigo-700 underline dark:text-indigo-300" href=format!("/failures?days={d}")>{format!("{d} days")}</a> }).collect_view()}
         </p>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500">"Computing…"</p> }>
@@ -137,6 +136,9 @@ fn Report(report: FailureReport) -> impl IntoView {
     );
     view! {
         <p class="mt-4 font-medium" data-testid="failure-summary">{summary}</p>
+        <p class="text-xs text-slate-500 dark:text-slate-400" data-testid="figures-as-of">
+            {format!("Figures as of {}. Each day is aggregated once on the server and kept: today and yesterday are recomputed when older than 30 s, earlier days every 10 minutes.", format::time(report.as_of))}
+        </p>
         <section class="mt-4">
             <h2 class="text-lg font-semibold">"Failure rate by day"</h2>
             <div inner_html=bar_chart("Failure rate by day", "% failed", &by_day)></div>
