@@ -139,9 +139,17 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     assert!(printed.contains("MISSING") && printed.contains("BLOCKED: 5 missing, 4 null, 3 empty"), "{printed}");
 
     // Apply refuses while data blocks it, and keeps the stand-in.
+    let client = mongodb::Client::with_uri_str(common::mongodb_uri()).await.unwrap();
+    let payments = client.database(store.database_name()).collection::<Document>("payments");
+    payments.drop_index("order_id_1").await.unwrap();
     let applied = store.apply_indexes().await.unwrap();
     let (_, outcome) = applied.iter().find(|(r, _)| r.collection == "orders" && r.name == "order_id_1").unwrap();
     assert_eq!(*outcome, ApplyOutcome::Blocked);
+    // The rest are created, each on its own collection: `payments.order_id_1` shares its name
+    // with the blocked one and once was built as the orders' unique index by mistake.
+    let (_, payments) = applied.iter().find(|(r, _)| r.collection == "payments" && r.name == "order_id_1").unwrap();
+    assert_eq!(*payments, ApplyOutcome::Created);
+    assert!(!applied.iter().any(|(_, o)| matches!(o, ApplyOutcome::Failed(_))), "{applied:#?}");
     assert_eq!(cli(&store, &["indexes", "apply"]).status.code(), Some(1));
 
     // order-ids: the dry run reports exactly the 12 and writes nothing.

@@ -77,7 +77,10 @@ impl Store {
     }
 
     async fn create_expected(&self, report: &IndexReport) -> ApplyOutcome {
-        let Some(index) = expected_indexes().into_iter().find(|i| i.name == report.name) else {
+        // Names repeat across collections (`order_id_1` is on orders and on payments).
+        let Some(index) =
+            expected_indexes().into_iter().find(|i| i.collection == report.collection && i.name == report.name)
+        else {
             return ApplyOutcome::Failed(format!("{} is not an expected index", report.name));
         };
         let coll = self.collection(index.collection);

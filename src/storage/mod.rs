@@ -63,14 +63,14 @@ impl StorageError {
 
     pub(crate) fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
         if is_duplicate_key(&err) {
-            let message = err.to_string();
-            return Self::DuplicateKey { op, index: duplicate_index(&message), message };
+            let index = duplicate_index(&err.to_string());
+            return Self::DuplicateKey { op, index, message: server_message(&err) };
         }
         match *err.kind {
             ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
                 Self::Unavailable(first_line(&err.to_string()))
             }
-            _ => Self::Database { op, message: err.to_string() },
+            _ => Self::Database { op, message: server_message(&err) },
         }
     }
 }
@@ -84,6 +84,22 @@ mod tests {
         let bulk = "InsertManyError { write_errors: Some([IndexedWriteError { index: 79, code: 11000, message: \"E11000 duplicate key error collection: db.orders index: order_number_1 dup key";
         assert_eq!(super::duplicate_index(bulk).as_deref(), Some("order_number_1"));
         assert_eq!(super::duplicate_index("something else"), None);
+    }
+}
+
+/// What the server said, without the driver's dump of the raw reply (which can run to
+/// kilobytes of hex and reaches pages and the CLI).
+fn server_message(err: &mongodb::error::Error) -> String {
+    match &*err.kind {
+        ErrorKind::Command(e) => format!("{} ({})", e.message, e.code_name),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.message.clone(),
+        ErrorKind::InsertMany(e) => match e.write_errors.as_deref() {
+            Some([first, ..]) => {
+                format!("{} (and {} more)", first.message, e.write_errors.as_ref().map_or(0, |w| w.len() - 1))
+            }
+            _ => first_line(&err.to_string()),
+        },
+        _ => err.to_string(),
     }
 }
 
