@@ -1,12 +1,12 @@
 //! Back-filling `order_id` on legacy orders: orderdesk's `order-ids` migration (guarded bulk
-//! updates, batches of 1,000) vs the seed's script (`find({order_id: {$exists: false}})`,
+//! updates, batches of 5,000) vs the seed's script (`find({order_id: {$exists: false}})`,
 //! then one `update_one` per document), on the same data and the same mongod.
 //! Target: ≥ 10× faster.
 //!
 //! Run: scripts/bench backfill (starts a throwaway mongod), or with MONGODB_URI set:
 //!   cargo bench --features ssr --bench backfill
 //! ORDERDESK_BENCH_ORDERS sets the size (default 1,000,000), ORDERDESK_BENCH_BATCH the batch
-//! (default: the CLI's, 1,000); ORDERDESK_BENCH_SIDE=orderdesk
+//! (default: the CLI's, 5,000); ORDERDESK_BENCH_SIDE=orderdesk
 //! or =seed runs one side only (the seed's side takes minutes).
 
 use std::{sync::Arc, time::Instant};

@@ -150,11 +150,18 @@ pub async fn failure_report(
     }
     if !later_due.is_empty() && !RECOMPUTING.swap(true, Ordering::AcqRel) {
         let store = store.clone();
+        /// Lowers the flag however the task ends, a panic included.
+        struct Done;
+        impl Drop for Done {
+            fn drop(&mut self) {
+                RECOMPUTING.store(false, Ordering::Release);
+            }
+        }
         tokio::spawn(async move {
+            let _done = Done;
             if let Err(e) = compute(&store, tz, &later_due, Utc::now()).await {
                 tracing::warn!(error = %e, "recomputing failure figures in the background failed; the next report retries");
             }
-            RECOMPUTING.store(false, Ordering::Release);
         });
     }
     let as_of = stored.values().map(|(_, built)| *built).min();

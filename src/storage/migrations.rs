@@ -152,9 +152,10 @@ fn shared_blank_guard(sets: &[GuardedSet]) -> Option<Document> {
 }
 
 /// Orders per update statement, and statements in flight at once: measured on the back-fill
-/// benchmark (BENCHMARKS.md), where a larger chunk made `$indexOfArray` the cost.
+/// benchmark (BENCHMARKS.md). mongod is the bottleneck there (its two cores busy); more
+/// statements in flight keep it busy between replies, larger chunks did not help.
 const CHUNK: usize = 250;
-const CONCURRENT_CHUNKS: usize = 3;
+const CONCURRENT_CHUNKS: usize = 8;
 
 /// One guarded `$set` on one order.
 #[derive(Debug, Clone, PartialEq)]
