@@ -60,6 +60,12 @@ impl Default for Rate {
 /// Histogram bucket bounds for completion times, in minutes.
 pub const COMPLETION_BUCKETS_MIN: &[u64] = &[15, 30, 60, 120, 240, 480, 1440, 2880, 10080];
 
+/// Today's and yesterday's figures are recomputed before a report uses them once they are
+/// older than this: those orders still change status every minute.
+pub const RECENT_FIGURES_MAX_AGE: chrono::Duration = chrono::Duration::seconds(30);
+/// Older days are served as stored and recomputed in the background once older than this.
+pub const OLDER_FIGURES_MAX_AGE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Orders of one day sharing a status, a vendor and an ID scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupCount {

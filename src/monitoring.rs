@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use crate::{
     counter_health::{CountersView, judge},
-    failures::{DayFigures, FailureReport},
+    failures::{DayFigures, FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE},
     storage::{StorageError, Store},
 };
 
@@ -81,12 +81,6 @@ pub async fn vendor_history(
         })
         .collect())
 }
-
-/// Today's and yesterday's figures are recomputed before a report uses them once they are
-/// older than this: those orders still change status every minute.
-pub const RECENT_FIGURES_MAX_AGE: Duration = Duration::seconds(30);
-/// Older days are served as stored and recomputed in the background once older than this.
-pub const OLDER_FIGURES_MAX_AGE: Duration = Duration::minutes(10);
 
 /// One background recomputation at a time per process.
 static RECOMPUTING: AtomicBool = AtomicBool::new(false);

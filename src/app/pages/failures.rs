@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     app::{components::error_notice::ErrorNotice, format},
     error::AppError,
-    failures::{FailureReport, Rate},
+    failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate},
 };
 
 #[server(prefix = "/api/staff", input = GetUrl)]
@@ -137,7 +137,12 @@ fn Report(report: FailureReport) -> impl IntoView {
     view! {
         <p class="mt-4 font-medium" data-testid="failure-summary">{summary}</p>
         <p class="text-xs text-slate-500 dark:text-slate-400" data-testid="figures-as-of">
-            {format!("Figures as of {}. Each day is aggregated once on the server and kept: today and yesterday are recomputed when older than 30 s, earlier days every 10 minutes.", format::time(report.as_of))}
+            {format!(
+                "Figures as of {}. Each day is aggregated once on the server and kept: today and yesterday are recomputed when older than {} s, earlier days every {} minutes.",
+                format::time(report.as_of),
+                RECENT_FIGURES_MAX_AGE.num_seconds(),
+                OLDER_FIGURES_MAX_AGE.num_minutes()
+            )}
         </p>
         <section class="mt-4">
             <h2 class="text-lg font-semibold">"Failure rate by day"</h2>
