@@ -1,13 +1,17 @@
 //! Back-filling `order_id` on legacy orders: orderdesk's `order-ids` migration (guarded bulk
-//! updates, batches of 5,000) vs the seed's script (`find({order_id: {$exists: false}})`,
-//! then one `update_one` per document), on the same data and the same mongod.
-//! Target: ≥ 10× faster.
+//! updates, batches of 5,000) vs the seed's loop (`find({order_id: {$exists: false}})`, then
+//! one `update_one` per document), on the same data and the same mongod. Target: ≥ 10× faster.
 //!
-//! Run: scripts/bench backfill (starts a throwaway mongod), or with MONGODB_URI set:
+//! The seed's loop runs twice: as the seed wrote it (`seed_migrate_order_ids.py`, Python and
+//! Motor), and translated line by line into Rust with the official driver, which takes the
+//! interpreter out and leaves only the loop's round trips: the stricter baseline.
+//!
+//! Run: scripts/bench backfill (starts a throwaway mongod and installs Motor), or with
+//! MONGODB_URI set (and ORDERDESK_BENCH_SEED_PYTHONPATH pointing at Motor for the Python side):
 //!   cargo bench --features ssr --bench backfill
 //! ORDERDESK_BENCH_ORDERS sets the size (default 1,000,000), ORDERDESK_BENCH_BATCH the batch
-//! (default: the CLI's, 5,000); ORDERDESK_BENCH_SIDE=orderdesk
-//! or =seed runs one side only (the seed's side takes minutes).
+//! (default: the CLI's, 5,000); ORDERDESK_BENCH_SIDE=seed-python,seed-rust,orderdesk (the
+//! default) picks sides. The seed's sides take minutes.
 
 use std::{sync::Arc, time::Instant};
 
@@ -43,6 +47,20 @@ async fn load(orders: &Collection<Document>, n: usize) {
     }
 }
 
+/// The seed's migrate_order_ids.py as written, run by Python; its output goes nowhere.
+fn seed_python(uri: &str, database: &str) {
+    let path = std::env::var("ORDERDESK_BENCH_SEED_PYTHONPATH")
+        .expect("ORDERDESK_BENCH_SEED_PYTHONPATH must name where Motor is installed (scripts/bench does it)");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/seed_migrate_order_ids.py");
+    let status = std::process::Command::new("python3")
+        .args([script, uri, database])
+        .env("PYTHONPATH", path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success(), "the seed's script failed: {status}");
+}
+
 /// The seed's migrate_order_ids.py, translated line by line (without its print per order).
 async fn seed_script(orders: &Collection<Document>) -> usize {
     let without: Vec<Document> =
@@ -60,6 +78,8 @@ async fn seed_script(orders: &Collection<Document>) -> usize {
     without.len()
 }
 
+const SIDES: [&str; 3] = ["seed-python", "seed-rust", "orderdesk"];
+
 fn main() {
     let n: usize = std::env::var("ORDERDESK_BENCH_ORDERS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     // The migration's batch (orders read at once); the CLI's default unless set.
@@ -67,6 +87,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(orderdesk::maintenance::DEFAULT_BATCH);
+    let chosen = std::env::var("ORDERDESK_BENCH_SIDE").unwrap_or_else(|_| SIDES.join(","));
+    let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
+    if let Some(unknown) = chosen.iter().find(|c| !SIDES.contains(c)) {
+        panic!("ORDERDESK_BENCH_SIDE: unknown side '{unknown}'; the sides are {}", SIDES.join(", "));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut settings = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
@@ -74,9 +99,8 @@ fn main() {
         settings.slow_query = std::time::Duration::from_secs(120);
         let client = Client::with_uri_str(&settings.mongodb_uri).await.expect("client");
         let mut results = Vec::new();
-        let only = std::env::var("ORDERDESK_BENCH_SIDE").ok();
-        for side in ["seed", "orderdesk"].into_iter().filter(|s| only.as_deref().is_none_or(|o| o == *s)) {
-            settings.database = format!("bench_backfill_{side}");
+        for side in SIDES.into_iter().filter(|s| chosen.contains(s)) {
+            settings.database = format!("bench_backfill_{}", side.replace('-', "_"));
             let store = Store::connect(&settings).await.expect("store");
             store.drop_database().await.expect("MONGODB_URI must point at a running mongod");
             let orders = client.database(&settings.database).collection::<Document>("orders");
@@ -86,23 +110,29 @@ fn main() {
             store.ensure_indexes().await;
             eprintln!("{side}: loaded {n} legacy orders and indexes in {:.1} s", loading.elapsed().as_secs_f64());
             let started = Instant::now();
-            let changed = if side == "seed" {
-                seed_script(&orders).await as u64
-            } else {
-                let options = MigrationOptions { dry_run: false, batch, id_form: FreshIdForm::OrdFromCreatedAt };
-                let run = runner::prepare(
-                    &store,
-                    Arc::new(SystemClock),
-                    chrono_tz::UTC,
-                    Migration::OrderIds,
-                    options,
-                    "bench",
-                )
-                .await
-                .expect("prepare");
-                let record = run.execute(|_| {}).await;
-                assert_eq!(record.status, RunStatus::Completed, "{}", record.message);
-                record.changed
+            let changed = match side {
+                "seed-python" => {
+                    let (uri, database) = (settings.mongodb_uri.clone(), settings.database.clone());
+                    tokio::task::spawn_blocking(move || seed_python(&uri, &database)).await.expect("seed script");
+                    n as u64
+                }
+                "seed-rust" => seed_script(&orders).await as u64,
+                _ => {
+                    let options = MigrationOptions { dry_run: false, batch, id_form: FreshIdForm::OrdFromCreatedAt };
+                    let run = runner::prepare(
+                        &store,
+                        Arc::new(SystemClock),
+                        chrono_tz::UTC,
+                        Migration::OrderIds,
+                        options,
+                        "bench",
+                    )
+                    .await
+                    .expect("prepare");
+                    let record = run.execute(|_| {}).await;
+                    assert_eq!(record.status, RunStatus::Completed, "{}", record.message);
+                    record.changed
+                }
             };
             let took = started.elapsed().as_secs_f64();
             let left = orders
@@ -114,12 +144,11 @@ fn main() {
             results.push((side, took));
             store.drop_database().await.ok();
         }
-        if results.len() < 2 {
-            return;
-        }
-        let (seed, ours) = (results[0].1, results[1].1);
-        println!("| orders | seed script (s) | orderdesk order-ids (s) | speed-up |");
+        let Some(&(_, ours)) = results.iter().find(|(side, _)| *side == "orderdesk") else { return };
+        println!("| orders | side | time (s) | orderdesk's speed-up over it |");
         println!("|---|---|---|---|");
-        println!("| {n} | {seed:.1} | {ours:.1} | {:.1}× |", seed / ours);
+        for (side, took) in &results {
+            println!("| {n} | {side} | {took:.1} | {:.1}× |", took / ours);
+        }
     });
 }

@@ -21,6 +21,8 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
+pub mod display_fill;
+#[cfg(feature = "ssr")]
 pub mod monitoring;
 #[cfg(feature = "ssr")]
 pub mod server;

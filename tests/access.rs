@@ -106,6 +106,11 @@ async fn state_changing_requests_need_the_session_csrf_token() {
     let applied = entries(&app, "apply_indexes").await;
     assert_eq!(applied.len(), 1, "each admin action is audited once");
     assert!(applied.iter().all(|e| e.outcome == "ok" && !e.params.contains(&csrf)));
+    // And listed with the migrations' runs, under who applied it.
+    let runs = app.store.recent_runs(10, chrono::Utc::now()).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!((runs[0].task.as_str(), runs[0].actor.as_str()), ("indexes", "admin@test.example"));
+    assert_eq!(runs[0].status, orderdesk::maintenance::RunStatus::Completed);
 }
 
 /// Signs in through the form: GET /login for the cookie and token, then POST.

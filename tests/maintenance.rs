@@ -220,11 +220,19 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     assert!(reports.iter().all(|r| r.stand_in.is_none()));
     assert!(cli(&store, &["indexes", "check"]).status.success());
 
-    // Every run is on record, newest first.
+    // Every run is on record, newest first: the migrations, and the refused `indexes apply`
+    // from the command line with what blocked it.
     let runs = store.recent_runs(50, Utc::now()).await.unwrap();
-    assert_eq!(runs.len(), 9);
-    assert!(runs.iter().all(|r| r.status == RunStatus::Completed && r.actor == "test"));
-    assert_eq!(runs.iter().filter(|r| r.dry_run).count(), 3);
+    let (applies, migrations): (Vec<_>, Vec<_>) = runs.iter().partition(|r| r.task == "indexes");
+    assert_eq!(migrations.len(), 9);
+    assert!(migrations.iter().all(|r| r.status == RunStatus::Completed && r.actor == "test"));
+    assert_eq!(migrations.iter().filter(|r| r.dry_run).count(), 3);
+    let [apply] = applies[..] else { panic!("one recorded index apply: {applies:#?}") };
+    assert!(apply.actor.starts_with("cli:"), "{}", apply.actor);
+    assert_eq!((apply.status, apply.changed, apply.errors), (RunStatus::Failed, 0, 1));
+    assert_eq!(apply.unit(), "indexes");
+    let apply = store.find_run(&apply.id, Utc::now()).await.unwrap().expect("the run's details");
+    assert!(apply.error_samples[0].starts_with("orders.order_id_1: not created, data blocks it"), "{apply:#?}");
     store.drop_database().await.unwrap();
 }
 

@@ -59,6 +59,10 @@ test("dry run, review, confirm and apply order-ids and duplicates, then build th
   await page.getByTestId("apply-indexes").click();
   await expect(page.getByTestId("apply-result")).toContainText("Created: orders.order_id_1");
   await expect(page.locator('[data-index="orders.order_id_1"] [data-state]')).toHaveText("present");
+  // The apply is on record with the runs, under who did it.
+  const applyRow = page.locator('[data-testid="runs"] tr[data-task="indexes"]').first();
+  await expect(applyRow).toContainText(DEMO.admin.email);
+  await expect(applyRow).toHaveAttribute("data-status", "completed");
 
   // A second dry run finds nothing to do.
   await page.locator('[data-migration="order-ids"]').getByTestId("dry-run").click();

@@ -98,7 +98,11 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), Strin
             Ok(())
         }
         IndexesCommand::Apply => {
+            let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
             let outcomes = store.apply_indexes().await.map_err(|e| e.to_string())?;
+            crate::maintenance::runner::record_index_apply(store, &actor(), started_at, started.elapsed(), &outcomes)
+                .await
+                .map_err(|e| format!("the indexes were applied, but the run could not be recorded: {e}"))?;
             let mut refused = 0;
             for (report, outcome) in &outcomes {
                 let what = match outcome {

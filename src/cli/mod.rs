@@ -245,6 +245,8 @@ async fn serve(settings: Settings, store: Store) -> Result<(), String> {
             }
         }
     });
+    // Orders the bots insert carry no display_id: keep it filled so ORD-A3F8D2 finds them.
+    crate::display_fill::spawn(store.clone());
     let state = AppState::new(leptos.leptos_options, store, settings);
     server::serve(state, addr).await.map_err(|e| format!("cannot serve on {addr}: {e}"))
 }

@@ -160,6 +160,9 @@ pub struct PlannedChange {
 /// Most changes and errors a run keeps for review; the counts are always complete.
 pub const SAMPLE_LIMIT: usize = 50;
 
+/// The task name of a recorded `indexes apply`, next to the migrations' names.
+pub const INDEXES_TASK: &str = "indexes";
+
 /// A recorded run of a migration or of an index apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -191,6 +194,11 @@ impl RunRecord {
     pub fn eta_seconds(&self) -> Option<u64> {
         (self.status == RunStatus::Running && self.rate > 0.0 && self.total >= self.done)
             .then(|| ((self.total - self.done) as f64 / self.rate).ceil() as u64)
+    }
+
+    /// What `total` and `done` count.
+    pub fn unit(&self) -> &'static str {
+        if self.task == INDEXES_TASK { "indexes" } else { "orders" }
     }
 
     /// Share done, 0–100.

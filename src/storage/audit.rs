@@ -9,6 +9,28 @@ pub use crate::audit::{AuditEntry, AuditFilter};
 
 pub const AUDIT: &str = "audit_log";
 
+/// An entry's `_id`, which is the log's order. A driver-made ObjectId orders by the second
+/// only, and within a second by a random per-process value: entries written by two processes
+/// (the server and a CLI command) in one second came back in either order. Here the bytes after
+/// the seconds are the millisecond, then a per-process value and a counter, so the log reads in
+/// time order to the millisecond and, within one process, in the order written.
+fn entry_id(at: chrono::DateTime<chrono::Utc>) -> ObjectId {
+    use std::sync::{
+        OnceLock,
+        atomic::{AtomicU32, Ordering},
+    };
+    static PROCESS: OnceLock<[u8; 3]> = OnceLock::new();
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let process = PROCESS.get_or_init(rand::random);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+    let seconds = (at.timestamp().clamp(0, i64::from(u32::MAX)) as u32).to_be_bytes();
+    let millis = (at.timestamp_subsec_millis().min(999) as u16).to_be_bytes();
+    ObjectId::from_bytes([
+        seconds[0], seconds[1], seconds[2], seconds[3], millis[0], millis[1], process[0], process[1], process[2],
+        count[1], count[2], count[3],
+    ])
+}
+
 /// The filter as a query on `audit_log`.
 fn query(filter: &AuditFilter) -> Document {
     let mut q = doc! {};
@@ -60,6 +82,7 @@ impl Store {
     pub async fn audit(&self, e: &AuditEntry) -> Result<(), StorageError> {
         let log = self.collection(AUDIT);
         let d = doc! {
+            "_id": entry_id(e.at),
             "at": BsonTime::from_millis(e.at.timestamp_millis()),
             "actor": &e.actor,
             "role": &e.role,
@@ -96,6 +119,22 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_ids_order_by_the_millisecond_then_by_writing() {
+        use chrono::{Duration, TimeZone, Utc};
+        let t = Utc.with_ymd_and_hms(2026, 11, 21, 14, 0, 0).unwrap() + Duration::milliseconds(998);
+        let ids = [
+            entry_id(t - Duration::milliseconds(997)),
+            entry_id(t),
+            entry_id(t),
+            entry_id(t + Duration::milliseconds(1)),
+            entry_id(t + Duration::milliseconds(2)),
+        ];
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        // Still an ObjectId whose timestamp is the entry's second.
+        assert_eq!(ids[1].timestamp().timestamp_millis(), t.timestamp() * 1000);
+    }
 
     #[test]
     fn the_action_filter_is_a_literal_prefix() {

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod counters;
 pub mod demo;
+pub mod display_ids;
 pub mod failures;
 pub mod index_check;
 pub mod indexes;

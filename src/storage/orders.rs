@@ -93,6 +93,14 @@ impl Store {
     #[tracing::instrument(skip(self), fields(key = %key))]
     pub async fn find_order_documents(&self, key: &LookupKey) -> Result<Vec<Document>, StorageError> {
         let mut found = self.find_by_filter(lookup_filter(key)).await?;
+        // A bot's order of the last minutes may not have its display_id yet (the background
+        // fill runs every few seconds): fill the recent ones in and look again.
+        if found.is_empty() && matches!(key, LookupKey::DisplayId(_)) {
+            let recent = Utc::now() - super::display_ids::LATE_INSERT;
+            if self.fill_display_ids(Some(recent), self.op_timeout).await? > 0 {
+                found = self.find_by_filter(lookup_filter(key)).await?;
+            }
+        }
         // An order renamed by the `duplicates` migration is still found by its old ID, next
         // to the order that kept it.
         if let LookupKey::OrderId(old) = key {

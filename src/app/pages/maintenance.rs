@@ -17,8 +17,18 @@ pub async fn check_indexes() -> Result<Vec<IndexReport>, AppError> {
 
 #[server(prefix = "/api/admin")]
 pub async fn apply_indexes(_csrf: String) -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
-    let state = crate::server::state()?;
-    Ok(state.store.apply_indexes().await?)
+    let (state, caller) = (crate::server::state()?, crate::server::caller()?);
+    let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
+    let outcomes = state.store.apply_indexes().await?;
+    crate::maintenance::runner::record_index_apply(
+        &state.store,
+        &caller.viewer.email,
+        started_at,
+        started.elapsed(),
+        &outcomes,
+    )
+    .await?;
+    Ok(outcomes)
 }
 
 /// Starts a run in the background and returns its id at once. Applying (not a dry run)
@@ -96,6 +106,8 @@ pub fn MaintenancePage() -> impl IntoView {
     Effect::new(move |_| {
         if apply.value().get().is_some() {
             check_version.update(|v| *v += 1);
+            // The apply is recorded as a run: list it.
+            runs_version.update(|v| *v += 1);
         }
     });
     // The run being watched, and its latest state.
@@ -407,7 +419,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
                             <div class="h-3 bg-indigo-600" style=format!("width: {:.1}%", r.percent())></div>
                         </div>
                         <p class="mt-1 text-sm tabular-nums text-slate-600 dark:text-slate-400" data-testid="run-progress">
-                            {format!("{} / {} orders ({:.0}%), {} {}, {} errors, {:.0} orders/s{eta}", format::count(r.done), format::count(r.total), r.percent(), format::count(r.changed), if r.dry_run { "would change" } else { "changed" }, r.errors, r.rate)}
+                            {format!("{} / {} {unit} ({:.0}%), {} {}, {} errors, {:.0} {unit}/s{eta}", format::count(r.done), format::count(r.total), r.percent(), format::count(r.changed), if r.dry_run { "would change" } else { "changed" }, r.errors, r.rate, unit = r.unit())}
                         </p>
                         <p class="mt-1 text-sm" data-testid="run-message">{r.message.clone()}</p>
                         <ChangeList record=r />
@@ -447,7 +459,7 @@ fn RunTable(
     status: ServerAction<RunProgress>,
 ) -> impl IntoView {
     if runs.is_empty() {
-        return view! { <p class="mt-2 text-sm text-slate-500">"No runs yet. Dry runs, applied migrations and who started them will be listed here."</p> }.into_any();
+        return view! { <p class="mt-2 text-sm text-slate-500">"No runs yet. Dry runs, applied migrations, index applies and who started them will be listed here."</p> }.into_any();
     }
     view! {
         <div class="mt-2 overflow-x-auto">
@@ -455,7 +467,7 @@ fn RunTable(
                 <thead class="text-slate-500">
                     <tr>
                         <th class="py-1 pr-3">"Started"</th><th class="pr-3">"Migration"</th><th class="pr-3">"Kind"</th><th class="pr-3">"By"</th>
-                        <th class="pr-3">"Status"</th><th class="pr-3 text-right">"Orders"</th><th class="pr-3 text-right">"Changed"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"Took"</th><th></th>
+                        <th class="pr-3">"Status"</th><th class="pr-3 text-right">"Looked at"</th><th class="pr-3 text-right">"Changed"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"Took"</th><th></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -468,7 +480,7 @@ fn RunTable(
                                 <td class="pr-3">{if r.dry_run { "dry run" } else { "applied" }}</td>
                                 <td class="pr-3">{r.actor.clone()}</td>
                                 <td class="pr-3">{r.status.as_str()}</td>
-                                <td class="pr-3 text-right tabular-nums">{format!("{} / {}", format::count(r.done), format::count(r.total))}</td>
+                                <td class="pr-3 text-right tabular-nums">{format!("{} / {} {}", format::count(r.done), format::count(r.total), r.unit())}</td>
                                 <td class="pr-3 text-right tabular-nums">{format::count(r.changed)}</td>
                                 <td class="pr-3 text-right tabular-nums">{format::count(r.errors)}</td>
                                 <td class="pr-3 text-right tabular-nums">{format!("{:.1} s", r.duration_ms as f64 / 1000.0)}</td>

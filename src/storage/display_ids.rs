@@ -1,0 +1,76 @@
+//! `display_id` (`ORD-A3F8D2`, the form customers quote) kept filled in for orders the bots
+//! insert themselves: they store `order_id` only, and the display-ID lookup goes by the indexed
+//! `display_id` field. The short form is derived from `order_id` on the server, in one
+//! `updateMany`, so no order's value passes through here and a concurrent change of `order_id`
+//! cannot leave a stale one. How often and how far back is `display_fill`'s decision.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use mongodb::{
+    bson::{Bson, DateTime as BsonTime, Document, doc},
+    options::Hint,
+};
+
+use super::{StorageError, Store, names::ORDERS};
+
+/// Small bookkeeping documents of background work: `{_id: "display_ids", through}`.
+pub const SWEEPS: &str = "sweeps";
+const DISPLAY_IDS: &str = "display_ids";
+
+/// How far back a pass looks again: a bot may insert an order a while after its `created_at`
+/// (set when the customer started). A lookup that misses fills this window before answering.
+pub const LATE_INSERT: Duration = Duration::from_secs(600);
+
+/// `order_id`s that have a display form: the ORD form and UUIDs (as `OrderId::parse` reads them).
+const HAS_DISPLAY_FORM: &str =
+    "^(ORD-[0-9]{14}-[0-9a-fA-F]{8}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+
+/// `OrderId::display_id` as an aggregation expression: `ORD-` and six upper-case hex digits, the
+/// first six of the ORD form's random part or of the UUID. `tests/display_ids.rs` holds the two
+/// to the same answer.
+fn display_expr() -> Document {
+    doc! { "$concat": [ "ORD-", { "$toUpper": { "$cond": [
+        { "$eq": [ { "$substrBytes": [ "$order_id", 0, 4 ] }, "ORD-" ] },
+        { "$substrBytes": [ "$order_id", 19, 6 ] },
+        { "$substrBytes": [ "$order_id", 0, 6 ] },
+    ] } } ] }
+}
+
+impl Store {
+    /// Fills `display_id` on every order that lacks it (missing, null or `""`) and has an ORD or
+    /// UUID `order_id`; only those created at or after `since` when given. Returns how many.
+    /// `limit` bounds the wait: a first pass over all history may take minutes.
+    pub async fn fill_display_ids(&self, since: Option<DateTime<Utc>>, limit: Duration) -> Result<u64, StorageError> {
+        let mut filter = doc! {
+            "display_id": { "$in": [Bson::Null, ""] },
+            "order_id": { "$regex": HAS_DISPLAY_FORM },
+        };
+        if let Some(since) = since {
+            filter.insert("created_at", doc! { "$gte": BsonTime::from_millis(since.timestamp_millis()) });
+        }
+        let orders = self.collection(ORDERS);
+        // The `display_id` index: its blank keys are exactly the orders to look at, and with
+        // `since` only the recent ones. Left alone, the planner may walk all of `order_id`'s.
+        let update = orders
+            .update_many(filter, vec![doc! { "$set": { "display_id": display_expr() } }])
+            .hint(Hint::Keys(doc! { "display_id": 1, "created_at": -1 }));
+        Ok(self.run_for("fill_display_ids", ORDERS, limit, update).await?.modified_count)
+    }
+
+    /// Up to when every order's `display_id` was last filled in (`None` before the first pass).
+    pub async fn display_ids_filled_through(&self) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let sweeps = self.collection(SWEEPS);
+        let mark = self.run("read_sweep", SWEEPS, sweeps.find_one(doc! { "_id": DISPLAY_IDS })).await?;
+        Ok(mark
+            .and_then(|d| d.get_datetime("through").ok().copied())
+            .and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis())))
+    }
+
+    pub async fn set_display_ids_filled_through(&self, through: DateTime<Utc>) -> Result<(), StorageError> {
+        let sweeps = self.collection(SWEEPS);
+        let at = BsonTime::from_millis(through.timestamp_millis());
+        let write = sweeps.update_one(doc! { "_id": DISPLAY_IDS }, doc! { "$set": { "through": at } }).upsert(true);
+        self.run("save_sweep", SWEEPS, write).await.map(drop)
+    }
+}
