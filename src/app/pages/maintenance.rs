@@ -20,14 +20,14 @@ pub async fn apply_indexes(_csrf: String) -> Result<Vec<(IndexReport, ApplyOutco
     let (state, caller) = (crate::server::state()?, crate::server::caller()?);
     let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
     let outcomes = state.store.apply_indexes().await?;
-    crate::maintenance::runner::record_index_apply(
-        &state.store,
-        &caller.viewer.email,
-        started_at,
-        started.elapsed(),
-        &outcomes,
-    )
-    .await?;
+    let took = started.elapsed();
+    // The indexes are built either way: a record that cannot be written is logged, not an error.
+    if let Err(e) =
+        crate::maintenance::runner::record_index_apply(&state.store, &caller.viewer.email, started_at, took, &outcomes)
+            .await
+    {
+        tracing::warn!(error = %e, "index apply done but not recorded as a run");
+    }
     Ok(outcomes)
 }
 
@@ -404,7 +404,6 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
             Ok(r) => {
                 let running = r.status == RunStatus::Running;
                 let id = r.id.clone();
-                let eta = r.eta_seconds().map(|s| format!(", about {s} s left")).unwrap_or_default();
                 let kind = if r.dry_run { "Dry run" } else { "Run" };
                 let state = r.status.as_str();
                 view! {
@@ -419,7 +418,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
                             <div class="h-3 bg-indigo-600" style=format!("width: {:.1}%", r.percent())></div>
                         </div>
                         <p class="mt-1 text-sm tabular-nums text-slate-600 dark:text-slate-400" data-testid="run-progress">
-                            {format!("{} / {} {unit} ({:.0}%), {} {}, {} errors, {:.0} {unit}/s{eta}", format::count(r.done), format::count(r.total), r.percent(), format::count(r.changed), if r.dry_run { "would change" } else { "changed" }, r.errors, r.rate, unit = r.unit())}
+                            {progress_text(&r)}
                         </p>
                         <p class="mt-1 text-sm" data-testid="run-message">{r.message.clone()}</p>
                         <ChangeList record=r />
@@ -431,22 +430,51 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
     }
 }
 
+/// The line under the progress bar: orders for a migration, indexes for an index apply.
+fn progress_text(r: &RunRecord) -> String {
+    if r.task == crate::maintenance::INDEXES_TASK {
+        return format!("{} indexes checked, {} created, {} not created", r.done, r.changed, r.errors);
+    }
+    let eta = r.eta_seconds().map(|s| format!(", about {s} s left")).unwrap_or_default();
+    let verb = if r.dry_run { "would change" } else { "changed" };
+    format!(
+        "{} / {} orders ({:.0}%), {} {verb}, {} errors, {:.0} orders/s{eta}",
+        format::count(r.done),
+        format::count(r.total),
+        r.percent(),
+        format::count(r.changed),
+        r.errors,
+        r.rate
+    )
+}
+
 #[component]
 fn ChangeList(record: RunRecord) -> impl IntoView {
-    let shown = record.changes.len() as u64;
-    (!record.changes.is_empty() || !record.error_samples.is_empty()).then(|| view! {
-        <details class="mt-2 text-sm" open=record.dry_run>
-            <summary class="cursor-pointer">{format!("{} changes shown of {}", shown, format::count(record.changed))}</summary>
-            <table class="mt-1 w-full text-left font-mono text-xs" data-testid="changes">
-                <thead class="text-slate-500"><tr><th class="pr-2">"order _id"</th><th class="pr-2">"field"</th><th class="pr-2">"from"</th><th>"to"</th></tr></thead>
-                <tbody>
-                    {record.changes.into_iter().map(|c| view! {
-                        <tr><td class="pr-2">{c.order}</td><td class="pr-2">{c.field}</td><td class="pr-2">{c.from}</td><td>{c.to}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+    let RunRecord { changes, error_samples, changed, dry_run, .. } = record;
+    if changes.is_empty() && error_samples.is_empty() {
+        return None;
+    }
+    let summary = if changes.is_empty() {
+        format!("{} errors", error_samples.len())
+    } else {
+        format!("{} changes shown of {}", changes.len(), format::count(changed))
+    };
+    let table = (!changes.is_empty()).then(|| view! {
+        <table class="mt-1 w-full text-left font-mono text-xs" data-testid="changes">
+            <thead class="text-slate-500"><tr><th class="pr-2">"order _id"</th><th class="pr-2">"field"</th><th class="pr-2">"from"</th><th>"to"</th></tr></thead>
+            <tbody>
+                {changes.into_iter().map(|c| view! {
+                    <tr><td class="pr-2">{c.order}</td><td class="pr-2">{c.field}</td><td class="pr-2">{c.from}</td><td>{c.to}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    });
+    Some(view! {
+        <details class="mt-2 text-sm" open=dry_run>
+            <summary class="cursor-pointer">{summary}</summary>
+            {table}
             <ul class="mt-1 text-xs text-red-800 dark:text-red-300">
-                {record.error_samples.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}
+                {error_samples.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}
             </ul>
         </details>
     })
@@ -466,7 +494,7 @@ fn RunTable(
             <table class="w-full text-left text-sm" data-testid="runs">
                 <thead class="text-slate-500">
                     <tr>
-                        <th class="py-1 pr-3">"Started"</th><th class="pr-3">"Migration"</th><th class="pr-3">"Kind"</th><th class="pr-3">"By"</th>
+                        <th class="py-1 pr-3">"Started"</th><th class="pr-3">"Task"</th><th class="pr-3">"Kind"</th><th class="pr-3">"By"</th>
                         <th class="pr-3">"Status"</th><th class="pr-3 text-right">"Looked at"</th><th class="pr-3 text-right">"Changed"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"Took"</th><th></th>
                     </tr>
                 </thead>
