@@ -98,7 +98,11 @@ async fn a_lookup_by_display_form_finds_an_order_the_bot_just_inserted() {
     assert_eq!(found[0].display_id.as_deref(), Some("ORD-5EED12"));
     assert_eq!(display_of(&orders, "fresh").await.as_deref(), Some("ORD-5EED12"), "stored for the next lookup");
 
-    // A display form nobody has is still a clean empty answer.
+    // A display form nobody has is still a clean empty answer, even when the fill cannot run
+    // (here its index is gone): the lookup's own answer stands.
+    assert!(store.find_orders(&LookupKey::parse("ORD-000000").unwrap()).await.unwrap().is_empty());
+    orders.drop_index("display_id_1_created_at_-1").await.unwrap();
+    assert!(store.fill_display_ids(None, std::time::Duration::from_secs(5)).await.is_err());
     assert!(store.find_orders(&LookupKey::parse("ORD-000000").unwrap()).await.unwrap().is_empty());
     store.drop_database().await.unwrap();
 }

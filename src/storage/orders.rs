@@ -97,8 +97,11 @@ impl Store {
         // fill runs every few seconds): fill the recent ones in and look again.
         if found.is_empty() && matches!(key, LookupKey::DisplayId(_)) {
             let recent = Utc::now() - super::display_ids::LATE_INSERT;
-            if self.fill_display_ids(Some(recent), self.op_timeout).await? > 0 {
-                found = self.find_by_filter(lookup_filter(key)).await?;
+            match self.fill_display_ids(Some(recent), self.op_timeout).await {
+                Ok(0) => {}
+                Ok(_) => found = self.find_by_filter(lookup_filter(key)).await?,
+                // The lookup itself worked: its answer stands, without the recent bot orders.
+                Err(e) => tracing::warn!(error = %e, "could not fill in recent display_ids for a lookup"),
             }
         }
         // An order renamed by the `duplicates` migration is still found by its old ID, next
