@@ -106,3 +106,45 @@ async fn a_lookup_by_display_form_finds_an_order_the_bot_just_inserted() {
     assert!(store.find_orders(&LookupKey::parse("ORD-000000").unwrap()).await.unwrap().is_empty());
     store.drop_database().await.unwrap();
 }
+
+/// The real binary on a database that has orders but no indexes yet, as on a first start:
+/// the first pass waits for the indexes (it goes by the `display_id` one) instead of failing
+/// and leaving the orders unfilled for a minute.
+#[tokio::test]
+async fn serve_fills_in_history_on_its_first_start() {
+    use std::process::{Command, Stdio};
+    let database = common::unique_db("display_serve");
+    let client = mongodb::Client::with_uri_str(common::mongodb_uri()).await.unwrap();
+    let orders = client.database(&database).collection::<Document>("orders");
+    let created = at(Utc::now() - Duration::days(2));
+    orders
+        .insert_one(doc! { "id": "old", "order_id": "ORD-20261119090000-0abcdef1", "created_at": created })
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(common::orderdesk_bin())
+        .arg("serve")
+        .env("MONGODB_URI", common::mongodb_uri())
+        .env("ORDERDESK_DATABASE", &database)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let filled = loop {
+        if let Some(d) = display_of(&orders, "old").await {
+            break Some(d);
+        }
+        if std::time::Instant::now() > deadline || server.try_wait().unwrap().is_some() {
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let out = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(filled.as_deref(), Some("ORD-0ABCDE"), "{log}");
+    assert!(!log.contains("could not fill in display_id"), "{log}");
+    client.database(&database).drop().await.unwrap();
+}

@@ -239,14 +239,15 @@ async fn serve(settings: Settings, store: Store) -> Result<(), String> {
         let (store, tz) = (store.clone(), settings.time_zone);
         async move {
             report_indexes(&store).await;
+            // Orders the bots insert carry no display_id: keep it filled so ORD-A3F8D2 finds
+            // them. After the indexes: a pass goes by the display_id index.
+            crate::display_fill::spawn(store.clone());
             // The first /failures visit would otherwise wait for 30 days of orders to be walked.
             if let Err(e) = crate::monitoring::failure_report(&store, tz, chrono::Utc::now(), 30).await {
                 tracing::warn!(error = %e, "could not precompute the failures report; the page computes it when opened");
             }
         }
     });
-    // Orders the bots insert carry no display_id: keep it filled so ORD-A3F8D2 finds them.
-    crate::display_fill::spawn(store.clone());
     let state = AppState::new(leptos.leptos_options, store, settings);
     server::serve(state, addr).await.map_err(|e| format!("cannot serve on {addr}: {e}"))
 }

@@ -455,7 +455,10 @@ fn ChangeList(record: RunRecord) -> impl IntoView {
         return None;
     }
     let summary = if changes.is_empty() {
-        format!("{} errors", error_samples.len())
+        match error_samples.len() {
+            1 => "1 error".to_owned(),
+            n => format!("{n} errors"),
+        }
     } else {
         format!("{} changes shown of {}", changes.len(), format::count(changed))
     };
