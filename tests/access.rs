@@ -228,22 +228,12 @@ async fn opening_an_order_is_audited_with_who_and_which() {
 /// calls leave no password, key or session token in its output.
 #[tokio::test]
 async fn passwords_keys_and_tokens_never_reach_the_logs() {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let store = common::fresh_store("logs").await;
     let (_cookie, _) = common::signed_in(&store, Role::Admin).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let key = "log-test-bootstrap-key-0123456789abcdef";
-    let server = Command::new(common::orderdesk_bin())
-        .arg("serve")
-        .env("MONGODB_URI", common::mongodb_uri())
-        .env("ORDERDESK_DATABASE", store.database_name())
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("ORDERDESK_API_KEY", key)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (server, port) =
+        common::serve_binary(store.database_name(), &[("ORDERDESK_API_KEY", key), ("RUST_LOG", "debug")]);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -112,7 +112,7 @@ async fn a_lookup_by_display_form_finds_an_order_the_bot_just_inserted() {
 /// and leaving the orders unfilled for a minute.
 #[tokio::test]
 async fn serve_fills_in_history_on_its_first_start() {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let database = common::unique_db("display_serve");
     let client = mongodb::Client::with_uri_str(common::mongodb_uri()).await.unwrap();
     let orders = client.database(&database).collection::<Document>("orders");
@@ -121,16 +121,7 @@ async fn serve_fills_in_history_on_its_first_start() {
         .insert_one(doc! { "id": "old", "order_id": "ORD-20261119090000-0abcdef1", "created_at": created })
         .await
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(common::orderdesk_bin())
-        .arg("serve")
-        .env("MONGODB_URI", common::mongodb_uri())
-        .env("ORDERDESK_DATABASE", &database)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut server, _port) = common::serve_binary(&database, &[]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let filled = loop {
         if let Some(d) = display_of(&orders, "old").await {

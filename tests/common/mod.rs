@@ -175,6 +175,23 @@ pub fn orderdesk_bin() -> &'static str {
     env!("CARGO_BIN_EXE_orderdesk")
 }
 
+/// The real `orderdesk serve` on `database` and a free port, with these extra environment
+/// variables; its output is piped (read it with `wait_with_output` after killing it).
+pub fn serve_binary(database: &str, envs: &[(&str, &str)]) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Command::new(orderdesk_bin())
+        .arg("serve")
+        .env("MONGODB_URI", mongodb_uri())
+        .env("ORDERDESK_DATABASE", database)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("orderdesk serve starts");
+    (server, port)
+}
+
 /// A mongod of a test's own, for tests that stop and restart the database.
 pub struct OwnMongod {
     pub port: u16,
