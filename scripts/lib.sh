@@ -52,10 +52,11 @@ ensure_cargo_tools() {
 
 ensure_npm() {
   # Root: Tailwind v4 and binaryen's wasm-opt (cargo-leptos finds them in node_modules/.bin).
-  # `npm install`, not `npm ci`: the registry lacks some non-Linux optional packages.
-  if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  # `npm ci` installs exactly what the committed lock names (every platform's optional packages
+  # are listed; npm fetches only this one's) and never rewrites it, whatever the registry adds.
+  if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "installing npm packages (Tailwind, binaryen)"
-    npm install --no-audit --no-fund --loglevel=error
+    npm ci --no-audit --no-fund --loglevel=error
   fi
   if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     say "installing the end-to-end test packages"
