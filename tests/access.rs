@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use chrono::Utc;
+use orderdesk::server::login;
 use orderdesk::{
     accounts::Role,
     audit::{AuditEntry, AuditFilter},
@@ -176,7 +177,7 @@ async fn sign_in_works_fails_clearly_is_rate_limited_and_audited() {
     });
     assert_eq!(outcomes.get("ok"), Some(&1), "{outcomes:?}");
     assert_eq!(outcomes.get("failed: wrong password"), Some(&5), "{outcomes:?}");
-    assert_eq!(outcomes.get("denied: rate limited"), Some(&1), "{outcomes:?}");
+    assert_eq!(outcomes.get("denied: rate limited (6 attempts in this window)"), Some(&1), "{outcomes:?}");
     assert!(logins.iter().all(|e| !e.params.contains("password") && !e.params.contains("still not it")));
 }
 
@@ -277,4 +278,478 @@ async fn passwords_keys_and_tokens_never_reach_the_logs() {
         assert!(!log.contains(secret), "{secret:?} is in the log");
     }
     store.drop_database().await.unwrap();
+}
+
+// ---- Security at depth: paths, the guard, sign-in abuse, exports, redirects, limits ----
+
+const SENTINEL: &str = "sentinel7f3a";
+
+/// An order, an audit entry and an API key that carry [`SENTINEL`], so a body that leaks
+/// any of them is caught.
+async fn plant_sentinels(app: &common::TestApp) {
+    let client = mongodb::Client::with_uri_str(common::mongodb_uri()).await.unwrap();
+    let orders = client.database(app.store.database_name()).collection::<mongodb::bson::Document>("orders");
+    let now = mongodb::bson::DateTime::now();
+    orders
+        .insert_one(mongodb::bson::doc! {
+            "order_id": "ORD-20261121101502-5e17e1a1", "display_id": "ORD-5E17E1", "status": "paid",
+            "vendor_id": SENTINEL, "user_id": SENTINEL, "amount": 12.5, "created_at": now,
+        })
+        .await
+        .unwrap();
+    let entry = AuditEntry {
+        id: String::new(),
+        at: Utc::now(),
+        actor: format!("{SENTINEL}@test.example"),
+        role: "admin".into(),
+        ip: "127.0.0.1".into(),
+        action: "test.sentinel".into(),
+        params: SENTINEL.into(),
+        outcome: "ok".into(),
+    };
+    app.store.audit(&entry).await.unwrap();
+    app.store.create_api_key(SENTINEL, "bots", Utc::now()).await.unwrap();
+}
+
+/// One request as bytes on a socket, so paths reach the server exactly as written (HTTP
+/// clients resolve `..` before sending). Status and body.
+async fn raw(address: &str, method: &str, path: &str, cookie: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let body = if method == "POST" { "_csrf=x" } else { "" };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(20), stream.read_to_end(&mut response))
+        .await
+        .expect("the server answered")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn no_path_form_reads_past_access_control() {
+    let app = common::spawn_app_with_key().await;
+    plant_sentinels(&app).await;
+    let (admin_cookie, _) = common::signed_in(&app.store, Role::Admin).await;
+    let callers = [("anonymous", "theme=dark".to_owned()), ("support", app.cookie.clone()), ("admin", admin_cookie)];
+    let mut targets: Vec<(&str, String)> =
+        server_functions().into_iter().map(|(p, m)| (if m == Method::GET { "GET" } else { "POST" }, p)).collect();
+    for page in [
+        "/",
+        "/search?q=ORD-5E17E1",
+        "/orders",
+        "/orders?status=paid",
+        "/orders/ORD-5E17E1",
+        "/counters",
+        "/performance",
+        "/failures",
+        "/orders.csv",
+        "/maintenance",
+        "/audit",
+        "/audit.csv",
+        "/api-keys",
+    ] {
+        targets.push(("GET", page.to_owned()));
+    }
+    for api in ["/api/v1/orders/ORD-5E17E1", "/api/performance/stats"] {
+        targets.push(("GET", api.to_owned()));
+    }
+    targets.push(("POST", "/api/v1/order-ids".to_owned()));
+    let mut checked = 0;
+    for (method, target) in &targets {
+        let (path, query) = target.split_once('?').map_or((target.as_str(), ""), |(p, q)| (p, q));
+        let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+        let rest = path.trim_start_matches('/');
+        let forms = [
+            format!("/pkg/../{rest}{query}"),
+            format!("/pkg/%2e%2e/{rest}{query}"),
+            format!("/pkg/%2E%2E/{rest}{query}"),
+            format!("/x/../{rest}{query}"),
+            format!("/./{rest}{query}"),
+            format!("/pkg%2f..%2f{rest}{query}"),
+            format!("/pkg%5c..%5c{rest}{query}"),
+            format!("/pkg\\..\\{rest}{query}"),
+            format!("//{rest}{query}"),
+            format!("/{rest}/{query}"),
+        ];
+        for form in forms {
+            for (who, cookie) in &callers {
+                let (status, text) = raw(&app.address, method, &form, cookie).await;
+                let redirect_slash = form == format!("/{rest}/{query}") && *method == "GET" && !rest.is_empty();
+                if redirect_slash {
+                    assert_eq!(status, 308, "{who} {method} {form}");
+                    assert!(text.contains(&format!("location: /{rest}{query}")), "{who} {form}: {text}");
+                } else {
+                    assert_eq!(status, 400, "{who} {method} {form}");
+                }
+                assert!(!text.contains(SENTINEL), "{who} {method} {form} leaked data: {text}");
+                checked += 1;
+            }
+        }
+        // The canonical path itself: nothing for anonymous callers, nothing admin for support.
+        let (status, text) = raw(&app.address, method, target, "theme=dark").await;
+        assert!([303, 401].contains(&status), "anonymous {method} {target}: {status}");
+        assert!(!text.contains(SENTINEL), "anonymous {method} {target} leaked data");
+        let admin_only =
+            target.starts_with("/api/admin/") || ["/maintenance", "/audit", "/audit.csv", "/api-keys"].contains(&path);
+        if admin_only {
+            let (status, text) = raw(&app.address, method, target, &app.cookie).await;
+            assert_eq!(status, 403, "support {method} {target}");
+            assert!(!text.contains(SENTINEL), "support {method} {target} leaked data");
+        }
+    }
+    assert!(checked > 500, "the matrix ran: {checked}");
+    // A path that no route matches renders no page, only the static 404.
+    for path in ["/pkg/orders", "/pkg/audit", "/favicon.ico/x", "/Orders"] {
+        let (status, text) = raw(&app.address, "GET", path, &app.cookie).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(!text.contains(SENTINEL) && !text.contains("__RESOLVED_RESOURCES"), "{path}: {text}");
+    }
+    // The planted data is there for those allowed to see it.
+    let (status, text) = raw(&app.address, "GET", "/orders?status=paid", &app.cookie).await;
+    assert_eq!(status, 200);
+    assert!(text.contains(SENTINEL), "the sentinel order is listed for support");
+}
+
+/// Every server function gets its store from the role guard, first thing: read from the
+/// source, so a new function without it fails here by name.
+#[test]
+fn every_server_function_starts_with_the_role_guard() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut found = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, _) in text.match_indices("#[server(") {
+            let chunk = &text[at + "#[server(".len()..];
+            if text[..at].ends_with('`') {
+                continue; // a doc comment naming the attribute
+            }
+            let class = if chunk.starts_with("prefix = \"/api/admin\"") {
+                "Admin"
+            } else if chunk.starts_with("prefix = \"/api/staff\"") {
+                "Support"
+            } else {
+                panic!("{}: a server function without an access class", file.display());
+            };
+            let name = chunk.split("pub async fn ").nth(1).and_then(|r| r.split('(').next()).unwrap_or("?");
+            let body = chunk.split_once("{\n").map(|(_, b)| b.trim_start()).unwrap_or("");
+            let guard = format!("crate::server::require(crate::accounts::Role::{class})?;");
+            assert!(
+                body.lines().next().is_some_and(|l| l.contains(&guard)),
+                "{}: server function {name} must begin with `let (state, _) = {guard}`",
+                file.display()
+            );
+            found += 1;
+        }
+    }
+    assert_eq!(found, server_functions().len(), "every registered server function was found in the source");
+}
+
+/// Signs in through the form from `local` (a loopback address of the caller's choosing).
+async fn sign_in_from(address: &str, local: &str, email: &str, password: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(local.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    // A self-chosen double-submit token, as an attacker would send.
+    client
+        .post(format!("{address}/auth/login"))
+        .header("cookie", "od_login=x")
+        .form(&[("email", email), ("password", password), ("_csrf", "x")])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sign_in_burst_checks_no_more_than_the_limit_and_locks_nobody_out() {
+    let app = common::spawn_app().await;
+    // A second process on the same database: the limits are shared.
+    let second = common::spawn_app_on(&common::mongodb_uri(), app.store.database_name(), false, |_| {}).await;
+    common::signed_in(&app.store, Role::Admin).await;
+    let burst =
+        (0..40).map(|i| {
+            let address = if i % 2 == 0 { app.address.clone() } else { second.address.clone() };
+            async move {
+                sign_in_from(&address, "127.0.0.1", "admin@test.example", &format!("guess number {i}")).await.status()
+            }
+        });
+    let statuses = futures::future::join_all(burst).await;
+    let count = |code: u16| statuses.iter().filter(|s| s.as_u16() == code).count();
+    assert_eq!(count(401), login::PER_PAIR as usize, "{statuses:?}");
+    assert_eq!(count(429), 40 - login::PER_PAIR as usize, "{statuses:?}");
+    assert_eq!(count(503), 0, "{statuses:?}");
+    let logins = entries(&app, "login").await;
+    let checked = logins.iter().filter(|e| e.outcome == "failed: wrong password").count();
+    assert_eq!(checked, login::PER_PAIR as usize, "each checked attempt is audited, and no more were checked");
+    assert!(logins.iter().any(|e| e.outcome.starts_with("denied: rate limited")), "{logins:#?}");
+    // The real admin, from another address, still gets in with the right password.
+    let ok = sign_in_from(&app.address, "127.0.0.2", "admin@test.example", "test password for staff").await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    // The attacker's address stays refused, even with the right password.
+    let still = sign_in_from(&second.address, "127.0.0.1", "admin@test.example", "test password for staff").await;
+    assert_eq!(still.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(still.headers().contains_key("retry-after"));
+}
+
+#[test]
+fn attempts_past_the_account_ceiling_are_slowed_not_refused() {
+    assert_eq!(login::account_delay(login::ACCOUNT_FREE), std::time::Duration::ZERO);
+    assert!(login::account_delay(login::ACCOUNT_FREE + 3) > login::account_delay(login::ACCOUNT_FREE + 1));
+}
+
+#[tokio::test]
+async fn anonymous_refusals_cannot_flood_the_audit_log() {
+    let app = common::spawn_app().await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let long_email = "x".repeat(2000);
+    let bursts = (0..150).map(|_| {
+        client
+            .post(format!("{}/auth/login", app.address))
+            .header("cookie", "od_login=one")
+            .form(&[("email", long_email.as_str()), ("password", "p"), ("_csrf", "other")])
+            .send()
+    });
+    for res in futures::future::join_all(bursts).await {
+        assert_eq!(res.unwrap().status(), 403);
+    }
+    let logged = entries(&app, "login").await;
+    assert_eq!(logged.len(), 2, "the first refusal and the 100th: {}", logged.len());
+    assert!(logged.iter().all(|e| e.params.len() <= 300), "entries are capped");
+    assert!(logged.iter().any(|e| e.outcome.contains("100 from this address")), "{logged:#?}");
+}
+
+#[tokio::test]
+async fn wrong_api_keys_are_limited_per_address() {
+    let app = common::spawn_app_with_key().await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let res = client
+            .post(format!("{}/api/v1/order-ids", app.address))
+            .header("x-api-key", format!("odk_wrong_{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push((res.status().as_u16(), res.headers().contains_key("retry-after")));
+    }
+    let limit = 30;
+    assert!(statuses[..limit].iter().all(|s| s.0 == 403), "{statuses:?}");
+    assert!(statuses[limit..].iter().all(|s| *s == (429, true)), "{statuses:?}");
+    // The stats endpoint shares the address's budget.
+    let res = client
+        .get(format!("{}/api/performance/stats", app.address))
+        .header("x-api-key", "odk_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    // A valid key is still served: the bootstrap key is checked before the budget.
+    let res = client
+        .post(format!("{}/api/v1/order-ids", app.address))
+        .header("x-api-key", common::TEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn csv_exports_defuse_every_formula_and_stream_the_audit_log() {
+    let app = common::spawn_app().await;
+    let client = mongodb::Client::with_uri_str(common::mongodb_uri()).await.unwrap();
+    let orders = client.database(app.store.database_name()).collection::<mongodb::bson::Document>("orders");
+    let hostile = ["=1+1", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\t=HYPERLINK(\"http://x\")", "\r=1", "\n=1"];
+    for (i, value) in hostile.iter().enumerate() {
+        orders
+            .insert_one(mongodb::bson::doc! {
+                "order_id": format!("ORD-20261121101502-0000000{i}"), "status": *value, "user_id": *value,
+                "vendor_id": "v", "created_at": mongodb::bson::DateTime::now(),
+            })
+            .await
+            .unwrap();
+    }
+    let csv = app.get("/orders.csv").await.text().await.unwrap();
+    for value in hostile {
+        let quoted = format!("\"'{}\"", value.replace('"', "\"\""));
+        assert_eq!(csv.matches(&quoted).count(), 2, "{value:?} as status and user_id, defused: {csv}");
+    }
+    // The audit log: more than one page of 5,000, streamed.
+    let entries: Vec<AuditEntry> = (0..12_000)
+        .map(|i| AuditEntry {
+            id: String::new(),
+            at: Utc::now(),
+            actor: "bulk@test.example".into(),
+            role: "admin".into(),
+            ip: "127.0.0.1".into(),
+            action: "test.bulk".into(),
+            params: format!("=n{i}"),
+            outcome: "ok".into(),
+        })
+        .collect();
+    for chunk in entries.chunks(500) {
+        futures::future::join_all(chunk.iter().map(|e| app.store.audit(e))).await;
+    }
+    let (cookie, _) = common::signed_in(&app.store, Role::Admin).await;
+    let admin = common::client_with(&cookie, false);
+    let res = admin.get(format!("{}/audit.csv?action=test.bulk", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("content-length").is_none(), "streamed, not built in memory");
+    let body = res.text().await.unwrap();
+    assert_eq!(body.lines().count(), 12_001, "header and every entry");
+    assert!(body.contains("\"'=n11999\"") && !body.contains(",\"=n"), "defused");
+}
+
+#[tokio::test]
+async fn sign_in_redirects_stay_on_the_site() {
+    let app = common::spawn_app().await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for next in
+        ["/%09/evil.example", "/%5Cevil.example", "//evil.example", "https://evil.example", "/%2F%2Fevil.example"]
+    {
+        let page = client.get(format!("{}/login?next={next}", app.address)).send().await.unwrap();
+        let html = page.text().await.unwrap();
+        assert!(html.contains(r#"name="next" value="/""#), "{next}: the form sends people home");
+        let res = client
+            .post(format!("{}/auth/login", app.address))
+            .header("cookie", "od_login=t")
+            .form(&[
+                ("email", "support@test.example"),
+                ("password", "test password for staff"),
+                ("_csrf", "t"),
+                ("next", &next.replace("%09", "\t").replace("%5C", "\\")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], "/", "{next}");
+    }
+}
+
+#[tokio::test]
+async fn requests_cannot_cost_more_than_their_limits() {
+    use tokio::io::AsyncWriteExt;
+    let app = common::spawn_app().await;
+    // A 32 MB sign-in body is refused at once, from its Content-Length, before it is sent.
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut big = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\nemail=",
+        32 << 20
+    );
+    big.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), {
+        use tokio::io::AsyncReadExt;
+        big.read(&mut answer)
+    })
+    .await
+    .expect("answered at once")
+    .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 413"), "{:?}", &answer[..read]);
+    // Connections that send half a header are cut off; meanwhile real requests are served.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut s = tokio::net::TcpStream::connect(&host).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.push(s);
+    }
+    assert_eq!(app.get("/orders").await.status(), 200, "served while 300 clients dawdle");
+    tokio::time::sleep(orderdesk::server::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(2)).await;
+    let reads = slow.into_iter().map(|mut s| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 256];
+        // Closed (or answered and closed) by the server, rather than still waiting.
+        matches!(tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await, Ok(_))
+    });
+    let closed = futures::future::join_all(reads).await.into_iter().filter(|c| *c).count();
+    assert_eq!(closed, 300, "every half-sent request was cut off");
+}
+
+#[tokio::test]
+async fn every_read_carries_a_server_side_time_limit() {
+    let app = common::spawn_app().await;
+    let client = mongodb::Client::with_uri_str(common::mongodb_uri()).await.unwrap();
+    let db = client.database(app.store.database_name());
+    db.run_command(mongodb::bson::doc! { "profile": 2 }).await.unwrap();
+    let (cookie, csrf) = common::signed_in(&app.store, Role::Admin).await;
+    let admin = common::client_with(&cookie, true);
+    for page in ["/", "/orders", "/search?q=ORD-A3F8D2", "/counters", "/failures", "/audit", "/api-keys", "/orders.csv"]
+    {
+        assert!(admin.get(format!("{}{page}", app.address)).send().await.unwrap().status().is_success(), "{page}");
+    }
+    let _ = csrf;
+    db.run_command(mongodb::bson::doc! { "profile": 0 }).await.unwrap();
+    let profile = db.collection::<mongodb::bson::Document>("system.profile");
+    let filter = mongodb::bson::doc! {
+        "appName": "orderdesk",
+        "op": { "$in": ["query", "command"] },
+        "$or": [
+            { "command.find": { "$exists": true } }, { "command.aggregate": { "$exists": true } },
+            { "command.count": { "$exists": true } }, { "command.findAndModify": { "$exists": true } },
+        ],
+    };
+    use futures::TryStreamExt;
+    let reads: Vec<mongodb::bson::Document> = profile.find(filter).await.unwrap().try_collect().await.unwrap();
+    assert!(reads.len() >= 8, "the pages read: {}", reads.len());
+    for r in &reads {
+        let command = r.get_document("command").unwrap();
+        assert!(command.contains_key("maxTimeMS"), "a read without maxTimeMS: {command}");
+    }
+}
+
+#[tokio::test]
+async fn a_role_change_ends_sessions_and_pages_carry_security_headers() {
+    let app = common::spawn_app().await;
+    let res = app.get("/").await;
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers().contains_key("referrer-policy"));
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("'unsafe-inline' 'self'"), "{csp}");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|r| r.split('\'').next()).expect("a nonce").to_owned();
+    let html = res.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    let nonced = html.matches(&format!("nonce=\"{nonce}\"")).count();
+    let external = html.matches("<script src=").count();
+    assert!(scripts > 0 && nonced + external >= scripts, "every inline script carries the nonce: {html}");
+    let login = reqwest::get(format!("{}/login", app.address)).await.unwrap();
+    assert!(login.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+
+    app.store
+        .set_staff_role(&orderdesk::accounts::Email::parse("support@test.example").unwrap(), Role::Admin)
+        .await
+        .unwrap();
+    let res = common::client_with(&app.cookie, false).get(format!("{}/orders", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the old session ended with the role change");
+
+    // Behind TLS, cookies are Secure and named __Host-.
+    let secure =
+        common::spawn_app_on(&common::mongodb_uri(), &common::unique_db("tls"), true, |s| s.secure_cookies = true)
+            .await;
+    let page = reqwest::Client::new().get(format!("{}/login", secure.address)).send().await.unwrap();
+    let set = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-od_login=") && set.contains("; Secure") && set.contains("Path=/;"), "{set}");
 }

@@ -111,6 +111,9 @@ async fn users_are_added_listed_and_disabled_from_the_command_line() {
     let list = users(&["users", "list"], "");
     assert!(text(&list.stdout).contains("ana@shop.example") && text(&list.stdout).contains("active"));
     assert!(!text(&list.stdout).contains("argon2"), "hashes are never printed");
+    let role = users(&["users", "role", "ana@shop.example", "--role", "support"], "");
+    assert!(role.status.success(), "{}", text(&role.stderr));
+    assert!(text(&role.stdout).contains("sessions have ended"));
     assert!(users(&["users", "disable", "ana@shop.example"], "").status.success());
     assert!(text(&users(&["users", "list"], "").stdout).contains("disabled"));
     let missing = users(&["users", "disable", "nobody@shop.example"], "");
@@ -121,7 +124,37 @@ async fn users_are_added_listed_and_disabled_from_the_command_line() {
     assert!(orderdesk::accounts::password::verify("a long enough password", &account.password_hash));
     let log = store.audit_entries(&Default::default(), None, 100).await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["user.disable", "user.add"], "newest first");
+    assert_eq!(actions, ["user.disable", "user.role", "user.add"], "newest first");
     assert!(log.iter().all(|e| e.actor.starts_with("cli:") && !e.params.contains("password")));
     store.drop_database().await.unwrap();
+}
+
+/// `seed-demo --if-empty` on a database it did not fill (real orders in it) plants no demo
+/// account with its published password; on one it filled, it keeps them.
+#[tokio::test]
+async fn demo_accounts_exist_only_where_seed_demo_filled_the_database() {
+    let store = common::fresh_store("cli_demo").await;
+    let id = orderdesk::issuing::IdGenerator::system(orderdesk::issuing::IdScheme::Ord).next_id();
+    store.insert_order(&id, &common::bot_order(Some(1), Some(2.0)), chrono::Utc::now()).await.unwrap();
+    let seed = |args: &[&str], db: &str| {
+        Command::new(common::orderdesk_bin())
+            .args(args)
+            .env("MONGODB_URI", common::mongodb_uri())
+            .env("ORDERDESK_DATABASE", db)
+            .output()
+            .unwrap()
+    };
+    let demo_admin = orderdesk::accounts::Email::parse("admin@orderdesk.demo").unwrap();
+    let out = seed(&["seed-demo", "--if-empty"], store.database_name());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no demo accounts"), "{}", text(&out.stdout));
+    assert!(store.find_staff(&demo_admin).await.unwrap().is_none(), "no known admin planted in live data");
+
+    let demo = common::fresh_store("cli_demo_filled").await;
+    assert!(seed(&["seed-demo", "--orders", "50"], demo.database_name()).status.success());
+    let again = seed(&["seed-demo", "--if-empty"], demo.database_name());
+    assert!(text(&again.stdout).contains("demo sign-ins"), "{}", text(&again.stdout));
+    assert!(demo.find_staff(&demo_admin).await.unwrap().is_some());
+    store.drop_database().await.unwrap();
+    demo.drop_database().await.unwrap();
 }

@@ -23,6 +23,17 @@ use pages::{
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
 /// never flashes light.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // A fresh nonce per page: the hydration scripts carry it, the CSP header names it.
+    #[cfg(feature = "ssr")]
+    {
+        leptos::nonce::provide_nonce();
+        if let (Some(policy), Some(response)) =
+            (crate::server::headers::page_policy(&options), use_context::<leptos_axum::ResponseOptions>())
+            && let Ok(value) = axum::http::HeaderValue::from_str(&policy)
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -283,7 +283,14 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
     if existing > 0 {
         if args.if_empty {
             println!("database {} already holds {existing} orders; demo data not loaded", store.database_name());
-            return users::ensure_demo_users(store).await;
+            // Demo accounts have published passwords: only in a database seed-demo filled.
+            if store.is_demo().await.map_err(|e| e.to_string())? {
+                return users::ensure_demo_users(store).await;
+            }
+            println!(
+                "it was not filled by seed-demo, so no demo accounts were created; add staff with `orderdesk users add`"
+            );
+            return Ok(());
         }
         if !args.reset {
             return Err(format!(
@@ -303,6 +310,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         time_zone: settings.time_zone,
     };
     let report = store.insert_demo(generate(&spec)).await.map_err(|e| e.to_string())?;
+    store.mark_demo(Utc::now()).await.map_err(|e| e.to_string())?;
     println!(
         "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id, {} without BB number), {} sessions, {} payments, {} counters into {} in {:.1}s",
         report.orders,

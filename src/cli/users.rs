@@ -32,6 +32,14 @@ pub enum UsersCommand {
     List,
     /// Disable an account and end its sessions (the account and its audit trail stay).
     Disable { email: String },
+    /// Change an account's role; its sessions end at once, so the new role applies from the
+    /// next sign-in.
+    Role {
+        email: String,
+        /// support or admin.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 fn read_password() -> Result<String, String> {
@@ -77,6 +85,17 @@ pub async fn run(store: &Store, command: UsersCommand) -> Result<(), String> {
                 println!("{:<40} {:<8} {:<9} last sign-in {last}", a.email, a.role, state);
             }
             Ok(())
+        }
+        UsersCommand::Role { email, role } => {
+            let email = Email::parse(&email).map_err(|e| e.to_string())?;
+            let role = Role::parse(&role).map_err(|e| e.to_string())?;
+            if store.set_staff_role(&email, role).await.map_err(|e| e.to_string())? {
+                audit(store, "user.role", &format!("email={email}&role={role}"), "ok").await;
+                println!("{email} is now {role}; their sessions have ended");
+                Ok(())
+            } else {
+                Err(format!("there is no account {email}"))
+            }
         }
         UsersCommand::Disable { email } => {
             let email = Email::parse(&email).map_err(|e| e.to_string())?;

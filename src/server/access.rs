@@ -23,7 +23,11 @@ use crate::{
     tokens::{same, sha256_hex},
 };
 
-pub const SESSION_COOKIE: &str = "od_session";
+/// The session cookie's name: `__Host-` when cookies are `Secure`, so no subdomain or
+/// plain-HTTP page can set or shadow it.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-od_session" } else { "od_session" }
+}
 /// The form field a state-changing request carries its token in (state-changing server
 /// functions take it as their `_csrf` argument; plain forms as a hidden input).
 pub const CSRF_FIELD: &str = "_csrf";
@@ -47,8 +51,9 @@ pub enum Need {
 /// Pages only admins may open (their server functions are under `/api/admin`).
 pub const ADMIN_PAGES: &[&str] = &["/maintenance", "/audit", "/audit.csv", "/api-keys"];
 
+/// What `path` needs. It is only ever asked of a canonical path ([`canonical_paths`] runs
+/// first), so this and the router read the same path.
 pub fn need(path: &str) -> Need {
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     match path {
         "/healthz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico" => Need::Public,
         p if p.starts_with("/pkg/") => Need::Public,
@@ -66,6 +71,41 @@ pub fn need(path: &str) -> Need {
 pub struct Caller {
     pub viewer: Viewer,
     pub ip: String,
+}
+
+/// The caller a handler needs, checked where the handler reads data (as [`super::require`]
+/// does for server functions), not only by the middleware on the URL.
+fn required(parts: &axum::http::request::Parts, role: Role) -> Result<Caller, Response> {
+    let path = parts.uri.path();
+    let caller = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+        refuse(StatusCode::UNAUTHORIZED, path, "Sign in first: your session has ended or you never signed in.")
+    })?;
+    if !caller.viewer.role.allows(role) {
+        let message = format!("This needs the {role} role; you are signed in as {}.", caller.viewer.role);
+        return Err(refuse(StatusCode::FORBIDDEN, path, &message));
+    }
+    Ok(caller)
+}
+
+/// A signed-in staff member of any role, as a handler argument.
+pub struct SupportCaller(pub Caller);
+/// A signed-in admin, as a handler argument.
+pub struct AdminCaller(pub Caller);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SupportCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Response> {
+        required(parts, Role::Support).map(Self)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AdminCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Response> {
+        required(parts, Role::Admin).map(Self)
+    }
 }
 
 /// The client's address as seen on the socket (orderdesk does not trust forwarded headers).
@@ -90,7 +130,8 @@ pub async fn session_viewer(
     headers: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Result<Option<Viewer>, StorageError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty() && t.len() <= 128) else {
+    let name = session_cookie_name(state.settings.secure_cookies);
+    let Some(token) = cookie(headers, name).filter(|t| !t.is_empty() && t.len() <= 128) else {
         return Ok(None);
     };
     let hash = sha256_hex(token);
@@ -148,6 +189,9 @@ pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
             StatusCode::UNAUTHORIZED => "unauthorized",
             StatusCode::FORBIDDEN => "forbidden",
             StatusCode::NOT_FOUND => "not_found",
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
             _ => "unavailable",
         };
         return (status, axum::Json(serde_json::json!({ "error": error, "message": message }))).into_response();
@@ -155,17 +199,74 @@ pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
     let page = super::login::page(
         "orderdesk",
         &format!(
-            r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Back to the search</a></p>"#,
+            r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Go to search</a></p>"#,
             match status {
                 StatusCode::SERVICE_UNAVAILABLE => "Database unavailable",
                 StatusCode::FORBIDDEN => "Not allowed",
-                StatusCode::NOT_FOUND => "Not found",
+                StatusCode::NOT_FOUND => "Page not found",
+                StatusCode::BAD_REQUEST => "Bad address",
                 _ => status.canonical_reason().unwrap_or("Refused"),
             },
             super::login::escape(message),
         ),
     );
     (status, page).into_response()
+}
+
+/// The 404 for any path no route and no file matched: a static page, never the app.
+pub fn not_found_page() -> Response {
+    refuse(StatusCode::NOT_FOUND, "/", "There is no page at this address.")
+}
+
+/// Why `path` is not canonical, or the canonical path to redirect to (a trailing `/`).
+/// Dot segments, encoded dots, slashes and backslashes, empty segments and control
+/// characters are refused: the middleware, the router and the file server would each read
+/// them differently.
+fn canonical(path: &str) -> Result<(), Result<String, &'static str>> {
+    if !path.starts_with('/') {
+        return Err(Err("the path must start with /"));
+    }
+    let lower = path.to_ascii_lowercase();
+    if path.contains('\\') || ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e)) {
+        return Err(Err("the path contains an encoded dot, slash or a backslash"));
+    }
+    if path.bytes().any(|b| b.is_ascii_control())
+        || lower.contains("%0")
+        || lower.contains("%1")
+        || lower.contains("%7f")
+    {
+        return Err(Err("the path contains a control character"));
+    }
+    if path.contains("//") {
+        return Err(Err("the path contains an empty segment (//)"));
+    }
+    let inner = if path.len() > 1 { path.strip_suffix('/') } else { None };
+    let body = inner.unwrap_or(path);
+    if body.len() > 1 && body[1..].split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return Err(Err("the path contains an empty, . or .. segment"));
+    }
+    match inner {
+        Some(trimmed) => Err(Ok(trimmed.to_owned())),
+        None => Ok(()),
+    }
+}
+
+/// Refuses (400) any request whose path is not canonical, and redirects a trailing `/` to
+/// the path without it, before anything classifies or routes it.
+pub async fn canonical_paths(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    match canonical(path) {
+        Ok(()) => next.run(req).await,
+        Err(Ok(to)) if matches!(*req.method(), Method::GET | Method::HEAD) => {
+            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+            Redirect::permanent(&format!("{to}{query}")).into_response()
+        }
+        Err(Ok(to)) => refuse(StatusCode::BAD_REQUEST, "/api/", &format!("send this to {to}, without the trailing /")),
+        Err(Err(why)) => {
+            let shown = if path.starts_with("/api/") { path } else { "/" };
+            refuse(StatusCode::BAD_REQUEST, shown, &format!("This address is not valid: {why}."))
+        }
+    }
 }
 
 /// The middleware.
@@ -256,8 +357,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// `Set-Cookie` for a session token (or, with `max_age` 0, for removing it).
 pub fn session_cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    let value = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    let value = format!("{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("od_session=; Path=/; Max-Age=0"))
 }
 
@@ -273,9 +375,34 @@ mod tests {
         assert_eq!(need("/api/admin/start_migration123"), Need::Role(Role::Admin));
         assert_eq!(need("/api/staff/search456"), Need::Role(Role::Support));
         assert_eq!(need("/api/start_migration123"), Need::Unclassified);
-        assert_eq!(need("/maintenance/"), Need::Role(Role::Admin));
+        assert_eq!(need("/maintenance"), Need::Role(Role::Admin));
         assert_eq!(need("/orders/ORD-A3F8D2"), Need::Role(Role::Support));
         assert_eq!(need("/"), Need::Role(Role::Support));
+    }
+
+    #[test]
+    fn only_canonical_paths_pass() {
+        for ok in ["/", "/orders", "/orders/%23ORD-A3F8D2", "/api/v1/orders/BB-1-A1B2-00001", "/pkg/orderdesk.wasm"] {
+            assert_eq!(canonical(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(canonical("/orders/"), Err(Ok("/orders".to_owned())));
+        for bad in [
+            "/pkg/../audit",
+            "/pkg/%2e%2e/orders",
+            "/pkg/%2E%2E/orders",
+            "/x/./audit",
+            "/pkg%2f..%2faudit",
+            "/pkg%5c..%5caudit",
+            "/pkg\\..\\audit",
+            "//audit",
+            "//",
+            "/orders//x",
+            "/orders/..",
+            "/orders/%00",
+            "/orders/../",
+        ] {
+            assert!(matches!(canonical(bad), Err(Err(_))), "{bad}");
+        }
     }
 
     #[test]
@@ -288,7 +415,7 @@ mod tests {
     fn cookies_are_found_by_name() {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("theme=dark; od_session=abc; x=y"));
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, session_cookie_name(false)), Some("abc"));
         assert_eq!(cookie(&h, "missing"), None);
     }
 }

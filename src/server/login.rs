@@ -4,11 +4,7 @@
 //! Before sign-in there is no session to hold a CSRF token, so the form uses a
 //! double-submit cookie: `od_login` and the form's `_csrf` field must match.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use axum::{
     Form,
@@ -21,43 +17,63 @@ use serde::Deserialize;
 
 use super::{
     AppState,
-    access::{self, CSRF_FIELD, SESSION_COOKIE, cookie, session_cookie},
+    access::{self, CSRF_FIELD, cookie, session_cookie, session_cookie_name},
 };
 use crate::{
     accounts::{Email, password},
     tokens::{random_token, same, sha256_hex},
 };
 
-const LOGIN_COOKIE: &str = "od_login";
-/// Failed sign-ins allowed in [`WINDOW`] per account and per address.
-const PER_ACCOUNT: usize = 5;
-const PER_ADDRESS: usize = 20;
-const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The sign-in form's double-submit cookie; `__Host-` when cookies are `Secure`.
+pub fn login_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-od_login" } else { "od_login" }
+}
+/// Attempts per account *and* address in [`WINDOW`]: past it, that pair waits the window out.
+pub const PER_PAIR: u64 = 5;
+/// Attempts per address (any accounts) in [`WINDOW`].
+pub const PER_ADDRESS: u64 = 20;
+/// Attempts per account (any addresses) before each further one is delayed: an attacker
+/// with many addresses is slowed down, while the owner, from an address of their own,
+/// still signs in (later, not never).
+pub const ACCOUNT_FREE: u64 = 10;
+const MAX_DELAY: Duration = Duration::from_secs(4);
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Refusals that check nothing (rate-limited, bad form token) are audited as a count: the
+/// first of a window, then every this many, so nobody can flood the log anonymously.
+const AUDIT_REFUSALS_EVERY: u64 = 100;
+/// How long a sign-in waits for an Argon2 slot before it is told to retry.
+const HASH_QUEUE: Duration = Duration::from_secs(5);
 
-/// Recent failed sign-ins, per `account:<email>` and `ip:<address>`. In memory: one
-/// orderdesk process per deployment, and a restart forgets (documented in the README).
-#[derive(Debug, Default)]
-pub struct LoginLimiter(Mutex<HashMap<String, Vec<Instant>>>);
-
-impl LoginLimiter {
-    /// How long until `key` may try again, if it is over `limit`.
-    fn wait(&self, key: &str, limit: usize) -> Option<Duration> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let failures = map.get_mut(key)?;
-        failures.retain(|at| at.elapsed() < WINDOW);
-        (failures.len() >= limit).then(|| WINDOW.saturating_sub(failures[0].elapsed()))
+/// The delay before attempt number `n` on one account (counted over every address).
+pub fn account_delay(n: u64) -> Duration {
+    if n <= ACCOUNT_FREE {
+        return Duration::ZERO;
     }
+    let steps = (n - ACCOUNT_FREE - 1).min(16) as u32;
+    (Duration::from_millis(125) * 2u32.pow(steps)).min(MAX_DELAY)
+}
 
-    fn fail(&self, key: String) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, v| v.last().is_some_and(|at| at.elapsed() < WINDOW));
-        }
-        map.entry(key).or_default().push(Instant::now());
+/// Whether the `n`th refusal of a window is written to the audit log.
+fn audit_refusal(n: u64) -> bool {
+    n == 1 || n.is_multiple_of(AUDIT_REFUSALS_EVERY)
+}
+
+/// Argon2 runs on the blocking pool, at most this many at once (one per core): a burst of
+/// sign-ins queues here instead of starving the async workers that serve everything else.
+#[derive(Debug)]
+pub struct PasswordChecks(tokio::sync::Semaphore);
+
+impl Default for PasswordChecks {
+    fn default() -> Self {
+        Self(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
     }
+}
 
-    fn clear(&self, key: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+impl PasswordChecks {
+    /// `None` when no slot came free in time.
+    async fn verify(&self, password: String, stored: String) -> Option<bool> {
+        let _slot = tokio::time::timeout(HASH_QUEUE, self.0.acquire()).await.ok()?.ok()?;
+        tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.ok()
     }
 }
 
@@ -71,12 +87,50 @@ pub fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-/// Only paths on this site, so `next` cannot send someone elsewhere.
+/// Only paths on this site, so `next` cannot send someone elsewhere. The value is read as
+/// a browser would: percent-decoded (until it stops changing), it must still be a plain
+/// path: no control characters or spaces, no backslash, no `//`, no dot segments.
 fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/".to_owned(),
+    fn plain(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.contains("//")
+            && !p.contains('\\')
+            && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+            && !p.split(['?', '#']).next().unwrap_or("").split('/').any(|seg| seg == "." || seg == "..")
     }
+    let Some(next) = next else { return "/".to_owned() };
+    let mut decoded = next.to_owned();
+    for _ in 0..4 {
+        if !plain(&decoded) {
+            return "/".to_owned();
+        }
+        let again = percent_decode(&decoded);
+        if again == decoded {
+            return next.to_owned();
+        }
+        decoded = again;
+    }
+    "/".to_owned()
+}
+
+/// `%XX` sequences as bytes (anything else as it is), read as UTF-8.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b)))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn login_form(next: &str, token: &str, email: &str, error: Option<&str>) -> String {
@@ -98,10 +152,11 @@ fn login_form(next: &str, token: &str, email: &str, error: Option<&str>) -> Stri
 }
 
 fn with_login_cookie(mut response: Response, token: &str, secure: bool) -> Response {
+    let name = login_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE}={token}; Path=/auth; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
-    )) {
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"))
+    {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
@@ -139,8 +194,16 @@ pub struct LoginForm {
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let ip = access::client_ip(&req);
     let headers = req.headers().clone();
+    // Refused from its declared length, before a byte of it is read.
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > super::LOGIN_BODY_LIMIT) {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "the sign-in form is larger than 4 KiB").into_response();
+    }
     let form = match Form::<LoginForm>::from_request(req, &state).await {
         Ok(Form(f)) => f,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "the sign-in form is larger than 4 KiB").into_response();
+        }
         Err(_) => return (StatusCode::BAD_REQUEST, "send the sign-in form: email, password and _csrf").into_response(),
     };
     let next = local_path(form.next.as_deref());
@@ -150,54 +213,77 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
             (status, page("Sign in · orderdesk", &login_form(&next, &token, email, Some(message)))).into_response();
         with_login_cookie(response, &token, state.settings.secure_cookies)
     };
-    let cookie_token = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    let secure = state.settings.secure_cookies;
+    let cookie_token = cookie(&headers, login_cookie_name(secure)).unwrap_or("");
+    let now = Utc::now();
     if form.csrf.is_empty() || !same(&form.csrf, cookie_token) {
-        access::audit(
-            &state,
-            "anonymous",
-            "",
-            &ip,
-            "login",
-            &format!("email={}", form.email.trim()),
-            "denied: CSRF token missing or wrong",
-        )
-        .await;
+        if let Ok(r) = state.store.reserve_attempt(&format!("csrf:{ip}"), WINDOW, now).await
+            && audit_refusal(r.count)
+        {
+            let params = format!("email={}", form.email.trim().chars().take(254).collect::<String>());
+            let outcome = format!("denied: CSRF token missing or wrong ({} from this address in this window)", r.count);
+            access::audit(&state, "anonymous", "", &ip, "login", &params, &outcome).await;
+        }
         return again(StatusCode::FORBIDDEN, &form.email, "The sign-in form expired. Please sign in again.");
     }
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => return again(StatusCode::BAD_REQUEST, &form.email, e.message()),
     };
-    let (account_key, ip_key) = (format!("account:{email}"), format!("ip:{ip}"));
-    let limiter = &state.logins;
-    if let Some(wait) = limiter.wait(&account_key, PER_ACCOUNT).or_else(|| limiter.wait(&ip_key, PER_ADDRESS)) {
-        access::audit(&state, email.as_str(), "", &ip, "login", "", "denied: rate limited").await;
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return again(
+    let unavailable = |e: crate::storage::StorageError| {
+        tracing::warn!(error = %e, "sign-in could not reach the database");
+        again(
+            StatusCode::SERVICE_UNAVAILABLE,
+            email.as_str(),
+            "The database is unavailable. Try again in a few seconds.",
+        )
+    };
+    // Each attempt is counted before its password is looked at.
+    let (pair_key, ip_key, account_key) =
+        (format!("login:{email}|{ip}"), format!("login-ip:{ip}"), format!("login-account:{email}"));
+    let store = &state.store;
+    let (pair, by_ip, by_account) = match tokio::try_join!(
+        store.reserve_attempt(&pair_key, WINDOW, now),
+        store.reserve_attempt(&ip_key, WINDOW, now),
+        store.reserve_attempt(&account_key, WINDOW, now),
+    ) {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    let over = [(pair, PER_PAIR), (by_ip, PER_ADDRESS)].into_iter().find(|(r, limit)| r.count > *limit);
+    if let Some((r, limit)) = over {
+        if audit_refusal(r.count - limit) {
+            let outcome = format!("denied: rate limited ({} attempts in this window)", r.count);
+            access::audit(&state, email.as_str(), "", &ip, "login", "", &outcome).await;
+        }
+        let minutes = r.wait(now).as_secs().div_ceil(60).max(1);
+        let mut response = again(
             StatusCode::TOO_MANY_REQUESTS,
             email.as_str(),
             &format!("Too many failed sign-ins. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
         );
-    }
-    let account = match state.store.find_staff(&email).await {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!(error = %e, "sign-in could not read the account");
-            return again(
-                StatusCode::SERVICE_UNAVAILABLE,
-                email.as_str(),
-                "The database is unavailable. Try again in a few seconds.",
-            );
+        if let Ok(v) = HeaderValue::from_str(&r.wait(now).as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        return response;
+    }
+    tokio::time::sleep(account_delay(by_account.count)).await;
+    let account = match store.find_staff(&email).await {
+        Ok(a) => a,
+        Err(e) => return unavailable(e),
     };
     // Verify against a dummy hash when there is no account, so timing does not tell.
-    let stored = account.as_ref().map(|a| a.password_hash.as_str()).unwrap_or_else(|| password::dummy_hash());
-    let password_ok = password::verify(&form.password, stored);
+    let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
+    let Some(password_ok) = state.password_checks.verify(form.password, stored).await else {
+        return again(
+            StatusCode::SERVICE_UNAVAILABLE,
+            email.as_str(),
+            "orderdesk is busy checking other sign-ins. Try again in a few seconds.",
+        );
+    };
     let account = match account {
         Some(a) if password_ok && !a.disabled => a,
         other => {
-            limiter.fail(account_key);
-            limiter.fail(ip_key);
             let why = match other {
                 None => "failed: no such account",
                 Some(a) if a.disabled => "failed: account disabled",
@@ -211,8 +297,15 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
             );
         }
     };
-    limiter.clear(&account_key);
-    let now = Utc::now();
+    // A good sign-in is not a failure: its pair starts afresh and it counts against nothing.
+    let released = tokio::try_join!(
+        store.clear_attempts(&pair_key),
+        store.release_attempt(&ip_key),
+        store.release_attempt(&account_key)
+    );
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "could not give back a good sign-in's rate-limit reservation");
+    }
     let token = random_token();
     let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or(chrono::Duration::minutes(30));
     let max = chrono::Duration::from_std(state.settings.session_max).unwrap_or(chrono::Duration::hours(12));
@@ -241,15 +334,17 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
 }
 
 /// `POST /auth/logout` (behind the middleware, so it carries the session's CSRF token).
-pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(token) = cookie(req.headers(), SESSION_COOKIE)
+pub async fn logout(
+    access::SupportCaller(caller): access::SupportCaller,
+    State(state): State<AppState>,
+    req: Request,
+) -> Response {
+    if let Some(token) = cookie(req.headers(), session_cookie_name(state.settings.secure_cookies))
         && let Err(e) = state.store.delete_session(&sha256_hex(token)).await
     {
         tracing::warn!(error = %e, "could not delete a session at sign-out");
     }
-    if let Some(caller) = req.extensions().get::<access::Caller>() {
-        access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, "logout", "", "ok").await;
-    }
+    access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, "logout", "", "ok").await;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, state.settings.secure_cookies));
     response
@@ -262,21 +357,32 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(local_path(Some("/orders/ORD-A3F8D2?x=1")), "/orders/ORD-A3F8D2?x=1");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "orders"] {
+        assert_eq!(local_path(Some("/orders/%23ORD-A3F8D2")), "/orders/%23ORD-A3F8D2");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "orders",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%2F/evil.example",
+            "/%252F%252Fevil.example",
+            "/%5Cevil.example",
+            "/ /evil.example",
+            "/x/../../evil",
+            "/%2e%2e/audit",
+        ] {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
     }
 
     #[test]
-    fn the_limiter_counts_failures_in_its_window() {
-        let l = LoginLimiter::default();
-        for _ in 0..PER_ACCOUNT {
-            assert!(l.wait("account:a@b.example", PER_ACCOUNT).is_none());
-            l.fail("account:a@b.example".into());
-        }
-        assert!(l.wait("account:a@b.example", PER_ACCOUNT).is_some());
-        l.clear("account:a@b.example");
-        assert!(l.wait("account:a@b.example", PER_ACCOUNT).is_none());
+    fn the_account_delay_grows_and_is_capped() {
+        assert_eq!(account_delay(ACCOUNT_FREE), Duration::ZERO);
+        assert_eq!(account_delay(ACCOUNT_FREE + 1), Duration::from_millis(125));
+        assert_eq!(account_delay(ACCOUNT_FREE + 2), Duration::from_millis(250));
+        assert_eq!(account_delay(ACCOUNT_FREE + 1000), MAX_DELAY);
+        assert!(audit_refusal(1) && !audit_refusal(2) && audit_refusal(AUDIT_REFUSALS_EVERY));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 pub mod access;
 mod api;
 mod audit_csv;
+mod csv;
+pub mod headers;
 mod healthz;
 pub mod login;
 pub mod metrics;
@@ -17,6 +19,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::{compression::CompressionLayer, timeout::TimeoutLayer, trace::TraceLayer};
 
 use crate::{
+    accounts::Role,
     app::{App, shell},
     config::Settings,
     error::AppError,
@@ -34,7 +37,7 @@ pub struct AppState {
     pub ids: Arc<IdGenerator>,
     pub numbers: Arc<NumberAllocator>,
     pub api_keys: Arc<api::KeyCache>,
-    pub logins: Arc<login::LoginLimiter>,
+    pub password_checks: Arc<login::PasswordChecks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -61,7 +64,7 @@ impl AppState {
             ids,
             numbers,
             api_keys: Arc::default(),
-            logins: Arc::default(),
+            password_checks: Arc::default(),
         }
     }
 }
@@ -72,29 +75,52 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// The state inside a server function (leptos_axum provides the router state as context).
-pub fn state() -> Result<AppState, AppError> {
+/// The state, for code that has already been through [`require`] (private: a server
+/// function gets the store only from the guard).
+fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::Internal("server state is missing".into()))
 }
 
-/// The signed-in caller of a server function (the access middleware put it there).
-pub fn caller() -> Result<access::Caller, AppError> {
+/// The signed-in caller the access middleware attached to this request, if any.
+fn caller() -> Result<access::Caller, AppError> {
     use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<access::Caller>().cloned())
-        .ok_or_else(|| AppError::Unauthorized("sign in first".into()))
+        .ok_or_else(|| AppError::Unauthorized("Sign in first: your session has ended or you never signed in.".into()))
 }
 
-/// Writes an audit entry for the caller of a server function.
+/// The one guard every server function goes through, whether it is called over HTTP or
+/// in-process while a page renders: the caller, checked for `role` here where the data is
+/// read (not only by the middleware on the URL), and with it the state.
+pub fn require(role: Role) -> Result<(AppState, access::Caller), AppError> {
+    let caller = caller()?;
+    if !caller.viewer.role.allows(role) {
+        return Err(AppError::Forbidden(format!(
+            "This needs the {role} role; you are signed in as {}.",
+            caller.viewer.role
+        )));
+    }
+    Ok((state()?, caller))
+}
+
+/// Writes an audit entry for the caller of a server function (after [`require`]).
 pub async fn audit(action: &str, params: &str, outcome: &str) -> Result<(), AppError> {
     let (state, caller) = (state()?, caller()?);
     access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, action, params, outcome).await;
     Ok(())
 }
 
+/// Bodies no route of ours needs more of: forms and server-function arguments are small.
+const BODY_LIMIT: usize = 64 * 1024;
+/// The sign-in form is an email, a password and two tokens.
+const LOGIN_BODY_LIMIT: usize = 4 * 1024;
+/// A client that has not sent its whole request header by then is cut off.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The whole application as an axum router.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let request_timeout = state.settings.request_timeout;
+    let site_root = state.leptos_options.site_root.to_string();
     Router::new()
         .route("/healthz", get(healthz::healthz))
         .route("/orders.csv", get(orders_csv::export))
@@ -102,15 +128,26 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::prometheus))
         .route("/api/performance/stats", get(metrics::stats))
         .route("/login", get(login::show))
-        .route("/auth/login", axum::routing::post(login::submit))
+        .route(
+            "/auth/login",
+            axum::routing::post(login::submit).layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
+        )
         .route("/auth/logout", axum::routing::post(login::logout))
         .nest("/api/v1", api::routes())
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Only files: a path no route matched never renders the app (whose router would read
+        // it its own way).
+        .fallback_service(
+            tower_http::services::ServeDir::new(site_root)
+                .fallback(axum::routing::any(|| async { access::not_found_page() })),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
+        .layer(axum::middleware::from_fn(access::canonical_paths))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -121,8 +158,60 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(address = %listener.local_addr()?, database = state.store.database_name(), "orderdesk listening");
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+    serve_on(listener, state, shutdown_signal()).await
+}
+
+/// Serves on `listener` until `shutdown` resolves: what `serve` and the tests both run.
+/// hyper is driven directly (not through `axum::serve`) for its header read timeout, so a
+/// client that sends half a request cannot hold a connection for ever.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto, graceful::GracefulShutdown},
+    };
+    use tower::ServiceExt;
+
+    let app = router(state);
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections were still open 30 s after shutdown began");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

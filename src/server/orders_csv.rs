@@ -8,13 +8,17 @@ use axum::{
 };
 use futures::StreamExt;
 
-use super::AppState;
+use super::{AppState, access::SupportCaller, csv};
 use crate::{order_filter::ListParams, orders::OrderSummary};
 
 const HEADER: &str =
     "order_id,display_id,order_number,legacy_id,source,status,amount,telegram_id,vendor_id,user_id,created_at\n";
 
-pub async fn export(State(state): State<AppState>, params: Result<Query<ListParams>, QueryRejection>) -> Response {
+pub async fn export(
+    _caller: SupportCaller,
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Response {
     let params = match params {
         Ok(Query(p)) => p,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("bad query: {}\n", e.body_text())).into_response(),
@@ -47,38 +51,20 @@ pub async fn export(State(state): State<AppState>, params: Result<Query<ListPara
         .into_response()
 }
 
-/// One CSV line (RFC 4180 quoting; a leading `=`, `+`, `@` is defused for spreadsheets).
+/// One CSV line: text cells defused and quoted ([`super::csv`]), numbers bare.
 pub fn csv_row(o: &OrderSummary) -> String {
-    let fields = [
-        o.order_id.clone().unwrap_or_default(),
-        o.display_id.clone().unwrap_or_default(),
-        o.order_number.clone().unwrap_or_default(),
-        o.legacy_id.clone().unwrap_or_default(),
-        o.source.label().to_owned(),
-        o.status.clone().unwrap_or_default(),
+    let text = |s: Option<&str>| csv::text(s.unwrap_or_default());
+    csv::line([
+        text(o.order_id.as_deref()),
+        text(o.display_id.as_deref()),
+        text(o.order_number.as_deref()),
+        text(o.legacy_id.as_deref()),
+        csv::text(o.source.label()),
+        text(o.status.as_deref()),
         o.amount.map(|a| format!("{a:.2}")).unwrap_or_default(),
         o.telegram_id.map(|t| t.to_string()).unwrap_or_default(),
-        o.vendor_id.clone().unwrap_or_default(),
-        o.user_id.clone().unwrap_or_default(),
+        text(o.vendor_id.as_deref()),
+        text(o.user_id.as_deref()),
         o.created_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-    ];
-    let mut line = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
-    line.push('\n');
-    line
-}
-
-pub(crate) fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '@']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn quotes_and_defuses() {
-        assert_eq!(super::field("plain"), "plain");
-        assert_eq!(super::field("a,b"), "\"a,b\"");
-        assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(super::field("=cmd()"), "'=cmd()");
-    }
+    ])
 }

@@ -48,7 +48,10 @@ impl Store {
     pub async fn raw_api_keys(&self) -> Result<Vec<mongodb::bson::Document>, StorageError> {
         use futures::TryStreamExt;
         let keys = self.collection(API_KEYS);
-        self.run("api_key_list", API_KEYS, async { keys.find(doc! {}).await?.try_collect().await }).await
+        self.run("api_key_list", API_KEYS, async {
+            keys.find(doc! {}).max_time(self.op_timeout).await?.try_collect().await
+        })
+        .await
     }
 
     /// Every key, newest first, without hashes.
@@ -57,7 +60,7 @@ impl Store {
         let keys = self.collection(API_KEYS);
         let docs: Vec<mongodb::bson::Document> = self
             .run("api_key_list", API_KEYS, async {
-                keys.find(doc! {}).sort(doc! { "_id": -1 }).await?.try_collect().await
+                keys.find(doc! {}).max_time(self.op_timeout).sort(doc! { "_id": -1 }).await?.try_collect().await
             })
             .await?;
         let time = |d: &mongodb::bson::Document, k: &str| super::orders::datetime(d.get(k));
@@ -95,7 +98,8 @@ impl Store {
             .run(
                 "api_key_check",
                 API_KEYS,
-                keys.find_one_and_update(doc! { "key_hash": hash, "scope": scope, "revoked_at": null }, update),
+                keys.find_one_and_update(doc! { "key_hash": hash, "scope": scope, "revoked_at": null }, update)
+                    .max_time(self.op_timeout),
             )
             .await?;
         Ok(found.is_some())

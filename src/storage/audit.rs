@@ -109,7 +109,7 @@ impl Store {
         let log = self.collection(AUDIT);
         let docs: Vec<Document> = self
             .run("audit_list", AUDIT, async {
-                log.find(q).sort(doc! { "_id": -1 }).limit(limit).await?.try_collect().await
+                log.find(q).max_time(self.op_timeout).sort(doc! { "_id": -1 }).limit(limit).await?.try_collect().await
             })
             .await?;
         Ok(docs.iter().filter_map(entry).collect())

@@ -58,6 +58,7 @@ impl Store {
                     COUNTERS,
                     counters
                         .find_one_and_update(doc! { "counterId": &id, "sequence": { "$lte": limit } }, update)
+                        .max_time(self.op_timeout)
                         .upsert(true)
                         .return_document(ReturnDocument::After),
                 )
@@ -86,7 +87,9 @@ impl Store {
     /// The current sequence of a counter, if it exists.
     pub async fn counter_sequence(&self, counter_id: &str) -> Result<Option<u32>, StorageError> {
         let counters = self.collection(COUNTERS);
-        let found = self.run("counter_get", COUNTERS, counters.find_one(doc! { "counterId": counter_id })).await?;
+        let found = self
+            .run("counter_get", COUNTERS, counters.find_one(doc! { "counterId": counter_id }).max_time(self.op_timeout))
+            .await?;
         Ok(found.as_ref().and_then(sequence_of))
     }
 
@@ -147,7 +150,9 @@ impl Store {
         let counters = self.collection(COUNTERS);
         let filter = doc! { "counterId": { "$regex": format!("^{escaped}") } };
         let docs: Vec<Document> = self
-            .run("counter_list", COUNTERS, async { counters.find(filter).limit(limit).await?.try_collect().await })
+            .run("counter_list", COUNTERS, async {
+                counters.find(filter).max_time(self.op_timeout).limit(limit).await?.try_collect().await
+            })
             .await?;
         Ok(docs.iter().filter_map(raw_counter).collect())
     }
@@ -158,7 +163,9 @@ impl Store {
         let counters = self.collection(COUNTERS);
         let filter = doc! { "counterId": { "$not": { "$regex": "^[0-9]{8}-" } } };
         let docs: Vec<Document> = self
-            .run("counter_malformed", COUNTERS, async { counters.find(filter).limit(50).await?.try_collect().await })
+            .run("counter_malformed", COUNTERS, async {
+                counters.find(filter).max_time(self.op_timeout).limit(50).await?.try_collect().await
+            })
             .await?;
         Ok(docs.iter().filter_map(raw_counter).collect())
     }
@@ -168,8 +175,11 @@ impl Store {
         use futures::TryStreamExt;
         let counters = self.collection(COUNTERS);
         let filter = doc! { "counterId": { "$in": ids } };
-        let docs: Vec<Document> =
-            self.run("counter_list", COUNTERS, async { counters.find(filter).await?.try_collect().await }).await?;
+        let docs: Vec<Document> = self
+            .run("counter_list", COUNTERS, async {
+                counters.find(filter).max_time(self.op_timeout).await?.try_collect().await
+            })
+            .await?;
         Ok(docs.iter().filter_map(raw_counter).collect())
     }
 
@@ -218,8 +228,11 @@ impl Store {
         use futures::TryStreamExt;
         let pipeline = vec![doc! { "$match": filter }, doc! { "$group": { "_id": key, "n": { "$sum": 1 } } }];
         let orders = self.collection(super::names::ORDERS);
-        let groups: Vec<Document> =
-            self.run(op, super::names::ORDERS, async { orders.aggregate(pipeline).await?.try_collect().await }).await?;
+        let groups: Vec<Document> = self
+            .run(op, super::names::ORDERS, async {
+                orders.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
+            })
+            .await?;
         Ok(groups
             .iter()
             .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::migrations::count(g.get("n")))))

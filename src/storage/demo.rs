@@ -394,7 +394,25 @@ pub struct DemoData {
 /// Bulk inserts are sent in batches of this many documents.
 const BATCH: usize = 10_000;
 
+/// Where `seed-demo` marks a database it filled itself (`meta`, `_id: "demo"`).
+const META: &str = "meta";
+
 impl Store {
+    /// Marks this database as filled by `seed-demo`: only such a database gets demo accounts.
+    pub async fn mark_demo(&self, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let meta = self.collection(META);
+        let update = doc! { "$set": { "filled_at": BsonTime::from_millis(now.timestamp_millis()) } };
+        self.run("demo_mark", META, meta.update_one(doc! { "_id": "demo" }, update).upsert(true)).await.map(drop)
+    }
+
+    /// Whether `seed-demo` filled this database.
+    pub async fn is_demo(&self) -> Result<bool, StorageError> {
+        let meta = self.collection(META);
+        let found =
+            self.run("demo_read", META, meta.find_one(doc! { "_id": "demo" }).max_time(self.op_timeout)).await?;
+        Ok(found.is_some())
+    }
+
     /// Writes the demo data with unordered bulk inserts.
     #[tracing::instrument(skip(self, data), fields(orders = data.orders.len()))]
     pub async fn insert_demo(&self, data: DemoData) -> Result<DemoReport, StorageError> {

@@ -61,7 +61,9 @@ impl Store {
     /// Up to when every order's `display_id` was last filled in (`None` before the first pass).
     pub async fn display_ids_filled_through(&self) -> Result<Option<DateTime<Utc>>, StorageError> {
         let sweeps = self.collection(SWEEPS);
-        let mark = self.run("read_sweep", SWEEPS, sweeps.find_one(doc! { "_id": DISPLAY_IDS })).await?;
+        let mark = self
+            .run("read_sweep", SWEEPS, sweeps.find_one(doc! { "_id": DISPLAY_IDS }).max_time(self.op_timeout))
+            .await?;
         Ok(mark
             .and_then(|d| d.get_datetime("through").ok().copied())
             .and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis())))

@@ -91,7 +91,7 @@ impl Store {
         let coll = self.collection(FAILURE_FIGURES);
         let found: Vec<Document> = self
             .run("stored_day_figures", FAILURE_FIGURES, async {
-                coll.find(doc! { "_id": { "$in": ids } }).await?.try_collect().await
+                coll.find(doc! { "_id": { "$in": ids } }).max_time(self.op_timeout).await?.try_collect().await
             })
             .await?;
         Ok(found.iter().filter_map(stored_from_bson).collect())
@@ -130,7 +130,13 @@ impl Store {
         let aggregate = |name: &'static str, pipeline: Vec<Document>| {
             let orders = orders.clone();
             self.run_for(name, ORDERS, COMPUTE_TIMEOUT, async move {
-                orders.aggregate(pipeline).allow_disk_use(true).await?.try_collect::<Vec<Document>>().await
+                orders
+                    .aggregate(pipeline)
+                    .max_time(COMPUTE_TIMEOUT)
+                    .allow_disk_use(true)
+                    .await?
+                    .try_collect::<Vec<Document>>()
+                    .await
             })
         };
         let (group_rows, completion_rows) = futures::try_join!(

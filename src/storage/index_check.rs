@@ -126,7 +126,10 @@ impl Store {
         let coll = self.collection(index.collection);
         let count = |filter: Document| {
             let coll = coll.clone();
-            async move { self.run_for("count_blockers", index.collection, LONG, coll.count_documents(filter)).await }
+            async move {
+                self.run_for("count_blockers", index.collection, LONG, coll.count_documents(filter).max_time(LONG))
+                    .await
+            }
         };
         let mut blockers = Blockers::default();
         // A partial index only covers the documents its filter selects: for order_number,
@@ -144,7 +147,7 @@ impl Store {
         ];
         let groups: Vec<Document> = self
             .run_for("find_duplicates", index.collection, LONG, async {
-                coll.aggregate(pipeline).allow_disk_use(true).await?.try_collect().await
+                coll.aggregate(pipeline).max_time(LONG).allow_disk_use(true).await?.try_collect().await
             })
             .await?;
         blockers.duplicate_values = groups.len() as u64;
@@ -178,7 +181,13 @@ impl Store {
         let coll = self.collection(collection);
         let docs: Vec<Document> = self
             .run("sample_blockers", collection, async {
-                coll.find(filter).sort(doc! { "_id": 1 }).limit(SAMPLE_PER_KIND).await?.try_collect().await
+                coll.find(filter)
+                    .max_time(self.op_timeout)
+                    .sort(doc! { "_id": 1 })
+                    .limit(SAMPLE_PER_KIND)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs
@@ -202,6 +211,7 @@ pub(crate) fn model(index: &ExpectedIndex, stand_in: bool) -> IndexModel {
         options.unique = Some(true);
     }
     options.partial_filter_expression = index.partial.clone();
+    options.expire_after = index.ttl;
     IndexModel::builder().keys(index.keys.clone()).options(options).build()
 }
 
@@ -220,6 +230,9 @@ fn compare(index: &ExpectedIndex, actual: &[IndexModel]) -> IndexState {
         if let Some(p) = o.and_then(|o| o.partial_filter_expression.as_ref()) {
             s.push_str(&format!(", partial {p}"));
         }
+        if let Some(ttl) = o.and_then(|o| o.expire_after) {
+            s.push_str(&format!(", expires after {} s", ttl.as_secs()));
+        }
         s
     };
     let same_keys = |m: &IndexModel| keys_equal(&m.keys, &index.keys);
@@ -228,7 +241,8 @@ fn compare(index: &ExpectedIndex, actual: &[IndexModel]) -> IndexState {
             let o = m.options.as_ref();
             let unique = o.and_then(|o| o.unique).unwrap_or(false);
             let partial = o.and_then(|o| o.partial_filter_expression.as_ref());
-            if same_keys(m) && unique == index.unique && partial == index.partial.as_ref() {
+            let ttl = o.and_then(|o| o.expire_after);
+            if same_keys(m) && unique == index.unique && partial == index.partial.as_ref() && ttl == index.ttl {
                 IndexState::Present
             } else {
                 IndexState::Different { actual: describe(m) }

@@ -8,6 +8,7 @@ use super::{
     StorageError, Store,
     audit::AUDIT,
     index_check::model,
+    limits::LIMITS,
     migrations::{ALIASES, RUNS},
     names::{API_KEYS, COUNTERS, ORDERS, PAYMENTS, SESSIONS},
     staff::{STAFF, STAFF_SESSIONS},
@@ -21,6 +22,8 @@ pub struct ExpectedIndex {
     pub keys: Document,
     pub unique: bool,
     pub partial: Option<Document>,
+    /// A TTL index: documents go this long after the indexed date.
+    pub ttl: Option<Duration>,
     /// Why it exists, for the maintenance page and the logs.
     pub purpose: &'static str,
 }
@@ -33,6 +36,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
         keys,
         unique: false,
         partial: None,
+        ttl: None,
         purpose,
     };
     vec![
@@ -42,6 +46,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "order_id": 1 },
             unique: true,
             partial: None,
+            ttl: None,
             purpose: "one order per order_id (the bot's E11000 guard)",
         },
         ExpectedIndex {
@@ -50,6 +55,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "order_number": 1 },
             unique: true,
             partial: Some(doc! { "order_number": { "$type": "string" } }),
+            ttl: None,
             purpose: "one marketplace order per BB number",
         },
         ExpectedIndex {
@@ -58,6 +64,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "counterId": 1 },
             unique: true,
             partial: None,
+            ttl: None,
             purpose: "one counter per vendor and day",
         },
         ExpectedIndex {
@@ -66,6 +73,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "user_id": 1 },
             unique: true,
             partial: None,
+            ttl: None,
             purpose: "one session per user, so $setOnInsert runs once",
         },
         ExpectedIndex {
@@ -74,6 +82,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "key_hash": 1 },
             unique: true,
             partial: None,
+            ttl: None,
             purpose: "API key lookup",
         },
         ExpectedIndex {
@@ -82,6 +91,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "email": 1 },
             unique: true,
             partial: None,
+            ttl: None,
             purpose: "one staff account per email",
         },
         plain(
@@ -118,6 +128,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             keys: doc! { "order": 1, "old_order_id": 1 },
             unique: true,
             partial: None,
+            ttl: None,
             purpose: "one fresh ID per renamed duplicate, so a resumed migration reuses it",
         },
         plain(ALIASES, "old_order_id_1", doc! { "old_order_id": 1 }, "finding an order by the ID it had before"),
@@ -127,6 +138,15 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
         plain(AUDIT, "actor_1__id_-1", doc! { "actor": 1, "_id": -1 }, "the audit log filtered by who"),
         plain(AUDIT, "action_1__id_-1", doc! { "action": 1, "_id": -1 }, "the audit log filtered by action"),
         plain(AUDIT, "at_-1", doc! { "at": -1 }, "the audit log by time"),
+        ExpectedIndex {
+            collection: LIMITS,
+            name: "expires_at_ttl",
+            keys: doc! { "expires_at": 1 },
+            unique: false,
+            partial: None,
+            ttl: Some(Duration::ZERO),
+            purpose: "rate-limit windows vanish when they end",
+        },
     ]
 }
 

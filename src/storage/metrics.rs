@@ -160,7 +160,13 @@ impl super::Store {
         let slow = self.collection(super::names::SLOW_QUERIES);
         let docs: Vec<Document> = self
             .run("slow_list", super::names::SLOW_QUERIES, async {
-                slow.find(doc! {}).sort(doc! { "$natural": -1 }).limit(limit).await?.try_collect().await
+                slow.find(doc! {})
+                    .max_time(self.op_timeout)
+                    .sort(doc! { "$natural": -1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs
@@ -191,7 +197,14 @@ impl super::Store {
         let filter = doc! { "appName": { "$ne": "orderdesk" } };
         let docs: Vec<Document> = self
             .run("profile_list", "system.profile", async {
-                profile.find(filter).sort(doc! { "ts": -1 }).limit(20).await?.try_collect().await
+                profile
+                    .find(filter)
+                    .max_time(self.op_timeout)
+                    .sort(doc! { "ts": -1 })
+                    .limit(20)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         let others = docs

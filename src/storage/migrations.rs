@@ -179,7 +179,7 @@ impl Store {
     /// How many orders a selection holds now.
     pub async fn count_selection(&self, selection: Selection) -> Result<u64, StorageError> {
         let orders = self.collection(ORDERS);
-        self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(selection.filter())).await
+        self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(selection.filter()).max_time(BULK)).await
     }
 
     /// The next `limit` orders of a selection after `after`, in `_id` order.
@@ -200,6 +200,7 @@ impl Store {
             .run_for("read_legacy", ORDERS, BULK, async {
                 orders
                     .find(filter)
+                    .max_time(BULK)
                     .projection(projection())
                     .sort(doc! { "_id": 1 })
                     .hint(mongodb::options::Hint::Keys(doc! { "_id": 1 }))
@@ -221,7 +222,15 @@ impl Store {
         let orders = self.collection(ORDERS);
         let docs: Vec<Document> = self
             .run_for("read_legacy", ORDERS, BULK, async {
-                orders.find(filter).projection(projection()).sort(sort).limit(limit).await?.try_collect().await
+                orders
+                    .find(filter)
+                    .max_time(BULK)
+                    .projection(projection())
+                    .sort(sort)
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs.iter().map(legacy_order).collect())
@@ -239,7 +248,13 @@ impl Store {
         ];
         let groups: Vec<Document> = self
             .run_for("find_duplicates", ORDERS, Duration::from_secs(600), async {
-                orders.aggregate(pipeline).allow_disk_use(true).await?.try_collect().await
+                orders
+                    .aggregate(pipeline)
+                    .max_time(Duration::from_secs(600))
+                    .allow_disk_use(true)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(groups.iter().filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), count(g.get("n"))))).collect())
@@ -298,7 +313,8 @@ impl Store {
             // saying how far it got. The guard tells: what still matches it was not written.
             // Those go again one by one, so each error names its order.
             let orders = self.collection(ORDERS);
-            let left = self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(filter)).await?;
+            let left =
+                self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(filter).max_time(BULK)).await?;
             let mut rest = self.apply_each(sets).await?;
             rest.modified += (sets.len() as u64).saturating_sub(left);
             rest.skipped = (sets.len() as u64).saturating_sub(rest.modified + rest.errors.len() as u64);
@@ -380,7 +396,7 @@ impl Store {
         let aliases = self.collection(ALIASES);
         let docs: Vec<Document> = self
             .run_for("read_aliases", ALIASES, BULK, async {
-                aliases.find(doc! { "order": { "$in": orders } }).await?.try_collect().await
+                aliases.find(doc! { "order": { "$in": orders } }).max_time(BULK).await?.try_collect().await
             })
             .await?;
         Ok(docs
@@ -397,7 +413,13 @@ impl Store {
         let aliases = self.collection(ALIASES);
         let docs: Vec<Document> = self
             .run("find_alias", ALIASES, async {
-                aliases.find(doc! { "old_order_id": old }).limit(50).await?.try_collect().await
+                aliases
+                    .find(doc! { "old_order_id": old })
+                    .max_time(self.op_timeout)
+                    .limit(50)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs.iter().filter_map(|d| d.get_str("new_order_id").ok().map(str::to_owned)).collect())
@@ -412,7 +434,9 @@ impl Store {
         let mine =
             doc! { "run_id": run_id, "heartbeat_at": at, "host": host_name(), "pid": i64::from(std::process::id()) };
         let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
-        let holder = self.run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations" })).await?;
+        let holder = self
+            .run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations" }).max_time(self.op_timeout))
+            .await?;
         let filter = match &holder {
             // Matches nothing if a lock appeared meanwhile: the upsert then collides with it.
             None => doc! { "_id": "migrations", "run_id": { "$exists": false } },
@@ -466,7 +490,13 @@ impl Store {
         let locks = self.collection(LOCKS);
         let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
         let found = self
-            .run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations", "heartbeat_at": { "$gte": stale } }))
+            .run(
+                "read_lock",
+                LOCKS,
+                locks
+                    .find_one(doc! { "_id": "migrations", "heartbeat_at": { "$gte": stale } })
+                    .max_time(self.op_timeout),
+            )
             .await?;
         Ok(found.and_then(|d| d.get_str("run_id").ok().map(str::to_owned)))
     }
@@ -538,6 +568,7 @@ impl Store {
                 "save_progress",
                 RUNS,
                 runs.find_one_and_update(doc! { "_id": id }, update)
+                    .max_time(self.op_timeout)
                     .return_document(mongodb::options::ReturnDocument::After),
             )
             .await?;
@@ -574,7 +605,9 @@ impl Store {
 
     pub async fn find_run(&self, run_id: &str, now: DateTime<Utc>) -> Result<Option<RunRecord>, StorageError> {
         let runs = self.collection(RUNS);
-        let found = self.run("find_run", RUNS, runs.find_one(doc! { "_id": object_id(run_id)? })).await?;
+        let found = self
+            .run("find_run", RUNS, runs.find_one(doc! { "_id": object_id(run_id)? }).max_time(self.op_timeout))
+            .await?;
         Ok(found.as_ref().map(|d| run_record(d, now)))
     }
 
@@ -584,6 +617,7 @@ impl Store {
         let docs: Vec<Document> = self
             .run("recent_runs", RUNS, async {
                 runs.find(doc! {})
+                    .max_time(self.op_timeout)
                     .projection(doc! { "changes": 0, "error_samples": 0 })
                     .sort(doc! { "started_at": -1 })
                     .limit(limit)

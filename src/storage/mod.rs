@@ -13,6 +13,7 @@ pub mod display_ids;
 pub mod failures;
 pub mod index_check;
 pub mod indexes;
+pub mod limits;
 pub mod metrics;
 pub mod migrations;
 pub mod orders;

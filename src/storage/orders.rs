@@ -54,13 +54,15 @@ impl NewOrder {
 
 /// Most rows a lookup returns (a telegram id can have many orders).
 pub const LOOKUP_LIMIT: i64 = 50;
+/// An export streams for as long as its client reads; this bounds its time on the server.
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Store {
     /// Number of orders, from collection metadata (instant at any size).
     #[tracing::instrument(skip(self))]
     pub async fn order_count(&self) -> Result<u64, StorageError> {
         let orders = self.collection(ORDERS);
-        self.run("order_count", ORDERS, orders.estimated_document_count()).await
+        self.run("order_count", ORDERS, orders.estimated_document_count().max_time(self.op_timeout)).await
     }
 
     /// Inserts one order under the unique indexes; a clash is `DuplicateKey` naming the index.
@@ -76,7 +78,14 @@ impl Store {
         let orders = self.collection(ORDERS);
         let docs: Vec<Document> = self
             .run("recent_orders", ORDERS, async {
-                orders.find(doc! {}).sort(doc! { "created_at": -1 }).limit(limit).await?.try_collect().await
+                orders
+                    .find(doc! {})
+                    .max_time(self.op_timeout)
+                    .sort(doc! { "created_at": -1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs.iter().map(summary_from_document).collect())
@@ -118,7 +127,14 @@ impl Store {
     async fn find_by_filter(&self, filter: Document) -> Result<Vec<Document>, StorageError> {
         let orders = self.collection(ORDERS);
         self.run("find_orders", ORDERS, async {
-            orders.find(filter).sort(doc! { "created_at": -1 }).limit(LOOKUP_LIMIT).await?.try_collect().await
+            orders
+                .find(filter)
+                .max_time(self.op_timeout)
+                .sort(doc! { "created_at": -1 })
+                .limit(LOOKUP_LIMIT)
+                .await?
+                .try_collect()
+                .await
         })
         .await
     }
@@ -138,7 +154,14 @@ impl Store {
             let filter = doc! { field: { "$gte": &prefix.text, "$lt": format!("{}~", prefix.text) } };
             let docs: Vec<Document> = self
                 .run("suggest_orders", ORDERS, async {
-                    orders.find(filter).sort(doc! { field: 1 }).limit(limit).await?.try_collect().await
+                    orders
+                        .find(filter)
+                        .max_time(self.op_timeout)
+                        .sort(doc! { field: 1 })
+                        .limit(limit)
+                        .await?
+                        .try_collect()
+                        .await
                 })
                 .await?;
             found.extend(docs.iter().map(summary_from_document));
@@ -267,7 +290,14 @@ impl Store {
         let orders = self.collection(ORDERS);
         let mut docs: Vec<Document> = self
             .run("list_orders", ORDERS, async {
-                orders.find(query).sort(list_sort()).limit(PAGE_SIZE + 1).await?.try_collect().await
+                orders
+                    .find(query)
+                    .max_time(self.op_timeout)
+                    .sort(list_sort())
+                    .limit(PAGE_SIZE + 1)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         let next = if docs.len() as i64 > PAGE_SIZE {
@@ -287,7 +317,13 @@ impl Store {
     ) -> Result<impl futures::Stream<Item = Result<OrderSummary, StorageError>> + Send + use<>, StorageError> {
         let query = list_filter(filter, None)?;
         let orders = self.collection(ORDERS);
-        let cursor = self.run("export_orders", ORDERS, orders.find(query).sort(list_sort()).batch_size(1000)).await?;
+        let cursor = self
+            .run(
+                "export_orders",
+                ORDERS,
+                orders.find(query).max_time(EXPORT_TIMEOUT).sort(list_sort()).batch_size(1000),
+            )
+            .await?;
         let limit = self.op_timeout;
         Ok(futures::stream::unfold(Some(cursor), move |state| async move {
             let mut cursor = state?;

@@ -18,6 +18,7 @@ impl Store {
             .run("payments_for", PAYMENTS, async {
                 payments
                     .find(doc! { "order_id": order_id })
+                    .max_time(self.op_timeout)
                     .sort(doc! { "created_at": 1 })
                     .limit(100)
                     .await?

@@ -49,13 +49,19 @@ impl Store {
         };
         let op = sessions
             .find_one_and_update(doc! { "user_id": user.0 }, update)
+            .max_time(self.op_timeout)
             .upsert(true)
             .return_document(ReturnDocument::After);
         // Two first upserts for one user can race on the unique index: the loser retries
         // and finds the winner's session.
         let found = match self.run("session_upsert", SESSIONS, op).await {
             Err(StorageError::DuplicateKey { .. }) => {
-                self.run("session_upsert", SESSIONS, sessions.find_one(doc! { "user_id": user.0 })).await?
+                self.run(
+                    "session_upsert",
+                    SESSIONS,
+                    sessions.find_one(doc! { "user_id": user.0 }).max_time(self.op_timeout),
+                )
+                .await?
             }
             other => other?,
         };
@@ -78,7 +84,9 @@ impl Store {
     /// A user's session as the order page shows it.
     pub async fn session_of(&self, user_id: i64) -> Result<Option<SessionView>, StorageError> {
         let sessions = self.collection(SESSIONS);
-        let found = self.run("session_get", SESSIONS, sessions.find_one(doc! { "user_id": user_id })).await?;
+        let found = self
+            .run("session_get", SESSIONS, sessions.find_one(doc! { "user_id": user_id }).max_time(self.op_timeout))
+            .await?;
         Ok(found.map(|d| SessionView {
             current_step: d.get_str("current_step").ok().map(str::to_owned),
             order_id: d.get_str("order_id").ok().map(str::to_owned),

@@ -70,7 +70,8 @@ impl Store {
         self.run("staff_add", STAFF, staff.insert_one(d)).await.map(drop)
     }
 
-    /// Creates the account or resets its role and password, enabled (the demo users).
+    /// Creates the account or resets its role and password, enabled (the demo users). When
+    /// that changes an existing account's role, its sessions end: they carry the old one.
     pub async fn upsert_staff(
         &self,
         email: &Email,
@@ -83,14 +84,45 @@ impl Store {
             "$set": { "role": role.as_str(), "password_hash": password_hash, "disabled": false },
             "$setOnInsert": { "created_at": bson_time(now) },
         };
-        self.run("staff_upsert", STAFF, staff.update_one(doc! { "email": email.as_str() }, update).upsert(true))
+        let before = self
+            .run(
+                "staff_upsert",
+                STAFF,
+                staff
+                    .find_one_and_update(doc! { "email": email.as_str() }, update)
+                    .upsert(true)
+                    .max_time(self.op_timeout),
+            )
+            .await?;
+        if before.as_ref().and_then(account).is_some_and(|a| a.role != role || a.disabled) {
+            self.end_sessions(email).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes an account's role and ends its sessions (a session carries the role it was
+    /// signed in with); false when there is no such account.
+    pub async fn set_staff_role(&self, email: &Email, role: Role) -> Result<bool, StorageError> {
+        let staff = self.collection(STAFF);
+        let update = doc! { "$set": { "role": role.as_str() } };
+        let result = self.run("staff_role", STAFF, staff.update_one(doc! { "email": email.as_str() }, update)).await?;
+        self.end_sessions(email).await?;
+        Ok(result.matched_count == 1)
+    }
+
+    /// Ends every session of `email`.
+    pub async fn end_sessions(&self, email: &Email) -> Result<(), StorageError> {
+        let sessions = self.collection(STAFF_SESSIONS);
+        self.run("session_end_all", STAFF_SESSIONS, sessions.delete_many(doc! { "email": email.as_str() }))
             .await
             .map(drop)
     }
 
     pub async fn find_staff(&self, email: &Email) -> Result<Option<StaffAccount>, StorageError> {
         let staff = self.collection(STAFF);
-        let found = self.run("staff_find", STAFF, staff.find_one(doc! { "email": email.as_str() })).await?;
+        let found = self
+            .run("staff_find", STAFF, staff.find_one(doc! { "email": email.as_str() }).max_time(self.op_timeout))
+            .await?;
         Ok(found.as_ref().and_then(account))
     }
 
@@ -98,7 +130,7 @@ impl Store {
         let staff = self.collection(STAFF);
         let docs: Vec<Document> = self
             .run("staff_list", STAFF, async {
-                staff.find(doc! {}).sort(doc! { "email": 1 }).await?.try_collect().await
+                staff.find(doc! {}).max_time(self.op_timeout).sort(doc! { "email": 1 }).await?.try_collect().await
             })
             .await?;
         Ok(docs.iter().filter_map(account).collect())
@@ -110,8 +142,7 @@ impl Store {
         let update = doc! { "$set": { "disabled": true, "disabled_at": bson_time(now) } };
         let result =
             self.run("staff_disable", STAFF, staff.update_one(doc! { "email": email.as_str() }, update)).await?;
-        let sessions = self.collection(STAFF_SESSIONS);
-        self.run("session_end_all", STAFF_SESSIONS, sessions.delete_many(doc! { "email": email.as_str() })).await?;
+        self.end_sessions(email).await?;
         Ok(result.matched_count == 1)
     }
 
@@ -159,7 +190,9 @@ impl Store {
     ) -> Result<Option<StaffSession>, StorageError> {
         let sessions = self.collection(STAFF_SESSIONS);
         let filter = doc! { "_id": token_hash, "expires_at": { "$gt": bson_time(now) } };
-        let Some(d) = self.run("session_find", STAFF_SESSIONS, sessions.find_one(filter)).await? else {
+        let Some(d) =
+            self.run("session_find", STAFF_SESSIONS, sessions.find_one(filter).max_time(self.op_timeout)).await?
+        else {
             return Ok(None);
         };
         let session = (|| {

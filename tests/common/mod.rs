@@ -12,7 +12,7 @@ use std::{
 use orderdesk::{
     accounts::Role,
     config::{CONFIG_FILE, Secret, Settings},
-    server::{AppState, router},
+    server::{AppState, serve_on},
     storage::Store,
 };
 
@@ -132,8 +132,7 @@ pub async fn spawn_app_on(
     let state = AppState::new(leptos.leptos_options, store.clone(), settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(serve_on(listener, state, std::future::pending()));
     let (cookie, csrf) = signed_in(&store, Role::Support).await;
     let client = client_with(&cookie, true);
     TestApp { address, store, client, cookie, csrf, drop_on_exit }

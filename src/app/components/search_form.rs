@@ -6,11 +6,11 @@ use crate::error::AppError;
 /// IDs starting with what was typed (at most 8); nothing for fewer than 4 characters.
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     let prefixes = crate::ids::IdPrefix::candidates(&q);
     if prefixes.is_empty() {
         return Ok(Vec::new());
     }
-    let state = crate::server::state()?;
     let orders = state.store.suggest_orders(&prefixes, 8).await?;
     Ok(orders.iter().filter_map(|o| o.page_key().map(str::to_owned)).collect())
 }

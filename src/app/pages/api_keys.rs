@@ -11,13 +11,14 @@ use crate::{
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn api_keys() -> Result<Vec<ApiKeyInfo>, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     Ok(state.store.list_api_keys().await?)
 }
 
 /// Creates a key and returns it: the only time anyone sees it.
 #[server(prefix = "/api/admin")]
 pub async fn create_api_key(name: String, scope: String, _csrf: String) -> Result<String, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     let name = name.trim();
     if name.is_empty() || name.len() > 64 {
         return Err(AppError::BadInput("give the key a name of 1 to 64 characters, e.g. shipping-bot".into()));
@@ -28,13 +29,12 @@ pub async fn create_api_key(name: String, scope: String, _csrf: String) -> Resul
             crate::storage::api_keys::SCOPES.join(", ")
         )));
     }
-    let state = crate::server::state()?;
     Ok(state.store.create_api_key(name, &scope, chrono::Utc::now()).await?.key)
 }
 
 #[server(prefix = "/api/admin")]
 pub async fn revoke_api_key(id: String, _csrf: String) -> Result<(), AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     if state.store.revoke_api_key(id.trim(), chrono::Utc::now()).await? {
         Ok(())
     } else {

@@ -15,8 +15,8 @@ const PAGE: i64 = 100;
 /// One page of entries, newest first; `before` is the last id of the previous page.
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn audit_log(query: AuditQuery, before: Option<String>) -> Result<Vec<AuditEntry>, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     let filter = query.parse().map_err(AppError::BadInput)?;
-    let state = crate::server::state()?;
     Ok(state.store.audit_entries(&filter, before.as_deref(), PAGE).await?)
 }
 

@@ -13,15 +13,15 @@ use crate::{
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn counters_today() -> Result<crate::counter_health::CountersView, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     Ok(crate::monitoring::counters_today(&state.store, state.settings.time_zone, chrono::Utc::now()).await?)
 }
 
 /// A vendor's last 30 days: (day, counter sequence, numbered orders).
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u64, u64)>, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     let vendor = crate::ids::VendorId::parse(vendor.trim())?;
-    let state = crate::server::state()?;
     Ok(crate::monitoring::vendor_history(&state.store, state.settings.time_zone, &vendor, chrono::Utc::now()).await?)
 }
 

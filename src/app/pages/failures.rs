@@ -12,10 +12,10 @@ use crate::{
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn failures_data(days: u32) -> Result<FailureReport, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     if !(1..=90).contains(&days) {
         return Err(AppError::BadInput("days must be between 1 and 90".into()));
     }
-    let state = crate::server::state()?;
     Ok(crate::monitoring::failure_report(&state.store, state.settings.time_zone, chrono::Utc::now(), days).await?)
 }
 

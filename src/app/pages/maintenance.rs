@@ -11,13 +11,13 @@ use crate::{
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn check_indexes() -> Result<Vec<IndexReport>, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     Ok(state.store.check_indexes().await?)
 }
 
 #[server(prefix = "/api/admin")]
 pub async fn apply_indexes(_csrf: String) -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
-    let (state, caller) = (crate::server::state()?, crate::server::caller()?);
+    let (state, caller) = crate::server::require(crate::accounts::Role::Admin)?;
     let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
     let outcomes = state.store.apply_indexes().await?;
     let took = started.elapsed();
@@ -41,6 +41,7 @@ pub async fn start_migration(
     confirm: String,
     _csrf: String,
 ) -> Result<String, AppError> {
+    let (state, caller) = crate::server::require(crate::accounts::Role::Admin)?;
     let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
     let dry_run = match mode.as_str() {
         "dry-run" => true,
@@ -53,7 +54,6 @@ pub async fn start_migration(
     if !dry_run && confirm.trim() != migration.as_str() {
         return Err(AppError::BadInput(format!("type {migration} to confirm that the orders should be changed")));
     }
-    let (state, caller) = (crate::server::state()?, crate::server::caller()?);
     let options = crate::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
     let run = crate::maintenance::runner::prepare(
         &state.store,
@@ -71,7 +71,7 @@ pub async fn start_migration(
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     state
         .store
         .find_run(id.trim(), chrono::Utc::now())
@@ -81,13 +81,13 @@ pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
 
 #[server(prefix = "/api/admin")]
 pub async fn cancel_run(id: String, _csrf: String) -> Result<bool, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     Ok(state.store.request_cancel(id.trim()).await?)
 }
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn recent_runs() -> Result<Vec<RunRecord>, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     Ok(state.store.recent_runs(30, chrono::Utc::now()).await?)
 }
 

@@ -21,8 +21,8 @@ pub struct OrderListPage {
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_list(params: ListParams) -> Result<OrderListPage, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     let (filter, cursor) = params.parse()?;
-    let state = crate::server::state()?;
     let (orders, next) = state.store.list_orders(&filter, cursor.as_ref()).await?;
     Ok(OrderListPage { orders, next: next.map(|c| c.encode()) })
 }

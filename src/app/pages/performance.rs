@@ -12,27 +12,27 @@ use crate::{
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn performance_data() -> Result<PerformanceStats, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     Ok(crate::server::metrics::current(&state).await?)
 }
 
 /// MongoDB's profiler: its level, and the latest operations of other clients (the bots).
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn profiler() -> Result<crate::performance::Profiler, AppError> {
-    let state = crate::server::state()?;
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     Ok(state.store.profiler().await?)
 }
 
 /// Sets the profiling level of orderdesk's database (admins).
 #[server(prefix = "/api/admin")]
 pub async fn set_profiling(level: i32, slow_ms: i64, _csrf: String) -> Result<(), AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
     if !(0..=2).contains(&level) {
         return Err(AppError::BadInput("the level is 0 (off), 1 (slow operations) or 2 (everything)".into()));
     }
     if !(1..=60_000).contains(&slow_ms) {
         return Err(AppError::BadInput("the threshold is 1 to 60,000 ms".into()));
     }
-    let state = crate::server::state()?;
     Ok(state.store.set_profiling(level, slow_ms).await?)
 }
 

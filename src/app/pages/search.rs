@@ -22,8 +22,8 @@ pub struct LookupResult {
 /// Reads the input as one kind of key and finds the orders it names.
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
+    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
     let key = crate::ids::LookupKey::parse(&q)?;
-    let state = crate::server::state()?;
     let orders = state.store.find_orders(&key).await?;
     Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders })
 }

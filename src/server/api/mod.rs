@@ -48,6 +48,8 @@ pub enum ApiError {
     Ambiguous { message: String, matches: Vec<String> },
     #[error("{0}")]
     CounterExhausted(String),
+    #[error("too many invalid API keys from this address; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
     #[error("{0}")]
     Unavailable(String),
     #[error("the server could not complete the request; the details are in its log")]
@@ -71,6 +73,7 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous"),
             Self::CounterExhausted(_) => (StatusCode::CONFLICT, "counter_exhausted"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -78,7 +81,14 @@ impl IntoResponse for ApiError {
             Self::Ambiguous { matches, .. } => Some(matches.as_slice()),
             _ => None,
         };
-        (status, Json(ErrorBody { error: code, message: self.to_string(), matches })).into_response()
+        let mut response =
+            (status, Json(ErrorBody { error: code, message: self.to_string(), matches })).into_response();
+        if let Self::RateLimited(wait) = &self
+            && let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 
