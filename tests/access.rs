@@ -682,7 +682,7 @@ async fn requests_cannot_cost_more_than_their_limits() {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 256];
         // Closed (or answered and closed) by the server, rather than still waiting.
-        matches!(tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await, Ok(_))
+        tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await.is_ok()
     });
     let closed = futures::future::join_all(reads).await.into_iter().filter(|c| *c).count();
     assert_eq!(closed, 300, "every half-sent request was cut off");

@@ -29,7 +29,8 @@ test("the CSV export holds exactly the filtered list", async ({ page, request })
   expect(res.headers()["content-type"]).toContain("text/csv");
   const lines = (await res.text()).trim().split("\n");
   expect(lines[0]).toMatch(/^order_id,display_id,order_number/);
-  const rows = lines.slice(1).map((l) => l.split(","));
+  // Every text cell is quoted (a defence against spreadsheet formulas); none here has a comma.
+  const rows = lines.slice(1).map((l) => l.split(",").map((cell) => cell.replace(/^"|"$/g, "")));
   expect(rows.length).toBe(ids.length);
   expect(rows.map((r) => r[0])).toEqual(ids);
   expect(new Set(rows.map((r) => r[5]))).toEqual(new Set(["cancelled"]));

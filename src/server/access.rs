@@ -75,14 +75,15 @@ pub struct Caller {
 
 /// The caller a handler needs, checked where the handler reads data (as [`super::require`]
 /// does for server functions), not only by the middleware on the URL.
+#[allow(clippy::result_large_err)] // an extractor's rejection is the response itself
 fn required(parts: &axum::http::request::Parts, role: Role) -> Result<Caller, Response> {
-    let path = parts.uri.path();
-    let caller = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-        refuse(StatusCode::UNAUTHORIZED, path, "Sign in first: your session has ended or you never signed in.")
-    })?;
+    let refusal = |status, message: &str| Err(refuse(status, parts.uri.path(), message));
+    let Some(caller) = parts.extensions.get::<Caller>().cloned() else {
+        return refusal(StatusCode::UNAUTHORIZED, "Sign in first: your session has ended or you never signed in.");
+    };
     if !caller.viewer.role.allows(role) {
         let message = format!("This needs the {role} role; you are signed in as {}.", caller.viewer.role);
-        return Err(refuse(StatusCode::FORBIDDEN, path, &message));
+        return refusal(StatusCode::FORBIDDEN, &message);
     }
     Ok(caller)
 }
