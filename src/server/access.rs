@@ -32,7 +32,7 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
 /// functions take it as their `_csrf` argument; plain forms as a hidden input).
 pub const CSRF_FIELD: &str = "_csrf";
 /// Bodies of state-changing requests are read to find the token; none of ours is larger.
-const MAX_FORM_BYTES: usize = 1 << 20;
+const MAX_FORM_BYTES: usize = super::BODY_LIMIT;
 /// A session's idle expiry is moved on at most this often (one write per minute, not per request).
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -321,7 +321,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let (body, params) = if changes_state {
         let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
             Ok(b) => b,
-            Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "the request body is larger than 1 MiB"),
+            Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "the request body is larger than 64 KiB"),
         };
         let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
         if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
