@@ -102,3 +102,47 @@ async fn a_dead_database_is_reported_within_3s_and_the_app_recovers() {
     }
     assert_eq!(app.get("/").await.status(), 200);
 }
+
+/// A burst of calls that give up (their per-call bound passes while they wait for a
+/// connection) leaves the pool serving: a ping straight after answers. Before the fix the
+/// driver's pool kept every abandoned checkout queued and served one per pool event, so every
+/// later call timed out for minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_that_give_up_do_not_wedge_the_pool() {
+    let seeded = common::fresh_store("wedge").await;
+    let settings = common::settings(&common::mongodb_uri(), seeded.database_name());
+    let store = orderdesk::storage::Store::connect(&settings).await.expect("connect");
+    store.ping().await.expect("a ping before the burst");
+    let hasty = store.with_operation_timeout(Duration::from_millis(1));
+    let burst = (0..3000).map(|_| {
+        let hasty = hasty.clone();
+        tokio::spawn(async move { hasty.order_count().await.is_ok() })
+    });
+    let answered = futures::future::join_all(burst).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert!(answered < 3000, "some calls gave up: {answered} answered");
+    let ping = store.ping().await;
+    assert!(ping.is_ok(), "after the burst the pool still serves: {ping:?}");
+    assert!(store.order_count().await.is_ok(), "and so does every other call");
+    assert_eq!(store.pool().in_use, 0, "every place in the driver is free again");
+    seeded.drop_database().await.unwrap();
+}
+
+/// Clients that hang up half way through (as wrk does at the end of a run) leave the server
+/// healthy: requests that follow are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_that_hang_up_do_not_wedge_the_server() {
+    let app = common::spawn_app().await;
+    let burst = (0..1500u64).map(|i| {
+        let (address, cookie) = (app.address.clone(), app.cookie.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder().timeout(Duration::from_millis(1 + i * 7919 % 30)).build().unwrap();
+            let _ = client.get(format!("{address}/")).header("cookie", cookie).send().await;
+        })
+    });
+    futures::future::join_all(burst).await;
+    let started = Instant::now();
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200, "healthy after the burst");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered at once: {:?}", started.elapsed());
+    assert_eq!(app.get("/orders").await.status(), 200);
+}

@@ -106,6 +106,37 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
             h.errors
         );
     }
+    let pool = state.store.pool();
+    for (name, kind, help, value) in [
+        (
+            "orderdesk_db_pool_size",
+            "gauge",
+            "Operations orderdesk lets into the driver at once (its pool size).",
+            u64::from(pool.size),
+        ),
+        (
+            "orderdesk_db_pool_in_use",
+            "gauge",
+            "Operations in the driver now, each on a connection.",
+            u64::from(pool.in_use),
+        ),
+        ("orderdesk_db_pool_waiting", "gauge", "Calls waiting for a place in the driver.", pool.waiting),
+        (
+            "orderdesk_db_pool_wait_timeouts_total",
+            "counter",
+            "Calls that gave up waiting for a place.",
+            pool.wait_timeouts,
+        ),
+        ("orderdesk_http_in_flight", "gauge", "HTTP requests being served now.", state.in_flight()),
+        (
+            "orderdesk_http_shed_total",
+            "counter",
+            "HTTP requests refused with 503 because too many were in flight.",
+            state.shed_count(),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
     process_metrics(&mut out, state.started);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }

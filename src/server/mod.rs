@@ -38,6 +38,24 @@ pub struct AppState {
     pub numbers: Arc<NumberAllocator>,
     pub api_keys: Arc<api::KeyCache>,
     pub password_checks: Arc<login::PasswordChecks>,
+    load: Arc<Load>,
+}
+
+/// Requests served at once. Past [`MAX_IN_FLIGHT`] a request is refused at once with 503 and
+/// `Retry-After` instead of queueing behind the database's bounded pool until it times out.
+#[derive(Debug)]
+struct Load {
+    permits: Arc<tokio::sync::Semaphore>,
+    shed: std::sync::atomic::AtomicU64,
+}
+
+/// Enough for the 500 concurrent clients a busy desk brings, with room for the bots.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+impl Default for Load {
+    fn default() -> Self {
+        Self { permits: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)), shed: Default::default() }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,8 +83,39 @@ impl AppState {
             numbers,
             api_keys: Arc::default(),
             password_checks: Arc::default(),
+            load: Arc::default(),
         }
     }
+
+    /// HTTP requests being served now.
+    pub fn in_flight(&self) -> u64 {
+        (MAX_IN_FLIGHT - self.load.permits.available_permits()) as u64
+    }
+
+    /// Requests refused because too many were in flight.
+    pub fn shed_count(&self) -> u64 {
+        self.load.shed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The edge bound: a place among [`MAX_IN_FLIGHT`] requests, or 503 within microseconds.
+async fn shed_load(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(_place) = state.load.permits.clone().try_acquire_owned() else {
+        state.load.shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut refused = access::refuse(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            req.uri().path(),
+            "orderdesk is serving as many requests as it can right now. Try again in a second.",
+        );
+        refused.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        return refused.into_response();
+    };
+    next.run(req).await
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -148,6 +197,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(axum::middleware::from_fn(access::canonical_paths))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), shed_load))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -169,6 +219,7 @@ pub async fn serve_on(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    use axum::response::IntoResponse;
     use hyper_util::{
         rt::{TokioExecutor, TokioIo, TokioTimer},
         server::{conn::auto, graceful::GracefulShutdown},
@@ -195,9 +246,21 @@ pub async fn serve_on(
             () = &mut shutdown => break,
         };
         let app = app.clone();
+        // Each request runs as a task of its own: a client that hangs up drops only the wait
+        // for the answer, never a database call half way through the driver (which would
+        // leave an abandoned checkout in its pool's queue; see `storage::PoolGate`).
         let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            app.clone().oneshot(req.map(axum::body::Body::new))
+            let task = tokio::spawn(app.clone().oneshot(req.map(axum::body::Body::new)));
+            async move {
+                match task.await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a request's task failed");
+                        Ok(axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                    }
+                }
+            }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);

@@ -141,6 +141,77 @@ pub async fn for_order<F: std::future::Future>(order: String, work: F) -> F::Out
     ORDER.scope(order, work).await
 }
 
+/// Connections to mongod per process, and at most this many operations in the driver at once.
+/// Two cores' worth of mongod serve a handful of concurrent operations well; more only queue
+/// there instead of here. Several processes each bring their own.
+pub const POOL_SIZE: u32 = 16;
+
+/// How much longer than its bound an operation already in the driver is waited for, before
+/// orderdesk abandons it as hung (a server that neither answers nor drops the connection).
+pub const HUNG_AFTER: Duration = Duration::from_secs(10);
+
+/// The gate in front of the driver's pool. The driver queues every checkout and serves one
+/// queued checkout per pool event, whether its caller still waits or gave up: after a burst
+/// in which callers timed out, the queue held thousands of abandoned checkouts, a new call
+/// added itself at the back for each one served at the front, and only the pool's 500 ms
+/// maintenance tick made progress, so every call timed out for minutes (reproduced in
+/// `tests/foundation.rs`). Waiting here instead is safe to abandon (a dropped waiter leaves
+/// the semaphore's queue), and with no more operations in the driver than connections its
+/// queue stays short.
+#[derive(Debug)]
+pub struct PoolGate {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicU64,
+    wait_timeouts: std::sync::atomic::AtomicU64,
+}
+
+/// The pool's state for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub size: u32,
+    pub in_use: u32,
+    pub waiting: u64,
+    pub wait_timeouts: u64,
+}
+
+impl PoolGate {
+    fn new(size: u32) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            waiting: Default::default(),
+            wait_timeouts: Default::default(),
+        }
+    }
+
+    /// A place in the driver, waiting at most until `deadline`.
+    async fn enter(&self, deadline: Instant) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        self.waiting.fetch_add(1, Relaxed);
+        let permit = tokio::time::timeout_at(deadline, self.permits.clone().acquire_owned()).await;
+        self.waiting.fetch_sub(1, Relaxed);
+        match permit {
+            Ok(Ok(permit)) => Some(permit),
+            _ => {
+                self.wait_timeouts.fetch_add(1, Relaxed);
+                None
+            }
+        }
+    }
+
+    pub fn state(&self) -> PoolState {
+        use std::sync::atomic::Ordering::Relaxed;
+        PoolState {
+            size: POOL_SIZE,
+            in_use: POOL_SIZE.saturating_sub(self.permits.available_permits() as u32),
+            waiting: self.waiting.load(Relaxed),
+            wait_timeouts: self.wait_timeouts.load(Relaxed),
+        }
+    }
+}
+
 /// The one handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -149,6 +220,7 @@ pub struct Store {
     op_timeout: Duration,
     slow: Duration,
     metrics: std::sync::Arc<metrics::Metrics>,
+    gate: std::sync::Arc<PoolGate>,
 }
 
 impl Store {
@@ -165,6 +237,7 @@ impl Store {
         options.app_name = Some("orderdesk".into());
         options.server_selection_timeout = Some(settings.server_selection_timeout);
         options.connect_timeout = Some(settings.server_selection_timeout);
+        options.max_pool_size = Some(POOL_SIZE);
         let client =
             Client::with_options(options).map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
         let db = client.database(&settings.database);
@@ -174,7 +247,14 @@ impl Store {
             op_timeout: settings.operation_timeout,
             slow: settings.slow_query,
             metrics: std::sync::Arc::default(),
+            gate: std::sync::Arc::new(PoolGate::new(POOL_SIZE)),
         })
+    }
+
+    /// The same client, pool and gate with another per-call bound (tests push the bound down
+    /// to make calls give up).
+    pub fn with_operation_timeout(&self, limit: Duration) -> Self {
+        Self { op_timeout: limit, ..self.clone() }
     }
 
     /// The same server, another database (tests and benchmarks use one each).
@@ -213,10 +293,18 @@ impl Store {
         fut: impl IntoFuture<Output = mongodb::error::Result<T>>,
     ) -> Result<T, StorageError> {
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(limit, fut.into_future()).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(StorageError::from_driver(op, err)),
-            Err(_) => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
+        // Waiting for a place is bounded by `limit` and safe to abandon. The driver's own work
+        // is bounded by the driver and the server (server selection and connect timeouts,
+        // `maxTimeMS` on every read), and is *not* cut off at `limit`: a future dropped inside
+        // the driver leaves an abandoned checkout in its queue (see [`PoolGate`]). Only a
+        // server that stops answering altogether is given up on, after [`HUNG_AFTER`] more.
+        let outcome = match self.gate.enter(started + limit).await {
+            None => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
+            Some(_permit) => match tokio::time::timeout_at(started + limit + HUNG_AFTER, fut.into_future()).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(err)) => Err(StorageError::from_driver(op, err)),
+                Err(_) => Err(StorageError::Timeout { op, ms: (limit + HUNG_AFTER).as_millis() }),
+            },
         };
         let took = started.elapsed();
         self.metrics.record(op, collection, took, outcome.is_ok());
@@ -241,6 +329,17 @@ impl Store {
         &self.metrics
     }
 
+    /// The connection pool's state: operations in the driver, callers waiting for a place.
+    pub fn pool(&self) -> PoolState {
+        self.gate.state()
+    }
+
+    /// A place in the driver for work that outlives one call (an export's cursor).
+    pub(crate) async fn hold_place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StorageError> {
+        let limit = self.op_timeout;
+        self.gate.enter(Instant::now() + limit).await.ok_or(StorageError::Timeout { op: "pool", ms: limit.as_millis() })
+    }
+
     /// Keeps a slow operation in the capped `slow_queries` collection, in the background and
     /// outside `run_for` (a slow insert there must not record itself again).
     fn keep_slow(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool) {
@@ -254,9 +353,12 @@ impl Store {
             "app": "orderdesk",
         };
         let limit = self.op_timeout;
+        // Best effort: with no place free in the driver right now, the record is skipped.
+        let Ok(permit) = self.gate.permits.clone().try_acquire_owned() else { return };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 let _ = tokio::time::timeout(limit, slow.insert_one(record).into_future()).await;
+                drop(permit);
             });
         }
     }

@@ -317,6 +317,8 @@ impl Store {
     ) -> Result<impl futures::Stream<Item = Result<OrderSummary, StorageError>> + Send + use<>, StorageError> {
         let query = list_filter(filter, None)?;
         let orders = self.collection(ORDERS);
+        // The cursor's later batches are read outside `run`: it keeps a place in the driver.
+        let place = self.hold_place().await?;
         let cursor = self
             .run(
                 "export_orders",
@@ -325,10 +327,11 @@ impl Store {
             )
             .await?;
         let limit = self.op_timeout;
-        Ok(futures::stream::unfold(Some(cursor), move |state| async move {
-            let mut cursor = state?;
-            match tokio::time::timeout(limit, cursor.try_next()).await {
-                Ok(Ok(Some(d))) => Some((Ok(summary_from_document(&d)), Some(cursor))),
+        Ok(futures::stream::unfold(Some((cursor, place)), move |state| async move {
+            let (mut cursor, place) = state?;
+            // Not cut off at `limit` (the batch is bounded by maxTimeMS): see `Store::run_for`.
+            match tokio::time::timeout(limit + super::HUNG_AFTER, cursor.try_next()).await {
+                Ok(Ok(Some(d))) => Some((Ok(summary_from_document(&d)), Some((cursor, place)))),
                 Ok(Ok(None)) => None,
                 Ok(Err(e)) => Some((Err(StorageError::from_driver("export_orders", e)), None)),
                 Err(_) => Some((Err(StorageError::Timeout { op: "export_orders", ms: limit.as_millis() }), None)),
