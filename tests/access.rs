@@ -753,3 +753,19 @@ async fn a_role_change_ends_sessions_and_pages_carry_security_headers() {
     let set = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set.starts_with("__Host-od_login=") && set.contains("; Secure") && set.contains("Path=/;"), "{set}");
 }
+
+/// Every order page shown is on record: N concurrent views, N entries (one group-commit
+/// writer, each view waiting for its own entry's acknowledgement).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_concurrent_order_view_is_audited() {
+    let app = common::spawn_app().await;
+    let id = orderdesk::issuing::IdGenerator::system(orderdesk::issuing::IdScheme::Ord).next_id();
+    app.store.insert_order(&id, &common::bot_order(Some(77), Some(1.0)), Utc::now()).await.unwrap();
+    let url = format!("{}/orders/{id}", app.address);
+    let views = (0..300).map(|_| app.client.get(&url).send());
+    let statuses: Vec<u16> =
+        futures::future::join_all(views).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+    let shown = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(shown, 300, "{statuses:?}");
+    assert_eq!(entries(&app, "order.view").await.len(), shown, "each page shown is audited");
+}

@@ -146,21 +146,32 @@ pub async fn session_viewer(
     Ok(Some(Viewer { email: session.email, role: session.role, csrf: session.csrf }))
 }
 
-/// Appends an audit entry; a failure is logged, never shown to the user as theirs.
-pub async fn audit(state: &AppState, actor: &str, role: &str, ip: &str, action: &str, params: &str, outcome: &str) {
+/// Appends an audit entry through the group-commit writer. A failure is logged; callers
+/// for whom the entry is a condition (an order view) act on the error.
+pub async fn audit(
+    state: &AppState,
+    actor: &str,
+    role: &str,
+    ip: &str,
+    action: &str,
+    params: &str,
+    outcome: &str,
+) -> Result<(), StorageError> {
     let entry = AuditEntry {
         id: String::new(),
         at: Utc::now(),
-        actor: actor.to_owned(),
+        actor: actor.chars().take(256).collect(),
         role: role.to_owned(),
         ip: ip.to_owned(),
         action: action.to_owned(),
         params: params.chars().take(2000).collect(),
         outcome: outcome.to_owned(),
     };
-    if let Err(e) = state.store.audit(&entry).await {
+    let written = state.audit.append(entry).await;
+    if let Err(e) = &written {
         tracing::error!(action, actor, error = %e, "could not write the audit log");
     }
+    written
 }
 
 /// The name of a server function in the audit log: `/api/admin/start_migration1234` →
@@ -309,7 +320,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     if !viewer.role.allows(needed) {
-        audit(&state, &viewer.email, viewer.role.as_str(), &ip, "access_denied", &path, "denied").await;
+        let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, "access_denied", &path, "denied").await;
         return refuse(
             StatusCode::FORBIDDEN,
             &path,
@@ -326,7 +337,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
         if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
             let why = if token.is_none() { "missing" } else { "wrong" };
-            audit(&state, &viewer.email, viewer.role.as_str(), &ip, "csrf_rejected", &path, why).await;
+            let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, "csrf_rejected", &path, why).await;
             return refuse(
                 StatusCode::FORBIDDEN,
                 &path,
@@ -351,7 +362,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         } else {
             format!("failed: HTTP {}", status.as_u16())
         };
-        audit(&state, &viewer.email, viewer.role.as_str(), &ip, &action_name(&path), &params, &outcome).await;
+        let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, &action_name(&path), &params, &outcome).await;
     }
     response
 }

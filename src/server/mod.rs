@@ -38,6 +38,8 @@ pub struct AppState {
     pub numbers: Arc<NumberAllocator>,
     pub api_keys: Arc<api::KeyCache>,
     pub password_checks: Arc<login::PasswordChecks>,
+    /// Every audit entry the server writes goes through it (group commit).
+    pub audit: crate::storage::audit::AuditWriter,
     load: Arc<Load>,
 }
 
@@ -74,6 +76,7 @@ impl AppState {
             settings.time_zone,
             settings.segment_vendors.clone(),
         ));
+        let audit = crate::storage::audit::AuditWriter::spawn(store.clone());
         Self {
             leptos_options,
             store,
@@ -83,6 +86,7 @@ impl AppState {
             numbers,
             api_keys: Arc::default(),
             password_checks: Arc::default(),
+            audit,
             load: Arc::default(),
         }
     }
@@ -151,11 +155,13 @@ pub fn require(role: Role) -> Result<(AppState, access::Caller), AppError> {
     Ok((state()?, caller))
 }
 
-/// Writes an audit entry for the caller of a server function (after [`require`]).
+/// Writes an audit entry for the caller of a server function (after [`require`]); an error
+/// when it could not be written, so what it records does not happen unrecorded.
 pub async fn audit(action: &str, params: &str, outcome: &str) -> Result<(), AppError> {
     let (state, caller) = (state()?, caller()?);
-    access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, action, params, outcome).await;
-    Ok(())
+    access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, action, params, outcome)
+        .await
+        .map_err(AppError::from)
 }
 
 /// Bodies no route of ours needs more of: forms and server-function arguments are small.

@@ -77,21 +77,66 @@ fn entry(d: &Document) -> Option<AuditEntry> {
     })
 }
 
+fn entry_document(e: &AuditEntry) -> Document {
+    doc! {
+        "_id": entry_id(e.at),
+        "at": BsonTime::from_millis(e.at.timestamp_millis()),
+        "actor": &e.actor,
+        "role": &e.role,
+        "ip": &e.ip,
+        "action": &e.action,
+        "params": &e.params,
+        "outcome": &e.outcome,
+    }
+}
+
+/// Most entries one group commit writes.
+const GROUP_MAX: usize = 1000;
+
+/// The server's one way into the audit log: concurrent requests hand their entries to one
+/// task, which writes whatever has gathered meanwhile in one `insert_many` (a group
+/// commit: no added wait when it is idle, bigger batches under load), and each request
+/// awaits the acknowledgement of its own entry. An entry is either on disk or its request
+/// hears why not.
+#[derive(Debug, Clone)]
+pub struct AuditWriter {
+    queue: tokio::sync::mpsc::Sender<(AuditEntry, tokio::sync::oneshot::Sender<Result<(), StorageError>>)>,
+}
+
+impl AuditWriter {
+    /// Starts the writing task on the current runtime.
+    pub fn spawn(store: Store) -> Self {
+        type Pending = (AuditEntry, tokio::sync::oneshot::Sender<Result<(), StorageError>>);
+        let (queue, mut entries) = tokio::sync::mpsc::channel::<Pending>(4 * GROUP_MAX);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(GROUP_MAX);
+            while entries.recv_many(&mut batch, GROUP_MAX).await > 0 {
+                let (docs, acks): (Vec<Document>, Vec<tokio::sync::oneshot::Sender<_>>) =
+                    batch.drain(..).map(|(e, ack)| (entry_document(&e), ack)).unzip();
+                let log = store.collection(AUDIT);
+                let written = store.run("audit_append", AUDIT, log.insert_many(docs).ordered(false)).await.map(drop);
+                for ack in acks {
+                    let _ = ack.send(written.clone());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Writes `entry` with the entries of other requests; returns once it is acknowledged.
+    pub async fn append(&self, entry: AuditEntry) -> Result<(), StorageError> {
+        let (ack, acked) = tokio::sync::oneshot::channel();
+        let gone = || StorageError::Unavailable("the audit writer has stopped".into());
+        self.queue.send((entry, ack)).await.map_err(|_| gone())?;
+        acked.await.map_err(|_| gone())?
+    }
+}
+
 impl Store {
-    /// Appends one entry.
+    /// Appends one entry (the command line; the server goes through [`AuditWriter`]).
     pub async fn audit(&self, e: &AuditEntry) -> Result<(), StorageError> {
         let log = self.collection(AUDIT);
-        let d = doc! {
-            "_id": entry_id(e.at),
-            "at": BsonTime::from_millis(e.at.timestamp_millis()),
-            "actor": &e.actor,
-            "role": &e.role,
-            "ip": &e.ip,
-            "action": &e.action,
-            "params": &e.params,
-            "outcome": &e.outcome,
-        };
-        self.run("audit_append", AUDIT, log.insert_one(d)).await.map(drop)
+        self.run("audit_append", AUDIT, log.insert_one(entry_document(e))).await.map(drop)
     }
 
     /// Entries matching `filter`, newest first, at most `limit`, older than `before` (the id
