@@ -78,3 +78,18 @@ test("unknown pages are a 404 with a way back", async ({ page }) => {
   expect(response!.status()).toBe(404);
   await expect(page.getByRole("link", { name: "Go to search" })).toBeVisible();
 });
+
+test("pages hydrate under the Content-Security-Policy and the browser reports no violation", async ({ page }) => {
+  const violations: string[] = [];
+  page.on("console", (msg) => {
+    if (/Content Security Policy|Refused to (execute|load|apply|connect)/i.test(msg.text())) violations.push(msg.text());
+  });
+  for (const path of ["/", "/orders", "/counters", "/performance", "/failures?days=7"]) {
+    const response = await page.goto(path);
+    const csp = response!.headers()["content-security-policy"];
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval' 'nonce-[^']+'/);
+    await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  }
+  expect(violations).toEqual([]);
+});

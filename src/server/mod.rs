@@ -251,6 +251,11 @@ pub async fn serve_on(
             },
             () = &mut shutdown => break,
         };
+        // Pages go out in several writes (streamed HTML): without this, Nagle's algorithm
+        // holds each later write back until the client acknowledges the first.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
         let app = app.clone();
         // Each request runs as a task of its own: a client that hangs up drops only the wait
         // for the answer, never a database call half way through the driver (which would
