@@ -196,6 +196,18 @@ fn wants_json(path: &str) -> bool {
 
 /// A refusal in the form the caller reads: JSON for `/api`, a small page otherwise.
 pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
+    let title = match status {
+        StatusCode::SERVICE_UNAVAILABLE => "Database unavailable",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::BAD_REQUEST => "Bad address",
+        _ => status.canonical_reason().unwrap_or("Refused"),
+    };
+    refuse_titled(status, path, title, message)
+}
+
+/// [`refuse`] with a page title of the caller's choosing.
+pub fn refuse_titled(status: StatusCode, path: &str, title: &str, message: &str) -> Response {
     if wants_json(path) {
         let error = match status {
             StatusCode::UNAUTHORIZED => "unauthorized",
@@ -212,13 +224,7 @@ pub fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
         "orderdesk",
         &format!(
             r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Go to search</a></p>"#,
-            match status {
-                StatusCode::SERVICE_UNAVAILABLE => "Database unavailable",
-                StatusCode::FORBIDDEN => "Not allowed",
-                StatusCode::NOT_FOUND => "Page not found",
-                StatusCode::BAD_REQUEST => "Bad address",
-                _ => status.canonical_reason().unwrap_or("Refused"),
-            },
+            super::login::escape(title),
             super::login::escape(message),
         ),
     );

@@ -111,9 +111,10 @@ async fn shed_load(
     use axum::response::IntoResponse;
     let Ok(_place) = state.load.permits.clone().try_acquire_owned() else {
         state.load.shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut refused = access::refuse(
+        let mut refused = access::refuse_titled(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             req.uri().path(),
+            "Busy",
             "orderdesk is serving as many requests as it can right now. Try again in a second.",
         );
         refused.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
