@@ -88,12 +88,18 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if self.drop_on_exit {
-            let store = self.store.clone();
-            // Best effort: a leftover test database is harmless on a throwaway mongod.
+            let database = self.store.database_name().to_owned();
+            // Best effort, on a client of its own: the store's client lives on the test's
+            // runtime, which this thread blocks while it waits here.
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
                 if let Ok(rt) = rt {
-                    let _ = rt.block_on(store.drop_database());
+                    rt.block_on(async {
+                        if let Ok(client) = mongodb::Client::with_uri_str(mongodb_uri()).await {
+                            let _ =
+                                tokio::time::timeout(Duration::from_secs(5), client.database(&database).drop()).await;
+                        }
+                    });
                 }
             })
             .join()
