@@ -242,13 +242,15 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let (pair_key, ip_key, account_key) =
         (format!("login:{email}|{ip}"), format!("login-ip:{ip}"), format!("login-account:{email}"));
     let store = &state.store;
-    let (pair, by_ip, by_account) = match tokio::try_join!(
+    // All three run to the end (`join!`, not `try_join!`): a database call is never dropped
+    // half way through the driver (see `storage::PoolGate`).
+    let (pair, by_ip, by_account) = match tokio::join!(
         store.reserve_attempt(&pair_key, WINDOW, now),
         store.reserve_attempt(&ip_key, WINDOW, now),
         store.reserve_attempt(&account_key, WINDOW, now),
     ) {
-        Ok(r) => r,
-        Err(e) => return unavailable(e),
+        (Ok(pair), Ok(by_ip), Ok(by_account)) => (pair, by_ip, by_account),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
     };
     let over = [(pair, PER_PAIR), (by_ip, PER_ADDRESS)].into_iter().find(|(r, limit)| r.count > *limit);
     if let Some((r, limit)) = over {
@@ -298,12 +300,12 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         }
     };
     // A good sign-in is not a failure: its pair starts afresh and it counts against nothing.
-    let released = tokio::try_join!(
+    let released = tokio::join!(
         store.clear_attempts(&pair_key),
         store.release_attempt(&ip_key),
         store.release_attempt(&account_key)
     );
-    if let Err(e) = released {
+    if let (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) = released {
         tracing::warn!(error = %e, "could not give back a good sign-in's rate-limit reservation");
     }
     let token = random_token();

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::{TryStreamExt, future::try_join_all};
+use futures::{TryStreamExt, future::join_all};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 
 use super::{StorageError, Store, migrations::count, names::ORDERS};
@@ -139,10 +139,13 @@ impl Store {
                     .await
             })
         };
-        let (group_rows, completion_rows) = futures::try_join!(
+        // `join!`, not `try_join!`: one failing must not drop the other half way through the
+        // driver (see `PoolGate`).
+        let (group_rows, completion_rows) = futures::join!(
             aggregate("failure_figures.groups", groups),
             aggregate("failure_figures.completion", completion)
-        )?;
+        );
+        let (group_rows, completion_rows) = (group_rows?, completion_rows?);
 
         let mut figures: Vec<DayFigures> = first
             .iter_days()
@@ -173,7 +176,7 @@ impl Store {
 
         let coll = self.collection(FAILURE_FIGURES);
         let built_at = BsonTime::from_millis(now.timestamp_millis());
-        try_join_all(figures.iter().map(|f| {
+        join_all(figures.iter().map(|f| {
             let id = figures_id(zone, f.day);
             let stored = doc! {
                 "_id": &id,
@@ -188,7 +191,9 @@ impl Store {
                 coll.replace_one(doc! { "_id": id }, stored).upsert(true).await
             })
         }))
-        .await?;
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
         Ok(figures)
     }
 }
