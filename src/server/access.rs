@@ -81,11 +81,16 @@ fn required(parts: &axum::http::request::Parts, role: Role) -> Result<Caller, Re
     let Some(caller) = parts.extensions.get::<Caller>().cloned() else {
         return refusal(StatusCode::UNAUTHORIZED, "Sign in first: your session has ended or you never signed in.");
     };
-    if !caller.viewer.role.allows(role) {
-        let message = format!("This needs the {role} role; you are signed in as {}.", caller.viewer.role);
+    if let Some(message) = role_refusal(caller.viewer.role, role) {
         return refusal(StatusCode::FORBIDDEN, &message);
     }
     Ok(caller)
+}
+
+/// Why a caller with role `has` may not do what needs `needs`, if it may not: the one check
+/// (and message) behind the middleware, the handlers' extractors and `server::require`.
+pub fn role_refusal(has: Role, needs: Role) -> Option<String> {
+    (!has.allows(needs)).then(|| format!("This needs the {needs} role; you are signed in as {has}."))
 }
 
 /// A signed-in staff member of any role, as a handler argument.
@@ -325,13 +330,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             );
         }
     };
-    if !viewer.role.allows(needed) {
+    if let Some(message) = role_refusal(viewer.role, needed) {
         let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, "access_denied", &path, "denied").await;
-        return refuse(
-            StatusCode::FORBIDDEN,
-            &path,
-            &format!("This needs the {needed} role; you are signed in as {}.", viewer.role),
-        );
+        return refuse(StatusCode::FORBIDDEN, &path, &message);
     }
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let (parts, body) = req.into_parts();

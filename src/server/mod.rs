@@ -147,11 +147,8 @@ fn caller() -> Result<access::Caller, AppError> {
 /// read (not only by the middleware on the URL), and with it the state.
 pub fn require(role: Role) -> Result<(AppState, access::Caller), AppError> {
     let caller = caller()?;
-    if !caller.viewer.role.allows(role) {
-        return Err(AppError::Forbidden(format!(
-            "This needs the {role} role; you are signed in as {}.",
-            caller.viewer.role
-        )));
+    if let Some(message) = access::role_refusal(caller.viewer.role, role) {
+        return Err(AppError::Forbidden(message));
     }
     Ok((state()?, caller))
 }
