@@ -19,8 +19,8 @@ use mongodb::{
 };
 use orderdesk::{
     config::{CONFIG_FILE, Settings},
-    ids::{UserSuffix, VendorId, generate::SystemClock},
-    issuing::NumberAllocator,
+    domain::ids::{UserSuffix, VendorId, generate::SystemClock},
+    services::issuing::NumberAllocator,
     storage::Store,
 };
 

@@ -23,8 +23,9 @@ use mongodb::{
 };
 use orderdesk::{
     config::{CONFIG_FILE, Settings},
-    ids::generate::SystemClock,
-    maintenance::{FreshIdForm, Migration, MigrationOptions, RunStatus, runner},
+    domain::ids::generate::SystemClock,
+    domain::maintenance::{FreshIdForm, Migration, MigrationOptions, RunStatus},
+    services::maintenance as runner,
     storage::Store,
 };
 
@@ -86,7 +87,7 @@ fn main() {
     let batch: u32 = std::env::var("ORDERDESK_BENCH_BATCH")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(orderdesk::maintenance::DEFAULT_BATCH);
+        .unwrap_or(orderdesk::domain::maintenance::DEFAULT_BATCH);
     let chosen = std::env::var("ORDERDESK_BENCH_SIDE").unwrap_or_else(|_| SIDES.join(","));
     let chosen: Vec<&str> = chosen.split(',').map(str::trim).collect();
     if let Some(unknown) = chosen.iter().find(|c| !SIDES.contains(c)) {

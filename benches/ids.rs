@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use orderdesk::ids::{
+use orderdesk::domain::ids::{
     BbNumber, DisplayId, LookupKey, OrderId,
     generate::{MonotonicClock, SystemClock, ord_id},
 };

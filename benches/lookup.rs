@@ -10,13 +10,11 @@ use chrono::{TimeZone, Utc};
 use mongodb::bson::Document;
 use orderdesk::{
     config::{CONFIG_FILE, Settings},
-    ids::LookupKey,
-    monitoring::failure_report,
-    order_filter::{Cursor, OrderFilter},
-    storage::{
-        Store,
-        demo::{DemoSpec, generate},
-    },
+    demo::{DemoSpec, generate},
+    domain::ids::LookupKey,
+    domain::order_filter::{Cursor, OrderFilter},
+    services::monitoring::failure_report,
+    storage::Store,
 };
 use rand::{SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
@@ -77,7 +75,7 @@ fn main() {
         // Always reload: the sampled keys must be exactly what the database holds.
         store.drop_database().await.expect("MONGODB_URI must point at a running mongod");
         let started = Instant::now();
-        store.insert_demo(data).await.expect("insert");
+        orderdesk::demo::insert(&store, data).await.expect("insert");
         println!("inserted in {:.1}s", started.elapsed().as_secs_f64());
         let started = Instant::now();
         for outcome in store.ensure_indexes().await {

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::ids::VendorId;
+use crate::domain::ids::VendorId;
 
 /// Why the settings could not be read; each message names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]

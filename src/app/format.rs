@@ -33,27 +33,11 @@ pub fn count(n: u64) -> String {
     out
 }
 
-/// Percent-encodes a path segment or query value (IDs are ASCII; anything else is encoded).
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::domain::text::{escape_html, urlencode};
 
 /// The order page of an order key.
 pub fn order_href(key: &str) -> String {
     format!("/orders/{}", urlencode(key))
-}
-
-/// Escapes text for HTML and SVG built as strings (charts).
-pub fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 #[cfg(test)]
@@ -69,9 +53,7 @@ mod tests {
     }
 
     #[test]
-    fn encodes_values_and_shows_missing_ones_as_a_dash() {
-        assert_eq!(urlencode("ORD-20251114123456-a3f8d2b4"), "ORD-20251114123456-a3f8d2b4");
-        assert_eq!(urlencode("#a b&c"), "%23a%20b%26c");
+    fn shows_missing_values_as_a_dash() {
         assert_eq!(money(None, None), "—");
         assert_eq!(money(Some(25.5), Some("USD")), "$25.50");
         assert_eq!(text(Some("")), "—");

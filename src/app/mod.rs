@@ -4,6 +4,7 @@ mod components;
 pub mod format;
 mod keyboard;
 mod pages;
+pub mod routes;
 pub mod viewer;
 
 use leptos::prelude::*;
@@ -67,16 +68,20 @@ pub fn App() -> impl IntoView {
                 // Data pages render fully on the server (Async), so they work without
                 // JavaScript and carry the right HTTP status.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("search") view=SearchPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("orders") view=OrdersPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("orders"), ParamSegment("key")) view=OrderPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("counters") view=CountersPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("performance") view=PerformancePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("failures") view=FailuresPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("maintenance") view=MaintenancePage />
-                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("api-keys") view=ApiKeysPage />
+                    <Route path=StaticSegment(routes::HOME.segment()) view=HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::SEARCH.segment()) view=SearchPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::ORDERS.segment()) view=OrdersPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment(routes::ORDER.segment()), ParamSegment("key"))
+                        view=OrderPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment(routes::COUNTERS.segment()) view=CountersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::PERFORMANCE.segment()) view=PerformancePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::FAILURES.segment()) view=FailuresPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::MAINTENANCE.segment()) view=MaintenancePage />
+                    <Route path=StaticSegment(routes::AUDIT.segment()) view=AuditPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::API_KEYS.segment()) view=ApiKeysPage />
                 </Routes>
             </main>
         </Router>

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::accounts::Viewer;
+use crate::domain::accounts::Viewer;
 
 const META: &str = "orderdesk-viewer";
 

@@ -11,11 +11,12 @@ use clap::{Args, Subcommand};
 
 use crate::{
     config::Settings,
-    ids::generate::{MonotonicClock, SystemClock},
-    maintenance::{
+    domain::ids::generate::{MonotonicClock, SystemClock},
+    domain::maintenance::{
         ApplyOutcome, BATCH_RANGE, DEFAULT_BATCH, FreshIdForm, IndexReport, IndexState, Migration, MigrationOptions,
-        RunRecord, RunStatus, runner,
+        RunRecord, RunStatus,
     },
+    services::maintenance as runner,
     storage::Store,
 };
 
@@ -62,7 +63,7 @@ impl clap::builder::ValueParserFactory for FreshIdForm {
 /// Who runs this, for the run's record.
 /// Appends an audit entry for a command run from a shell; a failure is a warning only.
 pub(crate) async fn audit(store: &Store, action: &str, params: &str, outcome: &str) {
-    let entry = crate::audit::AuditEntry {
+    let entry = crate::domain::audit::AuditEntry {
         id: String::new(),
         at: chrono::Utc::now(),
         actor: actor(),
@@ -100,7 +101,7 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), Strin
         IndexesCommand::Apply => {
             let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
             let outcomes = store.apply_indexes().await.map_err(|e| e.to_string())?;
-            let recorded = crate::maintenance::runner::record_index_apply(
+            let recorded = crate::services::maintenance::record_index_apply(
                 store,
                 &actor(),
                 started_at,

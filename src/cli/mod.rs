@@ -11,12 +11,11 @@ pub mod users;
 
 use crate::{
     config::{CONFIG_FILE, Settings},
-    issuing::{IdGenerator, IdScheme, NumberAllocator},
-    server::{self, AppState},
-    storage::{
-        StorageError, Store,
-        demo::{DemoSpec, generate},
-    },
+    demo::{self, DemoSpec, generate},
+    server,
+    services::issuing::{IdGenerator, IdScheme, NumberAllocator},
+    startup::{self, Application, Background},
+    storage::Store,
 };
 
 /// orderdesk: the admin dashboard and ID service for ORD- and BB- order identifiers.
@@ -129,24 +128,29 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     }
     let settings = Settings::load(Path::new(CONFIG_FILE)).map_err(|e| e.to_string())?;
     init_tracing(&settings);
-    let store = Store::connect(&settings).await.map_err(|e| e.to_string())?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings, store).await,
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Serving connects through start-up, like the tests; every other command here.
+    let store = match command {
+        Command::Serve => return serve(settings).await,
+        _ => Store::connect(&settings).await.map_err(|e| e.to_string())?,
+    };
+    match command {
         Command::SeedDemo(args) => seed_demo(&settings, &store, args).await,
         Command::Id(IdCommand::Bb { vendor, user, count }) => {
             allocate_bb(&settings, store, &vendor, &user, count).await
         }
-        Command::Id(_) => Ok(()),
         Command::ApiKeys(ApiKeysCommand::Create { name }) => create_api_key(&store, &name).await,
         Command::Indexes(command) => maintenance::indexes(&store, command).await,
         Command::Migrate(args) => maintenance::migrate(&settings, &store, args).await,
         Command::Users(command) => users::run(&store, command).await,
+        // Served above; the offline ID commands answered before the settings were read.
+        Command::Serve | Command::Id(_) => Ok(()),
     }
 }
 
 /// Prints what a text is, part by part.
 fn parse_id(text: &str) -> Result<(), String> {
-    use crate::ids::{BbStamp, LookupKey, OrderId};
+    use crate::domain::ids::{BbStamp, LookupKey, OrderId};
     match LookupKey::parse(text).map_err(|e| e.to_string())? {
         LookupKey::OrderId(id @ OrderId::Ord { random, .. }) => {
             println!(
@@ -187,7 +191,7 @@ fn parse_id(text: &str) -> Result<(), String> {
 }
 
 async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str, count: u32) -> Result<(), String> {
-    use crate::ids::{
+    use crate::domain::ids::{
         UserSuffix, VendorId,
         generate::{MonotonicClock, SystemClock},
     };
@@ -226,56 +230,10 @@ fn init_tracing(settings: &Settings) {
     let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
 }
 
-async fn serve(settings: Settings, store: Store) -> Result<(), String> {
-    let leptos = if Path::new(CONFIG_FILE).exists() {
-        leptos::config::get_configuration(Some(CONFIG_FILE))
-    } else {
-        leptos::config::get_configuration(None)
-    }
-    .map_err(|e| format!("Leptos settings in {CONFIG_FILE}: {e}"))?;
-    let addr = leptos.leptos_options.site_addr;
-    // Index builds over big collections take seconds: serve meanwhile.
-    tokio::spawn({
-        let (store, tz) = (store.clone(), settings.time_zone);
-        async move {
-            report_indexes(&store).await;
-            // Orders the bots insert carry no display_id: keep it filled so ORD-A3F8D2 finds
-            // them. After the indexes: a pass goes by the display_id index.
-            crate::display_fill::spawn(store.clone());
-            // The first /failures visit would otherwise wait for 30 days of orders to be walked.
-            if let Err(e) = crate::monitoring::failure_report(&store, tz, chrono::Utc::now(), 30).await {
-                tracing::warn!(error = %e, "could not precompute the failures report; the page computes it when opened");
-            }
-        }
-    });
-    let state = AppState::new(leptos.leptos_options, store, settings);
-    server::serve(state, addr).await.map_err(|e| format!("cannot serve on {addr}: {e}"))
-}
-
-/// Ensures indexes and says plainly which ones legacy data blocks; never stops start-up.
-async fn report_indexes(store: &Store) {
-    for outcome in store.ensure_indexes().await {
-        match outcome.result {
-            Ok(()) => {}
-            Err(StorageError::DuplicateKey { .. }) => tracing::error!(
-                collection = outcome.index.collection,
-                index = outcome.index.name,
-                stand_in = outcome.stand_in.as_deref().unwrap_or("none"),
-                "unique index {}.{} is blocked by existing data (missing, null or duplicate values); \
-                 lookups use a non-unique index meanwhile, but nothing prevents new duplicates until \
-                 the data is fixed (see the Maintenance page)",
-                outcome.index.collection,
-                outcome.index.name
-            ),
-            Err(e) if e.is_unavailable() => {
-                tracing::warn!(error = %e, "database unavailable at start-up; indexes will be checked on the next start");
-                return;
-            }
-            Err(e) => {
-                tracing::error!(index = outcome.index.name, error = %e, "could not create index")
-            }
-        }
-    }
+async fn serve(settings: Settings) -> Result<(), String> {
+    let leptos = startup::leptos_options().map_err(|e| e.to_string())?;
+    let app = Application::build(settings, leptos, Background::Run).await.map_err(|e| e.to_string())?;
+    app.run_until(server::shutdown_signal()).await.map_err(|e| format!("serving stopped: {e}"))
 }
 
 async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Result<(), String> {
@@ -309,7 +267,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         now: args.now.unwrap_or_else(Utc::now),
         time_zone: settings.time_zone,
     };
-    let report = store.insert_demo(generate(&spec)).await.map_err(|e| e.to_string())?;
+    let report = demo::insert(store, generate(&spec)).await.map_err(|e| e.to_string())?;
     store.mark_demo(Utc::now()).await.map_err(|e| e.to_string())?;
     println!(
         "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id, {} without BB number), {} sessions, {} payments, {} counters into {} in {:.1}s",

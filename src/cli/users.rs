@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::maintenance::audit;
 use crate::{
-    accounts::{Email, NewPassword, Role, password},
+    domain::accounts::{Email, NewPassword, Role, password},
     storage::{StorageError, Store},
 };
 

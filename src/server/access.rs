@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 
 use super::AppState;
 use crate::{
-    accounts::{Role, Viewer},
+    domain::accounts::{Role, Viewer},
+    domain::tokens::{same, sha256_hex},
     storage::{StorageError, audit::AuditEntry},
-    tokens::{same, sha256_hex},
 };
 
 /// The session cookie's name: `__Host-` when cookies are `Secure`, so no subdomain or
@@ -48,12 +48,14 @@ pub enum Need {
     Unclassified,
 }
 
-/// Pages only admins may open (their server functions are under `/api/admin`).
-pub const ADMIN_PAGES: &[&str] = &["/maintenance", "/audit", "/audit.csv", "/api-keys"];
+/// The role each page or download needs, from the app's routes table (handed in at start-up:
+/// the server does not import the app).
+pub type PageRoles = fn(&str) -> Option<Role>;
 
 /// What `path` needs. It is only ever asked of a canonical path ([`canonical_paths`] runs
-/// first), so this and the router read the same path.
-pub fn need(path: &str) -> Need {
+/// first), so this and the router read the same path. A path that is no page of ours still
+/// needs a signed-in caller, who then gets the 404.
+pub fn need(path: &str, pages: PageRoles) -> Need {
     match path {
         "/healthz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico" => Need::Public,
         p if p.starts_with("/pkg/") => Need::Public,
@@ -61,8 +63,7 @@ pub fn need(path: &str) -> Need {
         p if p.starts_with("/api/admin/") => Need::Role(Role::Admin),
         p if p.starts_with("/api/staff/") => Need::Role(Role::Support),
         p if p == "/api" || p.starts_with("/api/") => Need::Unclassified,
-        p if ADMIN_PAGES.contains(&p) => Need::Role(Role::Admin),
-        _ => Need::Role(Role::Support),
+        p => Need::Role(pages(p).unwrap_or(Role::Support)),
     }
 }
 
@@ -295,7 +296,7 @@ pub async fn canonical_paths(req: Request, next: Next) -> Response {
 /// The middleware.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    let needed = match need(&path) {
+    let needed = match need(&path, state.page_roles) {
         Need::Public | Need::ApiKey => return next.run(req).await,
         Need::Unclassified => {
             return refuse(
@@ -388,15 +389,17 @@ mod tests {
 
     #[test]
     fn paths_are_classified_and_unknown_server_functions_are_closed() {
-        assert_eq!(need("/healthz"), Need::Public);
-        assert_eq!(need("/pkg/orderdesk.wasm"), Need::Public);
-        assert_eq!(need("/api/v1/order-ids"), Need::ApiKey);
-        assert_eq!(need("/api/admin/start_migration123"), Need::Role(Role::Admin));
-        assert_eq!(need("/api/staff/search456"), Need::Role(Role::Support));
-        assert_eq!(need("/api/start_migration123"), Need::Unclassified);
-        assert_eq!(need("/maintenance"), Need::Role(Role::Admin));
-        assert_eq!(need("/orders/ORD-A3F8D2"), Need::Role(Role::Support));
-        assert_eq!(need("/"), Need::Role(Role::Support));
+        // As the routes table answers, for one admin page.
+        let pages: PageRoles = |p| (p == "/maintenance").then_some(Role::Admin);
+        assert_eq!(need("/healthz", pages), Need::Public);
+        assert_eq!(need("/pkg/orderdesk.wasm", pages), Need::Public);
+        assert_eq!(need("/api/v1/order-ids", pages), Need::ApiKey);
+        assert_eq!(need("/api/admin/start_migration123", pages), Need::Role(Role::Admin));
+        assert_eq!(need("/api/staff/search456", pages), Need::Role(Role::Support));
+        assert_eq!(need("/api/start_migration123", pages), Need::Unclassified);
+        assert_eq!(need("/maintenance", pages), Need::Role(Role::Admin));
+        assert_eq!(need("/orders/ORD-A3F8D2", pages), Need::Role(Role::Support));
+        assert_eq!(need("/", pages), Need::Role(Role::Support));
     }
 
     #[test]

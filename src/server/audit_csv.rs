@@ -12,7 +12,7 @@ use futures::StreamExt;
 
 use super::{AppState, access::AdminCaller, csv};
 use crate::{
-    audit::{AuditEntry, AuditQuery},
+    domain::audit::{AuditEntry, AuditQuery},
     storage::StorageError,
 };
 

@@ -20,8 +20,8 @@ use super::{
     access::{self, CSRF_FIELD, cookie, session_cookie, session_cookie_name},
 };
 use crate::{
-    accounts::{Email, password},
-    tokens::{random_token, same, sha256_hex},
+    domain::accounts::{Email, password},
+    domain::tokens::{random_token, same, sha256_hex},
 };
 
 /// The sign-in form's double-submit cookie; `__Host-` when cookies are `Secure`.
@@ -77,7 +77,7 @@ impl PasswordChecks {
     }
 }
 
-pub use crate::app::format::escape_html as escape;
+pub use crate::domain::text::escape_html as escape;
 
 /// A small server-rendered page in the dashboard's look (same stylesheet and theme).
 pub fn page(title: &str, body: &str) -> Html<String> {
@@ -386,10 +386,5 @@ mod tests {
         assert_eq!(account_delay(ACCOUNT_FREE + 2), Duration::from_millis(250));
         assert_eq!(account_delay(ACCOUNT_FREE + 1000), MAX_DELAY);
         assert!(audit_refusal(1) && !audit_refusal(2) && audit_refusal(AUDIT_REFUSALS_EVERY));
-    }
-
-    #[test]
-    fn text_is_escaped() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 }

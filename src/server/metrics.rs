@@ -11,7 +11,7 @@ use axum::{
 };
 
 use super::{AppState, api::StatsCaller};
-use crate::performance::{PerformanceStats, SlowQuery};
+use crate::domain::performance::{PerformanceStats, SlowQuery};
 
 /// This process's figures with `recent_slow`.
 fn figures(state: &AppState, recent_slow: Vec<SlowQuery>) -> PerformanceStats {

@@ -11,19 +11,17 @@ pub mod metrics;
 mod orders_csv;
 pub mod qr;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::{compression::CompressionLayer, timeout::TimeoutLayer, trace::TraceLayer};
 
 use crate::{
-    accounts::Role,
-    app::{App, shell},
     config::Settings,
-    error::AppError,
-    issuing::{IdGenerator, IdScheme, NumberAllocator},
+    domain::accounts::Role,
+    domain::error::AppError,
+    services::issuing::{IdGenerator, IdScheme, NumberAllocator},
     storage::Store,
 };
 
@@ -40,6 +38,8 @@ pub struct AppState {
     pub password_checks: Arc<login::PasswordChecks>,
     /// Every audit entry the server writes goes through it (group commit).
     pub audit: crate::storage::audit::AuditWriter,
+    /// The role each page needs, from the app's routes table.
+    pub page_roles: access::PageRoles,
     load: Arc<Load>,
 }
 
@@ -68,7 +68,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Wires the services for one process: one ID generator and one number allocator.
-    pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings) -> Self {
+    pub fn new(leptos_options: LeptosOptions, store: Store, settings: Settings, page_roles: access::PageRoles) -> Self {
         let ids = Arc::new(IdGenerator::system(IdScheme::Ord));
         let numbers = Arc::new(NumberAllocator::new(
             store.clone(),
@@ -87,6 +87,7 @@ impl AppState {
             api_keys: Arc::default(),
             password_checks: Arc::default(),
             audit,
+            page_roles,
             load: Arc::default(),
         }
     }
@@ -169,9 +170,9 @@ const LOGIN_BODY_LIMIT: usize = 4 * 1024;
 /// A client that has not sent its whole request header by then is cut off.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The whole application as an axum router.
-pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+/// The server's routes and middleware around `pages` (the Leptos app's routes, which
+/// `startup` builds: the server does not import the app).
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let request_timeout = state.settings.request_timeout;
     let site_root = state.leptos_options.site_root.to_string();
     Router::new()
@@ -187,10 +188,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auth/logout", axum::routing::post(login::logout))
         .nest("/api/v1", api::routes())
-        .leptos_routes(&state, routes, {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .merge(pages)
         // Only files: a path no route matched never renders the app (whose router would read
         // it its own way).
         .fallback_service(
@@ -208,19 +206,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
-pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(address = %listener.local_addr()?, database = state.store.database_name(), "orderdesk listening");
-    serve_on(listener, state, shutdown_signal()).await
-}
-
-/// Serves on `listener` until `shutdown` resolves: what `serve` and the tests both run.
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
 /// hyper is driven directly (not through `axum::serve`) for its header read timeout, so a
 /// client that sends half a request cannot hold a connection for ever.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    app: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     use axum::response::IntoResponse;
@@ -230,7 +221,6 @@ pub async fn serve_on(
     };
     use tower::ServiceExt;
 
-    let app = router(state);
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
@@ -286,7 +276,8 @@ pub async fn serve_on(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

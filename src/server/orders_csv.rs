@@ -9,7 +9,7 @@ use axum::{
 use futures::StreamExt;
 
 use super::{AppState, access::SupportCaller, csv};
-use crate::{order_filter::ListParams, orders::OrderSummary};
+use crate::{domain::order_filter::ListParams, domain::orders::OrderSummary};
 
 const HEADER: &str =
     "order_id,display_id,order_number,legacy_id,source,status,amount,telegram_id,vendor_id,user_id,created_at\n";

@@ -4,12 +4,12 @@
 //! low-entropy secrets; these are not).
 
 use super::{StorageError, Store, names::API_KEYS};
-use crate::tokens::{random_token, sha256_hex};
+use crate::domain::tokens::{random_token, sha256_hex};
 use chrono::{DateTime, Utc};
 use mongodb::bson::{DateTime as BsonTime, doc};
 
 /// A stored key as the admin page lists it (never the key itself).
-pub use crate::accounts::ApiKeyInfo;
+pub use crate::domain::accounts::ApiKeyInfo;
 
 /// The scopes a key can have. `bots`: the JSON API under `/api/v1`; `stats`:
 /// `/api/performance/stats`.

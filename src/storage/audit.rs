@@ -5,7 +5,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, orders::datetime};
-pub use crate::audit::{AuditEntry, AuditFilter};
+pub use crate::domain::audit::{AuditEntry, AuditFilter};
 
 pub const AUDIT: &str = "audit_log";
 

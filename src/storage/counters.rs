@@ -12,7 +12,7 @@ use mongodb::{
 };
 
 use super::{StorageError, Store, names::COUNTERS};
-use crate::ids::{CounterId, MAX_DAILY_SEQUENCE};
+use crate::domain::ids::{CounterId, MAX_DAILY_SEQUENCE};
 
 /// Why no number could be drawn.
 #[derive(Debug, Clone, thiserror::Error)]

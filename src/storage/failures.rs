@@ -10,7 +10,7 @@ use futures::{TryStreamExt, future::join_all};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 
 use super::{StorageError, Store, migrations::count, names::ORDERS};
-use crate::failures::{DayFigures, GroupCount};
+use crate::domain::failures::{DayFigures, GroupCount};
 
 /// One document per (zone, day): `{_id: "UTC|2026-11-20", zone, day, built_at, groups, completion}`.
 pub const FAILURE_FIGURES: &str = "failure_figures";

@@ -16,7 +16,7 @@ use super::{
     migrations,
     names::ORDERS,
 };
-use crate::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
+use crate::domain::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
 
 /// Documents listed per blocker kind.
 const SAMPLE_PER_KIND: i64 = 5;

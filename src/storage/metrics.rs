@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub use crate::performance::OpSummary;
+pub use crate::domain::performance::OpSummary;
 
 /// Percentiles cover this much recent time...
 pub const WINDOW: Duration = Duration::from_secs(300);
@@ -154,7 +154,7 @@ impl super::Store {
     pub async fn recent_slow_queries(
         &self,
         limit: i64,
-    ) -> Result<Vec<crate::performance::SlowQuery>, super::StorageError> {
+    ) -> Result<Vec<crate::domain::performance::SlowQuery>, super::StorageError> {
         use futures::TryStreamExt;
         use mongodb::bson::{Document, doc};
         let slow = self.collection(super::names::SLOW_QUERIES);
@@ -172,7 +172,7 @@ impl super::Store {
         Ok(docs
             .iter()
             .filter_map(|d| {
-                Some(crate::performance::SlowQuery {
+                Some(crate::domain::performance::SlowQuery {
                     at: super::orders::datetime(d.get("at"))?,
                     op: d.get_str("op").ok()?.to_owned(),
                     collection: d.get_str("collection").unwrap_or("").to_owned(),
@@ -186,7 +186,7 @@ impl super::Store {
 
 impl super::Store {
     /// The profiler's level and threshold, and its latest entries from other clients.
-    pub async fn profiler(&self) -> Result<crate::performance::Profiler, super::StorageError> {
+    pub async fn profiler(&self) -> Result<crate::domain::performance::Profiler, super::StorageError> {
         use futures::TryStreamExt;
         use mongodb::bson::{Document, doc};
         let status =
@@ -210,7 +210,7 @@ impl super::Store {
         let others = docs
             .iter()
             .filter_map(|d| {
-                Some(crate::performance::ProfiledOp {
+                Some(crate::domain::performance::ProfiledOp {
                     at: super::orders::datetime(d.get("ts"))?,
                     op: d.get_str("op").unwrap_or("").to_owned(),
                     namespace: d.get_str("ns").unwrap_or("").to_owned(),
@@ -219,7 +219,7 @@ impl super::Store {
                 })
             })
             .collect();
-        Ok(crate::performance::Profiler { level, slow_ms, others })
+        Ok(crate::domain::performance::Profiler { level, slow_ms, others })
     }
 
     /// Sets the profiler of orderdesk's database: 0 off, 1 operations over `slow_ms`, 2 all.

@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS, orders::datetime};
-use crate::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT};
+use crate::domain::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT};
 
 pub const RUNS: &str = "maintenance_runs";
 pub const LOCKS: &str = "maintenance_locks";

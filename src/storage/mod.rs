@@ -8,9 +8,9 @@
 pub mod api_keys;
 pub mod audit;
 pub mod counters;
-pub mod demo;
 pub mod display_ids;
 pub mod failures;
+pub mod fixtures;
 pub mod index_check;
 pub mod indexes;
 pub mod limits;
@@ -374,5 +374,18 @@ impl Store {
     /// Drops the whole database: for tests and `seed-demo --reset` only.
     pub async fn drop_database(&self) -> Result<(), StorageError> {
         self.run("drop_database", "*", self.db.drop()).await
+    }
+}
+
+/// What a server function tells the browser about a storage error: unavailability as such,
+/// anything else as a plain internal error with the details in the log only.
+impl From<StorageError> for crate::domain::error::AppError {
+    fn from(e: StorageError) -> Self {
+        if e.is_unavailable() {
+            Self::DatabaseUnavailable(e.to_string())
+        } else {
+            tracing::error!(error = %e, "storage error");
+            Self::Internal("a database operation failed; the details are in the server log".into())
+        }
     }
 }

@@ -6,9 +6,9 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS};
 use crate::{
-    ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
-    order_filter::{Cursor, OrderFilter, SchemeFilter},
-    orders::{OrderDetails, OrderSummary, OrderTimes, Source},
+    domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
+    domain::order_filter::{Cursor, OrderFilter, SchemeFilter},
+    domain::orders::{OrderDetails, OrderSummary, OrderTimes, Source},
 };
 
 /// A new order as the bots submit it; the ID is drawn by the caller.

@@ -8,7 +8,7 @@ use super::{
     names::PAYMENTS,
     orders::{datetime, number},
 };
-use crate::orders::PaymentRecord;
+use crate::domain::orders::PaymentRecord;
 
 impl Store {
     /// An order's payments, oldest first.

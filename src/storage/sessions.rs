@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{StorageError, Store, names::SESSIONS, orders::datetime};
 use crate::{
-    ids::{OrderId, TelegramId},
-    orders::SessionView,
+    domain::ids::{OrderId, TelegramId},
+    domain::orders::SessionView,
 };
 
 /// A user's session as the bot keeps it.

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{DateTime as BsonTime, Document, doc};
 
 use super::{StorageError, Store, orders::datetime};
-use crate::accounts::{Email, Role};
+use crate::domain::accounts::{Email, Role};
 
 pub const STAFF: &str = "staff";
 pub const STAFF_SESSIONS: &str = "staff_sessions";

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::error::AppError;
+use crate::domain::error::AppError;
 
 /// Shows an error as a person should read it, and (on the server) gives the response the
 /// matching HTTP status, so a dead database is a 503 page rather than a spinner.

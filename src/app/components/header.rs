@@ -2,42 +2,32 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 use super::{search_form::SearchForm, theme_toggle::ThemeToggle};
-
-/// Pages, and whether only admins may open them (the server refuses others anyway).
-const NAV: &[(&str, &str, bool)] = &[
-    ("/search", "Search", false),
-    ("/orders", "Orders", false),
-    ("/counters", "Counters", false),
-    ("/performance", "Performance", false),
-    ("/failures", "Failures", false),
-    ("/maintenance", "Maintenance", true),
-    ("/audit", "Audit", true),
-    ("/api-keys", "API keys", true),
-];
+use crate::app::routes::ROUTES;
 
 /// The bar on every page: name, navigation, the search box and the theme toggle.
 #[component]
 pub fn Header() -> impl IntoView {
     let location = use_location();
     let viewer = crate::app::viewer::current();
-    let admin = viewer.as_ref().is_some_and(|v| v.is_admin());
+    let role = viewer.as_ref().map(|v| v.role);
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <div class="mx-auto flex max-w-6xl flex-wrap items-center gap-4 px-4 py-3">
                 <a href="/" class="text-lg font-bold tracking-tight text-indigo-600 dark:text-indigo-400">"orderdesk"</a>
                 <nav aria-label="Main" class="flex flex-wrap gap-1 text-sm">
-                    {NAV
+                    {ROUTES
                         .iter()
-                        .filter(|(_, _, admin_only)| admin || !admin_only)
-                        .map(|(href, label, _)| {
+                        .filter(|r| role.is_some_and(|role| role.allows(r.role)))
+                        .filter_map(|r| Some((r.path, r.nav?)))
+                        .map(|(href, label)| {
                             let current = move || location.pathname.get().starts_with(href);
                             view! {
                                 <a
-                                    href=*href
+                                    href=href
                                     aria-current=move || current().then_some("page")
                                     class="rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-300"
                                 >
-                                    {*label}
+                                    {label}
                                 </a>
                             }
                         })

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::{app::format, orders::OrderSummary};
+use crate::{app::format, domain::orders::OrderSummary};
 
 /// The one table of orders used by search results and the order list; rows carry
 /// `data-testid="order-row"` and a link to the order page, which `j`/`k` walk through.

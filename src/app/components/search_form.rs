@@ -1,13 +1,13 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::components::Form;
 
-use crate::error::AppError;
+use crate::domain::error::AppError;
 
 /// IDs starting with what was typed (at most 8); nothing for fewer than 4 characters.
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
-    let prefixes = crate::ids::IdPrefix::candidates(&q);
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    let prefixes = crate::domain::ids::IdPrefix::candidates(&q);
     if prefixes.is_empty() {
         return Ok(Vec::new());
     }

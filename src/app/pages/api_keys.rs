@@ -4,21 +4,21 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
-    accounts::ApiKeyInfo,
     app::{components::error_notice::ErrorNotice, format, viewer},
-    error::AppError,
+    domain::accounts::ApiKeyInfo,
+    domain::error::AppError,
 };
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn api_keys() -> Result<Vec<ApiKeyInfo>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.list_api_keys().await?)
 }
 
 /// Creates a key and returns it: the only time anyone sees it.
 #[server(prefix = "/api/admin")]
 pub async fn create_api_key(name: String, scope: String, _csrf: String) -> Result<String, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let name = name.trim();
     if name.is_empty() || name.len() > 64 {
         return Err(AppError::BadInput("give the key a name of 1 to 64 characters, e.g. shipping-bot".into()));
@@ -34,7 +34,7 @@ pub async fn create_api_key(name: String, scope: String, _csrf: String) -> Resul
 
 #[server(prefix = "/api/admin")]
 pub async fn revoke_api_key(id: String, _csrf: String) -> Result<(), AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     if state.store.revoke_api_key(id.trim(), chrono::Utc::now()).await? {
         Ok(())
     } else {

@@ -6,8 +6,8 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format},
-    audit::{AuditEntry, AuditQuery},
-    error::AppError,
+    domain::audit::{AuditEntry, AuditQuery},
+    domain::error::AppError,
 };
 
 const PAGE: i64 = 100;
@@ -15,7 +15,7 @@ const PAGE: i64 = 100;
 /// One page of entries, newest first; `before` is the last id of the previous page.
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn audit_log(query: AuditQuery, before: Option<String>) -> Result<Vec<AuditEntry>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let filter = query.parse().map_err(AppError::BadInput)?;
     Ok(state.store.audit_entries(&filter, before.as_deref(), PAGE).await?)
 }

@@ -7,22 +7,23 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format},
-    counter_health::{CounterRow, CounterWarning},
-    error::AppError,
+    domain::counters::{CounterRow, CounterWarning},
+    domain::error::AppError,
 };
 
 #[server(prefix = "/api/staff", input = GetUrl)]
-pub async fn counters_today() -> Result<crate::counter_health::CountersView, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
-    Ok(crate::monitoring::counters_today(&state.store, state.settings.time_zone, chrono::Utc::now()).await?)
+pub async fn counters_today() -> Result<crate::domain::counters::CountersView, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    Ok(crate::services::monitoring::counters_today(&state.store, state.settings.time_zone, chrono::Utc::now()).await?)
 }
 
 /// A vendor's last 30 days: (day, counter sequence, numbered orders).
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u64, u64)>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
-    let vendor = crate::ids::VendorId::parse(vendor.trim())?;
-    Ok(crate::monitoring::vendor_history(&state.store, state.settings.time_zone, &vendor, chrono::Utc::now()).await?)
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    let vendor = crate::domain::ids::VendorId::parse(vendor.trim())?;
+    Ok(crate::services::monitoring::vendor_history(&state.store, state.settings.time_zone, &vendor, chrono::Utc::now())
+        .await?)
 }
 
 /// How often the table refreshes.
@@ -102,7 +103,7 @@ fn warning_badge(w: &CounterWarning) -> impl IntoView + use<> {
 }
 
 #[component]
-fn CounterTable(view: crate::counter_health::CountersView, filter: String, sort: String) -> impl IntoView {
+fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sort: String) -> impl IntoView {
     let total = view.rows.len();
     let warned = view.rows.iter().filter(|r| !r.warnings.is_empty()).count();
     let rows = sorted(view.rows, &filter, &sort);

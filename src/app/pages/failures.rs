@@ -6,17 +6,18 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format},
-    error::AppError,
-    failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate},
+    domain::error::AppError,
+    domain::failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate},
 };
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn failures_data(days: u32) -> Result<FailureReport, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     if !(1..=90).contains(&days) {
         return Err(AppError::BadInput("days must be between 1 and 90".into()));
     }
-    Ok(crate::monitoring::failure_report(&state.store, state.settings.time_zone, chrono::Utc::now(), days).await?)
+    Ok(crate::services::monitoring::failure_report(&state.store, state.settings.time_zone, chrono::Utc::now(), days)
+        .await?)
 }
 
 #[component]

@@ -5,21 +5,21 @@ use crate::{
         components::{error_notice::ErrorNotice, search_form::SearchForm},
         format,
     },
-    error::AppError,
-    orders::OrderSummary,
+    domain::error::AppError,
+    domain::orders::OrderSummary,
 };
 
 /// How many orders the database holds (both systems).
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_count() -> Result<u64, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.order_count().await?)
 }
 
 /// The newest orders, so there is always something to click.
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn recent_orders() -> Result<Vec<OrderSummary>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.recent_orders(8).await?)
 }
 

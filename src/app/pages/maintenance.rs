@@ -5,26 +5,31 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
-    error::AppError,
-    maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus},
+    domain::error::AppError,
+    domain::maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus},
 };
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn check_indexes() -> Result<Vec<IndexReport>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.check_indexes().await?)
 }
 
 #[server(prefix = "/api/admin")]
 pub async fn apply_indexes(_csrf: String) -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
-    let (state, caller) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
     let outcomes = state.store.apply_indexes().await?;
     let took = started.elapsed();
     // The indexes are built either way: a record that cannot be written is logged, not an error.
-    if let Err(e) =
-        crate::maintenance::runner::record_index_apply(&state.store, &caller.viewer.email, started_at, took, &outcomes)
-            .await
+    if let Err(e) = crate::services::maintenance::record_index_apply(
+        &state.store,
+        &caller.viewer.email,
+        started_at,
+        took,
+        &outcomes,
+    )
+    .await
     {
         tracing::warn!(error = %e, "index apply done but not recorded as a run");
     }
@@ -41,21 +46,21 @@ pub async fn start_migration(
     confirm: String,
     _csrf: String,
 ) -> Result<String, AppError> {
-    let (state, caller) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
     let dry_run = match mode.as_str() {
         "dry-run" => true,
         "apply" => false,
         _ => return Err(AppError::BadInput("mode must be dry-run or apply".into())),
     };
-    if !crate::maintenance::BATCH_RANGE.contains(&batch) {
+    if !crate::domain::maintenance::BATCH_RANGE.contains(&batch) {
         return Err(AppError::BadInput("the batch size must be between 1 and 10,000".into()));
     }
     if !dry_run && confirm.trim() != migration.as_str() {
         return Err(AppError::BadInput(format!("type {migration} to confirm that the orders should be changed")));
     }
-    let options = crate::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
-    let run = crate::maintenance::runner::prepare(
+    let options = crate::domain::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
+    let run = crate::services::maintenance::prepare(
         &state.store,
         state.ids.clock().clone(),
         state.settings.time_zone,
@@ -71,7 +76,7 @@ pub async fn start_migration(
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     state
         .store
         .find_run(id.trim(), chrono::Utc::now())
@@ -81,13 +86,13 @@ pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
 
 #[server(prefix = "/api/admin")]
 pub async fn cancel_run(id: String, _csrf: String) -> Result<bool, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.request_cancel(id.trim()).await?)
 }
 
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn recent_runs() -> Result<Vec<RunRecord>, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.recent_runs(30, chrono::Utc::now()).await?)
 }
 
@@ -331,7 +336,7 @@ fn MigrationCard(
     status: ServerAction<RunProgress>,
 ) -> impl IntoView {
     let start = ServerAction::<StartMigration>::new();
-    let batch = RwSignal::new(crate::maintenance::DEFAULT_BATCH.to_string());
+    let batch = RwSignal::new(crate::domain::maintenance::DEFAULT_BATCH.to_string());
     let confirm = RwSignal::new(String::new());
     let confirming = RwSignal::new(false);
     Effect::new(move |_| {
@@ -432,7 +437,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
 
 /// The line under the progress bar: orders for a migration, indexes for an index apply.
 fn progress_text(r: &RunRecord) -> String {
-    if r.task == crate::maintenance::INDEXES_TASK {
+    if r.task == crate::domain::maintenance::INDEXES_TASK {
         return format!("{} indexes checked, {} created, {} not created", r.done, r.changed, r.errors);
     }
     let eta = r.eta_seconds().map(|s| format!(", about {s} s left")).unwrap_or_default();

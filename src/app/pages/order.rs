@@ -7,8 +7,8 @@ use crate::{
         components::{copy_button::CopyButton, error_notice::ErrorNotice},
         format::{self, MISSING},
     },
-    error::AppError,
-    orders::{OrderDetails, OrderSummary, StepState, timeline},
+    domain::error::AppError,
+    domain::orders::{OrderDetails, OrderSummary, StepState, timeline},
 };
 
 /// What `/orders/{key}` shows.
@@ -31,8 +31,8 @@ pub enum OrderPageData {
 /// One order by any form of its ID.
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
-    let lookup = crate::ids::LookupKey::parse(&key)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    let lookup = crate::domain::ids::LookupKey::parse(&key)?;
     let mut docs = crate::storage::for_order(lookup.to_string(), state.store.find_order_documents(&lookup)).await?;
     match docs.len() {
         0 => Err(AppError::NotFound(format!("No order matches {lookup}, read as {}.", lookup.describe()))),

@@ -7,9 +7,9 @@ use crate::{
         components::{error_notice::ErrorNotice, order_table::OrderTable},
         format,
     },
-    error::AppError,
-    order_filter::{ListParams, STATUSES, SchemeFilter},
-    orders::OrderSummary,
+    domain::error::AppError,
+    domain::order_filter::{ListParams, STATUSES, SchemeFilter},
+    domain::orders::OrderSummary,
 };
 
 /// One page of the list.
@@ -21,7 +21,7 @@ pub struct OrderListPage {
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_list(params: ListParams) -> Result<OrderListPage, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let (filter, cursor) = params.parse()?;
     let (orders, next) = state.store.list_orders(&filter, cursor.as_ref()).await?;
     Ok(OrderListPage { orders, next: next.map(|c| c.encode()) })

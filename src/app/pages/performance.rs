@@ -6,27 +6,27 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format},
-    error::AppError,
-    performance::{OpSummary, PerformanceStats},
+    domain::error::AppError,
+    domain::performance::{OpSummary, PerformanceStats},
 };
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn performance_data() -> Result<PerformanceStats, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(crate::server::metrics::current(&state).await?)
 }
 
 /// MongoDB's profiler: its level, and the latest operations of other clients (the bots).
 #[server(prefix = "/api/staff", input = GetUrl)]
-pub async fn profiler() -> Result<crate::performance::Profiler, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
+pub async fn profiler() -> Result<crate::domain::performance::Profiler, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.profiler().await?)
 }
 
 /// Sets the profiling level of orderdesk's database (admins).
 #[server(prefix = "/api/admin")]
 pub async fn set_profiling(level: i32, slow_ms: i64, _csrf: String) -> Result<(), AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Admin)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     if !(0..=2).contains(&level) {
         return Err(AppError::BadInput("the level is 0 (off), 1 (slow operations) or 2 (everything)".into()));
     }
@@ -65,7 +65,7 @@ pub fn PerformancePage() -> impl IntoView {
 }
 
 #[component]
-fn ProfilerView(profiler: crate::performance::Profiler, set: ServerAction<SetProfiling>) -> impl IntoView {
+fn ProfilerView(profiler: crate::domain::performance::Profiler, set: ServerAction<SetProfiling>) -> impl IntoView {
     let state = match profiler.level {
         0 => "off".to_owned(),
         1 => format!("on for operations over {} ms", profiler.slow_ms),

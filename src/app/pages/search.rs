@@ -7,8 +7,8 @@ use crate::{
         components::{error_notice::ErrorNotice, order_table::OrderTable, search_form::SearchForm},
         format,
     },
-    error::AppError,
-    orders::OrderSummary,
+    domain::error::AppError,
+    domain::orders::OrderSummary,
 };
 
 /// The answer to one search: how the input was read and what matched.
@@ -22,8 +22,8 @@ pub struct LookupResult {
 /// Reads the input as one kind of key and finds the orders it names.
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
-    let (state, _) = crate::server::require(crate::accounts::Role::Support)?;
-    let key = crate::ids::LookupKey::parse(&q)?;
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    let key = crate::domain::ids::LookupKey::parse(&q)?;
     let orders = state.store.find_orders(&key).await?;
     Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders })
 }

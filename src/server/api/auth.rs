@@ -10,7 +10,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::Utc;
 
 use super::ApiError;
-use crate::{server::AppState, storage::api_keys::hash_key, tokens::same};
+use crate::{domain::tokens::same, server::AppState, storage::api_keys::hash_key};
 
 /// How long a key checked against the database is trusted without asking again; a revoked
 /// key stops working within this time.

@@ -20,8 +20,8 @@ pub use auth::{KeyCache, StatsCaller};
 
 use super::AppState;
 use crate::{
-    ids::ParseError,
-    issuing::CreateOrderError,
+    domain::ids::ParseError,
+    services::issuing::CreateOrderError,
     storage::{StorageError, counters::CounterError},
 };
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, auth::ApiCaller, json_body};
 use crate::{
-    ids::{OrderId, TelegramId},
+    domain::ids::{OrderId, TelegramId},
     server::AppState,
 };
 

@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::{ApiError, auth::ApiCaller, json_body};
 use crate::{
-    ids::{UserSuffix, VendorId},
-    issuing::IssuedNumber,
+    domain::ids::{UserSuffix, VendorId},
     server::AppState,
+    services::issuing::IssuedNumber,
 };
 
 #[derive(Debug, Default, Deserialize)]

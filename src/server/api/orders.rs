@@ -6,7 +6,7 @@ use axum::{
 };
 
 use super::{ApiError, auth::ApiCaller};
-use crate::{ids::LookupKey, orders::OrderSummary, server::AppState};
+use crate::{domain::ids::LookupKey, domain::orders::OrderSummary, server::AppState};
 
 pub async fn show(
     _: ApiCaller,

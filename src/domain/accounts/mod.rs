@@ -1,0 +1,187 @@
+//! Staff accounts as the domain sees them: who may do what, and the input types that sign
+//! someone in. Free of web and database types; the browser bundle uses `Role` and `Viewer`.
+
+#[cfg(feature = "ssr")]
+pub mod password;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::ParseError;
+
+/// What a staff member may do. `Support` reads (lookups, lists, counters, metrics); `Admin`
+/// also changes data (indexes, migrations, profiling, users, API keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Support,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        match input.trim().to_ascii_lowercase().as_str() {
+            "support" => Ok(Self::Support),
+            "admin" => Ok(Self::Admin),
+            other => Err(ParseError::new(format!("role {other:?} is not one of: support, admin"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Support => "support",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Whether this role includes `needed` (admins can do all that support can).
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A staff member's sign-in name: an email address, trimmed and in lower case, so
+/// `Ana@Shop.example ` and `ana@shop.example` are one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let s = input.trim().to_lowercase();
+        if s.is_empty() {
+            return Err(ParseError::new("enter an email address"));
+        }
+        if s.len() > 254 {
+            return Err(ParseError::new(format!("an email address is at most 254 characters; got {}", s.len())));
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return Err(ParseError::new(format!("{s:?} is not an email address: it has no '@'")));
+        };
+        if local.is_empty() || domain.is_empty() || domain.contains('@') || !domain.contains('.') {
+            return Err(ParseError::new(format!("{s:?} is not an email address like name@example.com")));
+        }
+        if let Some(bad) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ParseError::new(format!("an email address cannot contain {bad:?}")));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}
+
+/// A password that meets the policy, for a new account. Length is what matters (NIST
+/// SP 800-63B): 12 to 128 characters, no composition rules. Never printed.
+pub struct NewPassword(String);
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+impl NewPassword {
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let chars = input.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(ParseError::new(format!(
+                "a password needs at least {MIN_PASSWORD_CHARS} characters; this one has {chars}"
+            )));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(ParseError::new(format!("a password is at most {MAX_PASSWORD_CHARS} characters")));
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(…)")
+    }
+}
+
+/// The signed-in staff member, as the pages see them. `csrf` is the session's token that
+/// every state-changing request must carry back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub email: String,
+    pub role: Role,
+    pub csrf: String,
+}
+
+impl Viewer {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// An API key as the admin page lists it: never the key or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_order() {
+        assert_eq!(Role::parse(" Admin ").unwrap(), Role::Admin);
+        assert!(Role::parse("root").unwrap_err().to_string().contains("support, admin"));
+        assert!(Role::Admin.allows(Role::Support));
+        assert!(!Role::Support.allows(Role::Admin));
+    }
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse("  Ana@Shop.Example ").unwrap().as_str(), "ana@shop.example");
+        for bad in ["", "ana", "@shop.example", "ana@", "ana@shop", "a b@shop.example", "a@b@c.example"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@x.example", "a".repeat(300))).is_err());
+    }
+
+    #[test]
+    fn passwords_need_twelve_characters_and_are_never_shown() {
+        assert!(NewPassword::parse("short").unwrap_err().to_string().contains("at least 12"));
+        assert!(NewPassword::parse(&"x".repeat(129)).is_err());
+        let p = NewPassword::parse("correct horse battery").unwrap();
+        assert_eq!(format!("{p:?}"), "NewPassword(…)");
+    }
+}

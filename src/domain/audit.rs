@@ -1,0 +1,119 @@
+//! The audit log as the pages see it: entries and the filter over them. Storage is in
+//! `storage::audit`; entries are only ever appended.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One thing someone did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// An email, `anonymous`, `api-key:<name>` or `cli:<user>@<host>`.
+    pub actor: String,
+    pub role: String,
+    pub ip: String,
+    /// What was attempted, e.g. `login`, `order.view`, `maintenance.start_migration`.
+    pub action: String,
+    /// The parameters, as text (never passwords, keys or tokens).
+    pub params: String,
+    /// `ok`, `denied`, `failed: <why>`, or an HTTP status.
+    pub outcome: String,
+}
+
+/// Which entries to list; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The audit page's query string, as typed: `actor`, `action` (a prefix), `since` and
+/// `until` (days, `YYYY-MM-DD`, `until` inclusive).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub actor: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+impl AuditQuery {
+    pub fn parse(&self) -> Result<AuditFilter, String> {
+        let text = |v: &Option<String>, what: &str| -> Result<Option<String>, String> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) if s.len() > 200 => Err(format!("{what} is at most 200 characters")),
+                other => Ok(other.map(str::to_owned)),
+            }
+        };
+        let day = |v: &Option<String>, what: &str| -> Result<Option<NaiveDate>, String> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| format!("{what} {s:?} is not a date like 2026-11-21")),
+            }
+        };
+        let since = day(&self.since, "since")?;
+        let until = day(&self.until, "until")?;
+        if let (Some(a), Some(b)) = (since, until)
+            && a > b
+        {
+            return Err(format!("since ({a}) is after until ({b})"));
+        }
+        let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        Ok(AuditFilter {
+            actor: text(&self.actor, "actor")?.map(|a| a.to_lowercase()),
+            action: text(&self.action, "action")?,
+            since: since.and_then(start),
+            until: until.and_then(|d| d.succ_opt()).and_then(start),
+        })
+    }
+
+    /// The same query as a URL query string (for the CSV link).
+    pub fn to_query_string(&self) -> String {
+        [("actor", &self.actor), ("action", &self.action), ("since", &self.since), ("until", &self.until)]
+            .iter()
+            .filter_map(|(k, v)| {
+                v.as_deref()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|v| format!("{k}={}", crate::domain::text::urlencode(v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse_with_reasons() {
+        let q = AuditQuery {
+            actor: Some(" Ana@Shop.example ".into()),
+            since: Some("2026-11-01".into()),
+            until: Some("2026-11-01".into()),
+            ..Default::default()
+        };
+        let f = q.parse().unwrap();
+        assert_eq!(f.actor.as_deref(), Some("ana@shop.example"));
+        assert_eq!(f.until.unwrap() - f.since.unwrap(), chrono::Duration::days(1), "until is inclusive");
+        let bad = AuditQuery { since: Some("yesterday".into()), ..Default::default() };
+        assert!(bad.parse().unwrap_err().contains("not a date"));
+        let backwards =
+            AuditQuery { since: Some("2026-11-02".into()), until: Some("2026-11-01".into()), ..Default::default() };
+        assert!(backwards.parse().unwrap_err().contains("after"));
+        assert_eq!(
+            AuditQuery { action: Some("order.view".into()), actor: Some("a b".into()), ..Default::default() }
+                .to_query_string(),
+            "actor=a%20b&action=order.view"
+        );
+    }
+}

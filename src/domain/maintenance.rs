@@ -1,0 +1,349 @@
+//! Index checks and data migrations: what the maintenance page and `orderdesk indexes` /
+//! `orderdesk migrate` show and do. The types here cross to the browser; the work itself
+//! ([`runner`]) is server-only and reaches MongoDB through the storage layer.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+/// The three migrations, named as on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Migration {
+    /// Orders whose `order_id` is missing, null or empty get a fresh one.
+    OrderIds,
+    /// Orders sharing an `order_id`: the oldest keeps it, the others get fresh ones.
+    Duplicates,
+    /// Marketplace orders without a BB number get one from their vendor's counter for their day.
+    OrderNumbers,
+}
+
+impl Migration {
+    pub const ALL: [Migration; 3] = [Migration::OrderIds, Migration::Duplicates, Migration::OrderNumbers];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderIds => "order-ids",
+            Self::Duplicates => "duplicates",
+            Self::OrderNumbers => "order-numbers",
+        }
+    }
+
+    /// One sentence for the page and `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::OrderIds => {
+                "Gives every order whose order_id is missing, null or empty a fresh one (ORD form from its created_at, or a pure UUID)."
+            }
+            Self::Duplicates => {
+                "Where several orders share an order_id, the oldest keeps it and the others get fresh ones; the old ID stays searchable."
+            }
+            Self::OrderNumbers => {
+                "Gives marketplace orders without a BB number one from their vendor's counter for the order's day, advancing that counter."
+            }
+        }
+    }
+}
+
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Migration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s.trim()).ok_or_else(|| {
+            format!(
+                "unknown migration '{}': use order-ids, duplicates or order-numbers",
+                s.chars().take(40).collect::<String>()
+            )
+        })
+    }
+}
+
+/// Which form fresh order IDs take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FreshIdForm {
+    /// `ORD-{created_at}-{8 hex}` when the order has a `created_at`, else a pure UUID.
+    #[default]
+    OrdFromCreatedAt,
+    /// Always a pure UUID.
+    Uuid,
+}
+
+impl FromStr for FreshIdForm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "ord" => Ok(Self::OrdFromCreatedAt),
+            "uuid" => Ok(Self::Uuid),
+            other => Err(format!("unknown ID form '{}': use ord or uuid", other.chars().take(40).collect::<String>())),
+        }
+    }
+}
+
+/// Smallest and largest batch a migration accepts.
+pub const BATCH_RANGE: std::ops::RangeInclusive<u32> = 1..=10_000;
+/// Orders read (and progress saved) at once: 20 statements of `storage`'s chunk, enough to
+/// keep 8 in flight (BENCHMARKS.md), and a cancel still lands within a second.
+pub const DEFAULT_BATCH: u32 = 5_000;
+
+/// How a migration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationOptions {
+    pub dry_run: bool,
+    /// Orders per bulk write (and per read).
+    pub batch: u32,
+    pub id_form: FreshIdForm,
+}
+
+impl Default for MigrationOptions {
+    fn default() -> Self {
+        Self { dry_run: true, batch: DEFAULT_BATCH, id_form: FreshIdForm::default() }
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    /// The process stopped without finishing (killed, crashed): no heartbeat for a while.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "running" => Self::Running,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Interrupted,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// One change a migration makes (or, in a dry run, would make).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedChange {
+    /// The order's `_id` (hex).
+    pub order: String,
+    pub field: String,
+    /// The value before: `missing`, `null`, `""` or the old text.
+    pub from: String,
+    pub to: String,
+}
+
+/// Most changes and errors a run keeps for review; the counts are always complete.
+pub const SAMPLE_LIMIT: usize = 50;
+
+/// The task name of a recorded `indexes apply`, next to the migrations' names.
+pub const INDEXES_TASK: &str = "indexes";
+
+/// A recorded run of a migration or of an index apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    /// `order-ids`, `duplicates`, `order-numbers` or `indexes`.
+    pub task: String,
+    pub dry_run: bool,
+    pub actor: String,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Orders to look at, known at the start; `done` of them handled so far.
+    pub total: u64,
+    pub done: u64,
+    /// Orders changed (or that would be, in a dry run).
+    pub changed: u64,
+    pub errors: u64,
+    pub duration_ms: u64,
+    /// Orders per second so far.
+    pub rate: f64,
+    pub message: String,
+    pub changes: Vec<PlannedChange>,
+    pub error_samples: Vec<String>,
+    pub batch: u32,
+}
+
+impl RunRecord {
+    /// Seconds left at the current rate, when it can be told.
+    pub fn eta_seconds(&self) -> Option<u64> {
+        (self.status == RunStatus::Running && self.rate > 0.0 && self.total >= self.done)
+            .then(|| ((self.total - self.done) as f64 / self.rate).ceil() as u64)
+    }
+
+    /// What `total` and `done` count.
+    pub fn unit(&self) -> &'static str {
+        if self.task == INDEXES_TASK { "indexes" } else { "orders" }
+    }
+
+    /// Share done, 0–100.
+    pub fn percent(&self) -> f64 {
+        if self.total == 0 { 100.0 } else { (self.done as f64 * 100.0 / self.total as f64).min(100.0) }
+    }
+}
+
+/// How an expected index compares with the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum IndexState {
+    Present,
+    Missing,
+    /// An index on the same keys or with the same name exists with other options.
+    Different {
+        actual: String,
+    },
+}
+
+/// Documents that keep a unique index from being built (or would break it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Blockers {
+    pub missing: u64,
+    pub null: u64,
+    pub empty: u64,
+    /// Values held by more than one document, and how many documents hold them.
+    pub duplicate_values: u64,
+    pub duplicate_documents: u64,
+    pub sample: Vec<BlockerSample>,
+}
+
+impl Blockers {
+    /// Whether a unique index would fail to build: missing and null both index as null, so
+    /// two of them together collide, as do two empty strings or any duplicate value.
+    pub fn block(&self) -> bool {
+        self.missing + self.null > 1 || self.empty > 1 || self.duplicate_values > 0
+    }
+
+    /// Whether any document needs fixing, blocking or not (one null is allowed by the index
+    /// but is still an order nobody can look up).
+    pub fn any(&self) -> bool {
+        self.missing + self.null + self.empty + self.duplicate_values > 0
+    }
+
+    /// Which migration fixes these.
+    pub fn fixed_by(&self) -> Vec<Migration> {
+        let mut out = Vec::new();
+        if self.missing + self.null + self.empty > 0 {
+            out.push(Migration::OrderIds);
+        }
+        if self.duplicate_values > 0 {
+            out.push(Migration::Duplicates);
+        }
+        out
+    }
+}
+
+/// One document in a blocker sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockerSample {
+    pub object_id: String,
+    /// `missing`, `null`, `""` or `duplicate ORD-…`.
+    pub problem: String,
+    /// A form the support desk finds the document by, if it has one.
+    pub lookup: Option<String>,
+}
+
+/// One expected index, checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexReport {
+    pub collection: String,
+    pub name: String,
+    pub keys: String,
+    pub unique: bool,
+    pub partial: Option<String>,
+    pub purpose: String,
+    pub state: IndexState,
+    /// For unique indexes on `orders` (checked whether present or not, since a stand-in or a
+    /// missing index lets bad data in).
+    pub blockers: Option<Blockers>,
+    /// The non-unique index standing in for this one while data blocks it.
+    pub stand_in: Option<String>,
+}
+
+impl IndexReport {
+    pub fn is_blocked(&self) -> bool {
+        self.state == IndexState::Missing && self.blockers.as_ref().is_some_and(Blockers::block)
+    }
+}
+
+/// What `indexes apply` did to one index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ApplyOutcome {
+    AlreadyPresent,
+    Created,
+    /// Not created: data blocks it (the report says which documents).
+    Blocked,
+    /// Left alone: an index with other options is in the way; it needs a decision by a person.
+    LeftDifferent,
+    Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_names_round_trip_and_unknown_ones_are_explained() {
+        for m in Migration::ALL {
+            assert_eq!(m.as_str().parse::<Migration>(), Ok(m));
+        }
+        let err = "order_ids".parse::<Migration>().unwrap_err();
+        assert!(err.contains("order-ids, duplicates or order-numbers"), "{err}");
+    }
+
+    #[test]
+    fn one_null_does_not_block_but_a_null_and_a_missing_do() {
+        let one = Blockers { null: 1, ..Blockers::default() };
+        assert!(!one.block() && one.any());
+        let two = Blockers { null: 1, missing: 1, ..Blockers::default() };
+        assert!(two.block());
+        assert!(Blockers { duplicate_values: 1, duplicate_documents: 2, ..Blockers::default() }.block());
+        assert!(!Blockers { empty: 1, ..Blockers::default() }.block());
+        assert_eq!(two.fixed_by(), vec![Migration::OrderIds]);
+    }
+
+    #[test]
+    fn eta_follows_the_rate() {
+        let run = RunRecord {
+            id: "x".into(),
+            task: "order-ids".into(),
+            dry_run: false,
+            actor: "cli".into(),
+            status: RunStatus::Running,
+            started_at: String::new(),
+            finished_at: None,
+            total: 1_000,
+            done: 400,
+            changed: 400,
+            errors: 0,
+            duration_ms: 4_000,
+            rate: 100.0,
+            message: String::new(),
+            changes: Vec::new(),
+            error_samples: Vec::new(),
+            batch: 100,
+        };
+        assert_eq!(run.eta_seconds(), Some(6));
+        assert_eq!(run.percent(), 40.0);
+    }
+}

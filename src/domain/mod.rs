@@ -1,0 +1,17 @@
+//! What orderdesk is about, free of web and database types: the IDs, orders, counters,
+//! failures, the audit log, accounts and maintenance. Builds for both targets and imports no
+//! other layer.
+
+pub mod accounts;
+pub mod audit;
+pub mod counters;
+pub mod error;
+pub mod failures;
+pub mod ids;
+pub mod maintenance;
+pub mod order_filter;
+pub mod orders;
+pub mod performance;
+pub mod text;
+#[cfg(feature = "ssr")]
+pub mod tokens;

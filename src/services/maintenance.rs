@@ -1,0 +1,474 @@
+//! Runs a migration: batches of orders in `_id` order, one guarded bulk write per batch,
+//! progress saved (and the lock's heartbeat beaten) after each, a cancel honoured between
+//! batches. A dry run walks the same batches and writes nothing but its own record.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Instant,
+};
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use mongodb::bson::{Bson, doc};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::domain::maintenance::{
+    ApplyOutcome, FreshIdForm, INDEXES_TASK, IndexReport, Migration, MigrationOptions, PlannedChange, RunRecord,
+    RunStatus, SAMPLE_LIMIT,
+};
+use crate::{
+    domain::ids::{BbNumber, CounterId, OrderId, UserSuffix, VendorId, generate::Clock, generate::uuid_id},
+    storage::{
+        StorageError, Store,
+        counters::CounterError,
+        migrations::{FieldValue, Guard, GuardedSet, LegacyOrder, Selection},
+    },
+};
+
+/// Why a run could not start or stopped early.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error("another migration is running (run {0}); wait for it to finish or cancel it")]
+    AlreadyRunning(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<MaintenanceError> for crate::domain::error::AppError {
+    fn from(e: MaintenanceError) -> Self {
+        match e {
+            MaintenanceError::AlreadyRunning(_) => Self::Conflict(e.to_string()),
+            MaintenanceError::Storage(s) => s.into(),
+        }
+    }
+}
+
+/// A run that has its record and, when it writes, the lock; [`PreparedRun::execute`] does the work.
+pub struct PreparedRun {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    zone: Tz,
+    migration: Migration,
+    options: MigrationOptions,
+    record: RunRecord,
+    /// For `duplicates`: the shared IDs, found when the run was prepared.
+    duplicate_ids: Vec<String>,
+    rng: StdRng,
+}
+
+impl std::fmt::Debug for PreparedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRun").field("record", &self.record).finish_non_exhaustive()
+    }
+}
+
+/// Counts the work, records the run and, for a writing run, takes the lock.
+pub async fn prepare(
+    store: &Store,
+    clock: Arc<dyn Clock>,
+    zone: Tz,
+    migration: Migration,
+    options: MigrationOptions,
+    actor: &str,
+) -> Result<PreparedRun, MaintenanceError> {
+    let now = clock.now();
+    let (total, duplicate_ids) = match migration {
+        Migration::OrderIds => (store.count_selection(Selection::BlankOrderId).await?, Vec::new()),
+        Migration::OrderNumbers => (store.count_selection(Selection::BlankOrderNumber).await?, Vec::new()),
+        Migration::Duplicates => {
+            let groups = store.duplicate_order_ids().await?;
+            let total = groups.iter().map(|(_, n)| n.saturating_sub(1)).sum();
+            (total, groups.into_iter().map(|(id, _)| id).collect())
+        }
+    };
+    let mut record = RunRecord {
+        id: String::new(),
+        task: migration.as_str().to_owned(),
+        dry_run: options.dry_run,
+        actor: actor.chars().take(200).collect(),
+        status: RunStatus::Running,
+        started_at: now.to_rfc3339(),
+        finished_at: None,
+        total,
+        done: 0,
+        changed: 0,
+        errors: 0,
+        duration_ms: 0,
+        rate: 0.0,
+        message: format!("{} orders to look at", total),
+        changes: Vec::new(),
+        error_samples: Vec::new(),
+        batch: options.batch,
+    };
+    record.id = store.insert_run(&record, now).await?;
+    if !options.dry_run && !store.acquire_migration_lock(&record.id, now).await? {
+        let holder = store.migration_lock_holder(now).await?.unwrap_or_else(|| "unknown".into());
+        record.status = RunStatus::Failed;
+        record.message = format!("not started: run {holder} is migrating");
+        store.save_progress(&record, &[], &[], now).await?;
+        return Err(MaintenanceError::AlreadyRunning(holder));
+    }
+    Ok(PreparedRun {
+        store: store.clone(),
+        clock,
+        zone,
+        migration,
+        options,
+        record,
+        duplicate_ids,
+        rng: StdRng::from_os_rng(),
+    })
+}
+
+/// Records an `indexes apply` as a run (task [`INDEXES_TASK`]), listed with the migrations:
+/// which indexes it created, and each one it left out and why.
+pub async fn record_index_apply(
+    store: &Store,
+    actor: &str,
+    started_at: DateTime<Utc>,
+    took: std::time::Duration,
+    outcomes: &[(IndexReport, ApplyOutcome)],
+) -> Result<RunRecord, StorageError> {
+    let name = |r: &IndexReport| format!("{}.{}", r.collection, r.name);
+    let created: Vec<String> =
+        outcomes.iter().filter(|(_, o)| *o == ApplyOutcome::Created).map(|(r, _)| name(r)).collect();
+    let problems: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(r, o)| match o {
+            ApplyOutcome::Blocked => Some(format!("{}: not created, data blocks it (see the check)", name(r))),
+            ApplyOutcome::LeftDifferent => {
+                Some(format!("{}: left alone, an index with other options is in its place", name(r)))
+            }
+            ApplyOutcome::Failed(e) => Some(format!("{}: {e}", name(r))),
+            ApplyOutcome::AlreadyPresent | ApplyOutcome::Created => None,
+        })
+        .collect();
+    let mut message = match created.len() {
+        0 => "created no index".to_owned(),
+        _ => format!("created {}", created.join(", ")),
+    };
+    if !problems.is_empty() {
+        message.push_str(&format!("; {} not created (see the errors)", problems.len()));
+    }
+    let total = outcomes.len() as u64;
+    let mut record = RunRecord {
+        id: String::new(),
+        task: INDEXES_TASK.to_owned(),
+        dry_run: false,
+        actor: actor.chars().take(200).collect(),
+        status: if problems.is_empty() { RunStatus::Completed } else { RunStatus::Failed },
+        started_at: started_at.to_rfc3339(),
+        finished_at: None,
+        total,
+        done: total,
+        changed: created.len() as u64,
+        errors: problems.len() as u64,
+        duration_ms: took.as_millis() as u64,
+        rate: 0.0,
+        message,
+        changes: Vec::new(),
+        error_samples: Vec::new(),
+        batch: 0,
+    };
+    record.id = store.insert_run(&record, started_at).await?;
+    let samples: Vec<String> = problems.into_iter().take(SAMPLE_LIMIT).collect();
+    store.save_progress(&record, &[], &samples, started_at + took).await?;
+    record.error_samples = samples;
+    Ok(record)
+}
+
+/// What one batch produced.
+#[derive(Default)]
+struct BatchOutcome {
+    looked_at: u64,
+    changed: u64,
+    changes: Vec<PlannedChange>,
+    errors: Vec<String>,
+}
+
+impl PreparedRun {
+    pub fn record(&self) -> &RunRecord {
+        &self.record
+    }
+
+    /// Runs to the end (or a cancel, or an error), calling `on_progress` after each batch.
+    /// The final record is saved and returned; the lock is released whatever happens.
+    pub async fn execute(mut self, mut on_progress: impl FnMut(&RunRecord)) -> RunRecord {
+        let started = Instant::now();
+        let outcome = self.batches(started, &mut on_progress).await;
+        let now = self.clock.now();
+        self.record.duration_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(true) => {
+                self.record.status = RunStatus::Cancelled;
+                self.record.message = format!("cancelled after {} of {} orders", self.record.done, self.record.total);
+            }
+            Ok(false) => {
+                self.record.status = RunStatus::Completed;
+                self.record.message = self.summary();
+            }
+            Err(e) => {
+                self.record.status = RunStatus::Failed;
+                self.record.message =
+                    format!("stopped after {} orders: {e}; run it again to continue", self.record.done);
+            }
+        }
+        if let Err(e) = self.store.save_progress(&self.record, &[], &[], now).await {
+            tracing::error!(run = %self.record.id, error = %e, "could not save the end of a run");
+        }
+        if !self.options.dry_run
+            && let Err(e) = self.store.release_migration_lock(&self.record.id).await
+        {
+            tracing::warn!(run = %self.record.id, error = %e, "lock not released; it expires by itself");
+        }
+        on_progress(&self.record);
+        self.record
+    }
+
+    fn summary(&self) -> String {
+        let r = &self.record;
+        let verb = if r.dry_run { "would change" } else { "changed" };
+        match (r.changed, r.errors) {
+            (0, 0) => format!("nothing to do: no order needs {}", self.migration),
+            (n, 0) => format!("{verb} {n} of {} orders", r.done),
+            (n, e) => format!("{verb} {n} of {} orders; {e} could not be changed (see the errors)", r.done),
+        }
+    }
+
+    /// Returns whether the run was cancelled.
+    async fn batches(
+        &mut self,
+        started: Instant,
+        on_progress: &mut impl FnMut(&RunRecord),
+    ) -> Result<bool, MaintenanceError> {
+        let mut groups = std::mem::take(&mut self.duplicate_ids).into_iter();
+        // Dry runs of order-numbers predict from the counters without advancing them.
+        let mut predicted: HashMap<String, u32> = HashMap::new();
+        let selection = if self.migration == Migration::OrderNumbers {
+            Selection::BlankOrderNumber
+        } else {
+            Selection::BlankOrderId
+        };
+        let mut fetched = match self.migration {
+            Migration::Duplicates => Vec::new(),
+            _ => self.store.next_legacy_batch(selection, None, self.options.batch).await?,
+        };
+        loop {
+            let batch = match self.migration {
+                Migration::OrderIds | Migration::OrderNumbers => {
+                    let orders = std::mem::take(&mut fetched);
+                    let Some(last) = orders.last().map(|o| o.key.clone()) else { return Ok(false) };
+                    // The next batch (after this one's last `_id`, so disjoint from it) is read
+                    // while this one is written.
+                    let (store, limit) = (self.store.clone(), self.options.batch);
+                    let next = async move { store.next_legacy_batch(selection, Some(&last), limit).await };
+                    let (outcome, next) = if self.migration == Migration::OrderIds {
+                        futures::join!(self.fresh_ids(&orders), next)
+                    } else {
+                        futures::join!(self.fresh_numbers(&orders, &mut predicted), next)
+                    };
+                    fetched = next?;
+                    outcome?
+                }
+                Migration::Duplicates => {
+                    let ids: Vec<String> = groups.by_ref().take(self.options.batch as usize).collect();
+                    if ids.is_empty() {
+                        return Ok(false);
+                    }
+                    self.rename_duplicates(&ids).await?
+                }
+            };
+            let r = &mut self.record;
+            r.done += batch.looked_at;
+            r.total = r.total.max(r.done);
+            r.changed += batch.changed;
+            r.errors += batch.errors.len() as u64;
+            r.duration_ms = started.elapsed().as_millis() as u64;
+            r.rate = r.done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            r.message = format!("{} of {} orders", r.done, r.total);
+            let room = SAMPLE_LIMIT.saturating_sub(r.changes.len());
+            let new_changes: Vec<PlannedChange> = batch.changes.into_iter().take(room).collect();
+            r.changes.extend(new_changes.iter().cloned());
+            let room = SAMPLE_LIMIT.saturating_sub(r.error_samples.len());
+            let new_errors: Vec<String> = batch.errors.into_iter().take(room).collect();
+            r.error_samples.extend(new_errors.iter().cloned());
+            let cancel = self.store.save_progress(&self.record, &new_changes, &new_errors, self.clock.now()).await?;
+            on_progress(&self.record);
+            if cancel {
+                return Ok(true);
+            }
+        }
+    }
+
+    fn fresh_id(&mut self, created_at: Option<DateTime<Utc>>) -> OrderId {
+        match (self.options.id_form, created_at) {
+            // ORD ids carry a four-digit year; anything else gets a UUID.
+            (FreshIdForm::OrdFromCreatedAt, Some(at)) if (1000..=9999).contains(&at.year()) => {
+                OrderId::ord(at, self.rng.random())
+            }
+            _ => uuid_id(&mut self.rng),
+        }
+    }
+
+    async fn fresh_ids(&mut self, orders: &[LegacyOrder]) -> Result<BatchOutcome, MaintenanceError> {
+        let sets: Vec<GuardedSet> = orders
+            .iter()
+            .map(|o| {
+                let id = self.fresh_id(o.created_at);
+                GuardedSet {
+                    key: o.key.clone(),
+                    guard: Guard::OrderIdBlank,
+                    set: doc! { "order_id": id.to_string(), "display_id": id.display_id().to_string() },
+                }
+            })
+            .collect();
+        let changes = orders.iter().zip(&sets).map(|(o, s)| change(o, "order_id", o.order_id.describe(), s)).collect();
+        self.apply(orders.len(), sets, changes, Vec::new()).await
+    }
+
+    async fn rename_duplicates(&mut self, ids: &[String]) -> Result<BatchOutcome, MaintenanceError> {
+        let holders = self.store.orders_holding(ids).await?;
+        let mut by_id: BTreeMap<String, Vec<&LegacyOrder>> = BTreeMap::new();
+        for o in &holders {
+            if let FieldValue::Text(id) = &o.order_id {
+                by_id.entry(id.clone()).or_default().push(o);
+            }
+        }
+        let mut planned: Vec<(&LegacyOrder, String, String)> = Vec::new();
+        for (old, mut group) in by_id {
+            // The oldest keeps the ID: by created_at, then by _id (an ObjectId is a creation
+            // time too); orders without created_at count as newest.
+            group.sort_by_key(|o| (o.created_at.is_none(), o.created_at, o.key_text()));
+            for o in group.into_iter().skip(1) {
+                let fresh = self.fresh_id(o.created_at).to_string();
+                planned.push((o, old.clone(), fresh));
+            }
+        }
+        if !self.options.dry_run {
+            // Record old → new first: a run killed after this reuses these IDs next time.
+            let rows: Vec<(Bson, String, String)> =
+                planned.iter().map(|(o, old, new)| (o.key.clone(), old.clone(), new.clone())).collect();
+            let recorded = self.store.record_aliases(&rows, &self.record.id, self.clock.now()).await?;
+            for (o, old, new) in &mut planned {
+                if let Some(kept) = recorded.get(&(o.key.to_string(), old.clone())) {
+                    new.clone_from(kept);
+                }
+            }
+        }
+        let sets: Vec<GuardedSet> = planned
+            .iter()
+            .map(|(o, old, new)| {
+                let display = OrderId::parse(new).map(|id| id.display_id().to_string()).unwrap_or_default();
+                GuardedSet {
+                    key: o.key.clone(),
+                    guard: Guard::OrderIdIs(old.clone()),
+                    set: doc! { "order_id": new, "display_id": display },
+                }
+            })
+            .collect();
+        let changes = planned.iter().zip(&sets).map(|((o, old, _), s)| change(o, "order_id", old.clone(), s)).collect();
+        self.apply(planned.len(), sets, changes, Vec::new()).await
+    }
+
+    async fn fresh_numbers(
+        &mut self,
+        orders: &[LegacyOrder],
+        predicted: &mut HashMap<String, u32>,
+    ) -> Result<BatchOutcome, MaintenanceError> {
+        let mut errors = Vec::new();
+        let mut by_counter: BTreeMap<CounterId, Vec<Numberable>> = BTreeMap::new();
+        for o in orders {
+            let vendor = o.vendor_id.as_deref().map(VendorId::parse);
+            let user = o.user_id.as_deref().map(UserSuffix::from_user_id);
+            match (vendor, user, o.created_at) {
+                (Some(Ok(vendor)), Some(Ok(user)), Some(at)) => {
+                    let day = at.with_timezone(&self.zone).date_naive();
+                    by_counter.entry(CounterId::new(day, vendor)).or_default().push((o, at, user));
+                }
+                (vendor, user, at) => {
+                    let why = match (vendor, user, at) {
+                        (None, _, _) => "no vendor_id".to_owned(),
+                        (Some(Err(e)), _, _) => format!("vendor_id: {e}"),
+                        (_, None, _) => "no user_id".to_owned(),
+                        (_, Some(Err(e)), _) => format!("user_id: {e}"),
+                        _ => "no created_at, so no day to number it in".to_owned(),
+                    };
+                    errors.push(format!("order {}: {why}", o.key_text()));
+                }
+            }
+        }
+        let now = self.clock.now();
+        let mut sets = Vec::new();
+        let mut changes = Vec::new();
+        for (counter, mut group) in by_counter {
+            group.sort_by_key(|(o, at, _)| (*at, o.key_text()));
+            let id = counter.to_string();
+            let wanted = group.len() as u32;
+            let numbers = if self.options.dry_run {
+                let first = match predicted.get(&id) {
+                    Some(&next) => next,
+                    None => self.store.counter_sequence(&id).await?.unwrap_or(0) + 1,
+                };
+                let last = (first + wanted - 1).min(crate::domain::ids::MAX_DAILY_SEQUENCE);
+                predicted.insert(id.clone(), last + 1);
+                first..=last
+            } else {
+                match self.store.reserve_in_counter(&counter, wanted, now).await {
+                    Ok(range) => range,
+                    // Nothing left that day: every order of the group gets the error below.
+                    Err(CounterError::Exhausted { .. }) => std::ops::RangeInclusive::new(1, 0),
+                    Err(CounterError::Storage(e)) => return Err(e.into()),
+                }
+            };
+            let mut numbers = numbers.into_iter();
+            for (o, at, user) in group {
+                let number = numbers.next().and_then(|seq| {
+                    BbNumber::millis(u64::try_from(at.timestamp_millis()).ok()?, user, seq).map(|n| (seq, n))
+                });
+                let Some((_, number)) = number else {
+                    errors.push(format!("order {}: counter {id} has no numbers left for that day", o.key_text()));
+                    continue;
+                };
+                let set = GuardedSet {
+                    key: o.key.clone(),
+                    guard: Guard::OrderNumberBlank,
+                    set: doc! { "order_number": number.to_string(), "counter_id": &id },
+                };
+                changes.push(change(o, "order_number", o.order_number.describe(), &set));
+                sets.push(set);
+            }
+        }
+        self.apply(orders.len(), sets, changes, errors).await
+    }
+
+    /// Writes one batch (unless this is a dry run) and counts what happened.
+    async fn apply(
+        &mut self,
+        looked_at: usize,
+        sets: Vec<GuardedSet>,
+        changes: Vec<PlannedChange>,
+        mut errors: Vec<String>,
+    ) -> Result<BatchOutcome, MaintenanceError> {
+        let changed = if self.options.dry_run {
+            sets.len() as u64
+        } else {
+            let outcome = self.store.apply_guarded(&sets).await?;
+            errors.extend(outcome.errors);
+            outcome.modified
+        };
+        Ok(BatchOutcome { looked_at: looked_at as u64, changed, changes, errors })
+    }
+}
+
+/// A marketplace order that can be numbered: its time and user suffix, read.
+type Numberable<'a> = (&'a LegacyOrder, DateTime<Utc>, UserSuffix);
+
+fn change(o: &LegacyOrder, field: &str, from: String, set: &GuardedSet) -> PlannedChange {
+    PlannedChange {
+        order: o.key_text(),
+        field: field.to_owned(),
+        from,
+        to: set.set.get_str(field).unwrap_or("").to_owned(),
+    }
+}

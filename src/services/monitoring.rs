@@ -1,0 +1,176 @@
+//! Assembles the monitoring pages: reads through the store, judges with `counter_health`,
+//! and decides which days of the failures report to recompute.
+
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::{
+    domain::counters::{CountersView, judge},
+    domain::failures::{DayFigures, FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE},
+    storage::{StorageError, Store},
+};
+
+/// Counters listed per day at most (vendors with a counter that day).
+const MAX_COUNTERS: i64 = 5_000;
+
+/// The start of `day` in `tz`, as UTC (the earliest instant if the zone skips midnight).
+pub fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or_else(|| midnight.and_utc())
+}
+
+pub fn day_end(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    day_start(tz, day.succ_opt().unwrap_or(day))
+}
+
+/// Today's counter for every vendor that has one, with its warnings.
+pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result<CountersView, StorageError> {
+    let day = now.with_timezone(&tz).date_naive();
+    let counters = store.counters_with_prefix(&format!("{}-", day.format("%Y%m%d")), MAX_COUNTERS).await?;
+    let vendors: Vec<String> =
+        counters.iter().filter_map(|c| c.counter_id.split_once('-').map(|(_, v)| v.to_owned())).collect();
+    let (start, end) = (day_start(tz, day), day_end(tz, day));
+    let per_day = store.numbered_orders_by_vendor(&vendors, start, end, true).await?;
+    let last_hour =
+        store.numbered_orders_by_vendor(&vendors, now - Duration::hours(1), now + Duration::seconds(1), false).await?;
+    let rows = counters
+        .iter()
+        .map(|c| {
+            let vendor = c.counter_id.split_once('-').map(|(_, v)| v).unwrap_or("");
+            let orders = per_day.get(vendor).copied().unwrap_or(0);
+            let hour = last_hour.get(vendor).copied().unwrap_or(0);
+            judge(&c.counter_id, c.sequence, c.last_updated, orders, hour, |d| day_end(tz, d))
+        })
+        .collect();
+    let malformed = store
+        .malformed_counters()
+        .await?
+        .iter()
+        .map(|c| judge(&c.counter_id, c.sequence, c.last_updated, c.sequence, 0, |d| day_end(tz, d)))
+        .collect();
+    Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, malformed })
+}
+
+/// One vendor's last 30 days: (day, counter sequence, numbered orders that day).
+pub async fn vendor_history(
+    store: &Store,
+    tz: Tz,
+    vendor: &crate::domain::ids::VendorId,
+    now: DateTime<Utc>,
+) -> Result<Vec<(NaiveDate, u64, u64)>, StorageError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let days: Vec<NaiveDate> =
+        (0..30).rev().filter_map(|back| today.checked_sub_days(chrono::Days::new(back))).collect();
+    let ids: Vec<String> = days.iter().map(|d| format!("{}-{vendor}", d.format("%Y%m%d"))).collect();
+    let counters = store.counters_by_id(&ids).await?;
+    let first = days.first().copied().unwrap_or(today);
+    let orders =
+        store.vendor_orders_per_day(vendor.as_str(), day_start(tz, first), day_end(tz, today), tz.name()).await?;
+    Ok(days
+        .iter()
+        .zip(&ids)
+        .map(|(day, id)| {
+            let sequence = counters.iter().find(|c| &c.counter_id == id).map(|c| c.sequence).unwrap_or(0);
+            let key = day.format("%Y%m%d").to_string();
+            (*day, sequence, orders.get(&key).copied().unwrap_or(0))
+        })
+        .collect())
+}
+
+/// One background recomputation at a time per process.
+static RECOMPUTING: AtomicBool = AtomicBool::new(false);
+
+/// Consecutive days grouped into runs, so each run is one pass over its orders.
+fn runs(days: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &d in days {
+        match out.last_mut() {
+            Some((_, last)) if last.succ_opt() == Some(d) => *last = d,
+            _ => out.push((d, d)),
+        }
+    }
+    out
+}
+
+async fn compute(
+    store: &Store,
+    tz: Tz,
+    days: &[NaiveDate],
+    now: DateTime<Utc>,
+) -> Result<Vec<DayFigures>, StorageError> {
+    let mut out = Vec::new();
+    for (first, last) in runs(days) {
+        let span = (day_start(tz, first), day_end(tz, last));
+        out.extend(store.compute_day_figures(tz.name(), (first, last), span, now).await?);
+    }
+    Ok(out)
+}
+
+/// Failure rates over the last `days` days in `tz` (today included), summed from per-day
+/// figures: missing days and stale recent days are computed first, stale older days are
+/// served as they are and recomputed in the background.
+pub async fn failure_report(
+    store: &Store,
+    tz: Tz,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<FailureReport, StorageError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let wanted: Vec<NaiveDate> =
+        (0..days).rev().filter_map(|back| today.checked_sub_days(chrono::Days::new(u64::from(back)))).collect();
+    let mut stored: BTreeMap<NaiveDate, (DayFigures, DateTime<Utc>)> = store
+        .stored_day_figures(tz.name(), &wanted)
+        .await?
+        .into_iter()
+        .map(|s| (s.figures.day, (s.figures, s.built_at)))
+        .collect();
+    let (mut now_due, mut later_due) = (Vec::new(), Vec::new());
+    for day in &wanted {
+        let recent = *day + Duration::days(1) >= today;
+        match stored.get(day) {
+            None => now_due.push(*day),
+            Some((_, built)) if recent && now - *built > RECENT_FIGURES_MAX_AGE => now_due.push(*day),
+            Some((_, built)) if now - *built > OLDER_FIGURES_MAX_AGE => later_due.push(*day),
+            Some(_) => {}
+        }
+    }
+    for f in compute(store, tz, &now_due, now).await? {
+        stored.insert(f.day, (f, now));
+    }
+    if !later_due.is_empty() && !RECOMPUTING.swap(true, Ordering::AcqRel) {
+        let store = store.clone();
+        /// Lowers the flag however the task ends, a panic included.
+        struct Done;
+        impl Drop for Done {
+            fn drop(&mut self) {
+                RECOMPUTING.store(false, Ordering::Release);
+            }
+        }
+        tokio::spawn(async move {
+            let _done = Done;
+            if let Err(e) = compute(&store, tz, &later_due, Utc::now()).await {
+                tracing::warn!(error = %e, "recomputing failure figures in the background failed; the next report retries");
+            }
+        });
+    }
+    let as_of = stored.values().map(|(_, built)| *built).min();
+    let figures: Vec<DayFigures> = stored.into_values().map(|(f, _)| f).collect();
+    Ok(FailureReport::from_days(days, &figures, as_of))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_days_form_one_run() {
+        let d = |n| NaiveDate::from_ymd_opt(2026, 11, n).unwrap();
+        assert_eq!(runs(&[d(1), d(2), d(3), d(5), d(7), d(8)]), [(d(1), d(3)), (d(5), d(5)), (d(7), d(8))]);
+        assert!(runs(&[]).is_empty());
+    }
+}

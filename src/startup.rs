@@ -1,0 +1,159 @@
+//! Start-up: the one path from settings to a serving process, taken by `orderdesk serve` and
+//! by the integration tests alike (as zero-to-production's `Application::build`). It connects,
+//! wires the state, builds the router around the Leptos app and binds; `run_until` then
+//! starts the background work and serves. Tests that need to drive the background work step
+//! by step ask for [`Background::Manual`] and call its steps themselves.
+
+use std::{net::SocketAddr, path::Path};
+
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+use crate::{
+    app::{App, routes, shell},
+    config::{CONFIG_FILE, Settings},
+    server::{self, AppState},
+    services::{display_fill, monitoring},
+    storage::{StorageError, Store},
+};
+
+/// Why the process could not start; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("Leptos settings in {CONFIG_FILE}: {0}")]
+    Leptos(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot serve on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
+}
+
+/// Whether `run_until` starts the background work (as `serve` does) or leaves it to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    Run,
+    Manual,
+}
+
+/// Leptos's options: `Leptos.toml` when it is there (a checkout), built-in defaults and
+/// `LEPTOS_*` variables otherwise (an installed binary).
+pub fn leptos_options() -> Result<LeptosOptions, StartupError> {
+    let file = Path::new(CONFIG_FILE).exists().then_some(CONFIG_FILE);
+    leptos::config::get_configuration(file).map(|c| c.leptos_options).map_err(|e| StartupError::Leptos(e.to_string()))
+}
+
+/// A process ready to serve: connected, wired and bound.
+pub struct Application {
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    background: Background,
+}
+
+impl Application {
+    /// Connects to the database and binds `leptos.site_addr` (port 0 picks a free one).
+    pub async fn build(
+        settings: Settings,
+        leptos: LeptosOptions,
+        background: Background,
+    ) -> Result<Self, StartupError> {
+        let store = Store::connect(&settings).await?;
+        let addr = leptos.site_addr;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| StartupError::Bind { addr, error })?;
+        let state = AppState::new(leptos, store, settings, routes::role_for);
+        Ok(Self { state, listener, background })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.state.leptos_options.site_addr)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The background work of this process, to run step by step.
+    pub fn tasks(&self) -> Tasks {
+        Tasks { store: self.state.store.clone(), zone: self.state.settings.time_zone }
+    }
+
+    /// Starts the background work (unless manual) and serves until `shutdown` resolves.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        if self.background == Background::Run {
+            tokio::spawn(self.tasks().run());
+        }
+        tracing::info!(address = %self.address(), database = self.state.store.database_name(), "orderdesk listening");
+        let router = router(self.state);
+        server::serve_on(self.listener, router, shutdown).await
+    }
+}
+
+/// The whole application as an axum router: the server's routes and middleware around the
+/// Leptos pages.
+pub fn router(state: AppState) -> Router {
+    let options = state.leptos_options.clone();
+    let pages = Router::new().leptos_routes(&state, generate_route_list(App), move || shell(options.clone()));
+    server::router(state, pages)
+}
+
+/// What a running server does besides answering requests.
+#[derive(Debug, Clone)]
+pub struct Tasks {
+    store: Store,
+    zone: chrono_tz::Tz,
+}
+
+impl Tasks {
+    pub fn new(store: Store, zone: chrono_tz::Tz) -> Self {
+        Self { store, zone }
+    }
+
+    /// All of it, in order, as `serve` runs it: the indexes (builds over big collections take
+    /// seconds, so the server answers meanwhile), then the display-ID fill (a pass goes by the
+    /// display_id index), then the failures report's last 30 days (the first `/failures` visit
+    /// would otherwise wait for them).
+    pub async fn run(self) {
+        if !self.ensure_indexes().await {
+            return;
+        }
+        display_fill::spawn(self.store.clone());
+        self.precompute_failures().await;
+    }
+
+    /// Ensures every index and says plainly which ones legacy data blocks; false when the
+    /// database is unavailable (the indexes are checked again at the next start).
+    pub async fn ensure_indexes(&self) -> bool {
+        for outcome in self.store.ensure_indexes().await {
+            match outcome.result {
+                Ok(()) => {}
+                Err(StorageError::DuplicateKey { .. }) => tracing::error!(
+                    collection = outcome.index.collection,
+                    index = outcome.index.name,
+                    stand_in = outcome.stand_in.as_deref().unwrap_or("none"),
+                    "unique index {}.{} is blocked by existing data (missing, null or duplicate values); \
+                     lookups use a non-unique index meanwhile, but nothing prevents new duplicates until \
+                     the data is fixed (see the Maintenance page)",
+                    outcome.index.collection,
+                    outcome.index.name
+                ),
+                Err(e) if e.is_unavailable() => {
+                    tracing::warn!(error = %e, "database unavailable at start-up; indexes will be checked on the next start");
+                    return false;
+                }
+                Err(e) => tracing::error!(index = outcome.index.name, error = %e, "could not create index"),
+            }
+        }
+        true
+    }
+
+    /// Orders the bots insert carry no display_id: one pass fills the recent ones.
+    pub async fn fill_display_ids(&self) -> Result<u64, StorageError> {
+        display_fill::fill_pass(&self.store, chrono::Utc::now()).await
+    }
+
+    pub async fn precompute_failures(&self) {
+        if let Err(e) = monitoring::failure_report(&self.store, self.zone, chrono::Utc::now(), 30).await {
+            tracing::warn!(error = %e, "could not precompute the failures report; the page computes it when opened");
+        }
+    }
+}

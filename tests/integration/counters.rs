@@ -1,0 +1,81 @@
+//! The counters page's judgement on crafted data in the marketplace's own shape (Mongoose's
+//! `__v`, 32-bit sequences): each warning fires exactly where it should.
+
+use crate::helpers;
+
+use chrono::{TimeZone, Utc};
+use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use orderdesk::domain::counters::CounterRow;
+
+fn at(h: u32, m: u32) -> BsonTime {
+    BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 11, 21, h, m, 0).unwrap().timestamp_millis())
+}
+
+fn kinds(rows: &[CounterRow], id: &str) -> Vec<&'static str> {
+    let row = rows.iter().find(|r| r.counter_id == id).unwrap_or_else(|| panic!("{id} missing in {rows:#?}"));
+    row.warnings.iter().map(|w| w.kind()).collect()
+}
+
+#[tokio::test]
+async fn each_counter_warning_fires_exactly_when_it_should() {
+    let store = helpers::fresh_store("counters").await;
+    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
+    let db = client.database(store.database_name());
+    let counters = db.collection::<Document>("ordercounters");
+    counters
+        .insert_many([
+            doc! { "counterId": "20261121-hot", "sequence": 80_000_i32, "lastUpdated": at(11, 0), "__v": 0 },
+            doc! { "counterId": "20261121-calm", "sequence": 3_i32, "lastUpdated": at(10, 0), "__v": 0 },
+            doc! { "counterId": "20261121-double", "sequence": 2_i32, "lastUpdated": at(10, 0), "__v": 0 },
+            doc! { "counterId": "20261121-late", "sequence": 1_i64, "lastUpdated": BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 5).unwrap().timestamp_millis()), "__v": 0 },
+            doc! { "counterId": "20261120-calm", "sequence": 7_i32, "lastUpdated": at(1, 0), "__v": 0 },
+            doc! { "counterId": "calm-2026", "sequence": 1_i32, "lastUpdated": at(1, 0), "__v": 0 },
+        ])
+        .await
+        .unwrap();
+    let orders = db.collection::<Document>("orders");
+    let order = |vendor: &str, n: u32, h: u32| doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": vendor, "order_number": format!("BB-{vendor}-{n}"), "created_at": at(h, 0) };
+    orders
+        .insert_many([
+            order("calm", 1, 9),
+            order("calm", 2, 9),
+            order("calm", 3, 11),
+            order("double", 1, 9),
+            order("double", 2, 9),
+            order("double", 3, 9),
+            order("late", 1, 23),
+            // Yesterday's order does not count for today.
+            doc! { "source": "marketplace", "order_id": "yesterday", "vendor_id": "hot", "order_number": "BB-y", "created_at": BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 11, 20, 23, 0, 0).unwrap().timestamp_millis()) },
+        ])
+        .await
+        .unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
+    let view = orderdesk::services::monitoring::counters_today(&store, chrono_tz::UTC, now).await.unwrap();
+    assert_eq!(view.rows.len(), 4, "today's counters only");
+    assert_eq!(kinds(&view.rows, "20261121-hot"), ["near-cap", "gaps"]);
+    assert!(kinds(&view.rows, "20261121-calm").is_empty());
+    assert_eq!(kinds(&view.rows, "20261121-double"), ["more-orders"]);
+    assert_eq!(kinds(&view.rows, "20261121-late"), ["late-update"]);
+    let calm = view.rows.iter().find(|r| r.counter_id == "20261121-calm").unwrap();
+    assert_eq!((calm.sequence, calm.orders, calm.orders_last_hour), (3, 3, 1), "one order in the last hour (11:00)");
+    assert_eq!(view.malformed.len(), 1);
+    assert_eq!(view.malformed[0].counter_id, "calm-2026");
+    assert_eq!(kinds(&view.malformed, "calm-2026"), ["unparseable"]);
+
+    // In Berlin, 23:00 UTC on the 21st is already the 22nd: the late order leaves "late"'s day.
+    let berlin = orderdesk::services::monitoring::counters_today(&store, chrono_tz::Europe::Berlin, now).await.unwrap();
+    assert_eq!(kinds(&berlin.rows, "20261121-late"), ["gaps", "late-update"]);
+
+    let history = orderdesk::services::monitoring::vendor_history(
+        &store,
+        chrono_tz::UTC,
+        &orderdesk::domain::ids::VendorId::parse("calm").unwrap(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(history.len(), 30);
+    assert_eq!(history[29], (now.date_naive(), 3, 3));
+    assert_eq!(history[28], (now.date_naive().pred_opt().unwrap(), 7, 0));
+    store.drop_database().await.unwrap();
+}

@@ -1,0 +1,148 @@
+//! The app end to end over HTTP against a real mongod: pages, health, outage and recovery.
+
+use crate::helpers;
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use orderdesk::demo::{DemoSpec, generate};
+
+#[tokio::test]
+async fn healthz_reports_the_database() {
+    let app = helpers::spawn_app().await;
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"]["reachable"], true);
+    assert!(body["database"]["round_trip_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+/// The app over a database loaded with demo data first, as `scripts/dev` does it (legacy
+/// orders then block the unique index, and the app must run regardless).
+async fn app_with_demo(spec: &DemoSpec) -> helpers::TestApp {
+    let db = helpers::unique_db("demo");
+    let store = orderdesk::storage::Store::connect(&helpers::settings(&helpers::mongodb_uri(), &db)).await.unwrap();
+    orderdesk::demo::insert(&store, generate(spec)).await.unwrap();
+    helpers::spawn_app_on(&helpers::mongodb_uri(), &db, true, |_| {}).await
+}
+
+#[tokio::test]
+async fn home_page_is_server_rendered_with_the_order_count() {
+    let spec = DemoSpec {
+        orders: 500,
+        seed: 3,
+        now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        time_zone: chrono_tz::UTC,
+    };
+    let app = app_with_demo(&spec).await;
+    let res = app.get("/").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"data-count="500""#), "{html}");
+    assert!(html.contains("orders in the database"));
+    assert!(html.contains(r#"data-testid="recent-order""#));
+}
+
+#[tokio::test]
+async fn search_by_telegram_id_lists_that_customers_orders() {
+    let spec = DemoSpec { orders: 400, seed: 9, now: Utc::now(), time_zone: chrono_tz::UTC };
+    let data = generate(&spec);
+    let telegram_id = data.orders.iter().find_map(|d| d.get_i64("telegram_id").ok()).unwrap();
+    let expected = data.orders.iter().filter(|d| d.get_i64("telegram_id") == Ok(telegram_id)).count();
+    let app = app_with_demo(&spec).await;
+    let html = app.get(&format!("/search?q=%20%23{telegram_id}%20")).await.text().await.unwrap();
+    assert_eq!(html.matches(r#"data-testid="order-row""#).count(), expected.min(50), "{html}");
+    assert!(html.contains("read as a telegram id"));
+}
+
+#[tokio::test]
+async fn bad_search_input_is_a_400_with_a_reason() {
+    let app = helpers::spawn_app().await;
+    for q in ["%7B%22%24gt%22%3A%20%22%22%7D", ".*", "ORD-2025"] {
+        let res = app.get(&format!("/search?q={q}")).await;
+        assert_eq!(res.status(), 400, "{q}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("role=\"alert\""), "{html}");
+    }
+}
+
+/// The issue's acceptance check: kill mongod under a running app, see 503 and a clear page
+/// within 3 s, start mongod again, see everything recover without restarting the app.
+#[tokio::test]
+async fn a_dead_database_is_reported_within_3s_and_the_app_recovers() {
+    let mut mongod = helpers::OwnMongod::start();
+    let app = helpers::spawn_app_on(&mongod.uri(), "outage", false, |_| {}).await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    mongod.kill();
+    let started = Instant::now();
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"]["reachable"], false);
+    assert!(started.elapsed() < Duration::from_secs(3), "healthz took {:?}", started.elapsed());
+
+    let started = Instant::now();
+    let res = app.get("/").await;
+    assert!(started.elapsed() < Duration::from_secs(3), "the page took {:?}", started.elapsed());
+    assert_eq!(res.status(), 503);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Database unavailable"), "{html}");
+
+    mongod.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if app.get("/healthz").await.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the app did not recover after mongod came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.get("/").await.status(), 200);
+}
+
+/// A burst of calls that give up (their per-call bound passes while they wait for a
+/// connection) leaves the pool serving: a ping straight after answers. Before the fix the
+/// driver's pool kept every abandoned checkout queued and served one per pool event, so every
+/// later call timed out for minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_that_give_up_do_not_wedge_the_pool() {
+    let seeded = helpers::fresh_store("wedge").await;
+    let settings = helpers::settings(&helpers::mongodb_uri(), seeded.database_name());
+    let store = orderdesk::storage::Store::connect(&settings).await.expect("connect");
+    store.ping().await.expect("a ping before the burst");
+    let hasty = store.with_operation_timeout(Duration::from_millis(1));
+    let burst = (0..3000).map(|_| {
+        let hasty = hasty.clone();
+        tokio::spawn(async move { hasty.order_count().await.is_ok() })
+    });
+    let answered = futures::future::join_all(burst).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert!(answered < 3000, "some calls gave up: {answered} answered");
+    let ping = store.ping().await;
+    assert!(ping.is_ok(), "after the burst the pool still serves: {ping:?}");
+    assert!(store.order_count().await.is_ok(), "and so does every other call");
+    assert_eq!(store.pool().in_use, 0, "every place in the driver is free again");
+    seeded.drop_database().await.unwrap();
+}
+
+/// Clients that hang up half way through (as wrk does at the end of a run) leave the server
+/// healthy: requests that follow are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_that_hang_up_do_not_wedge_the_server() {
+    let app = helpers::spawn_app().await;
+    let burst = (0..1500u64).map(|i| {
+        let (address, cookie) = (app.address.clone(), app.cookie.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder().timeout(Duration::from_millis(1 + i * 7919 % 30)).build().unwrap();
+            let _ = client.get(format!("{address}/")).header("cookie", cookie).send().await;
+        })
+    });
+    futures::future::join_all(burst).await;
+    let started = Instant::now();
+    let res = app.get("/healthz").await;
+    assert_eq!(res.status(), 200, "healthy after the burst");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered at once: {:?}", started.elapsed());
+    assert_eq!(app.get("/orders").await.status(), 200);
+}

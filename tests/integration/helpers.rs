@@ -1,0 +1,252 @@
+//! Shared by the integration tests: the real app on a random port against a real mongod,
+//! with a fresh database per test (dropped when the test's `TestApp` is dropped).
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use orderdesk::{
+    config::{CONFIG_FILE, Secret, Settings},
+    domain::accounts::Role,
+    startup::{self, Application, Background},
+    storage::Store,
+};
+
+/// The mongod under test: `MONGODB_URI`, which `scripts/test` sets to a throwaway server.
+pub fn mongodb_uri() -> String {
+    std::env::var("MONGODB_URI").unwrap_or_else(|_| {
+        panic!("MONGODB_URI is not set: run ./scripts/test, which starts a throwaway mongod for the tests")
+    })
+}
+
+/// Settings for a test: the file's defaults, this test's URI and database.
+pub fn settings(uri: &str, database: &str) -> Settings {
+    let mut s = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
+    s.mongodb_uri = uri.to_owned();
+    s.database = database.to_owned();
+    s
+}
+
+/// A database name no other test uses.
+pub fn unique_db(prefix: &str) -> String {
+    format!("t_{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    /// Signed in as a support user (the session cookie is a default header).
+    pub client: reqwest::Client,
+    /// That session's cookie header value and CSRF token.
+    pub cookie: String,
+    pub csrf: String,
+    drop_on_exit: bool,
+}
+
+/// A staff account `{role}@test.example` with a live session: the `Cookie` header value
+/// and the session's CSRF token.
+pub async fn signed_in(store: &Store, role: Role) -> (String, String) {
+    use orderdesk::domain::accounts::{Email, NewPassword, password};
+    let email = Email::parse(&format!("{role}@test.example")).unwrap();
+    let hash = password::hash(&NewPassword::parse("test password for staff").unwrap());
+    store.upsert_staff(&email, role, &hash, chrono::Utc::now()).await.expect("staff account");
+    let account = store.find_staff(&email).await.unwrap().unwrap();
+    let (token, csrf) = (orderdesk::domain::tokens::random_token(), orderdesk::domain::tokens::random_token());
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::hours(1);
+    store
+        .create_session(&orderdesk::domain::tokens::sha256_hex(&token), &account, &csrf, now, later, later)
+        .await
+        .expect("session");
+    (format!("od_session={token}"), csrf)
+}
+
+/// A client that sends `cookie` with every request and follows no redirects when asked.
+pub fn client_with(cookie: &str, follow_redirects: bool) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    let policy =
+        if follow_redirects { reqwest::redirect::Policy::default() } else { reqwest::redirect::Policy::none() };
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .default_headers(headers)
+        .redirect(policy)
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.drop_on_exit {
+            let database = self.store.database_name().to_owned();
+            // Best effort, on a client of its own: the store's client lives on the test's
+            // runtime, which this thread blocks while it waits here.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        if let Ok(client) = mongodb::Client::with_uri_str(mongodb_uri()).await {
+                            let _ =
+                                tokio::time::timeout(Duration::from_secs(5), client.database(&database).drop()).await;
+                        }
+                    });
+                }
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Spawns the whole app (the router `orderdesk serve` runs) on a random port.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(&mongodb_uri(), &unique_db("app"), true, |_| {}).await
+}
+
+/// The bootstrap API key the API tests use.
+pub const TEST_KEY: &str = "test-bootstrap-key-0123456789abcdef";
+
+/// The app with [`TEST_KEY`] accepted as the bootstrap API key.
+pub async fn spawn_app_with_key() -> TestApp {
+    spawn_app_on(&mongodb_uri(), &unique_db("api"), true, |s| {
+        s.bootstrap_api_key = Some(Secret::new(TEST_KEY.into()));
+    })
+    .await
+}
+
+pub async fn spawn_app_on(
+    uri: &str,
+    database: &str,
+    drop_on_exit: bool,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = settings(uri, database);
+    configure(&mut settings);
+    let mut leptos = startup::leptos_options().expect("Leptos settings");
+    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+    // Start-up as `orderdesk serve` runs it, background work included; the indexes are
+    // awaited here first so the test's first request finds them.
+    let app = Application::build(settings, leptos, Background::Run).await.expect("start-up");
+    assert!(app.tasks().ensure_indexes().await, "mongod is not reachable");
+    let store = app.state().store.clone();
+    let address = format!("http://{}", app.address());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let (cookie, csrf) = signed_in(&store, Role::Support).await;
+    let client = client_with(&cookie, true);
+    TestApp { address, store, client, cookie, csrf, drop_on_exit }
+}
+
+/// A store on a fresh database with every index in place, like a started server's.
+pub async fn fresh_store(prefix: &str) -> Store {
+    let mut settings = settings(&mongodb_uri(), &unique_db(prefix));
+    // Tests push thousands of operations through a 10-connection pool at once.
+    settings.operation_timeout = Duration::from_secs(60);
+    let store = Store::connect(&settings).await.expect("connect");
+    // The indexes as start-up makes them.
+    assert!(startup::Tasks::new(store.clone(), settings.time_zone).ensure_indexes().await, "mongod is not reachable");
+    store
+}
+
+/// A new shipping-bot order for a customer, with nothing else set.
+pub fn bot_order(telegram_id: Option<i64>, amount: Option<f64>) -> orderdesk::storage::orders::NewOrder {
+    orderdesk::storage::orders::NewOrder {
+        source: orderdesk::domain::orders::Source::ShippingBot,
+        telegram_id: telegram_id.map(orderdesk::domain::ids::TelegramId),
+        vendor_id: None,
+        user_id: None,
+        order_number: None,
+        amount,
+    }
+}
+
+/// The `orderdesk` binary built for these tests.
+pub fn orderdesk_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_orderdesk")
+}
+
+/// The real `orderdesk serve` on `database` and a free port, with these extra environment
+/// variables; its output is piped (read it with `wait_with_output` after killing it).
+pub fn serve_binary(database: &str, envs: &[(&str, &str)]) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Command::new(orderdesk_bin())
+        .arg("serve")
+        .env("MONGODB_URI", mongodb_uri())
+        .env("ORDERDESK_DATABASE", database)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("orderdesk serve starts");
+    (server, port)
+}
+
+/// A mongod of a test's own, for tests that stop and restart the database.
+pub struct OwnMongod {
+    pub port: u16,
+    dbpath: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnMongod {
+    pub fn start() -> Self {
+        let dbpath = std::env::temp_dir().join(format!("orderdesk-mongod-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dbpath).expect("dbpath");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let mut me = Self { port, dbpath, child: None };
+        me.restart();
+        me
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    fn binary() -> PathBuf {
+        std::env::var_os("ORDERDESK_MONGOD_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".mongo/fiftyone/db/bin/mongod"))
+    }
+
+    /// Starts mongod (again) on the same port and data directory; waits until it listens.
+    pub fn restart(&mut self) {
+        let child = Command::new(Self::binary())
+            .args(["--dbpath", self.dbpath.to_str().expect("utf-8 path"), "--bind_ip", "127.0.0.1", "--quiet"])
+            .args(["--port", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {}: {e} (run ./scripts/test to install it)", Self::binary().display())
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mongod did not listen on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops mongod the hard way, as a crash or a pulled cable would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnMongod {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dbpath);
+    }
+}

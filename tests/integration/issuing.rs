@@ -1,0 +1,253 @@
+//! Issuing IDs and numbers against a real mongod: concurrency, processes, the daily
+//! reset, the cap, segment mode, sessions and creation with colliding IDs.
+
+use crate::helpers;
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::{StreamExt, stream};
+use orderdesk::{
+    domain::ids::{BbNumber, CounterId, OrderId, TelegramId, UserSuffix, VendorId, generate::Clock},
+    services::issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
+    storage::{Store, counters::CounterError},
+};
+use rand::{RngCore, SeedableRng, rngs::StdRng};
+
+/// A clock the test moves by hand.
+struct HandClock(Mutex<DateTime<Utc>>);
+
+impl HandClock {
+    fn at(t: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(t)))
+    }
+    fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl Clock for HandClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn vendor(s: &str) -> VendorId {
+    VendorId::parse(s).unwrap()
+}
+
+fn user() -> UserSuffix {
+    UserSuffix::from_user_id("6834622e10d75a5ba7b7a1b2").unwrap()
+}
+
+fn strict(store: &Store, clock: Arc<dyn Clock>) -> NumberAllocator {
+    NumberAllocator::new(store.clone(), clock, chrono_tz::UTC, BTreeMap::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_tasks_of_2000_strict_allocations_give_exactly_1_to_16000() {
+    let store = helpers::fresh_store("strict").await;
+    let clock = HandClock::at(Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap());
+    let allocator = Arc::new(strict(&store, clock));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let allocator = allocator.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::with_capacity(2000);
+                for _ in 0..2000 {
+                    let issued = allocator.allocate(&vendor("hot"), user()).await.unwrap();
+                    let number = BbNumber::parse(&issued.order_number).unwrap();
+                    assert_eq!(number.sequence, issued.sequence);
+                    got.push(issued.sequence);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap();
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "one task's numbers must rise");
+        all.extend(got);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=16_000).collect::<Vec<u32>>());
+    assert_eq!(store.counter_sequence("20261120-hot").await.unwrap(), Some(16_000));
+}
+
+#[tokio::test]
+async fn two_orderdesk_processes_never_issue_the_same_number() {
+    let store = helpers::fresh_store("procs").await;
+    let spawn = || {
+        std::process::Command::new(helpers::orderdesk_bin())
+            .args(["id", "bb", "--vendor", "shared-vendor", "--user", "u-1234", "--count", "1500"])
+            .env("MONGODB_URI", helpers::mongodb_uri())
+            .env("ORDERDESK_DATABASE", store.database_name())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut sequences = Vec::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            sequences.push(BbNumber::parse(line).unwrap().sequence);
+        }
+    }
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=3000).collect::<Vec<u32>>());
+}
+
+#[tokio::test]
+async fn the_counter_resets_at_midnight_in_the_configured_zone() {
+    let store = helpers::fresh_store("midnight").await;
+    // 23:59:59.999 in New York on 20 November is 04:59:59.999 UTC on the 21st.
+    let before = Utc.with_ymd_and_hms(2026, 11, 21, 4, 59, 59).unwrap() + chrono::Duration::milliseconds(999);
+    let clock = HandClock::at(before);
+    let allocator = NumberAllocator::new(store.clone(), clock.clone(), chrono_tz::America::New_York, BTreeMap::new());
+    let v = vendor("pizza-palace");
+    let a = allocator.allocate(&v, user()).await.unwrap();
+    let b = allocator.allocate(&v, user()).await.unwrap();
+    assert_eq!((a.counter_id.as_str(), a.sequence), ("20261120-pizza-palace", 1));
+    assert_eq!(b.sequence, 2);
+    clock.set(before + chrono::Duration::milliseconds(1));
+    let c = allocator.allocate(&v, user()).await.unwrap();
+    assert_eq!((c.counter_id.as_str(), c.sequence), ("20261121-pizza-palace", 1));
+    assert!(c.order_number.starts_with("BB-1795237200000-"), "{}", c.order_number);
+}
+
+#[tokio::test]
+async fn at_99999_the_allocator_refuses_and_the_counter_stays_at_the_cap() {
+    let store = helpers::fresh_store("cap").await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+    let counter = CounterId::new(now.date_naive(), vendor("busy"));
+    store.set_counter(&counter, 99_998, now).await.unwrap();
+    let allocator = strict(&store, HandClock::at(now));
+    let last = allocator.allocate(&vendor("busy"), user()).await.unwrap();
+    assert_eq!(last.sequence, 99_999);
+    assert!(last.order_number.ends_with("-99999"));
+    for _ in 0..3 {
+        match allocator.allocate(&vendor("busy"), user()).await {
+            Err(CounterError::Exhausted { max: 99_999, .. }) => {}
+            other => panic!("expected CounterExhausted, got {other:?}"),
+        }
+    }
+    assert_eq!(store.counter_sequence("20261120-busy").await.unwrap(), Some(99_999));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn segment_mode_hands_out_unique_numbers_across_processes() {
+    let store = helpers::fresh_store("segment").await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let sizes = BTreeMap::from([(vendor("hot"), 50)]);
+    // Two allocators stand for two processes: each holds its own blocks.
+    let make = || Arc::new(NumberAllocator::new(store.clone(), HandClock::at(now), chrono_tz::UTC, sizes.clone()));
+    let (a, b) = (make(), make());
+    let run = |alloc: Arc<NumberAllocator>| {
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..700 {
+                got.push(alloc.allocate(&vendor("hot"), user()).await.unwrap().sequence);
+            }
+            got
+        })
+    };
+    let (ra, rb) = (run(a), run(b));
+    let (ga, gb) = (ra.await.unwrap(), rb.await.unwrap());
+    assert!(ga.windows(2).all(|w| w[0] < w[1]) && gb.windows(2).all(|w| w[0] < w[1]));
+    let all: HashSet<u32> = ga.iter().chain(&gb).copied().collect();
+    assert_eq!(all.len(), 1400, "no number is issued twice");
+    let reserved = store.counter_sequence("20261120-hot").await.unwrap().unwrap();
+    assert!(all.iter().all(|&n| n >= 1 && n <= reserved));
+    // Blocks of 50, prefetched: at most two unused blocks per process remain as gaps.
+    assert!((1400..=1400 + 4 * 50).contains(&reserved), "reserved {reserved}");
+}
+
+#[tokio::test]
+async fn a_segment_near_the_cap_is_cut_to_what_is_left() {
+    let store = helpers::fresh_store("segcap").await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    store.set_counter(&CounterId::new(now.date_naive(), vendor("hot")), 99_990, now).await.unwrap();
+    let alloc =
+        NumberAllocator::new(store.clone(), HandClock::at(now), chrono_tz::UTC, BTreeMap::from([(vendor("hot"), 100)]));
+    let mut got = Vec::new();
+    loop {
+        match alloc.allocate(&vendor("hot"), user()).await {
+            Ok(n) => got.push(n.sequence),
+            Err(CounterError::Exhausted { .. }) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(got, (99_991..=99_999).collect::<Vec<u32>>());
+}
+
+/// An RNG whose u32 draws come from a small space, so generated IDs collide often.
+struct Colliding {
+    inner: StdRng,
+    draws: Arc<AtomicU64>,
+}
+
+impl RngCore for Colliding {
+    fn next_u32(&mut self) -> u32 {
+        self.draws.fetch_add(1, Ordering::Relaxed);
+        self.inner.next_u32() % 100_000
+    }
+    fn next_u64(&mut self) -> u64 {
+        u64::from(self.next_u32())
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.inner.fill_bytes(dst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_thousand_concurrent_creates_with_colliding_ids_lose_nothing() {
+    let store = helpers::fresh_store("collide").await;
+    let draws = Arc::new(AtomicU64::new(0));
+    let rng = Colliding { inner: StdRng::seed_from_u64(11), draws: draws.clone() };
+    // One fixed second: every ID differs only in its 32 "random" bits, here 17 bits.
+    let clock = HandClock::at(Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap());
+    let creator = OrderCreator::new(store.clone(), Arc::new(IdGenerator::new(clock, Box::new(rng), IdScheme::Ord)));
+    let order = helpers::bot_order(Some(42), Some(12.5));
+    let ids: Vec<OrderId> = stream::iter(0..10_000)
+        .map(|_| {
+            let (creator, order) = (creator.clone(), order.clone());
+            async move { creator.create(&order).await.unwrap() }
+        })
+        .buffer_unordered(256)
+        .collect()
+        .await;
+    let distinct: HashSet<String> = ids.iter().map(ToString::to_string).collect();
+    assert_eq!(distinct.len(), 10_000);
+    assert_eq!(store.order_count().await.unwrap(), 10_000);
+    let retries = creator.retries();
+    assert!(retries > 50, "a 100,000-value space must collide often; got {retries} retries");
+    assert_eq!(draws.load(Ordering::Relaxed), 10_000 + retries, "every clash was retried and counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_session_requests_for_one_user_get_one_session_and_one_order_id() {
+    let store = helpers::fresh_store("sessions").await;
+    let ids = Arc::new(IdGenerator::system(IdScheme::Ord));
+    let results: Vec<_> = stream::iter(0..64)
+        .map(|_| {
+            let (store, ids) = (store.clone(), ids.clone());
+            async move { store.get_or_create_session(TelegramId(777), &ids.next_id(), Utc::now()).await.unwrap() }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let order_ids: HashSet<_> = results.iter().map(|s| s.order_id.clone()).collect();
+    assert_eq!(order_ids.len(), 1, "{order_ids:?}");
+    assert!(results.iter().all(|s| s.current_step.as_deref() == Some("START")));
+    OrderId::parse(order_ids.iter().next().unwrap().as_deref().unwrap()).unwrap();
+}

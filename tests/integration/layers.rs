@@ -1,0 +1,106 @@
+//! The layers import downwards only, and the domain imports no other layer: every
+//! `crate::…` path in `src/` is read and its first segment checked against this order.
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
+
+/// Lowest first. A file may use its own layer and any layer before it.
+const LAYERS: &[&str] = &["domain", "config", "storage", "services", "demo", "server", "app", "startup", "cli"];
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The layer a file belongs to: its folder under `src/`, or its own name for `src/x.rs`.
+fn layer_of(relative: &Path) -> String {
+    let first = relative.components().next().expect("a path under src/").as_os_str().to_string_lossy();
+    first.trim_end_matches(".rs").to_owned()
+}
+
+/// The first segment of every `crate::` path in `code`, including each item of a
+/// `crate::{a::…, b}` group.
+fn crate_roots(code: &str) -> BTreeSet<String> {
+    let mut roots = BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        // `$crate::` in macros names this crate too.
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let (mut depth, mut item, mut end) = (1, String::new(), group.len());
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                if depth == 0 {
+                    end = i;
+                    break;
+                }
+                if depth == 1 && c == ',' {
+                    roots.insert(first_segment(&item));
+                    item.clear();
+                } else {
+                    item.push(c);
+                }
+            }
+            roots.insert(first_segment(&item));
+            rest = &group[end..];
+        } else {
+            roots.insert(first_segment(rest));
+        }
+    }
+    roots.remove("");
+    roots
+}
+
+fn first_segment(path: &str) -> String {
+    path.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+/// The code without `//` comments, which may name other layers freely.
+fn without_comments(code: &str) -> String {
+    code.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn layers_import_downwards_only() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let layer = layer_of(relative);
+        if layer == "lib" || layer == "main" {
+            continue;
+        }
+        let rank = LAYERS.iter().position(|l| *l == layer).unwrap_or_else(|| {
+            panic!("src/{} is in no layer: add `{layer}` to LAYERS in this test and to lib.rs", relative.display())
+        });
+        let code = without_comments(&std::fs::read_to_string(file).unwrap());
+        for root in crate_roots(&code) {
+            match LAYERS.iter().position(|l| *l == root) {
+                Some(used) if used <= rank => {}
+                Some(_) => wrong.push(format!("src/{} ({layer}) imports {root}", relative.display())),
+                None => wrong.push(format!("src/{} uses crate::{root}, which is no layer", relative.display())),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "imports that run up the layers ({}):\n{}", LAYERS.join(" < "), wrong.join("\n"));
+}
+
+#[test]
+fn the_import_reader_sees_groups_and_nested_paths() {
+    let roots = crate_roots("use crate::{app::{a, b}, domain::ids::X};\nlet x = crate::storage::Store::f();");
+    assert_eq!(roots.into_iter().collect::<Vec<_>>(), ["app", "domain", "storage"]);
+}

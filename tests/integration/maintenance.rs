@@ -1,0 +1,374 @@
+//! Index checks and migrations on a database shaped like the shipping bot's and the
+//! marketplace's legacy data, on the real mongod: the check finds every blocker, the
+//! migrations fix them in batches, the unique index then builds, a re-run changes nothing,
+//! and a migration killed with SIGKILL half way is finished by the next run.
+
+use crate::helpers;
+
+use std::{
+    collections::{HashMap, HashSet},
+    process::{Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::{TimeZone, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
+use orderdesk::{
+    domain::ids::{BbNumber, CounterId, LookupKey, OrderId, VendorId, generate::SystemClock},
+    domain::maintenance::{ApplyOutcome, FreshIdForm, IndexState, Migration, MigrationOptions, RunRecord, RunStatus},
+    services::maintenance::{self as runner, MaintenanceError},
+    storage::Store,
+};
+
+async fn raw_orders(store: &Store) -> mongodb::Collection<Document> {
+    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
+    client.database(store.database_name()).collection("orders")
+}
+
+fn at(day: u32, hour: u32) -> BsonTime {
+    BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap().timestamp_millis())
+}
+
+/// The bot's legacy orders: 5 without order_id, 4 null, 3 empty, two pairs and a triple of
+/// duplicates, 20 good ones; and the marketplace's: 6 without a BB number (two vendors, two
+/// days), one without a user id, 3 numbered.
+async fn legacy_database() -> (Store, mongodb::Collection<Document>) {
+    // No indexes yet: legacy data came first, as in production.
+    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db("maint"));
+    let store = Store::connect(&settings).await.unwrap();
+    let orders = raw_orders(&store).await;
+    let mut docs = Vec::new();
+    for i in 0..20 {
+        let id = OrderId::ord(Utc.with_ymd_and_hms(2026, 3, 1, 1, i as u32, 0).unwrap(), 0x1000_0000 + i as u32);
+        docs.push(doc! { "order_id": id.to_string(), "display_id": id.display_id().to_string(), "id": format!("good_{i}"), "created_at": at(1, 1), "source": "shipping_bot" });
+    }
+    for i in 0..5 {
+        docs.push(doc! { "id": format!("missing_{i}"), "created_at": at(2, i), "source": "shipping_bot" });
+    }
+    for i in 0..4 {
+        docs.push(doc! { "id": format!("null_{i}"), "order_id": Bson::Null, "created_at": at(3, i), "source": "shipping_bot" });
+    }
+    // One of the empty ones has no created_at: it gets a pure UUID.
+    docs.push(doc! { "id": "empty_0", "order_id": "", "source": "shipping_bot" });
+    for i in 1..3 {
+        docs.push(
+            doc! { "id": format!("empty_{i}"), "order_id": "", "created_at": at(4, i), "source": "shipping_bot" },
+        );
+    }
+    for (id, copies) in
+        [("ORD-20260305010000-aaaaaaaa", 2), ("ORD-20260305020000-bbbbbbbb", 2), ("ORD-20260305030000-cccccccc", 3)]
+    {
+        for c in 0..copies {
+            // Inserted newest first, so "oldest keeps it" is not simply "first inserted".
+            docs.push(doc! { "order_id": id, "display_id": OrderId::parse(id).unwrap().display_id().to_string(), "id": format!("{id}#{c}"), "created_at": at(5, 10 - c), "source": "shipping_bot" });
+        }
+    }
+    for (vendor, day, n) in [("pizza-palace", 6, 3), ("sushi-go", 6, 2), ("pizza-palace", 7, 1)] {
+        for i in 0..n {
+            docs.push(doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": vendor, "user_id": format!("6834622e10d75a5ba7b7{i:04}"), "created_at": at(day, 12 + i), "status": "pending" });
+        }
+    }
+    docs.push(doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "pizza-palace", "created_at": at(6, 20), "status": "pending" });
+    for i in 1..=3 {
+        let n = BbNumber::parse(&format!("BB-1772798400000-00{i:02}-{i:05}")).unwrap();
+        docs.push(doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "pizza-palace", "user_id": "u1", "order_number": n.to_string(), "created_at": at(6, 1) });
+    }
+    orders.insert_many(docs).await.unwrap();
+    (store, orders)
+}
+
+async fn run(store: &Store, migration: Migration, dry_run: bool) -> RunRecord {
+    let options = MigrationOptions { dry_run, batch: 4, id_form: FreshIdForm::OrdFromCreatedAt };
+    let prepared = runner::prepare(store, Arc::new(SystemClock), chrono_tz::UTC, migration, options, "test")
+        .await
+        .unwrap_or_else(|e| panic!("{migration}: {e}"));
+    let mut progress_calls = 0;
+    let record = prepared.execute(|_| progress_calls += 1).await;
+    assert!(progress_calls >= 1);
+    assert_eq!(record.status, RunStatus::Completed, "{record:?}");
+    record
+}
+
+async fn blank_ids(orders: &mongodb::Collection<Document>) -> u64 {
+    orders.count_documents(doc! { "order_id": { "$in": [Bson::Null, ""] } }).await.unwrap()
+}
+
+fn cli(store: &Store, args: &[&str]) -> std::process::Output {
+    Command::new(helpers::orderdesk_bin())
+        .args(args)
+        .env("MONGODB_URI", helpers::mongodb_uri())
+        .env("ORDERDESK_DATABASE", store.database_name())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
+    let (store, orders) = legacy_database().await;
+    for outcome in store.ensure_indexes().await {
+        if (outcome.index.collection, outcome.index.name) == ("orders", "order_id_1") {
+            assert!(outcome.result.is_err(), "legacy data must block the unique index: {outcome:?}");
+            assert_eq!(outcome.stand_in.as_deref(), Some("order_id_1_nonunique"));
+        }
+    }
+
+    // The check names each kind of blocker.
+    let reports = store.check_indexes().await.unwrap();
+    let order_id = reports.iter().find(|r| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert_eq!(order_id.state, IndexState::Missing);
+    assert_eq!(order_id.stand_in.as_deref(), Some("order_id_1_nonunique"));
+    let b = order_id.blockers.as_ref().unwrap();
+    assert_eq!((b.missing, b.null, b.empty, b.duplicate_values, b.duplicate_documents), (5, 4, 3, 3, 7));
+    assert!(b.block());
+    assert_eq!(b.fixed_by(), vec![Migration::OrderIds, Migration::Duplicates]);
+    assert!(b.sample.iter().any(|s| s.problem == "null" && s.lookup.as_deref() == Some("null_0")));
+    assert!(
+        reports
+            .iter()
+            .filter(|r| r.collection != "orders" || r.name != "order_id_1")
+            .all(|r| r.state == IndexState::Present),
+        "{reports:#?}"
+    );
+    let out = cli(&store, &["indexes", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("MISSING") && printed.contains("BLOCKED: 5 missing, 4 null, 3 empty"), "{printed}");
+
+    // Apply refuses while data blocks it, and keeps the stand-in.
+    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
+    let payments = client.database(store.database_name()).collection::<Document>("payments");
+    payments.drop_index("order_id_1").await.unwrap();
+    let applied = store.apply_indexes().await.unwrap();
+    let (_, outcome) = applied.iter().find(|(r, _)| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert_eq!(*outcome, ApplyOutcome::Blocked);
+    // The rest are created, each on its own collection: `payments.order_id_1` shares its name
+    // with the blocked one and once was built as the orders' unique index by mistake.
+    let (_, payments) = applied.iter().find(|(r, _)| r.collection == "payments" && r.name == "order_id_1").unwrap();
+    assert_eq!(*payments, ApplyOutcome::Created);
+    assert!(!applied.iter().any(|(_, o)| matches!(o, ApplyOutcome::Failed(_))), "{applied:#?}");
+    assert_eq!(cli(&store, &["indexes", "apply"]).status.code(), Some(1));
+
+    // order-ids: the dry run reports exactly the 12 and writes nothing.
+    let dry = run(&store, Migration::OrderIds, true).await;
+    assert_eq!((dry.total, dry.done, dry.changed), (12, 12, 12));
+    assert_eq!(dry.changes.len(), 12);
+    assert!(dry.changes.iter().any(|c| c.from == "missing") && dry.changes.iter().any(|c| c.from == "\"\""));
+    assert_eq!(blank_ids(&orders).await, 12);
+    let real = run(&store, Migration::OrderIds, false).await;
+    assert_eq!(real.changed, 12);
+    assert_eq!(blank_ids(&orders).await, 0);
+    let fixed = orders.find_one(doc! { "id": "missing_3" }).await.unwrap().unwrap();
+    let id = OrderId::parse(fixed.get_str("order_id").unwrap()).unwrap();
+    assert_eq!(id.timestamp().unwrap().timestamp_millis(), at(2, 3).timestamp_millis(), "ORD from created_at");
+    assert_eq!(fixed.get_str("display_id").unwrap(), id.display_id().to_string());
+    let no_time = orders.find_one(doc! { "id": "empty_0" }).await.unwrap().unwrap();
+    assert_eq!(OrderId::parse(no_time.get_str("order_id").unwrap()).unwrap().scheme(), "UUID");
+    let again = run(&store, Migration::OrderIds, false).await;
+    assert_eq!((again.total, again.changed), (0, 0));
+    assert!(again.message.starts_with("nothing to do"), "{}", again.message);
+
+    // duplicates: the oldest keeps its ID; the others are findable by the old one.
+    let dry = run(&store, Migration::Duplicates, true).await;
+    assert_eq!((dry.total, dry.changed), (4, 4));
+    let real = run(&store, Migration::Duplicates, false).await;
+    assert_eq!(real.changed, 4);
+    let triple = "ORD-20260305030000-cccccccc";
+    let keeper = orders.find_one(doc! { "order_id": triple }).await.unwrap().unwrap();
+    assert_eq!(keeper.get_str("id").unwrap(), format!("{triple}#2"), "the oldest (created first) keeps the ID");
+    let found = store.find_orders(&LookupKey::parse(triple).unwrap()).await.unwrap();
+    assert_eq!(found.len(), 3, "the keeper and both renamed orders");
+    assert_eq!(found.iter().filter(|o| o.order_id.as_deref() == Some(triple)).count(), 1);
+    let again = run(&store, Migration::Duplicates, false).await;
+    assert_eq!(again.changed, 0);
+
+    // order-numbers: continue the vendor's counter for that day, in time order.
+    let vendor = VendorId::parse("pizza-palace").unwrap();
+    let day6 = CounterId::new(chrono::NaiveDate::from_ymd_opt(2026, 3, 6).unwrap(), vendor.clone());
+    store.set_counter(&day6, 3, Utc::now()).await.unwrap();
+    let dry = run(&store, Migration::OrderNumbers, true).await;
+    assert_eq!((dry.total, dry.changed, dry.errors), (7, 6, 1));
+    assert!(dry.error_samples[0].contains("no user_id"), "{:?}", dry.error_samples);
+    assert_eq!(store.counter_sequence(&day6.to_string()).await.unwrap(), Some(3), "a dry run advances nothing");
+    let real = run(&store, Migration::OrderNumbers, false).await;
+    assert_eq!((real.changed, real.errors), (6, 1));
+    assert_eq!(store.counter_sequence(&day6.to_string()).await.unwrap(), Some(6));
+    let numbered: Vec<Document> = orders
+        .find(doc! { "vendor_id": "pizza-palace", "counter_id": day6.to_string() })
+        .sort(doc! { "created_at": 1 })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let sequences: Vec<u32> =
+        numbered.iter().map(|d| BbNumber::parse(d.get_str("order_number").unwrap()).unwrap().sequence).collect();
+    assert_eq!(sequences, vec![4, 5, 6]);
+    assert_eq!(dry.changes.iter().filter(|c| c.to.ends_with("-00004")).count(), 1, "the dry run predicted them");
+    let again = run(&store, Migration::OrderNumbers, false).await;
+    assert_eq!((again.changed, again.errors), (0, 1), "only the order without a user id is left");
+
+    // Now the unique index builds, replacing the stand-in.
+    let applied = store.apply_indexes().await.unwrap();
+    let (_, outcome) = applied.iter().find(|(r, _)| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert_eq!(*outcome, ApplyOutcome::Created);
+    let reports = store.check_indexes().await.unwrap();
+    assert!(reports.iter().all(|r| r.state == IndexState::Present), "{reports:#?}");
+    assert!(reports.iter().all(|r| r.stand_in.is_none()));
+    assert!(cli(&store, &["indexes", "check"]).status.success());
+
+    // Every run is on record, newest first: the migrations, and the refused `indexes apply`
+    // from the command line with what blocked it.
+    let runs = store.recent_runs(50, Utc::now()).await.unwrap();
+    let (applies, migrations): (Vec<_>, Vec<_>) = runs.iter().partition(|r| r.task == "indexes");
+    assert_eq!(migrations.len(), 9);
+    assert!(migrations.iter().all(|r| r.status == RunStatus::Completed && r.actor == "test"));
+    assert_eq!(migrations.iter().filter(|r| r.dry_run).count(), 3);
+    let [apply] = applies[..] else { panic!("one recorded index apply: {applies:#?}") };
+    assert!(apply.actor.starts_with("cli:"), "{}", apply.actor);
+    assert_eq!((apply.status, apply.changed, apply.errors), (RunStatus::Failed, 0, 1));
+    assert_eq!(apply.unit(), "indexes");
+    let apply = store.find_run(&apply.id, Utc::now()).await.unwrap().expect("the run's details");
+    assert!(apply.error_samples[0].starts_with("orders.order_id_1: not created, data blocks it"), "{apply:#?}");
+    store.drop_database().await.unwrap();
+}
+
+/// A chunk of orders is written with one statement; when one order in it fails (here its
+/// new BB number is already taken), the others are still written and the error names it.
+#[tokio::test]
+async fn an_order_that_cannot_be_written_is_named_and_the_rest_of_its_chunk_is_written() {
+    let store = helpers::fresh_store("maint_conflict").await;
+    let orders = raw_orders(&store).await;
+    let user = "6834622e10d75a5ba7b70042";
+    let docs: Vec<Document> = (1..=10)
+        .map(|hour| doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "taco-town", "user_id": user, "created_at": at(9, hour), "status": "pending" })
+        .collect();
+    let ids = orders.insert_many(docs).await.unwrap().inserted_ids;
+    // The number the third order will get (the counter starts at 1 and follows time order).
+    let suffix = orderdesk::domain::ids::UserSuffix::from_user_id(user).unwrap();
+    let taken = BbNumber::millis(at(9, 3).timestamp_millis() as u64, suffix, 3).unwrap().to_string();
+    orders.insert_one(doc! { "source": "marketplace", "order_id": "taken-by-someone-else", "vendor_id": "other", "user_id": "x", "order_number": &taken, "created_at": at(9, 3) }).await.unwrap();
+
+    let options = MigrationOptions { dry_run: false, batch: 1000, id_form: FreshIdForm::OrdFromCreatedAt };
+    let prepared =
+        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderNumbers, options, "test")
+            .await
+            .unwrap();
+    let record = prepared.execute(|_| {}).await;
+    assert_eq!((record.changed, record.errors), (9, 1), "{record:?}");
+    let third = ids[&2].as_object_id().unwrap().to_hex();
+    assert!(
+        record.error_samples[0].contains(&third) && record.error_samples[0].contains("E11000"),
+        "{:?}",
+        record.error_samples
+    );
+    let unnumbered: Vec<Document> =
+        orders.find(doc! { "order_number": { "$exists": false } }).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(unnumbered.len(), 1);
+    assert_eq!(unnumbered[0].get_object_id("_id").unwrap().to_hex(), third);
+    let numbers: HashSet<String> = orders
+        .find(doc! { "vendor_id": "taco-town", "order_number": { "$exists": true } })
+        .await
+        .unwrap()
+        .try_collect::<Vec<Document>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.get_str("order_number").unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers.len(), 9, "nine distinct numbers");
+    assert!(!numbers.contains(&taken));
+    store.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_writing_run_waits_for_the_first_but_a_dry_run_does_not() {
+    let store = helpers::fresh_store("maint_lock").await;
+    assert!(store.acquire_migration_lock("000000000000000000000001", Utc::now()).await.unwrap());
+    let options = MigrationOptions { dry_run: false, ..MigrationOptions::default() };
+    let refused =
+        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, options, "test").await;
+    assert!(
+        matches!(refused, Err(MaintenanceError::AlreadyRunning(ref holder)) if holder == "000000000000000000000001")
+    );
+    let dry = MigrationOptions { dry_run: true, ..MigrationOptions::default() };
+    let prepared =
+        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, dry, "test").await.unwrap();
+    assert_eq!(prepared.execute(|_| {}).await.status, RunStatus::Completed);
+    store.release_migration_lock("000000000000000000000001").await.unwrap();
+    store.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_migration_killed_half_way_is_finished_by_the_next_run_without_changing_anything_twice() {
+    const ORDERS: usize = 40_000;
+    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db("maint_kill"));
+    let store = Store::connect(&settings).await.unwrap();
+    let orders = raw_orders(&store).await;
+    let docs: Vec<Document> =
+        (0..ORDERS).map(|i| doc! { "id": format!("legacy_{i}"), "created_at": at(1 + (i % 28) as u32, 0) }).collect();
+    for chunk in docs.chunks(10_000) {
+        orders.insert_many(chunk).await.unwrap();
+    }
+    store.ensure_indexes().await;
+
+    let mut child = Command::new(helpers::orderdesk_bin())
+        .args(["migrate", "order-ids", "--batch", "50"])
+        .env("MONGODB_URI", helpers::mongodb_uri())
+        .env("ORDERDESK_DATABASE", store.database_name())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = orders.count_documents(doc! { "order_id": { "$type": "string", "$ne": "" } }).await.unwrap();
+        if done >= 2_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the migration made no progress");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // The server finishes a bulk update already sent when its client dies: let it land.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let before: HashMap<String, String> = orders
+        .find(doc! { "order_id": { "$type": "string", "$ne": "" } })
+        .await
+        .unwrap()
+        .try_collect::<Vec<Document>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| (d.get_str("id").unwrap().to_owned(), d.get_str("order_id").unwrap().to_owned()))
+        .collect();
+    assert!(before.len() >= 2_000 && before.len() < ORDERS, "killed half way: {} of {ORDERS} had IDs", before.len());
+
+    // The next run takes over the dead run's lock at once and finishes the rest.
+    let out = Command::new(helpers::orderdesk_bin())
+        .args(["migrate", "order-ids", "--batch", "1000"])
+        .env("MONGODB_URI", helpers::mongodb_uri())
+        .env("ORDERDESK_DATABASE", store.database_name())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("changed {} of", ORDERS - before.len())));
+
+    let after: Vec<Document> = orders.find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(after.len(), ORDERS);
+    let mut seen = HashSet::new();
+    for d in &after {
+        let id = d.get_str("order_id").expect("every order has an ID");
+        assert!(OrderId::parse(id).is_ok(), "{id}");
+        assert!(seen.insert(id.to_owned()), "{id} given twice");
+        if let Some(old) = before.get(d.get_str("id").unwrap()) {
+            assert_eq!(old, id, "an order that had its ID before the kill kept it");
+        }
+    }
+    let runs = store.recent_runs(10, Utc::now()).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.status).collect::<Vec<_>>(), vec![RunStatus::Completed, RunStatus::Interrupted]);
+    store.drop_database().await.unwrap();
+}

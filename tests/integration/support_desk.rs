@@ -1,0 +1,202 @@
+//! The support desk over HTTP on demo data: every ID form lands on its order, lookups use
+//! indexes, the order page shows everything, and hostile input is plain text.
+
+use crate::helpers;
+
+use chrono::{TimeZone, Utc};
+use mongodb::bson::{Bson, Document};
+use orderdesk::{
+    demo::{DemoData, DemoSpec, generate},
+    domain::ids::{DisplayId, LookupKey, OrderId},
+};
+
+fn spec() -> DemoSpec {
+    DemoSpec {
+        orders: 2_000,
+        seed: 21,
+        now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        time_zone: chrono_tz::UTC,
+    }
+}
+
+/// The app over demo data loaded before start-up, as scripts/dev does it.
+async fn app_with(data: DemoData) -> helpers::TestApp {
+    let db = helpers::unique_db("desk");
+    let store = orderdesk::storage::Store::connect(&helpers::settings(&helpers::mongodb_uri(), &db)).await.unwrap();
+    orderdesk::demo::insert(&store, data).await.unwrap();
+    helpers::spawn_app_on(&helpers::mongodb_uri(), &db, true, |_| {}).await
+}
+
+/// A client that reports redirects instead of following them, and asks for HTML as a
+/// browser does (leptos_axum answers 302 only to requests that accept text/html).
+/// The app's signed-in session in a browser-like client that does not follow redirects.
+fn no_redirects(app: &helpers::TestApp) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
+    headers.insert(reqwest::header::COOKIE, app.cookie.parse().unwrap());
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+}
+
+fn valid_order_id(d: &Document) -> Option<OrderId> {
+    d.get_str("order_id").ok().and_then(|s| OrderId::parse(s).ok())
+}
+
+#[tokio::test]
+async fn every_lookup_form_uses_an_index() {
+    let data = generate(&spec());
+    let bot =
+        data.orders.iter().find(|d| d.get_str("source") == Ok("shipping_bot") && valid_order_id(d).is_some()).unwrap();
+    let market = data.orders.iter().find(|d| d.contains_key("order_number")).unwrap();
+    let id = valid_order_id(bot).unwrap();
+    // Each form, and the index that must serve it (a full scan of another index would not do).
+    let keys = [
+        (LookupKey::OrderId(id), "order_id_1"),
+        (LookupKey::DisplayId(id.display_id()), "display_id_1_created_at_-1"),
+        (LookupKey::parse(market.get_str("order_number").unwrap()).unwrap(), "order_number_1"),
+        (LookupKey::parse(&bot.get_i64("telegram_id").unwrap().to_string()).unwrap(), "telegram_id_1_created_at_-1"),
+        (LookupKey::parse(bot.get_str("id").unwrap()).unwrap(), "id_1"),
+    ];
+    let app = app_with(data).await;
+    for (key, index) in keys {
+        let plan = app.store.explain_lookup(&key).await.unwrap();
+        let winning = plan.split("rejectedPlans").next().unwrap_or_default();
+        // Demo data blocks the unique order_id index, so its non-unique stand-in serves.
+        let used = winning.contains(&format!("\"{index}\"")) || winning.contains(&format!("\"{index}_nonunique\""));
+        assert!(used, "{key} is not served by {index}: {plan}");
+        assert!(!plan.contains("COLLSCAN"), "{key} scans the collection: {plan}");
+    }
+}
+
+#[tokio::test]
+async fn each_unique_form_redirects_to_the_order_page() {
+    let data = generate(&spec());
+    let bot = data
+        .orders
+        .iter()
+        .filter(|d| valid_order_id(d).is_some() && d.contains_key("id"))
+        .find(|d| {
+            // A display ID shared by two orders would rightly list both: pick a unique one.
+            let display = d.get_str("display_id").unwrap();
+            data.orders.iter().filter(|o| o.get_str("display_id") == Ok(display)).count() == 1
+        })
+        .unwrap()
+        .clone();
+    let market =
+        data.orders.iter().find(|d| d.contains_key("order_number") && valid_order_id(d).is_some()).unwrap().clone();
+    let app = app_with(data).await;
+    let client = no_redirects(&app);
+    let id = valid_order_id(&bot).unwrap();
+    let display = id.display_id().to_string();
+    let page = format!("/orders/{id}");
+    for q in [
+        id.to_string(),
+        id.to_string().to_lowercase(),
+        display.clone(),
+        format!("#{display}"),
+        display.to_lowercase(),
+        bot.get_str("id").unwrap().to_owned(),
+    ] {
+        let res =
+            client.get(format!("{}/search", app.address)).query(&[("q", format!("  {q} "))]).send().await.unwrap();
+        assert_eq!(res.status(), 302, "{q}");
+        assert_eq!(res.headers()["location"], page.as_str(), "{q}");
+    }
+    let number = market.get_str("order_number").unwrap();
+    let res = client.get(format!("{}/search", app.address)).query(&[("q", number)]).send().await.unwrap();
+    assert_eq!(res.headers()["location"], format!("/orders/{}", valid_order_id(&market).unwrap()).as_str());
+    // The order page itself moves other forms to the canonical address.
+    let res = client.get(format!("{}/orders/%23{display}", app.address)).send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (302, page.as_str()));
+}
+
+#[tokio::test]
+async fn the_order_page_shows_timeline_payments_session_and_qr_code() {
+    let data = generate(&spec());
+    let paid = data
+        .orders
+        .iter()
+        .find(|d| {
+            d.get_str("status") == Ok("completed")
+                && d.get_str("source") == Ok("shipping_bot")
+                && valid_order_id(d).is_some()
+        })
+        .unwrap()
+        .clone();
+    let id = valid_order_id(&paid).unwrap();
+    let app = app_with(data).await;
+    let res = app.get(&format!("/orders/{id}")).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    for needle in [
+        "data-testid=\"order-page\"",
+        "data-testid=\"qr-code\"",
+        "<svg",
+        "Completed",
+        "data-testid=\"payments\"",
+        "succeeded",
+        "Raw document",
+        &format!("https://track.example.com/t/{id}"),
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    assert!(html.contains(&id.display_id().to_string()));
+}
+
+#[tokio::test]
+async fn a_legacy_order_without_order_id_renders_with_dashes() {
+    let data = generate(&spec());
+    let legacy = data.orders.iter().find(|d| d.get("order_id") == Some(&Bson::Null)).unwrap().clone();
+    let app = app_with(data).await;
+    let legacy_id = legacy.get_str("id").unwrap();
+    let res = app.get(&format!("/orders/{legacy_id}")).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("No tracking code"), "{html}");
+    assert!(html.contains("—"));
+}
+
+#[tokio::test]
+async fn an_ambiguous_display_id_lists_every_match() {
+    let app = helpers::spawn_app().await;
+    let now = Utc::now();
+    let order = helpers::bot_order(None, None);
+    for random in [0x00ab_cd01, 0x00ab_cdfe] {
+        app.store.insert_order(&OrderId::ord(now, random), &order, now).await.unwrap();
+    }
+    let display = DisplayId::parse("ORD-00ABCD").unwrap();
+    let html = app.get(&format!("/search?q={display}")).await.text().await.unwrap();
+    assert_eq!(html.matches("data-testid=\"order-row\"").count(), 2, "{html}");
+    let html = app.get(&format!("/orders/{display}")).await.text().await.unwrap();
+    assert!(html.contains("Several orders match"), "{html}");
+}
+
+#[tokio::test]
+async fn hostile_input_is_plain_text_and_never_a_5xx() {
+    let app = app_with(generate(&DemoSpec { orders: 200, ..spec() })).await;
+    let big = "x".repeat(10 * 1024);
+    let attempts = [
+        ".*",
+        "{\"$gt\": \"\"}",
+        "'; db.dropDatabase()",
+        "$where",
+        "ORD-.*",
+        "BB-.*-.*-.*",
+        big.as_str(),
+        "%00",
+        "\u{0}",
+    ];
+    for q in attempts {
+        for path in ["/search", "/orders/x"] {
+            let url = if path == "/search" {
+                reqwest::Url::parse_with_params(&format!("{}/search", app.address), &[("q", q)]).unwrap()
+            } else {
+                let mut url = reqwest::Url::parse(&format!("{}/orders/", app.address)).unwrap();
+                url.path_segments_mut().unwrap().pop().push(q);
+                url
+            };
+            let res = app.client.get(url).send().await.unwrap();
+            assert!(res.status().is_client_error() || res.status().is_success(), "{path} {q:?}: {}", res.status());
+        }
+    }
+    assert_eq!(app.store.order_count().await.unwrap(), 200, "nothing was dropped or changed");
+}
