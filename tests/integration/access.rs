@@ -452,7 +452,7 @@ fn every_server_function_starts_with_the_role_guard() {
             };
             let name = chunk.split("pub async fn ").nth(1).and_then(|r| r.split('(').next()).unwrap_or("?");
             let body = chunk.split_once("{\n").map(|(_, b)| b.trim_start()).unwrap_or("");
-            let guard = format!("crate::server::require(crate::accounts::Role::{class})?;");
+            let guard = format!("crate::server::require(crate::domain::accounts::Role::{class})?;");
             assert!(
                 body.lines().next().is_some_and(|l| l.contains(&guard)),
                 "{}: server function {name} must begin with `let (state, _) = {guard}`",
