@@ -12,6 +12,7 @@ pub mod users;
 use crate::{
     config::{CONFIG_FILE, Settings},
     demo::{self, DemoSpec, generate},
+    domain::accounts::{ApiKeyName, ApiKeyScope},
     server,
     services::issuing::{IdGenerator, IdScheme, NumberAllocator},
     startup::{self, Application, Background},
@@ -213,11 +214,8 @@ async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str
 }
 
 async fn create_api_key(store: &Store, name: &str) -> Result<(), String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err("--name must be 1 to 100 characters".into());
-    }
-    let key = store.create_api_key(name, "bots", Utc::now()).await.map_err(|e| e.to_string())?;
+    let name = ApiKeyName::parse(name).map_err(|e| format!("--name: {e}"))?;
+    let key = store.create_api_key(&name, ApiKeyScope::Bots, Utc::now()).await.map_err(|e| e.to_string())?;
     println!("created API key {:?}; it is shown only now, store it safely:\n{}", key.name, key.key);
     Ok(())
 }

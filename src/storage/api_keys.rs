@@ -4,16 +4,15 @@
 //! low-entropy secrets; these are not).
 
 use super::{StorageError, Store, names::API_KEYS};
-use crate::domain::tokens::{random_token, sha256_hex};
+use crate::domain::{
+    accounts::{ApiKeyName, ApiKeyScope},
+    tokens::{random_token, sha256_hex},
+};
 use chrono::{DateTime, Utc};
 use mongodb::bson::{DateTime as BsonTime, doc};
 
 /// A stored key as the admin page lists it (never the key itself).
 pub use crate::domain::accounts::ApiKeyInfo;
-
-/// The scopes a key can have. `bots`: the JSON API under `/api/v1`; `stats`:
-/// `/api/performance/stats`.
-pub const SCOPES: &[&str] = &["bots", "stats"];
 
 /// A new key, shown to the admin once.
 #[derive(Debug)]
@@ -29,19 +28,24 @@ pub fn hash_key(key: &str) -> String {
 
 impl Store {
     /// Creates a key with a name and scope; returns the only copy of the key itself.
-    pub async fn create_api_key(&self, name: &str, scope: &str, now: DateTime<Utc>) -> Result<NewApiKey, StorageError> {
+    pub async fn create_api_key(
+        &self,
+        name: &ApiKeyName,
+        scope: ApiKeyScope,
+        now: DateTime<Utc>,
+    ) -> Result<NewApiKey, StorageError> {
         let key = format!("odk_{}", random_token());
         let keys = self.collection(API_KEYS);
         let d = doc! {
-            "name": name,
-            "scope": scope,
+            "name": name.as_str(),
+            "scope": scope.as_str(),
             "key_hash": hash_key(&key),
             "created_at": BsonTime::from_millis(now.timestamp_millis()),
             "last_used_at": null,
             "revoked_at": null,
         };
         self.run("api_key_create", API_KEYS, keys.insert_one(d)).await?;
-        Ok(NewApiKey { name: name.to_owned(), key })
+        Ok(NewApiKey { name: name.as_str().to_owned(), key })
     }
 
     /// Every stored key document, for tests and the admin page.
@@ -64,19 +68,22 @@ impl Store {
             })
             .await?;
         let time = |d: &mongodb::bson::Document, k: &str| super::orders::datetime(d.get(k));
-        Ok(docs
-            .iter()
-            .filter_map(|d| {
-                Some(ApiKeyInfo {
-                    id: d.get_object_id("_id").ok()?.to_hex(),
+        docs.iter()
+            .filter_map(|d| Some((d.get_object_id("_id").ok()?.to_hex(), d)))
+            .map(|(id, d)| {
+                let scope = ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).map_err(|e| {
+                    StorageError::Corrupt { collection: API_KEYS, id: id.clone(), problem: e.to_string() }
+                })?;
+                Ok(ApiKeyInfo {
+                    id,
                     name: d.get_str("name").unwrap_or("").to_owned(),
-                    scope: d.get_str("scope").unwrap_or("").to_owned(),
+                    scope,
                     created_at: time(d, "created_at"),
                     last_used_at: time(d, "last_used_at"),
                     revoked_at: time(d, "revoked_at"),
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// Revokes a key by id; false when there is no such unrevoked key.
@@ -91,15 +98,23 @@ impl Store {
     }
 
     /// True when an unrevoked key with this hash and scope exists; records its use.
-    pub async fn api_key_valid(&self, hash: &str, scope: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+    pub async fn api_key_valid(
+        &self,
+        hash: &str,
+        scope: ApiKeyScope,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
         let keys = self.collection(API_KEYS);
         let update = doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
         let found = self
             .run(
                 "api_key_check",
                 API_KEYS,
-                keys.find_one_and_update(doc! { "key_hash": hash, "scope": scope, "revoked_at": null }, update)
-                    .max_time(self.op_timeout),
+                keys.find_one_and_update(
+                    doc! { "key_hash": hash, "scope": scope.as_str(), "revoked_at": null },
+                    update,
+                )
+                .max_time(self.op_timeout),
             )
             .await?;
         Ok(found.is_some())

@@ -55,6 +55,10 @@ pub enum StorageError {
     DuplicateKey { op: &'static str, index: Option<String>, message: String },
     #[error("database error in {op}: {message}")]
     Database { op: &'static str, message: String },
+    /// A document orderdesk wrote itself holds a value it does not know (edited by hand, or
+    /// written by a newer version): named, never read as some default.
+    #[error("a stored {collection} document ({id}) is not valid: {problem}")]
+    Corrupt { collection: &'static str, id: String, problem: String },
 }
 
 impl StorageError {

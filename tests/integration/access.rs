@@ -2,6 +2,7 @@
 //! mongod: every page and every server function called as anonymous, support and admin.
 
 use crate::helpers;
+use orderdesk::domain::accounts::{ApiKeyName, ApiKeyScope};
 
 use std::collections::HashMap;
 
@@ -308,7 +309,7 @@ async fn plant_sentinels(app: &helpers::TestApp) {
         outcome: "ok".into(),
     };
     app.store.audit(&entry).await.unwrap();
-    app.store.create_api_key(SENTINEL, "bots", Utc::now()).await.unwrap();
+    app.store.create_api_key(&ApiKeyName::parse(SENTINEL).unwrap(), ApiKeyScope::Bots, Utc::now()).await.unwrap();
 }
 
 /// One request as bytes on a socket, so paths reach the server exactly as written (HTTP

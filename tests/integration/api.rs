@@ -1,6 +1,7 @@
 //! The bots' JSON API over HTTP: keys, IDs, numbers, lookups and every kind of bad input.
 
 use crate::helpers;
+use orderdesk::domain::accounts::{ApiKeyName, ApiKeyScope};
 
 use crate::helpers::{TEST_KEY, TestApp};
 use chrono::Utc;
@@ -41,7 +42,11 @@ async fn a_missing_key_is_401_and_a_wrong_key_403() {
 #[tokio::test]
 async fn keys_stored_hashed_in_the_database_work_and_are_never_stored_in_clear() {
     let app = helpers::spawn_app_with_key().await;
-    let created = app.store.create_api_key("shipping-bot", "bots", Utc::now()).await.unwrap();
+    let created = app
+        .store
+        .create_api_key(&ApiKeyName::parse("shipping-bot").unwrap(), ApiKeyScope::Bots, Utc::now())
+        .await
+        .unwrap();
     let (status, _) = post(&app, "/api/v1/order-ids", Some(&created.key), None).await;
     assert_eq!(status, 200);
     let stored = app.store.raw_api_keys().await.unwrap();

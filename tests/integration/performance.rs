@@ -3,6 +3,7 @@
 //! is valid Prometheus text open to monitoring.
 
 use crate::helpers;
+use orderdesk::domain::accounts::{ApiKeyName, ApiKeyScope};
 
 use std::time::Duration;
 
@@ -62,13 +63,15 @@ async fn every_operation_is_counted_and_exposed_as_stats_and_prometheus() {
     let stats_url = format!("{}/api/performance/stats", app.address);
     assert_eq!(client.get(&stats_url).send().await.unwrap().status(), 401);
     assert_eq!(client.get(&stats_url).header("x-api-key", "nope").send().await.unwrap().status(), 403);
-    let bots = app.store.create_api_key("bot", "bots", Utc::now()).await.unwrap();
+    let bots =
+        app.store.create_api_key(&ApiKeyName::parse("bot").unwrap(), ApiKeyScope::Bots, Utc::now()).await.unwrap();
     assert_eq!(
         client.get(&stats_url).header("x-api-key", &bots.key).send().await.unwrap().status(),
         403,
         "wrong scope"
     );
-    let stats_key = app.store.create_api_key("grafana", "stats", Utc::now()).await.unwrap();
+    let stats_key =
+        app.store.create_api_key(&ApiKeyName::parse("grafana").unwrap(), ApiKeyScope::Stats, Utc::now()).await.unwrap();
     let res = client.get(&stats_url).header("x-api-key", &stats_key.key).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();

@@ -19,17 +19,9 @@ pub async fn api_keys() -> Result<Vec<ApiKeyInfo>, AppError> {
 #[server(prefix = "/api/admin")]
 pub async fn create_api_key(name: String, scope: String, _csrf: String) -> Result<String, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    let name = name.trim();
-    if name.is_empty() || name.len() > 64 {
-        return Err(AppError::BadInput("give the key a name of 1 to 64 characters, e.g. shipping-bot".into()));
-    }
-    if !crate::storage::api_keys::SCOPES.contains(&scope.as_str()) {
-        return Err(AppError::BadInput(format!(
-            "scope must be one of: {}",
-            crate::storage::api_keys::SCOPES.join(", ")
-        )));
-    }
-    Ok(state.store.create_api_key(name, &scope, chrono::Utc::now()).await?.key)
+    let name = crate::domain::accounts::ApiKeyName::parse(&name)?;
+    let scope = crate::domain::accounts::ApiKeyScope::parse(&scope)?;
+    Ok(state.store.create_api_key(&name, scope, chrono::Utc::now()).await?.key)
 }
 
 #[server(prefix = "/api/admin")]
@@ -57,8 +49,8 @@ pub fn ApiKeysPage() -> impl IntoView {
         </p>
         <ActionForm action=create attr:class="mt-4 flex flex-wrap items-end gap-3 text-sm">
             <input type="hidden" name="_csrf" value=form_csrf />
-            <label>"Name"<input class=input name="name" placeholder="shipping-bot" required maxlength="64" /></label>
-            <label>"Scope"<select class=input name="scope"><option value="bots">"bots: /api/v1"</option><option value="stats">"stats: /api/performance/stats"</option></select></label>
+            <label>"Name"<input class=input name="name" placeholder="shipping-bot" required maxlength=crate::domain::accounts::ApiKeyName::MAX_CHARS.to_string() /></label>
+            <label>"Scope"<select class=input name="scope">{crate::domain::accounts::ApiKeyScope::ALL.map(|s| view! { <option value=s.as_str()>{format!("{s}: {}", s.opens())}</option> }).collect_view()}</select></label>
             <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700" data-testid="create-key">"Create key"</button>
         </ActionForm>
         {move || create.value().get().map(|result| match result {
@@ -98,7 +90,7 @@ fn KeyTable(keys: Vec<ApiKeyInfo>, revoke: ServerAction<RevokeApiKey>, csrf: Str
                     view! {
                         <tr class="border-t border-slate-100 dark:border-slate-800" data-key=name>
                             <td class="py-1 pr-3 font-mono">{k.name}</td>
-                            <td class="pr-3">{k.scope}</td>
+                            <td class="pr-3">{k.scope.as_str()}</td>
                             <td class="pr-3 tabular-nums">{format::time(k.created_at)}</td>
                             <td class="pr-3 tabular-nums">{if k.last_used_at.is_some() { format::time(k.last_used_at) } else { "never".into() }}</td>
                             <td>{match k.revoked_at {

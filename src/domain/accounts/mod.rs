@@ -150,15 +150,93 @@ impl Viewer {
 pub struct ApiKeyInfo {
     pub id: String,
     pub name: String,
-    pub scope: String,
+    pub scope: ApiKeyScope,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// What an API key opens: `bots` the JSON API under `/api/v1`, `stats`
+/// `/api/performance/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeyScope {
+    Bots,
+    Stats,
+}
+
+impl ApiKeyScope {
+    pub const ALL: [Self; 2] = [Self::Bots, Self::Stats];
+
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == input.trim())
+            .ok_or_else(|| ParseError::new(format!("scope {:?} is not one of: bots, stats", input.trim())))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bots => "bots",
+            Self::Stats => "stats",
+        }
+    }
+
+    /// What the key opens, as the admin page explains it.
+    pub fn opens(self) -> &'static str {
+        match self {
+            Self::Bots => "/api/v1",
+            Self::Stats => "/api/performance/stats",
+        }
+    }
+}
+
+impl fmt::Display for ApiKeyScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An API key's name, for the admin who reads the list: 1 to 64 characters, trimmed, on
+/// the page and on the command line alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyName(String);
+
+impl ApiKeyName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        let name = input.trim();
+        let chars = name.chars().count();
+        if chars == 0 || chars > Self::MAX_CHARS || name.chars().any(char::is_control) {
+            return Err(ParseError::new(format!(
+                "give the key a name of 1 to {} characters without control characters, e.g. shipping-bot",
+                Self::MAX_CHARS
+            )));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_and_key_names_parse_or_say_why_not() {
+        assert_eq!(ApiKeyScope::parse("bots").unwrap(), ApiKeyScope::Bots);
+        assert_eq!(ApiKeyScope::parse(" stats ").unwrap(), ApiKeyScope::Stats);
+        assert!(ApiKeyScope::parse("admin").unwrap_err().to_string().contains("bots, stats"));
+        assert_eq!(ApiKeyName::parse(" shipping-bot ").unwrap().as_str(), "shipping-bot");
+        assert!(ApiKeyName::parse("").is_err());
+        assert!(ApiKeyName::parse(&"k".repeat(65)).is_err());
+        assert!(ApiKeyName::parse("a\u{7}b").is_err());
+        assert!(ApiKeyName::parse(&"é".repeat(64)).is_ok());
+    }
 
     #[test]
     fn roles_parse_and_order() {

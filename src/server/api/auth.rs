@@ -10,7 +10,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::Utc;
 
 use super::ApiError;
-use crate::{domain::tokens::same, server::AppState, storage::api_keys::hash_key};
+use crate::{domain::accounts::ApiKeyScope, domain::tokens::same, server::AppState, storage::api_keys::hash_key};
 
 /// How long a key checked against the database is trusted without asking again; a revoked
 /// key stops working within this time.
@@ -62,7 +62,7 @@ pub struct ApiCaller;
 pub struct StatsCaller;
 
 /// Checks `X-API-Key` for `scope`. The bootstrap key from the environment has every scope.
-async fn authorize(parts: &Parts, state: &AppState, scope: &str) -> Result<(), ApiError> {
+async fn authorize(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(), ApiError> {
     let key = parts
         .headers
         .get("x-api-key")
@@ -110,7 +110,7 @@ impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(parts, state, "bots").await.map(|()| Self)
+        authorize(parts, state, ApiKeyScope::Bots).await.map(|()| Self)
     }
 }
 
@@ -118,6 +118,6 @@ impl FromRequestParts<AppState> for StatsCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(parts, state, "stats").await.map(|()| Self)
+        authorize(parts, state, ApiKeyScope::Stats).await.map(|()| Self)
     }
 }
