@@ -14,7 +14,7 @@ use crate::{
     domain::ids::generate::{MonotonicClock, SystemClock},
     domain::maintenance::{
         ApplyOutcome, BATCH_RANGE, DEFAULT_BATCH, FreshIdForm, IndexReport, IndexState, Migration, MigrationOptions,
-        RunRecord, RunStatus,
+        RunMode, RunRecord, RunStatus,
     },
     services::maintenance as runner,
     storage::Store,
@@ -213,7 +213,7 @@ pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> R
     let params = format!(
         "migration={}&mode={}&batch={}&run={}",
         args.migration,
-        if args.dry_run { "dry-run" } else { "apply" },
+        RunMode::of(args.dry_run).as_str(),
         args.batch,
         record.id
     );

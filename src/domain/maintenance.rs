@@ -1,10 +1,13 @@
 //! Index checks and data migrations: what the maintenance page and `orderdesk indexes` /
 //! `orderdesk migrate` show and do. The types here cross to the browser; the work itself
-//! ([`runner`]) is server-only and reaches MongoDB through the storage layer.
+//! (`services::maintenance`) is server-only and reaches MongoDB through the storage layer.
 
 use std::{fmt, str::FromStr};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::ParseError;
 
 /// The three migrations, named as on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,14 +131,14 @@ impl RunStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "running" => Self::Running,
-            "completed" => Self::Completed,
-            "failed" => Self::Failed,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Interrupted,
-        }
+    pub const ALL: [Self; 5] = [Self::Running, Self::Completed, Self::Failed, Self::Cancelled, Self::Interrupted];
+
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            ParseError::new(format!(
+                "run status {s:?} is not one of: running, completed, failed, cancelled, interrupted"
+            ))
+        })
     }
 
     pub fn is_finished(self) -> bool {
@@ -157,20 +160,89 @@ pub struct PlannedChange {
 /// Most changes and errors a run keeps for review; the counts are always complete.
 pub const SAMPLE_LIMIT: usize = 50;
 
-/// The task name of a recorded `indexes apply`, next to the migrations' names.
-pub const INDEXES_TASK: &str = "indexes";
+/// What a recorded run did: a migration, or an `indexes apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Task {
+    Migration(Migration),
+    Indexes,
+}
+
+impl Task {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Migration(m) => m.as_str(),
+            Self::Indexes => "indexes",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s == Self::Indexes.as_str() {
+            return Ok(Self::Indexes);
+        }
+        s.parse::<Migration>().map(Self::Migration).map_err(|_| {
+            ParseError::new(format!("task {s:?} is not one of: order-ids, duplicates, order-numbers, indexes"))
+        })
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Task {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Task> for String {
+    fn from(t: Task) -> Self {
+        t.as_str().to_owned()
+    }
+}
+
+/// Whether a run changes orders or only says what it would change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunMode {
+    DryRun,
+    Apply,
+}
+
+impl RunMode {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s.trim() {
+            "dry-run" => Ok(Self::DryRun),
+            "apply" => Ok(Self::Apply),
+            other => Err(ParseError::new(format!("mode {other:?} is not one of: dry-run, apply"))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DryRun => "dry-run",
+            Self::Apply => "apply",
+        }
+    }
+
+    pub fn of(dry_run: bool) -> Self {
+        if dry_run { Self::DryRun } else { Self::Apply }
+    }
+}
 
 /// A recorded run of a migration or of an index apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: String,
-    /// `order-ids`, `duplicates`, `order-numbers` or `indexes`.
-    pub task: String,
+    pub task: Task,
     pub dry_run: bool,
     pub actor: String,
     pub status: RunStatus,
-    pub started_at: String,
-    pub finished_at: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
     /// Orders to look at, known at the start; `done` of them handled so far.
     pub total: u64,
     pub done: u64,
@@ -195,7 +267,7 @@ impl RunRecord {
 
     /// What `total` and `done` count.
     pub fn unit(&self) -> &'static str {
-        if self.task == INDEXES_TASK { "indexes" } else { "orders" }
+        if self.task == Task::Indexes { "indexes" } else { "orders" }
     }
 
     /// Share done, 0–100.
@@ -323,14 +395,29 @@ mod tests {
     }
 
     #[test]
+    fn tasks_statuses_and_modes_parse_and_unknown_ones_are_errors() {
+        assert_eq!(Task::parse("indexes").unwrap(), Task::Indexes);
+        assert_eq!(Task::parse("order-ids").unwrap(), Task::Migration(Migration::OrderIds));
+        assert!(Task::parse("drop-everything").is_err());
+        for status in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(status.as_str()).unwrap(), status);
+        }
+        assert!(RunStatus::parse("paused").is_err());
+        assert_eq!(RunMode::parse("dry-run").unwrap(), RunMode::DryRun);
+        assert_eq!(RunMode::parse("apply").unwrap(), RunMode::Apply);
+        assert!(RunMode::parse("Apply!").is_err());
+        assert_eq!(serde_json::to_string(&Task::Indexes).unwrap(), "\"indexes\"");
+    }
+
+    #[test]
     fn eta_follows_the_rate() {
         let run = RunRecord {
             id: "x".into(),
-            task: "order-ids".into(),
+            task: Task::Migration(Migration::OrderIds),
             dry_run: false,
             actor: "cli".into(),
             status: RunStatus::Running,
-            started_at: String::new(),
+            started_at: DateTime::UNIX_EPOCH,
             finished_at: None,
             total: 1_000,
             done: 400,

@@ -14,8 +14,8 @@ use mongodb::bson::{Bson, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::domain::maintenance::{
-    ApplyOutcome, FreshIdForm, INDEXES_TASK, IndexReport, Migration, MigrationOptions, PlannedChange, RunRecord,
-    RunStatus, SAMPLE_LIMIT,
+    ApplyOutcome, FreshIdForm, IndexReport, Migration, MigrationOptions, PlannedChange, RunRecord, RunStatus,
+    SAMPLE_LIMIT, Task,
 };
 use crate::{
     domain::ids::{BbNumber, CounterId, OrderId, UserSuffix, VendorId, generate::Clock, generate::uuid_id},
@@ -84,11 +84,11 @@ pub async fn prepare(
     };
     let mut record = RunRecord {
         id: String::new(),
-        task: migration.as_str().to_owned(),
+        task: Task::Migration(migration),
         dry_run: options.dry_run,
         actor: actor.chars().take(200).collect(),
         status: RunStatus::Running,
-        started_at: now.to_rfc3339(),
+        started_at: now,
         finished_at: None,
         total,
         done: 0,
@@ -121,7 +121,7 @@ pub async fn prepare(
     })
 }
 
-/// Records an `indexes apply` as a run (task [`INDEXES_TASK`]), listed with the migrations:
+/// Records an `indexes apply` as a run (task [`Task::Indexes`]), listed with the migrations:
 /// which indexes it created, and each one it left out and why.
 pub async fn record_index_apply(
     store: &Store,
@@ -154,11 +154,11 @@ pub async fn record_index_apply(
     let total = outcomes.len() as u64;
     let mut record = RunRecord {
         id: String::new(),
-        task: INDEXES_TASK.to_owned(),
+        task: Task::Indexes,
         dry_run: false,
         actor: actor.chars().take(200).collect(),
         status: if problems.is_empty() { RunStatus::Completed } else { RunStatus::Failed },
-        started_at: started_at.to_rfc3339(),
+        started_at,
         finished_at: None,
         total,
         done: total,

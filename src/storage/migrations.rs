@@ -13,7 +13,7 @@ use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS, orders::datetime};
-use crate::domain::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT};
+use crate::domain::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task};
 
 pub const RUNS: &str = "maintenance_runs";
 pub const LOCKS: &str = "maintenance_locks";
@@ -508,7 +508,7 @@ impl Store {
         let at = BsonTime::from_millis(now.timestamp_millis());
         let d = doc! {
             "_id": id,
-            "task": &run.task,
+            "task": run.task.as_str(),
             "dry_run": run.dry_run,
             "actor": &run.actor,
             "status": run.status.as_str(),
@@ -608,7 +608,7 @@ impl Store {
         let found = self
             .run("find_run", RUNS, runs.find_one(doc! { "_id": object_id(run_id)? }).max_time(self.op_timeout))
             .await?;
-        Ok(found.as_ref().map(|d| run_record(d, now)))
+        found.as_ref().map(|d| run_record(d, now)).transpose()
     }
 
     /// The newest runs first.
@@ -626,7 +626,7 @@ impl Store {
                     .await
             })
             .await?;
-        Ok(docs.iter().map(|d| run_record(d, now)).collect())
+        docs.iter().map(|d| run_record(d, now)).collect()
     }
 }
 
@@ -655,9 +655,14 @@ pub(crate) fn count(v: Option<&Bson>) -> u64 {
 }
 
 /// Reads a run; one still "running" without a recent heartbeat is reported as interrupted.
-fn run_record(d: &Document, now: DateTime<Utc>) -> RunRecord {
+/// A task or status orderdesk does not know is an error, not a guess.
+fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageError> {
     let time = |k: &str| datetime(d.get(k));
-    let mut status = RunStatus::parse(d.get_str("status").unwrap_or("interrupted"));
+    let id = d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default();
+    let corrupt = |problem: String| StorageError::Corrupt { collection: RUNS, id: id.clone(), problem };
+    let mut status = RunStatus::parse(d.get_str("status").unwrap_or("")).map_err(|e| corrupt(e.to_string()))?;
+    let task = Task::parse(d.get_str("task").unwrap_or("")).map_err(|e| corrupt(e.to_string()))?;
+    let started_at = time("started_at").ok_or_else(|| corrupt("it has no started_at time".into()))?;
     if status == RunStatus::Running
         && time("heartbeat_at")
             .is_none_or(|t| now - t > chrono::Duration::from_std(HEARTBEAT_TIMEOUT).unwrap_or_default())
@@ -669,14 +674,14 @@ fn run_record(d: &Document, now: DateTime<Utc>) -> RunRecord {
     let strings = |k: &str| -> Vec<Document> {
         d.get_array(k).map(|a| a.iter().filter_map(Bson::as_document).cloned().collect()).unwrap_or_default()
     };
-    RunRecord {
-        id: d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default(),
-        task: d.get_str("task").unwrap_or("?").to_owned(),
+    Ok(RunRecord {
+        id: id.clone(),
+        task,
         dry_run: d.get_bool("dry_run").unwrap_or(false),
         actor: d.get_str("actor").unwrap_or("?").to_owned(),
         status,
-        started_at: time("started_at").map(|t| t.to_rfc3339()).unwrap_or_default(),
-        finished_at: time("finished_at").map(|t| t.to_rfc3339()),
+        started_at,
+        finished_at: time("finished_at"),
         total: count(d.get("total")),
         done,
         changed: count(d.get("changed")),
@@ -698,5 +703,5 @@ fn run_record(d: &Document, now: DateTime<Utc>) -> RunRecord {
             .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
         batch: count(d.get("batch")) as u32,
-    }
+    })
 }

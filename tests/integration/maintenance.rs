@@ -17,7 +17,9 @@ use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use orderdesk::{
     domain::ids::{BbNumber, CounterId, LookupKey, OrderId, VendorId, generate::SystemClock},
-    domain::maintenance::{ApplyOutcome, FreshIdForm, IndexState, Migration, MigrationOptions, RunRecord, RunStatus},
+    domain::maintenance::{
+        ApplyOutcome, FreshIdForm, IndexState, Migration, MigrationOptions, RunRecord, RunStatus, Task,
+    },
     services::maintenance::{self as runner, MaintenanceError},
     storage::Store,
 };
@@ -221,7 +223,7 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     // Every run is on record, newest first: the migrations, and the refused `indexes apply`
     // from the command line with what blocked it.
     let runs = store.recent_runs(50, Utc::now()).await.unwrap();
-    let (applies, migrations): (Vec<_>, Vec<_>) = runs.iter().partition(|r| r.task == "indexes");
+    let (applies, migrations): (Vec<_>, Vec<_>) = runs.iter().partition(|r| r.task == Task::Indexes);
     assert_eq!(migrations.len(), 9);
     assert!(migrations.iter().all(|r| r.status == RunStatus::Completed && r.actor == "test"));
     assert_eq!(migrations.iter().filter(|r| r.dry_run).count(), 3);

@@ -6,7 +6,9 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
     domain::error::AppError,
-    domain::maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus},
+    domain::maintenance::{
+        ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunMode, RunRecord, RunStatus, Task,
+    },
 };
 
 #[server(prefix = "/api/admin", input = GetUrl)]
@@ -48,11 +50,7 @@ pub async fn start_migration(
 ) -> Result<String, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
-    let dry_run = match mode.as_str() {
-        "dry-run" => true,
-        "apply" => false,
-        _ => return Err(AppError::BadInput("mode must be dry-run or apply".into())),
-    };
+    let dry_run = RunMode::parse(&mode)? == RunMode::DryRun;
     if !crate::domain::maintenance::BATCH_RANGE.contains(&batch) {
         return Err(AppError::BadInput("the batch size must be between 1 and 10,000".into()));
     }
@@ -349,7 +347,7 @@ fn MigrationCard(
     // Applying is offered once a dry run of this migration has been reviewed.
     let reviewed = move || {
         status.value().with(|v| {
-            matches!(v, Some(Ok(r)) if r.task == migration.as_str() && r.dry_run && r.status == RunStatus::Completed && r.changed > 0)
+            matches!(v, Some(Ok(r)) if r.task == Task::Migration(migration) && r.dry_run && r.status == RunStatus::Completed && r.changed > 0)
         })
     };
     let dispatch = move |mode: &str| {
@@ -437,7 +435,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
 
 /// The line under the progress bar: orders for a migration, indexes for an index apply.
 fn progress_text(r: &RunRecord) -> String {
-    if r.task == crate::domain::maintenance::INDEXES_TASK {
+    if r.task == Task::Indexes {
         return format!("{} indexes checked, {} created, {} not created", r.done, r.changed, r.errors);
     }
     let eta = r.eta_seconds().map(|s| format!(", about {s} s left")).unwrap_or_default();
@@ -510,9 +508,9 @@ fn RunTable(
                     {runs.into_iter().map(|r| {
                         let id = r.id.clone();
                         view! {
-                            <tr class="border-t border-slate-100 dark:border-slate-800" data-run=r.id.clone() data-task=r.task.clone() data-status=r.status.as_str()>
-                                <td class="py-1.5 pr-3 whitespace-nowrap">{r.started_at.get(..19).unwrap_or(&r.started_at).replace('T', " ")}</td>
-                                <td class="pr-3 font-mono">{r.task.clone()}</td>
+                            <tr class="border-t border-slate-100 dark:border-slate-800" data-run=r.id.clone() data-task=r.task.as_str() data-status=r.status.as_str()>
+                                <td class="py-1.5 pr-3 whitespace-nowrap">{r.started_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                <td class="pr-3 font-mono">{r.task.as_str()}</td>
                                 <td class="pr-3">{if r.dry_run { "dry run" } else { "applied" }}</td>
                                 <td class="pr-3">{r.actor.clone()}</td>
                                 <td class="pr-3">{r.status.as_str()}</td>
