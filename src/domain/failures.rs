@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::orders::OrderStatus;
+
 /// Statuses that count as a failure.
-pub const FAILED_STATUSES: &[&str] = &["failed", "cancelled"];
 
 /// Orders and failures in one group (a scheme, a status, a vendor, a day).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +91,7 @@ pub struct DayFigures {
 pub const TOP_VENDORS: usize = 50;
 
 fn is_failed(status: Option<&str>) -> bool {
-    status.is_some_and(|s| FAILED_STATUSES.contains(&s))
+    status.and_then(|s| OrderStatus::parse(s).ok()).is_some_and(OrderStatus::is_failure)
 }
 
 /// Sums keyed groups into rates.

@@ -4,10 +4,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{ParseError, VendorId};
-
-/// Statuses the two systems use.
-pub const STATUSES: &[&str] = &["pending", "paid", "fulfilled", "completed", "failed", "refunded", "cancelled"];
+use crate::domain::{
+    ids::{ParseError, VendorId},
+    orders::OrderStatus,
+};
 
 /// Which identifier an order carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ impl Cursor {
 /// A validated list filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrderFilter {
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     pub vendor: Option<VendorId>,
     /// Inclusive UTC day bounds.
     pub from: Option<NaiveDate>,
@@ -104,14 +104,8 @@ impl ListParams {
                 })
                 .transpose()
         };
-        let status = some(&self.status);
-        if let Some(s) = &status
-            && !STATUSES.contains(&s.as_str())
-        {
-            return Err(ParseError::new(format!("status must be one of {}; got {s:?}", STATUSES.join(", "))));
-        }
         let filter = OrderFilter {
-            status,
+            status: some(&self.status).map(|s| OrderStatus::parse(&s)).transpose()?,
             vendor: some(&self.vendor).map(|v| VendorId::parse(&v)).transpose()?,
             from: day("from", &self.from)?,
             to: day("to", &self.to)?,

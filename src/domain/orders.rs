@@ -5,6 +5,55 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The statuses the two systems use. A stored order may carry another (legacy data, a newer
+/// bot): it is shown as stored, but only these can be filtered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Fulfilled,
+    Completed,
+    Failed,
+    Refunded,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [Self; 7] =
+        [Self::Pending, Self::Paid, Self::Fulfilled, Self::Completed, Self::Failed, Self::Refunded, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Fulfilled => "fulfilled",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Refunded => "refunded",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, crate::domain::ids::ParseError> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s.trim()).ok_or_else(|| {
+            let all: Vec<&str> = Self::ALL.iter().map(|x| x.as_str()).collect();
+            crate::domain::ids::ParseError::new(format!("status must be one of {}; got {:?}", all.join(", "), s.trim()))
+        })
+    }
+
+    /// What the failures report counts as failed.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Cancelled)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which system an order came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use crate::{
     domain::counters::{CountersView, judge},
     domain::failures::{DayFigures, FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE},
+    domain::ids::CounterId,
     storage::{StorageError, Store},
 };
 
@@ -31,9 +32,10 @@ pub fn day_end(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 /// Today's counter for every vendor that has one, with its warnings.
 pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result<CountersView, StorageError> {
     let day = now.with_timezone(&tz).date_naive();
-    let counters = store.counters_with_prefix(&format!("{}-", day.format("%Y%m%d")), MAX_COUNTERS).await?;
-    let vendors: Vec<String> =
-        counters.iter().filter_map(|c| c.counter_id.split_once('-').map(|(_, v)| v.to_owned())).collect();
+    let counters = store.counters_with_prefix(&CounterId::day_prefix(day), MAX_COUNTERS).await?;
+    // The prefix query found them, so each parses; one that does not counts no orders.
+    let vendor_of = |id: &str| CounterId::parse(id).map(|c| c.vendor.as_str().to_owned()).unwrap_or_default();
+    let vendors: Vec<String> = counters.iter().map(|c| vendor_of(&c.counter_id)).filter(|v| !v.is_empty()).collect();
     let (start, end) = (day_start(tz, day), day_end(tz, day));
     let per_day = store.numbered_orders_by_vendor(&vendors, start, end, true).await?;
     let last_hour =
@@ -41,9 +43,9 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
     let rows = counters
         .iter()
         .map(|c| {
-            let vendor = c.counter_id.split_once('-').map(|(_, v)| v).unwrap_or("");
-            let orders = per_day.get(vendor).copied().unwrap_or(0);
-            let hour = last_hour.get(vendor).copied().unwrap_or(0);
+            let vendor = vendor_of(&c.counter_id);
+            let orders = per_day.get(&vendor).copied().unwrap_or(0);
+            let hour = last_hour.get(&vendor).copied().unwrap_or(0);
             judge(&c.counter_id, c.sequence, c.last_updated, orders, hour, |d| day_end(tz, d))
         })
         .collect();
@@ -66,7 +68,7 @@ pub async fn vendor_history(
     let today = now.with_timezone(&tz).date_naive();
     let days: Vec<NaiveDate> =
         (0..30).rev().filter_map(|back| today.checked_sub_days(chrono::Days::new(back))).collect();
-    let ids: Vec<String> = days.iter().map(|d| format!("{}-{vendor}", d.format("%Y%m%d"))).collect();
+    let ids: Vec<String> = days.iter().map(|d| CounterId::new(*d, vendor.clone()).to_string()).collect();
     let counters = store.counters_by_id(&ids).await?;
     let first = days.first().copied().unwrap_or(today);
     let orders =

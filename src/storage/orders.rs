@@ -231,7 +231,7 @@ fn list_sort() -> Document {
 pub(crate) fn list_filter(filter: &OrderFilter, cursor: Option<&Cursor>) -> Result<Document, StorageError> {
     let mut all: Vec<Document> = Vec::new();
     if let Some(status) = &filter.status {
-        all.push(doc! { "status": status });
+        all.push(doc! { "status": status.as_str() });
     }
     if let Some(vendor) = &filter.vendor {
         all.push(doc! { "vendor_id": vendor.as_str() });

@@ -8,8 +8,11 @@ use crate::{
         format,
     },
     domain::error::AppError,
-    domain::order_filter::{ListParams, STATUSES, SchemeFilter},
     domain::orders::OrderSummary,
+    domain::{
+        order_filter::{ListParams, SchemeFilter},
+        orders::OrderStatus,
+    },
 };
 
 /// One page of the list.
@@ -64,7 +67,7 @@ pub fn OrdersPage() -> impl IntoView {
                         <label class="text-sm">"Status" <br/>
                             <select name="status" class=input>
                                 <option value="">"any"</option>
-                                {STATUSES.iter().map(|s| view! { <option value=*s selected=p.status == *s>{*s}</option> }).collect_view()}
+                                {OrderStatus::ALL.map(|s| view! { <option value=s.as_str() selected=p.status == s.as_str()>{s.as_str()}</option> }).collect_view()}
                             </select>
                         </label>
                         <label class="text-sm">"Vendor" <br/>

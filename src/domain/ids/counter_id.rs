@@ -19,6 +19,11 @@ impl CounterId {
         Self { day, vendor }
     }
 
+    /// What every counter id of `day` begins with (`YYYYMMDD-`), for a prefix query.
+    pub fn day_prefix(day: NaiveDate) -> String {
+        format!("{}-", day.format("%Y%m%d"))
+    }
+
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         check_len(input, "a counter id")?;
         let (day, vendor) = input.split_once('-').ok_or_else(|| {
