@@ -63,25 +63,17 @@ impl clap::builder::ValueParserFactory for FreshIdForm {
 /// Who runs this, for the run's record.
 /// Appends an audit entry for a command run from a shell; a failure is a warning only.
 pub(crate) async fn audit(store: &Store, action: &str, params: &str, outcome: &str) {
-    let entry = crate::domain::audit::AuditEntry {
-        id: String::new(),
-        at: chrono::Utc::now(),
-        actor: actor(),
-        role: "cli".into(),
-        ip: String::new(),
-        action: action.into(),
-        params: params.into(),
-        outcome: outcome.into(),
-    };
+    let actor = crate::domain::audit::Actor::cli(&user_at_host());
+    let entry = crate::domain::audit::AuditEntry::new(&actor, action, outcome).with_params(params);
     if let Err(e) = store.audit(&entry).await {
         eprintln!("warning: could not write the audit log: {e}");
     }
 }
 
-fn actor() -> String {
+fn user_at_host() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
-    if host.is_empty() { format!("cli:{user}") } else { format!("cli:{user}@{host}") }
+    if host.is_empty() { user } else { format!("{user}@{host}") }
 }
 
 pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), String> {
@@ -103,7 +95,7 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), Strin
             let outcomes = store.apply_indexes().await.map_err(|e| e.to_string())?;
             let recorded = crate::services::maintenance::record_index_apply(
                 store,
-                &actor(),
+                &format!("cli:{}", user_at_host()),
                 started_at,
                 started.elapsed(),
                 &outcomes,
@@ -182,9 +174,10 @@ fn print_report(r: &IndexReport) {
 pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> Result<(), String> {
     let options = MigrationOptions { dry_run: args.dry_run, batch: args.batch, id_form: args.id_form };
     let clock = Arc::new(MonotonicClock::new(SystemClock));
-    let run = runner::prepare(store, clock, settings.time_zone, args.migration, options, &actor())
-        .await
-        .map_err(|e| e.to_string())?;
+    let run =
+        runner::prepare(store, clock, settings.time_zone, args.migration, options, &format!("cli:{}", user_at_host()))
+            .await
+            .map_err(|e| e.to_string())?;
     let tty = std::io::stderr().is_terminal();
     eprintln!(
         "{} {} (run {}): {} orders to look at, batches of {}",

@@ -21,6 +21,56 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// Who did something, as the log names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    name: String,
+    role: String,
+    ip: String,
+}
+
+impl Actor {
+    /// A signed-in staff member.
+    pub fn staff(email: &str, role: crate::domain::accounts::Role, ip: &str) -> Self {
+        Self { name: email.to_owned(), role: role.as_str().to_owned(), ip: ip.to_owned() }
+    }
+
+    /// Someone not signed in: by the account they tried, or `anonymous`.
+    pub fn visitor(account: Option<&str>, ip: &str) -> Self {
+        Self { name: account.unwrap_or("anonymous").to_owned(), role: String::new(), ip: ip.to_owned() }
+    }
+
+    /// A command run from a shell, as `cli:<user>@<host>`.
+    pub fn cli(user_at_host: &str) -> Self {
+        Self { name: format!("cli:{user_at_host}"), role: "cli".to_owned(), ip: String::new() }
+    }
+}
+
+impl AuditEntry {
+    /// Longest actor and params kept: a request cannot write a huge entry.
+    const MAX_ACTOR: usize = 256;
+    const MAX_PARAMS: usize = 2000;
+
+    /// `actor` did `action` just now, with this `outcome`.
+    pub fn new(actor: &Actor, action: &str, outcome: &str) -> Self {
+        Self {
+            id: String::new(),
+            at: Utc::now(),
+            actor: actor.name.chars().take(Self::MAX_ACTOR).collect(),
+            role: actor.role.clone(),
+            ip: actor.ip.clone(),
+            action: action.to_owned(),
+            params: String::new(),
+            outcome: outcome.to_owned(),
+        }
+    }
+
+    pub fn with_params(mut self, params: &str) -> Self {
+        self.params = params.chars().take(Self::MAX_PARAMS).collect();
+        self
+    }
+}
+
 /// Which entries to list; every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditFilter {

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use super::AppState;
 use crate::{
     domain::accounts::{Role, Viewer},
+    domain::audit::Actor,
     domain::tokens::{same, sha256_hex},
     storage::{StorageError, audit::AuditEntry},
 };
@@ -72,6 +73,12 @@ pub fn need(path: &str, pages: PageRoles) -> Need {
 pub struct Caller {
     pub viewer: Viewer,
     pub ip: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        self.viewer.actor(&self.ip)
+    }
 }
 
 /// The caller a handler needs, checked where the handler reads data (as [`super::require`]
@@ -154,25 +161,8 @@ pub async fn session_viewer(
 
 /// Appends an audit entry through the group-commit writer. A failure is logged; callers
 /// for whom the entry is a condition (an order view) act on the error.
-pub async fn audit(
-    state: &AppState,
-    actor: &str,
-    role: &str,
-    ip: &str,
-    action: &str,
-    params: &str,
-    outcome: &str,
-) -> Result<(), StorageError> {
-    let entry = AuditEntry {
-        id: String::new(),
-        at: Utc::now(),
-        actor: actor.chars().take(256).collect(),
-        role: role.to_owned(),
-        ip: ip.to_owned(),
-        action: action.to_owned(),
-        params: params.chars().take(2000).collect(),
-        outcome: outcome.to_owned(),
-    };
+pub async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), StorageError> {
+    let (action, actor) = (entry.action.clone(), entry.actor.clone());
     let written = state.audit.append(entry).await;
     if let Err(e) = &written {
         tracing::error!(action, actor, error = %e, "could not write the audit log");
@@ -332,7 +322,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     if let Some(message) = role_refusal(viewer.role, needed) {
-        let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, "access_denied", &path, "denied").await;
+        let _ = audit(&state, AuditEntry::new(&viewer.actor(&ip), "access_denied", "denied").with_params(&path)).await;
         return refuse(StatusCode::FORBIDDEN, &path, &message);
     }
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -345,7 +335,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
         if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
             let why = if token.is_none() { "missing" } else { "wrong" };
-            let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, "csrf_rejected", &path, why).await;
+            let _ = audit(&state, AuditEntry::new(&viewer.actor(&ip), "csrf_rejected", why).with_params(&path)).await;
             return refuse(
                 StatusCode::FORBIDDEN,
                 &path,
@@ -370,7 +360,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         } else {
             format!("failed: HTTP {}", status.as_u16())
         };
-        let _ = audit(&state, &viewer.email, viewer.role.as_str(), &ip, &action_name(&path), &params, &outcome).await;
+        let entry = AuditEntry::new(&viewer.actor(&ip), &action_name(&path), &outcome).with_params(&params);
+        let _ = audit(&state, entry).await;
     }
     response
 }

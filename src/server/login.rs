@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     domain::accounts::{Email, password},
+    domain::audit::{Actor, AuditEntry},
     domain::tokens::{random_token, same, sha256_hex},
 };
 
@@ -222,7 +223,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         {
             let params = format!("email={}", form.email.trim().chars().take(254).collect::<String>());
             let outcome = format!("denied: CSRF token missing or wrong ({} from this address in this window)", r.count);
-            let _ = access::audit(&state, "anonymous", "", &ip, "login", &params, &outcome).await;
+            let entry = AuditEntry::new(&Actor::visitor(None, &ip), "login", &outcome).with_params(&params);
+            let _ = access::audit(&state, entry).await;
         }
         return again(StatusCode::FORBIDDEN, &form.email, "The sign-in form expired. Please sign in again.");
     }
@@ -256,7 +258,9 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     if let Some((r, limit)) = over {
         if audit_refusal(r.count - limit) {
             let outcome = format!("denied: rate limited ({} attempts in this window)", r.count);
-            let _ = access::audit(&state, email.as_str(), "", &ip, "login", "", &outcome).await;
+            let _ =
+                access::audit(&state, AuditEntry::new(&Actor::visitor(Some(email.as_str()), &ip), "login", &outcome))
+                    .await;
         }
         let minutes = r.wait(now).as_secs().div_ceil(60).max(1);
         let mut response = again(
@@ -291,7 +295,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
                 Some(a) if a.disabled => "failed: account disabled",
                 _ => "failed: wrong password",
             };
-            let _ = access::audit(&state, email.as_str(), "", &ip, "login", "", why).await;
+            let _ =
+                access::audit(&state, AuditEntry::new(&Actor::visitor(Some(email.as_str()), &ip), "login", why)).await;
             return again(
                 StatusCode::UNAUTHORIZED,
                 email.as_str(),
@@ -326,7 +331,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     if let Err(e) = state.store.record_login(&account.email, now).await {
         tracing::warn!(error = %e, "could not record the sign-in time");
     }
-    let _ = access::audit(&state, &account.email, account.role.as_str(), &ip, "login", "", "ok").await;
+    let _ =
+        access::audit(&state, AuditEntry::new(&Actor::staff(&account.email, account.role, &ip), "login", "ok")).await;
     let mut response = Redirect::to(&next).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -346,8 +352,7 @@ pub async fn logout(
     {
         tracing::warn!(error = %e, "could not delete a session at sign-out");
     }
-    let _ =
-        access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, "logout", "", "ok").await;
+    let _ = access::audit(&state, AuditEntry::new(&caller.actor(), "logout", "ok")).await;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, state.settings.secure_cookies));
     response

@@ -158,9 +158,8 @@ pub fn require(role: Role) -> Result<(AppState, access::Caller), AppError> {
 /// when it could not be written, so what it records does not happen unrecorded.
 pub async fn audit(action: &str, params: &str, outcome: &str) -> Result<(), AppError> {
     let (state, caller) = (state()?, caller()?);
-    access::audit(&state, &caller.viewer.email, caller.viewer.role.as_str(), &caller.ip, action, params, outcome)
-        .await
-        .map_err(AppError::from)
+    let entry = crate::domain::audit::AuditEntry::new(&caller.actor(), action, outcome).with_params(params);
+    access::audit(&state, entry).await.map_err(AppError::from)
 }
 
 /// Bodies no route of ours needs more of: forms and server-function arguments are small.
