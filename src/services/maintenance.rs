@@ -10,7 +10,6 @@ use std::{
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
-use mongodb::bson::{Bson, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::domain::maintenance::{
@@ -22,7 +21,7 @@ use crate::{
     storage::{
         StorageError, Store,
         counters::CounterError,
-        migrations::{FieldValue, Guard, GuardedSet, LegacyOrder, Selection},
+        migrations::{FieldValue, Fix, Guard, GuardedSet, LegacyOrder, OrderKey, Selection},
     },
 };
 
@@ -316,14 +315,10 @@ impl PreparedRun {
             .iter()
             .map(|o| {
                 let id = self.fresh_id(o.created_at);
-                GuardedSet {
-                    key: o.key.clone(),
-                    guard: Guard::OrderIdBlank,
-                    set: doc! { "order_id": id.to_string(), "display_id": id.display_id().to_string() },
-                }
+                GuardedSet { key: o.key.clone(), guard: Guard::OrderIdBlank, fix: Fix::OrderId(id) }
             })
             .collect();
-        let changes = orders.iter().zip(&sets).map(|(o, s)| change(o, "order_id", o.order_id.describe(), s)).collect();
+        let changes = orders.iter().zip(&sets).map(|(o, s)| change(o, o.order_id.describe(), s)).collect();
         self.apply(orders.len(), sets, changes, Vec::new()).await
     }
 
@@ -347,7 +342,7 @@ impl PreparedRun {
         }
         if !self.options.dry_run {
             // Record old → new first: a run killed after this reuses these IDs next time.
-            let rows: Vec<(Bson, String, String)> =
+            let rows: Vec<(OrderKey, String, String)> =
                 planned.iter().map(|(o, old, new)| (o.key.clone(), old.clone(), new.clone())).collect();
             let recorded = self.store.record_aliases(&rows, &self.record.id, self.clock.now()).await?;
             for (o, old, new) in &mut planned {
@@ -356,19 +351,21 @@ impl PreparedRun {
                 }
             }
         }
-        let sets: Vec<GuardedSet> = planned
-            .iter()
-            .map(|(o, old, new)| {
-                let display = OrderId::parse(new).map(|id| id.display_id().to_string()).unwrap_or_default();
-                GuardedSet {
-                    key: o.key.clone(),
-                    guard: Guard::OrderIdIs(old.clone()),
-                    set: doc! { "order_id": new, "display_id": display },
+        // A recorded ID is one an earlier run of this migration chose, so it parses; one that
+        // does not (edited by hand) is an error for that order, never written.
+        let (mut sets, mut changes, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+        for (o, old, new) in &planned {
+            match OrderId::parse(new) {
+                Ok(id) => {
+                    let set =
+                        GuardedSet { key: o.key.clone(), guard: Guard::OrderIdIs(old.clone()), fix: Fix::OrderId(id) };
+                    changes.push(change(o, old.clone(), &set));
+                    sets.push(set);
                 }
-            })
-            .collect();
-        let changes = planned.iter().zip(&sets).map(|((o, old, _), s)| change(o, "order_id", old.clone(), s)).collect();
-        self.apply(planned.len(), sets, changes, Vec::new()).await
+                Err(e) => errors.push(format!("order {}: recorded fresh ID {new:?}: {e}", o.key_text())),
+            }
+        }
+        self.apply(planned.len(), sets, changes, errors).await
     }
 
     async fn fresh_numbers(
@@ -433,9 +430,9 @@ impl PreparedRun {
                 let set = GuardedSet {
                     key: o.key.clone(),
                     guard: Guard::OrderNumberBlank,
-                    set: doc! { "order_number": number.to_string(), "counter_id": &id },
+                    fix: Fix::OrderNumber { number, counter: counter.clone() },
                 };
-                changes.push(change(o, "order_number", o.order_number.describe(), &set));
+                changes.push(change(o, o.order_number.describe(), &set));
                 sets.push(set);
             }
         }
@@ -464,11 +461,7 @@ impl PreparedRun {
 /// A marketplace order that can be numbered: its time and user suffix, read.
 type Numberable<'a> = (&'a LegacyOrder, DateTime<Utc>, UserSuffix);
 
-fn change(o: &LegacyOrder, field: &str, from: String, set: &GuardedSet) -> PlannedChange {
-    PlannedChange {
-        order: o.key_text(),
-        field: field.to_owned(),
-        from,
-        to: set.set.get_str(field).unwrap_or("").to_owned(),
-    }
+fn change(o: &LegacyOrder, from: String, set: &GuardedSet) -> PlannedChange {
+    let (field, to) = set.fix.field();
+    PlannedChange { order: o.key_text(), field: field.to_owned(), from, to }
 }

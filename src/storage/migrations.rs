@@ -13,7 +13,10 @@ use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
 use super::{StorageError, Store, names::ORDERS, orders::datetime};
-use crate::domain::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task};
+use crate::domain::{
+    ids::{BbNumber, CounterId, OrderId},
+    maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task},
+};
 
 pub const RUNS: &str = "maintenance_runs";
 pub const LOCKS: &str = "maintenance_locks";
@@ -46,11 +49,21 @@ impl Selection {
     }
 }
 
+/// An order's `_id`, whatever its type (legacy data is not always ObjectIds); opaque
+/// outside storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderKey(Bson);
+
+impl std::fmt::Display for OrderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The fields of a legacy order the migrations need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegacyOrder {
-    /// The `_id`, whatever its type (legacy data is not always ObjectIds).
-    pub key: Bson,
+    pub key: OrderKey,
     pub order_id: FieldValue,
     pub order_number: FieldValue,
     pub created_at: Option<DateTime<Utc>>,
@@ -61,7 +74,7 @@ pub struct LegacyOrder {
 impl LegacyOrder {
     /// The `_id` as people read it.
     pub fn key_text(&self) -> String {
-        match &self.key {
+        match &self.key.0 {
             Bson::ObjectId(o) => o.to_hex(),
             Bson::String(s) => s.clone(),
             other => other.to_string(),
@@ -104,7 +117,7 @@ impl FieldValue {
 fn legacy_order(d: &Document) -> LegacyOrder {
     let text = |k: &str| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
     LegacyOrder {
-        key: d.get("_id").cloned().unwrap_or(Bson::Null),
+        key: OrderKey(d.get("_id").cloned().unwrap_or(Bson::Null)),
         order_id: FieldValue::of(d, "order_id"),
         order_number: FieldValue::of(d, "order_number"),
         created_at: datetime(d.get("created_at")),
@@ -157,12 +170,40 @@ fn shared_blank_guard(sets: &[GuardedSet]) -> Option<Document> {
 const CHUNK: usize = 250;
 const CONCURRENT_CHUNKS: usize = 8;
 
-/// One guarded `$set` on one order.
+/// What a migration writes into one order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fix {
+    /// A fresh or renamed `order_id`, and the display form that goes with it.
+    OrderId(OrderId),
+    /// A BB number from its vendor-day counter.
+    OrderNumber { number: BbNumber, counter: CounterId },
+}
+
+impl Fix {
+    /// The field the page's review shows, and its new value.
+    pub fn field(&self) -> (&'static str, String) {
+        match self {
+            Self::OrderId(id) => ("order_id", id.to_string()),
+            Self::OrderNumber { number, .. } => ("order_number", number.to_string()),
+        }
+    }
+
+    fn set(&self) -> Document {
+        match self {
+            Self::OrderId(id) => doc! { "order_id": id.to_string(), "display_id": id.display_id().to_string() },
+            Self::OrderNumber { number, counter } => {
+                doc! { "order_number": number.to_string(), "counter_id": counter.to_string() }
+            }
+        }
+    }
+}
+
+/// One guarded fix of one order: written only while the guard still holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuardedSet {
-    pub key: Bson,
+    pub key: OrderKey,
     pub guard: Guard,
-    pub set: Document,
+    pub fix: Fix,
 }
 
 /// What one bulk update did.
@@ -186,12 +227,12 @@ impl Store {
     pub async fn next_legacy_batch(
         &self,
         selection: Selection,
-        after: Option<&Bson>,
+        after: Option<&OrderKey>,
         limit: u32,
     ) -> Result<Vec<LegacyOrder>, StorageError> {
         let mut filter = selection.filter();
         if let Some(after) = after {
-            filter = doc! { "$and": [ filter, { "_id": { "$gt": after.clone() } } ] };
+            filter = doc! { "$and": [ filter, { "_id": { "$gt": after.0.clone() } } ] };
         }
         // Walk `_id`: left to choose, the planner may take the order_id index, whose null
         // bucket holds every candidate, and sort all of them for each batch.
@@ -292,8 +333,8 @@ impl Store {
         let Some(guard) = shared_blank_guard(sets) else {
             return self.apply_each(sets).await;
         };
-        let keys: Vec<Bson> = sets.iter().map(|s| s.key.clone()).collect();
-        let values: Vec<Bson> = sets.iter().map(|s| Bson::Document(s.set.clone())).collect();
+        let keys: Vec<Bson> = sets.iter().map(|s| s.key.0.clone()).collect();
+        let values: Vec<Bson> = sets.iter().map(|s| Bson::Document(s.fix.set())).collect();
         let mut filter = doc! { "_id": { "$in": keys.clone() } };
         filter.extend(guard.clone());
         // Each order takes the `$set` at its own position: one statement instead of one per
@@ -333,11 +374,11 @@ impl Store {
         let updates: Vec<Document> = sets
             .iter()
             .map(|s| {
-                let mut q = doc! { "_id": s.key.clone() };
+                let mut q = doc! { "_id": s.key.0.clone() };
                 q.extend(s.guard.filter());
                 // By `_id`: the guard's field is indexed too (the stand-in), and its null bucket
                 // holds every candidate, a plan that would scan them all per update.
-                doc! { "q": q, "u": { "$set": s.set.clone() }, "multi": false, "hint": { "_id": 1 } }
+                doc! { "q": q, "u": { "$set": s.fix.set() }, "multi": false, "hint": { "_id": 1 } }
             })
             .collect();
         let command = doc! { "update": ORDERS, "updates": updates, "ordered": false };
@@ -364,7 +405,7 @@ impl Store {
     /// returns what is recorded: a run started again reuses the IDs an earlier one chose.
     pub async fn record_aliases(
         &self,
-        planned: &[(Bson, String, String)],
+        planned: &[(OrderKey, String, String)],
         run_id: &str,
         now: DateTime<Utc>,
     ) -> Result<HashMap<(String, String), String>, StorageError> {
@@ -376,7 +417,7 @@ impl Store {
             .iter()
             .map(|(order, old, new)| {
                 doc! {
-                    "q": { "order": order.clone(), "old_order_id": old },
+                    "q": { "order": order.0.clone(), "old_order_id": old },
                     "u": { "$setOnInsert": { "new_order_id": new, "run_id": run_id, "created_at": at } },
                     "upsert": true,
                 }
@@ -392,7 +433,7 @@ impl Store {
                 message: first.get_str("errmsg").unwrap_or("write error").to_owned(),
             });
         }
-        let orders: Vec<Bson> = planned.iter().map(|(o, _, _)| o.clone()).collect();
+        let orders: Vec<Bson> = planned.iter().map(|(o, _, _)| o.0.clone()).collect();
         let aliases = self.collection(ALIASES);
         let docs: Vec<Document> = self
             .run_for("read_aliases", ALIASES, BULK, async {
