@@ -57,6 +57,14 @@ pub const LOOKUP_LIMIT: i64 = 50;
 /// An export streams for as long as its client reads; this bounds its time on the server.
 const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// What a lookup found.
+#[derive(Debug)]
+pub enum OrderLookup {
+    None,
+    One(Box<OrderDetails>),
+    Many(Vec<OrderSummary>),
+}
+
 impl Store {
     /// Number of orders, from collection metadata (instant at any size).
     #[tracing::instrument(skip(self))]
@@ -94,6 +102,17 @@ impl Store {
     /// Orders matching one parsed key, newest first.
     pub async fn find_orders(&self, key: &LookupKey) -> Result<Vec<OrderSummary>, StorageError> {
         Ok(self.find_order_documents(key).await?.iter().map(summary_from_document).collect())
+    }
+
+    /// What one parsed key finds: nothing, one order with everything about it, or several
+    /// (a shared display form, a renamed duplicate) to choose from.
+    pub async fn look_up_order(&self, key: &LookupKey) -> Result<OrderLookup, StorageError> {
+        let mut docs = self.find_order_documents(key).await?;
+        Ok(match docs.len() {
+            0 => OrderLookup::None,
+            1 => OrderLookup::One(Box::new(self.order_details(docs.remove(0)).await?)),
+            _ => OrderLookup::Many(docs.iter().map(summary_from_document).collect()),
+        })
     }
 
     /// The stored documents matching one parsed key, newest first, at most [`LOOKUP_LIMIT`].

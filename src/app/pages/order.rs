@@ -33,11 +33,12 @@ pub enum OrderPageData {
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let lookup = crate::domain::ids::LookupKey::parse(&key)?;
-    let mut docs = crate::storage::for_order(lookup.to_string(), state.store.find_order_documents(&lookup)).await?;
-    match docs.len() {
-        0 => Err(AppError::NotFound(format!("No order matches {lookup}, read as {}.", lookup.describe()))),
-        1 => {
-            let details = crate::storage::for_order(key.clone(), state.store.order_details(docs.remove(0))).await?;
+    use crate::storage::orders::OrderLookup;
+    match crate::storage::for_order(lookup.to_string(), state.store.look_up_order(&lookup)).await? {
+        OrderLookup::None => {
+            Err(AppError::NotFound(format!("No order matches {lookup}, read as {}.", lookup.describe())))
+        }
+        OrderLookup::One(details) => {
             if let Some(page_key) = details.summary.page_key()
                 && page_key != key
             {
@@ -52,12 +53,9 @@ pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
             // Opening an order is access to customer data: it is audited.
             let opened = details.summary.page_key().unwrap_or(&key).to_owned();
             crate::server::audit("order.view", &format!("order={opened}"), "ok").await?;
-            Ok(OrderPageData::One { details: Box::new(details), tracking_url, qr_svg })
+            Ok(OrderPageData::One { details, tracking_url, qr_svg })
         }
-        _ => Ok(OrderPageData::Many {
-            read_as: lookup.describe(),
-            orders: docs.iter().map(crate::storage::orders::summary_from_document).collect(),
-        }),
+        OrderLookup::Many(orders) => Ok(OrderPageData::Many { read_as: lookup.describe(), orders }),
     }
 }
 
