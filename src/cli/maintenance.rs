@@ -10,6 +10,7 @@ use std::{
 use clap::{Args, Subcommand};
 
 use crate::{
+    cli::CliError,
     config::Settings,
     domain::ids::generate::{MonotonicClock, SystemClock},
     domain::maintenance::{
@@ -76,23 +77,23 @@ fn user_at_host() -> String {
     if host.is_empty() { user } else { format!("{user}@{host}") }
 }
 
-pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), String> {
+pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), CliError> {
     match command {
         IndexesCommand::Check => {
-            let reports = store.check_indexes().await.map_err(|e| e.to_string())?;
+            let reports = store.check_indexes().await?;
             for r in &reports {
                 print_report(r);
             }
             let bad = reports.iter().filter(|r| r.state != IndexState::Present).count();
             if bad > 0 {
-                return Err(format!("{bad} of {} indexes are missing or different", reports.len()));
+                return Err(CliError::Refused(format!("{bad} of {} indexes are missing or different", reports.len())));
             }
             println!("all {} indexes are present", reports.len());
             Ok(())
         }
         IndexesCommand::Apply => {
             let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
-            let outcomes = store.apply_indexes().await.map_err(|e| e.to_string())?;
+            let outcomes = store.apply_indexes().await?;
             let recorded = crate::services::maintenance::record_index_apply(
                 store,
                 &format!("cli:{}", user_at_host()),
@@ -131,7 +132,9 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), Strin
                 eprintln!("warning: the apply is done, but it could not be listed with the runs: {e}");
             }
             if refused > 0 {
-                return Err(format!("{refused} indexes were not created; fix the data with `orderdesk migrate` first"));
+                return Err(CliError::Refused(format!(
+                    "{refused} indexes were not created; fix the data with `orderdesk migrate` first"
+                )));
             }
             Ok(())
         }
@@ -171,13 +174,12 @@ fn print_report(r: &IndexReport) {
     }
 }
 
-pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> Result<(), String> {
+pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> Result<(), CliError> {
     let options = MigrationOptions { dry_run: args.dry_run, batch: args.batch, id_form: args.id_form };
     let clock = Arc::new(MonotonicClock::new(SystemClock));
     let run =
         runner::prepare(store, clock, settings.time_zone, args.migration, options, &format!("cli:{}", user_at_host()))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     let tty = std::io::stderr().is_terminal();
     eprintln!(
         "{} {} (run {}): {} orders to look at, batches of {}",
@@ -213,7 +215,7 @@ pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> R
     audit(store, "start_migration", &params, &format!("{}: {}", record.status.as_str(), record.message)).await;
     match record.status {
         RunStatus::Completed => Ok(()),
-        _ => Err(record.message),
+        _ => Err(CliError::Refused(record.message)),
     }
 }
 

@@ -6,8 +6,11 @@ use std::{path::Path, process::ExitCode, time::Instant};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
+mod error;
 mod maintenance;
 pub mod users;
+
+pub use error::CliError;
 
 use crate::{
     config::{CONFIG_FILE, Settings},
@@ -113,7 +116,7 @@ fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Runs the command; errors are printed as one line by `main`.
-pub async fn run(cli: Cli) -> Result<(), String> {
+pub async fn run(cli: Cli) -> Result<(), CliError> {
     // Commands that need no settings and no database answer at once.
     match &cli.command {
         Some(Command::Id(IdCommand::Ord)) => {
@@ -127,13 +130,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Id(IdCommand::Parse { text })) => return parse_id(text),
         _ => {}
     }
-    let settings = Settings::load(Path::new(CONFIG_FILE)).map_err(|e| e.to_string())?;
+    let settings = Settings::load(Path::new(CONFIG_FILE))?;
     init_tracing(&settings);
     let command = cli.command.unwrap_or(Command::Serve);
     // Serving connects through start-up, like the tests; every other command here.
     let store = match command {
         Command::Serve => return serve(settings).await,
-        _ => Store::connect(&settings).await.map_err(|e| e.to_string())?,
+        _ => Store::connect(&settings).await?,
     };
     match command {
         Command::SeedDemo(args) => seed_demo(&settings, &store, args).await,
@@ -150,9 +153,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// Prints what a text is, part by part.
-fn parse_id(text: &str) -> Result<(), String> {
+fn parse_id(text: &str) -> Result<(), CliError> {
     use crate::domain::ids::{BbStamp, LookupKey, OrderId};
-    match LookupKey::parse(text).map_err(|e| e.to_string())? {
+    match LookupKey::parse(text)? {
         LookupKey::OrderId(id @ OrderId::Ord { random, .. }) => {
             println!(
                 "scheme: ORD\norder_id: {id}\ncreated: {}\nrandom: {random:08x}\ndisplay_id: {}",
@@ -182,22 +185,22 @@ fn parse_id(text: &str) -> Result<(), String> {
         }
         LookupKey::TelegramId(t) => println!("scheme: telegram id\ntelegram_id: {}", t.0),
         LookupKey::LegacyId(l) => {
-            return Err(format!(
+            return Err(CliError::Refused(format!(
                 "{:?} is no order identifier scheme (it could only be a legacy `id` value)",
                 l.as_str()
-            ));
+            )));
         }
     }
     Ok(())
 }
 
-async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str, count: u32) -> Result<(), String> {
+async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str, count: u32) -> Result<(), CliError> {
     use crate::domain::ids::{
         UserSuffix, VendorId,
         generate::{MonotonicClock, SystemClock},
     };
-    let vendor = VendorId::parse(vendor).map_err(|e| format!("--vendor: {e}"))?;
-    let user = UserSuffix::from_user_id(user).map_err(|e| format!("--user: {e}"))?;
+    let vendor = VendorId::parse(vendor).map_err(|e| CliError::input("--vendor", e))?;
+    let user = UserSuffix::from_user_id(user).map_err(|e| CliError::input("--user", e))?;
     let allocator = NumberAllocator::new(
         store,
         std::sync::Arc::new(MonotonicClock::new(SystemClock)),
@@ -206,16 +209,16 @@ async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str
     );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for _ in 0..count {
-        let issued = allocator.allocate(&vendor, user).await.map_err(|e| e.to_string())?;
+        let issued = allocator.allocate(&vendor, user).await?;
         use std::io::Write;
-        writeln!(out, "{}", issued.order_number).map_err(|e| e.to_string())?;
+        writeln!(out, "{}", issued.order_number).map_err(CliError::io("could not write to stdout"))?;
     }
     Ok(())
 }
 
-async fn create_api_key(store: &Store, name: &str) -> Result<(), String> {
-    let name = ApiKeyName::parse(name).map_err(|e| format!("--name: {e}"))?;
-    let key = store.create_api_key(&name, ApiKeyScope::Bots, Utc::now()).await.map_err(|e| e.to_string())?;
+async fn create_api_key(store: &Store, name: &str) -> Result<(), CliError> {
+    let name = ApiKeyName::parse(name).map_err(|e| CliError::input("--name", e))?;
+    let key = store.create_api_key(&name, ApiKeyScope::Bots, Utc::now()).await?;
     println!("created API key {:?}; it is shown only now, store it safely:\n{}", key.name, key.key);
     Ok(())
 }
@@ -228,19 +231,19 @@ fn init_tracing(settings: &Settings) {
     let _ = if settings.log_json { builder.json().try_init() } else { builder.try_init() };
 }
 
-async fn serve(settings: Settings) -> Result<(), String> {
-    let leptos = startup::leptos_options().map_err(|e| e.to_string())?;
-    let app = Application::build(settings, leptos, Background::Run).await.map_err(|e| e.to_string())?;
-    app.run_until(server::shutdown_signal()).await.map_err(|e| format!("serving stopped: {e}"))
+async fn serve(settings: Settings) -> Result<(), CliError> {
+    let leptos = startup::leptos_options()?;
+    let app = Application::build(settings, leptos, Background::Run).await?;
+    app.run_until(server::shutdown_signal()).await.map_err(CliError::io("serving stopped"))
 }
 
-async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Result<(), String> {
-    let existing = store.order_count().await.map_err(|e| e.to_string())?;
+async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Result<(), CliError> {
+    let existing = store.order_count().await?;
     if existing > 0 {
         if args.if_empty {
             println!("database {} already holds {existing} orders; demo data not loaded", store.database_name());
             // Demo accounts have published passwords: only in a database seed-demo filled.
-            if store.is_demo().await.map_err(|e| e.to_string())? {
+            if store.is_demo().await? {
                 return users::ensure_demo_users(store).await;
             }
             println!(
@@ -249,14 +252,14 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
             return Ok(());
         }
         if !args.reset {
-            return Err(format!(
+            return Err(CliError::Refused(format!(
                 "database {} already holds {existing} orders; pass --reset to replace everything in it, or --if-empty to skip",
                 store.database_name()
-            ));
+            )));
         }
     }
     if args.reset {
-        store.drop_database().await.map_err(|e| e.to_string())?;
+        store.drop_database().await?;
     }
     let started = Instant::now();
     let spec = DemoSpec {
@@ -265,8 +268,8 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         now: args.now.unwrap_or_else(Utc::now),
         time_zone: settings.time_zone,
     };
-    let report = demo::insert(store, generate(&spec)).await.map_err(|e| e.to_string())?;
-    store.mark_demo(Utc::now()).await.map_err(|e| e.to_string())?;
+    let report = demo::insert(store, generate(&spec)).await?;
+    store.mark_demo(Utc::now()).await?;
     println!(
         "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id, {} without BB number), {} sessions, {} payments, {} counters into {} in {:.1}s",
         report.orders,
@@ -284,7 +287,7 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
 }
 
 /// Maps the outcome to the process exit code: 0, or 1 after one `error:` line.
-pub fn exit(result: Result<(), String>) -> ExitCode {
+pub fn exit(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

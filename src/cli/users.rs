@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use super::maintenance::audit;
 use crate::{
+    cli::CliError,
     domain::accounts::{Email, NewPassword, Role, password},
     storage::{StorageError, Store},
 };
@@ -42,26 +43,27 @@ pub enum UsersCommand {
     },
 }
 
-fn read_password() -> Result<String, String> {
+fn read_password() -> Result<String, CliError> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password (12+ characters): ").map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+        let first = rpassword::prompt_password("Password (12+ characters): ")
+            .map_err(CliError::io("could not read the password"))?;
+        let again = rpassword::prompt_password("Again: ").map_err(CliError::io("could not read the password"))?;
         if first != again {
-            return Err("the two passwords differ; nothing was changed".into());
+            return Err(CliError::Refused("the two passwords differ; nothing was changed".into()));
         }
         return Ok(first);
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("could not read the password from stdin: {e}"))?;
+    std::io::stdin().lock().read_line(&mut line).map_err(CliError::io("could not read the password from stdin"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-pub async fn run(store: &Store, command: UsersCommand) -> Result<(), String> {
+pub async fn run(store: &Store, command: UsersCommand) -> Result<(), CliError> {
     match command {
         UsersCommand::Add { email, role } => {
-            let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let role = Role::parse(&role).map_err(|e| e.to_string())?;
-            let password = NewPassword::parse(&read_password()?).map_err(|e| e.to_string())?;
+            let email = Email::parse(&email)?;
+            let role = Role::parse(&role)?;
+            let password = NewPassword::parse(&read_password()?)?;
             // The unique index on email is what makes "already has an account" reliable.
             store.ensure_indexes().await;
             match store.add_staff(&email, role, &password::hash(&password), Utc::now()).await {
@@ -70,12 +72,14 @@ pub async fn run(store: &Store, command: UsersCommand) -> Result<(), String> {
                     println!("added {email} as {role}");
                     Ok(())
                 }
-                Err(StorageError::DuplicateKey { .. }) => Err(format!("{email} already has an account")),
-                Err(e) => Err(e.to_string()),
+                Err(StorageError::DuplicateKey { .. }) => {
+                    Err(CliError::Refused(format!("{email} already has an account")))
+                }
+                Err(e) => Err(e.into()),
             }
         }
         UsersCommand::List => {
-            let accounts = store.list_staff().await.map_err(|e| e.to_string())?;
+            let accounts = store.list_staff().await?;
             if accounts.is_empty() {
                 println!("no staff accounts yet; add one with: orderdesk users add <email> --role admin");
             }
@@ -87,35 +91,35 @@ pub async fn run(store: &Store, command: UsersCommand) -> Result<(), String> {
             Ok(())
         }
         UsersCommand::Role { email, role } => {
-            let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            let role = Role::parse(&role).map_err(|e| e.to_string())?;
-            if store.set_staff_role(&email, role).await.map_err(|e| e.to_string())? {
+            let email = Email::parse(&email)?;
+            let role = Role::parse(&role)?;
+            if store.set_staff_role(&email, role).await? {
                 audit(store, "user.role", &format!("email={email}&role={role}"), "ok").await;
                 println!("{email} is now {role}; their sessions have ended");
                 Ok(())
             } else {
-                Err(format!("there is no account {email}"))
+                Err(CliError::Refused(format!("there is no account {email}")))
             }
         }
         UsersCommand::Disable { email } => {
-            let email = Email::parse(&email).map_err(|e| e.to_string())?;
-            if store.disable_staff(&email, Utc::now()).await.map_err(|e| e.to_string())? {
+            let email = Email::parse(&email)?;
+            if store.disable_staff(&email, Utc::now()).await? {
                 audit(store, "user.disable", &format!("email={email}"), "ok").await;
                 println!("disabled {email} and ended its sessions");
                 Ok(())
             } else {
-                Err(format!("there is no account {email}"))
+                Err(CliError::Refused(format!("there is no account {email}")))
             }
         }
     }
 }
 
 /// Creates (or resets) the demo accounts and prints how to sign in.
-pub async fn ensure_demo_users(store: &Store) -> Result<(), String> {
+pub async fn ensure_demo_users(store: &Store) -> Result<(), CliError> {
     for (email, role, pass) in DEMO_USERS {
-        let email = Email::parse(email).map_err(|e| e.to_string())?;
-        let pass = NewPassword::parse(pass).map_err(|e| e.to_string())?;
-        store.upsert_staff(&email, *role, &password::hash(&pass), Utc::now()).await.map_err(|e| e.to_string())?;
+        let email = Email::parse(email)?;
+        let pass = NewPassword::parse(pass)?;
+        store.upsert_staff(&email, *role, &password::hash(&pass), Utc::now()).await?;
     }
     println!("demo sign-ins (demo data only):");
     for (email, role, pass) in DEMO_USERS {

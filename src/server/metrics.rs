@@ -134,6 +134,12 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
             "HTTP requests refused with 503 because too many were in flight.",
             state.shed_count(),
         ),
+        (
+            "orderdesk_order_id_retries_total",
+            "counter",
+            "New orders whose first order_id was already taken and was drawn again.",
+            state.orders.retries(),
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     }

@@ -21,7 +21,7 @@ use crate::{
     config::Settings,
     domain::accounts::Role,
     domain::error::AppError,
-    services::issuing::{IdGenerator, IdScheme, NumberAllocator},
+    services::issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
     storage::Store,
 };
 
@@ -34,6 +34,8 @@ pub struct AppState {
     pub started: Instant,
     pub ids: Arc<IdGenerator>,
     pub numbers: Arc<NumberAllocator>,
+    /// Stores the orders the bots create through the API.
+    pub orders: OrderCreator,
     pub api_keys: Arc<api::KeyCache>,
     pub password_checks: Arc<login::PasswordChecks>,
     /// Every audit entry the server writes goes through it (group commit).
@@ -77,6 +79,7 @@ impl AppState {
             settings.segment_vendors.clone(),
         ));
         let audit = crate::storage::audit::AuditWriter::spawn(store.clone());
+        let orders = OrderCreator::new(store.clone(), ids.clone());
         Self {
             leptos_options,
             store,
@@ -84,6 +87,7 @@ impl AppState {
             started: Instant::now(),
             ids,
             numbers,
+            orders,
             api_keys: Arc::default(),
             password_checks: Arc::default(),
             audit,

@@ -14,6 +14,10 @@ use super::{
     staff::{STAFF, STAFF_SESSIONS},
 };
 
+/// The unique indexes a new order can clash with, by name (as a duplicate-key error names them).
+pub const ORDER_ID_INDEX: &str = "order_id_1";
+pub const ORDER_NUMBER_INDEX: &str = "order_number_1";
+
 /// One index orderdesk expects.
 #[derive(Debug, Clone)]
 pub struct ExpectedIndex {
@@ -42,7 +46,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
     vec![
         ExpectedIndex {
             collection: ORDERS,
-            name: "order_id_1",
+            name: ORDER_ID_INDEX,
             keys: doc! { "order_id": 1 },
             unique: true,
             partial: None,
@@ -51,7 +55,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
         },
         ExpectedIndex {
             collection: ORDERS,
-            name: "order_number_1",
+            name: ORDER_NUMBER_INDEX,
             keys: doc! { "order_number": 1 },
             unique: true,
             partial: Some(doc! { "order_number": { "$type": "string" } }),

@@ -4,7 +4,11 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
-use super::{StorageError, Store, names::ORDERS};
+use super::{
+    StorageError, Store,
+    indexes::{ORDER_ID_INDEX, ORDER_NUMBER_INDEX},
+    names::ORDERS,
+};
 use crate::{
     domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
     domain::order_filter::{Cursor, OrderFilter, SchemeFilter},
@@ -57,6 +61,17 @@ pub const LOOKUP_LIMIT: i64 = 50;
 /// An export streams for as long as its client reads; this bounds its time on the server.
 const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Why a new order was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum InsertOrderError {
+    #[error("order_id {0} is already taken")]
+    OrderIdTaken(OrderId),
+    #[error("order number {0} is already used by another order")]
+    OrderNumberTaken(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 /// What a lookup found.
 #[derive(Debug)]
 pub enum OrderLookup {
@@ -73,11 +88,25 @@ impl Store {
         self.run("order_count", ORDERS, orders.estimated_document_count().max_time(self.op_timeout)).await
     }
 
-    /// Inserts one order under the unique indexes; a clash is `DuplicateKey` naming the index.
+    /// Inserts one order under the unique indexes; a clash says which.
     #[tracing::instrument(skip(self, order, now), fields(order_id = %id))]
-    pub async fn insert_order(&self, id: &OrderId, order: &NewOrder, now: DateTime<Utc>) -> Result<(), StorageError> {
+    pub async fn insert_order(
+        &self,
+        id: &OrderId,
+        order: &NewOrder,
+        now: DateTime<Utc>,
+    ) -> Result<(), InsertOrderError> {
         let orders = self.collection(ORDERS);
-        self.run("create_order", ORDERS, orders.insert_one(order.to_document(id, now))).await.map(drop)
+        match self.run("create_order", ORDERS, orders.insert_one(order.to_document(id, now))).await {
+            Ok(_) => Ok(()),
+            Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_ID_INDEX) => {
+                Err(InsertOrderError::OrderIdTaken(id.clone()))
+            }
+            Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_NUMBER_INDEX) => {
+                Err(InsertOrderError::OrderNumberTaken(order.order_number.map(|n| n.to_string()).unwrap_or_default()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The newest orders, for the home page.

@@ -159,3 +159,30 @@ async fn unknown_api_paths_are_json_404s() {
     assert_eq!(body["error"], "not_found");
     let _ = json!({});
 }
+
+#[tokio::test]
+async fn a_bot_creates_an_order_that_the_desk_then_finds_by_its_display_form() {
+    let app = helpers::spawn_app_with_key().await;
+    let (status, body) =
+        post(&app, "/api/v1/orders", Some(TEST_KEY), Some(r#"{"telegram_id": 4455, "amount": 12.5}"#)).await;
+    assert_eq!(status, 201, "{body}");
+    let id = OrderId::parse(body["order_id"].as_str().unwrap()).unwrap();
+    assert_eq!(body["display_id"], id.display_id().to_string());
+    let (status, found) = get(&app, &format!("/api/v1/orders/%23{}", id.display_id())).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["order_id"], id.to_string());
+    assert_eq!(found["telegram_id"], 4455);
+    for (bad, says) in [
+        ("", "telegram_id"),
+        (r#"{"telegram_id": -3}"#, "positive"),
+        (r#"{"telegram_id": 1, "amount": 1e12}"#, "amount"),
+        (r#"{"telegram_id": 1, "amount": -1}"#, "amount"),
+        (r#"{"telegram_id": 1, "status": "paid"}"#, "unknown field"),
+        (r#"{"telegram_id": "1"}"#, "not valid"),
+    ] {
+        let (status, body) = post(&app, "/api/v1/orders", Some(TEST_KEY), Some(bad)).await;
+        assert_eq!(status, 400, "{bad} → {body}");
+        assert!(body["message"].as_str().unwrap().contains(says), "{bad} → {body}");
+    }
+    assert_eq!(app.store.order_count().await.unwrap(), 1, "a refused body stores nothing");
+}

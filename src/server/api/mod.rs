@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/order-ids", post(order_ids::create))
         .route("/vendors/{vendor_id}/order-numbers", post(order_numbers::create))
+        .route("/orders", post(orders::create))
         .route("/orders/{id}", get(orders::show))
         .fallback(|| async { ApiError::NotFound("no such API endpoint; see README.md for the API".into()) })
 }

@@ -1,12 +1,69 @@
-//! `GET /api/v1/orders/{any ID form}`: one order.
+//! `GET /api/v1/orders/{any ID form}`: one order. `POST /api/v1/orders`: a new shipping-bot
+//! order stored under the unique `order_id` index, its ID drawn again on a clash.
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{Path, State, rejection::PathRejection},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, auth::ApiCaller, json_body};
+use crate::{
+    domain::ids::{LookupKey, TelegramId},
+    domain::orders::{OrderSummary, Source},
+    server::AppState,
+    storage::orders::NewOrder,
 };
 
-use super::{ApiError, auth::ApiCaller};
-use crate::{domain::ids::LookupKey, domain::orders::OrderSummary, server::AppState};
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderRequest {
+    telegram_id: Option<i64>,
+    amount: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Created {
+    order_id: String,
+    display_id: Option<String>,
+}
+
+/// The largest amount a bot may record: anything above is a typo or an attack.
+const MAX_AMOUNT: f64 = 1_000_000.0;
+
+pub async fn create(
+    _: ApiCaller,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let request: NewOrderRequest = json_body(&body)?;
+    let telegram_id = match request.telegram_id {
+        Some(id) if id > 0 => TelegramId(id),
+        Some(_) => return Err(ApiError::BadRequest("telegram_id must be a positive integer".into())),
+        None => {
+            return Err(ApiError::BadRequest(
+                "send the customer's telegram_id, e.g. {\"telegram_id\": 123456789}".into(),
+            ));
+        }
+    };
+    if let Some(amount) = request.amount
+        && !(amount.is_finite() && (0.0..=MAX_AMOUNT).contains(&amount))
+    {
+        return Err(ApiError::BadRequest(format!("amount must be a number from 0 to {MAX_AMOUNT}")));
+    }
+    let order = NewOrder {
+        source: Source::ShippingBot,
+        telegram_id: Some(telegram_id),
+        vendor_id: None,
+        user_id: None,
+        order_number: None,
+        amount: request.amount,
+    };
+    let id = state.orders.create(&order).await?;
+    Ok((StatusCode::CREATED, Json(Created { order_id: id.to_string(), display_id: Some(id.display_id().to_string()) })))
+}
 
 pub async fn show(
     _: ApiCaller,

@@ -12,7 +12,10 @@ use std::sync::{
 use crate::{
     domain::ids::OrderId,
     services::issuing::IdGenerator,
-    storage::{StorageError, Store, orders::NewOrder},
+    storage::{
+        StorageError, Store,
+        orders::{InsertOrderError, NewOrder},
+    },
 };
 
 /// Attempts before giving up; eight clashes in a row mean something other than chance.
@@ -53,15 +56,14 @@ impl OrderCreator {
             let id = self.ids.next_id();
             match self.store.insert_order(&id, order, self.ids.clock().now()).await {
                 Ok(()) => return Ok(id),
-                Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some("order_id_1") => {
+                Err(InsertOrderError::OrderIdTaken(_)) => {
                     self.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(attempt, order_id = %id, "order_id already taken; drawing another");
                 }
-                Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some("order_number_1") => {
-                    let number = order.order_number.map(|n| n.to_string()).unwrap_or_default();
+                Err(InsertOrderError::OrderNumberTaken(number)) => {
                     return Err(CreateOrderError::DuplicateOrderNumber(number));
                 }
-                Err(e) => return Err(e.into()),
+                Err(InsertOrderError::Storage(e)) => return Err(e.into()),
             }
         }
         Err(CreateOrderError::IdsExhausted { attempts: MAX_ATTEMPTS })
