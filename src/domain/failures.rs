@@ -12,8 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::orders::OrderStatus;
 
-/// Statuses that count as a failure.
-
 /// Orders and failures in one group (a scheme, a status, a vendor, a day).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rate {

@@ -100,7 +100,7 @@ impl Store {
         match self.run("create_order", ORDERS, orders.insert_one(order.to_document(id, now))).await {
             Ok(_) => Ok(()),
             Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_ID_INDEX) => {
-                Err(InsertOrderError::OrderIdTaken(id.clone()))
+                Err(InsertOrderError::OrderIdTaken(*id))
             }
             Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_NUMBER_INDEX) => {
                 Err(InsertOrderError::OrderNumberTaken(order.order_number.map(|n| n.to_string()).unwrap_or_default()))

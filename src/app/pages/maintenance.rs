@@ -6,9 +6,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
     domain::error::AppError,
-    domain::maintenance::{
-        ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunMode, RunRecord, RunStatus, Task,
-    },
+    domain::maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus, Task},
 };
 
 #[server(prefix = "/api/admin", input = GetUrl)]
@@ -50,6 +48,7 @@ pub async fn start_migration(
 ) -> Result<String, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
+    use crate::domain::maintenance::RunMode;
     let dry_run = RunMode::parse(&mode)? == RunMode::DryRun;
     if !crate::domain::maintenance::BATCH_RANGE.contains(&batch) {
         return Err(AppError::BadInput("the batch size must be between 1 and 10,000".into()));
