@@ -157,3 +157,18 @@ impl Tasks {
         }
     }
 }
+
+/// The pages the Leptos router registers, as the routes table writes them (`/orders/:key`).
+pub fn router_pages() -> Vec<String> {
+    generate_route_list(App)
+        .iter()
+        .map(|r| {
+            let path = r.path().split('/').map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) => format!(":{param}"),
+                None => s.to_owned(),
+            });
+            path.collect::<Vec<_>>().join("/")
+        })
+        .map(|p| if p.is_empty() { "/".to_owned() } else { p })
+        .collect()
+}

@@ -15,4 +15,5 @@ mod issuing;
 mod layers;
 mod maintenance;
 mod performance;
+mod routes;
 mod support_desk;
