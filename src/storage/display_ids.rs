@@ -13,6 +13,7 @@ use mongodb::{
 };
 
 use super::{StorageError, Store, names::ORDERS};
+use crate::domain::ids::OrderId;
 
 /// Small bookkeeping documents of background work: `{_id: "display_ids", through}`.
 pub const SWEEPS: &str = "sweeps";
@@ -23,15 +24,17 @@ const DISPLAY_IDS: &str = "display_ids";
 pub const LATE_INSERT: Duration = Duration::from_secs(600);
 
 /// `order_id`s that have a display form: the ORD form and UUIDs (as `OrderId::parse` reads them).
-const HAS_DISPLAY_FORM: &str =
-    "^(ORD-[0-9]{14}-[0-9a-fA-F]{8}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$";
+fn has_display_form() -> String {
+    format!("{}|{}", OrderId::ORD_PATTERN, OrderId::UUID_PATTERN)
+}
 
 /// `OrderId::display_id` as an aggregation expression: `ORD-` and six upper-case hex digits, the
 /// first six of the ORD form's random part or of the UUID. `tests/display_ids.rs` holds the two
 /// to the same answer.
 fn display_expr() -> Document {
     doc! { "$concat": [ "ORD-", { "$toUpper": { "$cond": [
-        { "$eq": [ { "$substrBytes": [ "$order_id", 0, 4 ] }, "ORD-" ] },
+        // `parse` reads the prefix in any case, so the pattern above admits `ord-…` too.
+        { "$eq": [ { "$toUpper": { "$substrBytes": [ "$order_id", 0, 4 ] } }, "ORD-" ] },
         { "$substrBytes": [ "$order_id", 19, 6 ] },
         { "$substrBytes": [ "$order_id", 0, 6 ] },
     ] } } ] }
@@ -44,7 +47,7 @@ impl Store {
     pub async fn fill_display_ids(&self, since: Option<DateTime<Utc>>, limit: Duration) -> Result<u64, StorageError> {
         let mut filter = doc! {
             "display_id": { "$in": [Bson::Null, ""] },
-            "order_id": { "$regex": HAS_DISPLAY_FORM },
+            "order_id": { "$regex": has_display_form() },
         };
         if let Some(since) = since {
             filter.insert("created_at", doc! { "$gte": BsonTime::from_millis(since.timestamp_millis()) });

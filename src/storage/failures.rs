@@ -10,7 +10,10 @@ use futures::{TryStreamExt, future::join_all};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 
 use super::{StorageError, Store, migrations::count, names::ORDERS};
-use crate::domain::failures::{DayFigures, GroupCount};
+use crate::domain::{
+    failures::{DayFigures, GroupCount},
+    ids::OrderId,
+};
 
 /// One document per (zone, day): `{_id: "UTC|2026-11-20", zone, day, built_at, groups, completion}`.
 pub const FAILURE_FIGURES: &str = "failure_figures";
@@ -35,8 +38,8 @@ fn scheme_expr() -> Document {
         "branches": [
             { "case": { "$eq": [ { "$type": "$order_number" }, "string" ] }, "then": "BB" },
             { "case": { "$in": [ { "$ifNull": [ "$order_id", "" ] }, [ "" ] ] }, "then": "order_id missing" },
-            { "case": { "$regexMatch": { "input": { "$toString": "$order_id" }, "regex": "^ORD-\\d{14}-[0-9a-f]{8}$" } }, "then": "ORD" },
-            { "case": { "$regexMatch": { "input": { "$toString": "$order_id" }, "regex": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" } }, "then": "UUID" },
+            { "case": { "$regexMatch": { "input": { "$toString": "$order_id" }, "regex": OrderId::ORD_PATTERN } }, "then": "ORD" },
+            { "case": { "$regexMatch": { "input": { "$toString": "$order_id" }, "regex": OrderId::UUID_PATTERN } }, "then": "UUID" },
         ],
         "default": "other",
     } }

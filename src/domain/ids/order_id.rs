@@ -20,6 +20,13 @@ pub enum OrderId {
 const TIME_FORMAT: &str = "%Y%m%d%H%M%S";
 
 impl OrderId {
+    /// The stored text [`OrderId::parse`] reads as an ORD id, as a regular expression for the
+    /// database. The 14 digits are not checked as a date there, so a few strings match that
+    /// `parse` refuses (`ORD-20251314…`); a test holds the two together otherwise.
+    pub const ORD_PATTERN: &str = "^[Oo][Rr][Dd]-[0-9]{14}-[0-9a-fA-F]{8}$";
+    /// A hyphenated UUID, the form both systems store, as a regular expression.
+    pub const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
     /// Parses either form. Case is ignored on the way in (`ord-…-A3F8…` and upper-case
     /// UUIDs are accepted); [`Display`](fmt::Display) always writes the canonical form.
     pub fn parse(input: &str) -> Result<Self, ParseError> {

@@ -104,3 +104,42 @@ fn parsers_refuse_a_megabyte_quickly_and_without_panicking() {
         assert!(err.message().contains("at most"), "{err}");
     }
 }
+
+/// Near-ID text: a valid ORD or UUID id in any case, with at most one character dropped,
+/// doubled or changed.
+fn near_ids() -> impl Strategy<Value = String> {
+    let id = prop_oneof![ord_ids(), uuid_ids()].prop_map(|id| id.to_string());
+    (id, any::<bool>(), 0usize..40, 0u8..4, "[0-9a-zA-Z\\-]").prop_map(|(id, upper, at, how, c)| {
+        let id = if upper { id.to_uppercase() } else { id.to_lowercase() };
+        let at = at.min(id.len().saturating_sub(1));
+        match how {
+            0 => id,
+            1 => format!("{}{}", &id[..at], &id[at + 1..]),
+            2 => format!("{}{}{}", &id[..at], &id[at..=at], &id[at..]),
+            _ => format!("{}{c}{}", &id[..at], &id[at + 1..]),
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4_000, ..ProptestConfig::default() })]
+
+    /// The database's view of a stored `order_id` (the patterns in its queries) and
+    /// `OrderId::parse` agree, except for ORD digits that are no date (the pattern's limit).
+    #[test]
+    fn the_stored_form_patterns_agree_with_the_parser(text in near_ids()) {
+        let (ord, uuid) = (regex::Regex::new(OrderId::ORD_PATTERN).unwrap(), regex::Regex::new(OrderId::UUID_PATTERN).unwrap());
+        match OrderId::parse(&text) {
+            Ok(OrderId::Ord { .. }) => prop_assert!(ord.is_match(&text) && !uuid.is_match(&text), "{}", text),
+            Ok(OrderId::Uuid(_)) => prop_assert!(uuid.is_match(&text) && !ord.is_match(&text), "{}", text),
+            Err(_) => {
+                prop_assert!(!uuid.is_match(&text), "{}", text);
+                if ord.is_match(&text) {
+                    let digits = &text[4..18];
+                    prop_assert!(NaiveDate::parse_from_str(&digits[..8], "%Y%m%d").is_err()
+                        || chrono::NaiveTime::parse_from_str(&digits[8..], "%H%M%S").is_err(), "{}", text);
+                }
+            }
+        }
+    }
+}
