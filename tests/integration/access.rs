@@ -288,8 +288,7 @@ const SENTINEL: &str = "sentinel7f3a";
 /// An order, an audit entry and an API key that carry [`SENTINEL`], so a body that leaks
 /// any of them is caught.
 async fn plant_sentinels(app: &helpers::TestApp) {
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(app.store.database_name()).collection::<mongodb::bson::Document>("orders");
+    let orders = helpers::raw_collection(app.store.database_name(), "orders").await;
     let now = mongodb::bson::DateTime::now();
     orders
         .insert_one(mongodb::bson::doc! {
@@ -578,8 +577,7 @@ async fn wrong_api_keys_are_limited_per_address() {
 #[tokio::test]
 async fn csv_exports_defuse_every_formula_and_stream_the_audit_log() {
     let app = helpers::spawn_app().await;
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(app.store.database_name()).collection::<mongodb::bson::Document>("orders");
+    let orders = helpers::raw_collection(app.store.database_name(), "orders").await;
     let hostile = ["=1+1", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\t=HYPERLINK(\"http://x\")", "\r=1", "\n=1"];
     for (i, value) in hostile.iter().enumerate() {
         orders

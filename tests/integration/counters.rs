@@ -4,7 +4,7 @@
 use crate::helpers;
 
 use chrono::{TimeZone, Utc};
-use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use mongodb::bson::{DateTime as BsonTime, doc};
 use orderdesk::domain::counters::CounterRow;
 
 fn at(h: u32, m: u32) -> BsonTime {
@@ -19,9 +19,7 @@ fn kinds(rows: &[CounterRow], id: &str) -> Vec<&'static str> {
 #[tokio::test]
 async fn each_counter_warning_fires_exactly_when_it_should() {
     let store = helpers::fresh_store("counters").await;
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let db = client.database(store.database_name());
-    let counters = db.collection::<Document>("ordercounters");
+    let counters = helpers::raw_collection(store.database_name(), "ordercounters").await;
     counters
         .insert_many([
             doc! { "counterId": "20261121-hot", "sequence": 80_000_i32, "lastUpdated": at(11, 0), "__v": 0 },
@@ -33,7 +31,7 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
         ])
         .await
         .unwrap();
-    let orders = db.collection::<Document>("orders");
+    let orders = helpers::raw_collection(store.database_name(), "orders").await;
     let order = |vendor: &str, n: u32, h: u32| doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": vendor, "order_number": format!("BB-{vendor}-{n}"), "created_at": at(h, 0) };
     orders
         .insert_many([

@@ -25,8 +25,7 @@ async fn display_of(orders: &mongodb::Collection<Document>, id: &str) -> Option<
 #[tokio::test]
 async fn passes_fill_display_ids_as_orderdesk_computes_them_and_touch_nothing_else() {
     let store = helpers::fresh_store("display_ids").await;
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(store.database_name()).collection::<Document>("orders");
+    let orders = helpers::raw_collection(store.database_name(), "orders").await;
     let now = Utc::now();
     let ord_lower = "ORD-20251114123456-a3f8d2b4";
     let ord_upper = "ORD-20251114123457-0C9E1F77";
@@ -86,8 +85,7 @@ async fn passes_fill_display_ids_as_orderdesk_computes_them_and_touch_nothing_el
 #[tokio::test]
 async fn a_lookup_by_display_form_finds_an_order_the_bot_just_inserted() {
     let store = helpers::fresh_store("display_lookup").await;
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(store.database_name()).collection::<Document>("orders");
+    let orders = helpers::raw_collection(store.database_name(), "orders").await;
     // Background passes are not running in this test: only the lookup itself can fill it in.
     let order_id = "ORD-20261121101500-5eed1234";
     orders.insert_one(doc! { "id": "fresh", "order_id": order_id, "created_at": at(Utc::now()) }).await.unwrap();
@@ -114,8 +112,7 @@ async fn a_lookup_by_display_form_finds_an_order_the_bot_just_inserted() {
 async fn serve_fills_in_history_on_its_first_start() {
     use std::process::Command;
     let database = helpers::unique_db("display_serve");
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(&database).collection::<Document>("orders");
+    let orders = helpers::raw_collection(&database, "orders").await;
     let created = at(Utc::now() - Duration::days(2));
     orders
         .insert_one(doc! { "id": "old", "order_id": "ORD-20261119090000-0abcdef1", "created_at": created })
@@ -137,5 +134,5 @@ async fn serve_fills_in_history_on_its_first_start() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(filled.as_deref(), Some("ORD-0ABCDE"), "{log}");
     assert!(!log.contains("could not fill in display_id"), "{log}");
-    client.database(&database).drop().await.unwrap();
+    helpers::drop_database(&database).await;
 }

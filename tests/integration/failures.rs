@@ -7,15 +7,14 @@ use crate::helpers;
 use std::collections::HashMap;
 
 use chrono::{Duration, TimeZone, Utc};
-use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use mongodb::bson::{DateTime as BsonTime, doc};
 use orderdesk::services::monitoring::failure_report;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 #[tokio::test]
 async fn rates_and_percentiles_match_a_reference_computation() {
     let store = helpers::fresh_store("failures").await;
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(store.database_name()).collection::<Document>("orders");
+    let orders = helpers::raw_collection(store.database_name(), "orders").await;
     let now = Utc::now();
     let mut rng = StdRng::seed_from_u64(7);
     let statuses = ["completed", "failed", "cancelled", "pending", "refunded"];
@@ -96,8 +95,7 @@ async fn rates_and_percentiles_match_a_reference_computation() {
 #[tokio::test]
 async fn day_figures_are_reused_until_stale_then_recomputed() {
     let store = helpers::fresh_store("failure_figures").await;
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let orders = client.database(store.database_name()).collection::<Document>("orders");
+    let orders = helpers::raw_collection(store.database_name(), "orders").await;
     orders.drop_indexes().await.unwrap();
     // Whole milliseconds, as stored: `as_of` round-trips exactly.
     let now = Utc.timestamp_millis_opt(Utc::now().timestamp_millis()).unwrap();

@@ -155,6 +155,19 @@ pub async fn fresh_store(prefix: &str) -> Store {
     store
 }
 
+/// A collection of the test's database on a client of its own, for crafting documents in the
+/// bots' own (legacy) shapes, which orderdesk's typed storage does not write.
+pub async fn raw_collection(database: &str, name: &str) -> mongodb::Collection<mongodb::bson::Document> {
+    let client = mongodb::Client::with_uri_str(mongodb_uri()).await.expect("a client of the test's own");
+    client.database(database).collection(name)
+}
+
+/// Drops a database a test made without a `TestApp` to do it.
+pub async fn drop_database(database: &str) {
+    let client = mongodb::Client::with_uri_str(mongodb_uri()).await.expect("a client of the test's own");
+    client.database(database).drop().await.expect("drop the test's database");
+}
+
 /// A new shipping-bot order for a customer, with nothing else set.
 pub fn bot_order(telegram_id: Option<i64>, amount: Option<f64>) -> orderdesk::storage::orders::NewOrder {
     orderdesk::storage::orders::NewOrder {

@@ -25,8 +25,7 @@ use orderdesk::{
 };
 
 async fn raw_orders(store: &Store) -> mongodb::Collection<Document> {
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    client.database(store.database_name()).collection("orders")
+    helpers::raw_collection(store.database_name(), "orders").await
 }
 
 fn at(day: u32, hour: u32) -> BsonTime {
@@ -139,8 +138,7 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     assert!(printed.contains("MISSING") && printed.contains("BLOCKED: 5 missing, 4 null, 3 empty"), "{printed}");
 
     // Apply refuses while data blocks it, and keeps the stand-in.
-    let client = mongodb::Client::with_uri_str(helpers::mongodb_uri()).await.unwrap();
-    let payments = client.database(store.database_name()).collection::<Document>("payments");
+    let payments = helpers::raw_collection(store.database_name(), "payments").await;
     payments.drop_index("order_id_1").await.unwrap();
     let applied = store.apply_indexes().await.unwrap();
     let (_, outcome) = applied.iter().find(|(r, _)| r.collection == "orders" && r.name == "order_id_1").unwrap();
