@@ -16,4 +16,5 @@ mod layers;
 mod maintenance;
 mod performance;
 mod routes;
+mod startup;
 mod support_desk;
