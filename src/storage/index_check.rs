@@ -37,8 +37,10 @@ impl Store {
             }
             let actual = listed.get(index.collection).map(Vec::as_slice).unwrap_or_default();
             let state = compare(&index, actual);
-            let stand_in = stand_in_name(index.name);
-            let stand_in = actual.iter().any(|m| index_name(m) == Some(stand_in.as_str())).then_some(stand_in);
+            // The stand-in, or the cover an interrupted apply left in its place.
+            let stand_in = [stand_in_name(index.name), format!("{}_cover", index.name)]
+                .into_iter()
+                .find(|n| actual.iter().any(|m| index_name(m) == Some(n.as_str())));
             let blockers = if index.unique && (index.collection == ORDERS || state == IndexState::Missing) {
                 Some(self.blockers(&index).await?)
             } else {
@@ -76,6 +78,9 @@ impl Store {
         Ok(out)
     }
 
+    /// Builds a missing index. The collection keeps an index on the lookup field at every
+    /// moment: the unique one is built while the stand-in still serves, and only then is the
+    /// stand-in dropped; a failed build leaves the stand-in as it was.
     async fn create_expected(&self, report: &IndexReport) -> ApplyOutcome {
         // Names repeat across collections (`order_id_1` is on orders and on payments).
         let Some(index) =
@@ -84,27 +89,54 @@ impl Store {
             return ApplyOutcome::Failed(format!("{} is not an expected index", report.name));
         };
         let coll = self.collection(index.collection);
-        // MongoDB refuses a second index on the same keys that differs only in uniqueness:
-        // the stand-in goes first, and comes back if the unique build fails after all.
-        if let Some(stand_in) = &report.stand_in
-            && let Err(e) = self.run("drop_index", index.collection, coll.drop_index(stand_in.as_str())).await
-        {
-            return ApplyOutcome::Failed(format!("could not drop the stand-in {stand_in}: {e}"));
+        let build = |model| self.run_for("create_index", index.collection, LONG, coll.create_index(model));
+        let drop = |name: String| self.run("drop_index", index.collection, coll.drop_index(name));
+        let Some(stand_in) = &report.stand_in else {
+            return build(model(&index, false))
+                .await
+                .map_or_else(|e| ApplyOutcome::Failed(e.to_string()), |_| ApplyOutcome::Created);
+        };
+        // A stand-in made before it carried `_id` has the unique index's very keys, and MongoDB
+        // refuses two indexes that differ only in uniqueness: a cover (the keys and `_id`)
+        // serves while that stand-in makes way, and takes its place if the build fails.
+        let old_style = self.has_index_with_keys(index.collection, stand_in, &index.keys).await;
+        let cover = format!("{}_cover", index.name);
+        if old_style {
+            if let Err(e) = build(model_named(&index, &cover)).await {
+                return ApplyOutcome::Failed(format!("could not build a cover for the stand-in {stand_in}: {e}"));
+            }
+            if let Err(e) = drop(stand_in.clone()).await {
+                return ApplyOutcome::Failed(format!("could not replace the old stand-in {stand_in}: {e}"));
+            }
         }
-        match self.run_for("create_index", index.collection, LONG, coll.create_index(model(&index, false))).await {
-            Ok(_) => ApplyOutcome::Created,
+        match build(model(&index, false)).await {
+            Ok(_) => {
+                let serving = if old_style { cover } else { stand_in.clone() };
+                if let Err(e) = drop(serving.clone()).await {
+                    tracing::warn!(index = serving, error = %e, "the unique index is built; the stand-in could not be dropped");
+                }
+                ApplyOutcome::Created
+            }
             Err(e) => {
-                if report.stand_in.is_some() {
-                    let restored = self
-                        .run_for("create_index", index.collection, LONG, coll.create_index(model(&index, true)))
-                        .await;
-                    if let Err(r) = restored {
-                        tracing::error!(index = index.name, error = %r, "could not restore the stand-in index");
+                if old_style {
+                    // The stand-in comes back in its new shape, then the cover goes.
+                    match build(model(&index, true)).await {
+                        Ok(_) => {
+                            let _ = drop(cover).await;
+                        }
+                        Err(r) => tracing::error!(index = index.name, error = %r, "the cover stays as the stand-in"),
                     }
                 }
                 ApplyOutcome::Failed(e.to_string())
             }
         }
+    }
+
+    /// Whether `collection` has an index named `name` on exactly `keys`.
+    async fn has_index_with_keys(&self, collection: &'static str, name: &str, keys: &Document) -> bool {
+        self.list_indexes(collection)
+            .await
+            .is_ok_and(|all| all.iter().any(|m| index_name(m) == Some(name) && keys_equal(&m.keys, keys)))
     }
 
     async fn list_indexes(&self, collection: &'static str) -> Result<Vec<IndexModel>, StorageError> {
@@ -203,16 +235,29 @@ impl Store {
     }
 }
 
-/// The index as orderdesk creates it; `stand_in` drops uniqueness and takes the stand-in name.
+/// The index as orderdesk creates it. `stand_in`: the non-unique index that serves lookups
+/// while data blocks the unique one, under the stand-in name; its keys end in `_id`, so the
+/// unique index can be built beside it.
 pub(crate) fn model(index: &ExpectedIndex, stand_in: bool) -> IndexModel {
-    let name = if stand_in { stand_in_name(index.name) } else { index.name.to_owned() };
-    let mut options = IndexOptions::builder().name(name).build();
-    if index.unique && !stand_in {
+    if stand_in {
+        return model_named(index, &stand_in_name(index.name));
+    }
+    let mut options = IndexOptions::builder().name(index.name.to_owned()).build();
+    if index.unique {
         options.unique = Some(true);
     }
     options.partial_filter_expression = index.partial.clone();
     options.expire_after = index.ttl;
     IndexModel::builder().keys(index.keys.clone()).options(options).build()
+}
+
+/// A non-unique index on the expected keys and `_id`, named `name`.
+fn model_named(index: &ExpectedIndex, name: &str) -> IndexModel {
+    let mut keys = index.keys.clone();
+    keys.insert("_id", 1);
+    let mut options = IndexOptions::builder().name(name.to_owned()).build();
+    options.partial_filter_expression = index.partial.clone();
+    IndexModel::builder().keys(keys).options(options).build()
 }
 
 fn index_name(m: &IndexModel) -> Option<&str> {

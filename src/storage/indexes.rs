@@ -159,13 +159,13 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
 pub struct EnsureOutcome {
     pub index: ExpectedIndex,
     pub result: Result<(), StorageError>,
-    /// Set when existing data blocked this unique index and a non-unique index on the same
-    /// keys was made instead, so lookups stay index-only until the data is fixed.
+    /// Set when existing data blocked this unique index and a non-unique index on its keys
+    /// (and `_id`) was made instead, so lookups stay index-only until the data is fixed.
     pub stand_in: Option<String>,
 }
 
 /// The name of the non-unique index that stands in for a blocked unique one. The
-/// maintenance tools drop it before building the unique index.
+/// maintenance tools drop it once the unique index is built beside it.
 pub fn stand_in_name(unique_name: &str) -> String {
     format!("{unique_name}_nonunique")
 }

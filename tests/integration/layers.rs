@@ -104,3 +104,28 @@ fn the_import_reader_sees_groups_and_nested_paths() {
     let roots = crate_roots("use crate::{app::{a, b}, domain::ids::X};\nlet x = crate::storage::Store::f();");
     assert_eq!(roots.into_iter().collect::<Vec<_>>(), ["app", "domain", "storage"]);
 }
+
+#[test]
+fn only_storage_uses_the_driver_and_the_demo_generator_only_its_document_type() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let layer = layer_of(relative);
+        let code = without_comments(&std::fs::read_to_string(file).unwrap());
+        let uses: Vec<&str> = code.match_indices("mongodb::").map(|(at, _)| &code[at..]).collect();
+        let allowed = |path: &&str| match layer.as_str() {
+            "storage" => true,
+            // Raw documents in the bots' own shapes, written by storage::fixtures.
+            "demo" => path.starts_with("mongodb::bson"),
+            _ => false,
+        };
+        if let Some(path) = uses.iter().find(|p| !allowed(p)) {
+            let shown: String = path.chars().take(40).collect();
+            wrong.push(format!("src/{} ({layer}) uses {shown}", relative.display()));
+        }
+    }
+    assert!(wrong.is_empty(), "the driver outside storage:\n{}", wrong.join("\n"));
+}

@@ -372,3 +372,87 @@ async fn a_migration_killed_half_way_is_finished_by_the_next_run_without_changin
     assert_eq!(runs.iter().map(|r| r.status).collect::<Vec<_>>(), vec![RunStatus::Completed, RunStatus::Interrupted]);
     store.drop_database().await.unwrap();
 }
+
+/// `orders` with `count` orders and two without `order_id` (which block the unique index),
+/// and every expected index as start-up leaves it: `order_id_1` replaced by its stand-in.
+async fn blocked_orders(count: usize) -> (Store, mongodb::Collection<Document>) {
+    let store = helpers::fresh_store("standin").await;
+    let orders = raw_orders(&store).await;
+    orders.drop_index("order_id_1").await.unwrap();
+    let docs = (0..count).map(|i| doc! { "order_id": format!("ORD-20261120120000-{i:08x}") });
+    orders.insert_many(docs.chain([doc! { "note": "legacy" }, doc! { "note": "legacy" }])).await.unwrap();
+    (store, orders)
+}
+
+/// Lists `orders`' indexes until told to stop: how many times it looked, and how many of
+/// those found no finished index that starts with `order_id`.
+fn watch_order_id_index(
+    orders: mongodb::Collection<Document>,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<(u32, u32)>) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(async move {
+        let (mut looks, mut without) = (0, 0);
+        while stopped.try_recv().is_err() {
+            let names: Vec<Document> =
+                orders.aggregate([doc! { "$indexStats": {} }]).await.unwrap().try_collect().await.unwrap();
+            let serving = names.iter().any(|s| {
+                s.get_document("spec").is_ok_and(|spec| {
+                    spec.get_document("key").is_ok_and(|k| k.keys().next().is_some_and(|f| f == "order_id"))
+                }) && !s.contains_key("building")
+            });
+            looks += 1;
+            without += u32::from(!serving);
+        }
+        (looks, without)
+    });
+    (stop, watcher)
+}
+
+#[tokio::test]
+async fn building_the_unique_index_never_leaves_orders_without_an_order_id_index() {
+    let (store, orders) = blocked_orders(20_000).await;
+    store.ensure_indexes().await;
+    let names = orders.list_index_names().await.unwrap();
+    assert!(names.contains(&"order_id_1_nonunique".to_owned()) && !names.contains(&"order_id_1".to_owned()));
+    // The data is fixed, then the unique index is built while the watcher looks.
+    orders.delete_many(doc! { "note": "legacy" }).await.unwrap();
+    let (stop, watcher) = watch_order_id_index(orders.clone());
+    let outcomes = store.apply_indexes().await.unwrap();
+    stop.send(()).unwrap();
+    let (looks, without) = watcher.await.unwrap();
+    let outcome = outcomes.iter().find(|(r, _)| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert_eq!(outcome.1, ApplyOutcome::Created);
+    assert!(looks > 3, "the watcher looked during the build ({looks} times)");
+    assert_eq!(without, 0, "{without} of {looks} looks found no order_id index");
+    let names = orders.list_index_names().await.unwrap();
+    assert!(
+        names.contains(&"order_id_1".to_owned()) && !names.iter().any(|n| n.starts_with("order_id_1_")),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stand_in_on_the_unique_keys_gives_way_to_a_cover_and_the_index_is_never_missing() {
+    let (store, orders) = blocked_orders(20_000).await;
+    store.ensure_indexes().await;
+    // The stand-in as an older orderdesk made it: the unique index's very keys.
+    orders.drop_index("order_id_1_nonunique").await.unwrap();
+    let old = mongodb::IndexModel::builder()
+        .keys(doc! { "order_id": 1 })
+        .options(mongodb::options::IndexOptions::builder().name("order_id_1_nonunique".to_owned()).build())
+        .build();
+    orders.create_index(old).await.unwrap();
+    orders.delete_many(doc! { "note": "legacy" }).await.unwrap();
+    let (stop, watcher) = watch_order_id_index(orders.clone());
+    let outcomes = store.apply_indexes().await.unwrap();
+    stop.send(()).unwrap();
+    let (looks, without) = watcher.await.unwrap();
+    let outcome = outcomes.iter().find(|(r, _)| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert_eq!(outcome.1, ApplyOutcome::Created, "{outcome:?}");
+    assert_eq!(without, 0, "{without} of {looks} looks found no order_id index");
+    let names = orders.list_index_names().await.unwrap();
+    assert!(
+        names.contains(&"order_id_1".to_owned()) && !names.iter().any(|n| n.starts_with("order_id_1_")),
+        "{names:?}"
+    );
+}
