@@ -393,8 +393,9 @@ fn watch_order_id_index(
     let watcher = tokio::spawn(async move {
         let (mut looks, mut without) = (0, 0);
         while stopped.try_recv().is_err() {
-            let names: Vec<Document> =
-                orders.aggregate([doc! { "$indexStats": {} }]).await.unwrap().try_collect().await.unwrap();
+            // The catalog may change under `$indexStats` (IndexNotFound): that look is taken again.
+            let stats = async { orders.aggregate([doc! { "$indexStats": {} }]).await?.try_collect::<Vec<_>>().await };
+            let Ok(names) = stats.await else { continue };
             let serving = names.iter().any(|s| {
                 s.get_document("spec").is_ok_and(|spec| {
                     spec.get_document("key").is_ok_and(|k| k.keys().next().is_some_and(|f| f == "order_id"))
