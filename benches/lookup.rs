@@ -166,7 +166,7 @@ fn main() {
         // day figures (every day walked), then as a steady request sees it (today's and
         // yesterday's figures stale, so recomputed), then with every day fresh.
         let client = mongodb::Client::with_uri_str(&settings.mongodb_uri).await.expect("client");
-        client.database(DATABASE).collection::<Document>(orderdesk::storage::failures::FAILURE_FIGURES).drop().await.expect("drop figures");
+        client.database(DATABASE).collection::<Document>(orderdesk::storage::names::FAILURE_FIGURES).drop().await.expect("drop figures");
         let report = |at| failure_report(&store, chrono_tz::UTC, at, 31);
         let started = Instant::now();
         assert_eq!(report(spec.now).await.expect("report").total.orders, n as u64);

@@ -77,7 +77,7 @@ pub struct Caller {
 
 impl Caller {
     pub fn actor(&self) -> Actor {
-        self.viewer.actor(&self.ip)
+        Actor::staff(&self.viewer.email, self.viewer.role, &self.ip)
     }
 }
 
@@ -216,12 +216,12 @@ pub fn refuse_titled(status: StatusCode, path: &str, title: &str, message: &str)
         };
         return (status, axum::Json(serde_json::json!({ "error": error, "message": message }))).into_response();
     }
-    let page = super::login::page(
+    let page = super::html::page(
         "orderdesk",
         &format!(
             r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Go to search</a></p>"#,
-            super::login::escape(title),
-            super::login::escape(message),
+            super::html::escape(title),
+            super::html::escape(message),
         ),
     );
     (status, page).into_response()
@@ -322,7 +322,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     if let Some(message) = role_refusal(viewer.role, needed) {
-        let _ = audit(&state, AuditEntry::new(&viewer.actor(&ip), "access_denied", "denied").with_params(&path)).await;
+        let _ = audit(
+            &state,
+            AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, &ip), "access_denied", "denied")
+                .with_params(&path),
+        )
+        .await;
         return refuse(StatusCode::FORBIDDEN, &path, &message);
     }
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -335,7 +340,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
         if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
             let why = if token.is_none() { "missing" } else { "wrong" };
-            let _ = audit(&state, AuditEntry::new(&viewer.actor(&ip), "csrf_rejected", why).with_params(&path)).await;
+            let _ = audit(
+                &state,
+                AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, &ip), "csrf_rejected", why)
+                    .with_params(&path),
+            )
+            .await;
             return refuse(
                 StatusCode::FORBIDDEN,
                 &path,
@@ -360,7 +370,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         } else {
             format!("failed: HTTP {}", status.as_u16())
         };
-        let entry = AuditEntry::new(&viewer.actor(&ip), &action_name(&path), &outcome).with_params(&params);
+        let entry = AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, &ip), &action_name(&path), &outcome)
+            .with_params(&params);
         let _ = audit(&state, entry).await;
     }
     response

@@ -10,7 +10,7 @@ use axum::{
     Form,
     extract::{FromRequest, Query, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use chrono::Utc;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use super::{
     AppState,
     access::{self, CSRF_FIELD, cookie, session_cookie, session_cookie_name},
+    html::{escape, page},
 };
 use crate::{
     domain::accounts::{Email, password},
@@ -76,16 +77,6 @@ impl PasswordChecks {
         let _slot = tokio::time::timeout(HASH_QUEUE, self.0.acquire()).await.ok()?.ok()?;
         tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.ok()
     }
-}
-
-pub use crate::domain::text::escape_html as escape;
-
-/// A small server-rendered page in the dashboard's look (same stylesheet and theme).
-pub fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><script src="/theme.js"></script><link rel="stylesheet" href="/pkg/orderdesk.css"></head><body class="bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 min-h-screen"><main class="mx-auto mt-16 max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">{body}</main></body></html>"#,
-        title = escape(title),
-    ))
 }
 
 /// Only paths on this site, so `next` cannot send someone elsewhere. The value is read as

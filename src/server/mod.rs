@@ -6,6 +6,7 @@ mod audit_csv;
 mod csv;
 pub mod headers;
 mod healthz;
+mod html;
 pub mod login;
 pub mod metrics;
 mod orders_csv;

@@ -67,7 +67,7 @@ impl Store {
                 keys.find(doc! {}).max_time(self.op_timeout).sort(doc! { "_id": -1 }).await?.try_collect().await
             })
             .await?;
-        let time = |d: &mongodb::bson::Document, k: &str| super::orders::datetime(d.get(k));
+        let time = |d: &mongodb::bson::Document, k: &str| super::values::datetime(d.get(k));
         docs.iter()
             .filter_map(|d| Some((d.get_object_id("_id").ok()?.to_hex(), d)))
             .map(|(id, d)| {

@@ -4,10 +4,8 @@
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
-use super::{StorageError, Store, orders::datetime};
+use super::{StorageError, Store, names::AUDIT, values::datetime};
 pub use crate::domain::audit::{AuditEntry, AuditFilter};
-
-pub const AUDIT: &str = "audit_log";
 
 /// An entry's `_id`, which is the log's order. A driver-made ObjectId orders by the second
 /// only, and within a second by a random per-process value: entries written by two processes

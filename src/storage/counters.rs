@@ -138,7 +138,7 @@ fn raw_counter(d: &Document) -> Option<RawCounter> {
     Some(RawCounter {
         counter_id: d.get_str("counterId").ok()?.to_owned(),
         sequence: sequence_of(d).map(u64::from).unwrap_or(0),
-        last_updated: super::orders::datetime(d.get("lastUpdated")),
+        last_updated: super::values::datetime(d.get("lastUpdated")),
     })
 }
 
@@ -235,7 +235,7 @@ impl Store {
             .await?;
         Ok(groups
             .iter()
-            .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::migrations::count(g.get("n")))))
+            .filter_map(|g| Some((g.get_str("_id").ok()?.to_owned(), super::values::count(g.get("n")))))
             .collect())
     }
 }

@@ -9,14 +9,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{TryStreamExt, future::join_all};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 
-use super::{StorageError, Store, migrations::count, names::ORDERS};
+use super::{StorageError, Store, names::FAILURE_FIGURES, names::ORDERS, values::count};
 use crate::domain::{
     failures::{DayFigures, GroupCount},
     ids::OrderId,
 };
-
-/// One document per (zone, day): `{_id: "UTC|2026-11-20", zone, day, built_at, groups, completion}`.
-pub const FAILURE_FIGURES: &str = "failure_figures";
 
 /// Computing figures walks up to 90 days of orders on the first report: allow more than a lookup.
 const COMPUTE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -74,7 +71,7 @@ fn stored_from_bson(d: &Document) -> Option<StoredFigures> {
     let day = NaiveDate::parse_from_str(d.get_str("day").ok()?, "%Y-%m-%d").ok()?;
     let docs = |key| d.get_array(key).map(|a| a.iter().filter_map(Bson::as_document).collect::<Vec<_>>());
     Some(StoredFigures {
-        built_at: super::orders::datetime(d.get("built_at"))?,
+        built_at: super::values::datetime(d.get("built_at"))?,
         figures: DayFigures {
             day,
             groups: docs("groups").ok()?.into_iter().map(group_from_bson).collect(),

@@ -7,13 +7,11 @@ use futures::TryStreamExt;
 use mongodb::{
     IndexModel,
     bson::{Bson, Document, doc},
-    options::IndexOptions,
 };
 
 use super::{
     StorageError, Store,
-    indexes::{ExpectedIndex, expected_indexes, stand_in_name},
-    migrations,
+    indexes::{ExpectedIndex, expected_indexes, model, model_named, stand_in_name},
     names::ORDERS,
 };
 use crate::domain::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
@@ -183,7 +181,7 @@ impl Store {
             })
             .await?;
         blockers.duplicate_values = groups.len() as u64;
-        blockers.duplicate_documents = groups.iter().map(|g| migrations::count(g.get("n"))).sum();
+        blockers.duplicate_documents = groups.iter().map(|g| super::values::count(g.get("n"))).sum();
 
         let mut samples = Vec::new();
         for (problem, filter) in [
@@ -233,31 +231,6 @@ impl Store {
             })
             .collect())
     }
-}
-
-/// The index as orderdesk creates it. `stand_in`: the non-unique index that serves lookups
-/// while data blocks the unique one, under the stand-in name; its keys end in `_id`, so the
-/// unique index can be built beside it.
-pub(crate) fn model(index: &ExpectedIndex, stand_in: bool) -> IndexModel {
-    if stand_in {
-        return model_named(index, &stand_in_name(index.name));
-    }
-    let mut options = IndexOptions::builder().name(index.name.to_owned()).build();
-    if index.unique {
-        options.unique = Some(true);
-    }
-    options.partial_filter_expression = index.partial.clone();
-    options.expire_after = index.ttl;
-    IndexModel::builder().keys(index.keys.clone()).options(options).build()
-}
-
-/// A non-unique index on the expected keys and `_id`, named `name`.
-fn model_named(index: &ExpectedIndex, name: &str) -> IndexModel {
-    let mut keys = index.keys.clone();
-    keys.insert("_id", 1);
-    let mut options = IndexOptions::builder().name(name.to_owned()).build();
-    options.partial_filter_expression = index.partial.clone();
-    IndexModel::builder().keys(keys).options(options).build()
 }
 
 fn index_name(m: &IndexModel) -> Option<&str> {

@@ -2,16 +2,15 @@
 
 use std::time::Duration;
 
-use mongodb::bson::{Document, doc};
+use mongodb::{
+    IndexModel,
+    bson::{Document, doc},
+    options::IndexOptions,
+};
 
 use super::{
     StorageError, Store,
-    audit::AUDIT,
-    index_check::model,
-    limits::LIMITS,
-    migrations::{ALIASES, RUNS},
-    names::{API_KEYS, COUNTERS, ORDERS, PAYMENTS, SESSIONS},
-    staff::{STAFF, STAFF_SESSIONS},
+    names::{ALIASES, API_KEYS, AUDIT, COUNTERS, LIMITS, ORDERS, PAYMENTS, RUNS, SESSIONS, STAFF, STAFF_SESSIONS},
 };
 
 /// The unique indexes a new order can clash with, by name (as a duplicate-key error names them).
@@ -200,4 +199,29 @@ impl Store {
         }
         outcomes
     }
+}
+
+/// The index as orderdesk creates it. `stand_in`: the non-unique index that serves lookups
+/// while data blocks the unique one, under the stand-in name; its keys end in `_id`, so the
+/// unique index can be built beside it.
+pub(crate) fn model(index: &ExpectedIndex, stand_in: bool) -> IndexModel {
+    if stand_in {
+        return model_named(index, &stand_in_name(index.name));
+    }
+    let mut options = IndexOptions::builder().name(index.name.to_owned()).build();
+    if index.unique {
+        options.unique = Some(true);
+    }
+    options.partial_filter_expression = index.partial.clone();
+    options.expire_after = index.ttl;
+    IndexModel::builder().keys(index.keys.clone()).options(options).build()
+}
+
+/// A non-unique index on the expected keys and `_id`, named `name`.
+pub(crate) fn model_named(index: &ExpectedIndex, name: &str) -> IndexModel {
+    let mut keys = index.keys.clone();
+    keys.insert("_id", 1);
+    let mut options = IndexOptions::builder().name(name.to_owned()).build();
+    options.partial_filter_expression = index.partial.clone();
+    IndexModel::builder().keys(keys).options(options).build()
 }

@@ -13,9 +13,7 @@ use mongodb::{
     options::ReturnDocument,
 };
 
-use super::{StorageError, Store, orders::datetime};
-
-pub const LIMITS: &str = "rate_limits";
+use super::{StorageError, Store, names::LIMITS, values::datetime};
 
 /// One reservation: the attempt's number in its window and when the window ends.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -221,7 +221,7 @@ impl super::Store {
             .iter()
             .filter_map(|d| {
                 Some(crate::domain::performance::SlowQuery {
-                    at: super::orders::datetime(d.get("at"))?,
+                    at: super::values::datetime(d.get("at"))?,
                     op: d.get_str("op").ok()?.to_owned(),
                     collection: d.get_str("collection").unwrap_or("").to_owned(),
                     ms: d.get_f64("ms").unwrap_or(0.0),
@@ -239,8 +239,8 @@ impl super::Store {
         use mongodb::bson::{Document, doc};
         let status =
             self.run("profile_status", "system.profile", self.database().run_command(doc! { "profile": -1 })).await?;
-        let level = super::migrations::count(status.get("was")) as i32;
-        let slow_ms = super::migrations::count(status.get("slowms")) as i64;
+        let level = super::values::count(status.get("was")) as i32;
+        let slow_ms = super::values::count(status.get("slowms")) as i64;
         let profile = self.collection("system.profile");
         let filter = doc! { "appName": { "$ne": "orderdesk" } };
         let docs: Vec<Document> = self
@@ -259,10 +259,10 @@ impl super::Store {
             .iter()
             .filter_map(|d| {
                 Some(crate::domain::performance::ProfiledOp {
-                    at: super::orders::datetime(d.get("ts"))?,
+                    at: super::values::datetime(d.get("ts"))?,
                     op: d.get_str("op").unwrap_or("").to_owned(),
                     namespace: d.get_str("ns").unwrap_or("").to_owned(),
-                    millis: super::migrations::count(d.get("millis")) as i64,
+                    millis: super::values::count(d.get("millis")) as i64,
                     app: d.get_str("appName").unwrap_or("").to_owned(),
                 })
             })

@@ -12,15 +12,17 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
-use super::{StorageError, Store, names::ORDERS, orders::datetime};
+use super::{
+    StorageError, Store,
+    names::ORDERS,
+    names::{ALIASES, LOCKS, RUNS},
+    values::count,
+    values::datetime,
+};
 use crate::domain::{
     ids::{BbNumber, CounterId, OrderId},
     maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task},
 };
-
-pub const RUNS: &str = "maintenance_runs";
-pub const LOCKS: &str = "maintenance_locks";
-pub const ALIASES: &str = "order_id_aliases";
 
 /// A writing run that has not beaten its heartbeat for this long is considered dead.
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -683,16 +685,6 @@ fn process_alive(pid: u32) -> bool {
 fn object_id(hex: &str) -> Result<ObjectId, StorageError> {
     ObjectId::parse_str(hex)
         .map_err(|_| StorageError::Database { op: "find_run", message: format!("'{hex}' is not a run id") })
-}
-
-/// A count as the server sends it (32- or 64-bit, or a double).
-pub(crate) fn count(v: Option<&Bson>) -> u64 {
-    match v {
-        Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
-        Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
-        Some(Bson::Double(x)) if *x >= 0.0 => *x as u64,
-        _ => 0,
-    }
 }
 
 /// Reads a run; one still "running" without a recent heartbeat is reported as interrupted.

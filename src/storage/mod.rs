@@ -20,6 +20,7 @@ pub mod orders;
 pub mod payments;
 pub mod sessions;
 pub mod staff;
+pub(crate) mod values;
 
 use std::{future::IntoFuture, time::Duration};
 
@@ -42,6 +43,15 @@ pub mod names {
     pub const API_KEYS: &str = "api_keys";
     /// Capped: the latest slow operations (16 MB).
     pub const SLOW_QUERIES: &str = "slow_queries";
+    pub const AUDIT: &str = "audit_log";
+    pub const STAFF: &str = "staff";
+    pub const STAFF_SESSIONS: &str = "staff_sessions";
+    pub const RUNS: &str = "maintenance_runs";
+    pub const LOCKS: &str = "maintenance_locks";
+    pub const ALIASES: &str = "order_id_aliases";
+    pub const LIMITS: &str = "rate_limits";
+    /// One document per (zone, day): `{_id: "UTC|2026-11-20", zone, day, built_at, groups, completion}`.
+    pub const FAILURE_FIGURES: &str = "failure_figures";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.

@@ -8,6 +8,7 @@ use super::{
     StorageError, Store,
     indexes::{ORDER_ID_INDEX, ORDER_NUMBER_INDEX},
     names::ORDERS,
+    values::datetime,
 };
 use crate::{
     domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
@@ -438,14 +439,6 @@ pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
         Bson::Int32(x) => Some(f64::from(*x)),
         Bson::Int64(x) => Some(*x as f64),
         Bson::Decimal128(x) => x.to_string().parse().ok(),
-        _ => None,
-    }
-}
-
-pub(crate) fn datetime(b: Option<&Bson>) -> Option<DateTime<Utc>> {
-    match b? {
-        Bson::DateTime(t) => DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()),
-        Bson::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
         _ => None,
     }
 }

@@ -3,11 +3,7 @@
 use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
-use super::{
-    StorageError, Store,
-    names::PAYMENTS,
-    orders::{datetime, number},
-};
+use super::{StorageError, Store, names::PAYMENTS, orders::number, values::datetime};
 use crate::domain::orders::PaymentRecord;
 
 impl Store {

@@ -7,7 +7,7 @@ use mongodb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{StorageError, Store, names::SESSIONS, orders::datetime};
+use super::{StorageError, Store, names::SESSIONS, values::datetime};
 use crate::{
     domain::ids::{OrderId, TelegramId},
     domain::orders::SessionView,

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{DateTime as BsonTime, Document, doc};
 
-use super::{StorageError, Store, orders::datetime};
+use super::{
+    StorageError, Store,
+    names::{STAFF, STAFF_SESSIONS},
+    values::datetime,
+};
 use crate::domain::accounts::{Email, Role};
-
-pub const STAFF: &str = "staff";
-pub const STAFF_SESSIONS: &str = "staff_sessions";
 
 /// A stored staff account.
 #[derive(Debug, Clone, PartialEq)]

@@ -143,11 +143,6 @@ impl Viewer {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
-
-    /// This viewer as the audit log names them, calling from `ip`.
-    pub fn actor(&self, ip: &str) -> crate::domain::audit::Actor {
-        crate::domain::audit::Actor::staff(&self.email, self.role, ip)
-    }
 }
 
 /// An API key as the admin page lists it: never the key or its hash.

@@ -1,0 +1,23 @@
+//! Values as the server sends them back: a time stored as a BSON date (or, by older
+//! writers, RFC 3339 text), a count as a 32- or 64-bit integer or a double.
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::Bson;
+
+pub(crate) fn datetime(b: Option<&Bson>) -> Option<DateTime<Utc>> {
+    match b? {
+        Bson::DateTime(t) => DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()),
+        Bson::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+        _ => None,
+    }
+}
+
+/// A count as the server sends it (32- or 64-bit, or a double).
+pub(crate) fn count(v: Option<&Bson>) -> u64 {
+    match v {
+        Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(Bson::Double(x)) if *x >= 0.0 => *x as u64,
+        _ => 0,
+    }
+}
