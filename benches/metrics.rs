@@ -1,5 +1,5 @@
 //! What recording one database operation costs (`Metrics::record`), on a registry already
-//! holding 40 operations with full sample windows, as in a running server. Compare with a
+//! holding 40 operations with filled windows, as in a running server. Compare with a
 //! lookup's 0.4–0.9 ms (BENCHMARKS.md). Run: `cargo bench --features ssr --bench metrics`.
 
 use std::{hint::black_box, time::Duration};

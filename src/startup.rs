@@ -111,11 +111,10 @@ impl Tasks {
     /// All of it, in order, as `serve` runs it: the indexes (builds over big collections take
     /// seconds, so the server answers meanwhile), then the display-ID fill (a pass goes by the
     /// display_id index), then the failures report's last 30 days (the first `/failures` visit
-    /// would otherwise wait for them).
+    /// would otherwise wait for them). With the database down, each step logs it and the fill
+    /// keeps trying every few seconds.
     pub async fn run(self) {
-        if !self.ensure_indexes().await {
-            return;
-        }
+        self.ensure_indexes().await;
         display_fill::spawn(self.store.clone());
         self.precompute_failures().await;
     }

@@ -29,7 +29,7 @@ fn has_display_form() -> String {
 }
 
 /// `OrderId::display_id` as an aggregation expression: `ORD-` and six upper-case hex digits, the
-/// first six of the ORD form's random part or of the UUID. `tests/display_ids.rs` holds the two
+/// first six of the ORD form's random part or of the UUID. `tests/integration/display_ids.rs` holds the two
 /// to the same answer.
 fn display_expr() -> Document {
     doc! { "$concat": [ "ORD-", { "$toUpper": { "$cond": [

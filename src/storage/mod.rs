@@ -169,7 +169,7 @@ pub const HUNG_AFTER: Duration = Duration::from_secs(10);
 /// in which callers timed out, the queue held thousands of abandoned checkouts, a new call
 /// added itself at the back for each one served at the front, and only the pool's 500 ms
 /// maintenance tick made progress, so every call timed out for minutes (reproduced in
-/// `tests/foundation.rs`). Waiting here instead is safe to abandon (a dropped waiter leaves
+/// `tests/integration/foundation.rs`). Waiting here instead is safe to abandon (a dropped waiter leaves
 /// the semaphore's queue), and with no more operations in the driver than connections its
 /// queue stays short.
 #[derive(Debug)]

@@ -72,22 +72,31 @@ fn without_comments(code: &str) -> String {
     code.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn layers_import_downwards_only() {
+/// Every source file under `src/`: its path there, its layer and its code without comments.
+fn source_files() -> Vec<(PathBuf, String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     sources(&src, &mut files);
+    files
+        .iter()
+        .map(|file| {
+            let relative = file.strip_prefix(&src).unwrap().to_path_buf();
+            let layer = layer_of(&relative);
+            (relative, layer, without_comments(&std::fs::read_to_string(file).unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn layers_import_downwards_only() {
     let mut wrong = Vec::new();
-    for file in &files {
-        let relative = file.strip_prefix(&src).unwrap();
-        let layer = layer_of(relative);
+    for (relative, layer, code) in source_files() {
         if layer == "lib" || layer == "main" {
             continue;
         }
         let rank = LAYERS.iter().position(|l| *l == layer).unwrap_or_else(|| {
             panic!("src/{} is in no layer: add `{layer}` to LAYERS in this test and to lib.rs", relative.display())
         });
-        let code = without_comments(&std::fs::read_to_string(file).unwrap());
         for root in crate_roots(&code) {
             match LAYERS.iter().position(|l| *l == root) {
                 Some(used) if used <= rank => {}
@@ -107,14 +116,8 @@ fn the_import_reader_sees_groups_and_nested_paths() {
 
 #[test]
 fn only_storage_uses_the_driver_and_the_demo_generator_only_its_document_type() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
     let mut wrong = Vec::new();
-    for file in &files {
-        let relative = file.strip_prefix(&src).unwrap();
-        let layer = layer_of(relative);
-        let code = without_comments(&std::fs::read_to_string(file).unwrap());
+    for (relative, layer, code) in source_files() {
         let uses: Vec<&str> = code.match_indices("mongodb::").map(|(at, _)| &code[at..]).collect();
         let allowed = |path: &&str| match layer.as_str() {
             "storage" => true,
