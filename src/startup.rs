@@ -90,7 +90,7 @@ impl Application {
 
 /// The whole application as an axum router: the server's routes and middleware around the
 /// Leptos pages.
-pub fn router(state: AppState) -> Router {
+fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let pages = Router::new().leptos_routes(&state, generate_route_list(App), move || shell(options.clone()));
     server::router(state, pages)

@@ -4,7 +4,7 @@
 use crate::{
     config::ConfigError,
     domain::ids::ParseError,
-    services::{issuing::CreateOrderError, maintenance::MaintenanceError},
+    services::maintenance::MaintenanceError,
     startup::StartupError,
     storage::{StorageError, counters::CounterError},
 };
@@ -24,8 +24,6 @@ pub enum CliError {
     Counter(#[from] CounterError),
     #[error(transparent)]
     Maintenance(#[from] MaintenanceError),
-    #[error(transparent)]
-    CreateOrder(#[from] CreateOrderError),
     #[error("{what}: {error}")]
     Io { what: &'static str, error: std::io::Error },
     /// The command ran and found something wrong (missing indexes, a refused apply, an

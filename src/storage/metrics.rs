@@ -45,9 +45,13 @@ struct Window {
     slices: Vec<(u64, Histogram<u64>)>,
 }
 
+/// An empty histogram of latencies in microseconds (the bounds are constants that hold).
+fn empty() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LONGEST_MICROS, 3).expect("valid histogram bounds")
+}
+
 impl Default for Window {
     fn default() -> Self {
-        let empty = || Histogram::new_with_bounds(1, LONGEST_MICROS, 3).expect("valid histogram bounds");
         Self { slices: (0..SLICES).map(|_| (u64::MAX, empty())).collect() }
     }
 }
@@ -65,7 +69,7 @@ impl Window {
 
     /// The slices of the window that ends in `minute`, merged.
     fn merged(&self, minute: u64) -> Histogram<u64> {
-        let mut all = Histogram::new_with_bounds(1, LONGEST_MICROS, 3).expect("valid histogram bounds");
+        let mut all = empty();
         for (held, h) in &self.slices {
             if *held <= minute && minute - *held < SLICES as u64 {
                 let _ = all.add(h);

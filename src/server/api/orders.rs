@@ -27,7 +27,7 @@ pub struct NewOrderRequest {
 #[derive(Debug, Serialize)]
 pub struct Created {
     order_id: String,
-    display_id: Option<String>,
+    display_id: String,
 }
 
 /// The largest amount a bot may record: anything above is a typo or an attack.
@@ -62,7 +62,7 @@ pub async fn create(
         amount: request.amount,
     };
     let id = state.orders.create(&order).await?;
-    Ok((StatusCode::CREATED, Json(Created { order_id: id.to_string(), display_id: Some(id.display_id().to_string()) })))
+    Ok((StatusCode::CREATED, Json(Created { order_id: id.to_string(), display_id: id.display_id().to_string() })))
 }
 
 pub async fn show(
