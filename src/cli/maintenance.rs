@@ -14,8 +14,8 @@ use crate::{
     config::Settings,
     domain::ids::generate::{MonotonicClock, SystemClock},
     domain::maintenance::{
-        ApplyOutcome, BATCH_RANGE, DEFAULT_BATCH, FreshIdForm, IndexReport, IndexState, Migration, MigrationOptions,
-        RunMode, RunRecord, RunStatus,
+        BATCH_RANGE, DEFAULT_BATCH, FreshIdForm, IndexReport, IndexState, Migration, MigrationOptions, RunMode,
+        RunRecord, RunStatus,
     },
     services::maintenance as runner,
     storage::Store,
@@ -92,48 +92,36 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), CliEr
             Ok(())
         }
         IndexesCommand::Apply => {
-            let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
-            let outcomes = store.apply_indexes().await?;
-            let recorded = crate::services::maintenance::record_index_apply(
-                store,
-                &format!("cli:{}", user_at_host()),
-                started_at,
-                started.elapsed(),
-                &outcomes,
-            )
-            .await;
-            let mut refused = 0;
-            for (report, outcome) in &outcomes {
-                let what = match outcome {
-                    ApplyOutcome::AlreadyPresent => "present".to_owned(),
-                    ApplyOutcome::Created => "created".to_owned(),
-                    ApplyOutcome::Blocked => {
-                        refused += 1;
-                        "REFUSED: data blocks it".to_owned()
+            // The same recorded run as the page's button, in the foreground.
+            use crate::services::index_runs::{self, IndexRun};
+            let actor = crate::domain::audit::Actor::cli(&user_at_host());
+            let run = index_runs::prepare(store, IndexRun::Build, &actor).await?;
+            let mut printed = 0;
+            let record = run
+                .execute(|r| {
+                    for report in &r.reports[printed..] {
+                        let problem = r
+                            .error_samples
+                            .iter()
+                            .find(|e| e.starts_with(&format!("{}.{}:", report.collection, report.name)));
+                        let what = match (&report.state, problem) {
+                            (_, Some(p)) => format!("NOT CREATED: {}", p.split_once(": ").map_or(p.as_str(), |x| x.1)),
+                            (IndexState::Present, None) => "present".to_owned(),
+                            (_, None) => "not created".to_owned(),
+                        };
+                        println!("{:<14} {:<34} {what}", report.collection, report.name);
+                        if report.is_blocked() {
+                            print_report(report);
+                        }
                     }
-                    ApplyOutcome::LeftDifferent => {
-                        refused += 1;
-                        "left alone: an index with other options is in the way".to_owned()
-                    }
-                    ApplyOutcome::Failed(e) => {
-                        refused += 1;
-                        format!("FAILED: {e}")
-                    }
-                };
-                println!("{:<14} {:<34} {what}", report.collection, report.name);
-                if *outcome == ApplyOutcome::Blocked {
-                    print_report(report);
-                }
-            }
-            let created = outcomes.iter().filter(|(_, o)| *o == ApplyOutcome::Created).count();
-            let outcome = if refused > 0 { format!("refused: {refused}") } else { "ok".to_owned() };
-            audit(store, "apply_indexes", &format!("created={created}"), &outcome).await;
-            if let Err(e) = recorded {
-                eprintln!("warning: the apply is done, but it could not be listed with the runs: {e}");
-            }
-            if refused > 0 {
+                    printed = r.reports.len();
+                })
+                .await;
+            println!("{}", record.message);
+            if record.status != RunStatus::Completed {
                 return Err(CliError::Refused(format!(
-                    "{refused} indexes were not created; fix the data with `orderdesk migrate` first"
+                    "{} indexes were not created; fix the data with `orderdesk migrate` first",
+                    record.errors
                 )));
             }
             Ok(())

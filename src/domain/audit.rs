@@ -40,6 +40,11 @@ impl Actor {
         Self { name: account.unwrap_or("anonymous").to_owned(), role: String::new(), ip: ip.to_owned() }
     }
 
+    /// The name the log gives them.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A command run from a shell, as `cli:<user>@<host>`.
     pub fn cli(user_at_host: &str) -> Self {
         Self { name: format!("cli:{user_at_host}"), role: "cli".to_owned(), ip: String::new() }

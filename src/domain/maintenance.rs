@@ -160,12 +160,14 @@ pub struct PlannedChange {
 /// Most changes and errors a run keeps for review; the counts are always complete.
 pub const SAMPLE_LIMIT: usize = 50;
 
-/// What a recorded run did: a migration, or an `indexes apply`.
+/// What a recorded run did: a migration, an index build (`indexes apply`) or an index
+/// check with its blocker scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Task {
     Migration(Migration),
     Indexes,
+    IndexCheck,
 }
 
 impl Task {
@@ -173,16 +175,26 @@ impl Task {
         match self {
             Self::Migration(m) => m.as_str(),
             Self::Indexes => "indexes",
+            Self::IndexCheck => "index-check",
         }
     }
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        if s == Self::Indexes.as_str() {
-            return Ok(Self::Indexes);
+        for task in [Self::Indexes, Self::IndexCheck] {
+            if s == task.as_str() {
+                return Ok(task);
+            }
         }
         s.parse::<Migration>().map(Self::Migration).map_err(|_| {
-            ParseError::new(format!("task {s:?} is not one of: order-ids, duplicates, order-numbers, indexes"))
+            ParseError::new(format!(
+                "task {s:?} is not one of: order-ids, duplicates, order-numbers, indexes, index-check"
+            ))
         })
+    }
+
+    /// Whether the run works through the expected indexes rather than orders.
+    pub fn on_indexes(self) -> bool {
+        matches!(self, Self::Indexes | Self::IndexCheck)
     }
 }
 
@@ -256,9 +268,21 @@ pub struct RunRecord {
     pub changes: Vec<PlannedChange>,
     pub error_samples: Vec<String>,
     pub batch: u32,
+    /// For index runs: each expected index as the run found (or left) it, saved as it goes.
+    #[serde(default)]
+    pub reports: Vec<IndexReport>,
 }
 
 impl RunRecord {
+    /// What the run is, for headings: "Dry run of order-ids", "Index build".
+    pub fn title(&self) -> String {
+        match self.task {
+            Task::Indexes => "Index build".to_owned(),
+            Task::IndexCheck => "Index check".to_owned(),
+            Task::Migration(m) => format!("{} of {m}", if self.dry_run { "Dry run" } else { "Run" }),
+        }
+    }
+
     /// Seconds left at the current rate, when it can be told.
     pub fn eta_seconds(&self) -> Option<u64> {
         (self.status == RunStatus::Running && self.rate > 0.0 && self.total >= self.done)
@@ -267,7 +291,7 @@ impl RunRecord {
 
     /// What `total` and `done` count.
     pub fn unit(&self) -> &'static str {
-        if self.task == Task::Indexes { "indexes" } else { "orders" }
+        if self.task.on_indexes() { "indexes" } else { "orders" }
     }
 
     /// Share done, 0–100.
@@ -358,6 +382,21 @@ impl IndexReport {
     }
 }
 
+/// The maintenance page's index table: what `listIndexes` says now, with the blockers the
+/// latest finished scan (an index check or build) counted, and when it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexOverview {
+    pub reports: Vec<IndexReport>,
+    /// The run the blockers come from; `None` until a scan has finished.
+    pub scanned: Option<ScanInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanInfo {
+    pub run_id: String,
+    pub finished_at: DateTime<Utc>,
+}
+
 /// What `indexes apply` did to one index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ApplyOutcome {
@@ -397,6 +436,7 @@ mod tests {
     #[test]
     fn tasks_statuses_and_modes_parse_and_unknown_ones_are_errors() {
         assert_eq!(Task::parse("indexes").unwrap(), Task::Indexes);
+        assert_eq!(Task::parse("index-check").unwrap(), Task::IndexCheck);
         assert_eq!(Task::parse("order-ids").unwrap(), Task::Migration(Migration::OrderIds));
         assert!(Task::parse("drop-everything").is_err());
         for status in RunStatus::ALL {
@@ -429,6 +469,7 @@ mod tests {
             changes: Vec::new(),
             error_samples: Vec::new(),
             batch: 100,
+            reports: Vec::new(),
         };
         assert_eq!(run.eta_seconds(), Some(6));
         assert_eq!(run.percent(), 40.0);

@@ -13,8 +13,7 @@ use chrono_tz::Tz;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::domain::maintenance::{
-    ApplyOutcome, FreshIdForm, IndexReport, Migration, MigrationOptions, PlannedChange, RunRecord, RunStatus,
-    SAMPLE_LIMIT, Task,
+    FreshIdForm, Migration, MigrationOptions, PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task,
 };
 use crate::{
     domain::ids::{BbNumber, CounterId, OrderId, UserSuffix, VendorId, generate::Clock, generate::uuid_id},
@@ -99,6 +98,7 @@ pub async fn prepare(
         changes: Vec::new(),
         error_samples: Vec::new(),
         batch: options.batch,
+        reports: Vec::new(),
     };
     record.id = store.insert_run(&record, now).await?;
     if !options.dry_run && !store.acquire_migration_lock(&record.id, now).await? {
@@ -118,63 +118,6 @@ pub async fn prepare(
         duplicate_ids,
         rng: StdRng::from_os_rng(),
     })
-}
-
-/// Records an `indexes apply` as a run (task [`Task::Indexes`]), listed with the migrations:
-/// which indexes it created, and each one it left out and why.
-pub async fn record_index_apply(
-    store: &Store,
-    actor: &str,
-    started_at: DateTime<Utc>,
-    took: std::time::Duration,
-    outcomes: &[(IndexReport, ApplyOutcome)],
-) -> Result<RunRecord, StorageError> {
-    let name = |r: &IndexReport| format!("{}.{}", r.collection, r.name);
-    let created: Vec<String> =
-        outcomes.iter().filter(|(_, o)| *o == ApplyOutcome::Created).map(|(r, _)| name(r)).collect();
-    let problems: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(r, o)| match o {
-            ApplyOutcome::Blocked => Some(format!("{}: not created, data blocks it (see the check)", name(r))),
-            ApplyOutcome::LeftDifferent => {
-                Some(format!("{}: left alone, an index with other options is in its place", name(r)))
-            }
-            ApplyOutcome::Failed(e) => Some(format!("{}: {e}", name(r))),
-            ApplyOutcome::AlreadyPresent | ApplyOutcome::Created => None,
-        })
-        .collect();
-    let mut message = match created.len() {
-        0 => "created no index".to_owned(),
-        _ => format!("created {}", created.join(", ")),
-    };
-    if !problems.is_empty() {
-        message.push_str(&format!("; {} not created (see the errors)", problems.len()));
-    }
-    let total = outcomes.len() as u64;
-    let mut record = RunRecord {
-        id: String::new(),
-        task: Task::Indexes,
-        dry_run: false,
-        actor: actor.chars().take(200).collect(),
-        status: if problems.is_empty() { RunStatus::Completed } else { RunStatus::Failed },
-        started_at,
-        finished_at: None,
-        total,
-        done: total,
-        changed: created.len() as u64,
-        errors: problems.len() as u64,
-        duration_ms: took.as_millis() as u64,
-        rate: 0.0,
-        message,
-        changes: Vec::new(),
-        error_samples: Vec::new(),
-        batch: 0,
-    };
-    record.id = store.insert_run(&record, started_at).await?;
-    let samples: Vec<String> = problems.into_iter().take(SAMPLE_LIMIT).collect();
-    store.save_progress(&record, &[], &samples, started_at + took).await?;
-    record.error_samples = samples;
-    Ok(record)
 }
 
 /// What one batch produced.

@@ -2,6 +2,7 @@
 //! running maintenance, keeping display IDs filled. Imports domain and storage only.
 
 pub mod display_fill;
+pub mod index_runs;
 pub mod issuing;
 pub mod maintenance;
 pub mod monitoring;

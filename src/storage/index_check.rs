@@ -21,42 +21,58 @@ const SAMPLE_PER_KIND: i64 = 5;
 /// Index builds and whole-collection counts over millions of orders take a while.
 const LONG: Duration = Duration::from_secs(600);
 
+/// The expected indexes as `(collection, name)`, in the order checks and builds go through them.
+pub fn expected_index_names() -> Vec<(&'static str, &'static str)> {
+    expected_indexes().into_iter().map(|i| (i.collection, i.name)).collect()
+}
+
+/// Whether a check counts the documents that block the unique indexes: a scan of the whole
+/// collection, so only in a background run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    Blockers,
+    StatesOnly,
+}
+
 impl Store {
     /// Every expected index, compared with what the database has. Unique indexes on
     /// `orders` also get their blockers counted, present or not.
     #[tracing::instrument(skip(self))]
     pub async fn check_indexes(&self) -> Result<Vec<IndexReport>, StorageError> {
         let mut reports = Vec::new();
-        // listIndexes once per collection.
+        for (collection, name) in expected_index_names() {
+            reports.push(self.check_index(collection, name, Scan::Blockers).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Every expected index against `listIndexes`, without counting blockers: one cheap
+    /// call per collection, for pages.
+    pub async fn index_states(&self) -> Result<Vec<IndexReport>, StorageError> {
         let mut listed: std::collections::HashMap<&str, Vec<IndexModel>> = std::collections::HashMap::new();
+        let mut reports = Vec::new();
         for index in expected_indexes() {
             if !listed.contains_key(index.collection) {
                 listed.insert(index.collection, self.list_indexes(index.collection).await?);
             }
             let actual = listed.get(index.collection).map(Vec::as_slice).unwrap_or_default();
-            let state = compare(&index, actual);
-            // The stand-in, or the cover an interrupted apply left in its place.
-            let stand_in = [stand_in_name(index.name), format!("{}_cover", index.name)]
-                .into_iter()
-                .find(|n| actual.iter().any(|m| index_name(m) == Some(n.as_str())));
-            let blockers = if index.unique && (index.collection == ORDERS || state == IndexState::Missing) {
+            reports.push(report(&index, actual, None));
+        }
+        Ok(reports)
+    }
+
+    /// One expected index (by collection and name, as [`expected_index_names`] lists them).
+    pub async fn check_index(&self, collection: &str, name: &str, scan: Scan) -> Result<IndexReport, StorageError> {
+        let index = expected(collection, name)?;
+        let actual = self.list_indexes(index.collection).await?;
+        let state = compare(&index, &actual);
+        let blockers =
+            if scan == Scan::Blockers && index.unique && (index.collection == ORDERS || state == IndexState::Missing) {
                 Some(self.blockers(&index).await?)
             } else {
                 None
             };
-            reports.push(IndexReport {
-                collection: index.collection.to_owned(),
-                name: index.name.to_owned(),
-                keys: index.keys.to_string(),
-                unique: index.unique,
-                partial: index.partial.as_ref().map(ToString::to_string),
-                purpose: index.purpose.to_owned(),
-                state,
-                blockers,
-                stand_in,
-            });
-        }
-        Ok(reports)
+        Ok(report(&index, &actual, blockers))
     }
 
     /// Creates each missing index that nothing blocks; a blocked unique index is refused
@@ -65,26 +81,29 @@ impl Store {
     pub async fn apply_indexes(&self) -> Result<Vec<(IndexReport, ApplyOutcome)>, StorageError> {
         let mut out = Vec::new();
         for report in self.check_indexes().await? {
-            let outcome = match &report.state {
-                IndexState::Present => ApplyOutcome::AlreadyPresent,
-                IndexState::Different { .. } => ApplyOutcome::LeftDifferent,
-                IndexState::Missing if report.is_blocked() => ApplyOutcome::Blocked,
-                IndexState::Missing => self.create_expected(&report).await,
-            };
+            let outcome = self.apply_index(&report).await;
             out.push((report, outcome));
         }
         Ok(out)
+    }
+
+    /// What `indexes apply` does to one checked index.
+    pub async fn apply_index(&self, report: &IndexReport) -> ApplyOutcome {
+        match &report.state {
+            IndexState::Present => ApplyOutcome::AlreadyPresent,
+            IndexState::Different { .. } => ApplyOutcome::LeftDifferent,
+            IndexState::Missing if report.is_blocked() => ApplyOutcome::Blocked,
+            IndexState::Missing => self.create_expected(report).await,
+        }
     }
 
     /// Builds a missing index. The collection keeps an index on the lookup field at every
     /// moment: the unique one is built while the stand-in still serves, and only then is the
     /// stand-in dropped; a failed build leaves the stand-in as it was.
     async fn create_expected(&self, report: &IndexReport) -> ApplyOutcome {
-        // Names repeat across collections (`order_id_1` is on orders and on payments).
-        let Some(index) =
-            expected_indexes().into_iter().find(|i| i.collection == report.collection && i.name == report.name)
-        else {
-            return ApplyOutcome::Failed(format!("{} is not an expected index", report.name));
+        let index = match expected(&report.collection, &report.name) {
+            Ok(index) => index,
+            Err(e) => return ApplyOutcome::Failed(e.to_string()),
         };
         let coll = self.collection(index.collection);
         let build = |model| self.run_for("create_index", index.collection, LONG, coll.create_index(model));
@@ -230,6 +249,33 @@ impl Store {
                     .find_map(|k| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned)),
             })
             .collect())
+    }
+}
+
+/// The expected index of that collection and name (names repeat across collections:
+/// `order_id_1` is on orders and on payments).
+fn expected(collection: &str, name: &str) -> Result<ExpectedIndex, StorageError> {
+    expected_indexes().into_iter().find(|i| i.collection == collection && i.name == name).ok_or_else(|| {
+        StorageError::Database { op: "check_index", message: format!("{collection}.{name} is not an expected index") }
+    })
+}
+
+/// The report of `index` among `actual`, with what a scan found.
+fn report(index: &ExpectedIndex, actual: &[IndexModel], blockers: Option<Blockers>) -> IndexReport {
+    // The stand-in, or the cover an interrupted apply left in its place.
+    let stand_in = [stand_in_name(index.name), format!("{}_cover", index.name)]
+        .into_iter()
+        .find(|n| actual.iter().any(|m| index_name(m) == Some(n.as_str())));
+    IndexReport {
+        collection: index.collection.to_owned(),
+        name: index.name.to_owned(),
+        keys: index.keys.to_string(),
+        unique: index.unique,
+        partial: index.partial.as_ref().map(ToString::to_string),
+        purpose: index.purpose.to_owned(),
+        state: compare(index, actual),
+        blockers,
+        stand_in,
     }
 }
 

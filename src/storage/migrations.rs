@@ -598,6 +598,11 @@ impl Store {
             set.insert("status", run.status.as_str());
             set.insert("finished_at", at);
         }
+        if run.task.on_indexes() {
+            let reports = mongodb::bson::to_bson(&run.reports)
+                .map_err(|e| StorageError::Database { op: "save_progress", message: format!("index reports: {e}") })?;
+            set.insert("reports", reports);
+        }
         let update = doc! {
             "$set": set,
             "$push": {
@@ -654,6 +659,24 @@ impl Store {
         found.as_ref().map(|d| run_record(d, now)).transpose()
     }
 
+    /// The newest finished index check or build, with its reports.
+    pub async fn latest_index_scan(&self, now: DateTime<Utc>) -> Result<Option<RunRecord>, StorageError> {
+        let runs = self.collection(RUNS);
+        let filter = doc! {
+            "task": { "$in": [Task::IndexCheck.as_str(), Task::Indexes.as_str()] },
+            "status": { "$in": [RunStatus::Completed.as_str(), RunStatus::Failed.as_str()] },
+            "reports.0": { "$exists": true },
+        };
+        let found = self
+            .run(
+                "latest_index_scan",
+                RUNS,
+                runs.find_one(filter).sort(doc! { "finished_at": -1 }).max_time(self.op_timeout),
+            )
+            .await?;
+        found.as_ref().map(|d| run_record(d, now)).transpose()
+    }
+
     /// The newest runs first.
     pub async fn recent_runs(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StorageError> {
         let runs = self.collection(RUNS);
@@ -661,7 +684,7 @@ impl Store {
             .run("recent_runs", RUNS, async {
                 runs.find(doc! {})
                     .max_time(self.op_timeout)
-                    .projection(doc! { "changes": 0, "error_samples": 0 })
+                    .projection(doc! { "changes": 0, "error_samples": 0, "reports": 0 })
                     .sort(doc! { "started_at": -1 })
                     .limit(limit)
                     .await?
@@ -736,5 +759,9 @@ fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageErro
             .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
             .unwrap_or_default(),
         batch: count(d.get("batch")) as u32,
+        reports: match d.get("reports") {
+            None | Some(Bson::Null) => Vec::new(),
+            Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its index reports: {e}")))?,
+        },
     })
 }

@@ -29,11 +29,24 @@ async fn entries(app: &helpers::TestApp, action: &str) -> Vec<AuditEntry> {
 
 /// Calls `path` as one caller; POSTs carry `csrf` when given.
 async fn call(client: &reqwest::Client, base: &str, method: &Method, path: &str, csrf: Option<&str>) -> StatusCode {
+    call_with(client, base, method, path, csrf, &[]).await
+}
+
+/// [`call`] with more form fields.
+async fn call_with(
+    client: &reqwest::Client,
+    base: &str,
+    method: &Method,
+    path: &str,
+    csrf: Option<&str>,
+    fields: &[(&str, &str)],
+) -> StatusCode {
     let url = format!("{base}{path}");
     let req = if *method == Method::GET {
         client.get(url)
     } else {
-        let form: Vec<(&str, &str)> = csrf.map(|c| vec![("_csrf", c)]).unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = csrf.map(|c| vec![("_csrf", c)]).unwrap_or_default();
+        form.extend_from_slice(fields);
         client.post(url).form(&form)
     };
     req.send().await.unwrap().status()
@@ -80,7 +93,7 @@ async fn every_server_function_is_classified_and_the_role_matrix_holds() {
         assert!(![401, 403, 404].contains(&as_admin.as_u16()), "admin {method} {path}: {as_admin}");
     }
     // A server function outside the two classes is refused even to an admin.
-    assert_eq!(call(&admin, &app.address, &Method::POST, "/api/apply_indexes1", Some(&admin_csrf)).await, 404);
+    assert_eq!(call(&admin, &app.address, &Method::POST, "/api/start_index_run1", Some(&admin_csrf)).await, 404);
 
     // Each refusal of support is on record.
     let denied = entries(&app, "access_denied").await;
@@ -94,22 +107,30 @@ async fn state_changing_requests_need_the_session_csrf_token() {
     let app = helpers::spawn_app().await;
     let (cookie, csrf) = helpers::signed_in(&app.store, Role::Admin).await;
     let admin = helpers::client_with(&cookie, false);
-    let apply = server_functions().into_iter().find(|(p, _)| p.contains("/apply_indexes")).unwrap().0;
-    assert_eq!(call(&admin, &app.address, &Method::POST, &apply, None).await, 403, "missing");
-    assert_eq!(call(&admin, &app.address, &Method::POST, &apply, Some(&random_token())).await, 403, "wrong");
+    let apply = server_functions().into_iter().find(|(p, _)| p.contains("/start_index_run")).unwrap().0;
+    let post = |token: Option<String>| {
+        let (admin, address, apply) = (admin.clone(), app.address.clone(), apply.clone());
+        async move { call_with(&admin, &address, &Method::POST, &apply, token.as_deref(), &[("kind", "apply")]).await }
+    };
+    assert_eq!(post(None).await, 403, "missing");
+    assert_eq!(post(Some(random_token())).await, 403, "wrong");
     // Another session's token is wrong too.
-    assert_eq!(call(&admin, &app.address, &Method::POST, &apply, Some(&app.csrf)).await, 403, "someone else's");
-    assert_eq!(call(&admin, &app.address, &Method::POST, &apply, Some(&csrf)).await, 200);
+    assert_eq!(post(Some(app.csrf.clone())).await, 403, "someone else's");
+    assert_eq!(post(Some(csrf.clone())).await, 200);
     // Signing out is state-changing too.
     assert_eq!(call(&admin, &app.address, &Method::POST, "/auth/logout", None).await, 403);
 
     let rejected = entries(&app, "csrf_rejected").await;
     assert_eq!(rejected.len(), 4);
-    let applied = entries(&app, "apply_indexes").await;
+    let applied = entries(&app, "start_index_run").await;
     assert_eq!(applied.len(), 1, "each admin action is audited once");
     assert!(applied.iter().all(|e| e.outcome == "ok" && !e.params.contains(&csrf)));
-    // And listed with the migrations' runs, under who applied it.
-    let runs = app.store.recent_runs(10, chrono::Utc::now()).await.unwrap();
+    // And listed with the migrations' runs, under who applied it, once the background run ends.
+    let runs = helpers::eventually(|| async {
+        let runs = app.store.recent_runs(10, chrono::Utc::now()).await.unwrap();
+        runs.iter().all(|r| r.status.is_finished()).then_some(runs)
+    })
+    .await;
     assert_eq!(runs.len(), 1, "{runs:#?}");
     assert_eq!((runs[0].task.as_str(), runs[0].actor.as_str()), ("indexes", "admin@test.example"));
     assert_eq!(runs[0].status, orderdesk::domain::maintenance::RunStatus::Completed);

@@ -263,3 +263,20 @@ impl Drop for OwnMongod {
         let _ = std::fs::remove_dir_all(&self.dbpath);
     }
 }
+
+/// Polls `check` every 100 ms until it gives a value; panics after 20 s (a background task
+/// that never finishes is a failure, not a hang).
+pub async fn eventually<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "still not there after 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

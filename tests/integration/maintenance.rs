@@ -457,3 +457,76 @@ async fn a_stand_in_on_the_unique_keys_gives_way_to_a_cover_and_the_index_is_nev
         "{names:?}"
     );
 }
+
+#[tokio::test]
+async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_locked() {
+    use orderdesk::domain::audit::{Actor, AuditFilter};
+    use orderdesk::services::index_runs::{self, IndexRun};
+    let (store, _orders) = legacy_database().await;
+    store.ensure_indexes().await;
+    let admin = Actor::staff("admin@test.example", orderdesk::domain::accounts::Role::Admin, "127.0.0.1");
+
+    // Before any scan the page has the states, no blockers.
+    let before = index_runs::overview(&store).await.unwrap();
+    assert!(before.scanned.is_none());
+    assert!(before.reports.iter().all(|r| r.blockers.is_none()));
+
+    // A check: every index looked at, progress after each, the blockers saved with the run.
+    let check = index_runs::prepare(&store, IndexRun::Check, &admin).await.unwrap();
+    let id = check.record().id.clone();
+    assert_eq!(store.find_run(&id, Utc::now()).await.unwrap().unwrap().status, RunStatus::Running);
+    let mut seen = Vec::new();
+    let done = check.execute(|r| seen.push(r.done)).await;
+    assert_eq!(done.task, Task::IndexCheck);
+    assert_eq!(seen.first(), Some(&1), "progress after the first index: {seen:?}");
+    assert_eq!(done.done, done.total);
+    assert_eq!(done.status, RunStatus::Completed, "{done:?}");
+    let stored = store.find_run(&id, Utc::now()).await.unwrap().unwrap();
+    assert_eq!(stored.reports.len() as u64, stored.total);
+    let order_id = stored.reports.iter().find(|r| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert!(order_id.is_blocked(), "{order_id:?}");
+    assert!(stored.message.contains("1 blocked by data"), "{}", stored.message);
+
+    // The page now shows those blockers, and says from which run.
+    let after = index_runs::overview(&store).await.unwrap();
+    assert_eq!(after.scanned.as_ref().map(|s| s.run_id.as_str()), Some(id.as_str()));
+    let row = after.reports.iter().find(|r| r.collection == "orders" && r.name == "order_id_1").unwrap();
+    assert_eq!(row.blockers.as_ref().map(|b| (b.missing, b.null, b.empty)), Some((5, 4, 3)));
+
+    // A build is refused while a migration holds the lock.
+    let migration = runner::prepare(
+        &store,
+        Arc::new(SystemClock),
+        chrono_tz::UTC,
+        Migration::OrderIds,
+        MigrationOptions { dry_run: false, ..Default::default() },
+        "test",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        index_runs::prepare(&store, IndexRun::Build, &admin).await,
+        Err(MaintenanceError::AlreadyRunning(_))
+    ));
+    migration.execute(|_| {}).await;
+
+    // Duplicates still block: the build fails on that index, says why, keeps the stand-in.
+    let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
+    assert_eq!(build.status, RunStatus::Failed, "{build:?}");
+    assert!(build.error_samples.iter().any(|e| e.starts_with("orders.order_id_1: not created")), "{build:?}");
+    assert!(store.index_states().await.unwrap().iter().any(|r| r.stand_in.as_deref() == Some("order_id_1_nonunique")));
+    // The lock is free again: the duplicates migration runs, then the build succeeds.
+    run(&store, Migration::Duplicates, false).await;
+    let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
+    assert_eq!(build.status, RunStatus::Completed, "{build:?}");
+    assert_eq!(build.message, "created orders.order_id_1");
+    assert!(store.index_states().await.unwrap().iter().all(|r| r.state == IndexState::Present));
+
+    // Each end is on the audit log, under who started it.
+    let filter = AuditFilter { action: Some("maintenance.index_build".into()), ..Default::default() };
+    let audited = store.audit_entries(&filter, None, 10).await.unwrap();
+    assert_eq!(audited.len(), 2, "{audited:#?}");
+    assert!(audited.iter().all(|e| e.actor == "admin@test.example"));
+    assert!(audited.iter().any(|e| e.outcome.starts_with("completed: created orders.order_id_1")));
+    helpers::drop_database(store.database_name()).await;
+}

@@ -6,34 +6,36 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
     domain::error::AppError,
-    domain::maintenance::{ApplyOutcome, Blockers, IndexReport, IndexState, Migration, RunRecord, RunStatus, Task},
+    domain::maintenance::{Blockers, IndexOverview, IndexReport, IndexState, Migration, RunRecord, RunStatus, Task},
 };
 
+/// The index table: `listIndexes` now, blockers as the latest finished scan counted them.
 #[server(prefix = "/api/admin", input = GetUrl)]
-pub async fn check_indexes() -> Result<Vec<IndexReport>, AppError> {
+pub async fn check_indexes() -> Result<IndexOverview, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    Ok(state.store.check_indexes().await?)
+    Ok(crate::services::index_runs::overview(&state.store).await?)
 }
 
+/// Starts an index check (`kind` = `check`: counts the blockers, writes nothing) or build
+/// (`apply`) in the background and returns the run's id at once.
 #[server(prefix = "/api/admin")]
-pub async fn apply_indexes(_csrf: String) -> Result<Vec<(IndexReport, ApplyOutcome)>, AppError> {
+pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    let (started_at, started) = (chrono::Utc::now(), std::time::Instant::now());
-    let outcomes = state.store.apply_indexes().await?;
-    let took = started.elapsed();
-    // The indexes are built either way: a record that cannot be written is logged, not an error.
-    if let Err(e) = crate::services::maintenance::record_index_apply(
-        &state.store,
-        &caller.viewer.email,
-        started_at,
-        took,
-        &outcomes,
-    )
-    .await
-    {
-        tracing::warn!(error = %e, "index apply done but not recorded as a run");
-    }
-    Ok(outcomes)
+    use crate::services::index_runs::{self, IndexRun};
+    let kind = match kind.trim() {
+        "check" => IndexRun::Check,
+        "apply" => IndexRun::Build,
+        other => {
+            return Err(AppError::BadInput(format!(
+                "index run {:?} is not one of: check, apply",
+                other.chars().take(40).collect::<String>()
+            )));
+        }
+    };
+    let run = index_runs::prepare(&state.store, kind, &caller.actor()).await?;
+    let id = run.record().id.clone();
+    tokio::spawn(run.execute(|_| {}));
+    Ok(id)
 }
 
 /// Starts a run in the background and returns its id at once. Applying (not a dry run)
@@ -104,18 +106,19 @@ pub fn MaintenancePage() -> impl IntoView {
     let runs_version = RwSignal::new(0_u32);
     let check = Resource::new(move || check_version.get(), |_| check_indexes());
     let runs = Resource::new(move || runs_version.get(), |_| recent_runs());
-    let apply = ServerAction::<ApplyIndexes>::new();
-    Effect::new(move |_| {
-        if apply.value().get().is_some() {
-            check_version.update(|v| *v += 1);
-            // The apply is recorded as a run: list it.
-            runs_version.update(|v| *v += 1);
-        }
-    });
     // The run being watched, and its latest state.
     let active = RwSignal::new(None::<String>);
     let status = ServerAction::<RunProgress>::new();
-    watch_run(active, status, runs_version);
+    watch_run(active, status, runs_version, check_version);
+    let index_run = ServerAction::<StartIndexRun>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = index_run.value().get() {
+            active.set(Some(id));
+        }
+    });
+    let start = move |kind: &str| {
+        index_run.dispatch(StartIndexRun { kind: kind.into(), _csrf: viewer::csrf() });
+    };
 
     view! {
         <section class="space-y-8">
@@ -126,31 +129,25 @@ pub fn MaintenancePage() -> impl IntoView {
                 </p>
             </div>
 
+            <ActiveRun active status />
+
             <div class=CARD data-testid="index-check">
                 <div class="flex flex-wrap items-center justify-between gap-2">
                     <h2 class="text-lg font-semibold">"Indexes"</h2>
                     <div class="flex gap-2">
-                        <button class=QUIET_BUTTON data-testid="check-indexes" on:click=move |_| check_version.update(|v| *v += 1)>
-                            "Check again"
+                        <button class=QUIET_BUTTON data-testid="check-indexes" disabled=move || index_run.pending().get() on:click=move |_| start("check")>
+                            "Scan for blockers"
                         </button>
-                        <button
-                            class=BUTTON
-                            data-testid="apply-indexes"
-                            disabled=move || apply.pending().get()
-                            on:click=move |_| { apply.dispatch(ApplyIndexes { _csrf: viewer::csrf() }); }
-                        >
+                        <button class=BUTTON data-testid="apply-indexes" disabled=move || index_run.pending().get() on:click=move |_| start("apply")>
                             "Create missing indexes"
                         </button>
                     </div>
                 </div>
-                {move || apply.value().get().map(|r| match r {
-                    Ok(outcomes) => view! { <ApplySummary outcomes /> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                })}
+                {move || index_run.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
                 <Transition fallback=|| view! { <p class="mt-3 text-slate-500">"Checking indexes…"</p> }>
                     {move || Suspend::new(async move {
                         match check.await {
-                            Ok(reports) => view! { <IndexTable reports /> }.into_any(),
+                            Ok(overview) => view! { <IndexTable overview /> }.into_any(),
                             Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
                         }
                     })}
@@ -159,7 +156,6 @@ pub fn MaintenancePage() -> impl IntoView {
 
             <div class="space-y-3">
                 <h2 class="text-lg font-semibold">"Migrations"</h2>
-                <ActiveRun active status />
                 <div class="grid gap-4 md:grid-cols-3">
                     {Migration::ALL.into_iter().map(|m| view! { <MigrationCard migration=m active status /> }).collect_view()}
                 </div>
@@ -181,8 +177,14 @@ pub fn MaintenancePage() -> impl IntoView {
     .into_any()
 }
 
-/// Polls the watched run about twice a second until it finishes, then refreshes the runs list.
-fn watch_run(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>, runs_version: RwSignal<u32>) {
+/// Polls the watched run about twice a second until it finishes, then refreshes the runs
+/// list and the index table.
+fn watch_run(
+    active: RwSignal<Option<String>>,
+    status: ServerAction<RunProgress>,
+    runs_version: RwSignal<u32>,
+    check_version: RwSignal<u32>,
+) {
     Effect::new(move |_| {
         let Some(id) = active.get() else { return };
         status.dispatch(RunProgress { id: id.clone() });
@@ -209,41 +211,10 @@ fn watch_run(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
         let last = last_finished.flatten();
         if finished.is_some() && finished != last {
             runs_version.update(|v| *v += 1);
+            check_version.update(|v| *v += 1);
         }
         finished.or(last)
     });
-}
-
-#[component]
-fn ApplySummary(outcomes: Vec<(IndexReport, ApplyOutcome)>) -> impl IntoView {
-    let created: Vec<String> = outcomes
-        .iter()
-        .filter(|(_, o)| *o == ApplyOutcome::Created)
-        .map(|(r, _)| format!("{}.{}", r.collection, r.name))
-        .collect();
-    let refused: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(r, o)| {
-            let why = match o {
-                ApplyOutcome::Blocked => "blocked by data (see below)".to_owned(),
-                ApplyOutcome::LeftDifferent => "an index with other options is in the way".to_owned(),
-                ApplyOutcome::Failed(e) => e.clone(),
-                ApplyOutcome::Created | ApplyOutcome::AlreadyPresent => return None,
-            };
-            Some(format!("{}.{}: {why}", r.collection, r.name))
-        })
-        .collect();
-    view! {
-        <div class="mt-3 rounded border border-slate-200 p-3 text-sm dark:border-slate-700" data-testid="apply-result">
-            <p>{if created.is_empty() { "Nothing was created.".to_owned() } else { format!("Created: {}", created.join(", ")) }}</p>
-            {(!refused.is_empty()).then(|| view! {
-                <ul class="mt-1 list-disc pl-5 text-amber-800 dark:text-amber-300">
-                    {refused.into_iter().map(|r| view! { <li>"Refused " {r}</li> }).collect_view()}
-                </ul>
-            })}
-        </div>
-    }
-    .into_any()
 }
 
 fn badge(state: &IndexState, blocked: bool) -> (&'static str, &'static str) {
@@ -258,11 +229,19 @@ fn badge(state: &IndexState, blocked: bool) -> (&'static str, &'static str) {
 }
 
 #[component]
-fn IndexTable(reports: Vec<IndexReport>) -> impl IntoView {
+fn IndexTable(overview: IndexOverview) -> impl IntoView {
+    let IndexOverview { reports, scanned } = overview;
     let missing = reports.iter().filter(|r| r.state != IndexState::Present).count();
+    let scan = match scanned {
+        Some(s) => {
+            format!("Blockers as counted by the scan that finished {} UTC.", s.finished_at.format("%Y-%m-%d %H:%M:%S"))
+        }
+        None => "Blockers not counted yet: scan for them (it reads every order, in the background).".to_owned(),
+    };
     view! {
         <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="index-summary">
             {if missing == 0 { format!("All {} indexes are present.", reports.len()) } else { format!("{missing} of {} indexes are missing or different.", reports.len()) }}
+            " "<span data-testid="scan-info">{scan}</span>
         </p>
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm">
@@ -406,12 +385,12 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
             Ok(r) => {
                 let running = r.status == RunStatus::Running;
                 let id = r.id.clone();
-                let kind = if r.dry_run { "Dry run" } else { "Run" };
+                let title = r.title();
                 let state = r.status.as_str();
                 view! {
                     <div class=CARD data-testid="active-run" data-status=state>
                         <div class="flex flex-wrap items-baseline justify-between gap-2">
-                            <p class="font-medium">{format!("{kind} of {} — {state}", r.task)}</p>
+                            <p class="font-medium">{format!("{title} — {state}")}</p>
                             <Show when=move || running>
                                 <button class=QUIET_BUTTON data-testid="cancel-run" on:click={let id = id.clone(); move |_| { cancel.dispatch(CancelRun { id: id.clone(), _csrf: viewer::csrf() }); }}>"Cancel"</button>
                             </Show>
@@ -432,10 +411,21 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
     }
 }
 
-/// The line under the progress bar: orders for a migration, indexes for an index apply.
+/// The line under the progress bar: orders for a migration, indexes for an index run.
 fn progress_text(r: &RunRecord) -> String {
-    if r.task == Task::Indexes {
-        return format!("{} indexes checked, {} created, {} not created", r.done, r.changed, r.errors);
+    match r.task {
+        Task::Indexes => {
+            return format!(
+                "{} / {} indexes ({:.0}%), {} created, {} not created",
+                r.done,
+                r.total,
+                r.percent(),
+                r.changed,
+                r.errors
+            );
+        }
+        Task::IndexCheck => return format!("{} / {} indexes checked ({:.0}%)", r.done, r.total, r.percent()),
+        Task::Migration(_) => {}
     }
     let eta = r.eta_seconds().map(|s| format!(", about {s} s left")).unwrap_or_default();
     let verb = if r.dry_run { "would change" } else { "changed" };
