@@ -40,7 +40,9 @@ pub enum Background {
 /// `LEPTOS_*` variables otherwise (an installed binary).
 pub fn leptos_options() -> Result<LeptosOptions, StartupError> {
     let file = Path::new(CONFIG_FILE).exists().then_some(CONFIG_FILE);
-    leptos::config::get_configuration(file).map(|c| c.leptos_options).map_err(|e| StartupError::Leptos(e.to_string()))
+    leptos::config::get_configuration(file)
+        .map(|c| crate::server::assets::with_asset_hashes(c.leptos_options))
+        .map_err(|e| StartupError::Leptos(e.to_string()))
 }
 
 /// A process ready to serve: connected, wired and bound.

@@ -8,7 +8,7 @@ pub mod routes;
 pub mod viewer;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -43,6 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <script src="/theme.js"></script>
                 <AutoReload options=options.clone() />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <viewer::ViewerMeta />
                 <MetaTags />
@@ -60,7 +61,6 @@ pub fn App() -> impl IntoView {
     mark_hydrated();
     keyboard::install();
     view! {
-        <Stylesheet id="leptos" href="/pkg/orderdesk.css" />
         <Title text="orderdesk" />
         <Router>
             <Header />

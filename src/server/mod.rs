@@ -2,6 +2,7 @@
 
 pub mod access;
 mod api;
+pub mod assets;
 mod audit_csv;
 mod csv;
 pub mod headers;
@@ -179,6 +180,7 @@ pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let request_timeout = state.settings.request_timeout;
     let site_root = state.leptos_options.site_root.to_string();
+    assets::remember_stylesheet(&state.leptos_options);
     Router::new()
         .route("/healthz", get(healthz::healthz))
         .route("/orders.csv", get(orders_csv::export))
@@ -196,9 +198,9 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         // Only files: a path no route matched never renders the app (whose router would read
         // it its own way).
         .fallback_service(
-            tower_http::services::ServeDir::new(site_root)
-                .fallback(axum::routing::any(|| async { access::not_found_page() })),
+            assets::static_files(&site_root).fallback(axum::routing::any(|| async { access::not_found_page() })),
         )
+        .layer(axum::middleware::from_fn(assets::cache_headers))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(axum::middleware::from_fn(access::canonical_paths))

@@ -6,6 +6,7 @@ mod helpers;
 
 mod access;
 mod api;
+mod assets;
 mod cli;
 mod counters;
 mod display_ids;

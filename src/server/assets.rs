@@ -1,0 +1,108 @@
+//! The browser bundle's files: their hashed names when the build hashed them, the brotli and
+//! gzip copies the release build wrote served as they are (never compressed per request),
+//! and cache headers that let a browser keep a hashed file for a year.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use axum::{
+    extract::Request,
+    http::{HeaderValue, header},
+    middleware::Next,
+    response::Response,
+};
+use leptos::config::LeptosOptions;
+
+/// Where the build writes the hashes: the site root (Cargo.toml's `hash-file-name` points
+/// cargo-leptos there from beside the binary, for every profile).
+const HASH_FILE: &str = "hash.txt";
+
+/// Turns file hashing on when the build left a hash file, naming it by absolute path (Leptos
+/// joins it to the binary's folder, which then does not matter: the server binary and the
+/// front end can come from different profiles). Without one the plain names are used.
+pub fn with_asset_hashes(mut options: LeptosOptions) -> LeptosOptions {
+    let file = Path::new(options.site_root.as_ref()).join(HASH_FILE);
+    options.hash_files = file.is_file();
+    let file = std::path::absolute(&file).unwrap_or(file);
+    options.hash_file = file.to_string_lossy().into_owned().into();
+    options
+}
+
+/// The hash the build gave one kind of file (`css`, `js`, `wasm`), if it hashed them.
+fn hash_of(options: &LeptosOptions, kind: &str) -> Option<String> {
+    if !options.hash_files {
+        return None;
+    }
+    let hashes = std::fs::read_to_string(PathBuf::from(options.hash_file.as_ref())).ok()?;
+    hashes.lines().find_map(|line| {
+        let (k, hash) = line.split_once(':')?;
+        (k.trim() == kind).then(|| hash.trim().to_owned())
+    })
+}
+
+/// The stylesheet's URL as the build named it.
+pub fn stylesheet_href(options: &LeptosOptions) -> String {
+    let name = match hash_of(options, "css") {
+        Some(hash) => format!("{}.{hash}.css", options.output_name),
+        None => format!("{}.css", options.output_name),
+    };
+    format!("/{}/{name}", options.site_pkg_dir)
+}
+
+/// The stylesheet for the pages the server writes itself (sign-in, refusals); set once when
+/// the router is built, since every router of a process serves the same site.
+static STYLESHEET: OnceLock<String> = OnceLock::new();
+
+pub fn remember_stylesheet(options: &LeptosOptions) {
+    let _ = STYLESHEET.set(stylesheet_href(options));
+}
+
+pub fn stylesheet() -> &'static str {
+    STYLESHEET.get().map_or("/pkg/orderdesk.css", String::as_str)
+}
+
+/// The site's files: a request that accepts brotli or gzip gets the copy the build wrote.
+pub fn static_files(site_root: &str) -> tower_http::services::ServeDir {
+    tower_http::services::ServeDir::new(site_root).precompressed_br().precompressed_gzip()
+}
+
+/// `Cache-Control` for the bundle: a hashed file never changes (a new build has a new name),
+/// so browsers keep it a year without asking; anything else under `/pkg/` is checked each time.
+pub async fn cache_headers(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut response = next.run(req).await;
+    if let Some(name) = path.strip_prefix("/pkg/")
+        && response.status().is_success()
+    {
+        let value = if is_hashed(name) { "public, max-age=31536000, immutable" } else { "no-cache" };
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// `orderdesk.<22 characters of base64url MD5>.wasm`, as cargo-leptos names hashed files.
+fn is_hashed(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() >= 3
+        && !name.contains('/')
+        && parts[1].len() == 22
+        && parts[1].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed;
+
+    #[test]
+    fn only_cargo_leptos_hashed_names_count_as_hashed() {
+        assert!(is_hashed("orderdesk.uX4cE0S7-Pm0jV_Y3kKpQw.wasm"));
+        assert!(is_hashed("orderdesk.uX4cE0S7-Pm0jV_Y3kKpQw.js"));
+        assert!(!is_hashed("orderdesk.wasm"));
+        assert!(!is_hashed("orderdesk.css"));
+        assert!(!is_hashed("orderdesk.short.wasm"));
+        assert!(!is_hashed("x/orderdesk.uX4cE0S7-Pm0jV_Y3kKpQw.wasm"));
+        assert!(!is_hashed("orderdesk.uX4cE0S7+Pm0jV/Y3kKpQw.wasm"));
+    }
+}
