@@ -100,7 +100,8 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    pub fn parse(&self) -> Result<AuditFilter, String> {
+    /// The filter; `since` and `until` are days in `tz` (the configured zone).
+    pub fn parse<Z: chrono::TimeZone>(&self, tz: &Z) -> Result<AuditFilter, String> {
         let text = |v: &Option<String>, what: &str| -> Result<Option<String>, String> {
             match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 Some(s) if s.len() > 200 => Err(format!("{what} is at most 200 characters")),
@@ -122,12 +123,11 @@ impl AuditQuery {
         {
             return Err(format!("since ({a}) is after until ({b})"));
         }
-        let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         Ok(AuditFilter {
             actor: text(&self.actor, "actor")?.map(|a| a.to_lowercase()),
             action: text(&self.action, "action")?,
-            since: since.and_then(start),
-            until: until.and_then(|d| d.succ_opt()).and_then(start),
+            since: since.map(|d| crate::domain::days::day_start(tz, d)),
+            until: until.map(|d| crate::domain::days::day_end(tz, d)),
         })
     }
 
@@ -157,14 +157,19 @@ mod tests {
             until: Some("2026-11-01".into()),
             ..Default::default()
         };
-        let f = q.parse().unwrap();
+        let f = q.parse(&Utc).unwrap();
         assert_eq!(f.actor.as_deref(), Some("ana@shop.example"));
         assert_eq!(f.until.unwrap() - f.since.unwrap(), chrono::Duration::days(1), "until is inclusive");
+        // Days are the configured zone's: in UTC-3 the day starts at 03:00 UTC.
+        let zone = chrono::FixedOffset::west_opt(3 * 3600).unwrap();
+        let f = q.parse(&zone).unwrap();
+        assert_eq!(f.since.unwrap().to_rfc3339(), "2026-11-01T03:00:00+00:00");
+        assert_eq!(f.until.unwrap().to_rfc3339(), "2026-11-02T03:00:00+00:00");
         let bad = AuditQuery { since: Some("yesterday".into()), ..Default::default() };
-        assert!(bad.parse().unwrap_err().contains("not a date"));
+        assert!(bad.parse(&Utc).unwrap_err().contains("not a date"));
         let backwards =
             AuditQuery { since: Some("2026-11-02".into()), until: Some("2026-11-01".into()), ..Default::default() };
-        assert!(backwards.parse().unwrap_err().contains("after"));
+        assert!(backwards.parse(&Utc).unwrap_err().contains("after"));
         assert_eq!(
             AuditQuery { action: Some("order.view".into()), actor: Some("a b".into()), ..Default::default() }
                 .to_query_string(),

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod counters;
+pub mod days;
 pub mod error;
 pub mod failures;
 pub mod ids;

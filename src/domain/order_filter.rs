@@ -139,10 +139,10 @@ impl ListParams {
 }
 
 impl OrderFilter {
-    /// Start of `from` and end of `to`, in UTC.
-    pub fn bounds(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        let start = self.from.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
-        let end = self.to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    /// Start of `from` and end of `to`: days in `tz`, the zone the counters' days are in.
+    pub fn bounds<Z: chrono::TimeZone>(&self, tz: &Z) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let start = self.from.map(|d| crate::domain::days::day_start(tz, d));
+        let end = self.to.map(|d| crate::domain::days::day_end(tz, d));
         (start, end)
     }
 }
@@ -183,6 +183,22 @@ mod tests {
             assert!(err.contains(field) || err.contains("vendor id") || err.contains("cursor"), "{field}: {err}");
         }
         assert!(params(&[("from", "2026-02-02"), ("to", "2026-02-01")]).parse().is_err());
+    }
+
+    #[test]
+    fn dates_are_days_in_the_configured_zone_to_is_inclusive() {
+        let (f, _) = params(&[("from", "2026-03-08"), ("to", "2026-03-08")]).parse().unwrap();
+        let (start, end) = f.bounds(&Utc);
+        assert_eq!(
+            (start.unwrap().to_rfc3339(), end.unwrap().to_rfc3339()),
+            ("2026-03-08T00:00:00+00:00".into(), "2026-03-09T00:00:00+00:00".into())
+        );
+        let zone = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+        let (start, end) = f.bounds(&zone);
+        assert_eq!(
+            (start.unwrap().to_rfc3339(), end.unwrap().to_rfc3339()),
+            ("2026-03-07T22:00:00+00:00".into(), "2026-03-08T22:00:00+00:00".into())
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub async fn export(
         Ok(Query(q)) => q,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("bad query: {}\n", e.body_text())).into_response(),
     };
-    let filter = match query.parse() {
+    let filter = match query.parse(&state.settings.time_zone) {
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };

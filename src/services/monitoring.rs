@@ -6,7 +6,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::{
@@ -19,14 +19,13 @@ use crate::{
 /// Counters listed per day at most (vendors with a counter that day).
 const MAX_COUNTERS: i64 = 5_000;
 
-/// The start of `day` in `tz`, as UTC (the earliest instant if the zone skips midnight).
+/// The first instant of `day` in `tz` (see [`crate::domain::days::day_start`]).
 pub fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&midnight).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or_else(|| midnight.and_utc())
+    crate::domain::days::day_start(&tz, day)
 }
 
 pub fn day_end(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
-    day_start(tz, day.succ_opt().unwrap_or(day))
+    crate::domain::days::day_end(&tz, day)
 }
 
 /// Today's counter for every vendor that has one, with its warnings.
@@ -174,5 +173,42 @@ mod tests {
         let d = |n| NaiveDate::from_ymd_opt(2026, 11, n).unwrap();
         assert_eq!(runs(&[d(1), d(2), d(3), d(5), d(7), d(8)]), [(d(1), d(3)), (d(5), d(5)), (d(7), d(8))]);
         assert!(runs(&[]).is_empty());
+    }
+
+    /// Every day of 2025–2027 in the zones whose clocks jump at midnight starts at its first
+    /// local second: the instant before it is still the day before. The old fallback (UTC
+    /// midnight) was 3 to 4 hours off on those days.
+    #[test]
+    fn days_start_at_their_first_instant_even_where_midnight_is_skipped() {
+        use chrono::{Datelike, TimeZone};
+        let zones: [Tz; 5] = [
+            chrono_tz::America::Santiago,
+            chrono_tz::America::Havana,
+            chrono_tz::Asia::Beirut,
+            chrono_tz::Africa::Cairo,
+            chrono_tz::Europe::Berlin,
+        ];
+        for tz in zones {
+            let mut skipped = 0;
+            let mut day = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+            while day.year() < 2028 {
+                let start = day_start(tz, day);
+                assert_eq!(start.with_timezone(&tz).date_naive(), day, "{tz} {day}");
+                let before = (start - Duration::seconds(1)).with_timezone(&tz).date_naive();
+                assert!(before < day, "{tz} {day}: {start} is not the first second");
+                if tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).earliest().is_none() {
+                    skipped += 1;
+                    assert_eq!(
+                        start.with_timezone(&tz).time(),
+                        chrono::NaiveTime::from_hms_opt(1, 0, 0).unwrap(),
+                        "{tz} {day}"
+                    );
+                    assert_ne!(start, day.and_hms_opt(0, 0, 0).unwrap().and_utc(), "not UTC midnight");
+                }
+                day = day.succ_opt().unwrap();
+            }
+            let expected = if tz == chrono_tz::Europe::Berlin { 0 } else { 1 };
+            assert!(skipped >= expected, "{tz}: {skipped} days without a midnight in 2025-2027");
+        }
     }
 }

@@ -233,6 +233,8 @@ pub struct Store {
     db: Database,
     op_timeout: Duration,
     slow: Duration,
+    /// The configured zone: the order list's dates are days in it.
+    zone: chrono_tz::Tz,
     metrics: std::sync::Arc<metrics::Metrics>,
     gate: std::sync::Arc<PoolGate>,
 }
@@ -260,6 +262,7 @@ impl Store {
             db,
             op_timeout: settings.operation_timeout,
             slow: settings.slow_query,
+            zone: settings.time_zone,
             metrics: std::sync::Arc::default(),
             gate: std::sync::Arc::new(PoolGate::new(POOL_SIZE)),
         })

@@ -277,7 +277,11 @@ fn list_sort() -> Document {
 }
 
 /// The query for a list filter and, for pages after the first, the keyset cursor.
-pub(crate) fn list_filter(filter: &OrderFilter, cursor: Option<&Cursor>) -> Result<Document, StorageError> {
+pub(crate) fn list_filter(
+    filter: &OrderFilter,
+    cursor: Option<&Cursor>,
+    zone: &chrono_tz::Tz,
+) -> Result<Document, StorageError> {
     let mut all: Vec<Document> = Vec::new();
     if let Some(status) = &filter.status {
         all.push(doc! { "status": status.as_str() });
@@ -285,7 +289,7 @@ pub(crate) fn list_filter(filter: &OrderFilter, cursor: Option<&Cursor>) -> Resu
     if let Some(vendor) = &filter.vendor {
         all.push(doc! { "vendor_id": vendor.as_str() });
     }
-    let (start, end) = filter.bounds();
+    let (start, end) = filter.bounds(zone);
     let mut created = Document::new();
     if let Some(start) = start {
         created.insert("$gte", BsonTime::from_millis(start.timestamp_millis()));
@@ -335,7 +339,7 @@ impl Store {
         filter: &OrderFilter,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
-        let query = list_filter(filter, cursor)?;
+        let query = list_filter(filter, cursor, &self.zone)?;
         let orders = self.collection(ORDERS);
         let mut docs: Vec<Document> = self
             .run("list_orders", ORDERS, async {
@@ -364,7 +368,7 @@ impl Store {
         &self,
         filter: &OrderFilter,
     ) -> Result<impl futures::Stream<Item = Result<OrderSummary, StorageError>> + Send + use<>, StorageError> {
-        let query = list_filter(filter, None)?;
+        let query = list_filter(filter, None, &self.zone)?;
         let orders = self.collection(ORDERS);
         // The cursor's later batches are read outside `run`: it keeps a place in the driver.
         let place = self.hold_place().await?;

@@ -16,7 +16,7 @@ const PAGE: i64 = 100;
 #[server(prefix = "/api/admin", input = GetUrl)]
 pub async fn audit_log(query: AuditQuery, before: Option<String>) -> Result<Vec<AuditEntry>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    let filter = query.parse().map_err(AppError::BadInput)?;
+    let filter = query.parse(&state.settings.time_zone).map_err(AppError::BadInput)?;
     Ok(state.store.audit_entries(&filter, before.as_deref(), PAGE).await?)
 }
 

@@ -1,0 +1,95 @@
+# Sourced by scripts/bench: the page benchmarks, against a release build serving the demo data
+# on the throwaway mongod ($PORT, $WORK). Both use wrk (Debian's) on loopback.
+
+ensure_wrk() {
+  command -v wrk >/dev/null || { say "installing Debian's wrk"; apt_install wrk; }
+}
+
+# The release server on database `load`, seeded once with 200,000 demo orders; sets BASE, SESSION, ORDER.
+start_orderdesk() {
+  ensure_wrk
+  say "release build of the server"
+  cargo build --release --no-default-features --features ssr --bin orderdesk
+  export ORDERDESK_DATABASE=load
+  target/release/orderdesk seed-demo --if-empty --orders "${BENCH_ORDERS:-200000}" --seed 11
+  local port; port="$(free_port)"
+  LEPTOS_SITE_ADDR="127.0.0.1:$port" ORDERDESK_LOG_FORMAT=json RUST_LOG=warn target/release/orderdesk serve >"$WORK/orderdesk.log" 2>&1 &
+  SERVER_PID=$!
+  BASE="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+  # Signed in as the demo support agent, through the form like a browser.
+  local jar="$WORK/cookies" token
+  token="$(curl -s -c "$jar" "$BASE/login" | sed -n 's/.*name="_csrf" value="\([^"]*\)".*/\1/p' | head -1)"
+  curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$token" --data-urlencode "next=/" \
+    --data-urlencode "email=support@orderdesk.demo" --data-urlencode "password=demo-support-password" "$BASE/auth/login"
+  SESSION="$(awk '$6 == "od_session" { print $7 }' "$jar")"
+  [ -n "$SESSION" ] || die "could not sign in to the benchmark server"
+  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping_bot" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | head -1 | cut -d/ -f3)"
+  [ -n "$ORDER" ] || die "no shipping-bot order in the list to benchmark"
+}
+
+stop_orderdesk() {
+  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+}
+
+# wrk_run NAME ARGS...: one wrk run; prints "NAME | req/s | p50 | p99 | errors" and sets RPS.
+wrk_run() {
+  local name="$1"; shift
+  local out; out="$(wrk --latency "$@")"
+  echo "$out" >"$WORK/wrk-$(echo "$name" | tr -c 'a-z0-9' '-').txt"
+  RPS="$(echo "$out" | awk '/Requests\/sec/ { print $2 }')"
+  local p50 p99 errors non2xx
+  p50="$(echo "$out" | awk '$1 == "50%" { print $2 }')"
+  p99="$(echo "$out" | awk '$1 == "99%" { print $2 }')"
+  errors="$(echo "$out" | sed -n 's/.*Socket errors: \(.*\)/\1/p')"
+  non2xx="$(echo "$out" | awk '/Non-2xx/ { print $NF }')"
+  printf '| %s | %s | %s | %s | %s |\n' "$name" "$RPS" "$p50" "$p99" "non-2xx ${non2xx:-0}; ${errors:-no socket errors}"
+}
+
+pages_bench() {
+  start_orderdesk
+  local me="$ROOT/benches/mongo-express"
+  if [ ! -d "$me/node_modules/mongo-express" ] || [ "$me/package-lock.json" -nt "$me/node_modules/.package-lock.json" ]; then
+    say "installing mongo-express 1.0.0 (the peer) into benches/mongo-express/"
+    (cd "$me" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  local me_port; me_port="$(free_port)"
+  (cd "$me/node_modules/mongo-express" && NODE_ENV=production PORT="$me_port" VCAP_APP_HOST=127.0.0.1 \
+    ME_CONFIG_MONGODB_URL="mongodb://127.0.0.1:$PORT/?directConnection=true" ME_CONFIG_MONGODB_ENABLE_ADMIN=false \
+    ME_CONFIG_BASICAUTH_USERNAME=bench ME_CONFIG_BASICAUTH_PASSWORD=bench node app.js >"$WORK/mongo-express.log" 2>&1) &
+  local me_pid=$!
+  local me_base="http://127.0.0.1:$me_port" auth="Authorization: Basic $(printf bench:bench | base64)"
+  for _ in $(seq 1 100); do curl -fs -H "$auth" "$me_base/" >/dev/null && break; sleep 0.2; done
+  local find="$me_base/db/load/orders?key=order_id&value=$ORDER&type=S"
+  local doc_path; doc_path="$(curl -s -H "$auth" "$find" | grep -o '/db/load/orders/[^"]*' | grep -v '?' | head -1)"
+  [ -n "$doc_path" ] || die "mongo-express's find page did not list order $ORDER (see $WORK/mongo-express.log)"
+  local seconds="${BENCH_SECONDS:-10}"
+  say "order $ORDER; wrk -t2 -c64 -d${seconds}s each, one after the other, the same mongod"
+  echo "| page | req/s | p50 | p99 | errors |"
+  echo "|---|---|---|---|---|"
+  wrk_run "mongo-express 1.0.0, find by order_id" -t2 -c64 -d"${seconds}s" -H "$auth" "$find"; local me_find="$RPS"
+  wrk_run "mongo-express 1.0.0, document by _id" -t2 -c64 -d"${seconds}s" -H "$auth" "$me_base$doc_path"; local me_doc="$RPS"
+  wrk_run "orderdesk /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"; local od="$RPS"
+  kill "$me_pid" 2>/dev/null; pkill -f "node app.js" 2>/dev/null || true
+  stop_orderdesk
+  python3 -c "import sys; od, f, d = map(float, sys.argv[1:]); print(f'orderdesk / find page: {od/f:.2f}x (target 4x); orderdesk / document page: {od/d:.2f}x (target 1.5x)')" "$od" "$me_find" "$me_doc"
+}
+
+load_bench() {
+  start_orderdesk
+  local seconds="${BENCH_SECONDS:-60}" peak=0 rss
+  ( while kill -0 "$SERVER_PID" 2>/dev/null; do
+      rss="$(awk '/VmRSS/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)"
+      echo "$rss"; sleep 0.5
+    done ) >"$WORK/rss.txt" &
+  local sampler=$!
+  echo "| run | req/s | p50 | p99 | errors |"
+  echo "|---|---|---|---|---|"
+  wrk_run "orderdesk /orders/{order_id}, 500 clients, ${seconds} s" -t2 -c500 -d"${seconds}s" --timeout 10s -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"
+  local health; health="$(curl -s -o /dev/null -w '%{http_code} in %{time_total}s' "$BASE/healthz")"
+  kill "$sampler" 2>/dev/null
+  peak="$(sort -n "$WORK/rss.txt" | tail -1)"
+  echo "server RSS peak: $((peak / 1024)) MB; /healthz right after: $health"
+  stop_orderdesk
+}
