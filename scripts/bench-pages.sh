@@ -19,17 +19,20 @@ start_orderdesk() {
   for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null && break; sleep 0.1; done
   # Signed in as the demo support agent, through the form like a browser.
   local jar="$WORK/cookies" token
-  token="$(curl -s -c "$jar" "$BASE/login" | sed -n 's/.*name="_csrf" value="\([^"]*\)".*/\1/p' | head -1)"
+  token="$(curl -s -c "$jar" "$BASE/login" | grep -o 'name="_csrf" value="[^"]*"' | awk -F'"' 'NR == 1 { print $4 }')"
   curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$token" --data-urlencode "next=/" \
     --data-urlencode "email=support@orderdesk.demo" --data-urlencode "password=demo-support-password" "$BASE/auth/login"
   SESSION="$(awk '$6 == "od_session" { print $7 }' "$jar")"
   [ -n "$SESSION" ] || die "could not sign in to the benchmark server"
-  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping_bot" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | head -1 | cut -d/ -f3)"
+  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping_bot" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | awk -F/ 'NR == 1 { print $3 }')"
   [ -n "$ORDER" ] || die "no shipping-bot order in the list to benchmark"
 }
 
 stop_orderdesk() {
-  [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  if [ -n "${SERVER_PID:-}" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
   SERVER_PID=""
 }
 
@@ -54,16 +57,17 @@ pages_bench() {
     say "installing mongo-express 1.0.0 (the peer) into benches/mongo-express/"
     (cd "$me" && npm ci --no-audit --no-fund --loglevel=error)
   fi
-  local me_port; me_port="$(free_port)"
+  local me_port mongo_url; me_port="$(free_port)"
+  mongo_url="mongodb://127.0.0.1:$PORT/load?directConnection=true"
   (cd "$me/node_modules/mongo-express" && NODE_ENV=production PORT="$me_port" VCAP_APP_HOST=127.0.0.1 \
-    ME_CONFIG_MONGODB_URL="mongodb://127.0.0.1:$PORT/?directConnection=true" ME_CONFIG_MONGODB_ENABLE_ADMIN=false \
+    ME_CONFIG_MONGODB_URL="$mongo_url" ME_CONFIG_MONGODB_ENABLE_ADMIN=false \
     ME_CONFIG_BASICAUTH_USERNAME=bench ME_CONFIG_BASICAUTH_PASSWORD=bench node app.js >"$WORK/mongo-express.log" 2>&1) &
   local me_pid=$!
   local me_base="http://127.0.0.1:$me_port" auth="Authorization: Basic $(printf bench:bench | base64)"
   for _ in $(seq 1 100); do curl -fs -H "$auth" "$me_base/" >/dev/null && break; sleep 0.2; done
   local find="$me_base/db/load/orders?key=order_id&value=$ORDER&type=S"
-  local doc_path; doc_path="$(curl -s -H "$auth" "$find" | grep -o '/db/load/orders/[^"]*' | grep -v '?' | head -1)"
-  [ -n "$doc_path" ] || die "mongo-express's find page did not list order $ORDER (see $WORK/mongo-express.log)"
+  local doc_path; doc_path="$(curl -s -H "$auth" "$find" | grep -o '/db/load/orders/%22[0-9a-f]*%22' | awk 'NR == 1' || true)"
+  [ -n "$doc_path" ] || { tail -20 "$WORK/mongo-express.log" >&2; die "mongo-express's find page did not list order $ORDER"; }
   local seconds="${BENCH_SECONDS:-10}"
   say "order $ORDER; wrk -t2 -c64 -d${seconds}s each, one after the other, the same mongod"
   echo "| page | req/s | p50 | p99 | errors |"
@@ -71,7 +75,7 @@ pages_bench() {
   wrk_run "mongo-express 1.0.0, find by order_id" -t2 -c64 -d"${seconds}s" -H "$auth" "$find"; local me_find="$RPS"
   wrk_run "mongo-express 1.0.0, document by _id" -t2 -c64 -d"${seconds}s" -H "$auth" "$me_base$doc_path"; local me_doc="$RPS"
   wrk_run "orderdesk /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"; local od="$RPS"
-  kill "$me_pid" 2>/dev/null; pkill -f "node app.js" 2>/dev/null || true
+  kill "$me_pid" 2>/dev/null || true; pkill -f "node app.js" 2>/dev/null || true
   stop_orderdesk
   python3 -c "import sys; od, f, d = map(float, sys.argv[1:]); print(f'orderdesk / find page: {od/f:.2f}x (target 4x); orderdesk / document page: {od/d:.2f}x (target 1.5x)')" "$od" "$me_find" "$me_doc"
 }
@@ -88,7 +92,7 @@ load_bench() {
   echo "|---|---|---|---|---|"
   wrk_run "orderdesk /orders/{order_id}, 500 clients, ${seconds} s" -t2 -c500 -d"${seconds}s" --timeout 10s -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"
   local health; health="$(curl -s -o /dev/null -w '%{http_code} in %{time_total}s' "$BASE/healthz")"
-  kill "$sampler" 2>/dev/null
+  kill "$sampler" 2>/dev/null || true
   peak="$(sort -n "$WORK/rss.txt" | tail -1)"
   echo "server RSS peak: $((peak / 1024)) MB; /healthz right after: $health"
   stop_orderdesk

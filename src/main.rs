@@ -3,6 +3,9 @@
 use clap::Parser;
 use orderdesk::cli::{Cli, exit, run};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     exit(run(Cli::parse()).await)

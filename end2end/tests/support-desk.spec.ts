@@ -50,7 +50,10 @@ test("the order page shows the timeline, the raw document and a QR code", async 
   const id = await anOrder(page);
   await page.goto(`/orders/${id}`);
   await expect(page.getByTestId("timeline")).toContainText("Created");
-  await expect(page.getByTestId("qr-code").locator("svg")).toBeVisible();
+  // An image of its own, loaded and decoded by the browser (not inlined in the page).
+  const qr = page.getByTestId("qr-code");
+  await expect(qr).toBeVisible();
+  await expect.poll(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
   await page.getByText("Raw document").click();
   await expect(page.getByTestId("raw-json")).toContainText(id);
 });

@@ -184,6 +184,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz::healthz))
         .route("/orders.csv", get(orders_csv::export))
+        .route("/qr/{file}", get(qr::image))
         .route("/audit.csv", get(audit_csv::export))
         .route("/metrics", get(metrics::prometheus))
         .route("/api/performance/stats", get(metrics::stats))

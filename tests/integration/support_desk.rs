@@ -130,7 +130,6 @@ async fn the_order_page_shows_timeline_payments_session_and_qr_code() {
     for needle in [
         "data-testid=\"order-page\"",
         "data-testid=\"qr-code\"",
-        "<svg",
         "Completed",
         "data-testid=\"payments\"",
         "succeeded",
@@ -140,6 +139,18 @@ async fn the_order_page_shows_timeline_payments_session_and_qr_code() {
         assert!(html.contains(needle), "missing {needle}");
     }
     assert!(html.contains(&id.display_id().to_string()));
+    // The QR code is an image of its own, for staff, cached by the browser.
+    let qr = format!("/qr/{id}.svg");
+    assert!(html.contains(&format!("src=\"{qr}\"")), "the page names {qr}");
+    let res = app.get(&qr).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    assert_eq!(res.headers()["cache-control"], "private, max-age=86400");
+    assert!(res.text().await.unwrap().starts_with("<svg"));
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let refused = anonymous.get(format!("{}{qr}", app.address)).send().await.unwrap();
+    assert_eq!(refused.status(), 303, "signed-out callers are sent to sign in");
+    assert_eq!(app.get(&format!("/qr/{}.svg", "x".repeat(200))).await.status(), 404);
 }
 
 #[tokio::test]

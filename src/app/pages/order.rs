@@ -17,13 +17,11 @@ pub enum OrderPageData {
     One {
         details: Box<OrderDetails>,
         tracking_url: Option<String>,
-        qr_svg: Option<String>,
+        /// The tracking QR code, an image of its own (`/qr/{order_id}.svg`).
+        qr_href: Option<String>,
     },
     /// The key names several orders (a short display ID, a shared legacy ID).
-    Many {
-        read_as: String,
-        orders: Vec<OrderSummary>,
-    },
+    Many { read_as: String, orders: Vec<OrderSummary> },
     /// The order's canonical address differs from the one asked for.
     Moved(String),
 }
@@ -49,11 +47,11 @@ pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
                 .order_id
                 .as_deref()
                 .map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
-            let qr_svg = tracking_url.as_deref().and_then(crate::server::qr::svg);
+            let qr_href = details.summary.order_id.as_deref().map(crate::server::qr::href);
             // Opening an order is access to customer data: it is audited.
             let opened = details.summary.page_key().unwrap_or(&key).to_owned();
             crate::server::audit("order.view", &format!("order={opened}"), "ok").await?;
-            Ok(OrderPageData::One { details, tracking_url, qr_svg })
+            Ok(OrderPageData::One { details, tracking_url, qr_href })
         }
         OrderLookup::Many(orders) => Ok(OrderPageData::Many { read_as: lookup.describe(), orders }),
     }
@@ -68,8 +66,8 @@ pub fn OrderPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading the order…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(OrderPageData::One { details, tracking_url, qr_svg }) => {
-                        view! { <Order details=*details tracking_url qr_svg /> }.into_any()
+                    Ok(OrderPageData::One { details, tracking_url, qr_href }) => {
+                        view! { <Order details=*details tracking_url qr_href /> }.into_any()
                     }
                     Ok(OrderPageData::Many { read_as, orders }) => view! {
                         <h1 class="text-2xl font-bold">"Several orders match"</h1>
@@ -107,7 +105,7 @@ fn Field(label: &'static str, value: Option<String>, #[prop(optional)] copy: boo
 }
 
 #[component]
-fn Order(details: OrderDetails, tracking_url: Option<String>, qr_svg: Option<String>) -> impl IntoView {
+fn Order(details: OrderDetails, tracking_url: Option<String>, qr_href: Option<String>) -> impl IntoView {
     let OrderDetails {
         summary: o,
         times,
@@ -155,9 +153,9 @@ fn Order(details: OrderDetails, tracking_url: Option<String>, qr_svg: Option<Str
                 </section>
                 <section class=card>
                     <h2 class="font-semibold">"Tracking"</h2>
-                    {match (qr_svg, tracking_url) {
-                        (Some(svg), Some(url)) => view! {
-                            <div class="mt-2 w-40 bg-white p-1" data-testid="qr-code" role="img" aria-label=format!("QR code for {url}") inner_html=svg></div>
+                    {match (qr_href, tracking_url) {
+                        (Some(src), Some(url)) => view! {
+                            <img class="mt-2 h-40 w-40 bg-white p-1" data-testid="qr-code" src=src width="160" height="160" alt=format!("QR code for {url}") />
                             <p class="mt-2 text-xs break-all"><a class="text-indigo-700 underline dark:text-indigo-300" href=url.clone()>{url.clone()}</a></p>
                         }.into_any(),
                         _ => view! { <p class="mt-2 text-sm text-slate-500">"No tracking code: this order has no order_id."</p> }.into_any(),
