@@ -36,9 +36,11 @@ stop_orderdesk() {
   SERVER_PID=""
 }
 
-# wrk_run NAME ARGS...: one wrk run; prints "NAME | req/s | p50 | p99 | errors" and sets RPS.
+# wrk_run NAME ARGS...: one wrk run after a 3 s warm-up (connections, caches) on the same
+# URL; prints "| NAME | req/s | p50 | p99 | errors |" and sets RPS.
 wrk_run() {
   local name="$1"; shift
+  wrk -t2 -c16 -d3s "${@: -3}" >/dev/null
   local out; out="$(wrk --latency "$@")"
   echo "$out" >"$WORK/wrk-$(echo "$name" | tr -c 'a-z0-9' '-').txt"
   RPS="$(echo "$out" | awk '/Requests\/sec/ { print $2 }')"

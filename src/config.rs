@@ -29,6 +29,10 @@ pub struct Settings {
     pub server_selection_timeout: Duration,
     pub operation_timeout: Duration,
     pub request_timeout: Duration,
+    /// Requests worked on at once; the rest wait their turn, first come first served...
+    pub concurrent_requests: usize,
+    /// ...for at most this long, then get 503 with `Retry-After`.
+    pub queue_wait: Duration,
     pub slow_query: Duration,
     pub time_zone: Tz,
     pub tracking_url_base: String,
@@ -76,6 +80,8 @@ struct FileSettings {
     server_selection_timeout_ms: Option<u64>,
     operation_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    concurrent_requests: Option<u64>,
+    queue_wait_ms: Option<u64>,
     slow_query_ms: Option<u64>,
     time_zone: Option<String>,
     tracking_url_base: Option<String>,
@@ -253,6 +259,9 @@ impl Settings {
             )?,
             operation_timeout: millis("ORDERDESK_OPERATION_TIMEOUT_MS", file.operation_timeout_ms, 2500, 600_000)?,
             request_timeout: millis("ORDERDESK_REQUEST_TIMEOUT_MS", file.request_timeout_ms, 10_000, 600_000)?,
+            concurrent_requests: whole("ORDERDESK_CONCURRENT_REQUESTS", file.concurrent_requests, 64, 4096, "requests")?
+                as usize,
+            queue_wait: millis("ORDERDESK_QUEUE_WAIT_MS", file.queue_wait_ms, 3000, 60_000)?,
             slow_query: millis("ORDERDESK_SLOW_QUERY_MS", file.slow_query_ms, 100, 600_000)?,
             time_zone,
             tracking_url_base,

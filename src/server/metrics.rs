@@ -127,11 +127,12 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
             "Calls that gave up waiting for a place.",
             pool.wait_timeouts,
         ),
-        ("orderdesk_http_in_flight", "gauge", "HTTP requests being served now.", state.in_flight()),
+        ("orderdesk_http_in_flight", "gauge", "HTTP requests being served now, working or queued.", state.in_flight()),
+        ("orderdesk_http_working", "gauge", "HTTP requests being worked on now (the rest queue).", state.working()),
         (
             "orderdesk_http_shed_total",
             "counter",
-            "HTTP requests refused with 503 because too many were in flight.",
+            "HTTP requests refused with 503: too many in flight, or no turn within the queue wait.",
             state.shed_count(),
         ),
         (

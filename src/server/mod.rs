@@ -47,20 +47,30 @@ pub struct AppState {
     load: Arc<Load>,
 }
 
-/// Requests served at once. Past [`MAX_IN_FLIGHT`] a request is refused at once with 503 and
-/// `Retry-After` instead of queueing behind the database's bounded pool until it times out.
+/// Admission at the edge. A few requests are worked on at once (`settings.concurrent_requests`)
+/// and the rest wait in a first-come queue, for at most `settings.queue_wait`: on two cores,
+/// 500 requests rendering at once each take 500 times as long and time out in the database
+/// pool together, while 64 at a time finish in milliseconds each. Past [`MAX_IN_FLIGHT`]
+/// (working and waiting) a request is refused at once with 503 and `Retry-After`.
 #[derive(Debug)]
 struct Load {
-    permits: Arc<tokio::sync::Semaphore>,
+    in_flight: Arc<tokio::sync::Semaphore>,
+    working: Arc<tokio::sync::Semaphore>,
+    queue_wait: std::time::Duration,
     shed: std::sync::atomic::AtomicU64,
 }
 
 /// Enough for the 500 concurrent clients a busy desk brings, with room for the bots.
 pub const MAX_IN_FLIGHT: usize = 1024;
 
-impl Default for Load {
-    fn default() -> Self {
-        Self { permits: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)), shed: Default::default() }
+impl Load {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            working: Arc::new(tokio::sync::Semaphore::new(settings.concurrent_requests)),
+            queue_wait: settings.queue_wait,
+            shed: Default::default(),
+        }
     }
 }
 
@@ -82,6 +92,7 @@ impl AppState {
         ));
         let audit = crate::storage::audit::AuditWriter::spawn(store.clone());
         let orders = OrderCreator::new(store.clone(), ids.clone());
+        let load = Arc::new(Load::new(&settings));
         Self {
             leptos_options,
             store,
@@ -94,13 +105,18 @@ impl AppState {
             password_checks: Arc::default(),
             audit,
             page_roles,
-            load: Arc::default(),
+            load,
         }
     }
 
-    /// HTTP requests being served now.
+    /// HTTP requests being served now, working or waiting their turn.
     pub fn in_flight(&self) -> u64 {
-        (MAX_IN_FLIGHT - self.load.permits.available_permits()) as u64
+        (MAX_IN_FLIGHT - self.load.in_flight.available_permits()) as u64
+    }
+
+    /// HTTP requests being worked on now (the others wait their turn).
+    pub fn working(&self) -> u64 {
+        (self.settings.concurrent_requests - self.load.working.available_permits()) as u64
     }
 
     /// Requests refused because too many were in flight.
@@ -109,23 +125,37 @@ impl AppState {
     }
 }
 
-/// The edge bound: a place among [`MAX_IN_FLIGHT`] requests, or 503 within microseconds.
+/// The edge bound: a place among [`MAX_IN_FLIGHT`] requests (or 503 within microseconds),
+/// then a turn among the working ones (or 503 after the queue wait). Health checks, metrics
+/// and the bundle's files skip the queue: they are cheap, and a health check that waits
+/// behind pages would call a busy server dead.
 async fn shed_load(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let Ok(_place) = state.load.permits.clone().try_acquire_owned() else {
+    let busy = |state: &AppState, path: &str| {
         state.load.shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut refused = access::refuse_titled(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            req.uri().path(),
+            path,
             "Busy",
             "orderdesk is serving as many requests as it can right now. Try again in a second.",
         );
         refused.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
-        return refused.into_response();
+        refused.into_response()
+    };
+    let Ok(_place) = state.load.in_flight.clone().try_acquire_owned() else {
+        return busy(&state, req.uri().path());
+    };
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/metrics" | "/theme.js" | "/favicon.ico") || path.starts_with("/pkg/") {
+        return next.run(req).await;
+    }
+    let turn = tokio::time::timeout(state.load.queue_wait, state.load.working.clone().acquire_owned()).await;
+    let Ok(Ok(_turn)) = turn else {
+        return busy(&state, req.uri().path());
     };
     next.run(req).await
 }

@@ -146,3 +146,55 @@ async fn clients_that_hang_up_do_not_wedge_the_server() {
     assert!(started.elapsed() < Duration::from_secs(3), "answered at once: {:?}", started.elapsed());
     assert_eq!(app.get("/orders").await.status(), 200);
 }
+
+/// Admission at the edge: with one request worked on at a time, a burst queues; with a
+/// 1 ms queue the requests that get no turn are refused at once (503 + Retry-After, never a
+/// database timeout), health checks skip the queue, and with a long queue the same burst is
+/// served in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn past_the_working_bound_requests_queue_and_a_full_queue_answers_503_at_once() {
+    use std::time::{Duration, Instant};
+    let id = orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord).next_id();
+    let burst = |app: &helpers::TestApp| {
+        let url = format!("{}/orders/{id}", app.address);
+        let client = app.client.clone();
+        async move {
+            let calls = (0..60).map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    let started = Instant::now();
+                    let res = client.get(&url).send().await.unwrap();
+                    (res.status().as_u16(), res.headers().contains_key("retry-after"), started.elapsed())
+                }
+            });
+            futures::future::join_all(calls).await
+        }
+    };
+
+    let tight = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("queue"), true, |s| {
+        s.concurrent_requests = 1;
+        s.queue_wait = Duration::from_millis(1);
+    })
+    .await;
+    tight.store.insert_order(&id, &helpers::bot_order(Some(5), Some(1.0)), chrono::Utc::now()).await.unwrap();
+    let (results, health) = tokio::join!(burst(&tight), async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        reqwest::get(format!("{}/healthz", tight.address)).await.unwrap().status()
+    });
+    assert_eq!(health, 200, "health checks skip the queue");
+    let refused: Vec<_> = results.iter().filter(|r| r.0 == 503).collect();
+    assert!(!refused.is_empty(), "a 1 ms queue behind one worker refuses some of 60: {results:?}");
+    assert!(results.iter().any(|r| r.0 == 200), "{results:?}");
+    assert!(results.iter().all(|r| r.0 == 200 || r.0 == 503), "{results:?}");
+    assert!(refused.iter().all(|r| r.1), "every refusal says when to retry");
+    let slowest = refused.iter().map(|r| r.2).max().unwrap();
+    assert!(slowest < Duration::from_millis(1500), "refusals come at once, not after a database timeout: {slowest:?}");
+
+    let patient = helpers::spawn_app_on(&helpers::mongodb_uri(), tight.store.database_name(), false, |s| {
+        s.concurrent_requests = 1;
+        s.queue_wait = Duration::from_secs(20);
+    })
+    .await;
+    let results = burst(&patient).await;
+    assert!(results.iter().all(|r| r.0 == 200), "one at a time, all 60 are served: {results:?}");
+}
