@@ -153,8 +153,11 @@ impl Tasks {
     }
 
     pub async fn precompute_failures(&self) {
-        if let Err(e) = monitoring::failure_report(&self.store, self.zone, chrono::Utc::now(), 30).await {
-            tracing::warn!(error = %e, "could not precompute the failures report; the page computes it when opened");
+        match monitoring::failure_report(&self.store, self.zone, chrono::Utc::now(), 30).await {
+            Ok(_) => tracing::info!("start-up work done: indexes checked, failure figures of the last 30 days ready"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not precompute the failures report; the page computes it when opened")
+            }
         }
     }
 }
