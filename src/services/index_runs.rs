@@ -84,12 +84,8 @@ pub async fn prepare(store: &Store, kind: IndexRun, actor: &Actor) -> Result<Pre
         reports: Vec::new(),
     };
     record.id = store.insert_run(&record, now).await?;
-    if kind == IndexRun::Build && !store.acquire_migration_lock(&record.id, now).await? {
-        let holder = store.migration_lock_holder(now).await?.unwrap_or_else(|| "unknown".into());
-        record.status = RunStatus::Failed;
-        record.message = format!("not started: run {holder} is migrating or building indexes");
-        store.save_progress(&record, &[], &[], now).await?;
-        return Err(MaintenanceError::AlreadyRunning(holder));
+    if kind == IndexRun::Build {
+        crate::services::maintenance::take_lock(store, &mut record, now).await?;
     }
     Ok(PreparedIndexRun {
         store: store.clone(),
@@ -122,19 +118,25 @@ impl PreparedIndexRun {
                 Err(e) => {
                     self.note_error(format!("{label}: could not be checked: {e}"));
                     self.record.done += 1;
-                    self.save(started).await;
+                    if self.save(started).await || cancelled {
+                        cancelled = true;
+                        break;
+                    }
                     continue;
                 }
             };
-            let outcome = if self.kind == IndexRun::Build && !cancelled && report.state == IndexState::Missing {
-                self.record.message = format!("building {label}");
-                let (outcome, cancel) = self.beating(self.store.apply_index(&report)).await;
-                cancelled |= cancel;
-                Some(outcome)
-            } else if self.kind == IndexRun::Build {
-                Some(self.store.apply_index(&report).await)
-            } else {
-                None
+            let outcome = match self.kind {
+                IndexRun::Check => None,
+                // After a cancel nothing more is built.
+                IndexRun::Build if report.state == IndexState::Missing && cancelled => None,
+                IndexRun::Build if report.state == IndexState::Missing && !report.is_blocked() => {
+                    self.record.message = format!("building {label}");
+                    let (outcome, cancel) = self.beating(self.store.apply_index(&report)).await;
+                    cancelled |= cancel;
+                    Some(outcome)
+                }
+                // Present, different or blocked: decided without building anything.
+                IndexRun::Build => Some(self.store.apply_index(&report).await),
             };
             self.record_outcome(report, outcome);
             self.record.done += 1;

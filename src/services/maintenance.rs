@@ -101,12 +101,8 @@ pub async fn prepare(
         reports: Vec::new(),
     };
     record.id = store.insert_run(&record, now).await?;
-    if !options.dry_run && !store.acquire_migration_lock(&record.id, now).await? {
-        let holder = store.migration_lock_holder(now).await?.unwrap_or_else(|| "unknown".into());
-        record.status = RunStatus::Failed;
-        record.message = format!("not started: run {holder} is migrating");
-        store.save_progress(&record, &[], &[], now).await?;
-        return Err(MaintenanceError::AlreadyRunning(holder));
+    if !options.dry_run {
+        take_lock(store, &mut record, now).await?;
     }
     Ok(PreparedRun {
         store: store.clone(),
@@ -118,6 +114,23 @@ pub async fn prepare(
         duplicate_ids,
         rng: StdRng::from_os_rng(),
     })
+}
+
+/// Takes the maintenance lock for a recorded run (a migration or an index build: never two
+/// at once), or marks the run as not started and says who holds it.
+pub(crate) async fn take_lock(
+    store: &Store,
+    record: &mut RunRecord,
+    now: DateTime<Utc>,
+) -> Result<(), MaintenanceError> {
+    if store.acquire_migration_lock(&record.id, now).await? {
+        return Ok(());
+    }
+    let holder = store.migration_lock_holder(now).await?.unwrap_or_else(|| "unknown".into());
+    record.status = RunStatus::Failed;
+    record.message = format!("not started: run {holder} is migrating or building indexes");
+    store.save_progress(record, &[], &[], now).await?;
+    Err(MaintenanceError::AlreadyRunning(holder))
 }
 
 /// What one batch produced.

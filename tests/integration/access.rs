@@ -778,7 +778,13 @@ async fn a_role_change_ends_sessions_and_pages_carry_security_headers() {
 /// writer, each view waiting for its own entry's acknowledgement).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_concurrent_order_view_is_audited() {
-    let app = helpers::spawn_app().await;
+    // What is tested is the audit, not the deadlines: a debug build beside the other tests on
+    // two cores may take longer than the 10 s request timeout for the last of 300.
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("views"), true, |s| {
+        s.request_timeout = std::time::Duration::from_secs(120);
+        s.queue_wait = std::time::Duration::from_secs(120);
+    })
+    .await;
     let id = orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord).next_id();
     app.store.insert_order(&id, &helpers::bot_order(Some(77), Some(1.0)), Utc::now()).await.unwrap();
     let url = format!("{}/orders/{id}", app.address);

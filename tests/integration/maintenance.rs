@@ -493,6 +493,17 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     let row = after.reports.iter().find(|r| r.collection == "orders" && r.name == "order_id_1").unwrap();
     assert_eq!(row.blockers.as_ref().map(|b| (b.missing, b.null, b.empty)), Some((5, 4, 3)));
 
+    // A cancel is honoured after the index in hand: a build cancelled at once builds nothing.
+    let payments = helpers::raw_collection(store.database_name(), "payments").await;
+    payments.drop_index("order_id_1").await.unwrap();
+    let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap();
+    assert!(store.request_cancel(&build.record().id).await.unwrap());
+    let cancelled = build.execute(|_| {}).await;
+    assert_eq!(cancelled.status, RunStatus::Cancelled, "{cancelled:?}");
+    assert_eq!(cancelled.done, 1, "stopped after the first index");
+    assert!(cancelled.message.starts_with("cancelled after 1 of"), "{}", cancelled.message);
+    assert!(!payments.list_index_names().await.unwrap().contains(&"order_id_1".to_owned()), "nothing was built");
+
     // A build is refused while a migration holds the lock.
     let migration = runner::prepare(
         &store,
@@ -514,6 +525,7 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
     assert_eq!(build.status, RunStatus::Failed, "{build:?}");
     assert!(build.error_samples.iter().any(|e| e.starts_with("orders.order_id_1: not created")), "{build:?}");
+    assert_eq!(build.message, "created payments.order_id_1; 1 not created (see the errors)");
     assert!(store.index_states().await.unwrap().iter().any(|r| r.stand_in.as_deref() == Some("order_id_1_nonunique")));
     // The lock is free again: the duplicates migration runs, then the build succeeds.
     run(&store, Migration::Duplicates, false).await;
@@ -525,7 +537,7 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     // Each end is on the audit log, under who started it.
     let filter = AuditFilter { action: Some("maintenance.index_build".into()), ..Default::default() };
     let audited = store.audit_entries(&filter, None, 10).await.unwrap();
-    assert_eq!(audited.len(), 2, "{audited:#?}");
+    assert_eq!(audited.len(), 3, "the cancelled build too: {audited:#?}");
     assert!(audited.iter().all(|e| e.actor == "admin@test.example"));
     assert!(audited.iter().any(|e| e.outcome.starts_with("completed: created orders.order_id_1")));
     helpers::drop_database(store.database_name()).await;
