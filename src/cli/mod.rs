@@ -213,6 +213,8 @@ async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str
         use std::io::Write;
         writeln!(out, "{}", issued.order_number).map_err(CliError::io("could not write to stdout"))?;
     }
+    // The lane is free for the next process at once, instead of when its lease runs out.
+    allocator.release().await?;
     Ok(())
 }
 

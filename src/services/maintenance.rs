@@ -372,6 +372,14 @@ impl PreparedRun {
                     // Nothing left that day: every order of the group gets the error below.
                     Err(CounterError::Exhausted { .. }) => std::ops::RangeInclusive::new(1, 0),
                     Err(CounterError::Storage(e)) => return Err(e.into()),
+                    // Reserving a block stamps nothing: no lane is needed.
+                    Err(e @ CounterError::NoLane { .. }) => {
+                        return Err(crate::storage::StorageError::Database {
+                            op: "counter_inc",
+                            message: e.to_string(),
+                        }
+                        .into());
+                    }
                 }
             };
             let mut numbers = numbers.into_iter();

@@ -19,6 +19,11 @@ use crate::domain::ids::{CounterId, MAX_DAILY_SEQUENCE};
 pub enum CounterError {
     #[error("counter {counter} has reached {max} numbers for the day; no more can be issued until tomorrow")]
     Exhausted { counter: String, max: u32 },
+    /// Every number lane is held by other processes (`number_lanes.rs`).
+    #[error(
+        "every one of the {lanes} number lanes is held by another orderdesk process; numbers can be issued again when one stops (within {seconds} s)"
+    )]
+    NoLane { lanes: u32, seconds: i64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

@@ -16,6 +16,7 @@ pub mod indexes;
 pub mod limits;
 pub mod metrics;
 pub mod migrations;
+pub mod number_lanes;
 pub mod orders;
 pub mod payments;
 pub mod sessions;
@@ -52,6 +53,8 @@ pub mod names {
     pub const LIMITS: &str = "rate_limits";
     /// One document per (zone, day): `{_id: "UTC|2026-11-20", zone, day, built_at, groups, completion}`.
     pub const FAILURE_FIGURES: &str = "failure_figures";
+    /// Which process may stamp BB numbers with which milliseconds (`number_lanes.rs`).
+    pub const NUMBER_LANES: &str = "number_lanes";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.
@@ -117,6 +120,19 @@ fn server_message(err: &mongodb::error::Error) -> String {
         },
         _ => err.to_string(),
     }
+}
+
+/// `host:pid:random`. The host alone is not enough (containers share names, `/etc/hostname`
+/// may be missing), nor is the pid (every container's first process is 1): the random part
+/// keeps two processes apart even then, and two stores of one process (as in the tests).
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().chars().filter(|c| c.is_ascii_graphic()).take(64).collect::<String>())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{host}:{}:{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff)
 }
 
 fn first_line(s: &str) -> String {
@@ -237,6 +253,8 @@ pub struct Store {
     zone: chrono_tz::Tz,
     metrics: std::sync::Arc<metrics::Metrics>,
     gate: std::sync::Arc<PoolGate>,
+    /// This process among the others on the database (see [`instance_name`]).
+    instance: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -265,6 +283,7 @@ impl Store {
             zone: settings.time_zone,
             metrics: std::sync::Arc::default(),
             gate: std::sync::Arc::new(PoolGate::new(POOL_SIZE)),
+            instance: instance_name().into(),
         })
     }
 
@@ -277,6 +296,12 @@ impl Store {
     /// The same server, another database (tests and benchmarks use one each).
     pub fn with_database(&self, name: &str) -> Self {
         Self { db: self.client.database(name), ..self.clone() }
+    }
+
+    /// Which orderdesk process this is, among those sharing the database: in lane and lock
+    /// holders, `/metrics` and `/performance`.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     pub fn database_name(&self) -> &str {

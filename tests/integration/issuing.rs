@@ -14,7 +14,7 @@ use std::{
 use chrono::{DateTime, TimeZone, Utc};
 use futures::{StreamExt, stream};
 use orderdesk::{
-    domain::ids::{BbNumber, CounterId, OrderId, TelegramId, UserSuffix, VendorId, generate::Clock},
+    domain::ids::{BbNumber, BbStamp, CounterId, OrderId, TelegramId, UserSuffix, VendorId, generate::Clock},
     services::issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
     storage::{Store, counters::CounterError},
 };
@@ -44,6 +44,14 @@ fn vendor(s: &str) -> VendorId {
 
 fn user() -> UserSuffix {
     UserSuffix::from_user_id("6834622e10d75a5ba7b7a1b2").unwrap()
+}
+
+/// The millisecond a BB number was stamped with.
+fn stamped_ms(number: &str) -> u64 {
+    match BbNumber::parse(number).unwrap().stamp {
+        BbStamp::Millis(ms) => ms,
+        other => panic!("{number} is not a millisecond number: {other:?}"),
+    }
 }
 
 fn strict(store: &Store, clock: Arc<dyn Clock>) -> NumberAllocator {
@@ -122,7 +130,99 @@ async fn the_counter_resets_at_midnight_in_the_configured_zone() {
     clock.set(before + chrono::Duration::milliseconds(1));
     let c = allocator.allocate(&v, user()).await.unwrap();
     assert_eq!((c.counter_id.as_str(), c.sequence), ("20261121-pizza-palace", 1));
-    assert!(c.order_number.starts_with("BB-1795237200000-"), "{}", c.order_number);
+    // The number's time is the instant asked for, moved on to this process's lane (< 32 ms).
+    // `a` (sequence 1 of the 20th, stamped at 23:59:59.999 + up to 31 ms) may already hold
+    // this user's sequence 1 in one of the first milliseconds of the 21st: then `c` moves on
+    // by one more turn of the lanes rather than repeat `a`'s number.
+    let stamped = stamped_ms(&c.order_number);
+    assert!((1_795_237_200_000..1_795_237_200_064).contains(&stamped), "{}", c.order_number);
+    assert_ne!(c.order_number, a.order_number);
+}
+
+/// Issue #16: one customer (one user suffix) ordering from several vendors through two
+/// processes at the same instant. Every vendor's counter gives 1, 2, 3, … and the format names
+/// no vendor, so without the lanes the same millisecond, suffix and sequence made one number
+/// for several vendors. The clock is frozen, which makes every such clash certain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_eight_tasks_many_vendors_one_user_never_issue_a_number_twice() {
+    let store = helpers::fresh_store("lanes").await;
+    // A second process: its own client, pool and instance name, on the same database.
+    let other = Store::connect(&helpers::settings(&helpers::mongodb_uri(), store.database_name())).await.unwrap();
+    assert_ne!(store.instance(), other.instance());
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    // Three strict vendors and one in segment mode.
+    let vendors = ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"].map(vendor);
+    let sizes = BTreeMap::from([(vendor("hot-wok"), 40)]);
+    let processes = [&store, &other]
+        .map(|s| Arc::new(NumberAllocator::new(s.clone(), HandClock::at(now), chrono_tz::UTC, sizes.clone())));
+    let mut tasks = Vec::new();
+    for (p, allocator) in processes.iter().enumerate() {
+        for t in 0..8 {
+            let (allocator, vendors) = (allocator.clone(), vendors.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..200 {
+                    let v = &vendors[(i + t) % vendors.len()];
+                    got.push((p, allocator.allocate(v, user()).await.unwrap()));
+                }
+                got
+            }));
+        }
+    }
+    let mut issued = Vec::new();
+    for t in tasks {
+        issued.extend(t.await.unwrap());
+    }
+    assert_eq!(issued.len(), 2 * 8 * 200);
+    let numbers: HashSet<&str> = issued.iter().map(|(_, n)| n.order_number.as_str()).collect();
+    assert_eq!(numbers.len(), issued.len(), "a number was issued twice");
+    // The clashes were there to be had: sequences repeat across vendors.
+    let sequences: HashSet<u32> = issued.iter().map(|(_, n)| n.sequence).collect();
+    assert!(sequences.len() * 2 < issued.len(), "{} distinct sequences", sequences.len());
+    // Each process stamps its own lane, never the other's; no time before the instant asked.
+    let lane_of = |p: usize| -> HashSet<u64> {
+        issued
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|(_, n)| stamped_ms(&n.order_number))
+            .inspect(|ms| assert!(*ms >= now.timestamp_millis() as u64))
+            .map(|ms| ms % 32)
+            .collect()
+    };
+    let (a, b) = (lane_of(0), lane_of(1));
+    assert_eq!((a.len(), b.len()), (1, 1), "one lane per process: {a:?} {b:?}");
+    assert_ne!(a, b);
+}
+
+/// The same with two real `orderdesk` processes on the system clock: two vendors, one user.
+#[tokio::test]
+async fn two_cli_processes_for_two_vendors_and_one_user_issue_distinct_numbers() {
+    let store = helpers::fresh_store("lanecli").await;
+    let spawn = |vendor: &str| {
+        std::process::Command::new(helpers::orderdesk_bin())
+            .args(["id", "bb", "--vendor", vendor, "--user", "u-1234", "--count", "1500"])
+            .env("MONGODB_URI", helpers::mongodb_uri())
+            .env("ORDERDESK_DATABASE", store.database_name())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("vendor-a"), spawn("vendor-b"));
+    let mut numbers = HashSet::new();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+        let sequences: Vec<u32> = lines.iter().map(|l| BbNumber::parse(l).unwrap().sequence).collect();
+        assert_eq!(sequences, (1..=1500).collect::<Vec<u32>>());
+        numbers.extend(lines);
+    }
+    assert_eq!(numbers.len(), 3000, "a number was issued to both vendors");
+    // Both processes handed their lanes back when they were done: a third takes one at once
+    // and starts at the present, not at the end of a lease.
+    let lane = store.take_number_lane(Utc::now().timestamp_millis()).await.unwrap().unwrap();
+    assert!(lane.from_ms <= Utc::now().timestamp_millis());
 }
 
 #[tokio::test]

@@ -40,8 +40,10 @@ pub enum BbStamp {
     Date(NaiveDate),
 }
 
-/// A parsed BB order number. The vendor is not part of it, so two vendors can issue the
-/// same number; uniqueness comes from the unique index on `orders.order_number`.
+/// A parsed BB order number. The vendor is not part of it, so two vendors' counters can give
+/// the same number: orderdesk's allocator stamps each in a millisecond lane of its process
+/// (`services::issuing::number_lanes`), and the unique index on `orders.order_number` holds
+/// what is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BbNumber {
     pub stamp: BbStamp,

@@ -60,6 +60,7 @@ impl Segment {
 /// Issues BB numbers for every vendor; one per process, shared.
 pub struct NumberAllocator {
     store: Store,
+    lanes: super::number_lanes::NumberLanes,
     clock: Arc<dyn Clock>,
     zone: Tz,
     segment_sizes: BTreeMap<VendorId, u32>,
@@ -68,7 +69,8 @@ pub struct NumberAllocator {
 
 impl NumberAllocator {
     pub fn new(store: Store, clock: Arc<dyn Clock>, zone: Tz, segment_sizes: BTreeMap<VendorId, u32>) -> Self {
-        Self { store, clock, zone, segment_sizes, segments: Mutex::default() }
+        let lanes = super::number_lanes::NumberLanes::new(store.clone());
+        Self { store, lanes, clock, zone, segment_sizes, segments: Mutex::default() }
     }
 
     /// The counter a moment belongs to: the vendor's, for that day in the configured zone.
@@ -85,12 +87,20 @@ impl NumberAllocator {
             None => self.store.next_in_counter(&counter, now).await?,
             Some(&size) => self.next_in_segment(&counter, size, now).await?,
         };
-        let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        // The number's own millisecond: at or just after `now`, one no other number with this
+        // user suffix and sequence has (the format names no vendor).
+        let ms = self.lanes.stamp(now.timestamp_millis(), user, sequence).await?;
+        let ms = u64::try_from(ms).unwrap_or(0);
         let number = BbNumber::millis(ms, user, sequence).ok_or_else(|| CounterError::Exhausted {
             counter: counter.to_string(),
             max: crate::domain::ids::MAX_DAILY_SEQUENCE,
         })?;
         Ok(IssuedNumber { order_number: number.to_string(), sequence, counter_id: counter.to_string() })
+    }
+
+    /// Hands this process's number lane back, for a process that is done issuing (the CLI).
+    pub async fn release(&self) -> Result<(), crate::storage::StorageError> {
+        self.lanes.release().await
     }
 
     async fn next_in_segment(&self, counter: &CounterId, size: u32, now: DateTime<Utc>) -> Result<u32, CounterError> {
