@@ -82,32 +82,32 @@ ensure_all() {
 
 # mongod_ping PORT: true when a mongod answers on 127.0.0.1:PORT.
 mongod_ping() {
-  python3 - "$1" <<'PY' >/dev/null 2>&1
-import socket, struct, sys
-# An OP_MSG {ping: 1, $db: "admin"} and a check for ok: 1.0 in the reply.
-body = b"\x10ping\x00\x01\x00\x00\x00\x02$db\x00\x06\x00\x00\x00admin\x00\x00"
-doc = struct.pack("<i", len(body) + 4) + body
-msg = struct.pack("<i", 0) + b"\x00" + doc
-header = struct.pack("<iiii", 16 + len(msg), 1, 0, 2013)
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-s.settimeout(2)
-s.sendall(header + msg)
-reply = s.recv(4096)
-sys.exit(0 if b"ok\x00" in reply and b"\x00\x00\x00\x00\x00\x00\xf0?" in reply else 1)
-PY
+  python3 "$ROOT/scripts/mongo.py" ping "$1" >/dev/null 2>&1
 }
 
-# start_mongod PORT DBPATH: starts a forked mongod unless one already answers on PORT.
+# start_mongod PORT DBPATH: starts a forked mongod unless one already answers on PORT, as a
+# one-member replica set `rs0` like production's (transactions and change streams work, and
+# the driver takes the replica-set paths); initiating is idempotent, and an older standalone
+# data directory keeps its data. Connect with mongodb_uri PORT.
 start_mongod() {
   local port="$1" dbpath="$2"
-  if mongod_ping "$port"; then return 0; fi
-  mkdir -p "$dbpath"
-  dbpath="$(cd "$dbpath" && pwd)"   # mongod --fork leaves the current directory
-  "$MONGOD" --fork --dbpath "$dbpath" --bind_ip 127.0.0.1 --port "$port" \
-    --pidfilepath "$dbpath/mongod.pid" --logpath "$dbpath/mongod.log" --quiet >/dev/null \
-    || die "mongod did not start on port $port; see $dbpath/mongod.log"
-  for _ in $(seq 1 50); do mongod_ping "$port" && return 0; sleep 0.2; done
-  die "mongod on port $port does not answer; see $dbpath/mongod.log"
+  if ! mongod_ping "$port"; then
+    mkdir -p "$dbpath"
+    dbpath="$(cd "$dbpath" && pwd)"   # mongod --fork leaves the current directory
+    "$MONGOD" --fork --dbpath "$dbpath" --bind_ip 127.0.0.1 --port "$port" --replSet rs0 \
+      --pidfilepath "$dbpath/mongod.pid" --logpath "$dbpath/mongod.log" --quiet >/dev/null \
+      || die "mongod did not start on port $port; see $dbpath/mongod.log"
+    local up=""
+    for _ in $(seq 1 50); do mongod_ping "$port" && up=1 && break; sleep 0.2; done
+    [ -n "$up" ] || die "mongod on port $port does not answer; see $dbpath/mongod.log"
+  fi
+  python3 "$ROOT/scripts/mongo.py" initiate "$port" \
+    || die "the mongod on port $port is no replica set primary (a standalone started by an older orderdesk? stop it: ./scripts/stop-mongod)"
+}
+
+# mongodb_uri PORT: the connection string for the local replica set on PORT.
+mongodb_uri() {
+  printf 'mongodb://127.0.0.1:%s/?replicaSet=rs0' "$1"
 }
 
 # stop_mongod DBPATH: stops the mongod whose pid file is in DBPATH, if it runs.

@@ -29,6 +29,9 @@ pub struct Settings {
     pub server_selection_timeout: Duration,
     pub operation_timeout: Duration,
     pub request_timeout: Duration,
+    /// How long the bots' API waits out an election or a lost connection before it fails;
+    /// its requests may take this much longer than `request_timeout`.
+    pub failover_wait: Duration,
     /// Requests worked on at once; the rest wait their turn, first come first served...
     pub concurrent_requests: usize,
     /// ...for at most this long, then get 503 with `Retry-After`.
@@ -80,6 +83,7 @@ struct FileSettings {
     server_selection_timeout_ms: Option<u64>,
     operation_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
+    failover_wait_ms: Option<u64>,
     concurrent_requests: Option<u64>,
     queue_wait_ms: Option<u64>,
     slow_query_ms: Option<u64>,
@@ -148,7 +152,7 @@ impl Settings {
             whole(name, file, default, max, "milliseconds").map(Duration::from_millis)
         };
 
-        let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?directConnection=true");
+        let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?replicaSet=rs0");
         if !(mongodb_uri.starts_with("mongodb://") || mongodb_uri.starts_with("mongodb+srv://")) {
             return Err(ConfigError::Invalid {
                 name: "MONGODB_URI",
@@ -259,6 +263,7 @@ impl Settings {
             )?,
             operation_timeout: millis("ORDERDESK_OPERATION_TIMEOUT_MS", file.operation_timeout_ms, 2500, 600_000)?,
             request_timeout: millis("ORDERDESK_REQUEST_TIMEOUT_MS", file.request_timeout_ms, 10_000, 600_000)?,
+            failover_wait: millis("ORDERDESK_FAILOVER_WAIT_MS", file.failover_wait_ms, 15_000, 120_000)?,
             concurrent_requests: whole("ORDERDESK_CONCURRENT_REQUESTS", file.concurrent_requests, 64, 4096, "requests")?
                 as usize,
             queue_wait: millis("ORDERDESK_QUEUE_WAIT_MS", file.queue_wait_ms, 3000, 60_000)?,

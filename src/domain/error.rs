@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("The database is unavailable right now. orderdesk keeps retrying; reload in a few seconds. ({0})")]
     DatabaseUnavailable(String),
+    /// A replica set electing its next primary: seconds, not an outage.
+    #[error("The database is electing a new primary, which takes a few seconds; reload shortly. ({0})")]
+    DatabaseElecting(String),
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
@@ -35,7 +38,7 @@ impl AppError {
     /// The HTTP status this error is reported with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::DatabaseUnavailable(_) => 503,
+            Self::DatabaseUnavailable(_) | Self::DatabaseElecting(_) => 503,
             Self::BadInput(_) => 400,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,

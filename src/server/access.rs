@@ -314,11 +314,20 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not check a session");
-            return refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &path,
-                "The database is unavailable, so your sign-in cannot be checked. Reload in a few seconds.",
-            );
+            return if matches!(e, StorageError::Electing { .. }) {
+                refuse_titled(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &path,
+                    "Database electing a new primary",
+                    "The database is electing a new primary, so your sign-in cannot be checked yet. This takes a few seconds: reload shortly.",
+                )
+            } else {
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &path,
+                    "The database is unavailable, so your sign-in cannot be checked. Reload in a few seconds.",
+                )
+            };
         }
     };
     if let Some(message) = role_refusal(viewer.role, needed) {

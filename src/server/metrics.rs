@@ -83,6 +83,14 @@ fn process_metrics(out: &mut String, started: std::time::Instant) {
 
 pub async fn prometheus(State(state): State<AppState>) -> Response {
     let mut out = String::new();
+    // Every figure here is this process's own: several processes are told apart by this
+    // label (or by the scrape target), and summed or compared across instances.
+    let _ = writeln!(
+        out,
+        "# HELP orderdesk_instance_info The orderdesk process these figures describe.\n# TYPE orderdesk_instance_info gauge\norderdesk_instance_info{{instance=\"{}\",version=\"{}\"}} 1",
+        label(state.store.instance()),
+        env!("CARGO_PKG_VERSION")
+    );
     let histograms = state.store.metrics().histograms();
     out.push_str("# HELP orderdesk_db_operation_seconds Time of each database operation orderdesk made.\n");
     out.push_str("# TYPE orderdesk_db_operation_seconds histogram\n");
@@ -134,6 +142,12 @@ pub async fn prometheus(State(state): State<AppState>) -> Response {
             "counter",
             "HTTP requests refused with 503: too many in flight, or no turn within the queue wait.",
             state.shed_count(),
+        ),
+        (
+            "orderdesk_db_failover_retries_total",
+            "counter",
+            "Database operations tried again after an election or a lost connection.",
+            state.store.metrics().failover_retries(),
         ),
         (
             "orderdesk_order_id_retries_total",

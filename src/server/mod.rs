@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::prelude::*;
-use tower_http::{compression::CompressionLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{
     config::Settings,
@@ -208,7 +208,6 @@ pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// The server's routes and middleware around `pages` (the Leptos app's routes, which
 /// `startup` builds: the server does not import the app).
 pub fn router(state: AppState, pages: Router<AppState>) -> Router {
-    let request_timeout = state.settings.request_timeout;
     let site_root = state.leptos_options.site_root.to_string();
     assets::remember_stylesheet(&state.leptos_options);
     Router::new()
@@ -237,10 +236,28 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .layer(axum::middleware::from_fn(access::canonical_paths))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), shed_load))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every request is answered within the request timeout (504 after). The bots' API gets the
+/// failover wait on top: a number or an order ID waits out an election instead of failing.
+async fn deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut limit = state.settings.request_timeout;
+    if req.uri().path().starts_with("/api/v1/") {
+        limit += state.settings.failover_wait;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::GATEWAY_TIMEOUT.into_response(),
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.

@@ -32,6 +32,17 @@ pub enum CounterError {
 const UPSERT_RACE_RETRIES: usize = 3;
 
 impl Store {
+    /// The counters, written with majority acknowledgement: a sequence handed out is never
+    /// rolled back by a failover and handed out again.
+    fn counters(&self) -> mongodb::Collection<Document> {
+        self.database().collection_with_options(
+            COUNTERS,
+            mongodb::options::CollectionOptions::builder()
+                .write_concern(mongodb::options::WriteConcern::majority())
+                .build(),
+        )
+    }
+
     /// Draws the next number of a counter: one atomic round trip in the common case.
     #[tracing::instrument(skip(self, now), fields(counter = %counter))]
     pub async fn next_in_counter(&self, counter: &CounterId, now: DateTime<Utc>) -> Result<u32, CounterError> {
@@ -50,23 +61,23 @@ impl Store {
     ) -> Result<std::ops::RangeInclusive<u32>, CounterError> {
         let id = counter.to_string();
         let mut size = size.clamp(1, MAX_DAILY_SEQUENCE);
-        let counters = self.collection(COUNTERS);
+        let counters = self.counters();
         for _ in 0..=UPSERT_RACE_RETRIES {
             let limit = i64::from(MAX_DAILY_SEQUENCE - size);
             let update = doc! {
                 "$inc": { "sequence": i64::from(size) },
                 "$set": { "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) },
             };
+            // Waits out an election: a first try that landed unacknowledged costs a gap, never
+            // a repeat (majority writes are never rolled back).
             let result = self
-                .run(
-                    "counter_inc",
-                    COUNTERS,
+                .run_retrying("counter_inc", COUNTERS, || {
                     counters
-                        .find_one_and_update(doc! { "counterId": &id, "sequence": { "$lte": limit } }, update)
+                        .find_one_and_update(doc! { "counterId": &id, "sequence": { "$lte": limit } }, update.clone())
                         .max_time(self.op_timeout)
                         .upsert(true)
-                        .return_document(ReturnDocument::After),
-                )
+                        .return_document(ReturnDocument::After)
+                })
                 .await;
             match result {
                 Ok(Some(after)) => {
@@ -93,7 +104,9 @@ impl Store {
     pub async fn counter_sequence(&self, counter_id: &str) -> Result<Option<u32>, StorageError> {
         let counters = self.collection(COUNTERS);
         let found = self
-            .run("counter_get", COUNTERS, counters.find_one(doc! { "counterId": counter_id }).max_time(self.op_timeout))
+            .run_retrying("counter_get", COUNTERS, || {
+                counters.find_one(doc! { "counterId": counter_id }).max_time(self.op_timeout)
+            })
             .await?;
         Ok(found.as_ref().and_then(sequence_of))
     }

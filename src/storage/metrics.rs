@@ -87,11 +87,18 @@ pub struct Metrics {
     origin: Instant,
     /// Off only in the benchmark that measures what recording costs.
     enabled: std::sync::atomic::AtomicBool,
+    /// Operations tried again after an election or a lost connection.
+    failover_retries: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self { ops: Mutex::default(), origin: Instant::now(), enabled: std::sync::atomic::AtomicBool::new(true) }
+        Self {
+            ops: Mutex::default(),
+            origin: Instant::now(),
+            enabled: std::sync::atomic::AtomicBool::new(true),
+            failover_retries: Default::default(),
+        }
     }
 }
 
@@ -110,6 +117,16 @@ impl Metrics {
     /// Turns recording on or off (for measuring its cost; always on in the app).
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One operation tried again after an election or a lost connection.
+    pub fn retried(&self, op: &'static str) {
+        self.failover_retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(op, "trying again after an election or a lost connection");
+    }
+
+    pub fn failover_retries(&self) -> u64 {
+        self.failover_retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn record(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool) {

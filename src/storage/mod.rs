@@ -60,8 +60,17 @@ pub mod names {
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
+    /// Said by orderdesk itself (a bad URI, the audit writer gone): the text is for people.
     #[error("the database is unavailable ({0})")]
     Unavailable(String),
+    /// No answer from any member (down, restarting, a network fault). The driver's own words
+    /// go to the log, never into a page or an API body.
+    #[error("the database could not be reached ({op}); it may be down or restarting")]
+    Unreachable { op: &'static str },
+    /// A replica set between primaries: one was lost (killed, stepped down) and the others
+    /// are electing the next, which takes some seconds.
+    #[error("the database is electing a new primary ({op}); this takes a few seconds")]
+    Electing { op: &'static str },
     #[error("the database did not answer {op} within {ms} ms")]
     Timeout { op: &'static str, ms: u128 },
     #[error("duplicate key in {op}: {message}")]
@@ -77,7 +86,12 @@ pub enum StorageError {
 impl StorageError {
     /// True when the database could not be reached or did not answer in time.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
+        matches!(self, Self::Unavailable(_) | Self::Unreachable { .. } | Self::Electing { .. } | Self::Timeout { .. })
+    }
+
+    /// Errors that end when a primary is back: worth waiting out (see [`Store::run_retrying`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Electing { .. })
     }
 
     pub(crate) fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
@@ -85,12 +99,34 @@ impl StorageError {
             let index = duplicate_index(&err.to_string());
             return Self::DuplicateKey { op, index, message: server_message(&err) };
         }
-        match *err.kind {
-            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
-                Self::Unavailable(first_line(&err.to_string()))
-            }
-            _ => Self::Database { op, message: server_message(&err) },
+        let transient = if is_election(&err) {
+            Self::Electing { op }
+        } else if matches!(
+            *err.kind,
+            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. }
+        ) {
+            Self::Unreachable { op }
+        } else {
+            return Self::Database { op, message: server_message(&err) };
+        };
+        tracing::warn!(op, error = %first_line(&err.to_string()), "{transient}");
+        transient
+    }
+}
+
+/// Whether an error says the replica set has no primary right now: the server's "not
+/// primary" family of codes, or a server selection that found secondaries but no primary.
+fn is_election(err: &mongodb::error::Error) -> bool {
+    // NotWritablePrimary, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary, PrimarySteppedDown,
+    // InterruptedDueToReplStateChange, InterruptedAtShutdown, ShutdownInProgress.
+    const NO_PRIMARY: [i32; 7] = [10107, 13435, 13436, 189, 11602, 11600, 91];
+    match &*err.kind {
+        ErrorKind::Command(e) => NO_PRIMARY.contains(&e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => NO_PRIMARY.contains(&e.code),
+        ErrorKind::ServerSelection { message, .. } => {
+            message.contains("ReplicaSetNoPrimary") && message.contains("RsSecondary")
         }
+        _ => false,
     }
 }
 
@@ -255,6 +291,8 @@ pub struct Store {
     gate: std::sync::Arc<PoolGate>,
     /// This process among the others on the database (see [`instance_name`]).
     instance: std::sync::Arc<str>,
+    /// How long [`Store::run_retrying`] waits out an election or a lost connection.
+    failover_wait: Duration,
 }
 
 impl Store {
@@ -284,6 +322,7 @@ impl Store {
             metrics: std::sync::Arc::default(),
             gate: std::sync::Arc::new(PoolGate::new(POOL_SIZE)),
             instance: instance_name().into(),
+            failover_wait: settings.failover_wait,
         })
     }
 
@@ -366,6 +405,35 @@ impl Store {
         outcome
     }
 
+    /// [`Store::run`] for work that must ride through a failover (the bots' API: numbers, IDs,
+    /// new orders): an election or a lost connection is waited out, trying again with a
+    /// fresh operation from `attempt`, until the failover wait (15 s unless configured) is
+    /// spent. `attempt` must be safe to repeat: an upsert, an insert under a unique index, a
+    /// read, or a `$inc` whose lost first try costs a gap, never a repeat (majority writes:
+    /// an acknowledged write is never rolled back).
+    pub(crate) async fn run_retrying<T, F>(
+        &self,
+        op: &'static str,
+        collection: &'static str,
+        attempt: impl Fn() -> F,
+    ) -> Result<T, StorageError>
+    where
+        F: IntoFuture<Output = mongodb::error::Result<T>>,
+    {
+        let deadline = Instant::now() + self.failover_wait;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.run(op, collection, attempt()).await {
+                Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
+                    self.metrics.retried(op);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// This process's figures for every operation.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.metrics
@@ -423,7 +491,9 @@ impl Store {
 /// anything else as a plain internal error with the details in the log only.
 impl From<StorageError> for crate::domain::error::AppError {
     fn from(e: StorageError) -> Self {
-        if e.is_unavailable() {
+        if matches!(e, StorageError::Electing { .. }) {
+            Self::DatabaseElecting(e.to_string())
+        } else if e.is_unavailable() {
             Self::DatabaseUnavailable(e.to_string())
         } else {
             tracing::error!(error = %e, "storage error");

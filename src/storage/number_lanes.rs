@@ -50,7 +50,7 @@ impl Store {
     pub async fn take_number_lane(&self, now_ms: i64) -> Result<Option<LaneLease>, StorageError> {
         let lanes = self.lanes();
         let held: Vec<Document> = self
-            .run("lane_list", NUMBER_LANES, async {
+            .run_retrying("lane_list", NUMBER_LANES, || async {
                 use futures::TryStreamExt;
                 lanes.find(doc! { "until_ms": { "$gt": now_ms } }).max_time(self.op_timeout).await?.try_collect().await
             })
@@ -70,17 +70,15 @@ impl Store {
                 doc! { "$set": { "until_ms": { "$add": ["$from_ms", LEASE_MS] } } },
             ];
             let taken = self
-                .run(
-                    "lane_take",
-                    NUMBER_LANES,
+                .run_retrying("lane_take", NUMBER_LANES, || {
                     lanes
                         .find_one_and_update(
                             doc! { "_id": lane as i32, "until_ms": { "$not": { "$gt": now_ms } } },
-                            update,
+                            update.clone(),
                         )
                         .upsert(true)
-                        .return_document(ReturnDocument::After),
-                )
+                        .return_document(ReturnDocument::After)
+                })
                 .await;
             match taken {
                 Ok(Some(d)) => return lease_from(&d, holder).map(Some),
@@ -99,13 +97,11 @@ impl Store {
         let lanes = self.lanes();
         let update = vec![doc! { "$set": { "until_ms": { "$max": ["$until_ms", now_ms + LEASE_MS] } } }];
         let renewed = self
-            .run(
-                "lane_renew",
-                NUMBER_LANES,
+            .run_retrying("lane_renew", NUMBER_LANES, || {
                 lanes
-                    .find_one_and_update(doc! { "_id": lease.lane as i32, "holder": &lease.holder }, update)
-                    .return_document(ReturnDocument::After),
-            )
+                    .find_one_and_update(doc! { "_id": lease.lane as i32, "holder": &lease.holder }, update.clone())
+                    .return_document(ReturnDocument::After)
+            })
             .await?;
         renewed.map(|d| lease_from(&d, lease.holder.clone())).transpose()
     }

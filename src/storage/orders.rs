@@ -98,8 +98,21 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), InsertOrderError> {
         let orders = self.collection(ORDERS);
-        match self.run("create_order", ORDERS, orders.insert_one(order.to_document(id, now))).await {
+        // One `_id` for every try: a try after an election whose first one did land meets
+        // that one, and it is recognised as this order rather than stored twice.
+        let own_id = mongodb::bson::oid::ObjectId::new();
+        let mut document = order.to_document(id, now);
+        document.insert("_id", own_id);
+        let inserted = self.run_retrying("create_order", ORDERS, || orders.insert_one(document.clone())).await;
+        let landed_before = || async {
+            let found =
+                self.run("find_own_order", ORDERS, orders.find_one(doc! { "_id": own_id }).max_time(self.op_timeout));
+            matches!(found.await, Ok(Some(_)))
+        };
+        match inserted {
             Ok(_) => Ok(()),
+            Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some("_id_") => Ok(()),
+            Err(StorageError::DuplicateKey { .. }) if landed_before().await => Ok(()),
             Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_ID_INDEX) => {
                 Err(InsertOrderError::OrderIdTaken(*id))
             }

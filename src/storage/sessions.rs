@@ -47,20 +47,20 @@ impl Store {
                 "created_at": now,
             },
         };
-        let op = sessions
-            .find_one_and_update(doc! { "user_id": user.0 }, update)
-            .max_time(self.op_timeout)
-            .upsert(true)
-            .return_document(ReturnDocument::After);
+        let op = || {
+            sessions
+                .find_one_and_update(doc! { "user_id": user.0 }, update.clone())
+                .max_time(self.op_timeout)
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+        };
         // Two first upserts for one user can race on the unique index: the loser retries
-        // and finds the winner's session.
-        let found = match self.run("session_upsert", SESSIONS, op).await {
+        // and finds the winner's session. An election is waited out (the bots' API).
+        let found = match self.run_retrying("session_upsert", SESSIONS, op).await {
             Err(StorageError::DuplicateKey { .. }) => {
-                self.run(
-                    "session_upsert",
-                    SESSIONS,
-                    sessions.find_one(doc! { "user_id": user.0 }).max_time(self.op_timeout),
-                )
+                self.run_retrying("session_upsert", SESSIONS, || {
+                    sessions.find_one(doc! { "user_id": user.0 }).max_time(self.op_timeout)
+                })
                 .await?
             }
             other => other?,

@@ -207,14 +207,21 @@ pub struct OwnMongod {
     pub port: u16,
     dbpath: PathBuf,
     child: Option<Child>,
+    /// `--replSet <name>` for a replica set's member; nothing for a standalone.
+    replica_set: Option<String>,
 }
 
 impl OwnMongod {
+    /// A standalone mongod.
     pub fn start() -> Self {
+        Self::start_as(None)
+    }
+
+    fn start_as(replica_set: Option<String>) -> Self {
         let dbpath = std::env::temp_dir().join(format!("orderdesk-mongod-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dbpath).expect("dbpath");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        let mut me = Self { port, dbpath, child: None };
+        let mut me = Self { port, dbpath, child: None, replica_set };
         me.restart();
         me
     }
@@ -234,6 +241,7 @@ impl OwnMongod {
         let child = Command::new(Self::binary())
             .args(["--dbpath", self.dbpath.to_str().expect("utf-8 path"), "--bind_ip", "127.0.0.1", "--quiet"])
             .args(["--port", &self.port.to_string()])
+            .args(self.replica_set.iter().flat_map(|name| ["--replSet", name.as_str()]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -261,6 +269,59 @@ impl Drop for OwnMongod {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dbpath);
+    }
+}
+
+/// A replica set of the test's own: several mongods from the wheel on loopback ports.
+pub struct OwnReplicaSet {
+    pub name: String,
+    pub members: Vec<OwnMongod>,
+}
+
+impl OwnReplicaSet {
+    /// Starts `n` members, initiates the set and waits for its first primary.
+    pub async fn start(n: usize) -> Self {
+        let name = format!("rs{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let members: Vec<OwnMongod> = (0..n).map(|_| OwnMongod::start_as(Some(name.clone()))).collect();
+        let config = mongodb::bson::doc! {
+            "_id": &name,
+            "members": members.iter().enumerate().map(|(i, m)| mongodb::bson::doc! {
+                "_id": i as i32, "host": format!("127.0.0.1:{}", m.port),
+            }).collect::<Vec<_>>(),
+        };
+        let first = mongodb::Client::with_uri_str(members[0].uri()).await.expect("client");
+        first
+            .database("admin")
+            .run_command(mongodb::bson::doc! { "replSetInitiate": config })
+            .await
+            .expect("replSetInitiate");
+        let set = Self { name, members };
+        eventually(|| async { set.primary().await }).await;
+        set
+    }
+
+    /// The set's connection string: every member, and the set's name.
+    pub fn uri(&self) -> String {
+        let hosts: Vec<String> = self.members.iter().map(|m| format!("127.0.0.1:{}", m.port)).collect();
+        format!("mongodb://{}/?replicaSet={}", hosts.join(","), self.name)
+    }
+
+    /// The member that is primary now, if one is.
+    pub async fn primary(&self) -> Option<usize> {
+        for (i, m) in self.members.iter().enumerate() {
+            if m.child.is_none() {
+                continue;
+            }
+            let Ok(client) = mongodb::Client::with_uri_str(format!("{}&serverSelectionTimeoutMS=1000", m.uri())).await
+            else {
+                continue;
+            };
+            let hello = client.database("admin").run_command(mongodb::bson::doc! { "hello": 1 }).await;
+            if hello.is_ok_and(|h| h.get_bool("isWritablePrimary").unwrap_or(false)) {
+                return Some(i);
+            }
+        }
+        None
     }
 }
 

@@ -14,6 +14,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
     let title = match &error {
         AppError::DatabaseUnavailable(_) => "Database unavailable",
+        AppError::DatabaseElecting(_) => "Database electing a new primary",
         AppError::BadInput(_) => "Check the input",
         AppError::NotFound(_) => "Not found",
         AppError::Conflict(_) => "Busy",

@@ -24,7 +24,11 @@ use crate::{
 #[derive(Default)]
 struct State {
     lease: Option<LaneLease>,
-    /// (user suffix, sequence) stamped at each millisecond still ahead of the clock.
+    /// The latest instant any stamp asked for: nothing is stamped before it, so what was
+    /// stamped before it can be forgotten. (A call that waited out an election asks with an
+    /// instant long past: it is stamped at the floor, not back among forgotten stamps.)
+    floor: i64,
+    /// (user suffix, sequence) stamped at each millisecond from the floor on.
     stamped: BTreeMap<i64, HashSet<(UserSuffix, u32)>>,
     last_ms: Option<i64>,
     renewing: bool,
@@ -81,7 +85,8 @@ impl NumberLanes {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let Some(lease) = state.lease.clone() else { return Stamp::Stuck(None) };
         let lanes = i64::from(LANES);
-        let start = now_ms.max(lease.from_ms);
+        state.floor = state.floor.max(now_ms);
+        let start = state.floor.max(lease.from_ms);
         let mut ms = start + (i64::from(lease.lane) - start).rem_euclid(lanes);
         while state.stamped.get(&ms).is_some_and(|taken| taken.contains(&(user, sequence))) {
             ms += lanes;
@@ -91,8 +96,9 @@ impl NumberLanes {
         }
         state.stamped.entry(ms).or_default().insert((user, sequence));
         state.last_ms = state.last_ms.max(Some(ms));
-        // Milliseconds behind the clock are never stamped again: forget them.
-        state.stamped = state.stamped.split_off(&now_ms);
+        // Milliseconds behind the floor are never stamped again: forget them.
+        let floor = state.floor;
+        state.stamped = state.stamped.split_off(&floor);
         let renew = lease.until_ms - now_ms < LEASE_MS / 2 && !state.renewing;
         if renew {
             state.renewing = true;
