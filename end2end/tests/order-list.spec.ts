@@ -6,6 +6,8 @@ test("the list filters, pages with a cursor in the URL, and keeps the filter", a
   await page.locator("select[name=status]").selectOption("failed");
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page).toHaveURL(/status=failed/);
+  // The URL changes first; the rows follow when the list's server function answers.
+  await expect(page.getByTestId("order-row").first().locator("td:nth-child(3)")).toHaveText("failed");
   const statuses = await page.getByTestId("order-row").locator("td:nth-child(3)").allTextContents();
   expect(statuses.length).toBeGreaterThan(0);
   expect(new Set(statuses)).toEqual(new Set(["failed"]));

@@ -414,7 +414,7 @@ impl PreparedRun {
         let changed = if self.options.dry_run {
             sets.len() as u64
         } else {
-            let outcome = self.store.apply_guarded(&sets).await?;
+            let outcome = self.store.apply_guarded(&sets, Some(&self.record.id)).await?;
             errors.extend(outcome.errors);
             outcome.modified
         };

@@ -311,13 +311,27 @@ impl Store {
     /// Applies guarded updates: chunks of [`CHUNK`] orders, [`CONCURRENT_CHUNKS`] at a time.
     /// A chunk whose orders share a blank-field guard is one pipeline update (one statement for
     /// all of them); other chunks are one statement per order. BENCHMARKS.md has the figures.
-    pub async fn apply_guarded(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
+    ///
+    /// `lock`: the writing run that holds the maintenance lock. Its heartbeat is beaten (and
+    /// checked) before every bulk call, and the run stops writing the moment another run has
+    /// taken the lock over: only chunks already sent may still land, and their guards make a
+    /// second writer's change to the same order a no-op.
+    pub async fn apply_guarded(&self, sets: &[GuardedSet], lock: Option<&str>) -> Result<BulkOutcome, StorageError> {
         // A loop over `FuturesUnordered` rather than `buffer_unordered` with a closure: the
         // closure's borrow makes the spawned run's future fail the `Send` check.
-        let mut chunks = sets.chunks(CHUNK);
+        let mut chunks = sets.chunks(CHUNK).peekable();
         let mut in_flight = FuturesUnordered::new();
         let mut total = BulkOutcome::default();
         loop {
+            if in_flight.len() < CONCURRENT_CHUNKS
+                && chunks.peek().is_some()
+                && let Some(run_id) = lock
+                && let Err(lost) = self.beat_migration_lock(run_id, Utc::now()).await
+            {
+                // Let what was sent finish (it cannot be called back), then stop.
+                while in_flight.next().await.is_some() {}
+                return Err(lost);
+            }
             while in_flight.len() < CONCURRENT_CHUNKS
                 && let Some(chunk) = chunks.next()
             {
@@ -474,8 +488,13 @@ impl Store {
     pub async fn acquire_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let locks = self.collection(LOCKS);
         let at = BsonTime::from_millis(now.timestamp_millis());
-        let mine =
-            doc! { "run_id": run_id, "heartbeat_at": at, "host": host_name(), "pid": i64::from(std::process::id()) };
+        let mine = doc! {
+            "run_id": run_id,
+            "heartbeat_at": at,
+            "instance": self.instance(),
+            "process_space": process_space(),
+            "pid": i64::from(std::process::id()),
+        };
         let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
         let holder = self
             .run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations" }).max_time(self.op_timeout))
@@ -485,9 +504,11 @@ impl Store {
             None => doc! { "_id": "migrations", "run_id": { "$exists": false } },
             Some(h) => {
                 let dead = h.get_datetime("heartbeat_at").map_or(true, |t| *t < stale) || {
-                    let same_host = h.get_str("host").ok() == Some(host_name().as_str());
+                    // A pid means something only among the processes that share this one's
+                    // machine, boot and pid namespace: never by host name alone.
+                    let same_space = process_space().is_some_and(|mine| h.get_str("process_space").ok() == Some(&mine));
                     let pid = h.get_i64("pid").ok().and_then(|p| u32::try_from(p).ok());
-                    same_host && pid.is_some_and(|p| !process_alive(p))
+                    same_space && pid.is_some_and(|p| !process_alive(p))
                 };
                 if !dead {
                     return Ok(false);
@@ -621,18 +642,30 @@ impl Store {
             )
             .await?;
         if !run.dry_run && !run.status.is_finished() {
-            let locks = self.collection(LOCKS);
-            self.run(
+            self.beat_migration_lock(&run.id, now).await?;
+        }
+        Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
+    }
+
+    /// Beats the lock's heartbeat for `run_id`; [`StorageError::LockLost`] when the lock is no
+    /// longer this run's (its heartbeat was late and another run took over).
+    pub async fn beat_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let locks = self.collection(LOCKS);
+        let at = BsonTime::from_millis(now.timestamp_millis());
+        let beat = self
+            .run(
                 "beat_lock",
                 LOCKS,
                 locks.update_one(
-                    doc! { "_id": "migrations", "run_id": &run.id },
+                    doc! { "_id": "migrations", "run_id": run_id },
                     doc! { "$set": { "heartbeat_at": at } },
                 ),
             )
             .await?;
+        if beat.matched_count == 0 {
+            return Err(StorageError::LockLost { run: run_id.to_owned() });
         }
-        Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
+        Ok(())
     }
 
     /// Asks a running run to stop after its current batch; false if it is not running.
@@ -696,8 +729,13 @@ impl Store {
     }
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default()
+/// Where a pid is meaningful: this boot of this kernel (`boot_id`) and this pid namespace.
+/// Two containers may share a host name and both run as pid 1; two machines may share a host
+/// name. `None` off Linux: then a holder is judged by its heartbeat only.
+fn process_space() -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    Some(format!("{}/{}", boot.trim(), namespace.display()))
 }
 
 /// Whether a process of this host is still running (Linux: it has a /proc entry).

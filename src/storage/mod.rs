@@ -77,6 +77,11 @@ pub enum StorageError {
     DuplicateKey { op: &'static str, index: Option<String>, message: String },
     #[error("database error in {op}: {message}")]
     Database { op: &'static str, message: String },
+    /// A maintenance run's lock was taken over (its heartbeat was late): it stops writing.
+    #[error(
+        "another run took over the maintenance lock of run {run} (its heartbeat was late); this run stopped writing"
+    )]
+    LockLost { run: String },
     /// A document orderdesk wrote itself holds a value it does not know (edited by hand, or
     /// written by a newer version): named, never read as some default.
     #[error("a stored {collection} document ({id}) is not valid: {problem}")]

@@ -300,6 +300,52 @@ async fn a_second_writing_run_waits_for_the_first_but_a_dry_run_does_not() {
     store.drop_database().await.unwrap();
 }
 
+/// Issue #16: a run whose heartbeat was late loses the lock to another run. It must stop
+/// writing at once, not go on beside the new holder. (Before, the heartbeat was renewed once a
+/// batch and never checked: this run wrote all 40,000 orders.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lock_was_taken_over_stops_writing_at_once() {
+    const ORDERS: usize = 40_000;
+    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db("maint_fence"));
+    let store = Store::connect(&settings).await.unwrap();
+    let orders = raw_orders(&store).await;
+    let docs: Vec<Document> =
+        (0..ORDERS).map(|i| doc! { "id": format!("legacy_{i}"), "created_at": at(1 + (i % 28) as u32, 0) }).collect();
+    for chunk in docs.chunks(10_000) {
+        orders.insert_many(chunk).await.unwrap();
+    }
+    store.ensure_indexes().await;
+    let options = MigrationOptions { dry_run: false, batch: 2_000, id_form: FreshIdForm::OrdFromCreatedAt };
+    let prepared = runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, options, "test")
+        .await
+        .unwrap();
+    let run_id = prepared.record().id.clone();
+    let running = tokio::spawn(prepared.execute(|_| {}));
+    let fixed = || async { ORDERS as u64 - blank_ids(&orders).await };
+    helpers::eventually(|| async { (fixed().await >= 2_000).then_some(()) }).await;
+    // Another admin's run takes the lock over, as after a late heartbeat.
+    let locks = helpers::raw_collection(store.database_name(), "maintenance_locks").await;
+    let stolen = locks
+        .update_one(
+            doc! { "_id": "migrations", "run_id": &run_id },
+            doc! { "$set": { "run_id": "000000000000000000000002" } },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stolen.matched_count, 1, "the run held the lock");
+    let at_takeover = fixed().await;
+    let record = running.await.unwrap();
+    assert_eq!(record.status, RunStatus::Failed, "{record:?}");
+    assert!(record.message.contains("took over the maintenance lock"), "{}", record.message);
+    // Only the chunks already sent when the lock was lost may land (8 of 250 orders).
+    let after = fixed().await;
+    assert!(after <= at_takeover + 2_000, "{} orders written after the takeover", after - at_takeover);
+    assert!(after < ORDERS as u64, "the run went on to the end");
+    // The run did not release the new holder's lock on its way out.
+    assert!(locks.find_one(doc! { "run_id": "000000000000000000000002" }).await.unwrap().is_some());
+    store.drop_database().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_migration_killed_half_way_is_finished_by_the_next_run_without_changing_anything_twice() {
     const ORDERS: usize = 40_000;
