@@ -1,12 +1,16 @@
 //! Keeps `display_id` filled in for orders the bots insert themselves (see
-//! `storage::display_ids`): one pass over everything the first time, then every few seconds a
+//! `storage::display_ids`): one pass over everything the first time; then, on a replica set,
+//! a change stream of new orders followed by one process; on a standalone, every few seconds a
 //! pass over the orders created since the last one (and [`LATE_INSERT`] before it).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::storage::{StorageError, Store, display_ids::LATE_INSERT};
+use crate::storage::{
+    StorageError, Store,
+    display_ids::{FeedError, LATE_INSERT},
+};
 
 /// Time between passes: how long a bot's new order may wait to be found by its display form
 /// (a lookup that misses fills the recent ones at once anyway).
@@ -27,16 +31,22 @@ pub async fn fill_pass(store: &Store, now: DateTime<Utc>) -> Result<u64, Storage
     Ok(filled)
 }
 
-/// Runs passes for as long as the server runs; a failed pass is logged and tried again later.
+/// How long one process keeps the watcher's lease without renewing it; renewed at a third.
+const WATCH_LEASE: Duration = Duration::from_secs(30);
+
+/// At most this many new orders are filled in one update.
+const FEED_BATCH: usize = 500;
+
+/// Keeps `display_id` filled for as long as the server runs. On a replica set one process
+/// (the holder of the `display_fill` lease) follows a change stream of new orders and fills
+/// each within moments, storing its resume point; the others stand by and take over when the
+/// lease lapses. On a standalone mongod, which has no change streams, every process polls
+/// every [`INTERVAL`] as before (the fill is a guarded update: two at once change nothing twice).
 pub fn spawn(store: Store) {
     tokio::spawn(async move {
         loop {
-            let pause = match fill_pass(&store, Utc::now()).await {
-                Ok(0) => INTERVAL,
-                Ok(n) => {
-                    tracing::info!(orders = n, "filled in display_id for orders the bots inserted");
-                    INTERVAL
-                }
+            let pause = match follow_or_poll(&store).await {
+                Ok(()) => INTERVAL,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not fill in display_id; trying again in a minute");
                     RETRY
@@ -45,4 +55,58 @@ pub fn spawn(store: Store) {
             tokio::time::sleep(pause).await;
         }
     });
+}
+
+/// One turn: follow the feed while this process holds the lease, or poll once.
+async fn follow_or_poll(store: &Store) -> Result<(), StorageError> {
+    if !store.hold_lease("display_fill", WATCH_LEASE, Utc::now()).await? {
+        return Ok(()); // Another process watches.
+    }
+    let resume = store.display_feed_resume().await?;
+    let mut feed = match store.watch_order_inserts(resume.clone()).await {
+        Ok(feed) => feed,
+        Err(FeedError::NotAvailable) => return poll(store).await,
+        Err(FeedError::HistoryLost) => {
+            tracing::warn!("the stored point of the new-orders feed is gone; starting afresh after a catch-up pass");
+            store.set_display_feed_resume(None).await?;
+            return Ok(());
+        }
+        Err(FeedError::Storage(e)) => return Err(e),
+    };
+    if resume.is_none() {
+        // No point to resume from: what was inserted before the feed opened is filled by a pass.
+        fill_pass(store, Utc::now()).await?;
+        store.set_display_feed_resume(feed.resume_point()).await?;
+    }
+    tracing::info!("following new orders to fill in display_id");
+    let mut renewed = std::time::Instant::now();
+    loop {
+        // Never cut off once an order is taken from the feed: its resume point then moves
+        // past it, and it must be filled first.
+        let keys = match feed.next_keys(FEED_BATCH, WATCH_LEASE / 3).await {
+            Ok(keys) => keys,
+            Err(FeedError::Storage(e)) => return Err(e),
+            // Gone mid-way: the next turn opens it again (from the stored point).
+            Err(_) => return Ok(()),
+        };
+        if !keys.is_empty() {
+            let filled = store.fill_display_ids_of(&keys).await?;
+            tracing::debug!(orders = keys.len(), filled, "filled display_id of new orders");
+            store.set_display_feed_resume(feed.resume_point()).await?;
+        }
+        if renewed.elapsed() >= WATCH_LEASE / 3 {
+            if !store.hold_lease("display_fill", WATCH_LEASE, Utc::now()).await? {
+                return Ok(()); // Lost it (this process stalled): another one watches now.
+            }
+            renewed = std::time::Instant::now();
+        }
+    }
+}
+
+async fn poll(store: &Store) -> Result<(), StorageError> {
+    let filled = fill_pass(store, Utc::now()).await?;
+    if filled > 0 {
+        tracing::info!(orders = filled, "filled in display_id for orders the bots inserted");
+    }
+    Ok(())
 }

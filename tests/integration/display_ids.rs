@@ -136,3 +136,49 @@ async fn serve_fills_in_history_on_its_first_start() {
     assert!(!log.contains("could not fill in display_id"), "{log}");
     helpers::drop_database(&database).await;
 }
+
+/// Issue #16: on a replica set one orderdesk process follows a change stream of new orders
+/// and fills each bot order's `display_id`, storing where it stands; the other stands by.
+/// No polling pass runs meanwhile (the passes' mark stays where start-up left it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_replica_set_one_process_follows_new_orders_and_fills_them() {
+    let database = helpers::unique_db("display_feed");
+    let a = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, true, |_| {}).await;
+    let b = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, false, |_| {}).await;
+    let sweeps = helpers::raw_collection(&database, "sweeps").await;
+    let lease = helpers::eventually(|| async {
+        sweeps
+            .find_one(doc! { "_id": "lease:display_fill" })
+            .await
+            .unwrap()
+            .and_then(|d| d.get_str("holder").ok().map(str::to_owned))
+    })
+    .await;
+    assert!(lease == a.store.instance() || lease == b.store.instance(), "{lease}");
+    // The watcher has opened its feed when it has stored a point to resume from.
+    helpers::eventually(|| async {
+        sweeps.find_one(doc! { "_id": "display_ids_resume", "token": { "$type": "object" } }).await.unwrap()
+    })
+    .await;
+    let pass_mark = sweeps.find_one(doc! { "_id": "display_ids" }).await.unwrap().unwrap().get("through").cloned();
+
+    let orders = helpers::raw_collection(&database, "orders").await;
+    for i in 0..5 {
+        let order_id = format!("ORD-20261120120000-{i:02}c0ffee");
+        orders
+            .insert_one(doc! { "id": format!("bot_{i}"), "order_id": order_id, "created_at": at(Utc::now()) })
+            .await
+            .unwrap();
+    }
+    for i in 0..5 {
+        let expected = format!("ORD-{i:02}C0FF");
+        helpers::eventually(|| async {
+            (display_of(&orders, &format!("bot_{i}")).await == Some(expected.clone())).then_some(())
+        })
+        .await;
+    }
+    let after = sweeps.find_one(doc! { "_id": "display_ids" }).await.unwrap().unwrap().get("through").cloned();
+    assert_eq!(after, pass_mark, "a polling pass ran: the feed should have filled them");
+    let holders = sweeps.count_documents(doc! { "_id": "lease:display_fill" }).await.unwrap();
+    assert_eq!(holders, 1);
+}

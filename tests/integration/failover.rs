@@ -176,4 +176,13 @@ async fn a_standalone_mongod_serves_every_feature_the_bots_and_the_desk_use() {
     assert!(page.text().await.unwrap().contains(created["order_id"].as_str().unwrap()));
     let health: Value = app.get("/healthz").await.json().await.unwrap();
     assert_eq!(health["database"]["reachable"], true);
+    // No change streams here: a bot's own order gets its display form from the polling pass.
+    let orders = helpers::raw_collection_on(&mongod.uri(), app.store.database_name(), "orders").await;
+    let inserted =
+        mongodb::bson::doc! { "order_id": "ORD-20261120120000-abcdef12", "created_at": mongodb::bson::DateTime::now() };
+    orders.insert_one(inserted).await.unwrap();
+    helpers::eventually(|| async {
+        orders.find_one(mongodb::bson::doc! { "display_id": "ORD-ABCDEF" }).await.unwrap()
+    })
+    .await;
 }

@@ -162,6 +162,12 @@ pub async fn raw_collection(database: &str, name: &str) -> mongodb::Collection<m
     client.database(database).collection(name)
 }
 
+/// [`raw_collection`] on another mongod (a test's own).
+pub async fn raw_collection_on(uri: &str, database: &str, name: &str) -> mongodb::Collection<mongodb::bson::Document> {
+    let client = mongodb::Client::with_uri_str(uri).await.expect("a client of the test's own");
+    client.database(database).collection(name)
+}
+
 /// Drops a database a test made without a `TestApp` to do it.
 pub async fn drop_database(database: &str) {
     let client = mongodb::Client::with_uri_str(mongodb_uri()).await.expect("a client of the test's own");
