@@ -22,6 +22,9 @@ pub struct OpSummary {
 /// What `/api/performance/stats` returns and `/performance` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PerformanceStats {
+    /// The orderdesk process these figures are from (`host:pid:random`): each process counts
+    /// its own; sum or compare them across instances (README, "Several processes").
+    pub instance: String,
     pub window_seconds: u64,
     pub slow_query_ms: u64,
     pub operations: Vec<OpSummary>,

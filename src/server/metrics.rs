@@ -16,6 +16,7 @@ use crate::domain::performance::{PerformanceStats, SlowQuery};
 /// This process's figures with `recent_slow`.
 fn figures(state: &AppState, recent_slow: Vec<SlowQuery>) -> PerformanceStats {
     PerformanceStats {
+        instance: state.store.instance().to_owned(),
         window_seconds: crate::storage::metrics::WINDOW.as_secs(),
         slow_query_ms: state.settings.slow_query.as_millis() as u64,
         operations: state.store.metrics().summaries(),

@@ -40,6 +40,8 @@ pub struct AppState {
     pub orders: OrderCreator,
     pub api_keys: Arc<api::KeyCache>,
     pub password_checks: Arc<login::PasswordChecks>,
+    /// Counter changes as they happen, for the live `/counters` page.
+    pub counter_changes: Arc<crate::services::live_counters::CounterChanges>,
     /// Every audit entry the server writes goes through it (group commit).
     pub audit: crate::storage::audit::AuditWriter,
     /// The role each page needs, from the app's routes table.
@@ -93,6 +95,7 @@ impl AppState {
         let audit = crate::storage::audit::AuditWriter::spawn(store.clone());
         let orders = OrderCreator::new(store.clone(), ids.clone());
         let load = Arc::new(Load::new(&settings));
+        let counter_changes = crate::services::live_counters::CounterChanges::spawn(store.clone());
         Self {
             leptos_options,
             store,
@@ -103,6 +106,7 @@ impl AppState {
             orders,
             api_keys: Arc::default(),
             password_checks: Arc::default(),
+            counter_changes,
             audit,
             page_roles,
             load,
@@ -150,7 +154,11 @@ async fn shed_load(
         return busy(&state, req.uri().path());
     };
     let path = req.uri().path();
-    if matches!(path, "/healthz" | "/metrics" | "/theme.js" | "/favicon.ico") || path.starts_with("/pkg/") {
+    // The live counters' long poll waits on a change, not on the database: it holds no turn.
+    if matches!(path, "/healthz" | "/metrics" | "/theme.js" | "/favicon.ico")
+        || path.starts_with("/pkg/")
+        || path.starts_with("/api/staff/counters_changed")
+    {
         return next.run(req).await;
     }
     let turn = tokio::time::timeout(state.load.queue_wait, state.load.working.clone().acquire_owned()).await;

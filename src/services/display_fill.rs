@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::storage::{
-    StorageError, Store,
-    display_ids::{FeedError, LATE_INSERT},
-};
+use crate::storage::{StorageError, Store, display_ids::LATE_INSERT, feeds::FeedError};
 
 /// Time between passes: how long a bot's new order may wait to be found by its display form
 /// (a lookup that misses fills the recent ones at once anyway).
@@ -72,6 +69,7 @@ async fn follow_or_poll(store: &Store) -> Result<(), StorageError> {
             return Ok(());
         }
         Err(FeedError::Storage(e)) => return Err(e),
+        Err(FeedError::Closed) => return Ok(()),
     };
     if resume.is_none() {
         // No point to resume from: what was inserted before the feed opened is filled by a pass.

@@ -4,5 +4,6 @@
 pub mod display_fill;
 pub mod index_runs;
 pub mod issuing;
+pub mod live_counters;
 pub mod maintenance;
 pub mod monitoring;

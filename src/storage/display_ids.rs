@@ -80,87 +80,9 @@ impl Store {
     }
 }
 
-/// New orders as the database reports them (a change stream on `orders`, inserts only):
-/// only their keys, which [`Store::fill_display_ids_of`] takes.
-pub struct InsertFeed {
-    stream: mongodb::change_stream::ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>,
-}
-
-/// Why the feed of new orders cannot be followed.
-#[derive(Debug)]
-pub enum FeedError {
-    /// A standalone mongod has no change streams: poll instead.
-    NotAvailable,
-    /// The stored resume point is older than the oplog reaches: start afresh and catch up.
-    HistoryLost,
-    Storage(StorageError),
-}
-
-impl InsertFeed {
-    /// The keys of the orders inserted since the last call: waits for the first one (at most
-    /// `wait`, then none), then takes whatever else has arrived, up to `max`. Only the wait
-    /// for the first is cut short, which takes nothing from the feed.
-    pub async fn next_keys(&mut self, max: usize, wait: Duration) -> Result<Vec<Bson>, FeedError> {
-        use futures::StreamExt;
-        let mut keys = Vec::new();
-        let Ok(mut event) = tokio::time::timeout(wait, self.stream.next()).await else { return Ok(keys) };
-        loop {
-            match event {
-                Some(Ok(e)) => {
-                    if let Some(id) = e.document_key.as_ref().and_then(|k| k.get("_id")) {
-                        keys.push(id.clone());
-                    }
-                }
-                Some(Err(e)) => return Err(feed_error("watch_orders", e)),
-                None => return Ok(keys),
-            }
-            if keys.len() >= max {
-                return Ok(keys);
-            }
-            event = match self.stream.next_if_any().await {
-                Ok(Some(e)) => Some(Ok(e)),
-                Ok(None) => return Ok(keys),
-                Err(e) => Some(Err(e)),
-            };
-        }
-    }
-
-    /// Where the feed stands, to resume from after a restart or a change of watcher.
-    pub fn resume_point(&self) -> Option<Bson> {
-        self.stream.resume_token().and_then(|t| mongodb::bson::to_bson(&t).ok())
-    }
-}
-
-fn feed_error(op: &'static str, e: mongodb::error::Error) -> FeedError {
-    // 40573: "The $changeStream stage is only supported on replica sets"; 286:
-    // ChangeStreamHistoryLost; 280: ChangeStreamFatalError (the resume point is gone).
-    match &*e.kind {
-        mongodb::error::ErrorKind::Command(c) if c.code == 40573 => FeedError::NotAvailable,
-        mongodb::error::ErrorKind::Command(c) if c.code == 286 || c.code == 280 => FeedError::HistoryLost,
-        _ => FeedError::Storage(StorageError::from_driver(op, e)),
-    }
-}
-
 const RESUME: &str = "display_ids_resume";
 
 impl Store {
-    /// Opens the feed of new orders, from the stored resume point when there is one.
-    pub async fn watch_order_inserts(&self, resume: Option<Bson>) -> Result<InsertFeed, FeedError> {
-        let token = resume.and_then(|t| mongodb::bson::from_bson::<mongodb::change_stream::event::ResumeToken>(t).ok());
-        let orders = self.collection(ORDERS);
-        let open = orders.watch().pipeline([doc! { "$match": { "operationType": "insert" } }]).resume_after(token);
-        match tokio::time::timeout(self.op_timeout + super::HUNG_AFTER, std::future::IntoFuture::into_future(open))
-            .await
-        {
-            Ok(Ok(stream)) => Ok(InsertFeed { stream }),
-            Ok(Err(e)) => Err(feed_error("watch_orders", e)),
-            Err(_) => Err(FeedError::Storage(StorageError::Timeout {
-                op: "watch_orders",
-                ms: (self.op_timeout + super::HUNG_AFTER).as_millis(),
-            })),
-        }
-    }
-
     /// Fills `display_id` on these orders where it is blank (as [`Store::fill_display_ids`]).
     pub async fn fill_display_ids_of(&self, keys: &[Bson]) -> Result<u64, StorageError> {
         let filter = doc! {

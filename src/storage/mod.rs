@@ -10,6 +10,7 @@ pub mod audit;
 pub mod counters;
 pub mod display_ids;
 pub mod failures;
+pub mod feeds;
 pub mod fixtures;
 pub mod index_check;
 pub mod indexes;

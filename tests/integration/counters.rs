@@ -77,3 +77,54 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
     assert_eq!(history[28], (now.date_naive().pred_opt().unwrap(), 7, 0));
     store.drop_database().await.unwrap();
 }
+
+/// The live counters' long poll, over HTTP as the page calls it.
+async fn counters_changed(app: &helpers::TestApp, seen: u64) -> Option<u64> {
+    let path = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .find(|p| p.starts_with("/api/staff/counters_changed"))
+        .expect("the server function is registered");
+    let res = app.client.get(format!("{}{path}?seen={seen}", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// Issue #16: on a replica set a counter change reaches a waiting page as it happens (a long
+/// poll on a change stream), and every process reports it under the same cluster time, so a
+/// page behind a balancer can ask any of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_change_ends_the_pages_wait_in_every_process() {
+    let database = helpers::unique_db("live_counters");
+    let a = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, true, |_| {}).await;
+    let b = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, false, |_| {}).await;
+    let counter = orderdesk::domain::ids::CounterId::new(
+        Utc::now().date_naive(),
+        orderdesk::domain::ids::VendorId::parse("pizza-palace").unwrap(),
+    );
+    // Once both follow the counters, a change is seen by both under one cluster time.
+    let first = helpers::eventually(|| async {
+        a.store.next_in_counter(&counter, Utc::now()).await.unwrap();
+        let (va, vb) = (counters_changed(&a, 0).await, counters_changed(&b, 0).await);
+        (va.is_some_and(|v| v > 0) && va == vb).then_some(va.unwrap())
+    })
+    .await;
+    // A page waiting on `b` hears of a change made through `a`.
+    let waiting = {
+        let (client, address) = (b.client.clone(), b.address.clone());
+        let path = leptos::server_fn::axum::server_fn_paths()
+            .map(|(path, _)| path.to_owned())
+            .find(|p| p.starts_with("/api/staff/counters_changed"))
+            .unwrap();
+        tokio::spawn(async move {
+            let res = client.get(format!("{address}{path}?seen={first}")).send().await.unwrap();
+            res.json::<Option<u64>>().await.unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    a.store.next_in_counter(&counter, Utc::now()).await.unwrap();
+    let after = waiting.await.unwrap().expect("a replica set has change streams");
+    assert!(after > first, "the wait ended without the change: {after} <= {first}");
+    // Asked with a time it has not reached yet (the other process is ahead), a process waits
+    // rather than answer with an older one.
+    assert!(counters_changed(&b, after + 1).await.is_some_and(|v| v > after));
+}

@@ -26,17 +26,62 @@ pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u6
         .await?)
 }
 
-/// How often the table refreshes.
+/// Waits until a counter changes (a long poll of at most 8 s) and returns the version after
+/// it; `None` when this server does not follow the counters (a standalone mongod): poll then.
+/// Pass a version this returned, or 0 for "tell me the current one".
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn counters_changed(seen: u64) -> Result<Option<u64>, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    Ok(state.counter_changes.wait(seen).await)
+}
+
+/// How often the table refreshes when the server cannot tell it of changes.
 const REFRESH_MS: u64 = 2_000;
 
 #[component]
 pub fn CountersPage() -> impl IntoView {
     let query = use_query_map();
     let tick = RwSignal::new(0u32);
+    // Live: a long poll that returns when a counter changed. Polling every 2 s instead while
+    // the server cannot follow the counters, or after an error (then the long poll is tried
+    // again on the next tick).
+    let (live, waiting, never) = (RwSignal::new(false), RwSignal::new(false), RwSignal::new(false));
+    let listen = move || {
+        waiting.set(true);
+        leptos::task::spawn_local(async move {
+            let mut seen = 0;
+            loop {
+                match counters_changed(seen).await {
+                    Ok(Some(latest)) => {
+                        live.set(true);
+                        if latest > seen && seen != 0 {
+                            tick.update(|t| *t += 1);
+                        }
+                        seen = seen.max(latest);
+                    }
+                    // This server cannot tell of changes: poll for the rest of the visit.
+                    Ok(None) => {
+                        never.set(true);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            live.set(false);
+            waiting.set(false);
+        });
+    };
     Effect::new(move |_| {
-        if let Ok(handle) =
-            set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_millis(REFRESH_MS))
-        {
+        listen();
+        let poll = move || {
+            if !live.get_untracked() {
+                tick.update(|t| *t += 1);
+                if !waiting.get_untracked() && !never.get_untracked() {
+                    listen();
+                }
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_millis(REFRESH_MS)) {
             on_cleanup(move || handle.clear());
         }
     });

@@ -103,7 +103,8 @@ fn ProfilerView(profiler: crate::domain::performance::Profiler, set: ServerActio
 #[component]
 fn Performance(data: PerformanceStats) -> impl IntoView {
     let intro = format!(
-        "Since this process started; percentiles over the last {} minutes. Operations over {} ms are logged as SLOW DB QUERY and kept below. The same figures: /api/performance/stats (JSON, API key of scope stats) and /metrics (Prometheus).",
+        "This process ({}) since it started; percentiles over the last {} minutes. Other orderdesk processes on the database count their own. Operations over {} ms are logged as SLOW DB QUERY and kept below. The same figures: /api/performance/stats (JSON, API key of scope stats) and /metrics (Prometheus).",
+        data.instance,
         data.window_seconds / 60,
         data.slow_query_ms
     );
