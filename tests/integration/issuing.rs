@@ -89,20 +89,22 @@ async fn eight_tasks_of_2000_strict_allocations_give_exactly_1_to_16000() {
     assert_eq!(store.counter_sequence("20261120-hot").await.unwrap(), Some(16_000));
 }
 
+/// `orderdesk id bb` for one user, 1,500 numbers of `vendor`, as a process of its own.
+fn id_bb(store: &Store, vendor: &str) -> std::process::Child {
+    std::process::Command::new(helpers::orderdesk_bin())
+        .args(["id", "bb", "--vendor", vendor, "--user", "u-1234", "--count", "1500"])
+        .env("MONGODB_URI", helpers::mongodb_uri())
+        .env("ORDERDESK_DATABASE", store.database_name())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn two_orderdesk_processes_never_issue_the_same_number() {
     let store = helpers::fresh_store("procs").await;
-    let spawn = || {
-        std::process::Command::new(helpers::orderdesk_bin())
-            .args(["id", "bb", "--vendor", "shared-vendor", "--user", "u-1234", "--count", "1500"])
-            .env("MONGODB_URI", helpers::mongodb_uri())
-            .env("ORDERDESK_DATABASE", store.database_name())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn(), spawn());
+    let (a, b) = (id_bb(&store, "shared-vendor"), id_bb(&store, "shared-vendor"));
     let mut sequences = Vec::new();
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
@@ -198,17 +200,7 @@ async fn two_processes_eight_tasks_many_vendors_one_user_never_issue_a_number_tw
 #[tokio::test]
 async fn two_cli_processes_for_two_vendors_and_one_user_issue_distinct_numbers() {
     let store = helpers::fresh_store("lanecli").await;
-    let spawn = |vendor: &str| {
-        std::process::Command::new(helpers::orderdesk_bin())
-            .args(["id", "bb", "--vendor", vendor, "--user", "u-1234", "--count", "1500"])
-            .env("MONGODB_URI", helpers::mongodb_uri())
-            .env("ORDERDESK_DATABASE", store.database_name())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn("vendor-a"), spawn("vendor-b"));
+    let (a, b) = (id_bb(&store, "vendor-a"), id_bb(&store, "vendor-b"));
     let mut numbers = HashSet::new();
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();

@@ -300,21 +300,28 @@ async fn a_second_writing_run_waits_for_the_first_but_a_dry_run_does_not() {
     store.drop_database().await.unwrap();
 }
 
+/// A database of `count` legacy orders without `order_id` (then the indexes, as start-up
+/// makes them: the unique one stands in).
+async fn orders_without_ids(prefix: &str, count: usize) -> (Store, mongodb::Collection<Document>) {
+    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db(prefix));
+    let store = Store::connect(&settings).await.unwrap();
+    let orders = raw_orders(&store).await;
+    let docs: Vec<Document> =
+        (0..count).map(|i| doc! { "id": format!("legacy_{i}"), "created_at": at(1 + (i % 28) as u32, 0) }).collect();
+    for chunk in docs.chunks(10_000) {
+        orders.insert_many(chunk).await.unwrap();
+    }
+    store.ensure_indexes().await;
+    (store, orders)
+}
+
 /// Issue #16: a run whose heartbeat was late loses the lock to another run. It must stop
 /// writing at once, not go on beside the new holder. (Before, the heartbeat was renewed once a
 /// batch and never checked: this run wrote all 40,000 orders.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_lock_was_taken_over_stops_writing_at_once() {
     const ORDERS: usize = 40_000;
-    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db("maint_fence"));
-    let store = Store::connect(&settings).await.unwrap();
-    let orders = raw_orders(&store).await;
-    let docs: Vec<Document> =
-        (0..ORDERS).map(|i| doc! { "id": format!("legacy_{i}"), "created_at": at(1 + (i % 28) as u32, 0) }).collect();
-    for chunk in docs.chunks(10_000) {
-        orders.insert_many(chunk).await.unwrap();
-    }
-    store.ensure_indexes().await;
+    let (store, orders) = orders_without_ids("maint_fence", ORDERS).await;
     let options = MigrationOptions { dry_run: false, batch: 2_000, id_form: FreshIdForm::OrdFromCreatedAt };
     let prepared = runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, options, "test")
         .await
@@ -349,15 +356,7 @@ async fn a_run_whose_lock_was_taken_over_stops_writing_at_once() {
 #[tokio::test]
 async fn a_migration_killed_half_way_is_finished_by_the_next_run_without_changing_anything_twice() {
     const ORDERS: usize = 40_000;
-    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db("maint_kill"));
-    let store = Store::connect(&settings).await.unwrap();
-    let orders = raw_orders(&store).await;
-    let docs: Vec<Document> =
-        (0..ORDERS).map(|i| doc! { "id": format!("legacy_{i}"), "created_at": at(1 + (i % 28) as u32, 0) }).collect();
-    for chunk in docs.chunks(10_000) {
-        orders.insert_many(chunk).await.unwrap();
-    }
-    store.ensure_indexes().await;
+    let (store, orders) = orders_without_ids("maint_kill", ORDERS).await;
 
     let mut child = Command::new(helpers::orderdesk_bin())
         .args(["migrate", "order-ids", "--batch", "50"])
