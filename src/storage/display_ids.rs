@@ -113,17 +113,26 @@ impl Store {
     }
 
     /// Takes or keeps the lease on a piece of background work that one process at a time
-    /// should do (`name`): true when this process holds it for `ttl` from `now`.
+    /// should do (`name`): true when this process holds it for `ttl` from `now`. A process
+    /// standing by only reads (its failed takes would count as errors on `/performance`).
     pub async fn hold_lease(&self, name: &str, ttl: Duration, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let sweeps = self.collection(SWEEPS);
         let at = |t: DateTime<Utc>| BsonTime::from_millis(t.timestamp_millis());
         let id = format!("lease:{name}");
+        let held =
+            self.run("read_lease", SWEEPS, sweeps.find_one(doc! { "_id": &id }).max_time(self.op_timeout)).await?;
+        let by_other = held.as_ref().is_some_and(|d| {
+            d.get_str("holder").ok() != Some(self.instance()) && d.get_datetime("until").is_ok_and(|u| *u >= at(now))
+        });
+        if by_other {
+            return Ok(false);
+        }
         let until = now + chrono::Duration::from_std(ttl).unwrap_or_default();
         let filter = doc! { "_id": &id, "$or": [ { "holder": self.instance() }, { "until": { "$lt": at(now) } } ] };
         let update = doc! { "$set": { "holder": self.instance(), "until": at(until) } };
         match self.run("hold_lease", SWEEPS, sweeps.update_one(filter, update).upsert(true)).await {
             Ok(_) => Ok(true),
-            // Held by another process: the upsert met its document.
+            // Another process took it between the read and the write: the upsert met its lease.
             Err(StorageError::DuplicateKey { .. }) => Ok(false),
             Err(e) => Err(e),
         }
