@@ -37,8 +37,8 @@ const FEED_BATCH: usize = 500;
 /// Keeps `display_id` filled for as long as the server runs. On a replica set one process
 /// (the holder of the `display_fill` lease) follows a change stream of new orders and fills
 /// each within moments, storing its resume point; the others stand by and take over when the
-/// lease lapses. On a standalone mongod, which has no change streams, every process polls
-/// every [`INTERVAL`] as before (the fill is a guarded update: two at once change nothing twice).
+/// lease lapses. On a standalone mongod, which has no change streams, the lease holder polls
+/// every [`INTERVAL`] instead.
 pub fn spawn(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -83,9 +83,12 @@ async fn follow_or_poll(store: &Store) -> Result<(), StorageError> {
         // past it, and it must be filled first.
         let keys = match feed.next_keys(FEED_BATCH, WATCH_LEASE / 3).await {
             Ok(keys) => keys,
-            Err(FeedError::Storage(e)) => return Err(e),
-            // Gone mid-way: the next turn opens it again (from the stored point).
-            Err(_) => return Ok(()),
+            // Broken mid-way (a failover the driver could not resume over, a dropped
+            // collection): the next turn, in a few seconds, opens it again from the stored point.
+            Err(e) => {
+                tracing::info!(error = ?e, "the new-orders feed stopped; opening it again");
+                return Ok(());
+            }
         };
         if !keys.is_empty() {
             let filled = store.fill_display_ids_of(&keys).await?;

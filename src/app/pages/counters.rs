@@ -51,7 +51,12 @@ pub fn CountersPage() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let mut seen = 0;
             loop {
-                match counters_changed(seen).await {
+                let answer = counters_changed(seen).await;
+                // The page was left meanwhile (its signals are gone): stop listening.
+                if live.try_get_untracked().is_none() {
+                    return;
+                }
+                match answer {
                     Ok(Some(latest)) => {
                         live.set(true);
                         if latest > seen && seen != 0 {
