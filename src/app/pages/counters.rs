@@ -59,7 +59,9 @@ pub fn CountersPage() -> impl IntoView {
                 match answer {
                     Ok(Some(latest)) => {
                         live.set(true);
-                        if latest > seen && seen != 0 {
+                        // The first answer may only say where the counters stand (one refresh
+                        // too many); every later one is a change.
+                        if latest > seen {
                             tick.update(|t| *t += 1);
                         }
                         seen = seen.max(latest);
