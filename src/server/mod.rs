@@ -238,6 +238,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .fallback_service(
             assets::static_files(&site_root).fallback(axum::routing::any(|| async { access::not_found_page() })),
         )
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn(assets::cache_headers))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
@@ -248,6 +249,30 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A server function's error goes to the browser as its JSON [`AppError`], but Leptos answers
+/// every one with 500. The status the error stands for (400 for bad input, 404, 409, 503 …) is
+/// set here, once, from the error itself; the browser's server-function client reads any
+/// 4xx/5xx body as the error, so nothing else changes.
+async fn server_fn_status(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let path = req.uri().path();
+    let is_server_fn = path.starts_with("/api/staff/") || path.starts_with("/api/admin/");
+    let response = next.run(req).await;
+    if !is_server_fn || response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // An error body is a short JSON document; anything larger is left as it is.
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes)
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status())
+    {
+        parts.status = status;
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Every request is answered within the request timeout (504 after). The bots' API gets the

@@ -211,3 +211,20 @@ async fn hostile_input_is_plain_text_and_never_a_5xx() {
     }
     assert_eq!(app.store.order_count().await.unwrap(), 200, "nothing was dropped or changed");
 }
+
+/// A server function called over HTTP (as the browser does after hydration) answers with the
+/// status its error stands for, not Leptos's blanket 500, and with the error as JSON.
+#[tokio::test]
+async fn server_functions_answer_with_the_status_of_their_error() {
+    let app = helpers::spawn_app().await;
+    let path = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .find(|p| p.starts_with("/api/staff/order_page"))
+        .expect("the order page's server function");
+    for (key, status, says) in [("hello world!", 400, "BadInput"), ("ORD-20200101000000-00000000", 404, "NotFound")] {
+        let res = app.client.get(format!("{}{path}", app.address)).query(&[("key", key)]).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{key}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body.get(says).is_some(), "{key}: {body}");
+    }
+}
