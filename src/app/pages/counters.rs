@@ -1,6 +1,7 @@
 //! `/counters`: today's counter for every vendor (sequence, share of the 99,999 cap, last
-//! update, orders in the last hour) with warnings, sortable and filterable, refreshed every
-//! two seconds without a reload; `?vendor=` adds that vendor's last 30 days as a chart.
+//! update, orders in the last hour) with warnings, sortable and filterable, updated without a
+//! reload as counters change (`services::live_counters`; every two seconds on a standalone);
+//! `?vendor=` adds that vendor's last 30 days as a chart.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};
@@ -164,7 +165,7 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
         view! { <th class="py-1 pr-3"><a class="hover:underline" href=href>{label}</a></th> }
     };
     let summary = format!(
-        "{} — {total} vendors have a counter today ({} time), {warned} with warnings. Refreshes every 2 s.",
+        "{} — {total} vendors have a counter today ({} time), {warned} with warnings. Updates as they change, without a reload.",
         view.day, view.time_zone
     );
     view! {
