@@ -20,6 +20,9 @@ use crate::storage::{Store, feeds::FeedError};
 /// A page's wait ends after this at the latest (below the request timeout), and it asks again.
 pub const LONGEST_WAIT: Duration = Duration::from_secs(8);
 
+/// The shortest time between two refreshes a change causes.
+const COALESCE: Duration = Duration::from_millis(500);
+
 /// Counter changes seen by this process, for pages waiting on them.
 pub struct CounterChanges {
     version: watch::Sender<u64>,
@@ -36,13 +39,19 @@ impl CounterChanges {
                 match store.watch_counters().await {
                     Ok(mut feed) => {
                         this.live.store(true, Ordering::Relaxed);
-                        while feed.next_keys(1_000, LONGEST_WAIT).await.is_ok() {
+                        while let Ok(keys) = feed.next_keys(1_000, LONGEST_WAIT).await {
                             let latest = feed.latest_change();
                             this.version.send_if_modified(|v| {
                                 let newer = latest > *v;
                                 *v = (*v).max(latest);
                                 newer
                             });
+                            if !keys.is_empty() {
+                                // A busy marketplace changes counters thousands of times a
+                                // second: each page refreshes at most this often, and the
+                                // changes of the pause are taken together.
+                                tokio::time::sleep(COALESCE).await;
+                            }
                         }
                         this.live.store(false, Ordering::Relaxed);
                     }
