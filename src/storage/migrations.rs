@@ -440,6 +440,7 @@ impl Store {
             })
             .collect();
         let command = doc! { "update": ALIASES, "updates": updates, "ordered": false };
+        self.aliases.recorded();
         let reply = self.run_for("record_aliases", ALIASES, BULK, self.database().run_command(command)).await?;
         if let Ok(errs) = reply.get_array("writeErrors")
             && let Some(first) = errs.iter().filter_map(Bson::as_document).next()
@@ -463,23 +464,6 @@ impl Store {
                 Some(((order, d.get_str("old_order_id").ok()?.to_owned()), d.get_str("new_order_id").ok()?.to_owned()))
             })
             .collect())
-    }
-
-    /// The current IDs of orders that once held `old` (a duplicate renamed by a migration).
-    pub async fn renamed_from(&self, old: &str) -> Result<Vec<String>, StorageError> {
-        let aliases = self.collection(ALIASES);
-        let docs: Vec<Document> = self
-            .run("find_alias", ALIASES, async {
-                aliases
-                    .find(doc! { "old_order_id": old })
-                    .max_time(self.op_timeout)
-                    .limit(50)
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await?;
-        Ok(docs.iter().filter_map(|d| d.get_str("new_order_id").ok().map(str::to_owned)).collect())
     }
 
     /// Takes the lock for a writing run; `Ok(false)` when another live run holds it. A holder

@@ -299,6 +299,10 @@ pub struct Store {
     instance: std::sync::Arc<str>,
     /// How long [`Store::run_retrying`] waits out an election or a lost connection.
     failover_wait: Duration,
+    /// Staff sessions read in the last second (see [`staff::SESSION_TRUST`]).
+    sessions: std::sync::Arc<staff::SessionCache>,
+    /// Whether any order was ever renamed (see `orders::AliasFlag`).
+    aliases: std::sync::Arc<orders::AliasFlag>,
 }
 
 impl Store {
@@ -329,6 +333,8 @@ impl Store {
             gate: std::sync::Arc::new(PoolGate::new(POOL_SIZE)),
             instance: instance_name().into(),
             failover_wait: settings.failover_wait,
+            sessions: std::sync::Arc::default(),
+            aliases: std::sync::Arc::default(),
         })
     }
 
@@ -340,7 +346,12 @@ impl Store {
 
     /// The same server, another database (tests and benchmarks use one each).
     pub fn with_database(&self, name: &str) -> Self {
-        Self { db: self.client.database(name), ..self.clone() }
+        Self {
+            db: self.client.database(name),
+            sessions: std::sync::Arc::default(),
+            aliases: std::sync::Arc::default(),
+            ..self.clone()
+        }
     }
 
     /// Which orderdesk process this is, among those sharing the database: in lane and lock

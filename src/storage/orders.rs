@@ -7,7 +7,9 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 use super::{
     StorageError, Store,
     indexes::{ORDER_ID_INDEX, ORDER_NUMBER_INDEX},
-    names::ORDERS,
+    names::{ALIASES, ORDERS, PAYMENTS, SESSIONS},
+    payments::payment_from_document,
+    sessions::session_from_document,
     values::datetime,
 };
 use crate::{
@@ -150,55 +152,78 @@ impl Store {
     /// What one parsed key finds: nothing, one order with everything about it, or several
     /// (a shared display form, a renamed duplicate) to choose from.
     pub async fn look_up_order(&self, key: &LookupKey) -> Result<OrderLookup, StorageError> {
-        let mut docs = self.find_order_documents(key).await?;
+        let mut docs = self.find_order_documents_with(key, Details::Attached).await?;
         Ok(match docs.len() {
             0 => OrderLookup::None,
-            1 => OrderLookup::One(Box::new(self.order_details(docs.remove(0)).await?)),
+            1 => OrderLookup::One(Box::new(details_from_document(docs.remove(0)))),
             _ => OrderLookup::Many(docs.iter().map(summary_from_document).collect()),
         })
     }
 
-    /// The stored documents matching one parsed key, newest first, at most [`LOOKUP_LIMIT`].
-    /// The filter is built from the typed key only: no operator, regex or raw text from the
-    /// user ever reaches the query, and every form has an index.
-    #[tracing::instrument(skip(self), fields(key = %key))]
+    /// The stored documents matching one parsed key, newest first, at most [`LOOKUP_LIMIT`]
+    /// (then any renamed from it). The filter is built from the typed key only: no operator,
+    /// regex or raw text from the user ever reaches the query, and every form has an index.
     pub async fn find_order_documents(&self, key: &LookupKey) -> Result<Vec<Document>, StorageError> {
-        let mut found = self.find_by_filter(lookup_filter(key)).await?;
+        self.find_order_documents_with(key, Details::Left).await
+    }
+
+    #[tracing::instrument(skip(self), fields(key = %key))]
+    async fn find_order_documents_with(
+        &self,
+        key: &LookupKey,
+        details: Details,
+    ) -> Result<Vec<Document>, StorageError> {
+        let mut found = self.aggregate_lookup(key, details).await?;
         // A bot's order of the last minutes may not have its display_id yet (the background
         // fill runs every few seconds): fill the recent ones in and look again.
         if found.is_empty() && matches!(key, LookupKey::DisplayId(_)) {
             let recent = Utc::now() - super::display_ids::LATE_INSERT;
             match self.fill_display_ids(Some(recent), self.op_timeout).await {
                 Ok(0) => {}
-                Ok(_) => found = self.find_by_filter(lookup_filter(key)).await?,
+                Ok(_) => found = self.aggregate_lookup(key, details).await?,
                 // The lookup itself worked: its answer stands, without the recent bot orders.
                 Err(e) => tracing::warn!(error = %e, "could not fill in recent display_ids for a lookup"),
-            }
-        }
-        // An order renamed by the `duplicates` migration is still found by its old ID, next
-        // to the order that kept it.
-        if let LookupKey::OrderId(old) = key {
-            let renamed = self.renamed_from(&old.to_string()).await?;
-            if !renamed.is_empty() {
-                found.extend(self.find_by_filter(doc! { "order_id": { "$in": renamed } }).await?);
             }
         }
         Ok(found)
     }
 
-    async fn find_by_filter(&self, filter: Document) -> Result<Vec<Document>, StorageError> {
+    /// One round trip: mongod joins the aliases, payments and bot session itself. The order
+    /// page was five reads (order, alias, payments, session, staff session) and mongod's
+    /// per-command cost, not the work, was what limited it (BENCHMARKS.md, session 10).
+    async fn aggregate_lookup(&self, key: &LookupKey, details: Details) -> Result<Vec<Document>, StorageError> {
+        let aliases = matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;
         let orders = self.collection(ORDERS);
         self.run("find_orders", ORDERS, async {
             orders
-                .find(filter)
+                .aggregate(lookup_pipeline(key, details, aliases))
                 .max_time(self.op_timeout)
-                .sort(doc! { "created_at": -1 })
-                .limit(LOOKUP_LIMIT)
                 .await?
                 .try_collect()
                 .await
         })
         .await
+    }
+
+    /// Whether any order was ever renamed (the `duplicates` migration): until then, joining
+    /// the aliases was an eighth of mongod's work per order page for nothing. Once there are
+    /// aliases it stays true; while there are none, it is asked again every
+    /// [`ALIAS_RECHECK`], so a migration run by another process is seen within that time.
+    async fn aliases_may_exist(&self) -> Result<bool, StorageError> {
+        if let Some(known) = self.aliases.known() {
+            return Ok(known);
+        }
+        let aliases = self.collection(ALIASES);
+        let any = self
+            .run(
+                "find_alias",
+                ALIASES,
+                aliases.find_one(doc! {}).projection(doc! { "_id": 1 }).max_time(self.op_timeout),
+            )
+            .await?
+            .is_some();
+        self.aliases.checked(any);
+        Ok(any)
     }
 
     /// Up to `limit` orders whose ID starts with one of the prefixes, by index range.
@@ -240,44 +265,6 @@ impl Store {
         };
         let plan = self.run("explain", ORDERS, self.database().run_command(command)).await?;
         Ok(plan.get_document("queryPlanner").map(|p| p.to_string()).unwrap_or_default())
-    }
-
-    /// Everything the order page shows about one stored order.
-    #[tracing::instrument(skip(self, order))]
-    pub async fn order_details(&self, order: Document) -> Result<OrderDetails, StorageError> {
-        let summary = summary_from_document(&order);
-        let payments = match &summary.order_id {
-            Some(id) => self.payments_for(id).await?,
-            None => Vec::new(),
-        };
-        let session = match summary.telegram_id {
-            Some(user) => self.session_of(user).await?,
-            None => None,
-        };
-        let time = |k: &str| datetime(order.get(k));
-        let times = OrderTimes {
-            created: time("created_at"),
-            paid: time("paid_at"),
-            fulfilled: time("fulfilled_at").or_else(|| time("label_created_at")),
-            completed: time("completed_at"),
-            failed: time("failed_at"),
-            refunded: time("refunded_at"),
-            cancelled: time("cancelled_at"),
-            updated: time("updated_at"),
-        };
-        let text = |k: &str| order.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
-        let raw = Bson::Document(order.clone()).into_relaxed_extjson();
-        Ok(OrderDetails {
-            times,
-            currency: text("currency"),
-            failure_reason: text("failure_reason"),
-            refund_status: text("refund_status"),
-            refund_amount: number(order.get("refund_amount")),
-            payments,
-            session,
-            raw_json: serde_json::to_string_pretty(&raw).unwrap_or_else(|_| raw.to_string()),
-            summary,
-        })
     }
 }
 
@@ -457,5 +444,131 @@ pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
         Bson::Int64(x) => Some(*x as f64),
         Bson::Decimal128(x) => x.to_string().parse().ok(),
         _ => None,
+    }
+}
+
+/// Whether a lookup brings each order's payments and bot session along (the order page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Details {
+    Attached,
+    Left,
+}
+
+/// Fields the lookup pipeline adds to an order, taken off before anything else reads it.
+const PAYMENTS_FIELD: &str = "_od_payments";
+const SESSION_FIELD: &str = "_od_session";
+const RENAMED_FIELD: &str = "_od_renamed";
+
+/// The orders a key names, newest first; for an order ID, then the orders renamed from it by
+/// the `duplicates` migration (found by their old ID next to the order that kept it).
+fn lookup_pipeline(key: &LookupKey, details: Details, aliases: bool) -> Vec<Document> {
+    let mut stages = vec![
+        doc! { "$match": lookup_filter(key) },
+        doc! { "$sort": { "created_at": -1 } },
+        doc! { "$limit": LOOKUP_LIMIT },
+    ];
+    if let (LookupKey::OrderId(old), true) = (key, aliases) {
+        stages.push(doc! { "$unionWith": { "coll": ALIASES, "pipeline": [
+            { "$match": { "old_order_id": old.to_string() } },
+            { "$limit": LOOKUP_LIMIT },
+            { "$lookup": { "from": ORDERS, "localField": "new_order_id", "foreignField": "order_id", "as": "renamed" } },
+            { "$unwind": "$renamed" },
+            { "$replaceWith": "$renamed" },
+            { "$set": { RENAMED_FIELD: true } },
+        ] } });
+        // $unionWith promises no order: the key's own orders first, newest first.
+        stages.push(doc! { "$sort": { RENAMED_FIELD: 1, "created_at": -1 } });
+    }
+    if details == Details::Attached {
+        stages.push(doc! { "$lookup": {
+            "from": PAYMENTS, "localField": "order_id", "foreignField": "order_id",
+            "pipeline": [ { "$sort": { "created_at": 1 } }, { "$limit": 100 } ],
+            "as": PAYMENTS_FIELD,
+        } });
+        stages.push(doc! { "$lookup": {
+            "from": SESSIONS, "localField": "telegram_id", "foreignField": "user_id",
+            "pipeline": [ { "$limit": 1 } ],
+            "as": SESSION_FIELD,
+        } });
+    }
+    stages
+}
+
+/// Everything the order page shows about one order read by [`lookup_pipeline`] with details.
+fn details_from_document(mut order: Document) -> OrderDetails {
+    let joined = |order: &mut Document, field: &str| match order.remove(field) {
+        Some(Bson::Array(items)) => items
+            .into_iter()
+            .filter_map(|b| match b {
+                Bson::Document(d) => Some(d),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let payments = joined(&mut order, PAYMENTS_FIELD);
+    let sessions = joined(&mut order, SESSION_FIELD);
+    order.remove(RENAMED_FIELD);
+    let summary = summary_from_document(&order);
+    // $lookup matches a missing local field to foreign documents without one: only an order
+    // with an ID (or a telegram id) has payments (or a session).
+    let payments =
+        if summary.order_id.is_some() { payments.iter().map(payment_from_document).collect() } else { Vec::new() };
+    let session = summary.telegram_id.and(sessions.first()).map(session_from_document);
+    let time = |k: &str| datetime(order.get(k));
+    let times = OrderTimes {
+        created: time("created_at"),
+        paid: time("paid_at"),
+        fulfilled: time("fulfilled_at").or_else(|| time("label_created_at")),
+        completed: time("completed_at"),
+        failed: time("failed_at"),
+        refunded: time("refunded_at"),
+        cancelled: time("cancelled_at"),
+        updated: time("updated_at"),
+    };
+    let text = |k: &str| order.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
+    let raw = Bson::Document(order.clone()).into_relaxed_extjson();
+    OrderDetails {
+        times,
+        currency: text("currency"),
+        failure_reason: text("failure_reason"),
+        refund_status: text("refund_status"),
+        refund_amount: number(order.get("refund_amount")),
+        payments,
+        session,
+        raw_json: serde_json::to_string_pretty(&raw).unwrap_or_else(|_| raw.to_string()),
+        summary,
+    }
+}
+
+/// How long "no order was ever renamed" is believed before asking again.
+pub const ALIAS_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What this process knows of the aliases collection (see `Store::aliases_may_exist`).
+#[derive(Debug, Default)]
+pub(crate) struct AliasFlag {
+    present: std::sync::atomic::AtomicBool,
+    checked_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl AliasFlag {
+    fn known(&self) -> Option<bool> {
+        if self.present.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some(true);
+        }
+        let checked = *self.checked_at.lock().unwrap_or_else(|p| p.into_inner());
+        checked.filter(|at| at.elapsed() < ALIAS_RECHECK).map(|_| false)
+    }
+
+    fn checked(&self, present: bool) {
+        if present {
+            self.present.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        *self.checked_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+    }
+
+    /// This process is writing aliases: from now on every lookup joins them.
+    pub(crate) fn recorded(&self) {
+        self.present.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use mongodb::{
-    bson::{Bson, DateTime as BsonTime, doc},
+    bson::{Bson, DateTime as BsonTime, Document, doc},
     options::ReturnDocument,
 };
 use serde::{Deserialize, Serialize};
@@ -80,18 +80,14 @@ impl Store {
             timestamp: datetime(d.get("timestamp")),
         })
     }
+}
 
-    /// A user's session as the order page shows it.
-    pub async fn session_of(&self, user_id: i64) -> Result<Option<SessionView>, StorageError> {
-        let sessions = self.collection(SESSIONS);
-        let found = self
-            .run("session_get", SESSIONS, sessions.find_one(doc! { "user_id": user_id }).max_time(self.op_timeout))
-            .await?;
-        Ok(found.map(|d| SessionView {
-            current_step: d.get_str("current_step").ok().map(str::to_owned),
-            order_id: d.get_str("order_id").ok().map(str::to_owned),
-            created_at: datetime(d.get("created_at")),
-            last_seen: datetime(d.get("timestamp")),
-        }))
+/// A user's session as the order page shows it (joined to the order by its lookup).
+pub(crate) fn session_from_document(d: &Document) -> SessionView {
+    SessionView {
+        current_step: d.get_str("current_step").ok().map(str::to_owned),
+        order_id: d.get_str("order_id").ok().map(str::to_owned),
+        created_at: datetime(d.get("created_at")),
+        last_seen: datetime(d.get("timestamp")),
     }
 }

@@ -36,6 +36,57 @@ pub struct StaffSession {
     pub max_until: DateTime<Utc>,
 }
 
+/// How long a session read from the database is trusted without reading it again. Every
+/// page opens with its session: kept for a second, a busy agent's pages cost one read fewer
+/// (BENCHMARKS.md, session 10). This process ending a session forgets it at once; another
+/// process or the command line is obeyed within this time (API keys are trusted for 30 s).
+pub const SESSION_TRUST: std::time::Duration = std::time::Duration::from_secs(1);
+/// At most this many sessions are remembered; past it the map starts afresh.
+const SESSION_CACHE_MAX: usize = 10_000;
+
+/// Sessions recently read, by token hash. Never a negative answer: an unknown token is
+/// always looked up.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCache(std::sync::Mutex<std::collections::HashMap<String, (StaffSession, std::time::Instant)>>);
+
+impl SessionCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (StaffSession, std::time::Instant)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, token_hash: &str, now: DateTime<Utc>) -> Option<StaffSession> {
+        let map = self.map();
+        let (session, read_at) = map.get(token_hash)?;
+        (read_at.elapsed() < SESSION_TRUST && session.expires_at > now).then(|| session.clone())
+    }
+
+    fn put(&self, token_hash: &str, session: &StaffSession) {
+        let mut map = self.map();
+        if map.len() >= SESSION_CACHE_MAX {
+            map.retain(|_, (_, read_at)| read_at.elapsed() < SESSION_TRUST);
+            if map.len() >= SESSION_CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(token_hash.to_owned(), (session.clone(), std::time::Instant::now()));
+    }
+
+    fn forget(&self, token_hash: &str) {
+        self.map().remove(token_hash);
+    }
+
+    fn forget_email(&self, email: &str) {
+        self.map().retain(|_, (s, _)| s.email != email);
+    }
+
+    fn touched(&self, token_hash: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) {
+        if let Some((s, _)) = self.map().get_mut(token_hash) {
+            s.last_seen_at = now;
+            s.expires_at = expires_at;
+        }
+    }
+}
+
 fn bson_time(at: DateTime<Utc>) -> BsonTime {
     BsonTime::from_millis(at.timestamp_millis())
 }
@@ -114,6 +165,7 @@ impl Store {
     /// Ends every session of `email`.
     pub async fn end_sessions(&self, email: &Email) -> Result<(), StorageError> {
         let sessions = self.collection(STAFF_SESSIONS);
+        self.sessions.forget_email(email.as_str());
         self.run("session_end_all", STAFF_SESSIONS, sessions.delete_many(doc! { "email": email.as_str() }))
             .await
             .map(drop)
@@ -183,12 +235,15 @@ impl Store {
         self.run("session_create", STAFF_SESSIONS, sessions.insert_one(d)).await.map(drop)
     }
 
-    /// The session for a token hash, unless it has expired.
+    /// The session for a token hash, unless it has expired (read at most [`SESSION_TRUST`] ago).
     pub async fn find_session(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<StaffSession>, StorageError> {
+        if let Some(session) = self.sessions.get(token_hash, now) {
+            return Ok(Some(session));
+        }
         let sessions = self.collection(STAFF_SESSIONS);
         let filter = doc! { "_id": token_hash, "expires_at": { "$gt": bson_time(now) } };
         let Some(d) =
@@ -206,6 +261,9 @@ impl Store {
                 max_until: datetime(d.get("max_until"))?,
             })
         })();
+        if let Some(s) = &session {
+            self.sessions.put(token_hash, s);
+        }
         Ok(session)
     }
 
@@ -218,6 +276,7 @@ impl Store {
     ) -> Result<(), StorageError> {
         let sessions = self.collection(STAFF_SESSIONS);
         let update = doc! { "$set": { "last_seen_at": bson_time(now), "expires_at": bson_time(expires_at) } };
+        self.sessions.touched(token_hash, now, expires_at);
         self.run("session_touch", STAFF_SESSIONS, sessions.update_one(doc! { "_id": token_hash }, update))
             .await
             .map(drop)
@@ -225,6 +284,7 @@ impl Store {
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StorageError> {
         let sessions = self.collection(STAFF_SESSIONS);
+        self.sessions.forget(token_hash);
         self.run("session_delete", STAFF_SESSIONS, sessions.delete_one(doc! { "_id": token_hash })).await.map(drop)
     }
 }

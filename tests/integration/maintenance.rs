@@ -180,6 +180,7 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     let found = store.find_orders(&LookupKey::parse(triple).unwrap()).await.unwrap();
     assert_eq!(found.len(), 3, "the keeper and both renamed orders");
     assert_eq!(found.iter().filter(|o| o.order_id.as_deref() == Some(triple)).count(), 1);
+    assert_eq!(found[0].order_id.as_deref(), Some(triple), "the order holding the key comes first");
     let again = run(&store, Migration::Duplicates, false).await;
     assert_eq!(again.changed, 0);
 
