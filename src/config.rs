@@ -73,7 +73,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Largest block a segment-mode vendor may reserve at once.
-pub const MAX_SEGMENT: u32 = 10_000;
+pub const MAX_SEGMENT: u32 = crate::domain::ids::MAX_SEGMENT_BLOCK;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

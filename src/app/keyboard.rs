@@ -1,14 +1,30 @@
-//! Keyboard shortcuts: `/` focuses the search box; `j` / `k` move through the rows of a
-//! result list and Enter opens the focused one (the row's link, natively).
+//! Keyboard shortcuts (listed by `?`): Ctrl-K / Cmd-K opens the command palette; `/`
+//! focuses the search box; `j` / `k` move through the rows of a result list and Enter opens
+//! the focused one (the row's link, natively); Escape closes an overlay.
+
+use super::components::command_palette::Overlays;
 
 /// Installs the shortcuts once the app runs in the browser; nothing happens on the server.
-pub fn install() {
+pub fn install(overlays: Overlays) {
+    #[cfg(not(feature = "hydrate"))]
+    let _ = overlays;
     #[cfg(feature = "hydrate")]
     {
         use leptos::{ev, prelude::*};
         use wasm_bindgen::JsCast;
 
-        let handle = window_event_listener(ev::keydown, |e| {
+        let handle = window_event_listener(ev::keydown, move |e| {
+            // The palette answers anywhere, even while typing in a field.
+            if (e.ctrl_key() || e.meta_key()) && e.key().eq_ignore_ascii_case("k") {
+                e.prevent_default();
+                overlays.help.set(false);
+                overlays.palette.update(|open| *open = !*open);
+                return;
+            }
+            if e.key() == "Escape" {
+                overlays.close();
+                return;
+            }
             if e.ctrl_key() || e.meta_key() || e.alt_key() {
                 return;
             }
@@ -29,6 +45,11 @@ pub fn install() {
                     .is_some()
             };
             match e.key().as_str() {
+                "?" => {
+                    e.prevent_default();
+                    overlays.palette.set(false);
+                    overlays.help.update(|open| *open = !*open);
+                }
                 "/" if focus("#main-search") || focus("#header-search") => e.prevent_default(),
                 key @ ("j" | "k") => {
                     let Ok(links) = doc.query_selector_all("[data-testid=order-row] a") else { return };

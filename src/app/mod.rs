@@ -14,11 +14,14 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
-use components::header::Header;
+use components::{
+    command_palette::{CommandPalette, Overlays, ShortcutHelp},
+    header::Header,
+};
 use pages::{
-    api_keys::ApiKeysPage, audit::AuditPage, counters::CountersPage, failures::FailuresPage, home::HomePage,
-    maintenance::MaintenancePage, not_found::NotFound, order::OrderPage, orders::OrdersPage,
-    performance::PerformancePage, search::SearchPage,
+    api_keys::ApiKeysPage, audit::AuditPage, counter_day::CounterDayPage, counters::CountersPage,
+    failures::FailuresPage, home::HomePage, maintenance::MaintenancePage, not_found::NotFound, order::OrderPage,
+    orders::OrdersPage, performance::PerformancePage, search::SearchPage,
 };
 
 /// The HTML document around the app. `theme.js` runs before first paint so dark mode
@@ -59,12 +62,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     mark_hydrated();
-    keyboard::install();
+    let overlays = Overlays::provide();
+    keyboard::install(overlays);
     view! {
         <Title text="orderdesk" />
         <Router>
+            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 dark:focus:bg-slate-900">"Skip to content"</a>
             <Header />
-            <main class="mx-auto max-w-6xl px-4 py-6">
+            <CommandPalette />
+            <ShortcutHelp />
+            <main id="main" class="mx-auto max-w-7xl px-4 py-6">
                 // Data pages render fully on the server (Async), so they work without
                 // JavaScript and carry the right HTTP status.
                 <Routes fallback=NotFound>
@@ -77,6 +84,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment(routes::COUNTERS.segment()) view=CountersPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment(routes::COUNTER_DAY.segment()), ParamSegment("counter"))
+                        view=CounterDayPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment(routes::PERFORMANCE.segment()) view=PerformancePage ssr=SsrMode::Async />
                     <Route path=StaticSegment(routes::FAILURES.segment()) view=FailuresPage ssr=SsrMode::Async />
                     <Route path=StaticSegment(routes::MAINTENANCE.segment()) view=MaintenancePage />

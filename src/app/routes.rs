@@ -31,6 +31,7 @@ pub const SEARCH: Route = page("/search", Role::Support, Some("Search"));
 pub const ORDERS: Route = page("/orders", Role::Support, Some("Orders"));
 pub const ORDER: Route = page("/orders/:key", Role::Support, None);
 pub const COUNTERS: Route = page("/counters", Role::Support, Some("Counters"));
+pub const COUNTER_DAY: Route = page("/counters/:counter", Role::Support, None);
 pub const PERFORMANCE: Route = page("/performance", Role::Support, Some("Performance"));
 pub const FAILURES: Route = page("/failures", Role::Support, Some("Failures"));
 pub const MAINTENANCE: Route = page("/maintenance", Role::Admin, Some("Maintenance"));
@@ -38,6 +39,8 @@ pub const AUDIT: Route = page("/audit", Role::Admin, Some("Audit"));
 pub const API_KEYS: Route = page("/api-keys", Role::Admin, Some("API keys"));
 pub const ORDERS_CSV: Route = Route { path: "/orders.csv", role: Role::Support, nav: None, kind: Kind::Download };
 pub const AUDIT_CSV: Route = Route { path: "/audit.csv", role: Role::Admin, nav: None, kind: Kind::Download };
+pub const GAPS_CSV: Route =
+    Route { path: "/counters/:counter/gaps.csv", role: Role::Support, nav: None, kind: Kind::Download };
 
 /// In header order.
 pub const ROUTES: &[Route] = &[
@@ -46,6 +49,7 @@ pub const ROUTES: &[Route] = &[
     ORDERS,
     ORDER,
     COUNTERS,
+    COUNTER_DAY,
     PERFORMANCE,
     FAILURES,
     MAINTENANCE,
@@ -53,6 +57,7 @@ pub const ROUTES: &[Route] = &[
     API_KEYS,
     ORDERS_CSV,
     AUDIT_CSV,
+    GAPS_CSV,
 ];
 
 impl Route {

@@ -66,6 +66,13 @@ pub enum IdCommand {
         /// The text to read, e.g. "#ORD-A3F8D2" or "BB-1701234567890-A1B2-00001".
         text: String,
     },
+    /// Explain whatever a customer sent: the ID's parts (times in the configured zone), or
+    /// "did you mean …" for a near form (a lost dash, O for 0, a URL around it); exit 1 if
+    /// it is no ID.
+    Explain {
+        /// The text as pasted, e.g. "my order is ORD-DECODE" or a tracking URL.
+        text: String,
+    },
     /// Allocate BB order numbers for a vendor from its daily counter in the database.
     Bb {
         /// The vendor id (letters, digits, '_' and '-').
@@ -131,6 +138,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         _ => {}
     }
     let settings = Settings::load(Path::new(CONFIG_FILE))?;
+    if let Some(Command::Id(IdCommand::Explain { text })) = &cli.command {
+        return explain_id(text, settings.time_zone);
+    }
     init_tracing(&settings);
     let command = cli.command.unwrap_or(Command::Serve);
     // Serving connects through start-up, like the tests; every other command here.
@@ -147,8 +157,40 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Indexes(command) => maintenance::indexes(&store, command).await,
         Command::Migrate(args) => maintenance::migrate(&settings, &store, args).await,
         Command::Users(command) => users::run(&store, command).await,
-        // Served above; the offline ID commands answered before the settings were read.
+        // Served above; the offline ID commands answered before the database was reached.
         Command::Serve | Command::Id(_) => Ok(()),
+    }
+}
+
+/// Prints how a pasted text reads; a refusal (exit 1) when it is no ID.
+fn explain_id(text: &str, zone: chrono_tz::Tz) -> Result<(), CliError> {
+    use crate::domain::ids::explain::{MAX_PASTE, explain};
+    if text.len() > MAX_PASTE {
+        return Err(CliError::Refused(format!("that is {} characters; paste at most {MAX_PASTE}", text.len())));
+    }
+    let e = explain(text, zone);
+    if let Some(key) = &e.key {
+        println!("key: {key}");
+    }
+    println!("read as: {}", e.read_as);
+    for f in &e.facts {
+        println!("{}: {}", f.label, f.value);
+    }
+    if let Some(day) = e.counter_day {
+        println!("counter day: {day} (counterId {}-<vendor>)", day.format("%Y%m%d"));
+    }
+    for s in &e.suggestions {
+        println!("did you mean: {} ({})", s.text, s.why);
+    }
+    if let Some(hint) = &e.hint {
+        println!("hint: {hint}");
+    }
+    if e.is_id() {
+        Ok(())
+    } else if e.suggestions.is_empty() {
+        Err(CliError::Refused("this is no order ID, display ID or BB number".into()))
+    } else {
+        Err(CliError::Refused("this is no ID as it stands; see \"did you mean\" above".into()))
     }
 }
 

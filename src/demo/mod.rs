@@ -13,7 +13,7 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 use crate::domain::ids::{
-    BbNumber, CounterId, OrderId, UserSuffix, VendorId,
+    BbNumber, BbStamp, CounterId, OrderId, UserSuffix, VendorId,
     generate::{ord_id, uuid_id},
 };
 use crate::storage::{StorageError, Store, fixtures::Fixtures};
@@ -55,6 +55,15 @@ const VENDORS: &[&str] = &[
 ];
 /// The display ID two demo orders share.
 pub const SHOWCASE_DISPLAY_ID: &str = "ORD-DEC0DE";
+/// A vendor in a rush: today's counter is near the 99,999 cap (`/counters` forecasts it).
+pub const NEAR_CAP_VENDOR: &str = "night-owl-noodles";
+/// Where its counter stood before the last hour's orders (only those are loaded).
+const NEAR_CAP_BEFORE: u32 = 96_380;
+/// Orders it took in the last hour.
+const NEAR_CAP_RUSH: u32 = 40;
+/// A vendor whose busiest day before today has gaps: an order that failed after drawing
+/// its number, and three numbers drawn last that no order holds.
+pub const GAP_VENDOR: &str = "burger-barn";
 
 const CARRIERS: &[&str] = &["USPS", "UPS", "FedEx", "DHL"];
 const CITIES: &[&str] = &["New York", "Austin", "Denver", "Seattle", "Miami", "Chicago", "Boston", "Phoenix"];
@@ -163,7 +172,9 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
     // Marketplace orders are numbered after all are drawn, in time order, per vendor-day.
     let mut market: Vec<(DateTime<Utc>, Document)> = Vec::new();
 
-    for i in 0..spec.orders {
+    // The near-cap vendor's rush is part of the count asked for.
+    let rush = if spec.orders >= 100 { NEAR_CAP_RUSH as usize } else { 0 };
+    for i in 0..spec.orders - rush {
         let created = now - Span::milliseconds(rng.random_range(0..window.num_milliseconds()));
         let status = pick_status(&mut rng);
         let marketplace = rng.random_bool(0.3);
@@ -206,10 +217,96 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
         }
     }
 
+    // Its own random stream, so the showcase leaves the rest of the data as it was.
+    let mut showcase_rng = StdRng::seed_from_u64(spec.seed ^ 0x5eed);
+    if spec.orders >= 100 {
+        add_rush(spec, &mut showcase_rng, &market_users, &mut market);
+    }
     number_marketplace_orders(spec, &mut rng, &mut market, &mut data);
+    if spec.orders >= 100 {
+        showcase_counters(spec, &mut data);
+    }
     add_sessions(&mut rng, &mut data, now);
     spoil_legacy_orders(&mut rng, &mut data);
     data
+}
+
+/// The near-cap vendor's last hour of orders.
+fn add_rush(spec: &DemoSpec, rng: &mut StdRng, users: &[String], market: &mut Vec<(DateTime<Utc>, Document)>) {
+    for i in 0..NEAR_CAP_RUSH {
+        let created = spec.now - Span::seconds(i64::from(NEAR_CAP_RUSH - i) * 75);
+        let id = uuid_id(rng);
+        market.push((
+            created,
+            doc! {
+                "order_id": id.to_string(),
+                "display_id": id.display_id().to_string(),
+                "status": "paid",
+                "created_at": time(created),
+                "paid_at": time(created + Span::seconds(20)),
+                "source": "marketplace",
+                "vendor_id": NEAR_CAP_VENDOR,
+                "user_id": users.choose(rng).cloned().unwrap_or_default(),
+                "amount": money(rng, 8.0, 30.0),
+                "items": rng.random_range(1..4_i32),
+            },
+        ));
+    }
+}
+
+/// Moves the near-cap vendor's numbers up to where a day of rush would have them, and
+/// takes an order and three numbers away from the gap vendor's day before yesterday.
+fn showcase_counters(spec: &DemoSpec, data: &mut DemoData) {
+    let today = spec.now.with_timezone(&spec.time_zone).date_naive();
+    let counter_of = |vendor: &str, day: chrono::NaiveDate| {
+        VendorId::parse(vendor).map(|v| CounterId::new(day, v).to_string()).unwrap_or_default()
+    };
+    let near_cap = counter_of(NEAR_CAP_VENDOR, today);
+    // The gap vendor's busiest day before today: enough orders to lose one in the middle.
+    let mut per_day: BTreeMap<String, usize> = BTreeMap::new();
+    for d in &data.orders {
+        if let Ok(c) = d.get_str("counter_id")
+            && c.ends_with(GAP_VENDOR)
+            && CounterId::parse(c).is_ok_and(|c| c.day < today)
+        {
+            *per_day.entry(c.to_owned()).or_default() += 1;
+        }
+    }
+    let gap_day =
+        per_day.iter().max_by_key(|(id, n)| (**n, (*id).clone())).map(|(id, _)| id.clone()).unwrap_or_default();
+    for d in data.orders.iter_mut().filter(|d| d.get_str("counter_id") == Ok(near_cap.as_str())) {
+        if let Ok(n) = d.get_str("order_number").map(BbNumber::parse)
+            && let Ok(n) = n
+            && let BbStamp::Millis(ms) = n.stamp
+            && let Some(moved) = BbNumber::millis(ms, n.user, n.sequence + NEAR_CAP_BEFORE)
+        {
+            d.insert("order_number", moved.to_string());
+        }
+    }
+    let mut held: Vec<(u32, usize)> = data
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.get_str("counter_id") == Ok(gap_day.as_str()))
+        .filter_map(|(i, d)| Some((BbNumber::parse(d.get_str("order_number").ok()?).ok()?.sequence, i)))
+        .collect();
+    held.sort_unstable();
+    let failed = (held.len() >= 3).then(|| held[held.len() / 2].1);
+    if let Some(i) = failed {
+        data.orders.remove(i);
+    }
+    for c in &mut data.counters {
+        let id = c.get_str("counterId").unwrap_or_default().to_owned();
+        let bump = if id == near_cap {
+            NEAR_CAP_BEFORE
+        } else if id == gap_day {
+            3
+        } else {
+            continue;
+        };
+        let sequence = c.get_i64("sequence").unwrap_or(0) + i64::from(bump);
+        c.insert("sequence", sequence);
+    }
 }
 
 /// The payment record a bot order's status implies, if any.
@@ -321,8 +418,11 @@ fn add_sessions(rng: &mut StdRng, data: &mut DemoData, now: DateTime<Utc>) {
 /// Breaks some bot orders the way production data was broken: `order_id` missing, null,
 /// empty, or shared by two orders. These block the unique index until migrated.
 fn spoil_legacy_orders(rng: &mut StdRng, data: &mut DemoData) {
-    let bot: Vec<usize> =
-        (0..data.orders.len()).filter(|&i| data.orders[i].get_str("source") == Ok("shipping_bot")).collect();
+    // The two orders sharing the showcase display ID stay whole: the README searches for them.
+    let bot: Vec<usize> = (0..data.orders.len())
+        .filter(|&i| data.orders[i].get_str("source") == Ok("shipping_bot"))
+        .filter(|&i| data.orders[i].get_str("display_id") != Ok(SHOWCASE_DISPLAY_ID))
+        .collect();
     if bot.len() < 40 {
         return;
     }
@@ -439,6 +539,45 @@ mod tests {
     }
 
     #[test]
+    fn the_showcase_has_a_near_cap_counter_and_a_day_with_gaps() {
+        let s = spec(5_000, 7);
+        let data = generate(&s);
+        let today = s.now.with_timezone(&s.time_zone).date_naive();
+        let sequence = |vendor: &str, day: chrono::NaiveDate| {
+            let id = CounterId::new(day, VendorId::parse(vendor).unwrap()).to_string();
+            let c = data.counters.iter().find(|c| c.get_str("counterId") == Ok(id.as_str())).expect("counter");
+            (id, c.get_i64("sequence").unwrap() as u32)
+        };
+        let held = |id: &str| -> Vec<u32> {
+            let mut v: Vec<u32> = data
+                .orders
+                .iter()
+                .filter(|o| o.get_str("counter_id") == Ok(id))
+                .map(|o| BbNumber::parse(o.get_str("order_number").unwrap()).unwrap().sequence)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let (id, n) = sequence(NEAR_CAP_VENDOR, today);
+        assert_eq!(n, NEAR_CAP_BEFORE + NEAR_CAP_RUSH);
+        assert_eq!(held(&id), (NEAR_CAP_BEFORE + 1..=n).collect::<Vec<_>>(), "the rush holds the last numbers");
+        let gappy: Vec<_> = data
+            .counters
+            .iter()
+            .map(|c| c.get_str("counterId").unwrap().to_owned())
+            .filter(|id| id.ends_with(GAP_VENDOR))
+            .map(|id| {
+                let n = data.counters.iter().find(|c| c.get_str("counterId") == Ok(id.as_str())).unwrap();
+                crate::domain::counters::forensics(&id, n.get_i64("sequence").unwrap() as u32, held(&id), None)
+            })
+            .filter(|f| !f.gaps.is_empty())
+            .collect();
+        assert_eq!(gappy.len(), 1, "one day with gaps: {gappy:?}");
+        assert_eq!(gappy[0].missing(), 4, "one failed order in the middle and three drawn last: {gappy:?}");
+        assert_eq!(gappy[0].gaps.len(), 2);
+    }
+
+    #[test]
     fn counters_match_the_bb_numbers_they_issued() {
         let data = generate(&spec(5_000, 7));
         let mut issued: HashMap<String, Vec<u32>> = HashMap::new();
@@ -451,6 +590,10 @@ mod tests {
         assert_eq!(issued.len(), data.counters.len());
         for counter in &data.counters {
             let id = counter.get_str("counterId").unwrap();
+            // The showcase's two counters are off on purpose (the test above).
+            if id.ends_with(NEAR_CAP_VENDOR) || id.ends_with(GAP_VENDOR) {
+                continue;
+            }
             CounterId::parse(id).unwrap();
             let mut seqs = issued.remove(id).unwrap();
             seqs.sort_unstable();

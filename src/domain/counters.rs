@@ -24,6 +24,8 @@ pub enum CounterWarning {
     UpdatedAfterDayEnded { last_updated: DateTime<Utc>, day_ended: DateTime<Utc> },
     /// The `counterId` is not `YYYYMMDD-vendorId`.
     Unparseable { reason: String },
+    /// At today's rate the counter reaches 99,999 before its day ends.
+    CapForecast { at: DateTime<Utc>, hours: f64 },
 }
 
 impl CounterWarning {
@@ -45,6 +47,9 @@ impl CounterWarning {
                 )
             }
             Self::Unparseable { reason } => format!("counterId does not parse: {reason}"),
+            Self::CapForecast { at, hours } => {
+                format!("reaches 99,999 at {} UTC, in {hours:.1} h, at today's rate", at.format("%H:%M"))
+            }
         }
     }
 
@@ -55,6 +60,7 @@ impl CounterWarning {
             Self::MoreOrdersThanNumbers { .. } => "more-orders",
             Self::UpdatedAfterDayEnded { .. } => "late-update",
             Self::Unparseable { .. } => "unparseable",
+            Self::CapForecast { .. } => "cap-forecast",
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct CounterRow {
     /// The vendor's orders created in the last hour.
     pub orders_last_hour: u64,
     pub warnings: Vec<CounterWarning>,
+    /// Where today's counter is heading (today's counters only).
+    pub forecast: Option<Forecast>,
 }
 
 impl CounterRow {
@@ -130,6 +138,175 @@ pub fn judge(
         orders,
         orders_last_hour,
         warnings,
+        forecast: None,
+    }
+}
+
+/// Where a counter is heading at its current rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    /// Numbers per hour assumed: the higher of the last hour's and the day's average, so a
+    /// morning rush warns at once and a quiet last hour does not hide a busy day.
+    pub per_hour: f64,
+    /// When it reaches 99,999 at that rate, if that is before its day ends.
+    pub cap_at: Option<DateTime<Utc>>,
+    /// Hours from now to the cap at that rate (infinite when nothing is being issued).
+    pub hours_to_cap: f64,
+    /// A block size for segment mode when the rate makes the counter document hot (more
+    /// than one number a second): about ten seconds of numbers per block.
+    pub segment_block: Option<u32>,
+}
+
+/// Above this many numbers an hour (one a second) the counter document is hot enough that
+/// segment mode pays: one database write per block instead of per number.
+pub const SEGMENT_ADVICE_PER_HOUR: f64 = 3_600.0;
+
+/// Forecasts a counter of today from its sequence and the numbered orders of the last hour.
+/// The time of day's usual shape is not used: today's rate is what an admin can act on.
+pub fn forecast(
+    sequence: u64,
+    orders_last_hour: u64,
+    day_start: DateTime<Utc>,
+    day_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Forecast {
+    let elapsed_h = ((now - day_start).num_seconds() as f64 / 3600.0).max(1.0 / 60.0);
+    let per_hour = (sequence as f64 / elapsed_h).max(orders_last_hour as f64);
+    let left = u64::from(MAX_DAILY_SEQUENCE).saturating_sub(sequence) as f64;
+    let hours_to_cap = if left == 0.0 {
+        0.0
+    } else if per_hour > 0.0 {
+        left / per_hour
+    } else {
+        f64::INFINITY
+    };
+    let cap_at = hours_to_cap
+        .is_finite()
+        .then(|| now + chrono::Duration::milliseconds((hours_to_cap * 3_600_000.0) as i64))
+        .filter(|at| *at < day_end);
+    let segment_block = (per_hour > SEGMENT_ADVICE_PER_HOUR).then(|| {
+        let ten_seconds = (per_hour / 360.0).ceil() as u32;
+        // Rounded up to a round number an admin would type.
+        let round = 10u32.pow(ten_seconds.max(1).ilog10());
+        (ten_seconds.div_ceil(round) * round).clamp(2, crate::domain::ids::MAX_SEGMENT_BLOCK)
+    });
+    Forecast { per_hour, cap_at, hours_to_cap, segment_block }
+}
+
+impl CounterRow {
+    /// Adds today's forecast, and a warning when the cap comes before the day ends.
+    pub fn with_forecast(mut self, day_start: DateTime<Utc>, day_end: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let f = forecast(self.sequence, self.orders_last_hour, day_start, day_end, now);
+        if let Some(at) = f.cap_at
+            && self.sequence < u64::from(MAX_DAILY_SEQUENCE)
+        {
+            self.warnings.push(CounterWarning::CapForecast { at, hours: f.hours_to_cap });
+        }
+        self.forecast = Some(f);
+        self
+    }
+}
+
+/// Why a run of numbers was issued and no order holds it, as far as orderdesk can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GapCause {
+    /// The vendor is in segment mode and the run ends a reserved block: the block's process
+    /// stopped, or the day ended, before it was used up.
+    SegmentBlockUnused,
+    /// The last numbers drawn: an allocation whose order was never stored (it failed or was
+    /// abandoned), or one still being written.
+    LastDrawn,
+    /// Drawn, but no order holds them: an order that failed after its number was taken, or a
+    /// bot's retry after a failover. orderdesk cannot tell these apart.
+    Unexplained,
+}
+
+impl GapCause {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::SegmentBlockUnused => "the rest of a segment block, never used",
+            Self::LastDrawn => "drawn last, no order stored",
+            Self::Unexplained => "drawn, no order holds it (a failed order or a retry)",
+        }
+    }
+}
+
+/// Consecutive numbers no order holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapRun {
+    pub from: u32,
+    pub to: u32,
+    pub cause: GapCause,
+}
+
+impl GapRun {
+    pub fn numbers(&self) -> u32 {
+        self.to - self.from + 1
+    }
+}
+
+/// One vendor-day: numbers its counter issued against the numbers its orders hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forensics {
+    pub counter_id: String,
+    pub issued: u32,
+    /// Distinct sequences held by orders, within what was issued.
+    pub held: u32,
+    pub gaps: Vec<GapRun>,
+    /// Sequences held by more than one order: (sequence, orders).
+    pub duplicates: Vec<(u32, u32)>,
+    /// Sequences orders hold that the counter never issued.
+    pub beyond: Vec<u32>,
+    /// The vendor's segment block, when it is in segment mode.
+    pub segment_block: Option<u32>,
+}
+
+impl Forensics {
+    /// Numbers issued that no order holds.
+    pub fn missing(&self) -> u32 {
+        self.gaps.iter().map(GapRun::numbers).sum()
+    }
+}
+
+/// Compares what a counter issued (`1..=issued`) with the sequences its orders hold.
+pub fn forensics(counter_id: &str, issued: u32, mut held: Vec<u32>, segment_block: Option<u32>) -> Forensics {
+    held.sort_unstable();
+    let mut duplicates = Vec::new();
+    let mut beyond = Vec::new();
+    let mut distinct: Vec<u32> = Vec::with_capacity(held.len());
+    for chunk in held.chunk_by(|a, b| a == b) {
+        let n = chunk[0];
+        if chunk.len() > 1 {
+            duplicates.push((n, chunk.len() as u32));
+        }
+        if n == 0 || n > issued {
+            beyond.push(n);
+        } else {
+            distinct.push(n);
+        }
+    }
+    let mut gaps = Vec::new();
+    let mut next = 1u32;
+    for &n in distinct.iter().chain(std::iter::once(&(issued + 1))) {
+        if n > next {
+            let (from, to) = (next, n - 1);
+            let cause = match segment_block {
+                Some(block) if to % block == 0 || to == issued => GapCause::SegmentBlockUnused,
+                _ if to == issued => GapCause::LastDrawn,
+                _ => GapCause::Unexplained,
+            };
+            gaps.push(GapRun { from, to, cause });
+        }
+        next = n + 1;
+    }
+    Forensics {
+        counter_id: counter_id.to_owned(),
+        issued,
+        held: distinct.len() as u32,
+        gaps,
+        duplicates,
+        beyond,
+        segment_block,
     }
 }
 
@@ -160,6 +337,65 @@ mod tests {
         assert_eq!(kinds(&judge("20261121-pizza", 5, Some(midnight), 5, 0, end_utc)), ["late-update"]);
         assert_eq!(kinds(&judge("2026-11-21-pizza", 5, Some(at), 5, 0, end_utc)), ["unparseable"]);
         assert_eq!(kinds(&judge("20261131-pizza", 5, Some(at), 5, 0, end_utc)), ["unparseable"], "no 31 November");
+    }
+
+    #[test]
+    fn the_forecast_takes_the_busier_rate_and_warns_only_before_the_day_ends() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
+        let end = start + chrono::Duration::days(1);
+        let noon = start + chrono::Duration::hours(12);
+        // 60,000 by noon is 5,000 an hour: 39,999 left take 8 h, at 20:00, before midnight.
+        let f = forecast(60_000, 100, start, end, noon);
+        assert_eq!(f.per_hour, 5_000.0);
+        assert!((f.hours_to_cap - 7.9998).abs() < 0.001, "{f:?}");
+        assert_eq!(f.cap_at.map(|t| t.format("%H:%M").to_string()).as_deref(), Some("19:59"));
+        assert_eq!(f.segment_block, Some(20), "5,000/h is 14 numbers in 10 s, rounded up to 20");
+        // A quiet day whose last hour is a rush: the last hour's rate decides.
+        let f = forecast(1_200, 30_000, start, end, noon);
+        assert_eq!(f.per_hour, 30_000.0);
+        assert!(f.cap_at.is_some());
+        assert_eq!(f.segment_block, Some(90));
+        // Slow enough to last the day: no cap time, no warning, no segment advice.
+        let f = forecast(1_000, 50, start, end, noon);
+        assert!(f.cap_at.is_none() && f.segment_block.is_none(), "{f:?}");
+        let row = judge("20261121-pizza", 1_000, Some(noon), 1_000, 50, end_utc).with_forecast(start, end, noon);
+        assert!(kinds(&row).is_empty());
+        let row = judge("20261121-pizza", 60_000, Some(noon), 60_000, 100, end_utc).with_forecast(start, end, noon);
+        assert_eq!(kinds(&row), ["cap-forecast"]);
+        // Nothing issued yet: never, not a division by zero.
+        let f = forecast(0, 0, start, end, start);
+        assert!(f.hours_to_cap.is_infinite() && f.cap_at.is_none());
+        // Already at the cap: no forecast warning on top of the near-cap one.
+        let row = judge("20261121-pizza", 99_999, Some(noon), 99_999, 0, end_utc).with_forecast(start, end, noon);
+        assert_eq!(kinds(&row), ["near-cap"]);
+    }
+
+    #[test]
+    fn forensics_lists_and_classifies_every_gap() {
+        // Issued 1..=12; orders hold 1, 2, 4, 5, 5 (twice), 8, 9 and 14 (never issued).
+        let f = forensics("20261121-pizza", 12, vec![9, 1, 2, 4, 5, 5, 8, 14], None);
+        assert_eq!(f.held, 6);
+        assert_eq!(f.missing(), 6);
+        assert_eq!(
+            f.gaps.iter().map(|g| (g.from, g.to, g.cause)).collect::<Vec<_>>(),
+            [(3, 3, GapCause::Unexplained), (6, 7, GapCause::Unexplained), (10, 12, GapCause::LastDrawn)]
+        );
+        assert_eq!(f.duplicates, [(5, 2)]);
+        assert_eq!(f.beyond, [14]);
+        // In segment mode with blocks of 5: 6..=10 would end a block; 13..=15 is the tail.
+        let f = forensics("20261121-pizza", 15, vec![1, 2, 3, 4, 5, 11, 12], Some(5));
+        assert_eq!(
+            f.gaps.iter().map(|g| (g.from, g.to, g.cause)).collect::<Vec<_>>(),
+            [(6, 10, GapCause::SegmentBlockUnused), (13, 15, GapCause::SegmentBlockUnused)]
+        );
+        // Nothing missing: no gaps.
+        let f = forensics("20261121-pizza", 3, vec![1, 2, 3], None);
+        assert!(f.gaps.is_empty() && f.duplicates.is_empty() && f.beyond.is_empty());
+        // Nothing held at all: one run, all of it.
+        assert_eq!(
+            forensics("20261121-pizza", 4, vec![], None).gaps,
+            [GapRun { from: 1, to: 4, cause: GapCause::LastDrawn }]
+        );
     }
 
     #[test]

@@ -88,13 +88,21 @@ pub struct OrderSummary {
 }
 
 impl OrderSummary {
-    /// The best identifier to show for this order.
+    /// The order's name as customers quote it: the BB number when it has one (a marketplace
+    /// order's UUID means nothing to its customer or vendor), else the ORD ID, else the
+    /// legacy id.
     pub fn headline(&self) -> String {
-        self.order_id
+        self.order_number
             .clone()
-            .or_else(|| self.order_number.clone())
+            .or_else(|| self.order_id.clone())
             .or_else(|| self.legacy_id.clone())
             .unwrap_or_else(|| "(no ID)".into())
+    }
+
+    /// The short form shown beside the name (`ORD-A3F8D2`, what the bot tells customers),
+    /// for bot orders; a marketplace order's customers never see one.
+    pub fn display_beside(&self) -> Option<String> {
+        (self.order_number.is_none()).then(|| self.display_id.clone()).flatten()
     }
 }
 

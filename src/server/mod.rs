@@ -5,6 +5,7 @@ mod api;
 pub mod assets;
 mod audit_csv;
 mod csv;
+mod gaps_csv;
 pub mod headers;
 mod healthz;
 mod html;
@@ -236,6 +237,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .route("/orders.csv", get(orders_csv::export))
         .route("/qr/{file}", get(qr::image))
         .route("/audit.csv", get(audit_csv::export))
+        .route("/counters/{counter}/gaps.csv", get(gaps_csv::export))
         .route("/metrics", get(metrics::prometheus))
         .route("/api/performance/stats", get(metrics::stats))
         .route("/login", get(login::show))

@@ -46,6 +46,7 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
             let orders = per_day.get(&vendor).copied().unwrap_or(0);
             let hour = last_hour.get(&vendor).copied().unwrap_or(0);
             judge(&c.counter_id, c.sequence, c.last_updated, orders, hour, |d| day_end(tz, d))
+                .with_forecast(start, end, now)
         })
         .collect();
     let malformed = store
@@ -55,6 +56,29 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
         .map(|c| judge(&c.counter_id, c.sequence, c.last_updated, c.sequence, 0, |d| day_end(tz, d)))
         .collect();
     Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, malformed })
+}
+
+/// One vendor-day's numbers: issued by its counter against held by its orders, the gaps
+/// classified. `None` when there is no such counter.
+pub async fn counter_forensics(
+    store: &Store,
+    tz: Tz,
+    counter: &CounterId,
+    segment_block: Option<u32>,
+) -> Result<Option<crate::domain::counters::Forensics>, StorageError> {
+    let id = counter.to_string();
+    let Some(raw) = store.counters_by_id(std::slice::from_ref(&id)).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let (start, end) = (day_start(tz, counter.day), day_end(tz, counter.day));
+    let held: Vec<u32> = store
+        .numbers_held(counter.vendor.as_str(), start, end)
+        .await?
+        .iter()
+        .filter_map(|n| crate::domain::ids::BbNumber::parse(n).ok().map(|n| n.sequence))
+        .collect();
+    let issued = u32::try_from(raw.sequence).unwrap_or(u32::MAX);
+    Ok(Some(crate::domain::counters::forensics(&id, issued, held, segment_block)))
 }
 
 /// One vendor's last 30 days: (day, counter sequence, numbered orders that day).

@@ -219,6 +219,37 @@ impl Store {
         self.count_orders_by("orders_per_vendor", filter, Bson::String("$vendor_id".into())).await
     }
 
+    /// The BB numbers one vendor's orders created in `[from, to)` hold (at most
+    /// `MAX_DAILY_SEQUENCE` + 1,000: a day's numbers and then some duplicates).
+    pub async fn numbers_held(
+        &self,
+        vendor: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<String>, StorageError> {
+        use futures::TryStreamExt;
+        let filter = doc! {
+            "vendor_id": vendor,
+            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
+            "order_number": { "$type": "string" },
+        };
+        let orders = self.collection(super::names::ORDERS);
+        let limit = i64::from(crate::domain::ids::MAX_DAILY_SEQUENCE) + 1_000;
+        let docs: Vec<Document> = self
+            .run("numbers_held", super::names::ORDERS, async {
+                orders
+                    .find(filter)
+                    .projection(doc! { "_id": 0, "order_number": 1 })
+                    .limit(limit)
+                    .max_time(self.op_timeout)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(docs.iter().filter_map(|d| d.get_str("order_number").ok().map(str::to_owned)).collect())
+    }
+
     /// One vendor's numbered orders per day (`YYYYMMDD` in `time_zone`) in `[from, to)`.
     pub async fn vendor_orders_per_day(
         &self,

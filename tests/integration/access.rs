@@ -64,6 +64,11 @@ async fn every_server_function_is_classified_and_the_role_matrix_holds() {
     }
 
     let app = helpers::spawn_app().await;
+    helpers::raw_collection(app.store.database_name(), "ordercounters")
+        .await
+        .insert_one(mongodb::bson::doc! { "counterId": "20261121-pizza", "sequence": 3_i32 })
+        .await
+        .unwrap();
     let anonymous = helpers::client_with("theme=dark", false);
     let support = helpers::client_with(&app.cookie, false);
     let (admin_cookie, admin_csrf) = helpers::signed_in(&app.store, Role::Admin).await;
@@ -71,7 +76,17 @@ async fn every_server_function_is_classified_and_the_role_matrix_holds() {
 
     let mut calls: Vec<(Method, String, bool)> =
         fns.iter().map(|(p, m)| (m.clone(), p.clone(), p.starts_with("/api/admin/"))).collect();
-    for page in ["/", "/search?q=ORD-A3F8D2", "/orders", "/counters", "/performance", "/failures", "/orders.csv"] {
+    for page in [
+        "/",
+        "/search?q=ORD-A3F8D2",
+        "/orders",
+        "/counters",
+        "/counters/20261121-pizza",
+        "/counters/20261121-pizza/gaps.csv",
+        "/performance",
+        "/failures",
+        "/orders.csv",
+    ] {
         calls.push((Method::GET, page.into(), false));
     }
     for page in ["/maintenance", "/audit", "/audit.csv", "/api-keys"] {
@@ -370,6 +385,8 @@ async fn no_path_form_reads_past_access_control() {
         "/orders?status=paid",
         "/orders/ORD-5E17E1",
         "/counters",
+        "/counters/20261121-pizza",
+        "/counters/20261121-pizza/gaps.csv",
         "/performance",
         "/failures",
         "/orders.csv",

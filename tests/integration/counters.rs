@@ -50,7 +50,8 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
     let view = orderdesk::services::monitoring::counters_today(&store, chrono_tz::UTC, now).await.unwrap();
     assert_eq!(view.rows.len(), 4, "today's counters only");
-    assert_eq!(kinds(&view.rows, "20261121-hot"), ["near-cap", "gaps"]);
+    // 80,000 by 11:30 is ~7,000 an hour: the last 19,999 go by about 14:20, before midnight.
+    assert_eq!(kinds(&view.rows, "20261121-hot"), ["near-cap", "gaps", "cap-forecast"]);
     assert!(kinds(&view.rows, "20261121-calm").is_empty());
     assert_eq!(kinds(&view.rows, "20261121-double"), ["more-orders"]);
     assert_eq!(kinds(&view.rows, "20261121-late"), ["late-update"]);
@@ -127,4 +128,41 @@ async fn a_counter_change_ends_the_pages_wait_in_every_process() {
     // Asked with a time it has not reached yet (the other process is ahead), a process waits
     // rather than answer with an older one.
     assert!(counters_changed(&b, after + 1).await.is_some_and(|v| v > after));
+}
+
+/// Issue #17: a vendor-day's numbers issued against numbers held, gap by gap, on its page
+/// and as CSV; a counterId that does not parse is a 400, one that does not exist a 404.
+#[tokio::test]
+async fn a_vendor_days_gaps_are_listed_on_its_page_and_in_the_csv() {
+    let app = helpers::spawn_app().await;
+    let db = app.store.database_name().to_owned();
+    helpers::raw_collection(&db, "ordercounters")
+        .await
+        .insert_one(doc! { "counterId": "20261121-pizza", "sequence": 6_i32, "lastUpdated": at(12, 0), "__v": 0 })
+        .await
+        .unwrap();
+    let order = |n: u32| {
+        doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "pizza",
+        "order_number": format!("BB-1763726400000-A1B2-{n:05}"), "created_at": at(10, n) }
+    };
+    helpers::raw_collection(&db, "orders").await.insert_many([order(1), order(2), order(4)]).await.unwrap();
+
+    let page = app.get("/counters/20261121-pizza").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-testid=\"gaps\""), "{html}");
+    assert!(html.contains("00003") && html.contains("00005–00006"), "{html}");
+    assert!(html.contains("drawn last, no order stored"), "{html}");
+
+    let csv = app.get("/counters/20261121-pizza/gaps.csv").await;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert_eq!(
+        csv.text().await.unwrap(),
+        "counter_id,from,to,numbers,cause\n20261121-pizza,3,3,1,Unexplained\n20261121-pizza,5,6,2,LastDrawn\n"
+    );
+    assert_eq!(app.get("/counters/not-a-counter/gaps.csv").await.status(), 400);
+    assert_eq!(app.get("/counters/20261121-nobody/gaps.csv").await.status(), 404);
+    let missing = app.get("/counters/20261121-nobody").await;
+    assert!(missing.text().await.unwrap().contains("There is no counter 20261121-nobody"));
 }

@@ -1,5 +1,7 @@
 //! Widgets shared by pages.
 
+pub mod charts;
+pub mod command_palette;
 pub mod copy_button;
 pub mod error_notice;
 pub mod header;

@@ -34,6 +34,7 @@ pub fn OrderTable(orders: Vec<OrderSummary>) -> impl IntoView {
                                             .into_any(),
                                         None => view! { <span>{o.headline()}</span> }.into_any(),
                                     }}
+                                    {o.display_beside().map(|d| view! { <span class="ml-2 text-xs text-slate-500 dark:text-slate-400" data-testid="display-beside">{d}</span> })}
                                 </td>
                                 <td class="py-1.5 pr-4">{o.source.label()}</td>
                                 <td class="py-1.5 pr-4">{format::text(o.status.as_deref())}</td>

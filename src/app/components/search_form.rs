@@ -21,7 +21,7 @@ pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
 pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value: Option<String>) -> impl IntoView {
     let (input_class, id) = if compact {
         (
-            "w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800",
+            "w-full min-w-0 rounded border border-slate-300 bg-white px-2 py-1 text-sm lg:w-56 dark:border-slate-700 dark:bg-slate-800",
             "header-search",
         )
     } else {
@@ -46,14 +46,14 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
     };
     let list_id = format!("{id}-suggestions");
     view! {
-        <Form method="GET" action="/search" attr:role="search" attr:class="flex w-full gap-2">
+        <Form method="GET" action="/search" attr:role="search" attr:class="flex w-full min-w-0 gap-2">
             <label for=id class="sr-only">"Order ID, display ID, BB number, legacy id or telegram id"</label>
             <input
                 id=id
                 type="search"
                 name="q"
                 value=value
-                maxlength="256"
+                maxlength=crate::domain::ids::explain::MAX_PASTE.to_string()
                 autocomplete="off"
                 placeholder="ORD-A3F8D2, BB-…, UUID, telegram id"
                 class=input_class

@@ -7,7 +7,10 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{
+        components::{charts::IssuedHeldChart, error_notice::ErrorNotice},
+        format,
+    },
     domain::counters::{CounterRow, CounterWarning},
     domain::error::AppError,
 };
@@ -140,14 +143,89 @@ fn sorted(mut rows: Vec<CounterRow>, filter: &str, sort: &str) -> Vec<CounterRow
         "updated" => rows.sort_by_key(|r| std::cmp::Reverse(r.last_updated)),
         "hour" => rows.sort_by_key(|r| std::cmp::Reverse(r.orders_last_hour)),
         "warnings" => rows.sort_by(|a, b| b.warnings.len().cmp(&a.warnings.len()).then(b.sequence.cmp(&a.sequence))),
+        "cap" => rows.sort_by(|a, b| hours_to_cap(a).total_cmp(&hours_to_cap(b)).then(b.sequence.cmp(&a.sequence))),
         _ => rows.sort_by(|a, b| b.sequence.cmp(&a.sequence).then(a.counter_id.cmp(&b.counter_id))),
     }
     rows
 }
 
+fn hours_to_cap(row: &CounterRow) -> f64 {
+    row.forecast.as_ref().map_or(f64::INFINITY, |f| f.hours_to_cap)
+}
+
+/// "0.04%" rather than "0.0%": a small share must still read as more than nothing.
+fn share_text(share: f64) -> String {
+    if share > 0.0 && share < 0.01 { format!("{:.2}%", share * 100.0) } else { format!("{:.1}%", share * 100.0) }
+}
+
+/// The vendor an admin should look at first, twice over: the busiest in the last hour and
+/// the one whose counter reaches the cap soonest.
+#[component]
+fn AtAGlance(rows: Vec<CounterRow>) -> impl IntoView {
+    let busiest =
+        rows.iter().filter(|r| r.orders_last_hour > 0).max_by_key(|r| (r.orders_last_hour, r.sequence)).cloned();
+    let nearest = rows
+        .iter()
+        .filter(|r| r.sequence > 0)
+        .min_by(|a, b| hours_to_cap(a).total_cmp(&hours_to_cap(b)).then(b.sequence.cmp(&a.sequence)))
+        .cloned();
+    let card = "rounded border border-slate-200 p-3 dark:border-slate-700";
+    let vendor = |r: &CounterRow| r.vendor.clone().unwrap_or_else(|| r.counter_id.clone());
+    view! {
+        <div class="mt-4 grid gap-3 sm:grid-cols-2" data-testid="counters-glance">
+            <div class=card data-testid="glance-busiest">
+                <p class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">"Busiest in the last hour"</p>
+                {match busiest {
+                    Some(r) => view! {
+                        <p class="mt-1 font-mono text-lg font-semibold">{vendor(&r)}</p>
+                        <p class="text-sm">{format!("{} orders in the last hour · {} numbers today", format::count(r.orders_last_hour), format::count(r.sequence))}</p>
+                    }.into_any(),
+                    None => view! { <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">"No numbered order in the last hour."</p> }.into_any(),
+                }}
+            </div>
+            <div class=card data-testid="glance-nearest-cap">
+                <p class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">"Nearest to the daily cap"</p>
+                {match nearest {
+                    Some(r) => {
+                        let when = match r.forecast.as_ref().and_then(|f| f.cap_at.map(|at| (at, f.hours_to_cap))) {
+                            Some((at, h)) => format!("reaches 99,999 at {} UTC (in {h:.1} h)", at.format("%H:%M")),
+                            None => "does not reach the cap today at this rate".to_owned(),
+                        };
+                        let urgent = r.warnings.iter().any(|w| matches!(w, CounterWarning::CapForecast { .. } | CounterWarning::NearCap { .. }));
+                        view! {
+                            <p class="mt-1 font-mono text-lg font-semibold" class=("text-red-700", urgent) class=("dark:text-red-300", urgent)>{vendor(&r)}</p>
+                            <p class="text-sm">{format!("{} ({}) · {when}", format::count(r.sequence), share_text(r.share()))}</p>
+                        }.into_any()
+                    }
+                    None => view! { <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">"No counter has issued a number today."</p> }.into_any(),
+                }}
+            </div>
+        </div>
+    }
+}
+
+/// The forecast cell: when the cap comes, and segment-mode advice for a hot counter.
+fn forecast_cell(row: &CounterRow) -> impl IntoView + use<> {
+    let Some(f) = row.forecast.clone() else { return view! { <span>{format::MISSING}</span> }.into_any() };
+    let when = match f.cap_at {
+        Some(at) => view! { <span class="font-semibold text-red-700 dark:text-red-300">{format!("{} UTC (in {:.1} h)", at.format("%H:%M"), f.hours_to_cap)}</span> }.into_any(),
+        None if f.per_hour > 0.0 => view! { <span>"not today"</span> }.into_any(),
+        None => view! { <span class="text-slate-500 dark:text-slate-400">"idle"</span> }.into_any(),
+    };
+    view! {
+        <div data-testid="forecast">
+            {when}
+            <span class="block text-xs text-slate-500 dark:text-slate-400">{format!("{}/h", format::count(f.per_hour.round() as u64))}</span>
+            {f.segment_block.map(|b| view! { <span class="block text-xs text-amber-800 dark:text-amber-300" data-testid="segment-advice">{format!("hot: segment mode, blocks of {b}")}</span> })}
+        </div>
+    }
+    .into_any()
+}
+
 fn warning_badge(w: &CounterWarning) -> impl IntoView + use<> {
     let colour = match w {
         CounterWarning::NearCap { .. }
+        | CounterWarning::CapForecast { .. }
         | CounterWarning::MoreOrdersThanNumbers { .. }
         | CounterWarning::Unparseable { .. } => "bg-red-100 text-red-900 dark:bg-red-950 dark:text-red-200",
         _ => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
@@ -159,6 +237,7 @@ fn warning_badge(w: &CounterWarning) -> impl IntoView + use<> {
 fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sort: String) -> impl IntoView {
     let total = view.rows.len();
     let warned = view.rows.iter().filter(|r| !r.warnings.is_empty()).count();
+    let glance = view.rows.clone();
     let rows = sorted(view.rows, &filter, &sort);
     let head = move |key: &'static str, label: &'static str| {
         let href = format!("/counters?sort={key}&q={}", format::urlencode(&filter));
@@ -169,6 +248,7 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
         view.day, view.time_zone
     );
     view! {
+        <AtAGlance rows=glance />
         <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">{summary}</p>
         {if rows.is_empty() {
             view! { <p class="mt-2 text-slate-500" data-testid="counters-empty">"No counter matches. Each vendor's counter appears here with its first BB number of the day."</p> }.into_any()
@@ -177,20 +257,29 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
                 <div class="mt-2 overflow-x-auto">
                     <table class="w-full text-left text-sm tabular-nums" data-testid="counters">
                         <thead class="text-slate-500"><tr>
-                            {head("vendor", "Counter")}{head("share", "Sequence")}<th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}{head("hour", "Orders last hour")}{head("warnings", "Warnings")}
+                            {head("vendor", "Counter")}{head("share", "Sequence")}<th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}{head("hour", "Orders last hour")}{head("cap", "Cap forecast")}{head("warnings", "Warnings")}
                         </tr></thead>
                         <tbody>
                             {rows.into_iter().map(|r| {
                                 let share = r.share();
-                                let bar = if share >= 0.8 { "bg-red-600" } else { "bg-indigo-600" };
+                                let bar = if share >= 0.8 || r.warnings.iter().any(|w| matches!(w, CounterWarning::CapForecast { .. })) { "bg-red-600" } else { "bg-indigo-600" };
+                                // Any number issued shows at least a sliver of bar.
+                                let width = if r.sequence > 0 { (share * 100.0).clamp(1.0, 100.0) } else { 0.0 };
                                 let vendor_link = r.vendor.clone().map(|v| format!("/counters?vendor={}", format::urlencode(&v)));
                                 view! {
                                     <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-counter=r.counter_id.clone()>
-                                        <td class="py-1 pr-3 font-mono">{match vendor_link { Some(href) => view! { <a class="text-indigo-700 underline dark:text-indigo-300" href=href>{r.counter_id.clone()}</a> }.into_any(), None => view! { <span>{r.counter_id.clone()}</span> }.into_any() }}</td>
+                                        <td class="py-1 pr-3 font-mono">{match vendor_link {
+                                            Some(days) => view! {
+                                                <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{}", format::urlencode(&r.counter_id)) title="Numbers issued against numbers held, gap by gap">{r.counter_id.clone()}</a>
+                                                <a class="ml-2 text-xs text-slate-600 underline dark:text-slate-400" href=days>"30 days"</a>
+                                            }.into_any(),
+                                            None => view! { <span>{r.counter_id.clone()}</span> }.into_any(),
+                                        }}</td>
                                         <td class="pr-3 text-right" data-testid="sequence">{format::count(r.sequence)}</td>
-                                        <td class="pr-3"><div class="flex items-center gap-2"><div class="h-2 w-24 rounded bg-slate-200 dark:bg-slate-700"><div class=format!("h-2 rounded {bar}") style=format!("width: {:.1}%", (share * 100.0).min(100.0))></div></div>{format!("{:.1}%", share * 100.0)}</div></td>
+                                        <td class="pr-3"><div class="flex items-center gap-2"><div class="h-2 w-24 rounded bg-slate-200 dark:bg-slate-700"><div class=format!("h-2 rounded {bar}") style=format!("width: {width:.1}%")></div></div>{share_text(share)}</div></td>
                                         <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
                                         <td class="pr-3 text-right">{format::count(r.orders_last_hour)}</td>
+                                        <td class="pr-3">{forecast_cell(&r)}</td>
                                         <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
                                     </tr>
                                 }.into_any()
@@ -210,51 +299,13 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
     .into_any()
 }
 
-/// Thirty days of one vendor's counter (bars) and numbered orders (dots), as SVG.
+/// Thirty days of one vendor's counter (bars) and numbered orders (dots).
 #[component]
 fn VendorChart(vendor: String, days: Vec<(chrono::NaiveDate, u64, u64)>) -> impl IntoView {
-    let max = days.iter().map(|(_, s, o)| (*s).max(*o)).max().unwrap_or(0).max(1) as f64;
-    let (left, width, height) = (48.0, 600.0, 160.0);
-    let step = width / days.len().max(1) as f64;
-    let mut svg = format!(
-        r#"<svg role="img" aria-label="{v}: counter sequence and numbered orders per day, last 30 days" viewBox="0 0 {w} {h}" class="w-full max-w-3xl text-slate-700 dark:text-slate-300" xmlns="http://www.w3.org/2000/svg"><title>{v}: numbers issued (bars) and orders holding them (dots) per day</title>"#,
-        v = format::escape_html(&vendor),
-        w = left + width + 10.0,
-        h = height + 40.0
-    );
-    for (i, (day, seq, orders)) in days.iter().enumerate() {
-        let x = left + i as f64 * step;
-        let bh = *seq as f64 / max * height;
-        svg += &format!(
-            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" class="fill-indigo-400 dark:fill-indigo-600"><title>{day}: {seq} issued, {orders} orders</title></rect>"#,
-            x + 1.0,
-            height - bh + 10.0,
-            step - 2.0
-        );
-        svg += &format!(
-            r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="currentColor"/>"#,
-            x + step / 2.0,
-            height - *orders as f64 / max * height + 10.0
-        );
-        if i % 7 == 0 {
-            svg += &format!(
-                r#"<text x="{x:.1}" y="{}" font-size="10" fill="currentColor">{}</text>"#,
-                height + 26.0,
-                day.format("%m-%d")
-            );
-        }
-    }
-    svg += &format!(
-        r#"<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" stroke="currentColor" stroke-width="0.5"/><text x="{t}" y="14" text-anchor="end" font-size="10" fill="currentColor">{max}</text><text x="{t}" y="{b}" text-anchor="end" font-size="10" fill="currentColor">0</text><text x="{r}" y="{d}" text-anchor="end" font-size="10" fill="currentColor">day (numbers per day)</text></svg>"#,
-        b = height + 10.0,
-        r = left + width,
-        t = left - 4.0,
-        d = height + 38.0
-    );
     view! {
         <section class="mt-4" data-testid="vendor-chart">
             <h2 class="text-lg font-semibold">{format!("{vendor}: last 30 days")}</h2>
-            <div class="mt-2" inner_html=svg></div>
+            <div class="mt-2"><IssuedHeldChart vendor days /></div>
         </section>
     }
 }

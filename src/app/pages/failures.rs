@@ -5,7 +5,10 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{
+        components::{charts::BarChart, error_notice::ErrorNotice},
+        format,
+    },
     domain::error::AppError,
     domain::failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate},
 };
@@ -76,52 +79,6 @@ fn RateTable(title: &'static str, rows: Vec<Rate>, testid: &'static str) -> impl
     .into_any()
 }
 
-/// Bars of a series as SVG: labels under the bars, values as titles, a labelled y axis.
-pub fn bar_chart(label: &str, unit: &str, bars: &[(String, f64)]) -> String {
-    if bars.is_empty() {
-        return format!(
-            r#"<p class="text-sm text-slate-500">No data for “{}” in the period.</p>"#,
-            format::escape_html(label)
-        );
-    }
-    let (left, width, height) = (56.0, 640.0, 150.0);
-    let max = bars.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1e-9);
-    let step = width / bars.len() as f64;
-    let mut svg = format!(
-        r#"<svg role="img" aria-label="{l} ({u})" viewBox="0 0 {w} {h}" class="w-full max-w-3xl text-slate-700 dark:text-slate-300" xmlns="http://www.w3.org/2000/svg"><title>{l} ({u})</title>"#,
-        l = format::escape_html(label),
-        u = format::escape_html(unit),
-        w = left + width + 10.0,
-        h = height + 44.0
-    );
-    let every = (bars.len() / 8).max(1);
-    for (i, (name, value)) in bars.iter().enumerate() {
-        let x = left + i as f64 * step;
-        let bh = value / max * height;
-        let name = format::escape_html(name);
-        svg += &format!(
-            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" class="fill-indigo-500 dark:fill-indigo-400"><title>{name}: {value:.1} {}</title></rect>"#,
-            x + 1.0,
-            height - bh + 10.0,
-            (step - 2.0).max(1.0),
-            format::escape_html(unit)
-        );
-        if i % every == 0 {
-            svg +=
-                &format!(r#"<text x="{x:.1}" y="{}" font-size="10" fill="currentColor">{name}</text>"#, height + 26.0);
-        }
-    }
-    svg += &format!(
-        r#"<line x1="{left}" y1="{b}" x2="{r}" y2="{b}" stroke="currentColor" stroke-width="0.5"/><text x="{t}" y="16" text-anchor="end" font-size="10" fill="currentColor">{max:.1}</text><text x="{t}" y="{b}" text-anchor="end" font-size="10" fill="currentColor">0</text><text x="4" y="{m}" font-size="10" fill="currentColor">{u}</text></svg>"#,
-        b = height + 10.0,
-        r = left + width,
-        t = left - 4.0,
-        m = height / 2.0,
-        u = format::escape_html(unit)
-    );
-    svg
-}
-
 #[component]
 fn Report(report: FailureReport) -> impl IntoView {
     let c = report.completion.clone();
@@ -147,7 +104,7 @@ fn Report(report: FailureReport) -> impl IntoView {
         </p>
         <section class="mt-4">
             <h2 class="text-lg font-semibold">"Failure rate by day"</h2>
-            <div inner_html=bar_chart("Failure rate by day", "% failed", &by_day)></div>
+            <BarChart label="Failure rate by day".to_owned() unit="% failed".to_owned() bars=by_day />
         </section>
         <RateTable title="By ID scheme" rows=report.by_scheme testid="by-scheme" />
         <RateTable title="By status" rows=report.by_status testid="by-status" />
@@ -155,7 +112,7 @@ fn Report(report: FailureReport) -> impl IntoView {
         <section class="mt-6" data-testid="completion">
             <h2 class="text-lg font-semibold">"From creation to completion"</h2>
             <p class="text-sm tabular-nums">{format!("{} completed orders: p50 {:.0} min, p90 {:.0} min, p99 {:.0} min", format::count(c.orders), c.p50_minutes, c.p90_minutes, c.p99_minutes)}</p>
-            <div inner_html=bar_chart("Completed orders by time to completion", "orders", &hist)></div>
+            <BarChart label="Completed orders by time to completion".to_owned() unit="orders".to_owned() bars=hist />
         </section>
     }
     .into_any()

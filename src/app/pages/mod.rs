@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod counter_day;
 pub mod counters;
 pub mod failures;
 pub mod home;

@@ -8,6 +8,7 @@ use crate::{
         format::{self, MISSING},
     },
     domain::error::AppError,
+    domain::ids::explain::Explanation,
     domain::orders::{OrderDetails, OrderSummary, StepState, timeline},
 };
 
@@ -19,6 +20,8 @@ pub enum OrderPageData {
         tracking_url: Option<String>,
         /// The tracking QR code, an image of its own (`/qr/{order_id}.svg`).
         qr_href: Option<String>,
+        /// How the order's name reads, part by part.
+        explanation: Explanation,
     },
     /// The key names several orders (a short display ID, a shared legacy ID).
     Many { read_as: String, orders: Vec<OrderSummary> },
@@ -51,7 +54,9 @@ pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
             // Opening an order is access to customer data: it is audited.
             let opened = details.summary.page_key().unwrap_or(&key).to_owned();
             crate::server::audit("order.view", &format!("order={opened}"), "ok").await?;
-            Ok(OrderPageData::One { details, tracking_url, qr_href })
+            let explanation =
+                crate::domain::ids::explain::explain(&details.summary.headline(), state.settings.time_zone);
+            Ok(OrderPageData::One { details, tracking_url, qr_href, explanation })
         }
         OrderLookup::Many(orders) => Ok(OrderPageData::Many { read_as: lookup.describe(), orders }),
     }
@@ -66,8 +71,8 @@ pub fn OrderPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="text-slate-500">"Loading the order…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(OrderPageData::One { details, tracking_url, qr_href }) => {
-                        view! { <Order details=*details tracking_url qr_href /> }.into_any()
+                    Ok(OrderPageData::One { details, tracking_url, qr_href, explanation }) => {
+                        view! { <Order details=*details tracking_url qr_href explanation /> }.into_any()
                     }
                     Ok(OrderPageData::Many { read_as, orders }) => view! {
                         <h1 class="text-2xl font-bold">"Several orders match"</h1>
@@ -89,6 +94,19 @@ pub fn OrderPage() -> impl IntoView {
     }
 }
 
+/// An explanation's parts as a definition list (the order page and the search page).
+#[component]
+pub fn ExplanationFacts(explanation: Explanation) -> impl IntoView {
+    view! {
+        <dl class="mt-2 grid grid-cols-1 gap-x-6 text-sm sm:grid-cols-[max-content_1fr]" data-testid="explanation">
+            {explanation.facts.into_iter().map(|f| view! {
+                <dt class="text-slate-500 dark:text-slate-400">{f.label}</dt>
+                <dd class="mb-1 break-words">{f.value}</dd>
+            }).collect_view()}
+        </dl>
+    }
+}
+
 /// A labelled value with a copy button when there is something to copy.
 #[component]
 fn Field(label: &'static str, value: Option<String>, #[prop(optional)] copy: bool) -> impl IntoView {
@@ -105,7 +123,12 @@ fn Field(label: &'static str, value: Option<String>, #[prop(optional)] copy: boo
 }
 
 #[component]
-fn Order(details: OrderDetails, tracking_url: Option<String>, qr_href: Option<String>) -> impl IntoView {
+fn Order(
+    details: OrderDetails,
+    tracking_url: Option<String>,
+    qr_href: Option<String>,
+    explanation: Explanation,
+) -> impl IntoView {
     let OrderDetails {
         summary: o,
         times,
@@ -127,11 +150,18 @@ fn Order(details: OrderDetails, tracking_url: Option<String>, qr_href: Option<St
     };
     let card = "rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900";
     let headline = o.headline();
+    // The counter day a BB number came from, when the order names its vendor.
+    let counter = explanation
+        .counter_day
+        .zip(o.vendor_id.as_deref().and_then(|v| crate::domain::ids::VendorId::parse(v).ok()))
+        .map(|(day, vendor)| crate::domain::ids::CounterId::new(day, vendor).to_string());
     view! {
+        <leptos_meta::Title text=format!("{headline} · orderdesk") />
         <article data-testid="order-page">
             <div class="flex flex-wrap items-center gap-3">
-                <h1 class="font-mono text-2xl font-bold break-all">{headline.clone()}</h1>
+                <h1 class="font-mono text-2xl font-bold break-all" data-testid="order-name">{headline.clone()}</h1>
                 <CopyButton text=headline />
+                {o.display_beside().map(|d| view! { <span class="font-mono text-sm text-slate-500 dark:text-slate-400" title="The display form the bot shows the customer">{d}</span> })}
                 <span class=format!("rounded-full px-3 py-1 text-sm font-medium {status_class}") data-testid="order-status">{status}</span>
                 <span class="text-sm text-slate-500">{o.source.label()}</span>
             </div>
@@ -211,6 +241,14 @@ fn Order(details: OrderDetails, tracking_url: Option<String>, qr_href: Option<St
                     }}
                 </section>
             </div>
+            <section class=format!("{card} mt-4") data-testid="order-id-explained">
+                <h2 class="font-semibold">"How its ID reads"</h2>
+                <ExplanationFacts explanation />
+                {counter.map(|id| view! {
+                    <p class="mt-2 text-sm">"Its sequence came from counter "
+                        <a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{id}")>{id.clone()}</a>"."</p>
+                })}
+            </section>
             <details class=format!("{card} mt-4")>
                 <summary class="cursor-pointer font-semibold">"Raw document"</summary>
                 <pre class="mt-2 overflow-x-auto text-xs" data-testid="raw-json">{raw_json}</pre>

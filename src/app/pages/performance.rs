@@ -5,9 +5,15 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{
+        components::{
+            charts::{LatencyChart, LatencyRow},
+            error_notice::ErrorNotice,
+        },
+        format,
+    },
     domain::error::AppError,
-    domain::performance::{OpSummary, PerformanceStats},
+    domain::performance::PerformanceStats,
 };
 
 #[server(prefix = "/api/staff", input = GetUrl)]
@@ -108,10 +114,22 @@ fn Performance(data: PerformanceStats) -> impl IntoView {
         data.window_seconds / 60,
         data.slow_query_ms
     );
-    let chart = latency_chart(&data.operations);
+    // The ten slowest operations in the window.
+    let rows: Vec<LatencyRow> = data
+        .operations
+        .iter()
+        .filter(|o| o.window_count > 0)
+        .take(10)
+        .map(|o| LatencyRow {
+            name: format!("{} {}", o.op, o.collection),
+            p50_ms: o.p50_ms,
+            p95_ms: o.p95_ms,
+            p99_ms: o.p99_ms,
+        })
+        .collect();
     view! {
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{intro}</p>
-        <div class="mt-4" inner_html=chart></div>
+        <div class="mt-4"><LatencyChart rows /></div>
         <div class="mt-4 overflow-x-auto">
             <table class="w-full text-left text-sm tabular-nums" data-testid="operations">
                 <thead class="text-slate-500"><tr><th class="py-1 pr-3">"Operation"</th><th class="pr-3">"Collection"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"p50 ms"</th><th class="pr-3 text-right">"p95 ms"</th><th class="pr-3 text-right">"p99 ms"</th><th class="text-right">"max ms"</th></tr></thead>
@@ -145,55 +163,4 @@ fn Performance(data: PerformanceStats) -> impl IntoView {
         }}
     }
     .into_any()
-}
-
-/// A horizontal bar chart of p50 / p95 / p99 for the ten slowest operations, as SVG text
-/// (rendered on the server, readable without JavaScript; colours follow the theme).
-pub fn latency_chart(ops: &[OpSummary]) -> String {
-    let ops: Vec<&OpSummary> = ops.iter().filter(|o| o.window_count > 0).take(10).collect();
-    if ops.is_empty() {
-        return r#"<p class="text-sm text-slate-500">No operations in the window yet: the chart of p50, p95 and p99 per operation appears once orderdesk has talked to the database.</p>"#.into();
-    }
-    let (label_w, bar_w, row_h) = (220.0, 420.0, 26.0);
-    let max = ops.iter().map(|o| o.p99_ms).fold(0.0_f64, f64::max).max(0.001);
-    let height = row_h * ops.len() as f64 + 40.0;
-    let mut svg = format!(
-        r#"<svg role="img" aria-label="Latency per operation, milliseconds" viewBox="0 0 {w} {height}" class="w-full max-w-3xl text-slate-700 dark:text-slate-300" xmlns="http://www.w3.org/2000/svg"><title>p50, p95 and p99 latency per operation (ms)</title>"#,
-        w = label_w + bar_w + 80.0
-    );
-    for (i, o) in ops.iter().enumerate() {
-        let y = i as f64 * row_h + 4.0;
-        let name = crate::app::format::escape_html(&format!("{} {}", o.op, o.collection));
-        svg += &format!(
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="12" fill="currentColor">{name}</text>"#,
-            label_w - 8.0,
-            y + 15.0
-        );
-        for (value, class, h) in [
-            (o.p99_ms, "fill-indigo-200 dark:fill-indigo-900", 18.0),
-            (o.p95_ms, "fill-indigo-400 dark:fill-indigo-700", 12.0),
-            (o.p50_ms, "fill-indigo-700 dark:fill-indigo-400", 6.0),
-        ] {
-            let w = (value / max * bar_w).max(1.0);
-            svg += &format!(
-                r#"<rect x="{label_w}" y="{}" width="{w:.1}" height="{h}" class="{class}"/>"#,
-                y + (18.0 - h) / 2.0 + 2.0
-            );
-        }
-        svg += &format!(
-            r#"<text x="{}" y="{}" font-size="11" fill="currentColor">{:.1}</text>"#,
-            label_w + (o.p99_ms / max * bar_w).max(1.0) + 4.0,
-            y + 15.0,
-            o.p99_ms
-        );
-    }
-    let axis_y = row_h * ops.len() as f64 + 8.0;
-    svg += &format!(
-        r#"<line x1="{label_w}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="currentColor" stroke-width="0.5"/><text x="{label_w}" y="{}" font-size="11" fill="currentColor">0 ms</text><text x="{}" y="{}" text-anchor="end" font-size="11" fill="currentColor">{max:.1} ms (darkest: p50, then p95, lightest: p99)</text></svg>"#,
-        label_w + bar_w,
-        axis_y + 16.0,
-        label_w + bar_w,
-        axis_y + 16.0
-    );
-    svg
 }

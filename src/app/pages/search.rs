@@ -8,6 +8,7 @@ use crate::{
         format,
     },
     domain::error::AppError,
+    domain::ids::explain::Explanation,
     domain::orders::OrderSummary,
 };
 
@@ -28,11 +29,25 @@ pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
     Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders })
 }
 
+/// How a pasted text reads, with "did you mean …" when it is not quite an ID. No database:
+/// the same answer as `orderdesk id explain`.
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn explain_id(q: String) -> Result<Explanation, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    use crate::domain::ids::explain::MAX_PASTE;
+    if q.len() > MAX_PASTE {
+        return Err(AppError::BadInput(format!("that is {} characters; paste at most {MAX_PASTE}", q.len())));
+    }
+    Ok(crate::domain::ids::explain::explain(&q, state.settings.time_zone))
+}
+
 #[component]
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let results = Resource::new(q, |q| async move { if q.trim().is_empty() { None } else { Some(lookup(q).await) } });
+    let explained =
+        Resource::new(q, |q| async move { if q.trim().is_empty() { None } else { explain_id(q).await.ok() } });
     view! {
         <section>
             <h1 class="text-2xl font-bold">"Search"</h1>
@@ -57,6 +72,9 @@ pub fn SearchPage() -> impl IntoView {
                     })}
                 </Suspense>
             </div>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move { explained.await.map(|explanation| view! { <Explained explanation /> }) })}
+            </Suspense>
         </section>
     }
 }
@@ -78,4 +96,32 @@ fn Results(found: LookupResult) -> impl IntoView {
         <OrderTable orders />
     }
     .into_any()
+}
+
+/// "How this was read": the parts of the ID, or the near forms that are IDs.
+#[component]
+fn Explained(explanation: Explanation) -> impl IntoView {
+    let suggestions = explanation.suggestions.clone();
+    let hint = explanation.hint.clone();
+    let read_as = explanation.read_as.clone();
+    let is_id = explanation.is_id();
+    view! {
+        <section class="mt-6 max-w-2xl rounded-lg border border-slate-200 p-4 dark:border-slate-800" data-testid="search-explained">
+            <h2 class="font-semibold">"How this was read"</h2>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{if is_id { format!("Read as {read_as}.") } else { read_as }}</p>
+            {(!suggestions.is_empty()).then(|| view! {
+                <div class="mt-3" data-testid="did-you-mean">
+                    <p class="font-medium">"Did you mean"</p>
+                    <ul class="mt-1 space-y-1">
+                        {suggestions.into_iter().map(|s| view! {
+                            <li><a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/search?q={}", format::urlencode(&s.text))>{s.text.clone()}</a>
+                            <span class="text-sm text-slate-600 dark:text-slate-400">{format!(" — {}", s.why)}</span></li>
+                        }).collect_view()}
+                    </ul>
+                </div>
+            })}
+            {hint.map(|h| view! { <p class="mt-2 text-sm text-amber-800 dark:text-amber-300" data-testid="explain-hint">{h}</p> })}
+            <crate::app::pages::order::ExplanationFacts explanation />
+        </section>
+    }
 }

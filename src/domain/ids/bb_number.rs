@@ -10,6 +10,9 @@ use super::{ParseError, UserSuffix, check_len, digits, preview, text_serde};
 /// capacity "unlimited"; it is 99,999 per vendor per day, and orderdesk refuses to go past it.
 pub const MAX_DAILY_SEQUENCE: u32 = 99_999;
 
+/// Largest block a segment-mode vendor may reserve at once.
+pub const MAX_SEGMENT_BLOCK: u32 = 10_000;
+
 /// Which of the marketplace's three formats a number uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BbVariant {

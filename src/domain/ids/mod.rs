@@ -7,6 +7,7 @@
 mod bb_number;
 mod counter_id;
 mod display_id;
+pub mod explain;
 mod order_id;
 mod query;
 mod user_suffix;
@@ -17,7 +18,7 @@ pub mod generate;
 #[cfg(test)]
 mod properties;
 
-pub use bb_number::{BbNumber, BbStamp, BbVariant, MAX_DAILY_SEQUENCE};
+pub use bb_number::{BbNumber, BbStamp, BbVariant, MAX_DAILY_SEQUENCE, MAX_SEGMENT_BLOCK};
 pub use counter_id::CounterId;
 pub use display_id::DisplayId;
 pub use order_id::OrderId;
