@@ -36,6 +36,31 @@ fn id_parse_names_the_scheme_and_its_parts() {
     assert!(s.contains("created: 2025-11-14T12:34:56+00:00") && s.contains("display_id: ORD-A3F8D2"), "{s}");
 }
 
+/// Issue #17: `id explain` reads times in the configured zone, names the counter day, and
+/// answers a typo with "did you mean" and exit 1.
+#[test]
+fn id_explain_reads_in_the_zone_and_suggests_near_forms() {
+    let explain = |text: &str| {
+        Command::new(helpers::orderdesk_bin())
+            .args(["id", "explain", text])
+            .env("ORDERDESK_TIME_ZONE", "America/Santiago")
+            .output()
+            .unwrap()
+    };
+    let out = explain("BB-1701234567890-A1B2-00042");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("Time: 2023-11-29 02:09:27 (America/Santiago)"), "{s}");
+    assert!(s.contains("Daily sequence: 42 of 99999") && s.contains("counter day: 2023-11-29"), "{s}");
+    let out = explain("hi, my order is ORD-DECODE");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("did you mean: ORD-DEC0DE"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("did you mean"), "{}", text(&out.stderr));
+    let out = explain(&"x".repeat(5_000));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("paste at most 2048"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn id_parse_of_garbage_exits_1_with_the_reason() {
     for input in ["ORD-20251314123456-a3f8d2b4", "hello world", "BB-1-2-3"] {

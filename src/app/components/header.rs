@@ -43,14 +43,15 @@ pub fn Header() -> impl IntoView {
                     <div class="min-w-0 flex-1 lg:flex-none"><SearchForm compact=true /></div>
                     {overlays.map(|o| view! {
                         <button type="button" class="hidden rounded border border-slate-300 px-2 py-1 text-xs text-slate-600 whitespace-nowrap hover:bg-slate-100 sm:inline-block dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
-                            title="Command palette (Ctrl K)" aria-label="Open the command palette" data-testid="open-palette"
-                            on:click=move |_| o.palette.set(true)>"Ctrl K"</button>
+                            title="Command palette (Ctrl K)" data-testid="open-palette"
+                            on:click=move |_| o.palette.set(true)><span class="sr-only">"Command palette: "</span>"Ctrl K"</button>
                     })}
                     <ThemeToggle />
                     {viewer.map(|v| view! {
                         <details class="relative" data-testid="account-menu">
-                            <summary class=button aria-label="Menu and account">
+                            <summary class=button>
                                 <span aria-hidden="true" class="lg:hidden">"☰"</span>
+                                <span class="sr-only">"Pages and account "</span>
                                 <span class="hidden max-w-[10rem] truncate lg:inline">{v.email.clone()}</span>
                             </summary>
                             <div class=panel>

@@ -7,7 +7,9 @@ use crate::{app::format, domain::orders::OrderSummary};
 #[component]
 pub fn OrderTable(orders: Vec<OrderSummary>) -> impl IntoView {
     view! {
-        <table class="mt-3 w-full text-left text-sm" data-testid="order-table">
+        // A phone scrolls the table, not the page.
+        <div class="mt-3 overflow-x-auto">
+        <table class="w-full text-left text-sm" data-testid="order-table">
             <thead class="border-b border-slate-300 dark:border-slate-700">
                 <tr>
                     <th class="py-2 pr-4">"Order"</th>
@@ -47,5 +49,6 @@ pub fn OrderTable(orders: Vec<OrderSummary>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }

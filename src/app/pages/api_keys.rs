@@ -62,12 +62,12 @@ pub fn ApiKeysPage() -> impl IntoView {
             }.into_any(),
             Err(e) => view! { <div class="mt-3"><ErrorNotice error=e /></div> }.into_any(),
         })}
-        <Transition fallback=|| view! { <p class="mt-4 text-slate-500">"Loading keys…"</p> }>
+        <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading keys…"</p> }>
             {move || {
                 let csrf = csrf.clone();
                 Suspend::new(async move {
                     match keys.await {
-                        Ok(list) if list.is_empty() => view! { <p class="mt-4 text-slate-500">"No keys yet. Create one for each bot, so each can be revoked alone."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"No keys yet. Create one for each bot, so each can be revoked alone."</p> }.into_any(),
                         Ok(list) => view! { <KeyTable keys=list revoke csrf /> }.into_any(),
                         Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
                     }
@@ -82,7 +82,7 @@ pub fn ApiKeysPage() -> impl IntoView {
 fn KeyTable(keys: Vec<ApiKeyInfo>, revoke: ServerAction<RevokeApiKey>, csrf: String) -> impl IntoView {
     view! {
         <table class="mt-4 w-full text-left text-sm" data-testid="key-table">
-            <thead class="text-slate-500"><tr><th class="py-1 pr-3">"Name"</th><th class="pr-3">"Scope"</th><th class="pr-3">"Created"</th><th class="pr-3">"Last used"</th><th>"State"</th></tr></thead>
+            <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3">"Name"</th><th class="pr-3">"Scope"</th><th class="pr-3">"Created"</th><th class="pr-3">"Last used"</th><th>"State"</th></tr></thead>
             <tbody>
                 {keys.into_iter().map(|k| {
                     let csrf = csrf.clone();
@@ -94,7 +94,7 @@ fn KeyTable(keys: Vec<ApiKeyInfo>, revoke: ServerAction<RevokeApiKey>, csrf: Str
                             <td class="pr-3 tabular-nums">{format::time(k.created_at)}</td>
                             <td class="pr-3 tabular-nums">{if k.last_used_at.is_some() { format::time(k.last_used_at) } else { "never".into() }}</td>
                             <td>{match k.revoked_at {
-                                Some(at) => view! { <span class="text-slate-500">{format!("revoked {}", format::time(Some(at)))}</span> }.into_any(),
+                                Some(at) => view! { <span class="text-slate-500 dark:text-slate-400">{format!("revoked {}", format::time(Some(at)))}</span> }.into_any(),
                                 None => view! {
                                     <ActionForm action=revoke>
                                         <input type="hidden" name="_csrf" value=csrf />

@@ -30,7 +30,7 @@ pub fn CounterDayPage() -> impl IntoView {
     let counter = move || params.read().get("counter").unwrap_or_default();
     let data = Resource::new(counter, counter_forensics);
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Comparing numbers…"</p> }>
+        <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Comparing numbers…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(f) => view! { <Report f /> }.into_any(),

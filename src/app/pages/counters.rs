@@ -114,7 +114,7 @@ pub fn CountersPage() -> impl IntoView {
             <input type="hidden" name="sort" prop:value=sort />
             <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">"Filter"</button>
         </Form>
-        <Transition fallback=|| view! { <p class="mt-4 text-slate-500">"Loading counters…"</p> }>
+        <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
             {move || Suspend::new(async move {
                 match history.await {
                     Ok(Some((v, days))) => view! { <VendorChart vendor=v days /> }.into_any(),
@@ -123,7 +123,7 @@ pub fn CountersPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <Transition fallback=|| view! { <p class="mt-4 text-slate-500">"Loading counters…"</p> }>
+        <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <CounterTable view filter=filter() sort=sort() /> }.into_any(),
@@ -251,12 +251,12 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
         <AtAGlance rows=glance />
         <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">{summary}</p>
         {if rows.is_empty() {
-            view! { <p class="mt-2 text-slate-500" data-testid="counters-empty">"No counter matches. Each vendor's counter appears here with its first BB number of the day."</p> }.into_any()
+            view! { <p class="mt-2 text-slate-500 dark:text-slate-400" data-testid="counters-empty">"No counter matches. Each vendor's counter appears here with its first BB number of the day."</p> }.into_any()
         } else {
             view! {
                 <div class="mt-2 overflow-x-auto">
                     <table class="w-full text-left text-sm tabular-nums" data-testid="counters">
-                        <thead class="text-slate-500"><tr>
+                        <thead class="text-slate-500 dark:text-slate-400"><tr>
                             {head("vendor", "Counter")}{head("share", "Sequence")}<th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}{head("hour", "Orders last hour")}{head("cap", "Cap forecast")}{head("warnings", "Warnings")}
                         </tr></thead>
                         <tbody>

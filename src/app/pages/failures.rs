@@ -34,7 +34,7 @@ pub fn FailuresPage() -> impl IntoView {
             "Orders created in the last N days (today included); failed means status failed or cancelled. Period: "
             {[7u32, 30, 90].into_iter().map(|d| view! { <a class="mr-2 text-indigo-700 underline dark:text-indigo-300" href=format!("/failures?days={d}")>{format!("{d} days")}</a> }).collect_view()}
         </p>
-        <Suspense fallback=|| view! { <p class="mt-4 text-slate-500">"Computing…"</p> }>
+        <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Computing…"</p> }>
             {move || Suspend::new(async move {
                 match report.await {
                     Ok(r) => view! { <Report report=r /> }.into_any(),
@@ -56,11 +56,11 @@ fn RateTable(title: &'static str, rows: Vec<Rate>, testid: &'static str) -> impl
         <section class="mt-6">
             <h2 class="text-lg font-semibold">{title}</h2>
             {if rows.is_empty() {
-                view! { <p class="text-sm text-slate-500">"No orders in the period."</p> }.into_any()
+                view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No orders in the period."</p> }.into_any()
             } else {
                 view! {
                     <table class="mt-1 w-full max-w-2xl text-left text-sm tabular-nums" data-testid=testid>
-                        <thead class="text-slate-500"><tr><th class="py-1 pr-3"></th><th class="pr-3 text-right">"Orders"</th><th class="pr-3 text-right">"Failed"</th><th class="text-right">"Rate"</th></tr></thead>
+                        <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3"></th><th class="pr-3 text-right">"Orders"</th><th class="pr-3 text-right">"Failed"</th><th class="text-right">"Rate"</th></tr></thead>
                         <tbody>
                             {rows.into_iter().map(|r| view! {
                                 <tr class="border-t border-slate-100 dark:border-slate-800">

@@ -37,7 +37,7 @@ pub fn HomePage() -> impl IntoView {
                 <SearchForm />
             </div>
             <div class="mt-8" data-testid="order-count">
-                <Suspense fallback=|| view! { <p class="text-slate-500">"Counting orders…"</p> }>
+                <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Counting orders…"</p> }>
                     {move || Suspend::new(async move {
                         match count.await {
                             Ok(n) => view! {
@@ -57,7 +57,7 @@ pub fn HomePage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match recent.await {
                             Ok(orders) if orders.is_empty() => view! {
-                                <p class="mt-2 text-slate-500">"No orders yet. Load demo data with: orderdesk seed-demo"</p>
+                                <p class="mt-2 text-slate-500 dark:text-slate-400">"No orders yet. Load demo data with: orderdesk seed-demo"</p>
                             }.into_any(),
                             Ok(orders) => view! { <RecentList orders /> }.into_any(),
                             Err(_) => ().into_any(),
@@ -81,7 +81,7 @@ fn RecentList(orders: Vec<OrderSummary>) -> impl IntoView {
                     view! {
                         <li class="flex items-center justify-between gap-4 px-4 py-2 text-sm" data-testid="recent-order">
                             <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>{id}</a>
-                            <span class="text-slate-500">{o.source.label()} " · " {o.status.unwrap_or_else(|| "—".into())}</span>
+                            <span class="text-slate-500 dark:text-slate-400">{o.source.label()} " · " {o.status.unwrap_or_else(|| "—".into())}</span>
                         </li>
                     }
                 })

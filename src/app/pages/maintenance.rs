@@ -144,7 +144,7 @@ pub fn MaintenancePage() -> impl IntoView {
                     </div>
                 </div>
                 {move || index_run.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
-                <Transition fallback=|| view! { <p class="mt-3 text-slate-500">"Checking indexes…"</p> }>
+                <Transition fallback=|| view! { <p class="mt-3 text-slate-500 dark:text-slate-400">"Checking indexes…"</p> }>
                     {move || Suspend::new(async move {
                         match check.await {
                             Ok(overview) => view! { <IndexTable overview /> }.into_any(),
@@ -245,7 +245,7 @@ fn IndexTable(overview: IndexOverview) -> impl IntoView {
         </p>
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm">
-                <thead class="text-slate-500">
+                <thead class="text-slate-500 dark:text-slate-400">
                     <tr><th class="py-1 pr-3">"Collection"</th><th class="pr-3">"Index"</th><th class="pr-3">"State"</th><th>"Purpose and problems"</th></tr>
                 </thead>
                 <tbody>
@@ -266,12 +266,12 @@ fn IndexRow(r: IndexReport) -> impl IntoView {
     view! {
         <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-index=format!("{}.{}", r.collection, r.name)>
             <td class="py-1.5 pr-3 font-mono">{r.collection.clone()}</td>
-            <td class="pr-3"><span class="font-mono">{r.name.clone()}</span><span class="text-slate-500">{unique}</span></td>
+            <td class="pr-3"><span class="font-mono">{r.name.clone()}</span><span class="text-slate-500 dark:text-slate-400">{unique}</span></td>
             <td class="pr-3"><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>{label}</span></td>
             <td>
                 <span>{r.purpose.clone()}</span>
                 {match &r.state { IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }), _ => None }}
-                {r.stand_in.clone().map(|s| view! { <p class="text-slate-500">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
+                {r.stand_in.clone().map(|s| view! { <p class="text-slate-500 dark:text-slate-400">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
                 {r.blockers.clone().filter(Blockers::any).map(|b| view! { <BlockerList blockers=b /> })}
             </td>
         </tr>
@@ -456,7 +456,7 @@ fn ChangeList(record: RunRecord) -> impl IntoView {
     };
     let table = (!changes.is_empty()).then(|| view! {
         <table class="mt-1 w-full text-left font-mono text-xs" data-testid="changes">
-            <thead class="text-slate-500"><tr><th class="pr-2">"order _id"</th><th class="pr-2">"field"</th><th class="pr-2">"from"</th><th>"to"</th></tr></thead>
+            <thead class="text-slate-500 dark:text-slate-400"><tr><th class="pr-2">"order _id"</th><th class="pr-2">"field"</th><th class="pr-2">"from"</th><th>"to"</th></tr></thead>
             <tbody>
                 {changes.into_iter().map(|c| view! {
                     <tr><td class="pr-2">{c.order}</td><td class="pr-2">{c.field}</td><td class="pr-2">{c.from}</td><td>{c.to}</td></tr>
@@ -482,12 +482,12 @@ fn RunTable(
     status: ServerAction<RunProgress>,
 ) -> impl IntoView {
     if runs.is_empty() {
-        return view! { <p class="mt-2 text-sm text-slate-500">"No runs yet. Dry runs, applied migrations, index applies and who started them will be listed here."</p> }.into_any();
+        return view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No runs yet. Dry runs, applied migrations, index applies and who started them will be listed here."</p> }.into_any();
     }
     view! {
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm" data-testid="runs">
-                <thead class="text-slate-500">
+                <thead class="text-slate-500 dark:text-slate-400">
                     <tr>
                         <th class="py-1 pr-3">"Started"</th><th class="pr-3">"Task"</th><th class="pr-3">"Kind"</th><th class="pr-3">"By"</th>
                         <th class="pr-3">"Status"</th><th class="pr-3 text-right">"Looked at"</th><th class="pr-3 text-right">"Changed"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"Took"</th><th></th>

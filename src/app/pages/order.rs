@@ -68,7 +68,7 @@ pub fn OrderPage() -> impl IntoView {
     let key = move || params.read().get("key").unwrap_or_default();
     let page = Resource::new(key, order_page);
     view! {
-        <Suspense fallback=|| view! { <p class="text-slate-500">"Loading the order…"</p> }>
+        <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading the order…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(OrderPageData::One { details, tracking_url, qr_href, explanation }) => {
@@ -163,7 +163,7 @@ fn Order(
                 <CopyButton text=headline />
                 {o.display_beside().map(|d| view! { <span class="font-mono text-sm text-slate-500 dark:text-slate-400" title="The display form the bot shows the customer">{d}</span> })}
                 <span class=format!("rounded-full px-3 py-1 text-sm font-medium {status_class}") data-testid="order-status">{status}</span>
-                <span class="text-sm text-slate-500">{o.source.label()}</span>
+                <span class="text-sm text-slate-500 dark:text-slate-400">{o.source.label()}</span>
             </div>
             <div class="mt-6 grid gap-4 md:grid-cols-3">
                 <section class=format!("{card} md:col-span-2")>
@@ -188,7 +188,7 @@ fn Order(
                             <img class="mt-2 h-40 w-40 bg-white p-1" data-testid="qr-code" src=src width="160" height="160" alt=format!("QR code for {url}") />
                             <p class="mt-2 text-xs break-all"><a class="text-indigo-700 underline dark:text-indigo-300" href=url.clone()>{url.clone()}</a></p>
                         }.into_any(),
-                        _ => view! { <p class="mt-2 text-sm text-slate-500">"No tracking code: this order has no order_id."</p> }.into_any(),
+                        _ => view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No tracking code: this order has no order_id."</p> }.into_any(),
                     }}
                 </section>
                 <section class=card>
@@ -204,7 +204,7 @@ fn Order(
                                 <li class="flex items-start gap-2">
                                     <span class=format!("mt-1.5 h-2.5 w-2.5 shrink-0 rounded-full {dot}") aria-hidden="true"></span>
                                     <span><span class="font-medium">{s.label}</span><br/>
-                                    <span class="text-xs text-slate-500">{format::time(s.at)}</span></span>
+                                    <span class="text-xs text-slate-500 dark:text-slate-400">{format::time(s.at)}</span></span>
                                 </li>
                             }
                         }).collect_view()}
@@ -213,7 +213,7 @@ fn Order(
                 <section class=card>
                     <h2 class="font-semibold">"Payments and refund"</h2>
                     {if payments.is_empty() {
-                        view! { <p class="mt-2 text-sm text-slate-500">"No payment records."</p> }.into_any()
+                        view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No payment records."</p> }.into_any()
                     } else {
                         view! {
                             <ul class="mt-2 space-y-1 text-sm" data-testid="payments">
@@ -237,7 +237,7 @@ fn Order(
                                 <Field label="Last seen" value=s.last_seen.map(|t| format::time(Some(t))) />
                             </dl>
                         }.into_any(),
-                        None => view! { <p class="mt-2 text-sm text-slate-500">"No bot session for this customer."</p> }.into_any(),
+                        None => view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No bot session for this customer."</p> }.into_any(),
                     }}
                 </section>
             </div>

@@ -87,7 +87,7 @@ pub fn OrdersPage() -> impl IntoView {
                 }
             }}
             <div class="mt-4">
-                <Suspense fallback=|| view! { <p class="text-slate-500">"Loading orders…"</p> }>
+                <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading orders…"</p> }>
                     {move || Suspend::new(async move {
                         match page.await {
                             Ok(page) => view! { <OrderPageView page query=params().query() first=params().after.is_empty() /> }.into_any(),

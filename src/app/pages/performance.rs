@@ -49,7 +49,7 @@ pub fn PerformancePage() -> impl IntoView {
     let profile = Resource::new(move || set.version().get(), |_| profiler());
     view! {
         <h1 class="text-2xl font-bold">"Database performance"</h1>
-        <Suspense fallback=|| view! { <p class="mt-4 text-slate-500">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(d) => view! { <Performance data=d /> }.into_any(),
@@ -58,7 +58,7 @@ pub fn PerformancePage() -> impl IntoView {
             })}
         </Suspense>
         <h2 class="mt-6 text-lg font-semibold">"Other clients (MongoDB profiler)"</h2>
-        <Transition fallback=|| view! { <p class="text-slate-500">"Reading the profiler…"</p> }>
+        <Transition fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Reading the profiler…"</p> }>
             {move || Suspend::new(async move {
                 match profile.await {
                     Ok(p) => view! { <ProfilerView profiler=p set /> }.into_any(),
@@ -92,12 +92,12 @@ fn ProfilerView(profiler: crate::domain::performance::Profiler, set: ServerActio
         })}
         {move || set.value().get().and_then(Result::err).map(|e| view! { <div class="mt-2"><ErrorNotice error=e /></div> })}
         {if profiler.others.is_empty() {
-            view! { <p class="mt-2 text-sm text-slate-500">"No operations of other clients recorded. With the profiler on, the bots' slow operations appear here."</p> }.into_any()
+            view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No operations of other clients recorded. With the profiler on, the bots' slow operations appear here."</p> }.into_any()
         } else {
             view! {
                 <ul class="mt-2 text-sm tabular-nums" data-testid="profiled">
                     {profiler.others.into_iter().map(|o| view! {
-                        <li><span class="text-slate-500">{format::time(Some(o.at))}</span>" "<span class="font-mono">{o.op}</span>" "<span class="font-mono">{o.namespace}</span>{format!(" {} ms", o.millis)}<span class="text-slate-500">{if o.app.is_empty() { String::new() } else { format!(" ({})", o.app) }}</span></li>
+                        <li><span class="text-slate-500 dark:text-slate-400">{format::time(Some(o.at))}</span>" "<span class="font-mono">{o.op}</span>" "<span class="font-mono">{o.namespace}</span>{format!(" {} ms", o.millis)}<span class="text-slate-500 dark:text-slate-400">{if o.app.is_empty() { String::new() } else { format!(" ({})", o.app) }}</span></li>
                     }.into_any()).collect_view()}
                 </ul>
             }.into_any()
@@ -132,7 +132,7 @@ fn Performance(data: PerformanceStats) -> impl IntoView {
         <div class="mt-4"><LatencyChart rows /></div>
         <div class="mt-4 overflow-x-auto">
             <table class="w-full text-left text-sm tabular-nums" data-testid="operations">
-                <thead class="text-slate-500"><tr><th class="py-1 pr-3">"Operation"</th><th class="pr-3">"Collection"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"p50 ms"</th><th class="pr-3 text-right">"p95 ms"</th><th class="pr-3 text-right">"p99 ms"</th><th class="text-right">"max ms"</th></tr></thead>
+                <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3">"Operation"</th><th class="pr-3">"Collection"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"p50 ms"</th><th class="pr-3 text-right">"p95 ms"</th><th class="pr-3 text-right">"p99 ms"</th><th class="text-right">"max ms"</th></tr></thead>
                 <tbody>
                     {data.operations.into_iter().map(|o| view! {
                         <tr class="border-t border-slate-100 dark:border-slate-800">
@@ -151,12 +151,12 @@ fn Performance(data: PerformanceStats) -> impl IntoView {
         </div>
         <h2 class="mt-6 text-lg font-semibold">"Latest slow operations"</h2>
         {if data.recent_slow.is_empty() {
-            view! { <p class="mt-1 text-sm text-slate-500">"None yet. Operations slower than the threshold appear here, newest first."</p> }.into_any()
+            view! { <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">"None yet. Operations slower than the threshold appear here, newest first."</p> }.into_any()
         } else {
             view! {
                 <ul class="mt-1 text-sm tabular-nums" data-testid="slow">
                     {data.recent_slow.into_iter().map(|s| view! {
-                        <li><span class="text-slate-500">{format::time(Some(s.at))}</span>" "<span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>{format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
+                        <li><span class="text-slate-500 dark:text-slate-400">{format::time(Some(s.at))}</span>" "<span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>{format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
                     }.into_any()).collect_view()}
                 </ul>
             }.into_any()

@@ -55,7 +55,7 @@ pub fn SearchPage() -> impl IntoView {
                 <SearchForm value=q() />
             </div>
             <div class="mt-6" data-testid="search-results">
-                <Suspense fallback=|| view! { <p class="text-slate-500">"Searching…"</p> }>
+                <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Searching…"</p> }>
                     {move || Suspend::new(async move {
                         match results.await {
                             None => view! {
