@@ -109,14 +109,13 @@ pub fn CommandPalette() -> impl IntoView {
         }
     };
     view! {
-        <div class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
-            class:hidden=move || !overlays.palette.get() on:click=move |_| overlays.close()>
+        <Backdrop open=overlays.palette>
             <div role="dialog" aria-modal="true" aria-label="Command palette" data-testid="command-palette"
                 class="w-full max-w-lg rounded-lg bg-white shadow-xl dark:bg-slate-900" on:click=|e| e.stop_propagation()>
                 <label class="sr-only" for="palette-input">"Page or order ID"</label>
                 <input id="palette-input" node_ref=input type="text" autocomplete="off" spellcheck="false"
                     placeholder="Jump to a page, or paste any order ID…"
-                    class="w-full rounded-t-lg border-b border-slate-200 bg-transparent px-4 py-3 font-mono outline-none dark:border-slate-700"
+                    class="w-full rounded-t-lg border-b border-slate-200 bg-transparent px-4 py-3 font-mono dark:border-slate-700"
                     prop:value=move || text.get()
                     on:input=move |e| { text.set(event_target_value(&e)); selected.set(0); }
                     on:keydown=keys
@@ -137,6 +136,18 @@ pub fn CommandPalette() -> impl IntoView {
                 </ul>
                 <p class="border-t border-slate-200 px-4 py-2 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400">"↑ ↓ to choose · Enter to go · Esc to close · ? for every shortcut"</p>
             </div>
+        </Backdrop>
+    }
+}
+
+/// The dimmed page behind an overlay, shown while `open`; a click on it closes every overlay.
+#[component]
+fn Backdrop(open: RwSignal<bool>, children: Children) -> impl IntoView {
+    let overlays = expect_context::<Overlays>();
+    view! {
+        <div class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
+            class:hidden=move || !open.get() on:click=move |_| overlays.close()>
+            {children()}
         </div>
     }
 }
@@ -145,8 +156,7 @@ pub fn CommandPalette() -> impl IntoView {
 pub fn ShortcutHelp() -> impl IntoView {
     let overlays = expect_context::<Overlays>();
     view! {
-        <div class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
-            class:hidden=move || !overlays.help.get() on:click=move |_| overlays.close()>
+        <Backdrop open=overlays.help>
             <div role="dialog" aria-modal="true" aria-labelledby="shortcuts-title" data-testid="shortcut-help"
                 class="w-full max-w-md rounded-lg bg-white p-4 shadow-xl dark:bg-slate-900" on:click=|e| e.stop_propagation()>
                 <h2 id="shortcuts-title" class="font-semibold">"Keyboard shortcuts"</h2>
@@ -158,7 +168,7 @@ pub fn ShortcutHelp() -> impl IntoView {
                 </dl>
                 <button type="button" class="mt-4 rounded border border-slate-300 px-3 py-1 text-sm dark:border-slate-600" on:click=move |_| overlays.close()>"Close"</button>
             </div>
-        </div>
+        </Backdrop>
     }
 }
 

@@ -105,7 +105,8 @@ pub fn CountersPage() -> impl IntoView {
         }
     });
     let filter = move || query.with(|q| q.get("q")).unwrap_or_default();
-    let sort = move || query.with(|q| q.get("sort")).unwrap_or_else(|| "share".into());
+    // Nearest to the cap first: what an admin acts on.
+    let sort = move || query.with(|q| q.get("sort")).unwrap_or_else(|| "cap".into());
     let input = "mt-1 block w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
     view! {
         <h1 class="text-2xl font-bold">"Daily counters"</h1>
@@ -143,8 +144,8 @@ fn sorted(mut rows: Vec<CounterRow>, filter: &str, sort: &str) -> Vec<CounterRow
         "updated" => rows.sort_by_key(|r| std::cmp::Reverse(r.last_updated)),
         "hour" => rows.sort_by_key(|r| std::cmp::Reverse(r.orders_last_hour)),
         "warnings" => rows.sort_by(|a, b| b.warnings.len().cmp(&a.warnings.len()).then(b.sequence.cmp(&a.sequence))),
-        "cap" => rows.sort_by(|a, b| hours_to_cap(a).total_cmp(&hours_to_cap(b)).then(b.sequence.cmp(&a.sequence))),
-        _ => rows.sort_by(|a, b| b.sequence.cmp(&a.sequence).then(a.counter_id.cmp(&b.counter_id))),
+        "share" => rows.sort_by(|a, b| b.sequence.cmp(&a.sequence).then(a.counter_id.cmp(&b.counter_id))),
+        _ => rows.sort_by(|a, b| hours_to_cap(a).total_cmp(&hours_to_cap(b)).then(b.sequence.cmp(&a.sequence))),
     }
     rows
 }
