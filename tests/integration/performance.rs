@@ -55,9 +55,9 @@ async fn every_operation_is_counted_and_exposed_as_stats_and_prometheus() {
     let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("perf"), true, |s| {
         s.slow_query = Duration::from_nanos(1);
         // Every operation then also writes its slow-query record through the same 16 places
-        // in the driver, next to start-up's background work: under CI's parallel suite a
-        // search once waited out the 2.5 s bound for a place (a 503). This test counts
-        // operations; it does not time them.
+        // in the driver, next to start-up's background work. Under CI's parallel suite a search
+        // here once answered 5xx (not reproduced since; a 2.5 s wait for a place, a 503, is
+        // the likely cause). This test counts operations; it does not time them.
         s.operation_timeout = Duration::from_secs(60);
     })
     .await;
