@@ -479,12 +479,14 @@ impl Store {
             "ok": ok,
             "app": "orderdesk",
         };
-        let limit = self.op_timeout;
+        // Like `run_for`: a future inside the driver is given up only as hung, never at the
+        // operation bound (dropped in the driver's checkout queue, it wedges the pool).
+        let hung = self.op_timeout + HUNG_AFTER;
         // Best effort: with no place free in the driver right now, the record is skipped.
         let Ok(permit) = self.gate.permits.clone().try_acquire_owned() else { return };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let _ = tokio::time::timeout(limit, slow.insert_one(record).into_future()).await;
+                let _ = tokio::time::timeout(hung, slow.insert_one(record).into_future()).await;
                 drop(permit);
             });
         }
