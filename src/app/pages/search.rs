@@ -45,9 +45,15 @@ pub async fn explain_id(q: String) -> Result<Explanation, AppError> {
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let results = Resource::new(q, |q| async move { if q.trim().is_empty() { None } else { Some(lookup(q).await) } });
-    let explained =
-        Resource::new(q, |q| async move { if q.trim().is_empty() { None } else { explain_id(q).await.ok() } });
+    // One resource for both answers: the page waits for one thing, and the explanation (no
+    // database) comes after the lookup.
+    let results = Resource::new(q, |q| async move {
+        if q.trim().is_empty() {
+            return None;
+        }
+        let found = lookup(q.clone()).await;
+        Some((found, explain_id(q).await.ok()))
+    });
     view! {
         <section>
             <h1 class="text-2xl font-bold">"Search"</h1>
@@ -57,7 +63,12 @@ pub fn SearchPage() -> impl IntoView {
             <div class="mt-6" data-testid="search-results">
                 <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Searching…"</p> }>
                     {move || Suspend::new(async move {
-                        match results.await {
+                        let (found, explanation) = match results.await {
+                            Some((found, explanation)) => (Some(found), explanation),
+                            None => (None, None),
+                        };
+                        let explained = explanation.map(|explanation| view! { <Explained explanation /> });
+                        let answer = match found {
                             None => view! {
                                 <p class="text-slate-600 dark:text-slate-400">"Type an ID above and press Enter."</p>
                             }.into_any(),
@@ -68,13 +79,11 @@ pub fn SearchPage() -> impl IntoView {
                                 view! { <Redirect path /> }.into_any()
                             }
                             Some(Ok(found)) => view! { <Results found /> }.into_any(),
-                        }
+                        };
+                        view! { {answer} {explained} }
                     })}
                 </Suspense>
             </div>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move { explained.await.map(|explanation| view! { <Explained explanation /> }) })}
-            </Suspense>
         </section>
     }
 }
