@@ -19,7 +19,7 @@ use components::{
     header::Header,
 };
 use pages::{
-    api_keys::ApiKeysPage, audit::AuditPage, counter_day::CounterDayPage, counters::CountersPage,
+    api_key::ApiKeyPage, api_keys::ApiKeysPage, audit::AuditPage, counter_day::CounterDayPage, counters::CountersPage,
     failures::FailuresPage, home::HomePage, maintenance::MaintenancePage, not_found::NotFound, order::OrderPage,
     orders::OrdersPage, performance::PerformancePage, search::SearchPage,
 };
@@ -94,6 +94,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment(routes::MAINTENANCE.segment()) view=MaintenancePage />
                     <Route path=StaticSegment(routes::AUDIT.segment()) view=AuditPage ssr=SsrMode::Async />
                     <Route path=StaticSegment(routes::API_KEYS.segment()) view=ApiKeysPage />
+                    <Route
+                        path=(StaticSegment(routes::API_KEY.segment()), ParamSegment("key"))
+                        view=ApiKeyPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

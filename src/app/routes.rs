@@ -37,6 +37,7 @@ pub const FAILURES: Route = page("/failures", Role::Support, Some("Failures"));
 pub const MAINTENANCE: Route = page("/maintenance", Role::Admin, Some("Maintenance"));
 pub const AUDIT: Route = page("/audit", Role::Admin, Some("Audit"));
 pub const API_KEYS: Route = page("/api-keys", Role::Admin, Some("API keys"));
+pub const API_KEY: Route = page("/api-keys/:key", Role::Admin, None);
 pub const ORDERS_CSV: Route = Route { path: "/orders.csv", role: Role::Support, nav: None, kind: Kind::Download };
 pub const AUDIT_CSV: Route = Route { path: "/audit.csv", role: Role::Admin, nav: None, kind: Kind::Download };
 pub const GAPS_CSV: Route =
@@ -55,6 +56,7 @@ pub const ROUTES: &[Route] = &[
     MAINTENANCE,
     AUDIT,
     API_KEYS,
+    API_KEY,
     ORDERS_CSV,
     AUDIT_CSV,
     GAPS_CSV,

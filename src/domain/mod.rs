@@ -3,6 +3,7 @@
 //! other layer.
 
 pub mod accounts;
+pub mod api_usage;
 pub mod audit;
 pub mod counters;
 pub mod days;

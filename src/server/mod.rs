@@ -53,6 +53,8 @@ pub struct Services {
     /// Stores the orders the bots create through the API.
     pub orders: OrderCreator,
     pub api_keys: Arc<api::KeyCache>,
+    /// Every call made with an API key, counted per key and minute.
+    pub api_usage: Arc<crate::services::api_usage::UsageRecorder>,
     pub password_checks: Arc<login::PasswordChecks>,
     /// Counter changes as they happen, for the live `/counters` page.
     pub counter_changes: Arc<crate::services::live_counters::CounterChanges>,
@@ -110,6 +112,7 @@ impl AppState {
         let orders = OrderCreator::new(store.clone(), ids.clone());
         let load = Arc::new(Load::new(&settings));
         let counter_changes = crate::services::live_counters::CounterChanges::spawn(store.clone());
+        let api_usage = crate::services::api_usage::UsageRecorder::spawn(store.clone());
         Self(Arc::new(Services {
             leptos_options,
             store,
@@ -119,6 +122,7 @@ impl AppState {
             numbers,
             orders,
             api_keys: Arc::default(),
+            api_usage,
             password_checks: Arc::default(),
             counter_changes,
             audit,
@@ -152,7 +156,6 @@ async fn shed_load(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     let busy = |state: &AppState, path: &str| {
         state.load.shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut refused = access::refuse_titled(
@@ -162,7 +165,8 @@ async fn shed_load(
             "orderdesk is serving as many requests as it can right now. Try again in a second.",
         );
         refused.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
-        refused.into_response()
+        refused.extensions_mut().insert(api::LimitHit);
+        refused
     };
     let Ok(_place) = state.load.in_flight.clone().try_acquire_owned() else {
         return busy(&state, req.uri().path());
@@ -261,6 +265,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), shed_load))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), api::count_calls))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

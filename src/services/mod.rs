@@ -1,6 +1,7 @@
 //! The work between a request and the store: issuing IDs, assembling the monitoring pages,
 //! running maintenance, keeping display IDs filled. Imports domain and storage only.
 
+pub mod api_usage;
 pub mod display_fill;
 pub mod index_runs;
 pub mod issuing;

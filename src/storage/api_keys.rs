@@ -21,6 +21,25 @@ pub struct NewApiKey {
     pub key: String,
 }
 
+/// A stored key document as the pages show it (without its hash).
+fn key_info(d: &mongodb::bson::Document) -> Result<ApiKeyInfo, StorageError> {
+    let time = |k: &str| super::values::datetime(d.get(k));
+    let id = d.get_object_id("_id").map(|id| id.to_hex()).unwrap_or_default();
+    let scope = ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).map_err(|e| StorageError::Corrupt {
+        collection: API_KEYS,
+        id: id.clone(),
+        problem: e.to_string(),
+    })?;
+    Ok(ApiKeyInfo {
+        name: d.get_str("name").unwrap_or("").to_owned(),
+        scope,
+        created_at: time("created_at"),
+        last_used_at: time("last_used_at"),
+        revoked_at: time("revoked_at"),
+        id,
+    })
+}
+
 /// Hex SHA-256 of a key, as stored.
 pub fn hash_key(key: &str) -> String {
     sha256_hex(key)
@@ -67,23 +86,16 @@ impl Store {
                 keys.find(doc! {}).max_time(self.op_timeout).sort(doc! { "_id": -1 }).await?.try_collect().await
             })
             .await?;
-        let time = |d: &mongodb::bson::Document, k: &str| super::values::datetime(d.get(k));
-        docs.iter()
-            .filter_map(|d| Some((d.get_object_id("_id").ok()?.to_hex(), d)))
-            .map(|(id, d)| {
-                let scope = ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).map_err(|e| {
-                    StorageError::Corrupt { collection: API_KEYS, id: id.clone(), problem: e.to_string() }
-                })?;
-                Ok(ApiKeyInfo {
-                    id,
-                    name: d.get_str("name").unwrap_or("").to_owned(),
-                    scope,
-                    created_at: time(d, "created_at"),
-                    last_used_at: time(d, "last_used_at"),
-                    revoked_at: time(d, "revoked_at"),
-                })
-            })
-            .collect()
+        docs.iter().map(key_info).collect()
+    }
+
+    /// One key by its id (`None` for an id that is no key's).
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyInfo>, StorageError> {
+        let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(None) };
+        let keys = self.collection(API_KEYS);
+        let found =
+            self.run("api_key_read", API_KEYS, keys.find_one(doc! { "_id": oid }).max_time(self.op_timeout)).await?;
+        found.as_ref().map(key_info).transpose()
     }
 
     /// Revokes a key by id; false when there is no such unrevoked key.
@@ -97,13 +109,13 @@ impl Store {
         Ok(result.modified_count == 1)
     }
 
-    /// True when an unrevoked key with this hash and scope exists; records its use.
-    pub async fn api_key_valid(
+    /// The id of the unrevoked key with this hash and scope, if there is one; records its use.
+    pub async fn api_key_id(
         &self,
         hash: &str,
         scope: ApiKeyScope,
         now: DateTime<Utc>,
-    ) -> Result<bool, StorageError> {
+    ) -> Result<Option<String>, StorageError> {
         let keys = self.collection(API_KEYS);
         let update = doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
         let found = self
@@ -114,9 +126,10 @@ impl Store {
                     doc! { "key_hash": hash, "scope": scope.as_str(), "revoked_at": null },
                     update,
                 )
+                .projection(doc! { "_id": 1 })
                 .max_time(self.op_timeout),
             )
             .await?;
-        Ok(found.is_some())
+        Ok(found.and_then(|d| d.get_object_id("_id").ok()).map(|id| id.to_hex()))
     }
 }

@@ -10,7 +10,9 @@ use mongodb::{
 
 use super::{
     StorageError, Store,
-    names::{ALIASES, API_KEYS, AUDIT, COUNTERS, LIMITS, ORDERS, PAYMENTS, RUNS, SESSIONS, STAFF, STAFF_SESSIONS},
+    names::{
+        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, LIMITS, ORDERS, PAYMENTS, RUNS, SESSIONS, STAFF, STAFF_SESSIONS,
+    },
 };
 
 /// The unique indexes a new order can clash with, by name (as a duplicate-key error names them).
@@ -149,6 +151,16 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             ttl: Some(Duration::ZERO),
             purpose: "rate-limit windows vanish when they end",
+        },
+        plain(API_USAGE, "key_1_minute_1", doc! { "key": 1, "minute": 1 }, "one API key's last day"),
+        ExpectedIndex {
+            collection: API_USAGE,
+            name: "minute_ttl",
+            keys: doc! { "minute": 1 },
+            unique: false,
+            partial: None,
+            ttl: Some(super::api_usage::KEEP),
+            purpose: "API usage older than a week vanishes (the list of keys reads the last day by it)",
         },
     ]
 }

@@ -6,6 +6,7 @@
 //! never a hang.
 
 pub mod api_keys;
+pub mod api_usage;
 pub mod audit;
 pub mod counters;
 pub mod display_ids;
@@ -43,6 +44,8 @@ pub mod names {
     pub const PAYMENTS: &str = "payments";
     pub const COUNTERS: &str = "ordercounters";
     pub const API_KEYS: &str = "api_keys";
+    /// One document per (API key, minute): what the bots' calls came to (`api_usage.rs`).
+    pub const API_USAGE: &str = "api_key_usage";
     /// Capped: the latest slow operations (16 MB).
     pub const SLOW_QUERIES: &str = "slow_queries";
     pub const AUDIT: &str = "audit_log";

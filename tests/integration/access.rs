@@ -22,6 +22,16 @@ fn server_functions() -> Vec<(String, Method)> {
         .collect()
 }
 
+/// The pages and downloads only admins may open, one API key's page among them (a key is
+/// created for it).
+async fn admin_pages(app: &helpers::TestApp) -> Vec<String> {
+    app.store.create_api_key(&ApiKeyName::parse("matrix-bot").unwrap(), ApiKeyScope::Bots, Utc::now()).await.unwrap();
+    let key = app.store.list_api_keys().await.unwrap().into_iter().find(|k| k.name == "matrix-bot").unwrap().id;
+    let mut pages: Vec<String> = ["/maintenance", "/audit", "/audit.csv", "/api-keys"].map(str::to_owned).into();
+    pages.push(format!("/api-keys/{key}"));
+    pages
+}
+
 async fn entries(app: &helpers::TestApp, action: &str) -> Vec<AuditEntry> {
     let filter = AuditFilter { action: Some(action.into()), ..Default::default() };
     app.store.audit_entries(&filter, None, 1000).await.unwrap()
@@ -89,8 +99,8 @@ async fn every_server_function_is_classified_and_the_role_matrix_holds() {
     ] {
         calls.push((Method::GET, page.into(), false));
     }
-    for page in ["/maintenance", "/audit", "/audit.csv", "/api-keys"] {
-        calls.push((Method::GET, page.into(), true));
+    for page in admin_pages(&app).await {
+        calls.push((Method::GET, page, true));
     }
     for (method, path, admin_only) in &calls {
         let api = path.starts_with("/api/");
@@ -390,12 +400,12 @@ async fn no_path_form_reads_past_access_control() {
         "/performance",
         "/failures",
         "/orders.csv",
-        "/maintenance",
-        "/audit",
-        "/audit.csv",
-        "/api-keys",
     ] {
         targets.push(("GET", page.to_owned()));
+    }
+    let admin_only_pages = admin_pages(&app).await;
+    for page in &admin_only_pages {
+        targets.push(("GET", page.clone()));
     }
     for api in ["/api/v1/orders/ORD-5E17E1", "/api/performance/stats"] {
         targets.push(("GET", api.to_owned()));
@@ -436,8 +446,7 @@ async fn no_path_form_reads_past_access_control() {
         let (status, text) = raw(&app.address, method, target, "theme=dark").await;
         assert!([303, 401].contains(&status), "anonymous {method} {target}: {status}");
         assert!(!text.contains(SENTINEL), "anonymous {method} {target} leaked data");
-        let admin_only =
-            target.starts_with("/api/admin/") || ["/maintenance", "/audit", "/audit.csv", "/api-keys"].contains(&path);
+        let admin_only = target.starts_with("/api/admin/") || admin_only_pages.iter().any(|p| p == path);
         if admin_only {
             let (status, text) = raw(&app.address, method, target, &app.cookie).await;
             assert_eq!(status, 403, "support {method} {target}");

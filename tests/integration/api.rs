@@ -1,7 +1,7 @@
 //! The bots' JSON API over HTTP: keys, IDs, numbers, lookups and every kind of bad input.
 
 use crate::helpers;
-use orderdesk::domain::accounts::{ApiKeyName, ApiKeyScope};
+use orderdesk::domain::accounts::{ApiKeyName, ApiKeyScope, Role};
 
 use crate::helpers::{TEST_KEY, TestApp};
 use chrono::Utc;
@@ -185,4 +185,121 @@ async fn a_bot_creates_an_order_that_the_desk_then_finds_by_its_display_form() {
         assert!(body["message"].as_str().unwrap().contains(says), "{bad} → {body}");
     }
     assert_eq!(app.store.order_count().await.unwrap(), 1, "a refused body stores nothing");
+}
+
+/// A key's page as JSON, as its server function returns it to an admin.
+async fn key_report(app: &TestApp, admin: &reqwest::Client, id: &str) -> (u16, Value) {
+    let path = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .find(|p| p.starts_with("/api/admin/api_key_usage"))
+        .expect("the key page's server function");
+    let res = admin.get(format!("{}{path}", app.address)).query(&[("key", id)]).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_call_with_a_key_counts_on_its_page_and_a_failing_bot_shows_since_when() {
+    let app = helpers::spawn_app_with_key().await;
+    let created = app
+        .store
+        .create_api_key(&ApiKeyName::parse("shipping-bot").unwrap(), ApiKeyScope::Bots, Utc::now())
+        .await
+        .unwrap();
+    let id = app.store.list_api_keys().await.unwrap()[0].id.clone();
+    let key = Some(created.key.as_str());
+    for _ in 0..3 {
+        assert_eq!(post(&app, "/api/v1/order-ids", key, None).await.0, 200);
+    }
+    let started_failing = Utc::now();
+    assert_eq!(post(&app, "/api/v1/orders", key, Some(r#"{"telegram_id": -1}"#)).await.0, 400);
+    assert_eq!(post(&app, "/api/v1/orders", key, Some("{not json")).await.0, 400);
+    // An unknown path never reaches the key check: it counts for the key it came with.
+    assert_eq!(post(&app, "/api/v1/no-such-endpoint", key, None).await.0, 404);
+    // Wrong and missing keys are nobody's calls.
+    assert_eq!(post(&app, "/api/v1/order-ids", Some("odk_made-up"), None).await.0, 403);
+    assert_eq!(post(&app, "/api/v1/order-ids", None, None).await.0, 401);
+    assert_eq!(post(&app, "/api/v1/order-ids", Some(TEST_KEY), None).await.0, 200);
+
+    let (admin_cookie, _) = helpers::signed_in(&app.store, Role::Admin).await;
+    let admin = helpers::client_with(&admin_cookie, true);
+    let (status, report) = key_report(&app, &admin, &id).await;
+    assert_eq!(status, 200, "{report}");
+    let totals = &report["usage"]["totals"];
+    assert_eq!(
+        (&totals["calls"], &totals["ok"], &totals["rejected"], &totals["failed"], &totals["limited"]),
+        (&json!(6), &json!(3), &json!(3), &json!(0), &json!(0)),
+        "{report}"
+    );
+    assert_eq!(totals["latency"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum::<u64>(), 6);
+    let failing = &report["usage"]["health"]["Failing"];
+    assert_eq!(failing["last_status"], 404, "{report}");
+    let since: chrono::DateTime<Utc> = failing["since"].as_str().unwrap().parse().unwrap();
+    assert!(since >= started_failing - chrono::Duration::milliseconds(5), "{since} vs {started_failing}");
+    assert!(failing["last_ok"].is_string());
+    assert_eq!(report["key"]["name"], "shipping-bot");
+
+    // It works again: the page says so.
+    assert_eq!(post(&app, "/api/v1/order-ids", key, None).await.0, 200);
+    let (_, report) = key_report(&app, &admin, &id).await;
+    assert_eq!(report["usage"]["health"], "Working", "{report}");
+    assert_eq!(report["usage"]["totals"]["calls"], 7);
+
+    // The bootstrap key counts apart; unknown ids are 404s; support may not look.
+    let (status, env) = key_report(&app, &admin, "env").await;
+    assert_eq!(status, 200);
+    assert_eq!(env["usage"]["totals"]["calls"], 1);
+    assert!(env["key"].is_null());
+    for unknown in ["000000000000000000000000", "not-an-id", "<script>"] {
+        assert_eq!(key_report(&app, &admin, unknown).await.0, 404, "{unknown}");
+    }
+    assert_eq!(key_report(&app, &app.client, &id).await.0, 403);
+
+    // Usage is stored under the two keys' ids only: a made-up key leaves nothing.
+    let usage = helpers::raw_collection(app.store.database_name(), "api_key_usage").await;
+    let mut keys: Vec<String> = usage
+        .distinct("key", mongodb::bson::doc! {})
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    let mut expected = vec![id.clone(), "env".to_owned()];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    // The pages: the list says which key is failing, the key's page says since when.
+    assert_eq!(post(&app, "/api/v1/orders", key, Some("[]")).await.0, 400);
+    let list = admin.get(format!("{}/api-keys", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains(&format!("href=\"/api-keys/{id}\"")) && list.contains("failing (HTTP 400)"), "{list}");
+    let page = admin.get(format!("{}/api-keys/{id}", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Failing since") && page.contains("shipping-bot"), "{page}");
+    let missing = admin.get(format!("{}/api-keys/nope", app.address)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_shed_at_the_door_count_as_limit_hits_for_their_key() {
+    // One request at a time and a 1 ms queue: a burst of lookups is partly shed with 503.
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("shed"), true, |s| {
+        s.bootstrap_api_key = Some(orderdesk::config::Secret::new(TEST_KEY.into()));
+        s.concurrent_requests = 1;
+        s.queue_wait = std::time::Duration::from_millis(1);
+    })
+    .await;
+    let id = orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord).next_id();
+    app.store.insert_order(&id, &helpers::bot_order(Some(5), Some(1.0)), Utc::now()).await.unwrap();
+    let path = format!("/api/v1/orders/{id}");
+    let burst = (0..60).map(|_| get(&app, &path));
+    let statuses: Vec<u16> = futures::future::join_all(burst).await.into_iter().map(|(s, _)| s).collect();
+    let shed = statuses.iter().filter(|s| **s == 503).count() as u64;
+    assert!(shed > 0 && statuses.iter().all(|s| [200, 503].contains(s)), "{statuses:?}");
+    let (admin_cookie, _) = helpers::signed_in(&app.store, Role::Admin).await;
+    let admin = helpers::client_with(&admin_cookie, true);
+    let (status, env) = key_report(&app, &admin, "env").await;
+    assert_eq!(status, 200, "{env}");
+    assert_eq!(env["usage"]["totals"]["calls"], 60);
+    assert_eq!(env["usage"]["totals"]["limited"], shed, "{env}");
+    assert_eq!(env["usage"]["totals"]["failed"], 0, "{env}");
 }

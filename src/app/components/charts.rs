@@ -134,6 +134,50 @@ pub fn IssuedHeldChart(vendor: String, days: Vec<(chrono::NaiveDate, u64, u64)>)
     }
 }
 
+/// One hour of a [`CallsChart`]: its label and its calls that succeeded, failed (4xx or
+/// 5xx) and were refused by a limit.
+pub type CallsHour = (String, u64, u64, u64);
+
+/// An API key's calls per hour, stacked: succeeded, then failed, then refused by a limit.
+#[component]
+pub fn CallsChart(hours: Vec<CallsHour>) -> impl IntoView {
+    let max = hours.iter().map(|(_, ok, failed, limited)| ok + failed + limited).max().unwrap_or(0).max(1) as f64;
+    let (left, width, height) = (56.0, 640.0, 150.0);
+    let step = width / hours.len().max(1) as f64;
+    let every = (hours.len() / 8).max(1);
+    view! {
+        <svg role="img" aria-label="Calls per hour: succeeded, failed and refused by a limit"
+            viewBox=format!("0 0 {} {}", left + width + 10.0, height + 44.0)
+            class="w-full max-w-3xl text-slate-700 dark:text-slate-300" data-chart="calls">
+            <title>"Calls per hour (indigo: succeeded, red: failed, amber: refused by a limit)"</title>
+            {hours.into_iter().enumerate().map(|(i, (name, ok, failed, limited))| {
+                let x = left + i as f64 * step;
+                let tip = format!("{name}: {ok} succeeded, {failed} failed, {limited} refused by a limit");
+                let mut base = height + 10.0;
+                let parts = [
+                    (ok, "fill-indigo-500 dark:fill-indigo-400"),
+                    (failed, "fill-red-500 dark:fill-red-400"),
+                    (limited, "fill-amber-400 dark:fill-amber-300"),
+                ];
+                view! {
+                    <g><title>{tip}</title>
+                        {parts.into_iter().filter(|(n, _)| *n > 0).map(|(n, class)| {
+                            let h = n as f64 / max * height;
+                            base -= h;
+                            view! { <rect x=format!("{:.1}", x + 1.0) y=format!("{base:.1}") width=format!("{:.1}", (step - 2.0).max(1.0)) height=format!("{h:.1}") class=class /> }
+                        }).collect_view()}
+                    </g>
+                    {(i % every == 0).then(|| view! {
+                        <text x=format!("{x:.1}") y=height + 26.0 font-size="10" fill="currentColor">{name}</text>
+                    })}
+                }
+            }).collect_view()}
+            <ValueAxis left width height max=format!("{max}") />
+            <text x="4" y=height / 2.0 font-size="10" fill="currentColor">"calls"</text>
+        </svg>
+    }
+}
+
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
@@ -160,6 +204,18 @@ mod tests {
         assert_eq!(html.matches("<rect").count(), 2);
         let empty = view! { <BarChart label="Rate".into() unit="%".into() bars=vec![] /> }.to_html();
         assert!(empty.contains("No data for “Rate”") && !empty.contains("<svg"), "{empty}");
+    }
+
+    #[test]
+    fn calls_stack_by_what_became_of_them() {
+        let hours = vec![("10:00".to_owned(), 6, 3, 1), ("11:00".to_owned(), 0, 0, 0)];
+        let html = view! { <CallsChart hours /> }.to_html();
+        // 10 calls is the tallest: 6, 3 and 1 of 150.
+        assert_eq!(html.matches("<rect").count(), 3, "{html}");
+        assert!(
+            html.contains("height=\"90.0\"") && html.contains("height=\"45.0\"") && html.contains("height=\"15.0\"")
+        );
+        assert!(html.contains("10:00: 6 succeeded, 3 failed, 1 refused by a limit"), "{html}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod charts;
 pub mod command_palette;
 pub mod copy_button;
 pub mod error_notice;
+pub mod figure;
 pub mod header;
 pub mod order_table;
 pub mod search_form;

@@ -1,18 +1,19 @@
 //! `/api-keys` (admins): the bots' keys, created here (shown once, stored hashed), listed
-//! with their scope and last use, and revoked. The forms work without JavaScript.
+//! with their scope and last day of calls (which are failing, and each key's page), and
+//! revoked. The forms work without JavaScript.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
-    domain::accounts::ApiKeyInfo,
+    domain::api_usage::{ENV_KEY, KeysOverview, Tally},
     domain::error::AppError,
 };
 
 #[server(prefix = "/api/admin", input = GetUrl)]
-pub async fn api_keys() -> Result<Vec<ApiKeyInfo>, AppError> {
+pub async fn api_keys() -> Result<KeysOverview, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    Ok(state.store.list_api_keys().await?)
+    Ok(state.api_usage.overview(state.settings.bootstrap_api_key.is_some(), chrono::Utc::now()).await?)
 }
 
 /// Creates a key and returns it: the only time anyone sees it.
@@ -67,8 +68,8 @@ pub fn ApiKeysPage() -> impl IntoView {
                 let csrf = csrf.clone();
                 Suspend::new(async move {
                     match keys.await {
-                        Ok(list) if list.is_empty() => view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"No keys yet. Create one for each bot, so each can be revoked alone."</p> }.into_any(),
-                        Ok(list) => view! { <KeyTable keys=list revoke csrf /> }.into_any(),
+                        Ok(o) if o.keys.is_empty() && o.bootstrap.is_none() => view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"No keys yet. Create one for each bot, so each can be revoked alone."</p> }.into_any(),
+                        Ok(o) => view! { <KeyTable overview=o revoke csrf /> }.into_any(),
                         Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
                     }
                 })
@@ -78,29 +79,48 @@ pub fn ApiKeysPage() -> impl IntoView {
     .into_any()
 }
 
+const CELL: &str = "pr-3 text-right tabular-nums";
+
 #[component]
-fn KeyTable(keys: Vec<ApiKeyInfo>, revoke: ServerAction<RevokeApiKey>, csrf: String) -> impl IntoView {
+fn KeyTable(overview: KeysOverview, revoke: ServerAction<RevokeApiKey>, csrf: String) -> impl IntoView {
     view! {
-        <table class="mt-4 w-full text-left text-sm" data-testid="key-table">
-            <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3">"Name"</th><th class="pr-3">"Scope"</th><th class="pr-3">"Created"</th><th class="pr-3">"Last used"</th><th>"State"</th></tr></thead>
+        <div class="mt-4 overflow-x-auto">
+        <table class="w-full text-left text-sm" data-testid="key-table">
+            <thead class="text-slate-500 dark:text-slate-400"><tr>
+                <th class="py-1 pr-3">"Name"</th><th class="pr-3">"Scope"</th><th class="pr-3">"Created"</th>
+                <th class="pr-3 text-right">"Calls, 24 h"</th><th class="pr-3 text-right">"Failed"</th><th class="pr-3 text-right">"Limited"</th>
+                <th class="pr-3">"Last call"</th><th>"State"</th>
+            </tr></thead>
             <tbody>
-                {keys.into_iter().map(|k| {
+                {overview.bootstrap.map(|usage| view! {
+                    <tr class="border-t border-slate-100 dark:border-slate-800" data-key=ENV_KEY>
+                        <td class="py-1 pr-3"><a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/api-keys/{ENV_KEY}")>"Bootstrap key (ORDERDESK_API_KEY)"</a></td>
+                        <td class="pr-3">"every scope"</td>
+                        <td class="pr-3">"from the environment"</td>
+                        <UsageCells usage=usage.clone() last_used=None />
+                        <td><CallState usage /></td>
+                    </tr>
+                })}
+                {overview.keys.into_iter().map(|(k, usage)| {
                     let csrf = csrf.clone();
                     let name = k.name.clone();
                     view! {
                         <tr class="border-t border-slate-100 dark:border-slate-800" data-key=name>
-                            <td class="py-1 pr-3 font-mono">{k.name}</td>
+                            <td class="py-1 pr-3 font-mono"><a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/api-keys/{}", k.id)>{k.name}</a></td>
                             <td class="pr-3">{k.scope.as_str()}</td>
                             <td class="pr-3 tabular-nums">{format::time(k.created_at)}</td>
-                            <td class="pr-3 tabular-nums">{if k.last_used_at.is_some() { format::time(k.last_used_at) } else { "never".into() }}</td>
+                            <UsageCells usage=usage.clone() last_used=k.last_used_at />
                             <td>{match k.revoked_at {
                                 Some(at) => view! { <span class="text-slate-500 dark:text-slate-400">{format!("revoked {}", format::time(Some(at)))}</span> }.into_any(),
                                 None => view! {
-                                    <ActionForm action=revoke>
-                                        <input type="hidden" name="_csrf" value=csrf />
-                                        <input type="hidden" name="id" value=k.id />
-                                        <button type="submit" class="text-red-700 underline dark:text-red-300">"Revoke"</button>
-                                    </ActionForm>
+                                    <div class="flex flex-wrap items-center gap-3">
+                                        <CallState usage />
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="_csrf" value=csrf />
+                                            <input type="hidden" name="id" value=k.id />
+                                            <button type="submit" class="text-red-700 underline dark:text-red-300">"Revoke"</button>
+                                        </ActionForm>
+                                    </div>
                                 }.into_any(),
                             }}</td>
                         </tr>
@@ -108,6 +128,29 @@ fn KeyTable(keys: Vec<ApiKeyInfo>, revoke: ServerAction<RevokeApiKey>, csrf: Str
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
     .into_any()
+}
+
+/// A key's last day in four cells; `last_used` is the key check's record, for a key whose
+/// calls are older than a day.
+#[component]
+fn UsageCells(usage: Tally, last_used: Option<chrono::DateTime<chrono::Utc>>) -> impl IntoView {
+    let last = usage.last_at.max(last_used);
+    view! {
+        <td class=CELL>{format::count(usage.calls)}</td>
+        <td class=CELL>{format::count(usage.errors())}</td>
+        <td class=CELL>{format::count(usage.limited)}</td>
+        <td class="pr-3 tabular-nums">{if last.is_some() { format::time(last) } else { "never".into() }}</td>
+    }
+}
+
+/// "failing" when the key's last call did not succeed.
+#[component]
+fn CallState(usage: Tally) -> impl IntoView {
+    usage.last_call_failed().then(|| {
+        let status = usage.last_error_status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+        view! { <span class="rounded bg-red-100 px-1.5 py-0.5 text-xs font-medium text-red-800 dark:bg-red-950 dark:text-red-200" data-testid="key-failing">{format!("failing{status}")}</span> }
+    })
 }

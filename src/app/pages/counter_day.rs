@@ -6,7 +6,10 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{
+        components::{error_notice::ErrorNotice, figure::Figure},
+        format,
+    },
     domain::counters::Forensics,
     domain::error::AppError,
 };
@@ -97,15 +100,5 @@ fn Report(f: Forensics) -> impl IntoView {
             <h2 class="mt-6 text-lg font-semibold">"Held but never issued by this counter"</h2>
             <p class="mt-1 font-mono text-sm" data-testid="beyond">{f.beyond.iter().map(|n| format!("{n:05}")).collect::<Vec<_>>().join(", ")}</p>
         })}
-    }
-}
-
-#[component]
-fn Figure(label: &'static str, value: String) -> impl IntoView {
-    view! {
-        <div class="rounded border border-slate-200 p-3 dark:border-slate-700">
-            <dt class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">{label}</dt>
-            <dd class="mt-1 text-xl font-semibold tabular-nums">{value}</dd>
-        </div>
     }
 }

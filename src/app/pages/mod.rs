@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod api_key;
 pub mod api_keys;
 pub mod audit;
 pub mod counter_day;

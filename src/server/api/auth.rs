@@ -9,8 +9,12 @@ use std::{
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::Utc;
 
-use super::ApiError;
-use crate::{domain::accounts::ApiKeyScope, domain::tokens::same, server::AppState, storage::api_keys::hash_key};
+use super::{ApiError, usage::CallerKey};
+use crate::{
+    domain::{accounts::ApiKeyScope, api_usage::ENV_KEY, tokens::same},
+    server::AppState,
+    storage::api_keys::hash_key,
+};
 
 /// How long a key checked against the database is trusted without asking again; a revoked
 /// key stops working within this time.
@@ -21,24 +25,31 @@ const TRUST_FOR: Duration = Duration::from_secs(30);
 pub const BAD_KEYS_PER_ADDRESS: u64 = 30;
 const BAD_KEY_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Recently verified key hashes, so the bots' hot path costs no extra round trip; and the
-/// addresses over their limit, so their attempts cost none either.
+/// Recently verified keys (by scope and hash, with the key's id), so the bots' hot path
+/// costs no extra round trip; and the addresses over their limit, so their attempts cost
+/// none either.
 #[derive(Debug, Default)]
 pub struct KeyCache {
-    trusted: Mutex<HashMap<String, Instant>>,
+    trusted: Mutex<HashMap<(ApiKeyScope, String), (Instant, String)>>,
     blocked: Mutex<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
-    fn fresh(&self, hash: &str) -> bool {
+    /// The id of the key with this scope and hash, if it was verified lately.
+    fn fresh(&self, scope: ApiKeyScope, hash: &str) -> Option<String> {
         let map = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(hash).is_some_and(|at| at.elapsed() < TRUST_FOR)
+        map.get(&(scope, hash.to_owned())).filter(|(at, _)| at.elapsed() < TRUST_FOR).map(|(_, id)| id.clone())
     }
 
-    fn remember(&self, hash: String) {
+    /// The id of the key with this hash, if it was verified lately in any scope.
+    pub fn known(&self, hash: &str) -> Option<String> {
+        ApiKeyScope::ALL.into_iter().find_map(|scope| self.fresh(scope, hash))
+    }
+
+    fn remember(&self, scope: ApiKeyScope, hash: String, id: String) {
         let mut map = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, at| at.elapsed() < TRUST_FOR);
-        map.insert(hash, Instant::now());
+        map.retain(|_, (at, _)| at.elapsed() < TRUST_FOR);
+        map.insert((scope, hash), (Instant::now(), id));
     }
 
     /// How long `ip` is still refused, if it is.
@@ -61,24 +72,35 @@ pub struct ApiCaller;
 /// Proof that the request carried a valid key of scope `stats` (`/api/performance/stats`).
 pub struct StatsCaller;
 
-/// Checks `X-API-Key` for `scope`. The bootstrap key from the environment has every scope.
+/// The `X-API-Key` header, trimmed, when there is one.
+pub(super) fn presented_key(parts: &Parts) -> Option<&str> {
+    parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty())
+}
+
+/// Whether `key` is the bootstrap key from the environment.
+pub(super) fn is_bootstrap(state: &AppState, key: &str) -> bool {
+    state.settings.bootstrap_api_key.as_ref().is_some_and(|bootstrap| same(bootstrap.expose(), key))
+}
+
+/// Checks `X-API-Key` for `scope` and tells the usage count whose call this is. The bootstrap
+/// key from the environment has every scope.
 async fn authorize(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(), ApiError> {
-    let key = parts
-        .headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or(ApiError::MissingKey)?;
-    if let Some(bootstrap) = &state.settings.bootstrap_api_key
-        && same(bootstrap.expose(), key)
-    {
-        return Ok(());
+    let id = key_id(parts, state, scope).await?;
+    if let Some(caller) = parts.extensions.get::<CallerKey>() {
+        caller.set(id);
+    }
+    Ok(())
+}
+
+/// The id of the valid key of `scope` the request carries ([`ENV_KEY`] for the bootstrap key).
+async fn key_id(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<String, ApiError> {
+    let key = presented_key(parts).ok_or(ApiError::MissingKey)?;
+    if is_bootstrap(state, key) {
+        return Ok(ENV_KEY.to_owned());
     }
     let hash = hash_key(key);
-    let cached = format!("{scope}:{hash}");
-    if state.api_keys.fresh(&cached) {
-        return Ok(());
+    if let Some(id) = state.api_keys.fresh(scope, &hash) {
+        return Ok(id);
     }
     let ip = parts
         .extensions
@@ -96,12 +118,12 @@ async fn authorize(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Resul
         state.api_keys.block(ip, reservation.wait(now));
         return Err(ApiError::RateLimited(reservation.wait(now)));
     }
-    if state.store.api_key_valid(&hash, scope, now).await? {
+    if let Some(id) = state.store.api_key_id(&hash, scope, now).await? {
         if let Err(e) = state.store.release_attempt(&attempt_key).await {
             tracing::warn!(error = %e, "could not give back a valid key's reservation");
         }
-        state.api_keys.remember(cached);
-        return Ok(());
+        state.api_keys.remember(scope, hash, id.clone());
+        return Ok(id);
     }
     Err(ApiError::WrongKey)
 }

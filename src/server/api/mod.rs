@@ -7,6 +7,7 @@ mod auth;
 mod order_ids;
 mod order_numbers;
 mod orders;
+mod usage;
 
 use axum::{
     Json, Router,
@@ -17,6 +18,7 @@ use axum::{
 use serde::Serialize;
 
 pub use auth::{KeyCache, StatsCaller};
+pub use usage::{LimitHit, count_calls};
 
 use super::AppState;
 use crate::{
@@ -84,6 +86,9 @@ impl IntoResponse for ApiError {
         };
         let mut response =
             (status, Json(ErrorBody { error: code, message: self.to_string(), matches })).into_response();
+        if matches!(self, Self::RateLimited(_) | Self::CounterExhausted(_)) {
+            response.extensions_mut().insert(LimitHit);
+        }
         if let Self::RateLimited(wait) = &self
             && let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
         {

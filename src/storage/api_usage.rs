@@ -1,0 +1,134 @@
+//! `api_key_usage`: one document per (key, minute), `_id` `"{key}|{minute in ms}"`, to which
+//! each process adds its calls with `$inc` (counts and latency buckets), `$min` and `$max`
+//! (times). A TTL index drops a minute a week after it ended.
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{DateTime as BsonTime, Document, doc};
+
+use super::{
+    StorageError, Store,
+    names::API_USAGE,
+    values::{count, datetime},
+};
+use crate::domain::api_usage::{BUCKETS, MinuteUsage, Tally, UsageLine};
+
+/// How long a minute is kept: the page shows a day; a week is there for questions after.
+pub const KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+fn bson_time(t: DateTime<Utc>) -> BsonTime {
+    BsonTime::from_millis(t.timestamp_millis())
+}
+
+/// The update that adds `tally` to its minute's document.
+fn addition(tally: &Tally) -> Document {
+    let mut inc = doc! {
+        "calls": tally.calls as i64,
+        "ok": tally.ok as i64,
+        "rejected": tally.rejected as i64,
+        "failed": tally.failed as i64,
+        "limited": tally.limited as i64,
+    };
+    for (i, n) in tally.latency.iter().enumerate().filter(|(_, n)| **n > 0) {
+        inc.insert(format!("latency.b{i}"), *n as i64);
+    }
+    let (mut max, mut min) = (doc! {}, doc! {});
+    for (field, value) in [("last_at", tally.last_at), ("last_ok_at", tally.last_ok_at)] {
+        if let Some(t) = value {
+            max.insert(field, bson_time(t));
+        }
+    }
+    if let Some(t) = tally.first_error_at {
+        min.insert("first_error_at", bson_time(t));
+    }
+    let mut update = doc! { "$inc": inc };
+    if let (Some(t), Some(status)) = (tally.last_error_at, tally.last_error_status) {
+        // The status goes with the time: two processes writing one minute may leave the
+        // other's status; the page names it as the status of "a" late failure.
+        max.insert("last_error_at", bson_time(t));
+        update.insert("$set", doc! { "last_error_status": i32::from(status) });
+    }
+    if !max.is_empty() {
+        update.insert("$max", max);
+    }
+    if !min.is_empty() {
+        update.insert("$min", min);
+    }
+    update
+}
+
+fn tally(d: &Document) -> Tally {
+    let mut latency = [0; BUCKETS];
+    if let Ok(buckets) = d.get_document("latency") {
+        for (i, n) in latency.iter_mut().enumerate() {
+            *n = count(buckets.get(format!("b{i}")));
+        }
+    }
+    Tally {
+        calls: count(d.get("calls")),
+        ok: count(d.get("ok")),
+        rejected: count(d.get("rejected")),
+        failed: count(d.get("failed")),
+        limited: count(d.get("limited")),
+        latency,
+        last_at: datetime(d.get("last_at")),
+        last_ok_at: datetime(d.get("last_ok_at")),
+        first_error_at: datetime(d.get("first_error_at")),
+        last_error_at: datetime(d.get("last_error_at")),
+        last_error_status: d.get_i32("last_error_status").ok().and_then(|s| u16::try_from(s).ok()),
+    }
+}
+
+impl Store {
+    /// Adds one process's counts of one key's minute to that minute's document.
+    pub async fn add_api_usage(&self, key: &str, m: &MinuteUsage) -> Result<(), StorageError> {
+        let usage = self.collection(API_USAGE);
+        let id = format!("{key}|{}", m.minute.timestamp_millis());
+        let mut update = addition(&m.tally);
+        update.insert("$setOnInsert", doc! { "key": key, "minute": bson_time(m.minute) });
+        self.run("api_usage_add", API_USAGE, usage.update_one(doc! { "_id": id }, update).upsert(true)).await.map(drop)
+    }
+
+    /// One key's minutes from `since` on.
+    pub async fn api_usage(&self, key: &str, since: DateTime<Utc>) -> Result<Vec<MinuteUsage>, StorageError> {
+        let usage = self.collection(API_USAGE);
+        let filter = doc! { "key": key, "minute": { "$gt": bson_time(since) } };
+        let docs: Vec<Document> = self
+            .run("api_usage_read", API_USAGE, async {
+                usage.find(filter).sort(doc! { "minute": 1 }).max_time(self.op_timeout).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| Some(MinuteUsage { minute: datetime(d.get("minute"))?, tally: tally(d) }))
+            .collect())
+    }
+
+    /// Every key's calls from `since` on, one line per key (for the list of keys): summed
+    /// in the database, so the list reads one document per key however busy the bots were.
+    pub async fn api_usage_by_key(&self, since: DateTime<Utc>) -> Result<Vec<UsageLine>, StorageError> {
+        let usage = self.collection(API_USAGE);
+        let mut group = doc! { "_id": "$key" };
+        for field in ["calls", "ok", "rejected", "failed", "limited"] {
+            group.insert(field, doc! { "$sum": format!("${field}") });
+        }
+        for field in ["last_at", "last_ok_at", "last_error_at"] {
+            group.insert(field, doc! { "$max": format!("${field}") });
+        }
+        group.insert("first_error_at", doc! { "$min": "$first_error_at" });
+        group.insert(
+            "last_error_status",
+            doc! { "$top": { "sortBy": { "last_error_at": -1 }, "output": "$last_error_status" } },
+        );
+        let pipeline = [doc! { "$match": { "minute": { "$gt": bson_time(since) } } }, doc! { "$group": group }];
+        let docs: Vec<Document> = self
+            .run("api_usage_lines", API_USAGE, async {
+                usage.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| Some(UsageLine { key: d.get_str("_id").ok()?.to_owned(), totals: tally(d) }))
+            .collect())
+    }
+}
