@@ -104,6 +104,39 @@ test("today's counters forecast the cap, and a vendor-day's gaps are listed and 
   await api.dispose();
 });
 
+test.describe("as admin", () => {
+  test.use({ storageState: DEMO.admin.state });
+
+  test("each bot's key has a page that says whether it is failing and since when", async ({ page, baseURL }) => {
+    // The demo's marketplace bot has failed every call since a bad deploy 47 minutes ago.
+    await page.goto("/api-keys");
+    const market = page.locator('tr[data-key="marketplace-bot"]');
+    await expect(market.getByTestId("key-failing")).toHaveText("failing (HTTP 400)");
+    await expect(page.locator('tr[data-key="shipping-bot"]').getByTestId("key-failing")).toHaveCount(0);
+    await market.getByRole("link", { name: "marketplace-bot" }).click();
+    await expect(page).toHaveURL(/\/api-keys\/[0-9a-f]{24}$/);
+    await expect(page.getByTestId("key-name")).toHaveText("marketplace-bot");
+    await expect(page.getByTestId("key-health")).toContainText("Failing since");
+    await expect(page.getByTestId("key-health")).toContainText("HTTP 400");
+    await expect(page.getByTestId("usage-figures")).toContainText("p95");
+    await expect(page.locator('svg[data-chart="calls"] rect').first()).toBeAttached();
+
+    // Calls made now with the bootstrap key show on its page at once.
+    const count = async () => {
+      await page.goto("/api-keys/env");
+      const text = await page.getByTestId("usage-figures").locator("dd").first().textContent();
+      return Number(text!.replace(/,/g, ""));
+    };
+    const before = await count();
+    const api = await bot(baseURL);
+    for (let i = 0; i < 3; i++) expect((await api.post("/api/v1/order-ids")).status()).toBe(200);
+    expect((await api.post("/api/v1/orders", { data: "[]", headers: { "content-type": "application/json" } })).status()).toBe(400);
+    await api.dispose();
+    expect(await count()).toBeGreaterThanOrEqual(before + 4);
+    await expect(page.getByTestId("usage-hours")).toContainText(/\d/);
+  });
+});
+
 // Every page at a phone, a tablet and a desktop width, light and dark: nothing wider than
 // the window, the search box reachable, and axe finds nothing serious.
 const WIDTHS = [390, 768, 1440];
@@ -146,7 +179,9 @@ for (const theme of ["light", "dark"] as const) {
     test.use({ storageState: DEMO.admin.state });
     test(`admin pages fit 390, 768 and 1440 px in the ${theme} theme`, async ({ page }) => {
       test.setTimeout(90_000);
-      await checkLayout(page, ["/maintenance", "/audit", "/api-keys"], theme);
+      await page.goto("/api-keys");
+      const key = (await page.locator('tr[data-key="marketplace-bot"] a').getAttribute("href"))!;
+      await checkLayout(page, ["/maintenance", "/audit", "/api-keys", key], theme);
     });
   });
 }

@@ -313,9 +313,10 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         time_zone: settings.time_zone,
     };
     let report = demo::insert(store, generate(&spec)).await?;
+    let bots = demo::bots::insert(store, spec.seed, Utc::now()).await?;
     store.mark_demo(Utc::now()).await?;
     println!(
-        "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id, {} without BB number), {} sessions, {} payments, {} counters into {} in {:.1}s",
+        "loaded {} orders ({} marketplace, {} legacy without order_id, {} duplicated order_id, {} without BB number), {} sessions, {} payments, {} counters, {bots} bot API keys with a day of calls into {} in {:.1}s",
         report.orders,
         report.marketplace_orders,
         report.legacy_without_order_id,

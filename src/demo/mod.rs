@@ -5,6 +5,8 @@
 //!
 //! Deterministic: the same `seed`, `orders` and `now` give the same documents.
 
+pub mod bots;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration as Span, Utc};

@@ -20,6 +20,10 @@ fn bson_time(t: DateTime<Utc>) -> BsonTime {
     BsonTime::from_millis(t.timestamp_millis())
 }
 
+fn minute_id(key: &str, minute: DateTime<Utc>) -> String {
+    format!("{key}|{}", minute.timestamp_millis())
+}
+
 /// The update that adds `tally` to its minute's document.
 fn addition(tally: &Tally) -> Document {
     let mut inc = doc! {
@@ -57,6 +61,41 @@ fn addition(tally: &Tally) -> Document {
     update
 }
 
+/// A whole minute's document, as [`addition`] upserted once would leave it.
+fn minute_document(key: &str, m: &MinuteUsage) -> Document {
+    let t = &m.tally;
+    let mut latency = doc! {};
+    for (i, n) in t.latency.iter().enumerate().filter(|(_, n)| **n > 0) {
+        latency.insert(format!("b{i}"), *n as i64);
+    }
+    let mut d = doc! {
+        "_id": minute_id(key, m.minute),
+        "key": key,
+        "minute": bson_time(m.minute),
+        "calls": t.calls as i64,
+        "ok": t.ok as i64,
+        "rejected": t.rejected as i64,
+        "failed": t.failed as i64,
+        "limited": t.limited as i64,
+        "latency": latency,
+    };
+    let times = [
+        ("last_at", t.last_at),
+        ("last_ok_at", t.last_ok_at),
+        ("first_error_at", t.first_error_at),
+        ("last_error_at", t.last_error_at),
+    ];
+    for (field, value) in times {
+        if let Some(at) = value {
+            d.insert(field, bson_time(at));
+        }
+    }
+    if let Some(status) = t.last_error_status {
+        d.insert("last_error_status", i32::from(status));
+    }
+    d
+}
+
 fn tally(d: &Document) -> Tally {
     let mut latency = [0; BUCKETS];
     if let Ok(buckets) = d.get_document("latency") {
@@ -83,10 +122,20 @@ impl Store {
     /// Adds one process's counts of one key's minute to that minute's document.
     pub async fn add_api_usage(&self, key: &str, m: &MinuteUsage) -> Result<(), StorageError> {
         let usage = self.collection(API_USAGE);
-        let id = format!("{key}|{}", m.minute.timestamp_millis());
+        let id = minute_id(key, m.minute);
         let mut update = addition(&m.tally);
         update.insert("$setOnInsert", doc! { "key": key, "minute": bson_time(m.minute) });
         self.run("api_usage_add", API_USAGE, usage.update_one(doc! { "_id": id }, update).upsert(true)).await.map(drop)
+    }
+
+    /// Writes whole minutes at once (the demo data's day of calls), one insert per batch.
+    pub async fn insert_api_usage(&self, key: &str, minutes: &[MinuteUsage]) -> Result<(), StorageError> {
+        let usage = self.collection(API_USAGE);
+        for chunk in minutes.chunks(1000) {
+            let docs = chunk.iter().map(|m| minute_document(key, m));
+            self.run("api_usage_insert", API_USAGE, usage.insert_many(docs)).await?;
+        }
+        Ok(())
     }
 
     /// One key's minutes from `since` on.
