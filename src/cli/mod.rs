@@ -185,7 +185,7 @@ fn explain_id(text: &str, zone: chrono_tz::Tz) -> Result<(), CliError> {
     if let Some(hint) = &e.hint {
         println!("hint: {hint}");
     }
-    if e.is_id() {
+    if e.is_id {
         Ok(())
     } else if e.suggestions.is_empty() {
         Err(CliError::Refused("this is no order ID, display ID or BB number".into()))

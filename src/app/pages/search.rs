@@ -113,7 +113,7 @@ fn Explained(explanation: Explanation) -> impl IntoView {
     let suggestions = explanation.suggestions.clone();
     let hint = explanation.hint.clone();
     let read_as = explanation.read_as.clone();
-    let is_id = explanation.is_id();
+    let is_id = explanation.is_id;
     view! {
         <section class="mt-6 max-w-2xl rounded-lg border border-slate-200 p-4 dark:border-slate-800" data-testid="search-explained">
             <h2 class="font-semibold">"How this was read"</h2>

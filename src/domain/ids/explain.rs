@@ -36,6 +36,8 @@ pub struct Explanation {
     pub key: Option<String>,
     /// What kind of key, in words ("an order ID (ORD)"), or why it is none.
     pub read_as: String,
+    /// Whether the text was read as an ID scheme (not as a legacy id, which any word is).
+    pub is_id: bool,
     pub facts: Vec<Fact>,
     /// The vendor-day counter a BB number's sequence came from: its day in the zone.
     pub counter_day: Option<NaiveDate>,
@@ -44,11 +46,4 @@ pub struct Explanation {
     pub suggestions: Vec<Suggestion>,
     /// Said when the text cannot be read as an ID and nothing near it is one.
     pub hint: Option<String>,
-}
-
-impl Explanation {
-    /// Whether the text was read as an ID scheme (not a legacy id, not an error).
-    pub fn is_id(&self) -> bool {
-        self.key.is_some() && !self.read_as.starts_with("a legacy")
-    }
 }
