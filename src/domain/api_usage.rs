@@ -242,23 +242,26 @@ pub struct KeyUsage {
     pub until: DateTime<Utc>,
     pub totals: Tally,
     pub health: Health,
-    /// The 24 hours up to `until`, oldest first; hours without calls included.
+    /// The 25 hours from the one `since` falls in to the one `until` falls in (the first and
+    /// the last partial), oldest first, hours without calls included.
     pub hours: Vec<HourUsage>,
 }
 
 impl KeyUsage {
     /// The day up to `now` from the key's minutes in it.
     pub fn of(minutes: &[MinuteUsage], now: DateTime<Utc>) -> Self {
-        let this_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
-        let first_hour = this_hour - Duration::hours(23);
+        let since = now - DAY;
+        let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
+        let first_hour = hour(since);
+        let count = (hour(now) - first_hour).num_hours() + 1;
         let mut hours: Vec<HourUsage> =
-            (0..24).map(|i| HourUsage { hour: first_hour + Duration::hours(i), tally: Tally::default() }).collect();
+            (0..count).map(|i| HourUsage { hour: first_hour + Duration::hours(i), tally: Tally::default() }).collect();
         let minutes: Vec<MinuteUsage> =
-            minutes.iter().filter(|m| m.minute > now - DAY && m.minute <= now).cloned().collect();
+            minutes.iter().filter(|m| m.minute > since && m.minute <= now).cloned().collect();
         let mut totals = Tally::default();
         for m in &minutes {
             totals.merge(&m.tally);
-            let index = (m.minute - first_hour).num_hours();
+            let index = (hour(m.minute) - first_hour).num_hours();
             if let Some(h) = usize::try_from(index).ok().and_then(|i| hours.get_mut(i)) {
                 h.tally.merge(&m.tally);
             }
@@ -412,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn a_day_is_24_hours_with_every_minute_in_its_hour() {
+    fn a_day_is_its_hours_with_every_minute_in_its_hour() {
         let now = at("2026-12-01T10:30:00Z");
         let m = [
             minute("2026-11-30T10:20:00Z", &[(Outcome::Ok, 200, "2026-11-30T10:20:01Z", 3)]),
@@ -423,12 +426,15 @@ mod tests {
             ),
         ];
         let day = KeyUsage::of(&m, now);
-        assert_eq!(day.hours.len(), 24);
-        assert_eq!(day.hours[0].hour, at("2026-11-30T11:00:00Z"));
+        assert_eq!(day.hours.len(), 25, "10:30 to 10:30: the first and the last hour are partial");
+        assert_eq!(day.hours[0].hour, at("2026-11-30T10:00:00Z"));
         assert_eq!(day.totals.calls, 3, "the minute older than a day is left out");
-        assert_eq!(day.hours[0].tally.calls, 1);
-        assert_eq!(day.hours[23].tally.calls, 2);
-        assert_eq!(day.hours[23].tally.errors(), 1);
+        assert_eq!(day.hours[0].tally.calls, 0);
+        assert_eq!(day.hours[1].tally.calls, 1);
+        assert_eq!(day.hours[24].tally.calls, 2);
+        assert_eq!(day.hours[24].tally.errors(), 1);
         assert_eq!(day.hours.iter().map(|h| h.tally.calls).sum::<u64>(), 3);
+        // On the hour too: the first hour is all but its first minute, the last only that one.
+        assert_eq!(KeyUsage::of(&m, at("2026-12-01T10:00:00Z")).hours.len(), 25);
     }
 }

@@ -91,7 +91,7 @@ fn Report(report: KeyReport) -> impl IntoView {
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm tabular-nums" data-testid="usage-hours">
                 <thead class="text-slate-500 dark:text-slate-400"><tr>
-                    <th class="py-1 pr-3">"Hour (UTC)"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"4xx"</th>
+                    <th class="py-1 pr-3">"Hour starting (UTC)"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"4xx"</th>
                     <th class="pr-3 text-right">"5xx"</th><th class="pr-3 text-right">"Limited"</th><th class="pr-3 text-right">"p50"</th><th class="text-right">"p95"</th>
                 </tr></thead>
                 <tbody>
@@ -102,8 +102,8 @@ fn Report(report: KeyReport) -> impl IntoView {
                             <td class="pr-3 text-right">{format::count(h.tally.rejected)}</td>
                             <td class="pr-3 text-right">{format::count(h.tally.failed)}</td>
                             <td class="pr-3 text-right">{format::count(h.tally.limited)}</td>
-                            <td class="pr-3 text-right">{latency(&h.tally, 0.5)}</td>
-                            <td class="text-right">{latency(&h.tally, 0.95)}</td>
+                            <td class="pr-3 text-right whitespace-nowrap">{latency(&h.tally, 0.5)}</td>
+                            <td class="text-right whitespace-nowrap">{latency(&h.tally, 0.95)}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
