@@ -1,6 +1,7 @@
 //! What recording one database operation costs (`Metrics::record`), on a registry already
-//! holding 40 operations with filled windows, as in a running server. Compare with a
-//! lookup's 0.4–0.9 ms (BENCHMARKS.md). Run: `cargo bench --features ssr --bench metrics`.
+//! holding 40 operations with filled windows, as in a running server; and what counting one
+//! API call for its key costs (`UsageRecorder::record`). Compare with a lookup's 0.4–0.9 ms
+//! (BENCHMARKS.md). Run: `cargo bench --features ssr --bench metrics` (no mongod needed).
 
 use std::{hint::black_box, time::Duration};
 
@@ -67,5 +68,28 @@ fn record(c: &mut Criterion) {
     c.bench_function("Metrics::summaries (40 operations)", |b| b.iter(|| black_box(metrics.summaries())));
 }
 
-criterion_group!(benches, record);
+/// Counting one call, as the API middleware does per request: ten keys calling this minute.
+fn usage(c: &mut Criterion) {
+    use orderdesk::{
+        config::{CONFIG_FILE, Settings},
+        services::api_usage::UsageRecorder,
+        storage::Store,
+    };
+    // The recorder's writing task is spawned on this runtime and never driven: no I/O here.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let recorder = runtime.block_on(async {
+        let settings = Settings::load(std::path::Path::new(CONFIG_FILE)).expect("settings");
+        UsageRecorder::spawn(Store::connect(&settings).await.expect("store"))
+    });
+    let keys: Vec<String> = (0..10).map(|i| format!("6834622e10d75a5ba7b774{i:02}")).collect();
+    c.bench_function("UsageRecorder::record (10 keys)", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            recorder.record(black_box(&keys[i]), 200, false, chrono::Utc::now(), black_box(Duration::from_micros(900)))
+        })
+    });
+}
+
+criterion_group!(benches, record, usage);
 criterion_main!(benches);

@@ -77,10 +77,8 @@ pub async fn insert(store: &Store, seed: u64, now: DateTime<Utc>) -> Result<usiz
     for bot in &bots {
         let name = ApiKeyName::parse(bot.name)
             .map_err(|e| StorageError::Database { op: "demo_bots", message: e.to_string() })?;
-        store.create_api_key(&name, bot.scope, now - Duration::days(30)).await?;
-        let id =
-            store.list_api_keys().await?.into_iter().find(|k| k.name == bot.name).map(|k| k.id).unwrap_or_default();
-        store.insert_api_usage(&id, &bot.minutes).await?;
+        let key = store.create_api_key(&name, bot.scope, now - Duration::days(30)).await?;
+        store.insert_api_usage(&key.id, &bot.minutes).await?;
     }
     Ok(bots.len())
 }

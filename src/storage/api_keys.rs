@@ -17,6 +17,8 @@ pub use crate::domain::accounts::ApiKeyInfo;
 /// A new key, shown to the admin once.
 #[derive(Debug)]
 pub struct NewApiKey {
+    /// The stored key's id (its page is `/api-keys/{id}`).
+    pub id: String,
     pub name: String,
     pub key: String,
 }
@@ -63,8 +65,9 @@ impl Store {
             "last_used_at": null,
             "revoked_at": null,
         };
-        self.run("api_key_create", API_KEYS, keys.insert_one(d)).await?;
-        Ok(NewApiKey { name: name.as_str().to_owned(), key })
+        let inserted = self.run("api_key_create", API_KEYS, keys.insert_one(d)).await?;
+        let id = inserted.inserted_id.as_object_id().map(|id| id.to_hex()).unwrap_or_default();
+        Ok(NewApiKey { id, name: name.as_str().to_owned(), key })
     }
 
     /// Every stored key document, for tests and the admin page.

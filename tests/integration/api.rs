@@ -21,6 +21,11 @@ async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Option<&str>) 
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// A stored key of scope `bots`.
+async fn create_key(app: &TestApp, name: &str) -> orderdesk::storage::api_keys::NewApiKey {
+    app.store.create_api_key(&ApiKeyName::parse(name).unwrap(), ApiKeyScope::Bots, Utc::now()).await.unwrap()
+}
+
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     let res = app.client.get(format!("{}{path}", app.address)).header("X-API-Key", TEST_KEY).send().await.unwrap();
     let status = res.status().as_u16();
@@ -42,11 +47,8 @@ async fn a_missing_key_is_401_and_a_wrong_key_403() {
 #[tokio::test]
 async fn keys_stored_hashed_in_the_database_work_and_are_never_stored_in_clear() {
     let app = helpers::spawn_app_with_key().await;
-    let created = app
-        .store
-        .create_api_key(&ApiKeyName::parse("shipping-bot").unwrap(), ApiKeyScope::Bots, Utc::now())
-        .await
-        .unwrap();
+    let created = create_key(&app, "shipping-bot").await;
+    assert_eq!(app.store.list_api_keys().await.unwrap()[0].id, created.id);
     let (status, _) = post(&app, "/api/v1/order-ids", Some(&created.key), None).await;
     assert_eq!(status, 200);
     let stored = app.store.raw_api_keys().await.unwrap();
@@ -201,12 +203,8 @@ async fn key_report(app: &TestApp, admin: &reqwest::Client, id: &str) -> (u16, V
 #[tokio::test]
 async fn every_call_with_a_key_counts_on_its_page_and_a_failing_bot_shows_since_when() {
     let app = helpers::spawn_app_with_key().await;
-    let created = app
-        .store
-        .create_api_key(&ApiKeyName::parse("shipping-bot").unwrap(), ApiKeyScope::Bots, Utc::now())
-        .await
-        .unwrap();
-    let id = app.store.list_api_keys().await.unwrap()[0].id.clone();
+    let created = create_key(&app, "shipping-bot").await;
+    let id = created.id.clone();
     let key = Some(created.key.as_str());
     for _ in 0..3 {
         assert_eq!(post(&app, "/api/v1/order-ids", key, None).await.0, 200);
