@@ -2,7 +2,7 @@
 //! (`counterId`, `sequence`, `lastUpdated`) and what the orders say. Free of database types:
 //! storage reads, this judges, the page shows.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{CounterId, MAX_DAILY_SEQUENCE};
@@ -145,13 +145,18 @@ pub fn judge(
 /// Where a counter is heading at its current rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forecast {
-    /// Numbers per hour assumed: the higher of the last hour's and the day's average, so a
-    /// morning rush warns at once and a quiet last hour does not hide a busy day.
+    /// Numbers per hour assumed now: the higher of the last hour's and the day's average, so
+    /// a morning rush warns at once and a quiet last hour does not hide a busy day.
     pub per_hour: f64,
-    /// When it reaches 99,999 at that rate, if that is before its day ends.
+    /// When it reaches 99,999 at that rate (following the vendor's usual day when
+    /// `shaped`), if that is before its day ends.
     pub cap_at: Option<DateTime<Utc>>,
-    /// Hours from now to the cap at that rate (infinite when nothing is being issued).
+    /// Hours from now to the cap (at the flat rate when the cap is not reached today;
+    /// infinite when nothing is being issued).
     pub hours_to_cap: f64,
+    /// Whether the rate was carried through the rest of the day along the vendor's usual
+    /// shape of a day ([`DayShape`]), not flat.
+    pub shaped: bool,
     /// A block size for segment mode when the rate makes the counter document hot (more
     /// than one number a second): about ten seconds of numbers per block.
     pub segment_block: Option<u32>,
@@ -161,15 +166,53 @@ pub struct Forecast {
 /// segment mode pays: one database write per block instead of per number.
 pub const SEGMENT_ADVICE_PER_HOUR: f64 = 3_600.0;
 
+/// How a vendor's day usually goes: the share of its numbered orders placed in each hour of
+/// the day (in the business zone), from its orders of the last [`DayShape::HISTORY_DAYS`]
+/// days before today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayShape {
+    share: [f64; 24],
+}
+
+impl DayShape {
+    pub const HISTORY_DAYS: i64 = 14;
+    /// Fewer orders than this in the history say too little about the shape of a day.
+    pub const MIN_HISTORY: u64 = 200;
+    /// The least share an hour is given, so an hour that was always quiet still scales a rate
+    /// (a share of zero would make a rush in it look infinite, or vanish).
+    const FLOOR: f64 = 0.002;
+
+    /// The shape from orders counted per hour of the day; `None` when there are too few.
+    pub fn from_counts(counts: [u64; 24]) -> Option<Self> {
+        let total: u64 = counts.iter().sum();
+        (total >= Self::MIN_HISTORY).then(|| Self { share: counts.map(|n| (n as f64 / total as f64).max(Self::FLOOR)) })
+    }
+
+    fn share(&self, hour: u32) -> f64 {
+        self.share[(hour % 24) as usize]
+    }
+}
+
+/// A vendor's usual day, with how to read an instant's hour of the day in the business zone.
+#[derive(Clone, Copy)]
+pub struct UsualDay<'a> {
+    pub shape: &'a DayShape,
+    pub hour_of: &'a dyn Fn(DateTime<Utc>) -> u32,
+}
+
 /// Forecasts a counter of today from its sequence and the numbered orders of the last hour.
-/// The time of day's usual shape is not used: today's rate is what an admin can act on.
+/// With the vendor's `shape` (and `hour_of`, the hour of the day of an instant in the
+/// business zone), today's rate is carried through the rest of the day as the vendor's days
+/// usually go: twice the orders in the hours that are usually twice as busy as this one.
+/// Without one, the rate stays flat.
 pub fn forecast(
     sequence: u64,
     orders_last_hour: u64,
-    day_start: DateTime<Utc>,
-    day_end: DateTime<Utc>,
+    day: (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
+    shape: Option<UsualDay<'_>>,
 ) -> Forecast {
+    let (day_start, day_end) = day;
     let elapsed_h = ((now - day_start).num_seconds() as f64 / 3600.0).max(1.0 / 60.0);
     let per_hour = (sequence as f64 / elapsed_h).max(orders_last_hour as f64);
     let left = u64::from(MAX_DAILY_SEQUENCE).saturating_sub(sequence) as f64;
@@ -180,23 +223,67 @@ pub fn forecast(
     } else {
         f64::INFINITY
     };
-    let cap_at = hours_to_cap
-        .is_finite()
-        .then(|| now + chrono::Duration::milliseconds((hours_to_cap * 3_600_000.0) as i64))
-        .filter(|at| *at < day_end);
+    let flat_cap = hours_to_cap.is_finite().then(|| now + hours(hours_to_cap)).filter(|at| *at < day_end);
+    let (cap_at, hours_to_cap) = match shape {
+        Some(usual) if per_hour > 0.0 && left > 0.0 => match shaped_cap(left, per_hour, now, day_end, usual) {
+            Some(at) => (Some(at), (at - now).num_milliseconds() as f64 / 3_600_000.0),
+            None => (None, hours_to_cap),
+        },
+        _ => (flat_cap, hours_to_cap),
+    };
     let segment_block = (per_hour > SEGMENT_ADVICE_PER_HOUR).then(|| {
         let ten_seconds = (per_hour / 360.0).ceil() as u32;
         // Rounded up to a round number an admin would type.
         let round = 10u32.pow(ten_seconds.max(1).ilog10());
         (ten_seconds.div_ceil(round) * round).clamp(2, crate::domain::ids::MAX_SEGMENT_BLOCK)
     });
-    Forecast { per_hour, cap_at, hours_to_cap, segment_block }
+    Forecast { per_hour, cap_at, hours_to_cap, shaped: shape.is_some(), segment_block }
+}
+
+fn hours(h: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((h * 3_600_000.0) as i64)
+}
+
+/// When `left` numbers are issued, walking the rest of the day hour by hour at `per_hour`
+/// scaled by each hour's usual share against this hour's; `None` when not before `day_end`.
+fn shaped_cap(
+    mut left: f64,
+    per_hour: f64,
+    now: DateTime<Utc>,
+    day_end: DateTime<Utc>,
+    UsualDay { shape, hour_of }: UsualDay<'_>,
+) -> Option<DateTime<Utc>> {
+    let base = shape.share(hour_of(now));
+    let mut t = now;
+    while t < day_end {
+        // The end of t's hour in UTC: a whole hour locally too, except in half-hour zones,
+        // where each step's share is then that of the hour it starts in.
+        let next = (t + chrono::Duration::hours(1))
+            .with_minute(0)
+            .and_then(|n| n.with_second(0))
+            .and_then(|n| n.with_nanosecond(0))
+            .unwrap_or(day_end)
+            .min(day_end);
+        let rate = per_hour * shape.share(hour_of(t)) / base;
+        let span = (next - t).num_milliseconds() as f64 / 3_600_000.0;
+        if rate * span >= left {
+            return Some(t + hours(left / rate));
+        }
+        left -= rate * span;
+        t = next;
+    }
+    None
 }
 
 impl CounterRow {
     /// Adds today's forecast, and a warning when the cap comes before the day ends.
-    pub fn with_forecast(mut self, day_start: DateTime<Utc>, day_end: DateTime<Utc>, now: DateTime<Utc>) -> Self {
-        let f = forecast(self.sequence, self.orders_last_hour, day_start, day_end, now);
+    pub fn with_forecast(
+        mut self,
+        day: (DateTime<Utc>, DateTime<Utc>),
+        now: DateTime<Utc>,
+        shape: Option<UsualDay<'_>>,
+    ) -> Self {
+        let f = forecast(self.sequence, self.orders_last_hour, day, now, shape);
         if let Some(at) = f.cap_at
             && self.sequence < u64::from(MAX_DAILY_SEQUENCE)
         {
@@ -340,33 +427,71 @@ mod tests {
     }
 
     #[test]
+    fn the_usual_shape_of_a_day_carries_todays_rate_through_the_rest_of_it() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
+        let end = start + chrono::Duration::days(1);
+        let hour_of = |t: DateTime<Utc>| t.hour();
+        // Too little history: no shape.
+        assert!(DayShape::from_counts([5; 24]).is_none());
+        // A day whose evening (18:00 to 21:00) is usually four times as busy as its afternoon.
+        let mut counts = [100; 24];
+        counts[18..21].fill(400);
+        let shape = DayShape::from_counts(counts).unwrap();
+        let at_two = start + chrono::Duration::hours(14);
+        // 5,000 an hour at 14:00 with 40,000 issued: 59,999 left. Flat, 12 h: not today.
+        let flat = forecast(40_000, 5_000, (start, end), at_two, None);
+        assert!(flat.cap_at.is_none() && !flat.shaped, "{flat:?}");
+        // Shaped: 20,000 by 18:00, then 20,000 an hour: the other 39,999 take 2 h, by 20:00.
+        let shaped = forecast(40_000, 5_000, (start, end), at_two, Some(UsualDay { shape: &shape, hour_of: &hour_of }));
+        assert!(shaped.shaped);
+        assert_eq!(shaped.cap_at.map(|t| t.format("%H:%M").to_string()).as_deref(), Some("19:59"), "{shaped:?}");
+        assert!((shaped.hours_to_cap - 6.0).abs() < 0.01, "{shaped:?}");
+        // A rush in the usual rush hour is followed by the usual quiet: later than flat.
+        let at_seven = start + chrono::Duration::hours(19);
+        let flat = forecast(50_000, 20_000, (start, end), at_seven, None);
+        assert_eq!(flat.cap_at.map(|t| t.format("%H:%M").to_string()).as_deref(), Some("21:29"), "{flat:?}");
+        // 40,000 to 21:00, then 5,000 an hour: the last 9,999 take 2 h.
+        let f = forecast(50_000, 20_000, (start, end), at_seven, Some(UsualDay { shape: &shape, hour_of: &hour_of }));
+        assert_eq!(f.cap_at.map(|t| t.format("%H:%M").to_string()).as_deref(), Some("22:59"), "{f:?}");
+        let row = judge("20261121-pizza", 40_000, Some(at_two), 40_000, 5_000, end_utc).with_forecast(
+            (start, end),
+            at_two,
+            Some(UsualDay { shape: &shape, hour_of: &hour_of }),
+        );
+        assert_eq!(kinds(&row), ["cap-forecast"]);
+    }
+
+    #[test]
     fn the_forecast_takes_the_busier_rate_and_warns_only_before_the_day_ends() {
         let start = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
         let end = start + chrono::Duration::days(1);
         let noon = start + chrono::Duration::hours(12);
         // 60,000 by noon is 5,000 an hour: 39,999 left take 8 h, at 20:00, before midnight.
-        let f = forecast(60_000, 100, start, end, noon);
+        let f = forecast(60_000, 100, (start, end), noon, None);
         assert_eq!(f.per_hour, 5_000.0);
         assert!((f.hours_to_cap - 7.9998).abs() < 0.001, "{f:?}");
         assert_eq!(f.cap_at.map(|t| t.format("%H:%M").to_string()).as_deref(), Some("19:59"));
         assert_eq!(f.segment_block, Some(20), "5,000/h is 14 numbers in 10 s, rounded up to 20");
         // A quiet day whose last hour is a rush: the last hour's rate decides.
-        let f = forecast(1_200, 30_000, start, end, noon);
+        let f = forecast(1_200, 30_000, (start, end), noon, None);
         assert_eq!(f.per_hour, 30_000.0);
         assert!(f.cap_at.is_some());
         assert_eq!(f.segment_block, Some(90));
         // Slow enough to last the day: no cap time, no warning, no segment advice.
-        let f = forecast(1_000, 50, start, end, noon);
+        let f = forecast(1_000, 50, (start, end), noon, None);
         assert!(f.cap_at.is_none() && f.segment_block.is_none(), "{f:?}");
-        let row = judge("20261121-pizza", 1_000, Some(noon), 1_000, 50, end_utc).with_forecast(start, end, noon);
+        let row =
+            judge("20261121-pizza", 1_000, Some(noon), 1_000, 50, end_utc).with_forecast((start, end), noon, None);
         assert!(kinds(&row).is_empty());
-        let row = judge("20261121-pizza", 60_000, Some(noon), 60_000, 100, end_utc).with_forecast(start, end, noon);
+        let row =
+            judge("20261121-pizza", 60_000, Some(noon), 60_000, 100, end_utc).with_forecast((start, end), noon, None);
         assert_eq!(kinds(&row), ["cap-forecast"]);
         // Nothing issued yet: never, not a division by zero.
-        let f = forecast(0, 0, start, end, start);
+        let f = forecast(0, 0, (start, end), start, None);
         assert!(f.hours_to_cap.is_infinite() && f.cap_at.is_none());
         // Already at the cap: no forecast warning on top of the near-cap one.
-        let row = judge("20261121-pizza", 99_999, Some(noon), 99_999, 0, end_utc).with_forecast(start, end, noon);
+        let row =
+            judge("20261121-pizza", 99_999, Some(noon), 99_999, 0, end_utc).with_forecast((start, end), noon, None);
         assert_eq!(kinds(&row), ["near-cap"]);
     }
 

@@ -6,11 +6,11 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::{
-    domain::counters::{CountersView, judge},
+    domain::counters::{CountersView, DayShape, UsualDay, judge},
     domain::failures::{DayFigures, FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE},
     domain::ids::CounterId,
     storage::{StorageError, Store},
@@ -39,14 +39,20 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
     let per_day = store.numbered_orders_by_vendor(&vendors, start, end, true).await?;
     let last_hour =
         store.numbered_orders_by_vendor(&vendors, now - Duration::hours(1), now + Duration::seconds(1), false).await?;
+    let shapes = day_shapes(store, tz, day).await;
+    let hour_of = |t: DateTime<Utc>| t.with_timezone(&tz).hour();
     let rows = counters
         .iter()
         .map(|c| {
             let vendor = vendor_of(&c.counter_id);
             let orders = per_day.get(&vendor).copied().unwrap_or(0);
             let hour = last_hour.get(&vendor).copied().unwrap_or(0);
-            judge(&c.counter_id, c.sequence, c.last_updated, orders, hour, |d| day_end(tz, d))
-                .with_forecast(start, end, now)
+            let shape = shapes.get(&vendor).map(|shape| UsualDay { shape, hour_of: &hour_of });
+            judge(&c.counter_id, c.sequence, c.last_updated, orders, hour, |d| day_end(tz, d)).with_forecast(
+                (start, end),
+                now,
+                shape,
+            )
         })
         .collect();
     let malformed = store
@@ -56,6 +62,46 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
         .map(|c| judge(&c.counter_id, c.sequence, c.last_updated, c.sequence, 0, |d| day_end(tz, d)))
         .collect();
     Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, malformed })
+}
+
+/// How long a vendor's learned day shape is used before it is counted again.
+const SHAPES_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+type Shapes = std::sync::Arc<std::collections::HashMap<String, DayShape>>;
+
+/// Each vendor's usual day (from the numbered orders of the 14 days before `day`), counted at
+/// most every 10 minutes per database, zone and day: it changes with the day, not by the
+/// minute, and the live counters page asks on every change. Kept here, beside the free
+/// functions that use it, as one small map. Without it (the database did not answer) the
+/// forecast is flat.
+async fn day_shapes(store: &Store, tz: Tz, day: NaiveDate) -> Shapes {
+    type Key = (String, String, NaiveDate);
+    static CACHE: std::sync::Mutex<Option<std::collections::HashMap<Key, (std::time::Instant, Shapes)>>> =
+        std::sync::Mutex::new(None);
+    let key = (store.database_name().to_owned(), tz.name().to_owned(), day);
+    let cached = CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|m| m.get(&key).filter(|(at, _)| at.elapsed() < SHAPES_FOR).map(|(_, s)| s.clone()));
+    if let Some(shapes) = cached {
+        return shapes;
+    }
+    let from = day_start(tz, day - Duration::days(DayShape::HISTORY_DAYS));
+    let shapes: Shapes = match store.numbered_orders_by_vendor_hour(from, day_start(tz, day), tz.name()).await {
+        Ok(counts) => std::sync::Arc::new(
+            counts.into_iter().filter_map(|(v, c)| DayShape::from_counts(c).map(|s| (v, s))).collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not learn the vendors' usual day; the forecast is flat");
+            return Shapes::default();
+        }
+    };
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let map = cache.get_or_insert_with(Default::default);
+    map.retain(|_, (at, _)| at.elapsed() < SHAPES_FOR);
+    map.insert(key, (std::time::Instant::now(), shapes.clone()));
+    shapes
 }
 
 /// One vendor-day's numbers: issued by its counter against held by its orders, the gaps

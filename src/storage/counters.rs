@@ -219,6 +219,33 @@ impl Store {
         self.count_orders_by("orders_per_vendor", filter, Bson::String("$vendor_id".into())).await
     }
 
+    /// Numbered orders created in `[from, to)`, per vendor and hour of the day in `zone`
+    /// (the counters' forecast learns each vendor's usual day from them).
+    pub async fn numbered_orders_by_vendor_hour(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        zone: &str,
+    ) -> Result<std::collections::HashMap<String, [u64; 24]>, StorageError> {
+        let filter = doc! {
+            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
+            "order_number": { "$type": "string" },
+            "vendor_id": { "$type": "string" },
+        };
+        let hour = doc! { "$toString": { "$hour": { "date": "$created_at", "timezone": zone } } };
+        let key = Bson::Document(doc! { "$concat": ["$vendor_id", "|", hour] });
+        let counts = self.count_orders_by("orders_per_vendor_hour", filter, key).await?;
+        let mut by_vendor: std::collections::HashMap<String, [u64; 24]> = Default::default();
+        for (key, n) in counts {
+            if let Some((vendor, hour)) = key.rsplit_once('|')
+                && let Ok(hour @ 0..24) = hour.parse::<usize>()
+            {
+                by_vendor.entry(vendor.to_owned()).or_insert([0; 24])[hour] += n;
+            }
+        }
+        Ok(by_vendor)
+    }
+
     /// The BB numbers one vendor's orders created in `[from, to)` hold (at most
     /// `MAX_DAILY_SEQUENCE` + 1,000: a day's numbers and then some duplicates).
     pub async fn numbers_held(

@@ -80,6 +80,50 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
 }
 
 /// The live counters' long poll, over HTTP as the page calls it.
+/// A vendor whose evenings are usually a hundred times busier than its mornings: at a
+/// morning's rate the cap is days away, by its usual day it comes tonight.
+#[tokio::test]
+async fn a_vendors_usual_day_shapes_its_cap_forecast() {
+    let store = helpers::fresh_store("shape").await;
+    let counters = helpers::raw_collection(store.database_name(), "ordercounters").await;
+    counters
+        .insert_many([
+            doc! { "counterId": "20261121-evening", "sequence": 20_000_i32, "lastUpdated": at(11, 0) },
+            doc! { "counterId": "20261121-newcomer", "sequence": 20_000_i32, "lastUpdated": at(11, 0) },
+        ])
+        .await
+        .unwrap();
+    let mut history = Vec::new();
+    for days_ago in 1..=10 {
+        let day = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap() - chrono::Duration::days(days_ago);
+        for (hour, count) in [(11, 3), (20, 300)] {
+            for i in 0..count {
+                let created = day + chrono::Duration::hours(hour) + chrono::Duration::seconds(i);
+                history.push(doc! {
+                    "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "evening",
+                    "order_number": format!("BB-{days_ago}-{hour}-{i}"), "created_at": BsonTime::from_millis(created.timestamp_millis()),
+                });
+            }
+        }
+    }
+    helpers::raw_collection(store.database_name(), "orders").await.insert_many(history).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
+    let view = orderdesk::services::monitoring::counters_today(&store, chrono_tz::UTC, now).await.unwrap();
+    let row = |id: &str| view.rows.iter().find(|r| r.counter_id == id).unwrap().forecast.clone().unwrap();
+    // 20,000 by 11:30 is ~1,740 an hour: flat, 80,000 more take two days.
+    let newcomer = row("20261121-newcomer");
+    assert!(!newcomer.shaped && newcomer.cap_at.is_none(), "no history, flat: {newcomer:?}");
+    assert_eq!(kinds(&view.rows, "20261121-newcomer"), ["gaps"]);
+    // Its 20:00 hour is usually 100 times its 11:00 hour: ~174,000 an hour then, so the cap
+    // comes at about 20:26.
+    let evening = row("20261121-evening");
+    assert!(evening.shaped, "{evening:?}");
+    let cap = evening.cap_at.expect("the cap comes tonight");
+    assert_eq!(cap.format("%H").to_string(), "20", "{evening:?}");
+    assert!(kinds(&view.rows, "20261121-evening").contains(&"cap-forecast"));
+    store.drop_database().await.unwrap();
+}
+
 async fn counters_changed(app: &helpers::TestApp, seen: u64) -> Option<u64> {
     let path = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.to_owned())

@@ -216,7 +216,9 @@ fn forecast_cell(row: &CounterRow) -> impl IntoView + use<> {
     view! {
         <div data-testid="forecast">
             {when}
-            <span class="block text-xs text-slate-500 dark:text-slate-400">{format!("{}/h", format::count(f.per_hour.round() as u64))}</span>
+            <span class="block text-xs text-slate-500 dark:text-slate-400">
+                {format!("{}/h now{}", format::count(f.per_hour.round() as u64), if f.shaped { ", by its usual day" } else { "" })}
+            </span>
             {f.segment_block.map(|b| view! { <span class="block text-xs text-amber-800 dark:text-amber-300" data-testid="segment-advice">{format!("hot: segment mode, blocks of {b}")}</span> })}
         </div>
     }
