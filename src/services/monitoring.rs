@@ -67,6 +67,9 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
 /// How long a vendor's learned day shape is used before it is counted again.
 const SHAPES_FOR: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// How soon a count that failed is tried again.
+const SHAPES_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
 type Shapes = std::sync::Arc<std::collections::HashMap<String, DayShape>>;
 
 /// Each vendor's usual day (from the numbered orders of the 14 days before `day`), counted at
@@ -88,19 +91,26 @@ async fn day_shapes(store: &Store, tz: Tz, day: NaiveDate) -> Shapes {
         return shapes;
     }
     let from = day_start(tz, day - Duration::days(DayShape::HISTORY_DAYS));
-    let shapes: Shapes = match store.numbered_orders_by_vendor_hour(from, day_start(tz, day), tz.name()).await {
-        Ok(counts) => std::sync::Arc::new(
-            counts.into_iter().filter_map(|(v, c)| DayShape::from_counts(c).map(|s| (v, s))).collect(),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not learn the vendors' usual day; the forecast is flat");
-            return Shapes::default();
-        }
-    };
+    let now = std::time::Instant::now();
+    let (shapes, counted_at): (Shapes, _) =
+        match store.numbered_orders_by_vendor_hour(from, day_start(tz, day), tz.name()).await {
+            Ok(counts) => (
+                std::sync::Arc::new(
+                    counts.into_iter().filter_map(|(v, c)| DayShape::from_counts(c).map(|s| (v, s))).collect(),
+                ),
+                now,
+            ),
+            Err(e) => {
+                // Flat for a minute, not at every page load: a count that timed out would
+                // otherwise cost every page its timeout.
+                tracing::warn!(error = %e, "could not learn the vendors' usual day; the forecast is flat for a minute");
+                (Shapes::default(), now.checked_sub(SHAPES_FOR - SHAPES_RETRY).unwrap_or(now))
+            }
+        };
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     let map = cache.get_or_insert_with(Default::default);
     map.retain(|_, (at, _)| at.elapsed() < SHAPES_FOR);
-    map.insert(key, (std::time::Instant::now(), shapes.clone()));
+    map.insert(key, (counted_at, shapes.clone()));
     shapes
 }
 
