@@ -165,11 +165,14 @@ impl Store {
             group.insert(field, doc! { "$max": format!("${field}") });
         }
         group.insert("first_error_at", doc! { "$min": "$first_error_at" });
-        group.insert(
-            "last_error_status",
-            doc! { "$top": { "sortBy": { "last_error_at": -1 }, "output": "$last_error_status" } },
-        );
-        let pipeline = [doc! { "$match": { "minute": { "$gt": bson_time(since) } } }, doc! { "$group": group }];
+        // Sorted by the last error first, so `$last` is the status of each key's latest error
+        // (`$top` would say it directly, but needs MongoDB 5.2).
+        group.insert("last_error_status", doc! { "$last": "$last_error_status" });
+        let pipeline = [
+            doc! { "$match": { "minute": { "$gt": bson_time(since) } } },
+            doc! { "$sort": { "last_error_at": 1 } },
+            doc! { "$group": group },
+        ];
         let docs: Vec<Document> = self
             .run("api_usage_lines", API_USAGE, async {
                 usage.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
