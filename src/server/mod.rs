@@ -307,9 +307,14 @@ async fn deadline(
     if req.uri().path().starts_with("/api/v1/") {
         limit += state.settings.failover_wait;
     }
+    let path = req.uri().path().to_owned();
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => axum::http::StatusCode::GATEWAY_TIMEOUT.into_response(),
+        Err(_) => {
+            // The slow calls inside were logged as they ended; this says which request paid.
+            tracing::warn!(path, limit_ms = limit.as_millis() as u64, "request cut off at its deadline (504)");
+            axum::http::StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
     }
 }
 

@@ -122,12 +122,39 @@ pub async fn spawn_app_with_key() -> TestApp {
     .await
 }
 
+/// Sends `req`, and again (a second later, three tries in all) while the server answers that
+/// it is overloaded (503) or cut the request off at its deadline (504). With the whole suite
+/// running at once on CI's two cores, a request has passed its 10 s deadline (the warnings
+/// captured with the failure say which call was slow); for tests of what a request does, not
+/// of how it holds up under load (those assert every status).
+pub async fn send_past_overload(req: reqwest::RequestBuilder) -> reqwest::Response {
+    for _ in 0..2 {
+        let res = req.try_clone().expect("a request without a streamed body").send().await.expect("request");
+        if ![503, 504].contains(&res.status().as_u16()) {
+            return res;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    req.send().await.expect("request")
+}
+
+/// The app's warnings (slow database calls, requests cut off at their deadline) go to the
+/// test's captured output, which a failing test prints: a 504 in CI then says what was slow.
+fn capture_warnings() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::new("orderdesk=warn");
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
+    });
+}
+
 pub async fn spawn_app_on(
     uri: &str,
     database: &str,
     drop_on_exit: bool,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    capture_warnings();
     let mut settings = settings(uri, database);
     configure(&mut settings);
     let mut leptos = startup::leptos_options().expect("Leptos settings");

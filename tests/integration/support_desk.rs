@@ -100,16 +100,18 @@ async fn each_unique_form_redirects_to_the_order_page() {
         display.to_lowercase(),
         bot.get_str("id").unwrap().to_owned(),
     ] {
-        let res =
-            client.get(format!("{}/search", app.address)).query(&[("q", format!("  {q} "))]).send().await.unwrap();
+        let res = helpers::send_past_overload(
+            client.get(format!("{}/search", app.address)).query(&[("q", format!("  {q} "))]),
+        )
+        .await;
         assert_eq!(res.status(), 302, "{q}");
         assert_eq!(res.headers()["location"], page.as_str(), "{q}");
     }
     let number = market.get_str("order_number").unwrap();
-    let res = client.get(format!("{}/search", app.address)).query(&[("q", number)]).send().await.unwrap();
+    let res = helpers::send_past_overload(client.get(format!("{}/search", app.address)).query(&[("q", number)])).await;
     assert_eq!(res.headers()["location"], format!("/orders/{}", valid_order_id(&market).unwrap()).as_str());
     // The order page itself moves other forms to the canonical address.
-    let res = client.get(format!("{}/orders/%23{display}", app.address)).send().await.unwrap();
+    let res = helpers::send_past_overload(client.get(format!("{}/orders/%23{display}", app.address))).await;
     assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (302, page.as_str()));
 }
 
