@@ -50,6 +50,9 @@ pub struct Application {
     state: AppState,
     listener: tokio::net::TcpListener,
     background: Background,
+    /// The indexes were already ensured before serving (the tests await them): the
+    /// background work does not build them a second time.
+    indexes_ready: bool,
 }
 
 impl Application {
@@ -63,7 +66,7 @@ impl Application {
         let addr = leptos.site_addr;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| StartupError::Bind { addr, error })?;
         let state = AppState::new(leptos, store, settings, routes::role_for);
-        Ok(Self { state, listener, background })
+        Ok(Self { state, listener, background, indexes_ready: false })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -79,10 +82,22 @@ impl Application {
         Tasks { store: self.state.store.clone(), zone: self.state.settings.time_zone }
     }
 
+    /// Ensures the indexes now, before serving, so the first request finds them; false when
+    /// the database is unavailable.
+    pub async fn ensure_indexes_first(&mut self) -> bool {
+        self.indexes_ready = self.tasks().ensure_indexes().await;
+        self.indexes_ready
+    }
+
     /// Starts the background work (unless manual) and serves until `shutdown` resolves.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         if self.background == Background::Run {
-            tokio::spawn(self.tasks().run());
+            let tasks = self.tasks();
+            if self.indexes_ready {
+                tokio::spawn(tasks.run_after_indexes());
+            } else {
+                tokio::spawn(tasks.run());
+            }
         }
         tracing::info!(address = %self.address(), database = self.state.store.database_name(), "orderdesk listening");
         let router = router(self.state);
@@ -117,6 +132,11 @@ impl Tasks {
     /// keeps trying every few seconds.
     pub async fn run(self) {
         self.ensure_indexes().await;
+        self.run_after_indexes().await;
+    }
+
+    /// What [`Tasks::run`] does once the indexes are in place.
+    pub async fn run_after_indexes(self) {
         display_fill::spawn(self.store.clone());
         self.precompute_failures().await;
     }

@@ -8,7 +8,7 @@ pub mod routes;
 pub mod viewer;
 
 use leptos::prelude::*;
-use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -38,6 +38,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
         }
     }
+    // The stylesheet's hashed name, read from the build's hash file once per process
+    // (Leptos's `HashedStylesheet` reads that file on every page).
+    #[cfg(feature = "ssr")]
+    let stylesheet = crate::server::assets::page_stylesheet(&options);
+    #[cfg(not(feature = "ssr"))]
+    let stylesheet = "";
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -46,7 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <script src="/theme.js"></script>
                 <AutoReload options=options.clone() />
-                <HashedStylesheet options=options.clone() id="leptos" />
+                <link id="leptos" rel="stylesheet" href=stylesheet />
                 <HydrationScripts options />
                 <viewer::ViewerMeta />
                 <MetaTags />

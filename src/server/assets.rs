@@ -63,6 +63,12 @@ pub fn stylesheet() -> &'static str {
     STYLESHEET.get().map_or("/pkg/orderdesk.css", String::as_str)
 }
 
+/// The stylesheet the app's pages link: remembered in a release build; read afresh in a
+/// debug build, where `cargo leptos watch` renames the CSS without restarting the server.
+pub fn page_stylesheet(options: &LeptosOptions) -> std::borrow::Cow<'static, str> {
+    if cfg!(debug_assertions) { stylesheet_href(options).into() } else { stylesheet().into() }
+}
+
 /// The site's files: a request that accepts brotli or gzip gets the copy the build wrote.
 pub fn static_files(site_root: &str) -> tower_http::services::ServeDir {
     tower_http::services::ServeDir::new(site_root).precompressed_br().precompressed_gzip()

@@ -58,6 +58,8 @@ pub struct Services {
     pub password_checks: Arc<login::PasswordChecks>,
     /// Counter changes as they happen, for the live `/counters` page.
     pub counter_changes: Arc<crate::services::live_counters::CounterChanges>,
+    /// The vendors' usual day, for the counters' forecast.
+    pub day_shapes: crate::services::monitoring::DayShapes,
     /// Every audit entry the server writes goes through it (group commit).
     pub audit: crate::storage::audit::AuditWriter,
     /// The role each page needs, from the app's routes table.
@@ -125,6 +127,7 @@ impl AppState {
             api_usage,
             password_checks: Arc::default(),
             counter_changes,
+            day_shapes: Default::default(),
             audit,
             page_roles,
             load,

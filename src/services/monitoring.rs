@@ -29,7 +29,12 @@ pub fn day_end(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// Today's counter for every vendor that has one, with its warnings.
-pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result<CountersView, StorageError> {
+pub async fn counters_today(
+    store: &Store,
+    shapes: &DayShapes,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<CountersView, StorageError> {
     let day = now.with_timezone(&tz).date_naive();
     let counters = store.counters_with_prefix(&CounterId::day_prefix(day), MAX_COUNTERS).await?;
     // The prefix query found them, so each parses; one that does not counts no orders.
@@ -39,7 +44,7 @@ pub async fn counters_today(store: &Store, tz: Tz, now: DateTime<Utc>) -> Result
     let per_day = store.numbered_orders_by_vendor(&vendors, start, end, true).await?;
     let last_hour =
         store.numbered_orders_by_vendor(&vendors, now - Duration::hours(1), now + Duration::seconds(1), false).await?;
-    let shapes = day_shapes(store, tz, day).await;
+    let shapes = shapes.get(store, tz, day).await;
     let hour_of = |t: DateTime<Utc>| t.with_timezone(&tz).hour();
     let rows = counters
         .iter()
@@ -72,28 +77,34 @@ const SHAPES_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
 
 type Shapes = std::sync::Arc<std::collections::HashMap<String, DayShape>>;
 
-/// Each vendor's usual day (from the numbered orders of the 14 days before `day`), counted at
-/// most every 10 minutes per database, zone and day: it changes with the day, not by the
-/// minute, and the live counters page asks on every change. Kept here, beside the free
-/// functions that use it, as one small map. Without it (the database did not answer) the
-/// forecast is flat.
-async fn day_shapes(store: &Store, tz: Tz, day: NaiveDate) -> Shapes {
-    type Key = (String, String, NaiveDate);
-    static CACHE: std::sync::Mutex<Option<std::collections::HashMap<Key, (std::time::Instant, Shapes)>>> =
-        std::sync::Mutex::new(None);
-    let key = (store.database_name().to_owned(), tz.name().to_owned(), day);
-    let cached = CACHE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .and_then(|m| m.get(&key).filter(|(at, _)| at.elapsed() < SHAPES_FOR).map(|(_, s)| s.clone()));
-    if let Some(shapes) = cached {
-        return shapes;
-    }
-    let from = day_start(tz, day - Duration::days(DayShape::HISTORY_DAYS));
-    let now = std::time::Instant::now();
-    let (shapes, counted_at): (Shapes, _) =
-        match store.numbered_orders_by_vendor_hour(from, day_start(tz, day), tz.name()).await {
+/// Each vendor's usual day (from the numbered orders of the 14 days before a day), counted at
+/// most every 10 minutes per zone and day: it changes with the day, not by the minute, and
+/// the live counters page asks on every change. One per process, in its state. Without it
+/// (the database did not answer) the forecast is flat.
+#[derive(Debug, Default)]
+pub struct DayShapes {
+    counted: std::sync::Mutex<std::collections::HashMap<(Tz, NaiveDate), (std::time::Instant, Shapes)>>,
+}
+
+impl DayShapes {
+    async fn get(&self, store: &Store, tz: Tz, day: NaiveDate) -> Shapes {
+        let key = (tz, day);
+        let cached = self
+            .counted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < SHAPES_FOR)
+            .map(|(_, s)| s.clone());
+        if let Some(shapes) = cached {
+            return shapes;
+        }
+        let from = day_start(tz, day - Duration::days(DayShape::HISTORY_DAYS));
+        let now = std::time::Instant::now();
+        let (shapes, counted_at): (Shapes, _) = match store
+            .numbered_orders_by_vendor_hour(from, day_start(tz, day), tz.name())
+            .await
+        {
             Ok(counts) => (
                 std::sync::Arc::new(
                     counts.into_iter().filter_map(|(v, c)| DayShape::from_counts(c).map(|s| (v, s))).collect(),
@@ -107,11 +118,11 @@ async fn day_shapes(store: &Store, tz: Tz, day: NaiveDate) -> Shapes {
                 (Shapes::default(), now.checked_sub(SHAPES_FOR - SHAPES_RETRY).unwrap_or(now))
             }
         };
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    let map = cache.get_or_insert_with(Default::default);
-    map.retain(|_, (at, _)| at.elapsed() < SHAPES_FOR);
-    map.insert(key, (counted_at, shapes.clone()));
-    shapes
+        let mut counted = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        counted.retain(|_, (at, _)| at.elapsed() < SHAPES_FOR);
+        counted.insert(key, (counted_at, shapes.clone()));
+        shapes
+    }
 }
 
 /// One vendor-day's numbers: issued by its counter against held by its orders, the gaps

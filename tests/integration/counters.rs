@@ -48,7 +48,9 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
         .await
         .unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
-    let view = orderdesk::services::monitoring::counters_today(&store, chrono_tz::UTC, now).await.unwrap();
+    let view = orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::UTC, now)
+        .await
+        .unwrap();
     assert_eq!(view.rows.len(), 4, "today's counters only");
     // 80,000 by 11:30 is ~7,000 an hour: the last 19,999 go by about 14:20, before midnight.
     assert_eq!(kinds(&view.rows, "20261121-hot"), ["near-cap", "gaps", "cap-forecast"]);
@@ -62,7 +64,10 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
     assert_eq!(kinds(&view.malformed, "calm-2026"), ["unparseable"]);
 
     // In Berlin, 23:00 UTC on the 21st is already the 22nd: the late order leaves "late"'s day.
-    let berlin = orderdesk::services::monitoring::counters_today(&store, chrono_tz::Europe::Berlin, now).await.unwrap();
+    let berlin =
+        orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::Europe::Berlin, now)
+            .await
+            .unwrap();
     assert_eq!(kinds(&berlin.rows, "20261121-late"), ["gaps", "late-update"]);
 
     let history = orderdesk::services::monitoring::vendor_history(
@@ -108,7 +113,9 @@ async fn a_vendors_usual_day_shapes_its_cap_forecast() {
     }
     helpers::raw_collection(store.database_name(), "orders").await.insert_many(history).await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
-    let view = orderdesk::services::monitoring::counters_today(&store, chrono_tz::UTC, now).await.unwrap();
+    let view = orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::UTC, now)
+        .await
+        .unwrap();
     let row = |id: &str| view.rows.iter().find(|r| r.counter_id == id).unwrap().forecast.clone().unwrap();
     // 20,000 by 11:30 is ~1,740 an hour: flat, 80,000 more take two days.
     let newcomer = row("20261121-newcomer");

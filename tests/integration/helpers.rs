@@ -160,9 +160,9 @@ pub async fn spawn_app_on(
     let mut leptos = startup::leptos_options().expect("Leptos settings");
     leptos.site_addr = "127.0.0.1:0".parse().unwrap();
     // Start-up as `orderdesk serve` runs it, background work included; the indexes are
-    // awaited here first so the test's first request finds them.
-    let app = Application::build(settings, leptos, Background::Run).await.expect("start-up");
-    assert!(app.tasks().ensure_indexes().await, "mongod is not reachable");
+    // awaited here first (and only once) so the test's first request finds them.
+    let mut app = Application::build(settings, leptos, Background::Run).await.expect("start-up");
+    assert!(app.ensure_indexes_first().await, "mongod is not reachable");
     let store = app.state().store.clone();
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));

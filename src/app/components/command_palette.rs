@@ -71,14 +71,16 @@ pub fn CommandPalette() -> impl IntoView {
     let selected = RwSignal::new(0usize);
     let input = NodeRef::<html::Input>::new();
     let offered = Memo::new(move |_| choices(&text.get(), &pages));
-    // Opened: start afresh with the focus in the box.
+    // Opened: start afresh with the focus in the box (the box is made on opening, so this
+    // runs again once it is there).
     Effect::new(move |_| {
         if overlays.palette.get() {
-            text.set(String::new());
-            selected.set(0);
             if let Some(el) = input.get() {
                 let _ = el.focus();
             }
+        } else {
+            text.set(String::new());
+            selected.set(0);
         }
     });
     let navigate = use_navigate();
@@ -118,11 +120,12 @@ pub fn CommandPalette() -> impl IntoView {
                     class="w-full rounded-t-lg border-b border-slate-200 bg-transparent px-4 py-3 font-mono dark:border-slate-700"
                     prop:value=move || text.get()
                     on:input=move |e| { text.set(event_target_value(&e)); selected.set(0); }
-                    on:keydown=keys
+                    on:keydown=keys.clone()
                     role="combobox" aria-expanded="true" aria-controls="palette-choices"
                     aria-activedescendant=move || format!("palette-choice-{}", selected.get()) />
                 <ul id="palette-choices" role="listbox" class="max-h-80 overflow-y-auto py-1">
-                    {move || offered.get().into_iter().enumerate().map(|(i, (label, _))| {
+                    {let go_click = go_click.clone();
+                    move || offered.get().into_iter().enumerate().map(|(i, (label, _))| {
                         let go = go_click.clone();
                         view! {
                             <li id=format!("palette-choice-{i}") role="option" aria-selected=move || (selected.get() == i).to_string()
@@ -140,15 +143,19 @@ pub fn CommandPalette() -> impl IntoView {
     }
 }
 
-/// The dimmed page behind an overlay, shown while `open`; a click on it closes every overlay.
+/// The dimmed page behind an overlay, there only while `open`: a closed overlay is not in the
+/// page at all (every page the server writes would otherwise carry both dialogs, hidden, about
+/// a fifth of an order page's HTML). A click on it closes every overlay.
 #[component]
-fn Backdrop(open: RwSignal<bool>, children: Children) -> impl IntoView {
+fn Backdrop(open: RwSignal<bool>, children: ChildrenFn) -> impl IntoView {
     let overlays = expect_context::<Overlays>();
     view! {
-        <div class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
-            class:hidden=move || !open.get() on:click=move |_| overlays.close()>
-            {children()}
-        </div>
+        <Show when=move || open.get()>
+            <div class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
+                on:click=move |_| overlays.close()>
+                {children()}
+            </div>
+        </Show>
     }
 }
 

@@ -18,7 +18,13 @@ use crate::{
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn counters_today() -> Result<crate::domain::counters::CountersView, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    Ok(crate::services::monitoring::counters_today(&state.store, state.settings.time_zone, chrono::Utc::now()).await?)
+    Ok(crate::services::monitoring::counters_today(
+        &state.store,
+        &state.day_shapes,
+        state.settings.time_zone,
+        chrono::Utc::now(),
+    )
+    .await?)
 }
 
 /// A vendor's last 30 days: (day, counter sequence, numbered orders).
