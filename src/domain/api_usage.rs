@@ -201,6 +201,11 @@ impl Health {
         for m in minutes {
             all.merge(&m.tally);
         }
+        Self::given(&all, minutes)
+    }
+
+    /// [`Health::of`] when the minutes' sum, `all`, is already at hand.
+    fn given(all: &Tally, minutes: &[MinuteUsage]) -> Self {
         if all.calls == 0 {
             return Self::Idle;
         }
@@ -266,7 +271,8 @@ impl KeyUsage {
                 h.tally.merge(&m.tally);
             }
         }
-        Self { since: now - DAY, until: now, totals, health: Health::of(&minutes), hours }
+        let health = Health::given(&totals, &minutes);
+        Self { since: now - DAY, until: now, totals, health, hours }
     }
 }
 

@@ -223,13 +223,13 @@ pub fn forecast(
     } else {
         f64::INFINITY
     };
-    let flat_cap = hours_to_cap.is_finite().then(|| now + hours(hours_to_cap)).filter(|at| *at < day_end);
     let (cap_at, hours_to_cap) = match shape {
         Some(usual) if per_hour > 0.0 && left > 0.0 => match shaped_cap(left, per_hour, now, day_end, usual) {
             Some(at) => (Some(at), (at - now).num_milliseconds() as f64 / 3_600_000.0),
             None => (None, hours_to_cap),
         },
-        _ => (flat_cap, hours_to_cap),
+        // Flat: today's rate to the end of the day.
+        _ => (hours_to_cap.is_finite().then(|| now + hours(hours_to_cap)).filter(|at| *at < day_end), hours_to_cap),
     };
     let segment_block = (per_hour > SEGMENT_ADVICE_PER_HOUR).then(|| {
         let ten_seconds = (per_hour / 360.0).ceil() as u32;
