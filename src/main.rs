@@ -8,8 +8,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Hands freed memory back to the OS after 1 ms instead of mimalloc's default 10 ms: under
 /// 500 clients the delayed pages added up to twice the resident set (BENCHMARKS.md: peak
-/// 190 MB against about 100 MB; it costs some throughput, measured there too).
-fn purge_freed_memory_at_once() {
+/// 190 MB against about 100 MB; it costs some throughput, measured there too). An operator's
+/// own `MIMALLOC_PURGE_DELAY` (milliseconds) is left to mimalloc, which reads it.
+fn purge_freed_memory_soon() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // `mi_option_purge_delay` in mimalloc's option enum (the same in its v2 and v3 headers).
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: sets a process-wide integer option; mimalloc reads options atomically.
@@ -17,7 +21,7 @@ fn purge_freed_memory_at_once() {
 }
 
 fn main() -> std::process::ExitCode {
-    purge_freed_memory_at_once();
+    purge_freed_memory_soon();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match runtime {
         Ok(runtime) => exit(runtime.block_on(run(Cli::parse()))),
