@@ -145,6 +145,10 @@ async fn the_order_page_shows_timeline_payments_session_and_qr_code() {
         assert!(html.contains(needle), "missing {needle}");
     }
     assert!(html.contains(&id.display_id().to_string()));
+    // The keyboard's overlays are made when opened, not sent hidden with every page; the
+    // stylesheet is linked by its hashed name (or the plain one without a front-end build).
+    assert!(!html.contains("command-palette") && !html.contains("shortcut-help"), "no closed overlays in the page");
+    assert!(html.contains("<link id=\"leptos\" rel=\"stylesheet\" href=\"/pkg/orderdesk."), "the stylesheet is linked");
     // The QR code is an image of its own, for staff, cached by the browser.
     let qr = format!("/qr/{id}.svg");
     assert!(html.contains(&format!("src=\"{qr}\"")), "the page names {qr}");
