@@ -360,17 +360,26 @@ impl OwnReplicaSet {
 
 /// Polls `check` every 100 ms until it gives a value; panics after 20 s (a background task
 /// that never finishes is a failure, not a hang).
-pub async fn eventually<T, F, Fut>(mut check: F) -> T
+pub async fn eventually<T, F, Fut>(check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    eventually_within(Duration::from_secs(20), check).await
+}
+
+/// [`eventually`] with a bound of the caller's choosing.
+pub async fn eventually_within<T, F, Fut>(bound: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + bound;
     loop {
         if let Some(value) = check().await {
             return value;
         }
-        assert!(std::time::Instant::now() < deadline, "still not there after 20 s");
+        assert!(std::time::Instant::now() < deadline, "still not there after {} s", bound.as_secs());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
