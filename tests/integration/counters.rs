@@ -84,7 +84,6 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
     store.drop_database().await.unwrap();
 }
 
-/// The live counters' long poll, over HTTP as the page calls it.
 /// A vendor whose evenings are usually a hundred times busier than its mornings: at a
 /// morning's rate the cap is days away, by its usual day it comes tonight.
 #[tokio::test]
@@ -131,6 +130,7 @@ async fn a_vendors_usual_day_shapes_its_cap_forecast() {
     store.drop_database().await.unwrap();
 }
 
+/// The live counters' long poll, over HTTP as the page calls it.
 async fn counters_changed(app: &helpers::TestApp, seen: u64) -> Option<u64> {
     let path = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.to_owned())
