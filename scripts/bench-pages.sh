@@ -39,7 +39,7 @@ stop_orderdesk() {
 }
 
 # wrk_run NAME ARGS...: one wrk run after a 3 s warm-up (connections, caches) on the same
-# URL; prints "| NAME | req/s | p50 | p99 | errors |" and sets RPS.
+# URL; prints "| NAME | req/s | p50 | p99 | errors |" and sets RPS and P99 (wrk's text, "68.12ms").
 wrk_run() {
   local name="$1"; shift
   wrk -t2 -c16 -d3s "${@: -3}" >/dev/null
@@ -49,6 +49,7 @@ wrk_run() {
   local p50 p99 errors non2xx
   p50="$(echo "$out" | awk '$1 == "50%" { print $2 }')"
   p99="$(echo "$out" | awk '$1 == "99%" { print $2 }')"
+  P99="$p99"
   errors="$(echo "$out" | sed -n 's/.*Socket errors: \(.*\)/\1/p')"
   non2xx="$(echo "$out" | awk '/Non-2xx/ { print $NF }')"
   printf '| %s | %s | %s | %s | %s |\n' "$name" "$RPS" "$p50" "$p99" "non-2xx ${non2xx:-0}; ${errors:-no socket errors}"
@@ -77,11 +78,23 @@ pages_bench() {
   echo "| page | req/s | p50 | p99 | errors |"
   echo "|---|---|---|---|---|"
   wrk_run "mongo-express 1.0.0, find by order_id" -t2 -c64 -d"${seconds}s" -H "$auth" "$find"; local me_find="$RPS"
-  wrk_run "mongo-express 1.0.0, document by _id" -t2 -c64 -d"${seconds}s" -H "$auth" "$me_base$doc_path"; local me_doc="$RPS"
-  wrk_run "orderdesk /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"; local od="$RPS"
+  wrk_run "mongo-express 1.0.0, document by _id" -t2 -c64 -d"${seconds}s" -H "$auth" "$me_base$doc_path"; local me_doc="$RPS" me_doc_p99="$P99"
+  wrk_run "orderdesk /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"; local od="$RPS" od_p99="$P99"
   kill "$me_pid" 2>/dev/null || true; pkill -f "node app.js" 2>/dev/null || true
   stop_orderdesk
   python3 -c "import sys; od, f, d = map(float, sys.argv[1:]); print(f'orderdesk / find page: {od/f:.2f}x (target 4x); orderdesk / document page: {od/d:.2f}x (target 1.5x)')" "$od" "$me_find" "$me_doc"
+  # The issue's 50 ms was set on a machine where the document page's p99 was 68 ms: the peer's
+  # p99 in this same run says how this machine compares.
+  python3 - "$od_p99" "$me_doc_p99" <<'PY'
+import re, sys
+def ms(text):
+    value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+od, doc = map(ms, sys.argv[1:])
+verdict = "met" if od <= 50 else "not met"
+print(f"orderdesk p99: {od:.1f} ms (target 50 ms: {verdict}); the document page's p99 in this run: {doc:.1f} ms "
+      f"(68 ms where the target was set): orderdesk's p99 is {od / doc:.2f}x the peer's (target's own ratio 0.74x)")
+PY
 }
 
 load_bench() {
