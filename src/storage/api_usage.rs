@@ -24,17 +24,24 @@ fn minute_id(key: &str, minute: DateTime<Utc>) -> String {
     format!("{key}|{}", minute.timestamp_millis())
 }
 
+/// The count fields of a minute's document, summed over minutes by [`Store::api_usage_by_key`].
+const COUNTS: [&str; 5] = ["calls", "ok", "rejected", "failed", "limited"];
+
+fn counts(t: &Tally) -> [(&'static str, i64); 5] {
+    let values = [t.calls, t.ok, t.rejected, t.failed, t.limited];
+    std::array::from_fn(|i| (COUNTS[i], values[i] as i64))
+}
+
+/// The latency buckets that saw calls, as `b{i}` fields (the empty ones are not stored).
+fn latency_buckets(t: &Tally) -> impl Iterator<Item = (String, i64)> + '_ {
+    t.latency.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (format!("b{i}"), *n as i64))
+}
+
 /// The update that adds `tally` to its minute's document.
 fn addition(tally: &Tally) -> Document {
-    let mut inc = doc! {
-        "calls": tally.calls as i64,
-        "ok": tally.ok as i64,
-        "rejected": tally.rejected as i64,
-        "failed": tally.failed as i64,
-        "limited": tally.limited as i64,
-    };
-    for (i, n) in tally.latency.iter().enumerate().filter(|(_, n)| **n > 0) {
-        inc.insert(format!("latency.b{i}"), *n as i64);
+    let mut inc: Document = counts(tally).into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+    for (bucket, n) in latency_buckets(tally) {
+        inc.insert(format!("latency.{bucket}"), n);
     }
     let (mut max, mut min) = (doc! {}, doc! {});
     for (field, value) in [("last_at", tally.last_at), ("last_ok_at", tally.last_ok_at)] {
@@ -64,21 +71,12 @@ fn addition(tally: &Tally) -> Document {
 /// A whole minute's document, as [`addition`] upserted once would leave it.
 fn minute_document(key: &str, m: &MinuteUsage) -> Document {
     let t = &m.tally;
-    let mut latency = doc! {};
-    for (i, n) in t.latency.iter().enumerate().filter(|(_, n)| **n > 0) {
-        latency.insert(format!("b{i}"), *n as i64);
+    let latency: Document = latency_buckets(t).map(|(k, v)| (k, v.into())).collect();
+    let mut d = doc! { "_id": minute_id(key, m.minute), "key": key, "minute": bson_time(m.minute) };
+    for (field, n) in counts(t) {
+        d.insert(field, n);
     }
-    let mut d = doc! {
-        "_id": minute_id(key, m.minute),
-        "key": key,
-        "minute": bson_time(m.minute),
-        "calls": t.calls as i64,
-        "ok": t.ok as i64,
-        "rejected": t.rejected as i64,
-        "failed": t.failed as i64,
-        "limited": t.limited as i64,
-        "latency": latency,
-    };
+    d.insert("latency", latency);
     let times = [
         ("last_at", t.last_at),
         ("last_ok_at", t.last_ok_at),
@@ -103,12 +101,13 @@ fn tally(d: &Document) -> Tally {
             *n = count(buckets.get(format!("b{i}")));
         }
     }
+    let [calls, ok, rejected, failed, limited] = COUNTS.map(|field| count(d.get(field)));
     Tally {
-        calls: count(d.get("calls")),
-        ok: count(d.get("ok")),
-        rejected: count(d.get("rejected")),
-        failed: count(d.get("failed")),
-        limited: count(d.get("limited")),
+        calls,
+        ok,
+        rejected,
+        failed,
+        limited,
         latency,
         last_at: datetime(d.get("last_at")),
         last_ok_at: datetime(d.get("last_ok_at")),
@@ -158,7 +157,7 @@ impl Store {
     pub async fn api_usage_by_key(&self, since: DateTime<Utc>) -> Result<Vec<UsageLine>, StorageError> {
         let usage = self.collection(API_USAGE);
         let mut group = doc! { "_id": "$key" };
-        for field in ["calls", "ok", "rejected", "failed", "limited"] {
+        for field in COUNTS {
             group.insert(field, doc! { "$sum": format!("${field}") });
         }
         for field in ["last_at", "last_ok_at", "last_error_at"] {

@@ -301,3 +301,45 @@ async fn calls_shed_at_the_door_count_as_limit_hits_for_their_key() {
     assert_eq!(env["usage"]["totals"]["limited"], shed, "{env}");
     assert_eq!(env["usage"]["totals"]["failed"], 0, "{env}");
 }
+
+#[tokio::test]
+async fn a_minute_written_whole_or_added_call_by_call_reads_back_the_same() {
+    use orderdesk::domain::api_usage::{MinuteUsage, Outcome, Tally, minute_of};
+    use std::time::Duration;
+    let store = helpers::fresh_store("usage").await;
+    // Millisecond times: what BSON keeps.
+    let minute = minute_of(Utc::now() - chrono::Duration::minutes(3));
+    let at = |s: i64| minute + chrono::Duration::milliseconds(s * 1000 + 250);
+    let mut tally = Tally::default();
+    tally.add(Outcome::Ok, 200, at(1), Duration::from_millis(3));
+    tally.add(Outcome::Rejected, 422, at(7), Duration::from_millis(40));
+    tally.add(Outcome::Failed, 503, at(20), Duration::from_secs(3));
+    tally.add(Outcome::Limited, 429, at(31), Duration::from_millis(1));
+    tally.add(Outcome::Ok, 201, at(45), Duration::from_millis(900));
+    let usage = MinuteUsage { minute, tally: tally.clone() };
+
+    store.insert_api_usage("whole", std::slice::from_ref(&usage)).await.unwrap();
+    // Two processes' shares of the same minute add up to the whole.
+    let (mut first, mut second) = (Tally::default(), Tally::default());
+    first.add(Outcome::Ok, 200, at(1), Duration::from_millis(3));
+    first.add(Outcome::Failed, 503, at(20), Duration::from_secs(3));
+    second.add(Outcome::Rejected, 422, at(7), Duration::from_millis(40));
+    second.add(Outcome::Limited, 429, at(31), Duration::from_millis(1));
+    second.add(Outcome::Ok, 201, at(45), Duration::from_millis(900));
+    for part in [first, second] {
+        store.add_api_usage("added", &MinuteUsage { minute, tally: part }).await.unwrap();
+    }
+
+    let since = minute - chrono::Duration::minutes(1);
+    assert_eq!(store.api_usage("whole", since).await.unwrap(), vec![usage.clone()]);
+    assert_eq!(store.api_usage("added", since).await.unwrap(), vec![usage]);
+    let mut lines = store.api_usage_by_key(since).await.unwrap();
+    lines.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(lines.iter().map(|l| l.key.as_str()).collect::<Vec<_>>(), ["added", "whole"]);
+    // The list of keys sums the counts and times; latency is on each key's own page only.
+    let listed = Tally { latency: Default::default(), ..tally };
+    for line in lines {
+        assert_eq!(line.totals, listed, "{}", line.key);
+    }
+    store.drop_database().await.unwrap();
+}
