@@ -238,42 +238,25 @@ impl Store {
         }
         // Walk `_id`: left to choose, the planner may take the order_id index, whose null
         // bucket holds every candidate, and sort all of them for each batch.
-        let orders = self.collection(ORDERS);
-        let docs: Vec<Document> = self
-            .run_for("read_legacy", ORDERS, BULK, async {
-                orders
-                    .find(filter)
-                    .max_time(BULK)
-                    .projection(projection())
-                    .sort(doc! { "_id": 1 })
-                    .hint(mongodb::options::Hint::Keys(doc! { "_id": 1 }))
-                    .limit(i64::from(limit))
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await?;
-        Ok(docs.iter().map(legacy_order).collect())
+        let by_id = mongodb::options::Hint::Keys(doc! { "_id": 1 });
+        self.read_legacy(filter, doc! { "_id": 1 }, Some(by_id), i64::from(limit)).await
     }
 
     async fn read_legacy(
         &self,
         filter: Document,
         sort: Document,
+        hint: Option<mongodb::options::Hint>,
         limit: i64,
     ) -> Result<Vec<LegacyOrder>, StorageError> {
         let orders = self.collection(ORDERS);
         let docs: Vec<Document> = self
             .run_for("read_legacy", ORDERS, BULK, async {
-                orders
-                    .find(filter)
-                    .max_time(BULK)
-                    .projection(projection())
-                    .sort(sort)
-                    .limit(limit)
-                    .await?
-                    .try_collect()
-                    .await
+                let mut find = orders.find(filter).max_time(BULK).projection(projection()).sort(sort).limit(limit);
+                if let Some(hint) = hint {
+                    find = find.hint(hint);
+                }
+                find.await?.try_collect().await
             })
             .await?;
         Ok(docs.iter().map(legacy_order).collect())
@@ -305,7 +288,7 @@ impl Store {
 
     /// The orders holding any of these `order_id`s.
     pub async fn orders_holding(&self, order_ids: &[String]) -> Result<Vec<LegacyOrder>, StorageError> {
-        self.read_legacy(doc! { "order_id": { "$in": order_ids } }, doc! { "_id": 1 }, 0).await
+        self.read_legacy(doc! { "order_id": { "$in": order_ids } }, doc! { "_id": 1 }, None, 0).await
     }
 
     /// Applies guarded updates: chunks of [`CHUNK`] orders, [`CONCURRENT_CHUNKS`] at a time.
