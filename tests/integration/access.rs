@@ -657,8 +657,13 @@ async fn csv_exports_defuse_every_formula_and_stream_the_audit_log() {
             outcome: "ok".into(),
         })
         .collect();
-    for chunk in entries.chunks(500) {
-        futures::future::join_all(chunk.iter().map(|e| app.store.audit(e))).await;
+    // Through the server's own group-committing writer, each write checked: an entry lost
+    // here (500 lone inserts once timed out under a loaded suite) would read as a short export.
+    let writer = orderdesk::storage::audit::AuditWriter::spawn(app.store.clone());
+    for chunk in entries.chunks(1000) {
+        for written in futures::future::join_all(chunk.iter().cloned().map(|e| writer.append(e))).await {
+            written.expect("a seeded audit entry");
+        }
     }
     let (cookie, _) = helpers::signed_in(&app.store, Role::Admin).await;
     let admin = helpers::client_with(&cookie, false);
