@@ -538,21 +538,27 @@ async fn a_sign_in_burst_checks_no_more_than_the_limit_and_locks_nobody_out() {
     // A second process on the same database: the limits are shared.
     let second = helpers::spawn_app_on(&helpers::mongodb_uri(), app.store.database_name(), false, |_| {}).await;
     helpers::signed_in(&app.store, Role::Admin).await;
-    let burst =
-        (0..40).map(|i| {
-            let address = if i % 2 == 0 { app.address.clone() } else { second.address.clone() };
-            async move {
-                sign_in_from(&address, "127.0.0.1", "admin@test.example", &format!("guess number {i}")).await.status()
-            }
-        });
-    let statuses = futures::future::join_all(burst).await;
-    let count = |code: u16| statuses.iter().filter(|s| s.as_u16() == code).count();
-    assert_eq!(count(401), login::PER_PAIR as usize, "{statuses:?}");
+    let burst = (0..40).map(|i| {
+        let address = if i % 2 == 0 { app.address.clone() } else { second.address.clone() };
+        async move {
+            let res = sign_in_from(&address, "127.0.0.1", "admin@test.example", &format!("guess number {i}")).await;
+            (res.status().as_u16(), res.text().await.unwrap_or_default())
+        }
+    });
+    let answers = futures::future::join_all(burst).await;
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    let count = |code: u16| statuses.iter().filter(|s| **s == code).count();
+    // An attempt let through may also be told the server is busy hashing other sign-ins
+    // (a designed 503, checking nothing): with the whole suite on CI's two cores, the fifth
+    // Argon2 check can wait past its queue. Never a database failure, never a sixth check.
+    let busy = answers.iter().filter(|(s, body)| *s == 503 && body.contains("busy checking other sign-ins")).count();
+    assert_eq!(count(401) + busy, login::PER_PAIR as usize, "{statuses:?}");
+    assert!(count(401) >= 1, "{statuses:?}");
     assert_eq!(count(429), 40 - login::PER_PAIR as usize, "{statuses:?}");
-    assert_eq!(count(503), 0, "{statuses:?}");
+    assert_eq!(count(503), busy, "{statuses:?}");
     let logins = entries(&app, "login").await;
     let checked = logins.iter().filter(|e| e.outcome == "failed: wrong password").count();
-    assert_eq!(checked, login::PER_PAIR as usize, "each checked attempt is audited, and no more were checked");
+    assert_eq!(checked, count(401), "each checked attempt is audited, and no more were checked");
     assert!(logins.iter().any(|e| e.outcome.starts_with("denied: rate limited")), "{logins:#?}");
     // The real admin, from another address, still gets in with the right password.
     let ok = sign_in_from(&app.address, "127.0.0.2", "admin@test.example", "test password for staff").await;
