@@ -43,8 +43,11 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Refusals that check nothing (rate-limited, bad form token) are audited as a count: the
 /// first of a window, then every this many, so nobody can flood the log anonymously.
 const AUDIT_REFUSALS_EVERY: u64 = 100;
-/// How long a sign-in waits for an Argon2 slot before it is told to retry.
+/// How long a sign-in waits for an Argon2 slot before it is told to retry...
 const HASH_QUEUE: Duration = Duration::from_secs(5);
+/// ...and never so long that the hash and the writes after it would pass the request's
+/// deadline: past it the sign-in would end in a bare 504 instead of "busy, try again".
+const AFTER_QUEUE: Duration = Duration::from_secs(2);
 
 /// The delay before attempt number `n` on one account (counted over every address).
 pub fn account_delay(n: u64) -> Duration {
@@ -73,8 +76,8 @@ impl Default for PasswordChecks {
 
 impl PasswordChecks {
     /// `None` when no slot came free in time.
-    async fn verify(&self, password: String, stored: String) -> Option<bool> {
-        let _slot = tokio::time::timeout(HASH_QUEUE, self.0.acquire()).await.ok()?.ok()?;
+    async fn verify(&self, password: String, stored: String, queue: Duration) -> Option<bool> {
+        let _slot = tokio::time::timeout(queue, self.0.acquire()).await.ok()?.ok()?;
         tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.ok()
     }
 }
@@ -184,6 +187,7 @@ pub struct LoginForm {
 
 /// `POST /auth/login`.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
+    let started = tokio::time::Instant::now();
     let ip = access::client_ip(&req);
     let headers = req.headers().clone();
     // Refused from its declared length, before a byte of it is read.
@@ -271,7 +275,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     };
     // Verify against a dummy hash when there is no account, so timing does not tell.
     let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
-    let Some(password_ok) = state.password_checks.verify(form.password, stored).await else {
+    let left = state.settings.request_timeout.saturating_sub(started.elapsed() + AFTER_QUEUE);
+    let Some(password_ok) = state.password_checks.verify(form.password, stored, HASH_QUEUE.min(left)).await else {
         return again(
             StatusCode::SERVICE_UNAVAILABLE,
             email.as_str(),

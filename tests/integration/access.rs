@@ -569,6 +569,31 @@ async fn a_sign_in_burst_checks_no_more_than_the_limit_and_locks_nobody_out() {
     assert!(still.headers().contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn a_crowd_of_sign_ins_hears_busy_before_the_request_deadline_never_a_504() {
+    // A short deadline, and more Argon2 checks at once than two cores finish within it.
+    const CROWD: usize = 150;
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("crowd"), true, |s| {
+        s.request_timeout = std::time::Duration::from_millis(2500);
+    })
+    .await;
+    let crowd = (0..CROWD).map(|i| {
+        let address = app.address.clone();
+        // Ten addresses and an account each: no rate limit or account delay comes into it.
+        async move {
+            let local = format!("127.0.0.{}", 10 + i % 10);
+            let res = sign_in_from(&address, &local, &format!("nobody{i}@test.example"), "a wrong password").await;
+            (res.status().as_u16(), res.text().await.unwrap_or_default())
+        }
+    });
+    let answers = futures::future::join_all(crowd).await;
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    let busy = answers.iter().filter(|(s, body)| *s == 503 && body.contains("busy checking other sign-ins")).count();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(checked >= 1, "{statuses:?}");
+    assert_eq!(checked + busy, CROWD, "each checked, or told to try again: {statuses:?}");
+}
+
 #[test]
 fn attempts_past_the_account_ceiling_are_slowed_not_refused() {
     assert_eq!(login::account_delay(login::ACCOUNT_FREE), std::time::Duration::ZERO);
