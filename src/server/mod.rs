@@ -298,11 +298,16 @@ async fn server_fn_status(req: axum::extract::Request, next: axum::middleware::N
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// When a request's deadline falls, as [`deadline`] set it (the wait for a turn included): a
+/// handler that waits on something of its own ends that wait in time to answer in words.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub tokio::time::Instant);
+
 /// Every request is answered within the request timeout (504 after). The bots' API gets the
 /// failover wait on top: a number or an order ID waits out an election instead of failing.
 async fn deadline(
     axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -310,6 +315,7 @@ async fn deadline(
     if req.uri().path().starts_with("/api/v1/") {
         limit += state.settings.failover_wait;
     }
+    req.extensions_mut().insert(Deadline(tokio::time::Instant::now() + limit));
     // A clone of the URI shares its bytes (no copy of the path) for a rare log line.
     let uri = req.uri().clone();
     match tokio::time::timeout(limit, next.run(req)).await {
