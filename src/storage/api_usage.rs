@@ -32,9 +32,14 @@ fn counts(t: &Tally) -> [(&'static str, i64); 5] {
     std::array::from_fn(|i| (COUNTS[i], values[i] as i64))
 }
 
-/// The latency buckets that saw calls, as `b{i}` fields (the empty ones are not stored).
+/// Latency bucket `i`'s field in a minute's `latency` document.
+fn bucket_field(i: usize) -> String {
+    format!("b{i}")
+}
+
+/// The latency buckets that saw calls (the empty ones are not stored).
 fn latency_buckets(t: &Tally) -> impl Iterator<Item = (String, i64)> + '_ {
-    t.latency.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (format!("b{i}"), *n as i64))
+    t.latency.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (bucket_field(i), *n as i64))
 }
 
 /// The update that adds `tally` to its minute's document.
@@ -98,7 +103,7 @@ fn tally(d: &Document) -> Tally {
     let mut latency = [0; BUCKETS];
     if let Ok(buckets) = d.get_document("latency") {
         for (i, n) in latency.iter_mut().enumerate() {
-            *n = count(buckets.get(format!("b{i}")));
+            *n = count(buckets.get(bucket_field(i)));
         }
     }
     let [calls, ok, rejected, failed, limited] = COUNTS.map(|field| count(d.get(field)));
