@@ -109,8 +109,19 @@ impl Application {
 /// Leptos pages.
 fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
-    let pages = Router::new().leptos_routes(&state, generate_route_list(App), move || shell(options.clone()));
+    let pages = Router::new().leptos_routes(&state, route_list().to_vec(), move || shell(options.clone()));
     server::router(state, pages)
+}
+
+/// The Leptos router's pages, listed once per process. Listing them runs the app with every
+/// resource suspended by a process-wide flag (leptos_server's `SuppressResourceLoad`), and a
+/// resource another server in the process first polls meanwhile never loads: its page hung
+/// until the request deadline (leptos-rs/leptos#4773; seen here as an order view that never
+/// answered while another test's server started). Listed once, before the first server of
+/// the process can render anything, no render ever overlaps it.
+fn route_list() -> &'static [leptos_axum::AxumRouteListing] {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App))
 }
 
 /// What a running server does besides answering requests.
@@ -184,7 +195,7 @@ impl Tasks {
 
 /// The pages the Leptos router registers, as the routes table writes them (`/orders/:key`).
 pub fn router_pages() -> Vec<String> {
-    generate_route_list(App)
+    route_list()
         .iter()
         .map(|r| {
             let path = r.path().split('/').map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {

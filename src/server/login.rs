@@ -280,11 +280,13 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
     let left = deadline.saturating_duration_since(tokio::time::Instant::now()).saturating_sub(AFTER_QUEUE);
     let Some(password_ok) = state.password_checks.verify(form.password, stored, HASH_QUEUE.min(left)).await else {
-        return again(
+        let mut response = again(
             StatusCode::SERVICE_UNAVAILABLE,
             email.as_str(),
             "orderdesk is busy checking other sign-ins. Try again in a few seconds.",
         );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
+        return response;
     };
     let account = match account {
         Some(a) if password_ok && !a.disabled => a,

@@ -182,7 +182,14 @@ async fn shed_load(
     {
         return next.run(req).await;
     }
-    let turn = tokio::time::timeout(state.load.queue_wait, state.load.working.clone().acquire_owned()).await;
+    // At most the queue wait, and at most half the time left before the request's deadline
+    // (the other half is for the work): a request that gets no turn hears "busy, retry"
+    // instead of a bare 504, whatever the two settings are.
+    let wait = match req.extensions().get::<Deadline>() {
+        Some(Deadline(at)) => state.load.queue_wait.min(at.saturating_duration_since(tokio::time::Instant::now()) / 2),
+        None => state.load.queue_wait,
+    };
+    let turn = tokio::time::timeout(wait, state.load.working.clone().acquire_owned()).await;
     let Ok(Ok(_turn)) = turn else {
         return busy(&state, req.uri().path());
     };

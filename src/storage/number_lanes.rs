@@ -78,6 +78,7 @@ impl Store {
                         )
                         .upsert(true)
                         .return_document(ReturnDocument::After)
+                        .max_time(self.op_timeout)
                 })
                 .await;
             match taken {
@@ -101,6 +102,7 @@ impl Store {
                 lanes
                     .find_one_and_update(doc! { "_id": lease.lane as i32, "holder": &lease.holder }, update.clone())
                     .return_document(ReturnDocument::After)
+                    .max_time(self.op_timeout)
             })
             .await?;
         renewed.map(|d| lease_from(&d, lease.holder.clone())).transpose()

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use orderdesk::demo::{DemoSpec, generate};
+use orderdesk::startup::{Application, Background};
 
 #[tokio::test]
 async fn healthz_reports_the_database() {
@@ -197,4 +198,65 @@ async fn past_the_working_bound_requests_queue_and_a_full_queue_answers_503_at_o
     .await;
     let results = burst(&patient).await;
     assert!(results.iter().all(|r| r.0 == 200), "one at a time, all 60 are served: {results:?}");
+
+    // A queue wait longer than the request's deadline: the wait ends first, so a request
+    // that gets no turn hears "busy" (503 + Retry-After), never a bare 504.
+    let hurried = helpers::spawn_app_on(&helpers::mongodb_uri(), tight.store.database_name(), false, |s| {
+        s.concurrent_requests = 1;
+        s.queue_wait = Duration::from_secs(30);
+        s.request_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let results = burst(&hurried).await;
+    assert!(results.iter().any(|r| r.0 == 503), "one at a time, not all 60 fit in 300 ms: {results:?}");
+    assert!(results.iter().all(|r| r.0 == 200 || (r.0 == 503 && r.1)), "{results:?}");
+}
+
+/// Starting a server lists the Leptos routes, which suspends every resource in the process
+/// while it runs (leptos-rs/leptos#4773): a page another server began meanwhile never
+/// answered. Several servers start in this process while one serves a crowd of order
+/// views, and every view is answered (before the fix, some hung until the client gave up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_starting_in_the_process_leave_pages_being_rendered_alone() {
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("starts"), true, |s| {
+        s.request_timeout = Duration::from_secs(120);
+        s.queue_wait = Duration::from_secs(120);
+    })
+    .await;
+    let id = orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord).next_id();
+    app.store.insert_order(&id, &helpers::bot_order(Some(78), Some(1.0)), Utc::now()).await.unwrap();
+    let url = format!("{}/orders/{id}", app.address);
+    // Far longer than any view takes beside the rest of the suite; a hung view takes forever.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .default_headers([(reqwest::header::COOKIE, app.cookie.parse().unwrap())].into_iter().collect())
+        .build()
+        .unwrap();
+    let views = futures::future::join_all((0..200).map(|_| client.get(&url).send()));
+    // Servers start and stop one after another until the views are all answered.
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let starts = async {
+        let mut started = 0;
+        while started < 30 && !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let settings = helpers::settings(&helpers::mongodb_uri(), app.store.database_name());
+            let mut leptos = orderdesk::startup::leptos_options().unwrap();
+            leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+            let other = Application::build(settings, leptos, Background::Manual).await.unwrap();
+            other.run_until(async {}).await.unwrap();
+            started += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        started
+    };
+    let views = async {
+        let views = views.await;
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        views
+    };
+    let (views, started) = tokio::join!(views, starts);
+    assert!(started > 1, "servers started during the views: {started}");
+    let statuses: Vec<String> =
+        views.into_iter().map(|r| r.map_or_else(|e| format!("{e}"), |r| r.status().to_string())).collect();
+    let answered = statuses.iter().filter(|s| *s == "200 OK").count();
+    assert_eq!(answered, 200, "{started} servers started meanwhile: {statuses:?}");
 }

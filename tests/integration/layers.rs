@@ -9,17 +9,6 @@ use std::{
 /// Lowest first. A file may use its own layer and any layer before it.
 const LAYERS: &[&str] = &["domain", "config", "storage", "services", "demo", "server", "app", "startup", "cli"];
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("src/ is readable") {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// The layer a file belongs to: its folder under `src/`, or its own name for `src/x.rs`.
 fn layer_of(relative: &Path) -> String {
     let first = relative.components().next().expect("a path under src/").as_os_str().to_string_lossy();
@@ -75,9 +64,7 @@ fn without_comments(code: &str) -> String {
 /// Every source file under `src/`: its path there, its layer and its code without comments.
 fn source_files() -> Vec<(PathBuf, String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
-    files
+    crate::helpers::rust_sources("src")
         .iter()
         .map(|file| {
             let relative = file.strip_prefix(&src).unwrap().to_path_buf();
