@@ -91,17 +91,36 @@ impl Application {
 
     /// Starts the background work (unless manual) and serves until `shutdown` resolves.
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-        if self.background == Background::Run {
+        let background = (self.background == Background::Run).then(|| {
             let tasks = self.tasks();
-            if self.indexes_ready {
-                tokio::spawn(tasks.run_after_indexes());
-            } else {
-                tokio::spawn(tasks.run());
-            }
-        }
+            if self.indexes_ready { tokio::spawn(tasks.run_after_indexes()) } else { tokio::spawn(tasks.run()) }
+        });
         tracing::info!(address = %self.address(), database = self.state.store.database_name(), "orderdesk listening");
-        let router = router(self.state);
-        server::serve_on(self.listener, router, shutdown).await
+        let state = self.state.clone();
+        let served = server::serve_on(self.listener, router(self.state), shutdown).await;
+        stop(&state, background).await;
+        served
+    }
+}
+
+/// After the last request: the background work stops here, while the database client still
+/// works (stopped by the runtime's end instead, a pass cut off half way was logged as a
+/// failure), its display-ID lease and number lane are handed over at once (a rolling restart
+/// does not leave new orders unfilled until the lease lapses), and the API usage counted since
+/// the last write is written (it was lost).
+async fn stop(state: &AppState, background: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = background {
+        task.abort();
+        let _ = task.await;
+        if let Err(e) = state.store.release_lease(display_fill::LEASE).await {
+            tracing::warn!(error = %e, "could not hand over the display-ID lease; it lapses within 30 s");
+        }
+    }
+    if let Err(e) = state.numbers.release().await {
+        tracing::warn!(error = %e, "could not hand back this process's number lane; it lapses by itself");
+    }
+    if let Err(e) = state.api_usage.write().await {
+        tracing::warn!(error = %e, "could not write the last API usage counts; they are lost");
     }
 }
 
@@ -138,18 +157,18 @@ impl Tasks {
 
     /// All of it, in order, as `serve` runs it: the indexes (builds over big collections take
     /// seconds, so the server answers meanwhile), then the display-ID fill (a pass goes by the
-    /// display_id index), then the failures report's last 30 days (the first `/failures` visit
+    /// display_id index) beside the failures report's last 30 days (the first `/failures` visit
     /// would otherwise wait for them). With the database down, each step logs it and the fill
-    /// keeps trying every few seconds.
+    /// keeps trying every minute. Never returns: the server stops it.
     pub async fn run(self) {
         self.ensure_indexes().await;
         self.run_after_indexes().await;
     }
 
     /// What [`Tasks::run`] does once the indexes are in place.
+    /// Never returns: the display-ID fill goes on for as long as the server runs.
     pub async fn run_after_indexes(self) {
-        display_fill::spawn(self.store.clone());
-        self.precompute_failures().await;
+        tokio::join!(display_fill::run(self.store.clone()), self.precompute_failures());
     }
 
     /// Ensures every index and says plainly which ones legacy data blocks; false when the

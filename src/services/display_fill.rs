@@ -38,25 +38,26 @@ const FEED_BATCH: usize = 500;
 /// (the holder of the `display_fill` lease) follows a change stream of new orders and fills
 /// each within moments, storing its resume point; the others stand by and take over when the
 /// lease lapses. On a standalone mongod, which has no change streams, the lease holder polls
-/// every [`INTERVAL`] instead.
-pub fn spawn(store: Store) {
-    tokio::spawn(async move {
-        loop {
-            let pause = match follow_or_poll(&store).await {
-                Ok(()) => INTERVAL,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not fill in display_id; trying again in a minute");
-                    RETRY
-                }
-            };
-            tokio::time::sleep(pause).await;
-        }
-    });
+/// every [`INTERVAL`] instead. Never returns: the server drops it when it stops.
+pub async fn run(store: Store) {
+    loop {
+        let pause = match follow_or_poll(&store).await {
+            Ok(()) => INTERVAL,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not fill in display_id; trying again in a minute");
+                RETRY
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
 }
+
+/// The lease's name: [`Store::release_lease`] hands it over when the server stops.
+pub const LEASE: &str = "display_fill";
 
 /// One turn: follow the feed while this process holds the lease, or poll once.
 async fn follow_or_poll(store: &Store) -> Result<(), StorageError> {
-    if !store.hold_lease("display_fill", WATCH_LEASE, Utc::now()).await? {
+    if !store.hold_lease(LEASE, WATCH_LEASE, Utc::now()).await? {
         return Ok(()); // Another process watches.
     }
     let resume = store.display_feed_resume().await?;
@@ -96,7 +97,7 @@ async fn follow_or_poll(store: &Store) -> Result<(), StorageError> {
             store.set_display_feed_resume(feed.resume_point()).await?;
         }
         if renewed.elapsed() >= WATCH_LEASE / 3 {
-            if !store.hold_lease("display_fill", WATCH_LEASE, Utc::now()).await? {
+            if !store.hold_lease(LEASE, WATCH_LEASE, Utc::now()).await? {
                 return Ok(()); // Lost it (this process stalled): another one watches now.
             }
             renewed = std::time::Instant::now();

@@ -39,3 +39,55 @@ async fn the_background_tasks_run_only_when_driven_and_each_does_its_part() {
     assert!(figures.count_documents(doc! {}).await.unwrap() >= 30, "the last 30 days are figured");
     helpers::drop_database(&database).await;
 }
+
+/// Stopping the server (SIGTERM in `serve`) ends its background work while the database is
+/// still reachable: the display-ID lease is handed over at once, not left to lapse in 30 s,
+/// the number lane goes back, and the API calls counted since the last write (every 5 s) are
+/// written rather than lost, and nothing is logged as a failure on the way out.
+#[tokio::test]
+async fn a_stopping_server_hands_over_its_leases_and_writes_its_last_usage_counts() {
+    use std::time::Duration;
+    let database = helpers::unique_db("stop");
+    let mut leptos = startup::leptos_options().unwrap();
+    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+    let mut settings = helpers::settings(&helpers::mongodb_uri(), &database);
+    settings.bootstrap_api_key = Some(orderdesk::config::Secret::new(helpers::TEST_KEY.into()));
+    let mut app = Application::build(settings, leptos, Background::Run).await.unwrap();
+    assert!(app.ensure_indexes_first().await);
+    let store = app.state().store.clone();
+    let address = format!("http://{}", app.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let sweeps = helpers::raw_collection(&database, "sweeps").await;
+    let lease = || async { sweeps.find_one(doc! { "_id": "lease:display_fill" }).await.unwrap() };
+    let held = helpers::eventually(|| async { lease().await.filter(|l| l.get_str("holder").is_ok()) }).await;
+    assert!(*held.get_datetime("until").unwrap() > BsonTime::now(), "held while serving: {held}");
+    let since = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let res = client
+            .post(format!("{address}/api/v1/vendors/pizza-palace/order-numbers"))
+            .header("X-API-Key", helpers::TEST_KEY)
+            .json(&serde_json::json!({ "user_id": "user-4242" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    let lanes = helpers::raw_collection(&database, "number_lanes").await;
+    let lane = lanes.find_one(doc! {}).await.unwrap().expect("the number lane this server took");
+    assert!(!lane.get_str("holder").unwrap().is_empty());
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), server).await.expect("stops").unwrap().unwrap();
+    let released = lease().await.unwrap();
+    assert!(*released.get_datetime("until").unwrap() <= BsonTime::now(), "handed over: {released}");
+    let lane = lanes.find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(lane.get_str("holder").unwrap(), "", "the lane went back: {lane}");
+    let usage = store.api_usage(orderdesk::domain::api_usage::ENV_KEY, since).await.unwrap();
+    assert_eq!(usage.iter().map(|m| m.tally.calls).sum::<u64>(), 3, "every call counted: {usage:?}");
+    helpers::drop_database(&database).await;
+}
