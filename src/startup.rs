@@ -110,6 +110,9 @@ impl Application {
 /// the last write is written (it was lost).
 async fn stop(state: &AppState, background: Option<tokio::task::JoinHandle<()>>) {
     if let Some(task) = background {
+        // Cut off wherever it is: the fill stores the feed's resume point only after filling,
+        // so whatever a cut pass took is taken again by the next holder (filling is idempotent),
+        // and one abandoned call cannot wedge the pool (a burst of thousands did).
         task.abort();
         let _ = task.await;
         if let Err(e) = state.store.release_lease(display_fill::LEASE).await {
