@@ -124,7 +124,8 @@ async fn calls_that_give_up_do_not_wedge_the_pool() {
     let ping = store.ping().await;
     assert!(ping.is_ok(), "after the burst the pool still serves: {ping:?}");
     assert!(store.order_count().await.is_ok(), "and so does every other call");
-    assert_eq!(store.pool().in_use, 0, "every place in the driver is free again");
+    // A slow call's record is written in the background with a place of its own: wait for it.
+    helpers::eventually_within(Duration::from_secs(5), || async { (store.pool().in_use == 0).then_some(()) }).await;
     seeded.drop_database().await.unwrap();
 }
 
@@ -237,7 +238,7 @@ async fn servers_starting_in_the_process_leave_pages_being_rendered_alone() {
     let done = std::sync::atomic::AtomicBool::new(false);
     let starts = async {
         let mut started = 0;
-        while started < 30 && !done.load(std::sync::atomic::Ordering::Relaxed) {
+        while started < 12 && !done.load(std::sync::atomic::Ordering::Relaxed) {
             let settings = helpers::settings(&helpers::mongodb_uri(), app.store.database_name());
             let mut leptos = orderdesk::startup::leptos_options().unwrap();
             leptos.site_addr = "127.0.0.1:0".parse().unwrap();
