@@ -190,7 +190,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let deadline = req
         .extensions()
         .get::<super::Deadline>()
-        .map_or_else(|| tokio::time::Instant::now() + state.settings.request_timeout, |super::Deadline(at)| *at);
+        .copied()
+        .unwrap_or_else(|| super::Deadline(tokio::time::Instant::now() + state.settings.request_timeout));
     let ip = access::client_ip(&req);
     let headers = req.headers().clone();
     // Refused from its declared length, before a byte of it is read.
@@ -278,7 +279,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     };
     // Verify against a dummy hash when there is no account, so timing does not tell.
     let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now()).saturating_sub(AFTER_QUEUE);
+    let left = deadline.left().saturating_sub(AFTER_QUEUE);
     let Some(password_ok) = state.password_checks.verify(form.password, stored, HASH_QUEUE.min(left)).await else {
         let mut response = again(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -186,7 +186,7 @@ async fn shed_load(
     // (the other half is for the work): a request that gets no turn hears "busy, retry"
     // instead of a bare 504, whatever the two settings are.
     let wait = match req.extensions().get::<Deadline>() {
-        Some(Deadline(at)) => state.load.queue_wait.min(at.saturating_duration_since(tokio::time::Instant::now()) / 2),
+        Some(deadline) => state.load.queue_wait.min(deadline.left() / 2),
         None => state.load.queue_wait,
     };
     let turn = tokio::time::timeout(wait, state.load.working.clone().acquire_owned()).await;
@@ -309,6 +309,13 @@ async fn server_fn_status(req: axum::extract::Request, next: axum::middleware::N
 /// handler that waits on something of its own ends that wait in time to answer in words.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline(pub tokio::time::Instant);
+
+impl Deadline {
+    /// The time left until it falls (zero once it has).
+    pub fn left(&self) -> std::time::Duration {
+        self.0.saturating_duration_since(tokio::time::Instant::now())
+    }
+}
 
 /// Every request is answered within the request timeout (504 after). The bots' API gets the
 /// failover wait on top: a number or an order ID waits out an election instead of failing.

@@ -139,12 +139,11 @@ impl Store {
     }
 
     /// Ends this process's lease on `name` now, so a process standing by takes the work over
-    /// at its next look instead of when the lease would have lapsed; false when it held none.
-    pub async fn release_lease(&self, name: &str) -> Result<bool, StorageError> {
+    /// at its next look instead of when the lease would have lapsed (nothing when it held none).
+    pub async fn release_lease(&self, name: &str) -> Result<(), StorageError> {
         let sweeps = self.collection(SWEEPS);
         let filter = doc! { "_id": format!("lease:{name}"), "holder": self.instance() };
         let update = doc! { "$set": { "until": BsonTime::now() } };
-        let released = self.run("release_lease", SWEEPS, sweeps.update_one(filter, update)).await?;
-        Ok(released.matched_count == 1)
+        self.run("release_lease", SWEEPS, sweeps.update_one(filter, update)).await.map(drop)
     }
 }

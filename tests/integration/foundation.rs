@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use orderdesk::demo::{DemoSpec, generate};
-use orderdesk::startup::{Application, Background};
+use orderdesk::startup::Background;
 
 #[tokio::test]
 async fn healthz_reports_the_database() {
@@ -240,9 +240,7 @@ async fn servers_starting_in_the_process_leave_pages_being_rendered_alone() {
         let mut started = 0;
         while started < 12 && !done.load(std::sync::atomic::Ordering::Relaxed) {
             let settings = helpers::settings(&helpers::mongodb_uri(), app.store.database_name());
-            let mut leptos = orderdesk::startup::leptos_options().unwrap();
-            leptos.site_addr = "127.0.0.1:0".parse().unwrap();
-            let other = Application::build(settings, leptos, Background::Manual).await.unwrap();
+            let other = helpers::build_app(settings, Background::Manual).await;
             other.run_until(async {}).await.unwrap();
             started += 1;
             tokio::time::sleep(Duration::from_millis(20)).await;

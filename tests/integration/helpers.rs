@@ -157,11 +157,9 @@ pub async fn spawn_app_on(
     capture_warnings();
     let mut settings = settings(uri, database);
     configure(&mut settings);
-    let mut leptos = startup::leptos_options().expect("Leptos settings");
-    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
     // Start-up as `orderdesk serve` runs it, background work included; the indexes are
     // awaited here first (and only once) so the test's first request finds them.
-    let mut app = Application::build(settings, leptos, Background::Run).await.expect("start-up");
+    let mut app = build_app(settings, Background::Run).await;
     assert!(app.ensure_indexes_first().await, "mongod is not reachable");
     let store = app.state().store.clone();
     let address = format!("http://{}", app.address());
@@ -169,6 +167,13 @@ pub async fn spawn_app_on(
     let (cookie, csrf) = signed_in(&store, Role::Support).await;
     let client = client_with(&cookie, true);
     TestApp { address, store, client, cookie, csrf, drop_on_exit }
+}
+
+/// The application as `orderdesk serve` builds it, on a free port, not yet serving.
+pub async fn build_app(settings: Settings, background: Background) -> Application {
+    let mut leptos = startup::leptos_options().expect("Leptos settings");
+    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
+    Application::build(settings, leptos, background).await.expect("start-up")
 }
 
 /// A store on a fresh database with every index in place, like a started server's.

@@ -2,7 +2,7 @@
 //! left to the test, nothing happens until each step is run, and each step does its part.
 
 use mongodb::bson::{DateTime as BsonTime, doc};
-use orderdesk::startup::{self, Application, Background};
+use orderdesk::startup::Background;
 
 use crate::helpers;
 
@@ -16,10 +16,7 @@ async fn the_background_tasks_run_only_when_driven_and_each_does_its_part() {
         .insert_one(doc! { "order_id": "ORD-20261120120000-5c0ffee1", "status": "failed", "created_at": now })
         .await
         .unwrap();
-    let mut leptos = startup::leptos_options().unwrap();
-    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
-    let settings = helpers::settings(&helpers::mongodb_uri(), &database);
-    let app = Application::build(settings, leptos, Background::Manual).await.unwrap();
+    let app = helpers::build_app(helpers::settings(&helpers::mongodb_uri(), &database), Background::Manual).await;
     let tasks = app.tasks();
     let address = format!("http://{}", app.address());
     tokio::spawn(app.run_until(std::future::pending()));
@@ -43,16 +40,14 @@ async fn the_background_tasks_run_only_when_driven_and_each_does_its_part() {
 /// Stopping the server (SIGTERM in `serve`) ends its background work while the database is
 /// still reachable: the display-ID lease is handed over at once, not left to lapse in 30 s,
 /// the number lane goes back, and the API calls counted since the last write (every 5 s) are
-/// written rather than lost, and nothing is logged as a failure on the way out.
+/// written rather than lost.
 #[tokio::test]
 async fn a_stopping_server_hands_over_its_leases_and_writes_its_last_usage_counts() {
     use std::time::Duration;
     let database = helpers::unique_db("stop");
-    let mut leptos = startup::leptos_options().unwrap();
-    leptos.site_addr = "127.0.0.1:0".parse().unwrap();
     let mut settings = helpers::settings(&helpers::mongodb_uri(), &database);
     settings.bootstrap_api_key = Some(orderdesk::config::Secret::new(helpers::TEST_KEY.into()));
-    let mut app = Application::build(settings, leptos, Background::Run).await.unwrap();
+    let mut app = helpers::build_app(settings, Background::Run).await;
     assert!(app.ensure_indexes_first().await);
     let store = app.state().store.clone();
     let address = format!("http://{}", app.address());
