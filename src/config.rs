@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::domain::ids::VendorId;
+use crate::domain::{ids::VendorId, net::IpNet};
 
 /// Why the settings could not be read; each message names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +48,21 @@ pub struct Settings {
     pub session_idle: Duration,
     /// ...and after this long in any case.
     pub session_max: Duration,
-    /// Mark cookies `Secure`: set when orderdesk is served over TLS (behind a TLS proxy).
-    pub secure_cookies: bool,
+    /// Mark cookies `Secure` and send HSTS; `None` until [`Settings::for_site`] decides from
+    /// the site address. Read it with [`Settings::secure_cookies`].
+    pub secure_cookies: Option<bool>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (empty: none is trusted).
+    pub trusted_proxies: Vec<IpNet>,
+    /// A connection that has not sent a whole request header by then is closed (also the
+    /// first byte, and an HTTP/2 preface).
+    pub header_read_timeout: Duration,
+    /// A connection with no request for this long is closed.
+    pub connection_idle: Duration,
+    /// Open connections at most, in total and from one address (a trusted proxy counts as none).
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// When set, `/metrics` answers only with `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A secret that never shows in logs or debug output.
@@ -94,6 +107,11 @@ struct FileSettings {
     session_idle_minutes: Option<u64>,
     session_max_hours: Option<u64>,
     secure_cookies: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+    header_read_timeout_ms: Option<u64>,
+    connection_idle_ms: Option<u64>,
+    max_connections: Option<u64>,
+    max_connections_per_address: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,8 +253,8 @@ impl Settings {
             Duration::from_secs(3600 * whole("ORDERDESK_SESSION_MAX_HOURS", file.session_max_hours, 12, 720, "hours")?);
         let secure_cookies = match env("ORDERDESK_SECURE_COOKIES") {
             Some(v) => match v.trim() {
-                "true" | "1" => true,
-                "false" | "0" => false,
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
                 _ => {
                     return Err(ConfigError::Invalid {
                         name: "ORDERDESK_SECURE_COOKIES",
@@ -245,12 +263,49 @@ impl Settings {
                     });
                 }
             },
-            None => file.secure_cookies.unwrap_or(false),
+            None => file.secure_cookies,
+        };
+        let trusted_proxies = match env("ORDERDESK_TRUSTED_PROXIES") {
+            Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = trusted_proxies
+            .iter()
+            .map(|p| {
+                IpNet::parse(p).map_err(|e| ConfigError::Invalid {
+                    name: "ORDERDESK_TRUSTED_PROXIES",
+                    value: p.clone(),
+                    why: e.message().to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let metrics_token = match env("ORDERDESK_METRICS_TOKEN") {
+            Some(token) if token.len() < 24 => {
+                return Err(ConfigError::Invalid {
+                    name: "ORDERDESK_METRICS_TOKEN",
+                    value: "***".into(),
+                    why: "use at least 24 random characters".into(),
+                });
+            }
+            token => token.map(Secret::new),
         };
         Ok(Self {
             session_idle,
             session_max,
             secure_cookies,
+            trusted_proxies,
+            metrics_token,
+            header_read_timeout: millis("ORDERDESK_HEADER_READ_TIMEOUT_MS", file.header_read_timeout_ms, 10_000, 120_000)?,
+            connection_idle: millis("ORDERDESK_CONNECTION_IDLE_MS", file.connection_idle_ms, 60_000, 3_600_000)?,
+            max_connections: whole("ORDERDESK_MAX_CONNECTIONS", file.max_connections, 8192, 1_000_000, "connections")?
+                as usize,
+            max_connections_per_address: whole(
+                "ORDERDESK_MAX_CONNECTIONS_PER_ADDRESS",
+                file.max_connections_per_address,
+                512,
+                1_000_000,
+                "connections",
+            )? as usize,
             segment_vendors,
             bootstrap_api_key,
             mongodb_uri,
@@ -272,6 +327,21 @@ impl Settings {
             tracking_url_base,
             log_json,
         })
+    }
+}
+
+impl Settings {
+    /// The defaults that depend on where the site is served: cookies are `Secure` (and HSTS
+    /// is sent) unless set otherwise or the site address is loopback, where a browser reaches
+    /// it over plain HTTP.
+    pub fn for_site(mut self, site: std::net::SocketAddr) -> Self {
+        self.secure_cookies.get_or_insert(!site.ip().is_loopback());
+        self
+    }
+
+    /// Whether cookies are `Secure` (and HSTS is sent).
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or(true)
     }
 }
 

@@ -62,8 +62,9 @@ impl Application {
         leptos: LeptosOptions,
         background: Background,
     ) -> Result<Self, StartupError> {
-        let store = Store::connect(&settings).await?;
         let addr = leptos.site_addr;
+        let settings = settings.for_site(addr);
+        let store = Store::connect(&settings).await?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|error| StartupError::Bind { addr, error })?;
         let state = AppState::new(leptos, store, settings, routes::role_for);
         Ok(Self { state, listener, background, indexes_ready: false })
@@ -97,7 +98,7 @@ impl Application {
         });
         tracing::info!(address = %self.address(), database = self.state.store.database_name(), "orderdesk listening");
         let state = self.state.clone();
-        let served = server::serve_on(self.listener, router(self.state), shutdown).await;
+        let served = server::serve_on(self.listener, router(self.state.clone()), &self.state.settings, shutdown).await;
         stop(&state, background).await;
         served
     }

@@ -2,13 +2,14 @@
 
 mod components;
 pub mod format;
+mod head;
 mod keyboard;
 mod pages;
 pub mod routes;
 pub mod viewer;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_meta::{MetaTags, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -71,7 +72,7 @@ pub fn App() -> impl IntoView {
     let overlays = Overlays::provide();
     keyboard::install(overlays);
     view! {
-        <Title text="orderdesk" />
+        <head::PageTitle text="orderdesk" />
         <Router>
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 dark:focus:bg-slate-900">"Skip to content"</a>
             <Header />

@@ -94,6 +94,12 @@ pub enum ApiKeysCommand {
         /// Who the key is for, e.g. "shipping-bot".
         #[arg(long)]
         name: String,
+        /// What it may do: orders-read, orders-write, numbers, stats, or bots (every bot job).
+        #[arg(long, default_value = "bots")]
+        scope: String,
+        /// The one vendor whose numbers it may draw (any, when not given).
+        #[arg(long)]
+        vendor: Option<String>,
     },
 }
 
@@ -153,7 +159,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Id(IdCommand::Bb { vendor, user, count }) => {
             allocate_bb(&settings, store, &vendor, &user, count).await
         }
-        Command::ApiKeys(ApiKeysCommand::Create { name }) => create_api_key(&store, &name).await,
+        Command::ApiKeys(ApiKeysCommand::Create { name, scope, vendor }) => {
+            create_api_key(&store, &name, &scope, vendor.as_deref()).await
+        }
         Command::Indexes(command) => maintenance::indexes(&store, command).await,
         Command::Migrate(args) => maintenance::migrate(&settings, &store, args).await,
         Command::Users(command) => users::run(&store, command).await,
@@ -260,10 +268,15 @@ async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str
     Ok(())
 }
 
-async fn create_api_key(store: &Store, name: &str) -> Result<(), CliError> {
+async fn create_api_key(store: &Store, name: &str, scope: &str, vendor: Option<&str>) -> Result<(), CliError> {
     let name = ApiKeyName::parse(name).map_err(|e| CliError::input("--name", e))?;
-    let key = store.create_api_key(&name, ApiKeyScope::Bots, Utc::now()).await?;
-    println!("created API key {:?}; it is shown only now, store it safely:\n{}", key.name, key.key);
+    let scope = ApiKeyScope::parse(scope).map_err(|e| CliError::input("--scope", e))?;
+    let vendor = vendor.map(crate::domain::ids::VendorId::parse).transpose().map_err(|e| CliError::input("--vendor", e))?;
+    let key = store.create_bound_api_key(&name, scope, vendor.as_ref(), Utc::now()).await?;
+    println!(
+        "created API key {:?} (scope {scope}); it is shown only now, store it safely:\n{}",
+        key.name, key.key
+    );
     Ok(())
 }
 

@@ -28,6 +28,9 @@ pub enum AppError {
     /// Signed in, but the role does not allow it.
     #[error("{0}")]
     Forbidden(String),
+    /// A limit of the caller's own was reached (too many at once, a rate): try again later.
+    #[error("{0}")]
+    Busy(String),
     #[error("Something went wrong on the server: {0}")]
     Internal(String),
     #[error("Could not reach orderdesk: {0}")]
@@ -44,6 +47,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
+            Self::Busy(_) => 429,
             Self::Internal(_) | Self::Transport(_) => 500,
         }
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod failures;
 pub mod ids;
 pub mod maintenance;
+pub mod net;
 pub mod order_filter;
 pub mod orders;
 pub mod performance;

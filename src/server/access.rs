@@ -122,9 +122,23 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AdminCaller {
     }
 }
 
-/// The client's address as seen on the socket (orderdesk does not trust forwarded headers).
+/// The client's address: the socket's peer, or the client a trusted proxy names (resolved
+/// once per request as it arrives, see `server::connections`).
+pub fn client_addr(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<super::ClientAddr>()
+        .map(|c| c.0)
+        .or_else(|| extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
+}
+
+/// [`client_addr`] as text, for the audit log.
 pub fn client_ip(req: &Request) -> String {
-    req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
+    client_addr(req.extensions()).map(|ip| ip.to_string()).unwrap_or_default()
+}
+
+/// The key the client's address is counted under by the rate limits (an IPv6 /64).
+pub fn client_limit_key(extensions: &axum::http::Extensions) -> String {
+    client_addr(extensions).map(crate::domain::net::limit_key).unwrap_or_default()
 }
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -144,7 +158,7 @@ pub async fn session_viewer(
     headers: &HeaderMap,
     now: DateTime<Utc>,
 ) -> Result<Option<Viewer>, StorageError> {
-    let name = session_cookie_name(state.settings.secure_cookies);
+    let name = session_cookie_name(state.settings.secure_cookies());
     let Some(token) = cookie(headers, name).filter(|t| !t.is_empty() && t.len() <= 128) else {
         return Ok(None);
     };

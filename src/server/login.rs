@@ -34,9 +34,11 @@ pub fn login_cookie_name(secure: bool) -> &'static str {
 pub const PER_PAIR: u64 = 5;
 /// Attempts per address (any accounts) in [`WINDOW`].
 pub const PER_ADDRESS: u64 = 20;
-/// Attempts per account (any addresses) before each further one is delayed: an attacker
-/// with many addresses is slowed down, while the owner, from an address of their own,
-/// still signs in (later, not never).
+/// Attempts per account (any addresses) before the account is held to a rate: one attempt
+/// per [`account_delay`], the rest refused with 429 and `Retry-After` (never made to wait, so
+/// parallel guesses do not all proceed). An attacker with many addresses is slowed down,
+/// while the owner, from an address of their own, still signs in (a few seconds later, not
+/// never).
 pub const ACCOUNT_FREE: u64 = 10;
 const MAX_DELAY: Duration = Duration::from_secs(4);
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -49,7 +51,8 @@ const HASH_QUEUE: Duration = Duration::from_secs(5);
 /// deadline: past it the sign-in would end in a bare 504 instead of "busy, try again".
 const AFTER_QUEUE: Duration = Duration::from_secs(2);
 
-/// The delay before attempt number `n` on one account (counted over every address).
+/// The time between attempts on one account let through once it has had `n` (counted over
+/// every address).
 pub fn account_delay(n: u64) -> Duration {
     if n <= ACCOUNT_FREE {
         return Duration::ZERO;
@@ -146,6 +149,13 @@ fn login_form(next: &str, token: &str, email: &str, error: Option<&str>) -> Stri
     )
 }
 
+fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 fn with_login_cookie(mut response: Response, token: &str, secure: bool) -> Response {
     let name = login_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
@@ -170,7 +180,7 @@ pub async fn show(State(state): State<AppState>, Query(q): Query<LoginQuery>, he
     }
     let token = random_token();
     let response = page("Sign in · orderdesk", &login_form(&next, &token, "", None)).into_response();
-    with_login_cookie(response, &token, state.settings.secure_cookies)
+    with_login_cookie(response, &token, state.settings.secure_cookies())
 }
 
 #[derive(Deserialize)]
@@ -193,6 +203,8 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         .copied()
         .unwrap_or_else(|| super::Deadline(tokio::time::Instant::now() + state.settings.request_timeout));
     let ip = access::client_ip(&req);
+    // Limits count a client's address (an IPv6 address as its /64), found behind trusted proxies.
+    let counted = access::client_limit_key(req.extensions());
     let headers = req.headers().clone();
     // Refused from its declared length, before a byte of it is read.
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
@@ -211,13 +223,13 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         let token = random_token();
         let response =
             (status, page("Sign in · orderdesk", &login_form(&next, &token, email, Some(message)))).into_response();
-        with_login_cookie(response, &token, state.settings.secure_cookies)
+        with_login_cookie(response, &token, state.settings.secure_cookies())
     };
-    let secure = state.settings.secure_cookies;
+    let secure = state.settings.secure_cookies();
     let cookie_token = cookie(&headers, login_cookie_name(secure)).unwrap_or("");
     let now = Utc::now();
     if form.csrf.is_empty() || !same(&form.csrf, cookie_token) {
-        if let Ok(r) = state.store.reserve_attempt(&format!("csrf:{ip}"), WINDOW, now).await
+        if let Ok(r) = state.store.reserve_attempt(&format!("csrf:{counted}"), WINDOW, now).await
             && audit_refusal(r.count)
         {
             let params = format!("email={}", form.email.trim().chars().take(254).collect::<String>());
@@ -241,7 +253,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     };
     // Each attempt is counted before its password is looked at.
     let (pair_key, ip_key, account_key) =
-        (format!("login:{email}|{ip}"), format!("login-ip:{ip}"), format!("login-account:{email}"));
+        (format!("login:{email}|{counted}"), format!("login-ip:{counted}"), format!("login-account:{email}"));
     let store = &state.store;
     // All three run to the end (`join!`, not `try_join!`): a database call is never dropped
     // half way through the driver (see `storage::PoolGate`).
@@ -262,17 +274,47 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
                     .await;
         }
         let minutes = r.wait(now).as_secs().div_ceil(60).max(1);
-        let mut response = again(
-            StatusCode::TOO_MANY_REQUESTS,
-            email.as_str(),
-            &format!("Too many failed sign-ins. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
+        return with_retry_after(
+            again(
+                StatusCode::TOO_MANY_REQUESTS,
+                email.as_str(),
+                &format!(
+                    "Too many failed sign-ins. Try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            ),
+            r.wait(now),
         );
-        if let Ok(v) = HeaderValue::from_str(&r.wait(now).as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
     }
-    tokio::time::sleep(account_delay(by_account.count)).await;
+    // Past its free attempts the account is held to a rate: this attempt takes the next slot
+    // or is refused at once, so a turn is never spent asleep.
+    let gap = account_delay(by_account.count);
+    if !gap.is_zero() {
+        let taken = match store.take_slot(&account_key, now, gap).await {
+            Ok(taken) => taken,
+            Err(e) => return unavailable(e),
+        };
+        if !taken {
+            let wait = match store.next_slot(&account_key, now).await {
+                Ok(at) => at.and_then(|at| (at - now).to_std().ok()).unwrap_or(gap),
+                Err(_) => gap,
+            };
+            if audit_refusal(by_account.count - ACCOUNT_FREE) {
+                let outcome = format!("denied: account rate ({} attempts in this window)", by_account.count);
+                let entry = AuditEntry::new(&Actor::visitor(Some(email.as_str()), &ip), "login", &outcome);
+                let _ = access::audit(&state, entry).await;
+            }
+            let seconds = wait.as_secs().max(1);
+            return with_retry_after(
+                again(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    email.as_str(),
+                    &format!("This account has had many sign-in attempts. Try again in {seconds} s."),
+                ),
+                wait,
+            );
+        }
+    }
     let account = match store.find_staff(&email).await {
         Ok(a) => a,
         Err(e) => return unavailable(e),
@@ -338,7 +380,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let mut response = Redirect::to(&next).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        session_cookie(&token, state.settings.session_max.as_secs(), state.settings.secure_cookies),
+        session_cookie(&token, state.settings.session_max.as_secs(), state.settings.secure_cookies()),
     );
     response
 }
@@ -349,14 +391,14 @@ pub async fn logout(
     State(state): State<AppState>,
     req: Request,
 ) -> Response {
-    if let Some(token) = cookie(req.headers(), session_cookie_name(state.settings.secure_cookies))
+    if let Some(token) = cookie(req.headers(), session_cookie_name(state.settings.secure_cookies()))
         && let Err(e) = state.store.delete_session(&sha256_hex(token)).await
     {
         tracing::warn!(error = %e, "could not delete a session at sign-out");
     }
     let _ = access::audit(&state, AuditEntry::new(&caller.actor(), "logout", "ok")).await;
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, state.settings.secure_cookies));
+    response.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, state.settings.secure_cookies()));
     response
 }
 

@@ -4,15 +4,19 @@ pub mod access;
 mod api;
 pub mod assets;
 mod audit_csv;
+pub mod connections;
 mod csv;
 mod gaps_csv;
 pub mod headers;
 mod healthz;
 mod html;
 pub mod login;
+pub mod long_polls;
 pub mod metrics;
 mod orders_csv;
 pub mod qr;
+
+pub use connections::{ClientAddr, serve_on};
 
 use std::{sync::Arc, time::Instant};
 
@@ -64,6 +68,8 @@ pub struct Services {
     pub audit: crate::storage::audit::AuditWriter,
     /// The role each page needs, from the app's routes table.
     pub page_roles: access::PageRoles,
+    /// Places for the live counters' long polls.
+    pub long_polls: long_polls::LongPolls,
     load: Arc<Load>,
 }
 
@@ -130,6 +136,7 @@ impl AppState {
             day_shapes: Default::default(),
             audit,
             page_roles,
+            long_polls: Default::default(),
             load,
         }))
     }
@@ -156,7 +163,7 @@ impl AppState {
 /// behind pages would call a busy server dead.
 async fn shed_load(
     axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let busy = |state: &AppState, path: &str| {
@@ -175,11 +182,7 @@ async fn shed_load(
         return busy(&state, req.uri().path());
     };
     let path = req.uri().path();
-    // The live counters' long poll waits on a change, not on the database: it holds no turn.
-    if matches!(path, "/healthz" | "/metrics" | "/theme.js" | "/favicon.ico")
-        || path.starts_with("/pkg/")
-        || path.starts_with("/api/staff/counters_changed")
-    {
+    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/theme.js" | "/favicon.ico") || path.starts_with("/pkg/") {
         return next.run(req).await;
     }
     // At most the queue wait, and at most half the time left before the request's deadline
@@ -190,10 +193,55 @@ async fn shed_load(
         None => state.load.queue_wait,
     };
     let turn = tokio::time::timeout(wait, state.load.working.clone().acquire_owned()).await;
-    let Ok(Ok(_turn)) = turn else {
+    let Ok(Ok(turn)) = turn else {
         return busy(&state, req.uri().path());
     };
+    req.extensions_mut().insert(Turn(Arc::new(std::sync::Mutex::new(Some(turn)))));
     next.run(req).await
+}
+
+/// A request's turn among the working ones. A handler that goes on to wait for something
+/// other than the database (the long poll) gives it back once it knows its caller.
+#[derive(Debug, Clone)]
+pub struct Turn(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl Turn {
+    pub fn give_back(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// Gives the running server function's turn back (see [`Turn`]).
+pub fn give_back_turn() {
+    if let Some(turn) = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Turn>().cloned()) {
+        turn.give_back();
+    }
+}
+
+/// Reads a request's body whole, under [`BODY_READ_TIMEOUT`], before it queues for a turn:
+/// a client that declares a body and sends it slowly (or never) holds its own connection
+/// and nothing shared. Bodies are small here; a larger one is refused from its length.
+async fn read_body(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{Method, StatusCode, header};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_owned();
+    let too_large = || access::refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "The request body is larger than 64 KiB.");
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(_)) => too_large(),
+        Err(_) => access::refuse(
+            StatusCode::REQUEST_TIMEOUT,
+            &path,
+            &format!("The request body did not arrive within {} s.", BODY_READ_TIMEOUT.as_secs()),
+        ),
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -238,8 +286,9 @@ pub async fn audit(action: &str, params: &str, outcome: &str) -> Result<(), AppE
 const BODY_LIMIT: usize = 64 * 1024;
 /// The sign-in form is an email, a password and two tokens.
 const LOGIN_BODY_LIMIT: usize = 4 * 1024;
-/// A client that has not sent its whole request header by then is cut off.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A request body must have arrived whole by then: it is read before the request takes a
+/// turn, so a client that sends it slowly holds only its own connection.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The server's routes and middleware around `pages` (the Leptos app's routes, which
 /// `startup` builds: the server does not import the app).
@@ -274,6 +323,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .layer(axum::middleware::from_fn(access::canonical_paths))
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), shed_load))
+        .layer(axum::middleware::from_fn(read_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::count_calls))
         .layer(CompressionLayer::new())
@@ -344,76 +394,6 @@ async fn deadline(
             axum::http::StatusCode::GATEWAY_TIMEOUT.into_response()
         }
     }
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
-/// hyper is driven directly (not through `axum::serve`) for its header read timeout, so a
-/// client that sends half a request cannot hold a connection for ever.
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    use axum::response::IntoResponse;
-    use hyper_util::{
-        rt::{TokioExecutor, TokioIo, TokioTimer},
-        server::{conn::auto, graceful::GracefulShutdown},
-    };
-    use tower::ServiceExt;
-
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "could not accept a connection");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // Pages go out in several writes (streamed HTML): without this, Nagle's algorithm
-        // holds each later write back until the client acknowledges the first.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-        let app = app.clone();
-        // Each request runs as a task of its own: a client that hangs up drops only the wait
-        // for the answer, never a database call half way through the driver (which would
-        // leave an abandoned checkout in its pool's queue; see `storage::PoolGate`).
-        let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            let task = tokio::spawn(app.clone().oneshot(req.map(axum::body::Body::new)));
-            async move {
-                match task.await {
-                    Ok(response) => response,
-                    Err(e) => {
-                        tracing::error!(error = %e, "a request's task failed");
-                        Ok(axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response())
-                    }
-                }
-            }
-        });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown()).await.is_err() {
-        tracing::warn!("some connections were still open 30 s after shutdown began");
-    }
-    Ok(())
 }
 
 /// SIGINT or SIGTERM.

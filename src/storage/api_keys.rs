@@ -6,6 +6,7 @@
 use super::{StorageError, Store, names::API_KEYS};
 use crate::domain::{
     accounts::{ApiKeyName, ApiKeyScope},
+    ids::VendorId,
     tokens::{random_token, sha256_hex},
 };
 use chrono::{DateTime, Utc};
@@ -23,6 +24,16 @@ pub struct NewApiKey {
     pub key: String,
 }
 
+/// An unrevoked key as the API checks it.
+#[derive(Debug, Clone)]
+pub struct LiveKey {
+    pub hash: String,
+    pub scope: ApiKeyScope,
+    pub id: String,
+    /// The one vendor it may draw numbers for, when it is bound to one.
+    pub vendor: Option<VendorId>,
+}
+
 /// A stored key document as the pages show it (without its hash).
 fn key_info(d: &mongodb::bson::Document) -> Result<ApiKeyInfo, StorageError> {
     let time = |k: &str| super::values::datetime(d.get(k));
@@ -35,6 +46,7 @@ fn key_info(d: &mongodb::bson::Document) -> Result<ApiKeyInfo, StorageError> {
     Ok(ApiKeyInfo {
         name: d.get_str("name").unwrap_or("").to_owned(),
         scope,
+        vendor: d.get_str("vendor").ok().map(str::to_owned),
         created_at: time("created_at"),
         last_used_at: time("last_used_at"),
         revoked_at: time("revoked_at"),
@@ -55,11 +67,23 @@ impl Store {
         scope: ApiKeyScope,
         now: DateTime<Utc>,
     ) -> Result<NewApiKey, StorageError> {
+        self.create_bound_api_key(name, scope, None, now).await
+    }
+
+    /// [`Store::create_api_key`] for a key that may draw numbers only for `vendor`.
+    pub async fn create_bound_api_key(
+        &self,
+        name: &ApiKeyName,
+        scope: ApiKeyScope,
+        vendor: Option<&VendorId>,
+        now: DateTime<Utc>,
+    ) -> Result<NewApiKey, StorageError> {
         let key = format!("odk_{}", random_token());
         let keys = self.collection(API_KEYS);
         let d = doc! {
             "name": name.as_str(),
             "scope": scope.as_str(),
+            "vendor": vendor.map(|v| v.as_str()),
             "key_hash": hash_key(&key),
             "created_at": BsonTime::from_millis(now.timestamp_millis()),
             "last_used_at": null,
@@ -112,27 +136,46 @@ impl Store {
         Ok(result.modified_count == 1)
     }
 
-    /// The id of the unrevoked key with this hash and scope, if there is one; records its use.
-    pub async fn api_key_id(
-        &self,
-        hash: &str,
-        scope: ApiKeyScope,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, StorageError> {
+    /// Every unrevoked key (a key whose scope or vendor does not parse is left out and
+    /// logged: it opens nothing).
+    pub async fn live_api_keys(&self) -> Result<Vec<LiveKey>, StorageError> {
+        use futures::TryStreamExt;
+        let keys = self.collection(API_KEYS);
+        let docs: Vec<mongodb::bson::Document> = self
+            .run("api_key_list", API_KEYS, async {
+                keys.find(doc! { "revoked_at": null })
+                    .projection(doc! { "key_hash": 1, "scope": 1, "vendor": 1 })
+                    .max_time(self.op_timeout)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                let id = d.get_object_id("_id").ok()?.to_hex();
+                let hash = d.get_str("key_hash").ok()?.to_owned();
+                let vendor = match d.get("vendor") {
+                    None | Some(mongodb::bson::Bson::Null) => Ok(None),
+                    Some(v) => VendorId::parse(v.as_str().unwrap_or("")).map(Some),
+                };
+                match ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).and_then(|scope| Ok((scope, vendor?))) {
+                    Ok((scope, vendor)) => Some(LiveKey { hash, scope, id, vendor }),
+                    Err(e) => {
+                        tracing::warn!(key = id, error = %e, "an API key's scope does not parse; it opens nothing");
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
+    /// Records that key `id` was used at `now`.
+    pub async fn record_api_key_use(&self, id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(()) };
         let keys = self.collection(API_KEYS);
         let update = doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
-        let found = self
-            .run(
-                "api_key_check",
-                API_KEYS,
-                keys.find_one_and_update(
-                    doc! { "key_hash": hash, "scope": scope.as_str(), "revoked_at": null },
-                    update,
-                )
-                .projection(doc! { "_id": 1 })
-                .max_time(self.op_timeout),
-            )
-            .await?;
-        Ok(found.and_then(|d| d.get_object_id("_id").ok()).map(|id| id.to_hex()))
+        self.run("api_key_used", API_KEYS, keys.update_one(doc! { "_id": oid }, update)).await.map(drop)
     }
 }

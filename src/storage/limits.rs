@@ -76,6 +76,34 @@ impl Store {
             .map(drop)
     }
 
+    /// Takes `key`'s next slot if it is free at `now`, and holds the slot after it `gap` away:
+    /// one atomic update, so of concurrent callers exactly one gets a free slot. False when
+    /// the next slot is still ahead (or the window is gone): the caller is refused, never
+    /// made to wait.
+    pub async fn take_slot(&self, key: &str, now: DateTime<Utc>, gap: Duration) -> Result<bool, StorageError> {
+        let limits = self.collection(LIMITS);
+        let now_b = BsonTime::from_millis(now.timestamp_millis());
+        let next = BsonTime::from_millis(now.timestamp_millis() + gap.as_millis() as i64);
+        let free = doc! { "_id": key, "$or": [ { "next_at": { "$exists": false } }, { "next_at": { "$lte": now_b } } ] };
+        let taken = self
+            .run("limit_slot", LIMITS, limits.update_one(free, doc! { "$set": { "next_at": next } }))
+            .await?;
+        Ok(taken.modified_count == 1)
+    }
+
+    /// When `key`'s next slot is free, if it is ahead of `now`.
+    pub async fn next_slot(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let limits = self.collection(LIMITS);
+        let found = self
+            .run(
+                "limit_read",
+                LIMITS,
+                limits.find_one(doc! { "_id": key }).projection(doc! { "next_at": 1 }).max_time(self.op_timeout),
+            )
+            .await?;
+        Ok(found.and_then(|d| datetime(d.get("next_at"))).filter(|at| *at > now))
+    }
+
     /// Forgets `key`'s window (a successful sign-in clears its account-and-address window).
     pub async fn clear_attempts(&self, key: &str) -> Result<(), StorageError> {
         let limits = self.collection(LIMITS);

@@ -10,6 +10,7 @@ mod assets;
 mod cli;
 mod counters;
 mod display_ids;
+mod edge;
 mod failover;
 mod failures;
 mod foundation;

@@ -20,6 +20,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         AppError::Conflict(_) => "Busy",
         AppError::Unauthorized(_) => "Signed out",
         AppError::Forbidden(_) => "Not allowed",
+        AppError::Busy(_) => "Try again shortly",
         AppError::Internal(_) | AppError::Transport(_) => "Something went wrong",
     };
     view! {

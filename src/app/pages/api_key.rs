@@ -55,12 +55,17 @@ fn Report(report: KeyReport) -> impl IntoView {
     let name = key_name(&report);
     let about = match &report.key {
         Some(k) => format!(
-            "Scope {}. Created {}.{}",
+            "Scope {} ({}){}. Created {}.{} Limits: {} calls a minute per process; {} numbers per vendor and {} vendors a day.",
             k.scope.as_str(),
+            k.scope.opens(),
+            k.vendor.as_deref().map(|v| format!(", numbers for vendor {v} only")).unwrap_or_default(),
             format::time(k.created_at),
-            k.revoked_at.map(|at| format!(" Revoked {}.", format::time(Some(at)))).unwrap_or_default()
+            k.revoked_at.map(|at| format!(" Revoked {}.", format::time(Some(at)))).unwrap_or_default(),
+            crate::domain::accounts::CALLS_PER_MINUTE,
+            crate::domain::accounts::NUMBERS_PER_VENDOR_DAY,
+            crate::domain::accounts::VENDORS_PER_DAY,
         ),
-        None => "Set in the server's environment; it has every scope.".to_owned(),
+        None => "Set in the server's environment; it has every scope, and no rate or budget.".to_owned(),
     };
     let usage = report.usage;
     let t = usage.totals.clone();
@@ -70,7 +75,7 @@ fn Report(report: KeyReport) -> impl IntoView {
         .map(|h| (h.hour.format("%H:00").to_string(), h.tally.ok, h.tally.errors(), h.tally.limited))
         .collect();
     view! {
-        <leptos_meta::Title text=format!("{name} · API key · orderdesk") />
+        <crate::app::head::PageTitle text=format!("{name} · API key · orderdesk") />
         <h1 class="mt-2 text-2xl font-bold break-all" data-testid="key-name">{name}</h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{about}</p>
         <HealthBanner health=usage.health.clone() />

@@ -18,11 +18,20 @@ pub async fn api_keys() -> Result<KeysOverview, AppError> {
 
 /// Creates a key and returns it: the only time anyone sees it.
 #[server(prefix = "/api/admin")]
-pub async fn create_api_key(name: String, scope: String, _csrf: String) -> Result<String, AppError> {
+pub async fn create_api_key(
+    name: String,
+    scope: String,
+    #[server(default)] vendor: String,
+    _csrf: String,
+) -> Result<String, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let name = crate::domain::accounts::ApiKeyName::parse(&name)?;
     let scope = crate::domain::accounts::ApiKeyScope::parse(&scope)?;
-    Ok(state.store.create_api_key(&name, scope, chrono::Utc::now()).await?.key)
+    let vendor = match vendor.trim() {
+        "" => None,
+        v => Some(crate::domain::ids::VendorId::parse(v)?),
+    };
+    Ok(state.store.create_bound_api_key(&name, scope, vendor.as_ref(), chrono::Utc::now()).await?.key)
 }
 
 #[server(prefix = "/api/admin")]
@@ -51,6 +60,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         <ActionForm action=create attr:class="mt-4 flex flex-wrap items-end gap-3 text-sm">
             <input type="hidden" name="_csrf" value=form_csrf />
             <label>"Name"<input class=input name="name" placeholder="shipping-bot" required maxlength=crate::domain::accounts::ApiKeyName::MAX_CHARS.to_string() /></label>
+            <label>"Vendor (optional)"<input class=input name="vendor" placeholder="only this vendor's numbers" /></label>
             <label>"Scope"<select class=input name="scope">{crate::domain::accounts::ApiKeyScope::ALL.map(|s| view! { <option value=s.as_str()>{format!("{s}: {}", s.opens())}</option> }).collect_view()}</select></label>
             <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700" data-testid="create-key">"Create key"</button>
         </ActionForm>
@@ -107,7 +117,7 @@ fn KeyTable(overview: KeysOverview, revoke: ServerAction<RevokeApiKey>, csrf: St
                     view! {
                         <tr class="border-t border-slate-100 dark:border-slate-800" data-key=name>
                             <td class="py-1 pr-3 font-mono"><a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/api-keys/{}", k.id)>{k.name}</a></td>
-                            <td class="pr-3">{k.scope.as_str()}</td>
+                            <td class="pr-3">{k.scope.as_str()}{k.vendor.map(|v| format!(" · {v} only"))}</td>
                             <td class="pr-3 tabular-nums">{format::time(k.created_at)}</td>
                             <UsageCells usage=usage.clone() last_used=k.last_used_at />
                             <td>{match k.revoked_at {

@@ -55,7 +55,7 @@ fn Report(f: Forensics) -> impl IntoView {
     };
     let total = f.gaps.len();
     view! {
-        <leptos_meta::Title text=format!("{} · counter · orderdesk", f.counter_id) />
+        <crate::app::head::PageTitle text=format!("{} · counter · orderdesk", f.counter_id) />
         <h1 class="font-mono text-2xl font-bold break-all">{f.counter_id.clone()}</h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
             {format!("{mode}. ")}

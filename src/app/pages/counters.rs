@@ -41,7 +41,12 @@ pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u6
 /// Pass a version this returned, or 0 for "tell me the current one".
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn counters_changed(seen: u64) -> Result<Option<u64>, AppError> {
-    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    // The caller is known: the wait holds a long-poll place instead of a work turn.
+    let _place = state.long_polls.enter(&caller.viewer.csrf).ok_or_else(|| {
+        AppError::Busy("Too many live views are open; this one refreshes every few seconds instead.".into())
+    })?;
+    crate::server::give_back_turn();
     Ok(state.counter_changes.wait(seen).await)
 }
 

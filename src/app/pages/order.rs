@@ -156,7 +156,7 @@ fn Order(
         .zip(o.vendor_id.as_deref().and_then(|v| crate::domain::ids::VendorId::parse(v).ok()))
         .map(|(day, vendor)| crate::domain::ids::CounterId::new(day, vendor).to_string());
     view! {
-        <leptos_meta::Title text=format!("{headline} · orderdesk") />
+        <crate::app::head::PageTitle text=format!("{headline} · orderdesk") />
         <article data-testid="order-page">
             <div class="flex flex-wrap items-center gap-3">
                 <h1 class="font-mono text-2xl font-bold break-all" data-testid="order-name">{headline.clone()}</h1>

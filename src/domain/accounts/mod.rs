@@ -151,41 +151,68 @@ pub struct ApiKeyInfo {
     pub id: String,
     pub name: String,
     pub scope: ApiKeyScope,
+    /// The one vendor the key may draw numbers for, when it is bound to one.
+    pub vendor: Option<String>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// What an API key opens: `bots` the JSON API under `/api/v1`, `stats`
-/// `/api/performance/stats`.
+/// Calls one key may make per minute in one orderdesk process (the bootstrap key from the
+/// environment has no rate and no budget).
+pub const CALLS_PER_MINUTE: u32 = 6_000;
+/// BB numbers one key may draw for one vendor in a day (in the configured zone)...
+pub const NUMBERS_PER_VENDOR_DAY: u64 = 20_000;
+/// ...and vendors it may draw numbers for in a day.
+pub const VENDORS_PER_DAY: u64 = 1_000;
+
+/// What an API key may do, one job each: read orders, create orders and sessions (order
+/// IDs), draw BB numbers, or read the performance stats; `bots` is every bot job at once
+/// (the one scope keys had before jobs were told apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ApiKeyScope {
     Bots,
+    OrdersRead,
+    OrdersWrite,
+    Numbers,
     Stats,
 }
 
 impl ApiKeyScope {
-    pub const ALL: [Self; 2] = [Self::Bots, Self::Stats];
+    pub const ALL: [Self; 5] = [Self::OrdersRead, Self::OrdersWrite, Self::Numbers, Self::Stats, Self::Bots];
 
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == input.trim())
-            .ok_or_else(|| ParseError::new(format!("scope {:?} is not one of: bots, stats", input.trim())))
+        Self::ALL.into_iter().find(|s| s.as_str() == input.trim()).ok_or_else(|| {
+            ParseError::new(format!(
+                "scope {:?} is not one of: orders-read, orders-write, numbers, stats, bots",
+                input.trim()
+            ))
+        })
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Bots => "bots",
+            Self::OrdersRead => "orders-read",
+            Self::OrdersWrite => "orders-write",
+            Self::Numbers => "numbers",
             Self::Stats => "stats",
         }
+    }
+
+    /// Whether a key of this scope may do what needs `needed`.
+    pub fn grants(self, needed: Self) -> bool {
+        self == needed || (self == Self::Bots && matches!(needed, Self::OrdersRead | Self::OrdersWrite | Self::Numbers))
     }
 
     /// What the key opens, as the admin page explains it.
     pub fn opens(self) -> &'static str {
         match self {
-            Self::Bots => "/api/v1",
+            Self::Bots => "every /api/v1 call",
+            Self::OrdersRead => "GET /api/v1/orders/{id}",
+            Self::OrdersWrite => "POST /api/v1/orders and /api/v1/order-ids",
+            Self::Numbers => "POST /api/v1/vendors/{v}/order-numbers",
             Self::Stats => "/api/performance/stats",
         }
     }
@@ -230,7 +257,11 @@ mod tests {
     fn scopes_and_key_names_parse_or_say_why_not() {
         assert_eq!(ApiKeyScope::parse("bots").unwrap(), ApiKeyScope::Bots);
         assert_eq!(ApiKeyScope::parse(" stats ").unwrap(), ApiKeyScope::Stats);
-        assert!(ApiKeyScope::parse("admin").unwrap_err().to_string().contains("bots, stats"));
+        assert!(ApiKeyScope::parse("admin").unwrap_err().to_string().contains("numbers, stats, bots"));
+        assert_eq!(ApiKeyScope::parse("orders-read").unwrap(), ApiKeyScope::OrdersRead);
+        assert!(ApiKeyScope::Bots.grants(ApiKeyScope::Numbers) && !ApiKeyScope::Bots.grants(ApiKeyScope::Stats));
+        assert!(!ApiKeyScope::OrdersRead.grants(ApiKeyScope::OrdersWrite));
+        assert!(ApiKeyScope::Numbers.grants(ApiKeyScope::Numbers));
         assert_eq!(ApiKeyName::parse(" shipping-bot ").unwrap().as_str(), "shipping-bot");
         assert!(ApiKeyName::parse("").is_err());
         assert!(ApiKeyName::parse(&"k".repeat(65)).is_err());

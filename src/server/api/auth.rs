@@ -11,66 +11,158 @@ use chrono::Utc;
 
 use super::{ApiError, usage::CallerKey};
 use crate::{
-    domain::{accounts::ApiKeyScope, api_usage::ENV_KEY, tokens::same},
+    domain::{
+        accounts::{ApiKeyScope, CALLS_PER_MINUTE},
+        api_usage::ENV_KEY, ids::VendorId, tokens::same},
     server::AppState,
-    storage::api_keys::hash_key,
+    storage::api_keys::{LiveKey, hash_key},
 };
 
 /// How long a key checked against the database is trusted without asking again; a revoked
 /// key stops working within this time.
 const TRUST_FOR: Duration = Duration::from_secs(30);
 
-/// Keys that are not valid, per address, in [`BAD_KEY_WINDOW`] (counted in MongoDB, so
-/// shared by every process): past it the address gets 429 without a database query.
+/// Keys that are not valid, per address (an IPv6 /64), in [`BAD_KEY_WINDOW`] (counted in
+/// MongoDB, so shared by every process): past it the address's invalid keys get 429 without
+/// a database query; its valid keys still work.
 pub const BAD_KEYS_PER_ADDRESS: u64 = 30;
 const BAD_KEY_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Recently verified keys (by scope and hash, with the key's id), so the bots' hot path
-/// costs no extra round trip; and the addresses over their limit, so their attempts cost
-/// none either.
+/// Every unrevoked key's hash with its scope and id, read whole from the database (a few
+/// dozen keys): a presented key is checked in memory, so a valid key is found whatever
+/// else its address sent, and a flood of junk keys costs no query per key. The copy is read
+/// again when older than [`TRUST_FOR`] (a revoked key stops working within that time), and on
+/// a miss at most once per [`REREAD_ON_MISS`] (a key created a moment ago works at once).
+/// Addresses that sent too many invalid keys are refused for those, never for a valid one.
 #[derive(Debug, Default)]
 pub struct KeyCache {
-    trusted: Mutex<HashMap<(ApiKeyScope, String), (Instant, String)>>,
+    keys: tokio::sync::Mutex<Option<Snapshot>>,
     blocked: Mutex<HashMap<String, Instant>>,
+    /// When each key's last use was written to its document.
+    recorded: Mutex<HashMap<String, Instant>>,
+    /// Each key's calls in its current minute.
+    rates: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct Snapshot {
+    read_at: Instant,
+    by_hash: HashMap<String, LiveKey>,
+}
+
+const REREAD_ON_MISS: Duration = Duration::from_secs(1);
+
 impl KeyCache {
-    /// The id of the key with this scope and hash, if it was verified lately.
-    fn fresh(&self, scope: ApiKeyScope, hash: &str) -> Option<String> {
-        let map = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&(scope, hash.to_owned())).filter(|(at, _)| at.elapsed() < TRUST_FOR).map(|(_, id)| id.clone())
-    }
-
-    /// The id of the key with this hash, if it was verified lately in any scope.
+    /// The id of the key with this hash if it was valid lately, in any scope (for counting
+    /// calls whose handler turned them away), without asking the database.
     pub fn known(&self, hash: &str) -> Option<String> {
-        ApiKeyScope::ALL.into_iter().find_map(|scope| self.fresh(scope, hash))
+        let keys = self.keys.try_lock().ok()?;
+        keys.as_ref().and_then(|s| s.by_hash.get(hash)).map(|k| k.id.clone())
     }
 
-    fn remember(&self, scope: ApiKeyScope, hash: String, id: String) {
-        let mut map = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, (at, _)| at.elapsed() < TRUST_FOR);
-        map.insert((scope, hash), (Instant::now(), id));
+    /// The scope and id of the unrevoked key with this hash, if there is one.
+    async fn find(&self, store: &crate::storage::Store, hash: &str) -> Result<Option<LiveKey>, ApiError> {
+        let mut keys = self.keys.lock().await;
+        let age = keys.as_ref().map(|s| s.read_at.elapsed());
+        let found = keys.as_ref().and_then(|s| s.by_hash.get(hash).cloned());
+        let stale = age.is_none_or(|a| a >= TRUST_FOR);
+        let reread = stale || (found.is_none() && age.is_some_and(|a| a >= REREAD_ON_MISS));
+        if !reread {
+            return Ok(found);
+        }
+        let by_hash = store.live_api_keys().await?.into_iter().map(|k| (k.hash.clone(), k)).collect();
+        let snapshot = keys.insert(Snapshot { read_at: Instant::now(), by_hash });
+        Ok(snapshot.by_hash.get(hash).cloned())
     }
 
-    /// How long `ip` is still refused, if it is.
-    fn blocked_for(&self, ip: &str) -> Option<Duration> {
+    /// How long key `id` must wait, when this call puts it over [`CALLS_PER_MINUTE`] in this
+    /// process (a fixed window per minute, counted in memory: no query per call).
+    fn over_rate(&self, id: &str) -> Option<Duration> {
+        let mut map = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if map.len() > 10_000 {
+            map.retain(|_, (start, _)| now.duration_since(*start) < RATE_WINDOW);
+        }
+        let (start, calls) = map.entry(id.to_owned()).or_insert((now, 0));
+        if now.duration_since(*start) >= RATE_WINDOW {
+            (*start, *calls) = (now, 0);
+        }
+        *calls += 1;
+        (*calls > CALLS_PER_MINUTE).then(|| RATE_WINDOW.saturating_sub(now.duration_since(*start)))
+    }
+
+    /// Whether the use of key `id` now is to be written (at most once per [`TRUST_FOR`]).
+    fn record_due(&self, id: &str) -> bool {
+        let mut map = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(id).is_some_and(|at| at.elapsed() < TRUST_FOR) {
+            return false;
+        }
+        map.insert(id.to_owned(), Instant::now());
+        true
+    }
+
+    /// How long `address` is still refused for invalid keys, if it is.
+    fn blocked_for(&self, address: &str) -> Option<Duration> {
         let map = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(ip).and_then(|until| until.checked_duration_since(Instant::now()))
+        map.get(address).and_then(|until| until.checked_duration_since(Instant::now()))
     }
 
-    fn block(&self, ip: String, wait: Duration) {
+    fn block(&self, address: String, wait: Duration) {
         let mut map = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         map.retain(|_, until| *until > now);
-        map.insert(ip, now + wait);
+        map.insert(address, now + wait);
     }
 }
 
-/// Proof that the request carried a valid key.
-pub struct ApiCaller;
+/// A job an API call does, and the scope it needs.
+pub trait Job: Send + Sync + 'static {
+    const SCOPE: ApiKeyScope;
+}
+
+/// Reading orders (`GET /api/v1/orders/{id}`).
+pub struct ReadOrders;
+/// Creating orders and sessions' order IDs.
+pub struct CreateOrders;
+/// Drawing BB numbers.
+pub struct DrawNumbers;
+/// `/api/performance/stats`.
+pub struct ReadStats;
+
+impl Job for ReadOrders {
+    const SCOPE: ApiKeyScope = ApiKeyScope::OrdersRead;
+}
+impl Job for CreateOrders {
+    const SCOPE: ApiKeyScope = ApiKeyScope::OrdersWrite;
+}
+impl Job for DrawNumbers {
+    const SCOPE: ApiKeyScope = ApiKeyScope::Numbers;
+}
+impl Job for ReadStats {
+    const SCOPE: ApiKeyScope = ApiKeyScope::Stats;
+}
+
+/// Proof that the request carried a valid key whose scope allows job `J`, within its rate.
+pub struct ApiCaller<J> {
+    /// The key's id ([`ENV_KEY`] for the bootstrap key).
+    pub id: String,
+    /// The one vendor the key may draw numbers for, when it is bound to one.
+    pub vendor: Option<VendorId>,
+    job: std::marker::PhantomData<J>,
+}
+
+impl<J> ApiCaller<J> {
+    /// Whether this key is the operator's bootstrap key (no rate, no budget, no binding).
+    pub fn is_bootstrap(&self) -> bool {
+        self.id == ENV_KEY
+    }
+}
 
 /// Proof that the request carried a valid key of scope `stats` (`/api/performance/stats`).
-pub struct StatsCaller;
+pub type StatsCaller = ApiCaller<ReadStats>;
+
 
 /// The `X-API-Key` header, trimmed, when there is one.
 pub(super) fn presented_key(parts: &Parts) -> Option<&str> {
@@ -82,64 +174,64 @@ pub(super) fn is_bootstrap(state: &AppState, key: &str) -> bool {
     state.settings.bootstrap_api_key.as_ref().is_some_and(|bootstrap| same(bootstrap.expose(), key))
 }
 
-/// Checks `X-API-Key` for `scope` and tells the usage count whose call this is. The bootstrap
-/// key from the environment has every scope.
-async fn authorize(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(), ApiError> {
-    let id = key_id(parts, state, scope).await?;
+/// Checks `X-API-Key` for `scope` and its rate, and tells the usage count whose call this is.
+async fn authorize(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(String, Option<VendorId>), ApiError> {
+    let (id, vendor) = key_id(parts, state, scope).await?;
     if let Some(caller) = parts.extensions.get::<CallerKey>() {
-        caller.set(id);
+        caller.set(id.clone());
     }
-    Ok(())
+    if id != ENV_KEY
+        && let Some(wait) = state.api_keys.over_rate(&id)
+    {
+        return Err(ApiError::OverBudget {
+            message: format!("this API key is over its rate of {CALLS_PER_MINUTE} calls a minute; slow down"),
+            retry_after: wait,
+        });
+    }
+    Ok((id, vendor))
 }
 
-/// The id of the valid key of `scope` the request carries ([`ENV_KEY`] for the bootstrap key).
-async fn key_id(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<String, ApiError> {
+/// The id (and vendor binding) of the valid key of `scope` the request carries ([`ENV_KEY`]
+/// for the bootstrap key). Only invalid keys count against the address's limit, and only
+/// they are refused by it.
+async fn key_id(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(String, Option<VendorId>), ApiError> {
     let key = presented_key(parts).ok_or(ApiError::MissingKey)?;
     if is_bootstrap(state, key) {
-        return Ok(ENV_KEY.to_owned());
+        return Ok((ENV_KEY.to_owned(), None));
     }
     let hash = hash_key(key);
-    if let Some(id) = state.api_keys.fresh(scope, &hash) {
-        return Ok(id);
-    }
-    let ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
-    if let Some(wait) = state.api_keys.blocked_for(&ip) {
+    let address = crate::server::access::client_limit_key(&parts.extensions);
+    if let Some(wait) = state.api_keys.blocked_for(&address)
+        && state.api_keys.known(&hash).is_none()
+    {
         return Err(ApiError::RateLimited(wait));
     }
-    // The lookup is reserved first, so a burst of wrong keys gets no more than the limit.
-    let now = Utc::now();
-    let attempt_key = format!("api-key:{ip}");
-    let reservation = state.store.reserve_attempt(&attempt_key, BAD_KEY_WINDOW, now).await?;
-    if reservation.count > BAD_KEYS_PER_ADDRESS {
-        state.api_keys.block(ip, reservation.wait(now));
-        return Err(ApiError::RateLimited(reservation.wait(now)));
-    }
-    if let Some(id) = state.store.api_key_id(&hash, scope, now).await? {
-        if let Err(e) = state.store.release_attempt(&attempt_key).await {
-            tracing::warn!(error = %e, "could not give back a valid key's reservation");
+    match state.api_keys.find(&state.store, &hash).await? {
+        Some(k) if k.scope.grants(scope) => {
+            if state.api_keys.record_due(&k.id)
+                && let Err(e) = state.store.record_api_key_use(&k.id, Utc::now()).await
+            {
+                tracing::warn!(error = %e, "could not record an API key's last use");
+            }
+            return Ok((k.id, k.vendor));
         }
-        state.api_keys.remember(scope, hash, id.clone());
-        return Ok(id);
+        Some(_) => return Err(ApiError::WrongScope(scope)),
+        None => {}
+    }
+    let now = Utc::now();
+    let failures = state.store.reserve_attempt(&format!("api-key:{address}"), BAD_KEY_WINDOW, now).await?;
+    if failures.count > BAD_KEYS_PER_ADDRESS {
+        state.api_keys.block(address, failures.wait(now));
+        return Err(ApiError::RateLimited(failures.wait(now)));
     }
     Err(ApiError::WrongKey)
 }
 
-impl FromRequestParts<AppState> for ApiCaller {
+impl<J: Job> FromRequestParts<AppState> for ApiCaller<J> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(parts, state, ApiKeyScope::Bots).await.map(|()| Self)
-    }
-}
-
-impl FromRequestParts<AppState> for StatsCaller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authorize(parts, state, ApiKeyScope::Stats).await.map(|()| Self)
+        let (id, vendor) = authorize(parts, state, J::SCOPE).await?;
+        Ok(Self { id, vendor, job: std::marker::PhantomData })
     }
 }

@@ -4,6 +4,7 @@
 //! [`ApiError`]'s `IntoResponse`.
 
 mod auth;
+mod budget;
 mod order_ids;
 mod order_numbers;
 mod orders;
@@ -43,6 +44,12 @@ pub enum ApiError {
     MissingKey,
     #[error("this API key is not valid (unknown or revoked)")]
     WrongKey,
+    #[error("this API key's scope does not allow this call; it needs a key of scope {0} (or bots)")]
+    WrongScope(crate::domain::accounts::ApiKeyScope),
+    #[error("this API key may draw numbers only for vendor {0}")]
+    WrongVendor(String),
+    #[error("{message}")]
+    OverBudget { message: String, retry_after: std::time::Duration },
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -72,6 +79,9 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             Self::MissingKey => (StatusCode::UNAUTHORIZED, "missing_api_key"),
             Self::WrongKey => (StatusCode::FORBIDDEN, "invalid_api_key"),
+            Self::WrongScope(_) => (StatusCode::FORBIDDEN, "wrong_scope"),
+            Self::WrongVendor(_) => (StatusCode::FORBIDDEN, "wrong_vendor"),
+            Self::OverBudget { .. } => (StatusCode::TOO_MANY_REQUESTS, "over_budget"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous"),
@@ -86,10 +96,10 @@ impl IntoResponse for ApiError {
         };
         let mut response =
             (status, Json(ErrorBody { error: code, message: self.to_string(), matches })).into_response();
-        if matches!(self, Self::RateLimited(_) | Self::CounterExhausted(_)) {
+        if matches!(self, Self::RateLimited(_) | Self::CounterExhausted(_) | Self::OverBudget { .. }) {
             response.extensions_mut().insert(LimitHit);
         }
-        if let Self::RateLimited(wait) = &self
+        if let Self::RateLimited(wait) | Self::OverBudget { retry_after: wait, .. } = &self
             && let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
         {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);

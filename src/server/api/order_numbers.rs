@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, auth::ApiCaller, json_body};
+use super::{ApiError, auth::{ApiCaller, DrawNumbers}, json_body};
 use crate::{
     domain::ids::{UserSuffix, VendorId},
     server::AppState,
@@ -21,17 +21,25 @@ pub struct Request {
 }
 
 pub async fn create(
-    _: ApiCaller,
+    caller: ApiCaller<DrawNumbers>,
     State(state): State<AppState>,
     vendor: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Result<Json<IssuedNumber>, ApiError> {
     let Path(vendor) = vendor.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let vendor = VendorId::parse(&vendor)?;
+    if let Some(bound) = &caller.vendor
+        && bound != &vendor
+    {
+        return Err(ApiError::WrongVendor(bound.to_string()));
+    }
     let request: Request = json_body(&body)?;
     let user_id = request.user_id.ok_or_else(|| {
         ApiError::BadRequest("the body needs a user_id, e.g. {\"user_id\": \"6834622e10d75a5ba7b7a1b2\"}".into())
     })?;
     let user = UserSuffix::from_user_id(&user_id)?;
+    if !caller.is_bootstrap() {
+        super::budget::spend(&state, &caller.id, &vendor).await?;
+    }
     Ok(Json(state.numbers.allocate(&vendor, user).await?))
 }

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, auth::ApiCaller, json_body};
+use super::{ApiError, auth::{ApiCaller, CreateOrders, ReadOrders}, json_body};
 use crate::{
     domain::ids::{LookupKey, TelegramId},
     domain::orders::{OrderSummary, Source},
@@ -34,7 +34,7 @@ pub struct Created {
 const MAX_AMOUNT: f64 = 1_000_000.0;
 
 pub async fn create(
-    _: ApiCaller,
+    _: ApiCaller<CreateOrders>,
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
@@ -66,7 +66,7 @@ pub async fn create(
 }
 
 pub async fn show(
-    _: ApiCaller,
+    _: ApiCaller<ReadOrders>,
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<OrderSummary>, ApiError> {
