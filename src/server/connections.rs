@@ -6,10 +6,9 @@
 //! total and per client address, so one client cannot take every file descriptor.
 
 use std::{
-    collections::HashMap,
     net::{IpAddr, SocketAddr},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
@@ -20,7 +19,9 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::conn::auto,
 };
-use tokio::{net::TcpStream, sync::Semaphore};
+use tokio::net::TcpStream;
+
+use super::places::{Place, Places};
 use tower::ServiceExt;
 
 use crate::{
@@ -40,66 +41,6 @@ const H2_PING_EVERY: Duration = Duration::from_secs(20);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopping server waits for its connections to finish.
 const DRAIN: Duration = Duration::from_secs(30);
-
-/// The connection caps: a place per open connection, in total and per address.
-struct Places {
-    total: Arc<Semaphore>,
-    max_total: usize,
-    per_address: Mutex<HashMap<String, usize>>,
-    max_per_address: usize,
-    proxies: Vec<IpNet>,
-    refused: AtomicU64,
-}
-
-/// One connection's place; given back when the connection ends.
-struct Place {
-    _total: tokio::sync::OwnedSemaphorePermit,
-    address: Option<String>,
-    places: Arc<Places>,
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        if let Some(address) = self.address.take() {
-            let mut map = self.places.per_address.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(n) = map.get_mut(&address) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&address);
-                }
-            }
-        }
-    }
-}
-
-impl Places {
-    fn new(settings: &Settings) -> Arc<Self> {
-        Arc::new(Self {
-            total: Arc::new(Semaphore::new(settings.max_connections)),
-            max_total: settings.max_connections,
-            per_address: Mutex::default(),
-            max_per_address: settings.max_connections_per_address,
-            proxies: settings.trusted_proxies.clone(),
-            refused: AtomicU64::new(0),
-        })
-    }
-
-    /// A place for a connection from `peer`, or `None` when its address or the server is full.
-    /// A trusted proxy carries many clients: it is held only to the total.
-    fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Place> {
-        let total = self.total.clone().try_acquire_owned().ok()?;
-        let address = (!net::trusted(peer, &self.proxies)).then(|| net::limit_key(peer));
-        if let Some(key) = &address {
-            let mut map = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
-            let n = map.entry(key.clone()).or_default();
-            if *n >= self.max_per_address {
-                return None;
-            }
-            *n += 1;
-        }
-        Some(Place { _total: total, address, places: self.clone() })
-    }
-}
 
 /// Requests in flight on one connection, and when the last one ended.
 #[derive(Default)]
@@ -126,7 +67,8 @@ pub async fn serve_on(
     settings: &Settings,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let places = Places::new(settings);
+    let places = Places::new(settings.max_connections, settings.max_connections_per_address);
+    let refused = AtomicU64::new(0);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
@@ -152,9 +94,11 @@ pub async fn serve_on(
             },
             () = &mut shutdown => break,
         };
-        let Some(place) = places.admit(peer.ip()) else {
+        // A trusted proxy carries many clients: it is held only to the total.
+        let address = (!net::trusted(peer.ip(), &proxies)).then(|| net::limit_key(peer.ip()));
+        let Some(place) = places.enter(address.as_deref()) else {
             // Closed at once: the client hears a reset, not a slow answer.
-            if places.refused.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+            if refused.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
                 tracing::warn!(peer = %peer.ip(), "connection refused: too many open connections");
             }
             continue;
@@ -175,8 +119,7 @@ pub async fn serve_on(
     }
     drop(listener);
     let _ = stop.send(true);
-    let all = u32::try_from(places.max_total).unwrap_or(u32::MAX);
-    if tokio::time::timeout(DRAIN, places.total.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(DRAIN, places.all_given_back()).await.is_err() {
         tracing::warn!("some connections were still open 30 s after shutdown began");
     }
     Ok(())

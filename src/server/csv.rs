@@ -16,6 +16,98 @@ pub fn line(cells: impl IntoIterator<Item = String>) -> String {
     line
 }
 
+/// An export may run this long in all; past it the download ends broken, and the person
+/// narrows the filter.
+pub const EXPORT_TIME: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// One page of an export and the cursor of the page after it (`None`: it was the last).
+pub type Page<T, C> = (Vec<T>, Option<C>);
+
+/// A CSV download read page by page: `first` (read before the status is sent, so an outage
+/// is a clear 503), then `next(cursor)` for each page after it, each one bounded call read
+/// only when the client has taken the page before. Nothing is held between pages but
+/// `place` (the export's own place, given back when the body ends or the client leaves).
+/// A failure half way, or [`EXPORT_TIME`] passing, ends the body early, which the client sees
+/// as a broken download rather than a silently short file.
+pub fn download<T, C, F, Fut>(
+    file: &'static str,
+    header: &'static str,
+    first: Page<T, C>,
+    next: F,
+    row: fn(&T) -> String,
+    place: super::places::Place,
+) -> axum::response::Response
+where
+    T: Send + 'static,
+    C: Send + 'static,
+    F: Fn(C) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Page<T, C>, crate::storage::StorageError>> + Send,
+{
+    use axum::{
+        http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE},
+        response::IntoResponse,
+    };
+    use futures::StreamExt;
+
+    let ends = tokio::time::Instant::now() + EXPORT_TIME;
+    let next = std::sync::Arc::new(next);
+    let pages = futures::stream::unfold(Some((Some(first), None::<C>, place)), move |state| {
+        let next = next.clone();
+        async move {
+            let (page, cursor, place) = state?;
+            let (rows, after) = match (page, cursor) {
+                (Some(page), _) => page,
+                (None, Some(cursor)) if tokio::time::Instant::now() < ends => match next(cursor).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(file, error = %e, "an export failed half way");
+                        return Some((Err(std::io::Error::other(e)), None));
+                    }
+                },
+                (None, Some(_)) => {
+                    tracing::warn!(file, "an export ran past its time and was ended");
+                    return Some((Err(std::io::Error::other("the export ran past its time")), None));
+                }
+                (None, None) => return None,
+            };
+            let chunk: String = rows.iter().map(row).collect();
+            let state = after.map(|cursor| (None, Some(cursor), place));
+            Some((Ok(chunk), state))
+        }
+    });
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(header.to_owned()) })
+        .chain(pages)
+        // The body may be polled again after its end; an unfused stream would panic.
+        .fuse();
+    let disposition = format!("attachment; filename=\"{file}\"");
+    (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (CONTENT_DISPOSITION, disposition),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The answer when an export cannot start: the caller, or the process, has as many
+/// running as it may.
+pub fn too_many_exports() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, "10")],
+        format!(
+            "You (or everyone together) have as many exports running as may run at once ({} each, {} in all). \
+             Let one finish and try again.\n",
+            super::EXPORTS_PER_ACCOUNT,
+            super::EXPORTS
+        ),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::text;

@@ -1,38 +1,52 @@
-//! `GET /healthz`: for load balancers and people; no login, no HTML.
+//! `GET /healthz` (liveness: the process answers) and `GET /readyz` (readiness: its database
+//! answers), for load balancers and orchestrators; no login, status-only bodies (what is
+//! wrong in detail is in the log and on `/performance`, not open to anyone who asks).
+
+use std::time::{Duration, Instant};
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
 
 use super::AppState;
+use crate::storage::StorageError;
+
+/// How long one ping's answer stands for every readiness check after it.
+const PING_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Serialize)]
-pub struct Health {
+pub struct Status {
     pub status: &'static str,
-    pub version: &'static str,
-    pub uptime_s: u64,
-    pub database: DatabaseHealth,
 }
 
-#[derive(Debug, Serialize)]
-pub struct DatabaseHealth {
-    pub name: String,
-    pub reachable: bool,
-    pub round_trip_ms: Option<f64>,
-    pub error: Option<String>,
+/// The last ping: when, and whether the database was ready, electing or unavailable.
+#[derive(Debug, Default)]
+pub struct Readiness(tokio::sync::Mutex<Option<(Instant, &'static str)>>);
+
+/// Always 200 while the process serves.
+pub async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
 }
 
-/// 200 when the database answers a ping, 503 (with the reason) when it does not.
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let ping = state.store.ping().await;
-    let (code, status) =
-        if ping.is_ok() { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "degraded") };
-    let database = DatabaseHealth {
-        name: state.store.database_name().to_owned(),
-        reachable: ping.is_ok(),
-        round_trip_ms: ping.as_ref().ok().map(|d| (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
-        error: ping.err().map(|e| e.to_string()),
+/// 200 `ready` when the database answers a ping; 503 `electing` or `unavailable` otherwise.
+/// One ping a second at most, however many checks come in (the others wait for it or read
+/// its answer).
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Status>) {
+    let mut last = state.readiness.0.lock().await;
+    let status = match *last {
+        Some((at, status)) if at.elapsed() < PING_FOR => status,
+        _ => {
+            let status = match state.store.ping().await {
+                Ok(_) => "ready",
+                Err(StorageError::Electing { .. }) => "electing",
+                Err(e) => {
+                    tracing::warn!(error = %e, "readiness check: the database does not answer");
+                    "unavailable"
+                }
+            };
+            *last = Some((Instant::now(), status));
+            status
+        }
     };
-    let health =
-        Health { status, version: env!("CARGO_PKG_VERSION"), uptime_s: state.started.elapsed().as_secs(), database };
-    (code, Json(health))
+    let code = if status == "ready" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(Status { status }))
 }

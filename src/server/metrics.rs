@@ -82,7 +82,24 @@ fn process_metrics(out: &mut String, started: std::time::Instant) {
     );
 }
 
-pub async fn prometheus(State(state): State<AppState>) -> Response {
+/// Open like `/healthz`, unless `ORDERDESK_METRICS_TOKEN` is set: then only with
+/// `Authorization: Bearer <token>`. Labels name operations and collections, never a person.
+pub async fn prometheus(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.settings.metrics_token {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !sent.is_some_and(|t| crate::domain::tokens::same(t, token.expose())) {
+            return (
+                axum::http::StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "send the metrics token: Authorization: Bearer <ORDERDESK_METRICS_TOKEN>\n",
+            )
+                .into_response();
+        }
+    }
     let mut out = String::new();
     // Every figure here is this process's own: several processes are told apart by this
     // label (or by the scrape target), and summed or compared across instances.

@@ -11,7 +11,7 @@ pub mod headers;
 mod healthz;
 mod html;
 pub mod login;
-pub mod long_polls;
+pub mod places;
 pub mod metrics;
 mod orders_csv;
 pub mod qr;
@@ -68,8 +68,12 @@ pub struct Services {
     pub audit: crate::storage::audit::AuditWriter,
     /// The role each page needs, from the app's routes table.
     pub page_roles: access::PageRoles,
-    /// Places for the live counters' long polls.
-    pub long_polls: long_polls::LongPolls,
+    /// Places for the live counters' long polls: per session, and in all.
+    pub long_polls: places::Places,
+    /// The last readiness ping (`/readyz` pings at most once a second).
+    pub readiness: healthz::Readiness,
+    /// Places for CSV exports: per account, and in all.
+    pub exports: places::Places,
     load: Arc<Load>,
 }
 
@@ -88,6 +92,12 @@ struct Load {
 
 /// Enough for the 500 concurrent clients a busy desk brings, with room for the bots.
 pub const MAX_IN_FLIGHT: usize = 1024;
+/// Long polls waiting at once in a process, and per session (a person with a few tabs).
+pub const LONG_POLLS: usize = 128;
+pub const LONG_POLLS_PER_SESSION: usize = 3;
+/// CSV exports running at once in a process, and per account.
+pub const EXPORTS: usize = 8;
+pub const EXPORTS_PER_ACCOUNT: usize = 2;
 
 impl Load {
     fn new(settings: &Settings) -> Self {
@@ -136,7 +146,9 @@ impl AppState {
             day_shapes: Default::default(),
             audit,
             page_roles,
-            long_polls: Default::default(),
+            long_polls: places::Places::new(LONG_POLLS, LONG_POLLS_PER_SESSION),
+            exports: places::Places::new(EXPORTS, EXPORTS_PER_ACCOUNT),
+            readiness: Default::default(),
             load,
         }))
     }
@@ -297,6 +309,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     assets::remember_stylesheet(&state.leptos_options);
     Router::new()
         .route("/healthz", get(healthz::healthz))
+        .route("/readyz", get(healthz::readyz))
         .route("/orders.csv", get(orders_csv::export))
         .route("/qr/{file}", get(qr::image))
         .route("/audit.csv", get(audit_csv::export))

@@ -1,21 +1,23 @@
-//! `GET /orders.csv?…`: exactly the order list's filtered set, streamed row by row.
+//! `GET /orders.csv?…`: exactly the order list's filtered set, read page by page by keyset
+//! as the client takes it (see `csv::download`).
 
 use axum::{
-    body::Body,
     extract::{Query, State, rejection::QueryRejection},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
-use futures::StreamExt;
 
 use super::{AppState, access::SupportCaller, csv};
-use crate::{domain::order_filter::ListParams, domain::orders::OrderSummary};
+use crate::{
+    domain::order_filter::{Cursor, ListParams},
+    domain::orders::OrderSummary,
+};
 
 const HEADER: &str =
     "order_id,display_id,order_number,legacy_id,source,status,amount,telegram_id,vendor_id,user_id,created_at\n";
 
 pub async fn export(
-    _caller: SupportCaller,
+    SupportCaller(caller): SupportCaller,
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Response {
@@ -27,28 +29,22 @@ pub async fn export(
         Ok((filter, _)) => filter,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
-    let rows = match state.store.stream_orders(&filter).await {
-        Ok(rows) => rows,
+    let Some(place) = state.exports.enter(Some(&caller.viewer.email)) else {
+        return csv::too_many_exports();
+    };
+    let first = match state.store.export_page(&filter, None).await {
+        Ok(page) => page,
         Err(e) if e.is_unavailable() => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "CSV export failed");
             return (StatusCode::INTERNAL_SERVER_ERROR, "the export failed; see the server log\n").into_response();
         }
     };
-    // A failure half way cannot change the status any more: it ends the body early, which
-    // the client sees as a broken download rather than a silently short file.
-    let body = futures::stream::once(async { Ok::<_, std::io::Error>(HEADER.to_owned()) })
-        .chain(rows.map(|row| row.map(|o| csv_row(&o)).map_err(std::io::Error::other)))
-        // The body may be polled again after its end; an unfused stream would panic.
-        .fuse();
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"orders.csv\""),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response()
+    let next = move |cursor: Cursor| {
+        let (state, filter) = (state.clone(), filter.clone());
+        async move { state.store.export_page(&filter, Some(&cursor)).await }
+    };
+    csv::download("orders.csv", HEADER, first, next, csv_row, place)
 }
 
 /// One CSV line: text cells defused and quoted ([`super::csv`]), numbers bare.

@@ -464,12 +464,6 @@ impl Store {
         self.gate.state()
     }
 
-    /// A place in the driver for work that outlives one call (an export's cursor).
-    pub(crate) async fn hold_place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StorageError> {
-        let limit = self.op_timeout;
-        self.gate.enter(Instant::now() + limit).await.ok_or(StorageError::Timeout { op: "pool", ms: limit.as_millis() })
-    }
-
     /// Keeps a slow operation in the capped `slow_queries` collection, in the background and
     /// outside `run_for` (a slow insert there must not record itself again).
     fn keep_slow(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool) {

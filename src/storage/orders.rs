@@ -62,7 +62,8 @@ impl NewOrder {
 /// Most rows a lookup returns (a telegram id can have many orders).
 pub const LOOKUP_LIMIT: i64 = 50;
 /// An export streams for as long as its client reads; this bounds its time on the server.
-const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+/// Orders per page of the CSV export.
+pub const EXPORT_PAGE: i64 = 2_000;
 
 /// Why a new order was not stored.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -339,57 +340,41 @@ impl Store {
         filter: &OrderFilter,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
+        self.orders_page("list_orders", filter, cursor, PAGE_SIZE).await
+    }
+
+    /// One page of the CSV export: [`EXPORT_PAGE`] orders after `cursor`, and the cursor of the
+    /// next page. One bounded call per page, and no place in the driver held between pages,
+    /// however slowly the client reads.
+    pub async fn export_page(
+        &self,
+        filter: &OrderFilter,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
+        self.orders_page("export_orders", filter, cursor, EXPORT_PAGE).await
+    }
+
+    async fn orders_page(
+        &self,
+        op: &'static str,
+        filter: &OrderFilter,
+        cursor: Option<&Cursor>,
+        size: i64,
+    ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
         let query = list_filter(filter, cursor, &self.zone)?;
         let orders = self.collection(ORDERS);
         let mut docs: Vec<Document> = self
-            .run("list_orders", ORDERS, async {
-                orders
-                    .find(query)
-                    .max_time(self.op_timeout)
-                    .sort(list_sort())
-                    .limit(PAGE_SIZE + 1)
-                    .await?
-                    .try_collect()
-                    .await
+            .run(op, ORDERS, async {
+                orders.find(query).max_time(self.op_timeout).sort(list_sort()).limit(size + 1).await?.try_collect().await
             })
             .await?;
-        let next = if docs.len() as i64 > PAGE_SIZE {
-            docs.truncate(PAGE_SIZE as usize);
+        let next = if docs.len() as i64 > size {
+            docs.truncate(size as usize);
             docs.last().and_then(cursor_after)
         } else {
             None
         };
         Ok((docs.iter().map(summary_from_document).collect(), next))
-    }
-
-    /// Every order matching the filter, newest first, as a stream: the CSV export holds one
-    /// batch in memory at a time. Each batch is bounded by the operation timeout.
-    pub async fn stream_orders(
-        &self,
-        filter: &OrderFilter,
-    ) -> Result<impl futures::Stream<Item = Result<OrderSummary, StorageError>> + Send + use<>, StorageError> {
-        let query = list_filter(filter, None, &self.zone)?;
-        let orders = self.collection(ORDERS);
-        // The cursor's later batches are read outside `run`: it keeps a place in the driver.
-        let place = self.hold_place().await?;
-        let cursor = self
-            .run(
-                "export_orders",
-                ORDERS,
-                orders.find(query).max_time(EXPORT_TIMEOUT).sort(list_sort()).batch_size(1000),
-            )
-            .await?;
-        let limit = self.op_timeout;
-        Ok(futures::stream::unfold(Some((cursor, place)), move |state| async move {
-            let (mut cursor, place) = state?;
-            // Not cut off at `limit` (the batch is bounded by maxTimeMS): see `Store::run_for`.
-            match tokio::time::timeout(limit + super::HUNG_AFTER, cursor.try_next()).await {
-                Ok(Ok(Some(d))) => Some((Ok(summary_from_document(&d)), Some((cursor, place)))),
-                Ok(Ok(None)) => None,
-                Ok(Err(e)) => Some((Err(StorageError::from_driver("export_orders", e)), None)),
-                Err(_) => Some((Err(StorageError::Timeout { op: "export_orders", ms: limit.as_millis() }), None)),
-            }
-        }))
     }
 }
 

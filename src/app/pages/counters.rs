@@ -43,7 +43,7 @@ pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u6
 pub async fn counters_changed(seen: u64) -> Result<Option<u64>, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
     // The caller is known: the wait holds a long-poll place instead of a work turn.
-    let _place = state.long_polls.enter(&caller.viewer.csrf).ok_or_else(|| {
+    let _place = state.long_polls.enter(Some(&caller.viewer.csrf)).ok_or_else(|| {
         AppError::Busy("Too many live views are open; this one refreshes every few seconds instead.".into())
     })?;
     crate::server::give_back_turn();
