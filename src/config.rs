@@ -295,7 +295,12 @@ impl Settings {
             secure_cookies,
             trusted_proxies,
             metrics_token,
-            header_read_timeout: millis("ORDERDESK_HEADER_READ_TIMEOUT_MS", file.header_read_timeout_ms, 10_000, 120_000)?,
+            header_read_timeout: millis(
+                "ORDERDESK_HEADER_READ_TIMEOUT_MS",
+                file.header_read_timeout_ms,
+                10_000,
+                120_000,
+            )?,
             connection_idle: millis("ORDERDESK_CONNECTION_IDLE_MS", file.connection_idle_ms, 60_000, 3_600_000)?,
             max_connections: whole("ORDERDESK_MAX_CONNECTIONS", file.max_connections, 8192, 1_000_000, "connections")?
                 as usize,

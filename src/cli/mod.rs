@@ -271,12 +271,10 @@ async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str
 async fn create_api_key(store: &Store, name: &str, scope: &str, vendor: Option<&str>) -> Result<(), CliError> {
     let name = ApiKeyName::parse(name).map_err(|e| CliError::input("--name", e))?;
     let scope = ApiKeyScope::parse(scope).map_err(|e| CliError::input("--scope", e))?;
-    let vendor = vendor.map(crate::domain::ids::VendorId::parse).transpose().map_err(|e| CliError::input("--vendor", e))?;
+    let vendor =
+        vendor.map(crate::domain::ids::VendorId::parse).transpose().map_err(|e| CliError::input("--vendor", e))?;
     let key = store.create_bound_api_key(&name, scope, vendor.as_ref(), Utc::now()).await?;
-    println!(
-        "created API key {:?} (scope {scope}); it is shown only now, store it safely:\n{}",
-        key.name, key.key
-    );
+    println!("created API key {:?} (scope {scope}); it is shown only now, store it safely:\n{}", key.name, key.key);
     Ok(())
 }
 

@@ -96,6 +96,9 @@ pub struct CountersView {
     pub rows: Vec<CounterRow>,
     /// Counters whose `counterId` does not parse, from any day.
     pub malformed: Vec<CounterRow>,
+    /// Set when the day has more counters than are listed: the rows are the ones with the
+    /// highest sequence (nearest the cap), and this many were read at most.
+    pub cut_at: Option<u64>,
 }
 
 /// Judges one counter. `day_end` gives the end of a day in the configured time zone.

@@ -184,6 +184,35 @@ pub async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), StorageErr
     written
 }
 
+/// Refusals are audited as counts per session and window: the first of a window, then every
+/// [`AUDIT_REFUSALS_EVERY`]th with the count so far, so no one, signed in or not, can flood
+/// the log by asking again and again.
+pub const AUDIT_REFUSALS_EVERY: u64 = 100;
+/// The window those counts run over.
+pub const REFUSALS_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Whether the `n`th refusal of a window is written to the audit log.
+pub fn audit_due(n: u64) -> bool {
+    n == 1 || n.is_multiple_of(AUDIT_REFUSALS_EVERY)
+}
+
+/// Audits a signed-in caller's refusal, counted per session (see [`audit_due`]).
+async fn audit_refusal(state: &AppState, viewer: &Viewer, ip: &str, action: &str, outcome: &str, path: &str) {
+    // The session's CSRF token tells sessions apart; only a hash of it is stored.
+    let key = format!("refusals:{}", &sha256_hex(&viewer.csrf)[..24]);
+    let n = match state.store.reserve_attempt(&key, REFUSALS_WINDOW, Utc::now()).await {
+        Ok(r) => r.count,
+        // Without the count, audit it: a lost count must not lose the entry.
+        Err(_) => 1,
+    };
+    if audit_due(n) {
+        let outcome =
+            if n == 1 { outcome.to_owned() } else { format!("{outcome} ({n} refusals of this session in 15 minutes)") };
+        let entry = AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, ip), action, &outcome).with_params(path);
+        let _ = audit(state, entry).await;
+    }
+}
+
 /// The name of a server function in the audit log: `/api/admin/start_migration1234` →
 /// `start_migration`.
 pub fn action_name(path: &str) -> String {
@@ -345,12 +374,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     if let Some(message) = role_refusal(viewer.role, needed) {
-        let _ = audit(
-            &state,
-            AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, &ip), "access_denied", "denied")
-                .with_params(&path),
-        )
-        .await;
+        audit_refusal(&state, &viewer, &ip, "access_denied", "denied", &path).await;
         return refuse(StatusCode::FORBIDDEN, &path, &message);
     }
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -363,12 +387,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
         if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
             let why = if token.is_none() { "missing" } else { "wrong" };
-            let _ = audit(
-                &state,
-                AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, &ip), "csrf_rejected", why)
-                    .with_params(&path),
-            )
-            .await;
+            audit_refusal(&state, &viewer, &ip, "csrf_rejected", why, &path).await;
             return refuse(
                 StatusCode::FORBIDDEN,
                 &path,

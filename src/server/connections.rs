@@ -199,9 +199,8 @@ fn client_of(req: &axum::http::Request<hyper::body::Incoming>, peer: IpAddr, pro
     if proxies.is_empty() {
         return peer;
     }
-    let values = |name: &str| -> Vec<&str> {
-        req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect()
-    };
+    let values =
+        |name: &str| -> Vec<&str> { req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect() };
     net::client_address(peer, &values("forwarded"), &values("x-forwarded-for"), proxies)
 }
 

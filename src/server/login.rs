@@ -42,9 +42,6 @@ pub const PER_ADDRESS: u64 = 20;
 pub const ACCOUNT_FREE: u64 = 10;
 const MAX_DELAY: Duration = Duration::from_secs(4);
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Refusals that check nothing (rate-limited, bad form token) are audited as a count: the
-/// first of a window, then every this many, so nobody can flood the log anonymously.
-const AUDIT_REFUSALS_EVERY: u64 = 100;
 /// How long a sign-in waits for an Argon2 slot before it is told to retry...
 const HASH_QUEUE: Duration = Duration::from_secs(5);
 /// ...and never so long that the hash and the writes after it would pass the request's
@@ -61,10 +58,9 @@ pub fn account_delay(n: u64) -> Duration {
     (Duration::from_millis(125) * 2u32.pow(steps)).min(MAX_DELAY)
 }
 
-/// Whether the `n`th refusal of a window is written to the audit log.
-fn audit_refusal(n: u64) -> bool {
-    n == 1 || n.is_multiple_of(AUDIT_REFUSALS_EVERY)
-}
+/// Refusals that check nothing (rate-limited, bad form token) are audited as a count
+/// (`access::audit_due`), so nobody can flood the log anonymously.
+use access::audit_due as audit_refusal;
 
 /// Argon2 runs on the blocking pool, at most this many at once (one per core): a burst of
 /// sign-ins queues here instead of starving the async workers that serve everything else.
@@ -434,6 +430,6 @@ mod tests {
         assert_eq!(account_delay(ACCOUNT_FREE + 1), Duration::from_millis(125));
         assert_eq!(account_delay(ACCOUNT_FREE + 2), Duration::from_millis(250));
         assert_eq!(account_delay(ACCOUNT_FREE + 1000), MAX_DELAY);
-        assert!(audit_refusal(1) && !audit_refusal(2) && audit_refusal(AUDIT_REFUSALS_EVERY));
+        assert!(audit_refusal(1) && !audit_refusal(2) && audit_refusal(access::AUDIT_REFUSALS_EVERY));
     }
 }

@@ -11,9 +11,9 @@ pub mod headers;
 mod healthz;
 mod html;
 pub mod login;
-pub mod places;
 pub mod metrics;
 mod orders_csv;
+pub mod places;
 pub mod qr;
 
 pub use connections::{ClientAddr, serve_on};

@@ -39,12 +39,7 @@ impl Drop for Place {
 
 impl Places {
     pub fn new(total: usize, per_key: usize) -> Self {
-        Self {
-            total: Arc::new(tokio::sync::Semaphore::new(total)),
-            capacity: total,
-            per_key,
-            held: Arc::default(),
-        }
+        Self { total: Arc::new(tokio::sync::Semaphore::new(total)), capacity: total, per_key, held: Arc::default() }
     }
 
     /// A place for `key` (`None`: counted only in the total), or `None` when the key or the

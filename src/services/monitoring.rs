@@ -36,7 +36,12 @@ pub async fn counters_today(
     now: DateTime<Utc>,
 ) -> Result<CountersView, StorageError> {
     let day = now.with_timezone(&tz).date_naive();
-    let counters = store.counters_with_prefix(&CounterId::day_prefix(day), MAX_COUNTERS).await?;
+    // The highest sequences first, then the limit: made-up vendors cannot push real ones off.
+    let mut counters = store.counters_with_prefix(&CounterId::day_prefix(day), MAX_COUNTERS + 1).await?;
+    let cut_at = (counters.len() as i64 > MAX_COUNTERS).then(|| {
+        counters.truncate(MAX_COUNTERS as usize);
+        MAX_COUNTERS as u64
+    });
     // The prefix query found them, so each parses; one that does not counts no orders.
     let vendor_of = |id: &str| CounterId::parse(id).map(|c| c.vendor.as_str().to_owned()).unwrap_or_default();
     let vendors: Vec<String> = counters.iter().map(|c| vendor_of(&c.counter_id)).filter(|v| !v.is_empty()).collect();
@@ -66,7 +71,7 @@ pub async fn counters_today(
         .iter()
         .map(|c| judge(&c.counter_id, c.sequence, c.last_updated, c.sequence, 0, |d| day_end(tz, d)))
         .collect();
-    Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, malformed })
+    Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, malformed, cut_at })
 }
 
 /// How long a vendor's learned day shape is used before it is counted again.

@@ -161,7 +161,8 @@ fn raw_counter(d: &Document) -> Option<RawCounter> {
 }
 
 impl Store {
-    /// Counters whose `counterId` starts with `prefix` (`YYYYMMDD-` for a day: an index range).
+    /// Counters whose `counterId` starts with `prefix` (`YYYYMMDD-` for a day: an index range),
+    /// the highest sequence first, at most `limit`.
     pub async fn counters_with_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<RawCounter>, StorageError> {
         use futures::TryStreamExt;
         let escaped: String = prefix.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
@@ -169,7 +170,14 @@ impl Store {
         let filter = doc! { "counterId": { "$regex": format!("^{escaped}") } };
         let docs: Vec<Document> = self
             .run("counter_list", COUNTERS, async {
-                counters.find(filter).max_time(self.op_timeout).limit(limit).await?.try_collect().await
+                counters
+                    .find(filter)
+                    .max_time(self.op_timeout)
+                    .sort(doc! { "sequence": -1, "counterId": 1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         Ok(docs.iter().filter_map(raw_counter).collect())

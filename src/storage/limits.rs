@@ -84,10 +84,10 @@ impl Store {
         let limits = self.collection(LIMITS);
         let now_b = BsonTime::from_millis(now.timestamp_millis());
         let next = BsonTime::from_millis(now.timestamp_millis() + gap.as_millis() as i64);
-        let free = doc! { "_id": key, "$or": [ { "next_at": { "$exists": false } }, { "next_at": { "$lte": now_b } } ] };
-        let taken = self
-            .run("limit_slot", LIMITS, limits.update_one(free, doc! { "$set": { "next_at": next } }))
-            .await?;
+        let free =
+            doc! { "_id": key, "$or": [ { "next_at": { "$exists": false } }, { "next_at": { "$lte": now_b } } ] };
+        let taken =
+            self.run("limit_slot", LIMITS, limits.update_one(free, doc! { "$set": { "next_at": next } })).await?;
         Ok(taken.modified_count == 1)
     }
 

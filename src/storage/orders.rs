@@ -365,7 +365,14 @@ impl Store {
         let orders = self.collection(ORDERS);
         let mut docs: Vec<Document> = self
             .run(op, ORDERS, async {
-                orders.find(query).max_time(self.op_timeout).sort(list_sort()).limit(size + 1).await?.try_collect().await
+                orders
+                    .find(query)
+                    .max_time(self.op_timeout)
+                    .sort(list_sort())
+                    .limit(size + 1)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .await?;
         let next = if docs.len() as i64 > size {

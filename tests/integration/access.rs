@@ -861,9 +861,10 @@ async fn a_role_change_ends_sessions_and_pages_carry_security_headers() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the old session ended with the role change");
 
     // Behind TLS, cookies are Secure and named __Host-.
-    let secure =
-        helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("tls"), true, |s| s.secure_cookies = Some(true))
-            .await;
+    let secure = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("tls"), true, |s| {
+        s.secure_cookies = Some(true)
+    })
+    .await;
     let page = reqwest::Client::new().get(format!("{}/login", secure.address)).send().await.unwrap();
     let set = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(set.starts_with("__Host-od_login=") && set.contains("; Secure") && set.contains("Path=/;"), "{set}");

@@ -303,6 +303,11 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
                 </div>
             }.into_any()
         }}
+        {view.cut_at.map(|n| view! {
+            <p class="mt-2 text-sm text-amber-800 dark:text-amber-200" role="status" data-testid="counters-cut">
+                {format!("This day has more than {} counters: the {} nearest their cap are listed. Filter by vendor to see another.", format::count(n), format::count(n))}
+            </p>
+        })}
         {(!view.malformed.is_empty()).then(|| view! {
             <h2 class="mt-6 text-lg font-semibold">"Counters whose counterId does not parse"</h2>
             <ul class="mt-1 text-sm" data-testid="malformed-counters">

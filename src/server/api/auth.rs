@@ -13,7 +13,10 @@ use super::{ApiError, usage::CallerKey};
 use crate::{
     domain::{
         accounts::{ApiKeyScope, CALLS_PER_MINUTE},
-        api_usage::ENV_KEY, ids::VendorId, tokens::same},
+        api_usage::ENV_KEY,
+        ids::VendorId,
+        tokens::same,
+    },
     server::AppState,
     storage::api_keys::{LiveKey, hash_key},
 };
@@ -163,7 +166,6 @@ impl<J> ApiCaller<J> {
 /// Proof that the request carried a valid key of scope `stats` (`/api/performance/stats`).
 pub type StatsCaller = ApiCaller<ReadStats>;
 
-
 /// The `X-API-Key` header, trimmed, when there is one.
 pub(super) fn presented_key(parts: &Parts) -> Option<&str> {
     parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty())
@@ -175,7 +177,11 @@ pub(super) fn is_bootstrap(state: &AppState, key: &str) -> bool {
 }
 
 /// Checks `X-API-Key` for `scope` and its rate, and tells the usage count whose call this is.
-async fn authorize(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(String, Option<VendorId>), ApiError> {
+async fn authorize(
+    parts: &Parts,
+    state: &AppState,
+    scope: ApiKeyScope,
+) -> Result<(String, Option<VendorId>), ApiError> {
     let (id, vendor) = key_id(parts, state, scope).await?;
     if let Some(caller) = parts.extensions.get::<CallerKey>() {
         caller.set(id.clone());

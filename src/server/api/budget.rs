@@ -14,7 +14,6 @@ use crate::{
     server::AppState,
 };
 
-
 /// Counts one number that key `key_id` draws for `vendor` now, or refuses it with 429 when
 /// the key's day is spent (until the day ends).
 pub async fn spend(state: &AppState, key_id: &str, vendor: &VendorId) -> Result<(), ApiError> {

@@ -3,7 +3,11 @@
 use axum::{Json, body::Bytes, extract::State};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, auth::{ApiCaller, CreateOrders}, json_body};
+use super::{
+    ApiError,
+    auth::{ApiCaller, CreateOrders},
+    json_body,
+};
 use crate::{
     domain::ids::{OrderId, TelegramId},
     server::AppState,
@@ -31,7 +35,11 @@ pub struct SessionInfo {
     created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn create(_: ApiCaller<CreateOrders>, State(state): State<AppState>, body: Bytes) -> Result<Json<Response>, ApiError> {
+pub async fn create(
+    _: ApiCaller<CreateOrders>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Response>, ApiError> {
     let request: Request = json_body(&body)?;
     let candidate = state.ids.next_id();
     let Some(telegram_id) = request.telegram_id else {

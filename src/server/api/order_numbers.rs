@@ -7,7 +7,11 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, auth::{ApiCaller, DrawNumbers}, json_body};
+use super::{
+    ApiError,
+    auth::{ApiCaller, DrawNumbers},
+    json_body,
+};
 use crate::{
     domain::ids::{UserSuffix, VendorId},
     server::AppState,

@@ -9,7 +9,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, auth::{ApiCaller, CreateOrders, ReadOrders}, json_body};
+use super::{
+    ApiError,
+    auth::{ApiCaller, CreateOrders, ReadOrders},
+    json_body,
+};
 use crate::{
     domain::ids::{LookupKey, TelegramId},
     domain::orders::{OrderSummary, Source},
