@@ -196,9 +196,15 @@ pub struct OrderDetails {
 }
 
 impl OrderSummary {
-    /// The key the order page is reached by: its order_id, else BB number, else legacy id.
+    /// The key the order page is reached by: its order_id, else BB number, else legacy id,
+    /// the first that reads as what it claims to be (another system may have stored anything
+    /// in a field: a page address made of it would lead nowhere, or round in a circle).
     pub fn page_key(&self) -> Option<&str> {
-        self.order_id.as_deref().or(self.order_number.as_deref()).or(self.legacy_id.as_deref())
+        use super::ids::{BbNumber, LegacyId, OrderId};
+        let order_id = self.order_id.as_deref().filter(|s| OrderId::parse(s).is_ok());
+        let number = || self.order_number.as_deref().filter(|s| BbNumber::parse(s).is_ok());
+        let legacy = || self.legacy_id.as_deref().filter(|s| LegacyId::parse(s).is_ok());
+        order_id.or_else(number).or_else(legacy)
     }
 }
 

@@ -48,8 +48,13 @@ pub struct TestApp {
 /// A staff account `{role}@test.example` with a live session: the `Cookie` header value
 /// and the session's CSRF token.
 pub async fn signed_in(store: &Store, role: Role) -> (String, String) {
+    signed_in_as(store, role, &format!("{role}@test.example")).await
+}
+
+/// [`signed_in`] for an account of the test's own naming.
+pub async fn signed_in_as(store: &Store, role: Role, email: &str) -> (String, String) {
     use orderdesk::domain::accounts::{Email, NewPassword, password};
-    let email = Email::parse(&format!("{role}@test.example")).unwrap();
+    let email = Email::parse(email).unwrap();
     let hash = password::hash(&NewPassword::parse("test password for staff").unwrap());
     store.upsert_staff(&email, role, &hash, chrono::Utc::now()).await.expect("staff account");
     let account = store.find_staff(&email).await.unwrap().unwrap();
