@@ -196,18 +196,25 @@ pub fn audit_due(n: u64) -> bool {
     n == 1 || n.is_multiple_of(AUDIT_REFUSALS_EVERY)
 }
 
-/// Audits a signed-in caller's refusal, counted per session (see [`audit_due`]).
+/// Audits a signed-in caller's refusal, counted per session: each different refusal (action,
+/// path, reason) of the session's first [`AUDIT_REFUSALS_EVERY`] in a window is written, so
+/// every distinct thing tried is on record; past that, and for a refusal repeated, only every
+/// [`AUDIT_REFUSALS_EVERY`]th, with the count so far.
 async fn audit_refusal(state: &AppState, viewer: &Viewer, ip: &str, action: &str, outcome: &str, path: &str) {
     // The session's CSRF token tells sessions apart; only a hash of it is stored.
-    let key = format!("refusals:{}", &sha256_hex(&viewer.csrf)[..24]);
-    let n = match state.store.reserve_attempt(&key, REFUSALS_WINDOW, Utc::now()).await {
-        Ok(r) => r.count,
-        // Without the count, audit it: a lost count must not lose the entry.
-        Err(_) => 1,
-    };
-    if audit_due(n) {
-        let outcome =
-            if n == 1 { outcome.to_owned() } else { format!("{outcome} ({n} refusals of this session in 15 minutes)") };
+    let session = &sha256_hex(&viewer.csrf)[..24];
+    let what = &sha256_hex(&format!("{action}|{path}|{outcome}"))[..16];
+    let now = Utc::now();
+    let (all_key, this_key) = (format!("refusals:{session}"), format!("refusals:{session}:{what}"));
+    let (all, this) = tokio::join!(
+        state.store.reserve_attempt(&all_key, REFUSALS_WINDOW, now),
+        state.store.reserve_attempt(&this_key, REFUSALS_WINDOW, now),
+    );
+    // Without the counts, audit it: a lost count must not lose the entry.
+    let n = all.map(|r| r.count).unwrap_or(1);
+    let first_of_its_kind = this.map(|r| r.count == 1).unwrap_or(true);
+    if (first_of_its_kind && n <= AUDIT_REFUSALS_EVERY) || audit_due(n) {
+        let outcome = if n == 1 { outcome.to_owned() } else { format!("{outcome} ({n} refusals of this session in 15 minutes)") };
         let entry = AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, ip), action, &outcome).with_params(path);
         let _ = audit(state, entry).await;
     }

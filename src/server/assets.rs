@@ -74,17 +74,23 @@ pub fn static_files(site_root: &str) -> tower_http::services::ServeDir {
     tower_http::services::ServeDir::new(site_root).precompressed_br().precompressed_gzip()
 }
 
-/// `Cache-Control` for the bundle: a hashed file never changes (a new build has a new name),
-/// so browsers keep it a year without asking; anything else under `/pkg/` is checked each time.
+/// `Cache-Control` for the site's files: a hashed file never changes (a new build has a new
+/// name), so browsers keep it a year without asking; the other files (under `/pkg/`,
+/// `theme.js`, the icon) are checked each time. Everything else is `no-store`
+/// (`headers::security_headers`).
 pub async fn cache_headers(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     let mut response = next.run(req).await;
-    if let Some(name) = path.strip_prefix("/pkg/")
-        && response.status().is_success()
-    {
-        let value = if is_hashed(name) { "public, max-age=31536000, immutable" } else { "no-cache" };
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    if !response.status().is_success() {
+        return response;
     }
+    let value = match path.strip_prefix("/pkg/") {
+        Some(name) if is_hashed(name) => "public, max-age=31536000, immutable",
+        Some(_) => "no-cache",
+        None if matches!(path.as_str(), "/theme.js" | "/favicon.ico") => "no-cache",
+        None => return response,
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     response
 }
 

@@ -34,6 +34,27 @@ pub struct LiveKey {
     pub vendor: Option<VendorId>,
 }
 
+fn live_key_fields() -> mongodb::bson::Document {
+    doc! { "key_hash": 1, "scope": 1, "vendor": 1 }
+}
+
+/// A stored key as the API checks it; `None` (logged) when its scope or vendor does not parse.
+fn live_key(d: &mongodb::bson::Document) -> Option<LiveKey> {
+    let id = d.get_object_id("_id").ok()?.to_hex();
+    let hash = d.get_str("key_hash").ok()?.to_owned();
+    let vendor = match d.get("vendor") {
+        None | Some(mongodb::bson::Bson::Null) => Ok(None),
+        Some(v) => VendorId::parse(v.as_str().unwrap_or("")).map(Some),
+    };
+    match ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).and_then(|scope| Ok((scope, vendor?))) {
+        Ok((scope, vendor)) => Some(LiveKey { hash, scope, id, vendor }),
+        Err(e) => {
+            tracing::warn!(key = id, error = %e, "an API key's scope or vendor does not parse; it opens nothing");
+            None
+        }
+    }
+}
+
 /// A stored key document as the pages show it (without its hash).
 fn key_info(d: &mongodb::bson::Document) -> Result<ApiKeyInfo, StorageError> {
     let time = |k: &str| super::values::datetime(d.get(k));
@@ -144,31 +165,29 @@ impl Store {
         let docs: Vec<mongodb::bson::Document> = self
             .run("api_key_list", API_KEYS, async {
                 keys.find(doc! { "revoked_at": null })
-                    .projection(doc! { "key_hash": 1, "scope": 1, "vendor": 1 })
+                    .projection(live_key_fields())
                     .max_time(self.op_timeout)
                     .await?
                     .try_collect()
                     .await
             })
             .await?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| {
-                let id = d.get_object_id("_id").ok()?.to_hex();
-                let hash = d.get_str("key_hash").ok()?.to_owned();
-                let vendor = match d.get("vendor") {
-                    None | Some(mongodb::bson::Bson::Null) => Ok(None),
-                    Some(v) => VendorId::parse(v.as_str().unwrap_or("")).map(Some),
-                };
-                match ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).and_then(|scope| Ok((scope, vendor?))) {
-                    Ok((scope, vendor)) => Some(LiveKey { hash, scope, id, vendor }),
-                    Err(e) => {
-                        tracing::warn!(key = id, error = %e, "an API key's scope does not parse; it opens nothing");
-                        None
-                    }
-                }
-            })
-            .collect())
+        Ok(docs.iter().filter_map(live_key).collect())
+    }
+
+    /// The unrevoked key with this hash, if there is one (by the `key_hash` index).
+    pub async fn live_api_key(&self, hash: &str) -> Result<Option<LiveKey>, StorageError> {
+        let keys = self.collection(API_KEYS);
+        let found = self
+            .run(
+                "api_key_check",
+                API_KEYS,
+                keys.find_one(doc! { "key_hash": hash, "revoked_at": null })
+                    .projection(live_key_fields())
+                    .max_time(self.op_timeout),
+            )
+            .await?;
+        Ok(found.as_ref().and_then(live_key))
     }
 
     /// Records that key `id` was used at `now`.

@@ -128,7 +128,7 @@ async fn every_server_function_is_classified_and_the_role_matrix_holds() {
     let denied = entries(&app, "access_denied").await;
     let admin_calls = calls.iter().filter(|c| c.2).count();
     assert_eq!(denied.len(), admin_calls, "{denied:#?}");
-    assert!(denied.iter().all(|e| e.actor == "support@test.example" && e.outcome == "denied"));
+    assert!(denied.iter().all(|e| e.actor == "support@test.example" && e.outcome.starts_with("denied")));
 }
 
 #[tokio::test]
@@ -149,8 +149,9 @@ async fn state_changing_requests_need_the_session_csrf_token() {
     // Signing out is state-changing too.
     assert_eq!(call(&admin, &app.address, &Method::POST, "/auth/logout", None).await, 403);
 
+    // Each different refusal is on record once (the two "wrong" tokens are one refusal, counted).
     let rejected = entries(&app, "csrf_rejected").await;
-    assert_eq!(rejected.len(), 4);
+    assert_eq!(rejected.len(), 3, "{rejected:#?}");
     let applied = entries(&app, "start_index_run").await;
     assert_eq!(applied.len(), 1, "each admin action is audited once");
     assert!(applied.iter().all(|e| e.outcome == "ok" && !e.params.contains(&csrf)));

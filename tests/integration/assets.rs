@@ -23,6 +23,7 @@ async fn hashed_bundles_are_named_by_the_pages_served_precompressed_and_cached_f
     std::fs::write(pkg.join(format!("orderdesk.{JS_HASH}.js")), b"// js").unwrap();
     std::fs::write(pkg.join(format!("orderdesk.{CSS_HASH}.css")), b"body{}").unwrap();
     std::fs::write(pkg.join("unhashed.js"), b"// js").unwrap();
+    std::fs::write(site.join("theme.js"), b"// theme").unwrap();
     std::fs::write(site.join("hash.txt"), format!("js: {JS_HASH}\nwasm: {WASM_HASH}\ncss: {CSS_HASH}\n")).unwrap();
 
     let mut leptos = startup::leptos_options().unwrap();
@@ -67,6 +68,8 @@ async fn hashed_bundles_are_named_by_the_pages_served_precompressed_and_cached_f
     // A file without a hash may change under the same name: browsers ask each time.
     let unhashed = client.get(format!("{address}/pkg/unhashed.js")).send().await.unwrap();
     assert_eq!(unhashed.headers()[header::CACHE_CONTROL], "no-cache");
+    let theme = client.get(format!("{address}/theme.js")).send().await.unwrap();
+    assert_eq!(theme.headers()[header::CACHE_CONTROL], "no-cache", "the site's own files are checked, not no-store");
     // A missing hashed name is a 404, not cached.
     let missing = client.get(format!("{address}/pkg/orderdesk.{JS_HASH}x.js")).send().await.unwrap();
     assert_eq!(missing.status(), 404);

@@ -453,3 +453,223 @@ async fn an_account_under_attack_is_a_rate_not_a_sleep() {
     }
     assert_eq!(owner.0, 303, "the owner signs in: {owner:?}");
 }
+
+/// A sign-in attempt from `client`'s address as a proxy names it (`X-Forwarded-For`).
+async fn sign_in_as_client(app: &helpers::TestApp, forwarded_for: &str, password: &str) -> u16 {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    client
+        .post(format!("{}/auth/login", app.address))
+        .header("cookie", "od_login=x")
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("email", "admin@test.example"), ("password", password), ("_csrf", "x")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn api_call(app: &helpers::TestApp, forwarded_for: Option<&str>, key: &str) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/v1/order-ids", app.address))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(r#"{"telegram_id": 4242}"#);
+    if let Some(ip) = forwarded_for {
+        req = req.header("x-forwarded-for", ip);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_is_itself() {
+    // orderdesk behind a proxy on loopback: every connection comes from 127.0.0.1.
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("proxy"), true, |s| {
+        s.trusted_proxies = vec![orderdesk::domain::net::IpNet::parse("127.0.0.1").unwrap()];
+    })
+    .await;
+    helpers::signed_in(&app.store, Role::Admin).await;
+    // One client's 21 bad sign-ins (from addresses the client made up, left of the proxy's)
+    // lock that client out, not everyone behind the proxy.
+    for i in 0..21 {
+        let status = sign_in_as_client(&app, &format!("6.6.6.{i}, 203.0.113.7"), "a wrong password").await;
+        assert!([401, 429].contains(&status), "{status}");
+    }
+    assert_eq!(sign_in_as_client(&app, "203.0.113.7", "a wrong password").await, 429, "the abuser is limited");
+    assert_eq!(sign_in_as_client(&app, "198.51.100.2", "test password for staff").await, 303, "another gets in");
+    // Junk API keys from one client: that client's junk is refused, nobody else's call.
+    let key = app
+        .store
+        .create_api_key(&ApiKeyName::parse("shipping-bot").unwrap(), ApiKeyScope::Bots, chrono::Utc::now())
+        .await
+        .unwrap();
+    for i in 0..31 {
+        let status = api_call(&app, Some("203.0.113.7"), &format!("odk_junk_{i}")).await.status();
+        assert!([403, 429].contains(&status.as_u16()), "{status}");
+    }
+    assert_eq!(api_call(&app, Some("203.0.113.7"), "odk_junk").await.status(), 429);
+    assert_eq!(api_call(&app, Some("198.51.100.2"), &key.key).await.status(), 200, "another client's valid key");
+    assert_eq!(api_call(&app, Some("198.51.100.2"), "odk_junk").await.status(), 403, "another client is not blocked");
+    // The audit log names the client, not the proxy.
+    let filter = orderdesk::domain::audit::AuditFilter { action: Some("login".into()), ..Default::default() };
+    let entries = app.store.audit_entries(&filter, None, 100).await.unwrap();
+    assert!(entries.iter().any(|e| e.ip == "198.51.100.2" && e.outcome == "ok"), "{entries:#?}");
+    assert!(entries.iter().all(|e| e.ip != "127.0.0.1" && !e.ip.starts_with("6.6.6.")), "{entries:#?}");
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_forwarded_headers_change_nothing_and_valid_keys_always_work() {
+    let app = helpers::spawn_app().await;
+    let key = app
+        .store
+        .create_api_key(&ApiKeyName::parse("shipping-bot").unwrap(), ApiKeyScope::Bots, chrono::Utc::now())
+        .await
+        .unwrap();
+    // 35 junk keys, each claiming another address: all are counted against the socket's.
+    for i in 0..35 {
+        let _ = api_call(&app, Some(&format!("192.0.2.{i}")), &format!("odk_junk_{i}")).await;
+    }
+    let junk = api_call(&app, Some("192.0.2.200"), "odk_junk").await;
+    assert_eq!(junk.status(), 429, "the address is over its limit for invalid keys");
+    assert!(junk.headers().contains_key("retry-after"));
+    // A valid stored key from that same address still works, also after the key cache's
+    // 30 s would have run out (the key is checked in memory, not refused by the limit).
+    assert_eq!(api_call(&app, None, &key.key).await.status(), 200);
+    assert_eq!(api_call(&app, None, &key.key).await.status(), 200);
+}
+
+#[tokio::test]
+async fn keys_are_scoped_per_job_bound_to_a_vendor_and_budgeted() {
+    let app = helpers::spawn_app().await;
+    let now = chrono::Utc::now();
+    let make = |name: &'static str, scope: ApiKeyScope, vendor: Option<&'static str>| {
+        let store = app.store.clone();
+        async move {
+            let vendor = vendor.map(|v| orderdesk::domain::ids::VendorId::parse(v).unwrap());
+            store.create_bound_api_key(&ApiKeyName::parse(name).unwrap(), scope, vendor.as_ref(), now).await.unwrap()
+        }
+    };
+    let reader = make("reader", ApiKeyScope::OrdersRead, None).await;
+    let numbers = make("pizza-numbers", ApiKeyScope::Numbers, Some("pizza-palace")).await;
+    let client = reqwest::Client::new();
+    let draw = |vendor: &'static str, key: String| {
+        let (client, address) = (client.clone(), app.address.clone());
+        async move {
+            let res = client
+                .post(format!("{address}/api/v1/vendors/{vendor}/order-numbers"))
+                .header("x-api-key", key)
+                .header("content-type", "application/json")
+                .body(r#"{"user_id": "6834622e10d75a5ba7b7a1b2"}"#)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let retry = res.headers().contains_key("retry-after");
+            (status, retry, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // A reading key reads and does nothing else.
+    let res = api_call(&app, None, &reader.key).await;
+    assert_eq!(res.status(), 403);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "wrong_scope");
+    assert!(body["message"].as_str().unwrap().contains("orders-write"), "{body}");
+    let (status, _, body) = draw("pizza-palace", reader.key.clone()).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("wrong_scope")));
+    let missing = client
+        .get(format!("{}/api/v1/orders/ORD-20260101000000-00000001", app.address))
+        .header("x-api-key", &reader.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404, "a reading key reads");
+    // A numbers key bound to a vendor draws for it alone, and cannot create orders.
+    let (status, _, body) = draw("pizza-palace", numbers.key.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = draw("burger-barn", numbers.key.clone()).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("wrong_vendor")), "{body}");
+    assert_eq!(api_call(&app, None, &numbers.key).await.status(), 403);
+    // The day's budget for that vendor, spent (as the budget's own count says), refuses more.
+    let day = chrono::Utc::now().format("%Y%m%d");
+    let limits = helpers::raw_collection(app.store.database_name(), "rate_limits").await;
+    let budget = format!("numbers:{}:{day}:pizza-palace", numbers.id);
+    let tomorrow = BsonTime::from_millis(BsonTime::now().timestamp_millis() + 86_400_000);
+    let spent = orderdesk::domain::accounts::NUMBERS_PER_VENDOR_DAY as i64;
+    limits
+        .update_one(doc! { "_id": &budget }, doc! { "$set": { "count": spent, "expires_at": tomorrow } })
+        .upsert(true)
+        .await
+        .unwrap();
+    let (status, retry, body) = draw("pizza-palace", numbers.key.clone()).await;
+    assert_eq!((status, retry, body["error"].as_str()), (429, true, Some("over_budget")), "{body}");
+    // And a key that has drawn for its day's share of vendors draws for no new one.
+    let any = make("any-vendor", ApiKeyScope::Numbers, None).await;
+    let vendors = format!("vendors:{}:{day}", any.id);
+    let most = orderdesk::domain::accounts::VENDORS_PER_DAY as i64;
+    limits
+        .update_one(doc! { "_id": &vendors }, doc! { "$set": { "count": most, "expires_at": tomorrow } })
+        .upsert(true)
+        .await
+        .unwrap();
+    let (status, _, body) = draw("made-up-vendor-1", any.key.clone()).await;
+    assert_eq!((status, body["error"].as_str()), (429, Some("over_budget")), "{body}");
+    // The key's page says its scope, binding and limits.
+    let (admin, _) = helpers::signed_in(&app.store, Role::Admin).await;
+    let page = helpers::client_with(&admin, true)
+        .get(format!("{}/api-keys/{}", app.address, numbers.id))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Scope numbers") && page.contains("for vendor pizza-palace only"), "{page}");
+    assert!(page.contains("numbers per vendor"), "the limits are said");
+}
+
+#[tokio::test]
+async fn authenticated_answers_are_never_stored_and_health_and_metrics_are_apart() {
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("headers"), true, |s| {
+        s.metrics_token = Some(orderdesk::config::Secret::new("metrics-token-0123456789abcdef".into()));
+        s.secure_cookies = Some(true);
+    })
+    .await;
+    let (cookie, _) = helpers::signed_in(&app.store, Role::Support).await;
+    // Secure cookies are `__Host-` ones.
+    let secure_cookie = cookie.replacen("od_session", "__Host-od_session", 1);
+    let client = helpers::client_with(&secure_cookie, false);
+    let path = server_fn("/api/staff/counters_changed");
+    for target in ["/", "/orders", "/orders.csv", &format!("{path}?seen=1")] {
+        let res = client.get(format!("{}{target}", app.address)).send().await.unwrap();
+        assert!(res.status().is_success(), "{target}: {}", res.status());
+        assert_eq!(res.headers()["cache-control"], "no-store", "{target}");
+        assert!(res.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="), "{target}");
+    }
+    // /metrics with the token only.
+    let anonymous = reqwest::Client::new();
+    assert_eq!(anonymous.get(format!("{}/metrics", app.address)).send().await.unwrap().status(), 401);
+    let wrong = anonymous.get(format!("{}/metrics", app.address)).bearer_auth("not-it").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let metrics = anonymous
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth("metrics-token-0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("orderdesk_db_operation_seconds") && !text.contains("@test.example"), "no person in labels");
+}
+
+#[tokio::test]
+async fn refusals_of_a_signed_in_user_are_audited_as_counts() {
+    let app = helpers::spawn_app().await;
+    for _ in 0..150 {
+        assert_eq!(app.get("/audit").await.status(), 403);
+    }
+    let filter = orderdesk::domain::audit::AuditFilter { action: Some("access_denied".into()), ..Default::default() };
+    let entries = app.store.audit_entries(&filter, None, 1000).await.unwrap();
+    assert_eq!(entries.len(), 2, "the first refusal and the 100th: {entries:#?}");
+    // A different refusal of the same session is on record too (up to 100 of them a window).
+    assert!(entries.iter().any(|e| e.outcome.contains("100 refusals of this session")), "{entries:#?}");
+}

@@ -21,13 +21,13 @@ pub async fn api_keys() -> Result<KeysOverview, AppError> {
 pub async fn create_api_key(
     name: String,
     scope: String,
-    #[server(default)] vendor: String,
+    vendor: Option<String>,
     _csrf: String,
 ) -> Result<String, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let name = crate::domain::accounts::ApiKeyName::parse(&name)?;
     let scope = crate::domain::accounts::ApiKeyScope::parse(&scope)?;
-    let vendor = match vendor.trim() {
+    let vendor = match vendor.as_deref().unwrap_or_default().trim() {
         "" => None,
         v => Some(crate::domain::ids::VendorId::parse(v)?),
     };

@@ -32,11 +32,11 @@ pub const BAD_KEYS_PER_ADDRESS: u64 = 30;
 const BAD_KEY_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Every unrevoked key's hash with its scope and id, read whole from the database (a few
-/// dozen keys): a presented key is checked in memory, so a valid key is found whatever
-/// else its address sent, and a flood of junk keys costs no query per key. The copy is read
-/// again when older than [`TRUST_FOR`] (a revoked key stops working within that time), and on
-/// a miss at most once per [`REREAD_ON_MISS`] (a key created a moment ago works at once).
-/// Addresses that sent too many invalid keys are refused for those, never for a valid one.
+/// dozen keys): a presented key is checked in memory, so a valid key is found whatever else
+/// its address sent. The copy is read again when older than [`TRUST_FOR`] (a revoked key
+/// stops working within that time). An unknown hash costs one indexed lookup, and only up
+/// to the address's limit: past it, the address's unknown keys are refused without a query,
+/// never its valid ones.
 #[derive(Debug, Default)]
 pub struct KeyCache {
     keys: tokio::sync::Mutex<Option<Snapshot>>,
@@ -55,7 +55,6 @@ struct Snapshot {
     by_hash: HashMap<String, LiveKey>,
 }
 
-const REREAD_ON_MISS: Duration = Duration::from_secs(1);
 
 impl KeyCache {
     /// The id of the key with this hash if it was valid lately, in any scope (for counting
@@ -65,19 +64,24 @@ impl KeyCache {
         keys.as_ref().and_then(|s| s.by_hash.get(hash)).map(|k| k.id.clone())
     }
 
-    /// The scope and id of the unrevoked key with this hash, if there is one.
+    /// The unrevoked key with this hash, if there is one: from the copy, read whole again when
+    /// older than [`TRUST_FOR`]; a hash the copy lacks is looked up alone (by its index), so a
+    /// key created a moment ago works at once.
     async fn find(&self, store: &crate::storage::Store, hash: &str) -> Result<Option<LiveKey>, ApiError> {
         let mut keys = self.keys.lock().await;
-        let age = keys.as_ref().map(|s| s.read_at.elapsed());
-        let found = keys.as_ref().and_then(|s| s.by_hash.get(hash).cloned());
-        let stale = age.is_none_or(|a| a >= TRUST_FOR);
-        let reread = stale || (found.is_none() && age.is_some_and(|a| a >= REREAD_ON_MISS));
-        if !reread {
-            return Ok(found);
+        if keys.as_ref().is_none_or(|s| s.read_at.elapsed() >= TRUST_FOR) {
+            let by_hash = store.live_api_keys().await?.into_iter().map(|k| (k.hash.clone(), k)).collect();
+            *keys = Some(Snapshot { read_at: Instant::now(), by_hash });
         }
-        let by_hash = store.live_api_keys().await?.into_iter().map(|k| (k.hash.clone(), k)).collect();
-        let snapshot = keys.insert(Snapshot { read_at: Instant::now(), by_hash });
-        Ok(snapshot.by_hash.get(hash).cloned())
+        let snapshot = keys.as_mut().expect("just read");
+        if let Some(key) = snapshot.by_hash.get(hash) {
+            return Ok(Some(key.clone()));
+        }
+        let found = store.live_api_key(hash).await?;
+        if let Some(key) = &found {
+            snapshot.by_hash.insert(key.hash.clone(), key.clone());
+        }
+        Ok(found)
     }
 
     /// How long key `id` must wait, when this call puts it over [`CALLS_PER_MINUTE`] in this
