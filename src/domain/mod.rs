@@ -14,6 +14,7 @@ pub mod maintenance;
 pub mod net;
 pub mod order_filter;
 pub mod orders;
+pub mod paths;
 pub mod performance;
 pub mod text;
 #[cfg(feature = "ssr")]

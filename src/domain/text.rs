@@ -18,6 +18,13 @@ pub fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// A CSV text cell, quoted, and defused when it starts like a formula (OWASP's CSV-injection
+/// guidance; order fields come from bots and customers: never trusted).
+pub fn csv_cell(s: &str) -> String {
+    let defused = if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) { "'" } else { "" };
+    format!("\"{defused}{}\"", s.replace('"', "\"\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,7 @@
 //! leading `'`, so it is read as text, never as a formula. Numbers orderdesk formats
 //! itself are written bare.
 
-/// A text cell (order fields come from bots and customers: never trusted).
-pub fn text(s: &str) -> String {
-    let defused = if s.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']) { "'" } else { "" };
-    format!("\"{defused}{}\"", s.replace('"', "\"\""))
-}
+pub use crate::domain::text::csv_cell as text;
 
 /// One line of text cells and orderdesk's own numbers, in column order.
 pub fn line(cells: impl IntoIterator<Item = String>) -> String {
