@@ -397,6 +397,27 @@ mod tests {
     }
 
     #[test]
+    fn cookies_are_secure_unless_set_or_the_site_is_loopback() {
+        let site = |a: &str| a.parse::<std::net::SocketAddr>().unwrap();
+        assert!(!with_env(&[]).unwrap().for_site(site("127.0.0.1:3000")).secure_cookies());
+        assert!(with_env(&[]).unwrap().for_site(site("0.0.0.0:3000")).secure_cookies());
+        let off = with_env(&[("ORDERDESK_SECURE_COOKIES", "false")]).unwrap();
+        assert!(!off.for_site(site("0.0.0.0:3000")).secure_cookies());
+        let on = with_env(&[("ORDERDESK_SECURE_COOKIES", "true")]).unwrap();
+        assert!(on.for_site(site("127.0.0.1:3000")).secure_cookies());
+    }
+
+    #[test]
+    fn trusted_proxies_and_the_metrics_token_are_checked() {
+        let s = with_env(&[("ORDERDESK_TRUSTED_PROXIES", "10.0.0.0/8, ::1")]).unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        let e = with_env(&[("ORDERDESK_TRUSTED_PROXIES", "10.0.0.0/33")]).unwrap_err().to_string();
+        assert!(e.contains("ORDERDESK_TRUSTED_PROXIES") && e.contains("10.0.0.0/33"), "{e}");
+        let e = with_env(&[("ORDERDESK_METRICS_TOKEN", "short")]).unwrap_err().to_string();
+        assert!(e.contains("ORDERDESK_METRICS_TOKEN") && !e.contains("short"), "{e}");
+    }
+
+    #[test]
     fn defaults_are_valid() {
         let s = with_env(&[]).unwrap();
         assert_eq!(s.database, "orderdesk");

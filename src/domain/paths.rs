@@ -131,5 +131,4 @@ mod tests {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
     }
-
 }

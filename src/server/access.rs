@@ -214,7 +214,8 @@ async fn audit_refusal(state: &AppState, viewer: &Viewer, ip: &str, action: &str
     let n = all.map(|r| r.count).unwrap_or(1);
     let first_of_its_kind = this.map(|r| r.count == 1).unwrap_or(true);
     if (first_of_its_kind && n <= AUDIT_REFUSALS_EVERY) || audit_due(n) {
-        let outcome = if n == 1 { outcome.to_owned() } else { format!("{outcome} ({n} refusals of this session in 15 minutes)") };
+        let outcome =
+            if n == 1 { outcome.to_owned() } else { format!("{outcome} ({n} refusals of this session in 15 minutes)") };
         let entry = AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, ip), action, &outcome).with_params(path);
         let _ = audit(state, entry).await;
     }

@@ -98,7 +98,7 @@ pub async fn serve_on(
         let address = (!net::trusted(peer.ip(), &proxies)).then(|| net::limit_key(peer.ip()));
         let Some(place) = places.enter(address.as_deref()) else {
             // Closed at once: the client hears a reset, not a slow answer.
-            if refused.fetch_add(1, Ordering::Relaxed) % 1000 == 0 {
+            if refused.fetch_add(1, Ordering::Relaxed).is_multiple_of(1000) {
                 tracing::warn!(peer = %peer.ip(), "connection refused: too many open connections");
             }
             continue;

@@ -42,6 +42,8 @@ pub const PER_ADDRESS: u64 = 20;
 pub const ACCOUNT_FREE: u64 = 10;
 const MAX_DELAY: Duration = Duration::from_secs(4);
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long an address an account signed in from stays known to it.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long a sign-in waits for an Argon2 slot before it is told to retry...
 const HASH_QUEUE: Duration = Duration::from_secs(5);
 /// ...and never so long that the hash and the writes after it would pass the request's
@@ -217,7 +219,16 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         (Ok(pair), Ok(by_ip), Ok(by_account)) => (pair, by_ip, by_account),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
     };
-    let over = [(pair, PER_PAIR), (by_ip, PER_ADDRESS)].into_iter().find(|(r, limit)| r.count > *limit);
+    // An address over its limit still lets an account's owner in where they signed in before
+    // (an office behind one NAT is not locked out by one guesser among them); the pair's
+    // own limit still holds there.
+    let known_key = format!("login-known:{email}|{counted}");
+    let address_over =
+        by_ip.count > PER_ADDRESS && !matches!(store.attempt_count(&known_key, now).await, Ok(Some(n)) if n > 0);
+    let over = [(pair, PER_PAIR, pair.count > PER_PAIR), (by_ip, PER_ADDRESS, address_over)]
+        .into_iter()
+        .find(|(_, _, over)| *over)
+        .map(|(r, limit, _)| (r, limit));
     if let Some((r, limit)) = over {
         if audit_refusal(r.count - limit) {
             let outcome = format!("denied: rate limited ({} attempts in this window)", r.count);
@@ -308,6 +319,10 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     );
     if let (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) = released {
         tracing::warn!(error = %e, "could not give back a good sign-in's rate-limit reservation");
+    }
+    // Remembered for a month: this account's owner signs in from this address.
+    if let Err(e) = store.reserve_attempt(&known_key, KNOWN_FOR, now).await {
+        tracing::warn!(error = %e, "could not remember a good sign-in's address");
     }
     let token = random_token();
     let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or(chrono::Duration::minutes(30));

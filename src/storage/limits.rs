@@ -91,6 +91,16 @@ impl Store {
         Ok(taken.modified_count == 1)
     }
 
+    /// Attempts counted under `key` in its open window (`None` when it has none).
+    pub async fn attempt_count(&self, key: &str, now: DateTime<Utc>) -> Result<Option<u64>, StorageError> {
+        let limits = self.collection(LIMITS);
+        let open = doc! { "_id": key, "expires_at": { "$gt": BsonTime::from_millis(now.timestamp_millis()) } };
+        let found = self
+            .run("limit_read", LIMITS, limits.find_one(open).projection(doc! { "count": 1 }).max_time(self.op_timeout))
+            .await?;
+        Ok(found.and_then(|d| d.get_i64("count").ok()).map(|n| n.max(0) as u64))
+    }
+
     /// When `key`'s next slot is free, if it is ahead of `now`.
     pub async fn next_slot(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StorageError> {
         let limits = self.collection(LIMITS);

@@ -127,7 +127,11 @@ async fn stored_values_stay_text_on_every_page_export_and_answer() {
     let order = admin.get(format!("{}/orders/legacy-hostile-number", app.address)).send().await.unwrap();
     let text = order.text().await.unwrap();
     let title = text.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap_or("");
-    assert!(title.starts_with("&lt;/title&gt;&lt;meta http-equiv="), "the title holds the escaped number: {title} {}", &text[text.len().saturating_sub(3000)..]);
+    assert!(
+        title.starts_with("&lt;/title&gt;&lt;meta http-equiv="),
+        "the title holds the escaped number: {title} {}",
+        &text[text.len().saturating_sub(3000)..]
+    );
     let key = admin.get(format!("{}/api-keys/{key_id}", app.address)).send().await.unwrap().text().await.unwrap();
     assert!(key.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the key's name is shown as text");
 
@@ -259,8 +263,7 @@ async fn exports_that_stop_reading_hold_no_database_place_and_are_capped() {
     let (ninth, _s) = export(accounts[4].clone()).await;
     assert!(ninth.starts_with("HTTP/1.1 429"), "the process's exports are all running: {ninth}");
     // Between pages an export holds no place in the driver: with all eight stalled, none is in use.
-    helpers::eventually_within(Duration::from_secs(5), || async { (app.store.pool().in_use == 0).then_some(()) })
-        .await;
+    helpers::eventually_within(Duration::from_secs(5), || async { (app.store.pool().in_use == 0).then_some(()) }).await;
     for _ in 0..20 {
         let started = std::time::Instant::now();
         assert_eq!(app.get("/orders").await.status(), 200);
@@ -672,4 +675,57 @@ async fn refusals_of_a_signed_in_user_are_audited_as_counts() {
     assert_eq!(entries.len(), 2, "the first refusal and the 100th: {entries:#?}");
     // A different refusal of the same session is on record too (up to 100 of them a window).
     assert!(entries.iter().any(|e| e.outcome.contains("100 refusals of this session")), "{entries:#?}");
+}
+
+#[tokio::test]
+async fn a_guesser_behind_the_same_address_does_not_lock_out_an_owner_who_signed_in_there() {
+    let app = helpers::spawn_app().await;
+    helpers::signed_in(&app.store, Role::Admin).await;
+    helpers::signed_in_as(&app.store, Role::Support, "colleague@test.example").await;
+    let sign_in = |email: &'static str, password: &'static str| {
+        let address = app.address.clone();
+        async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address("127.0.0.5".parse::<std::net::IpAddr>().unwrap())
+                .build()
+                .unwrap();
+            client
+                .post(format!("{address}/auth/login"))
+                .header("cookie", "od_login=x")
+                .form(&[("email", email), ("password", password), ("_csrf", "x")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(sign_in("admin@test.example", "test password for staff").await, 303, "the owner, as every day");
+    // Someone at the same address (one office, one NAT) guesses at other accounts.
+    for i in 0..orderdesk::server::login::PER_ADDRESS {
+        let email = if i % 2 == 0 { "nobody@test.example" } else { "someone@test.example" };
+        let _ = sign_in(email, "a guess").await;
+    }
+    assert_eq!(sign_in("nobody@test.example", "a guess").await, 429, "the address is over its limit");
+    assert_eq!(sign_in("colleague@test.example", "test password for staff").await, 429, "new here: limited");
+    assert_eq!(sign_in("admin@test.example", "test password for staff").await, 303, "the owner still gets in");
+}
+
+#[tokio::test]
+async fn the_counters_page_lists_the_highest_sequences_and_says_when_it_cuts() {
+    let app = helpers::spawn_app().await;
+    let day = chrono::Utc::now().format("%Y%m%d");
+    let counters = helpers::raw_collection(app.store.database_name(), "ordercounters").await;
+    let made_up = (0..5_000).map(|i| {
+        doc! { "counterId": format!("{day}-made-up-{i:05}"), "sequence": 1_i64, "lastUpdated": BsonTime::now(), "__v": 0 }
+    });
+    counters.insert_many(made_up).await.unwrap();
+    counters
+        .insert_one(doc! { "counterId": format!("{day}-zz-real-vendor"), "sequence": 90_000_i64, "lastUpdated": BsonTime::now() })
+        .await
+        .unwrap();
+    let page = app.get("/counters").await.text().await.unwrap();
+    assert!(page.contains(&format!("{day}-zz-real-vendor")), "the real vendor near its cap is listed");
+    assert!(page.contains("data-testid=\"counters-cut\""), "the page says the list is cut");
 }

@@ -55,7 +55,6 @@ struct Snapshot {
     by_hash: HashMap<String, LiveKey>,
 }
 
-
 impl KeyCache {
     /// The id of the key with this hash if it was valid lately, in any scope (for counting
     /// calls whose handler turned them away), without asking the database.
@@ -243,5 +242,21 @@ impl<J: Job> FromRequestParts<AppState> for ApiCaller<J> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (id, vendor) = authorize(parts, state, J::SCOPE).await?;
         Ok(Self { id, vendor, job: std::marker::PhantomData })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_over_its_rate_is_told_how_long_to_wait() {
+        let cache = KeyCache::default();
+        for _ in 0..CALLS_PER_MINUTE {
+            assert_eq!(cache.over_rate("a"), None);
+        }
+        let wait = cache.over_rate("a").expect("over the rate");
+        assert!(wait <= RATE_WINDOW && wait > Duration::from_secs(50), "{wait:?}");
+        assert_eq!(cache.over_rate("b"), None, "each key has its own rate");
     }
 }
