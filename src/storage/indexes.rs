@@ -11,7 +11,8 @@ use mongodb::{
 use super::{
     StorageError, Store,
     names::{
-        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, LIMITS, ORDERS, PAYMENTS, RUNS, SESSIONS, STAFF, STAFF_SESSIONS,
+        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, IDEMPOTENCY, LIMITS, ORDERS, PAYMENTS, RUNS, SESSIONS, STAFF,
+        STAFF_SESSIONS,
     },
 };
 
@@ -161,6 +162,15 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             ttl: Some(super::api_usage::KEEP),
             purpose: "API usage older than a week vanishes (the list of keys reads the last day by it)",
+        },
+        ExpectedIndex {
+            collection: IDEMPOTENCY,
+            name: "created_at_ttl",
+            keys: doc! { "created_at": 1 },
+            unique: false,
+            partial: None,
+            ttl: Some(super::idempotency::KEEP),
+            purpose: "an idempotency key is remembered for a day",
         },
     ]
 }

@@ -13,6 +13,7 @@ pub mod display_ids;
 pub mod failures;
 pub mod feeds;
 pub mod fixtures;
+pub mod idempotency;
 pub mod index_check;
 pub mod indexes;
 pub mod limits;
@@ -59,6 +60,8 @@ pub mod names {
     pub const FAILURE_FIGURES: &str = "failure_figures";
     /// Which process may stamp BB numbers with which milliseconds (`number_lanes.rs`).
     pub const NUMBER_LANES: &str = "number_lanes";
+    /// What a retried API call with the same `Idempotency-Key` gets back (`idempotency.rs`).
+    pub const IDEMPOTENCY: &str = "idempotency_keys";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.

@@ -69,16 +69,82 @@ impl Store {
             op: "session_upsert",
             message: format!("no session for user {} after upsert", user.0),
         })?;
-        Ok(Session {
-            user_id: user.0,
-            order_id: match d.get("order_id") {
-                Some(Bson::String(s)) => Some(s.clone()),
-                _ => None,
-            },
-            current_step: d.get_str("current_step").ok().map(str::to_owned),
-            created_at: datetime(d.get("created_at")),
-            timestamp: datetime(d.get("timestamp")),
-        })
+        let session = session_of(user, &d);
+        if session.order_id.is_some() {
+            return Ok(session);
+        }
+        // A session that lost its ID (missing, null or empty: the seed's "if None, regenerate"):
+        // the candidate is stored only while it is still missing, so racing calls agree.
+        self.fill_session_order_id(user, candidate).await
+    }
+
+    /// Gives the user's session `candidate` as its order_id if it has none, in one atomic
+    /// update; the session as it is then (with the ID a racing call stored, if one did).
+    async fn fill_session_order_id(&self, user: TelegramId, candidate: &OrderId) -> Result<Session, StorageError> {
+        let sessions = self.collection(SESSIONS);
+        let missing = doc! { "user_id": user.0, "$or": [
+            { "order_id": { "$exists": false } }, { "order_id": null }, { "order_id": "" },
+        ] };
+        let fill = doc! { "$set": { "order_id": candidate.to_string() } };
+        let filled = self
+            .run_retrying("session_fill_order_id", SESSIONS, || {
+                sessions
+                    .find_one_and_update(missing.clone(), fill.clone())
+                    .max_time(self.op_timeout)
+                    .return_document(ReturnDocument::After)
+            })
+            .await?;
+        let d = match filled {
+            Some(d) => d,
+            None => self
+                .run_retrying("session_read", SESSIONS, || {
+                    sessions.find_one(doc! { "user_id": user.0 }).max_time(self.op_timeout)
+                })
+                .await?
+                .ok_or_else(|| StorageError::Database {
+                    op: "session_fill_order_id",
+                    message: format!("user {}'s session is gone", user.0),
+                })?,
+        };
+        Ok(session_of(user, &d))
+    }
+
+    /// The session moves on once its order is stored: its `order_id` is handed to the order
+    /// (kept as `last_order_id`, the step set to `ORDER_CREATED`) and cleared, so the user's
+    /// next order gets an ID of its own. Only while the session still holds `id`: a late
+    /// retry never clears a newer ID. True when it moved.
+    pub async fn session_order_created(
+        &self,
+        user: TelegramId,
+        id: &OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let sessions = self.collection(SESSIONS);
+        let holds = doc! { "user_id": user.0, "order_id": id.to_string() };
+        let update = doc! {
+            "$set": { "current_step": ORDER_CREATED, "last_order_id": id.to_string(), "timestamp": BsonTime::from_millis(now.timestamp_millis()) },
+            "$unset": { "order_id": "" },
+        };
+        let moved = self
+            .run_retrying("session_order_created", SESSIONS, || sessions.update_one(holds.clone(), update.clone()))
+            .await?;
+        Ok(moved.modified_count == 1)
+    }
+}
+
+/// The step a session is at once its order is stored.
+pub const ORDER_CREATED: &str = "ORDER_CREATED";
+
+fn session_of(user: TelegramId, d: &Document) -> Session {
+    Session {
+        user_id: user.0,
+        order_id: match d.get("order_id") {
+            Some(Bson::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        },
+        current_step: d.get_str("current_step").ok().map(str::to_owned),
+        created_at: datetime(d.get("created_at")),
+        timestamp: datetime(d.get("timestamp")),
     }
 }
 

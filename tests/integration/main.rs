@@ -13,6 +13,7 @@ mod display_ids;
 mod edge;
 mod failover;
 mod failures;
+mod flows;
 mod foundation;
 mod issuing;
 mod layers;

@@ -5,6 +5,7 @@
 
 mod auth;
 mod budget;
+mod marketplace_orders;
 mod order_ids;
 mod order_numbers;
 mod orders;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/order-ids", post(order_ids::create))
         .route("/vendors/{vendor_id}/order-numbers", post(order_numbers::create))
+        .route("/vendors/{vendor_id}/orders", post(marketplace_orders::create))
         .route("/orders", post(orders::create))
         .route("/orders/{id}", get(orders::show))
         .fallback(|| async { ApiError::NotFound("no such API endpoint; see README.md for the API".into()) })
@@ -58,6 +60,13 @@ pub enum ApiError {
     Ambiguous { message: String, matches: Vec<String> },
     #[error("{0}")]
     CounterExhausted(String),
+    /// The call clashes with what is stored (an order ID or an idempotency key used for
+    /// something else): `code` says which.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The same idempotency key is being worked on by another call right now.
+    #[error("{0}")]
+    InProgress(String),
     #[error("too many invalid API keys from this address; try again in {} s", .0.as_secs().max(1))]
     RateLimited(std::time::Duration),
     #[error("{0}")]
@@ -86,6 +95,8 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Ambiguous { .. } => (StatusCode::CONFLICT, "ambiguous"),
             Self::CounterExhausted(_) => (StatusCode::CONFLICT, "counter_exhausted"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            Self::InProgress(_) => (StatusCode::CONFLICT, "in_progress"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -98,6 +109,9 @@ impl IntoResponse for ApiError {
             (status, Json(ErrorBody { error: code, message: self.to_string(), matches })).into_response();
         if matches!(self, Self::RateLimited(_) | Self::CounterExhausted(_) | Self::OverBudget { .. }) {
             response.extensions_mut().insert(LimitHit);
+        }
+        if matches!(self, Self::InProgress(_)) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         if let Self::RateLimited(wait) | Self::OverBudget { retry_after: wait, .. } = &self
             && let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
@@ -139,6 +153,12 @@ impl From<CreateOrderError> for ApiError {
     fn from(e: CreateOrderError) -> Self {
         match e {
             CreateOrderError::Storage(s) => s.into(),
+            CreateOrderError::OrderIdConflict { .. } => {
+                Self::Conflict { code: "order_id_conflict", message: e.to_string() }
+            }
+            CreateOrderError::DuplicateOrderNumber(_) => {
+                Self::Conflict { code: "order_number_taken", message: e.to_string() }
+            }
             other => {
                 tracing::error!(error = %other, "order creation failed");
                 Self::Internal

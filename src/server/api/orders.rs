@@ -1,5 +1,7 @@
-//! `GET /api/v1/orders/{any ID form}`: one order. `POST /api/v1/orders`: a new shipping-bot
-//! order stored under the unique `order_id` index, its ID drawn again on a clash.
+//! `GET /api/v1/orders/{any ID form}`: one order. `POST /api/v1/orders`: a shipping-bot order
+//! stored under the unique `order_id` index: under the `order_id` the bot sends (its session's,
+//! safe to retry: the same order answers 200, other contents 409), or under a fresh ID drawn
+//! again on a clash.
 
 use axum::{
     Json,
@@ -15,9 +17,10 @@ use super::{
     json_body,
 };
 use crate::{
-    domain::ids::{LookupKey, TelegramId},
+    domain::ids::{LookupKey, OrderId, TelegramId},
     domain::orders::{OrderSummary, Source},
     server::AppState,
+    services::issuing::Stored,
     storage::orders::NewOrder,
 };
 
@@ -26,6 +29,8 @@ use crate::{
 pub struct NewOrderRequest {
     telegram_id: Option<i64>,
     amount: Option<f64>,
+    /// The session's ID (`POST /api/v1/order-ids`); without it a fresh one is drawn.
+    order_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,8 +70,17 @@ pub async fn create(
         order_number: None,
         amount: request.amount,
     };
-    let id = state.orders.create(&order).await?;
-    Ok((StatusCode::CREATED, Json(Created { order_id: id.to_string(), display_id: id.display_id().to_string() })))
+    let created = |id: OrderId| Created { order_id: id.to_string(), display_id: id.display_id().to_string() };
+    let Some(id) = request.order_id else {
+        let id = state.orders.create(&order).await?;
+        return Ok((StatusCode::CREATED, Json(created(id))));
+    };
+    let id = OrderId::parse(&id).map_err(|e| ApiError::BadRequest(format!("order_id: {e}")))?;
+    let status = match state.orders.create_under(&id, &order).await? {
+        Stored::Created => StatusCode::CREATED,
+        Stored::Already(_) => StatusCode::OK,
+    };
+    Ok((status, Json(created(id))))
 }
 
 pub async fn show(

@@ -10,7 +10,10 @@ use std::sync::{
 };
 
 use crate::{
-    domain::ids::OrderId,
+    domain::{
+        ids::{LookupKey, OrderId},
+        orders::OrderSummary,
+    },
     services::issuing::IdGenerator,
     storage::{
         StorageError, Store,
@@ -27,6 +30,9 @@ pub enum CreateOrderError {
     IdsExhausted { attempts: u32 },
     #[error("order number {0} is already used by another order")]
     DuplicateOrderNumber(String),
+    /// The ID names a stored order that is not this one: what differs, field by field.
+    #[error("order {order_id} already exists with {}", .differs.join(", "))]
+    OrderIdConflict { order_id: OrderId, differs: Vec<String> },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -68,4 +74,69 @@ impl OrderCreator {
         }
         Err(CreateOrderError::IdsExhausted { attempts: MAX_ATTEMPTS })
     }
+
+    /// Stores the order under `id` (the bot's session's ID), once: a repeat of the same order
+    /// (a retried call, or several at once) finds the stored one (`Stored::Already`), and the
+    /// unique `order_id` index makes sure only one insert lands; the same ID with other
+    /// contents is [`CreateOrderError::OrderIdConflict`]. Either way the user's session moves
+    /// on (`Store::session_order_created`), so a retry after a lost answer finishes that too.
+    #[tracing::instrument(skip(self, order), fields(order_id = %id))]
+    pub async fn create_under(&self, id: &OrderId, order: &NewOrder) -> Result<Stored, CreateOrderError> {
+        let now = self.ids.clock().now();
+        let stored = match self.store.insert_order(id, order, now).await {
+            Ok(()) => Stored::Created,
+            Err(InsertOrderError::OrderIdTaken(_)) => {
+                let found = self.store.find_orders(&LookupKey::OrderId(*id)).await?;
+                let Some(existing) = found.into_iter().find(|o| o.order_id.as_deref() == Some(&id.to_string())) else {
+                    // Taken a moment ago and gone now (deleted by hand): say so rather than guess.
+                    return Err(CreateOrderError::OrderIdConflict {
+                        order_id: *id,
+                        differs: vec!["an order that was removed meanwhile".into()],
+                    });
+                };
+                let differs = differences(&existing, order);
+                if !differs.is_empty() {
+                    return Err(CreateOrderError::OrderIdConflict { order_id: *id, differs });
+                }
+                Stored::Already(Box::new(existing))
+            }
+            Err(InsertOrderError::OrderNumberTaken(number)) => {
+                return Err(CreateOrderError::DuplicateOrderNumber(number));
+            }
+            Err(InsertOrderError::Storage(e)) => return Err(e.into()),
+        };
+        if let Some(user) = order.telegram_id {
+            self.store.session_order_created(user, id, now).await?;
+        }
+        Ok(stored)
+    }
+}
+
+/// What [`OrderCreator::create_under`] did.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    Created,
+    /// The same order was already stored (a retry): as it is.
+    Already(Box<OrderSummary>),
+}
+
+/// The facts of `order` that the stored `existing` order does not share, as "field (stored,
+/// not sent)".
+fn differences(existing: &OrderSummary, order: &NewOrder) -> Vec<String> {
+    let mut differs = Vec::new();
+    let telegram_id = order.telegram_id.map(|t| t.0);
+    if existing.telegram_id != telegram_id {
+        differs.push(format!("telegram_id {} (not {})", shown(existing.telegram_id), shown(telegram_id)));
+    }
+    if existing.amount != order.amount {
+        differs.push(format!("amount {} (not {})", shown(existing.amount), shown(order.amount)));
+    }
+    if existing.source != order.source {
+        differs.push(format!("source {} (not {})", existing.source.label(), order.source.label()));
+    }
+    differs
+}
+
+fn shown<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "none".to_owned(), |v| v.to_string())
 }

@@ -6,6 +6,6 @@ pub mod number_lanes;
 pub mod order_ids;
 pub mod order_numbers;
 
-pub use create_order::{CreateOrderError, OrderCreator};
+pub use create_order::{CreateOrderError, OrderCreator, Stored};
 pub use order_ids::{IdGenerator, IdScheme};
 pub use order_numbers::{IssuedNumber, NumberAllocator};

@@ -1,0 +1,116 @@
+//! `idempotency_keys`: what a retried call that names the same `Idempotency-Key` gets back.
+//! One document per (API key, idempotency key): the request's fingerprint, how far the call
+//! got (claimed → numbered → done) and, once numbered, the BB number it drew, so a retry after
+//! a lost answer or a crash finishes the same order with the same number instead of drawing
+//! another. Kept for [`KEEP`] (a TTL index on `created_at`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
+use serde::{Deserialize, Serialize};
+
+use super::{StorageError, Store, names::IDEMPOTENCY};
+
+/// How long a key is remembered: a day covers every retry policy a bot sensibly has.
+pub const KEEP: Duration = Duration::from_secs(24 * 3600);
+/// A claim that has drawn no number after this long was left by a call that died: taken over.
+pub const CLAIM_LAPSES: Duration = Duration::from_secs(30);
+
+/// The number a call drew, and the order it stored under it once done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drawn {
+    pub order_number: String,
+    pub sequence: u32,
+    pub counter_id: String,
+    /// Set once the order is stored.
+    pub order_id: Option<String>,
+}
+
+/// Where a call with this idempotency key stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody has worked on it (or the one who did gave up before drawing): this call does.
+    Fresh,
+    /// A number was drawn; the order may or may not be stored yet: finish it with this number.
+    Numbered(Drawn),
+    /// Done: answer with this.
+    Done(Drawn),
+    /// Another call is working on it right now.
+    Busy,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+fn drawn(d: &Document) -> Option<Drawn> {
+    match d.get("drawn") {
+        Some(Bson::Document(n)) => mongodb::bson::from_document(n.clone()).ok(),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Claims `key` for a call whose request has `fingerprint`, or says how far an earlier
+    /// call with it got.
+    pub async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StorageError> {
+        let keys = self.collection(IDEMPOTENCY);
+        let at = BsonTime::from_millis(now.timestamp_millis());
+        let claim =
+            doc! { "_id": key, "fingerprint": fingerprint, "state": "claimed", "claimed_at": at, "created_at": at };
+        match self.run_retrying("idempotency_claim", IDEMPOTENCY, || keys.insert_one(claim.clone())).await {
+            Ok(_) => return Ok(Claim::Fresh),
+            Err(StorageError::DuplicateKey { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let found = self
+            .run_retrying("idempotency_read", IDEMPOTENCY, || {
+                keys.find_one(doc! { "_id": key }).max_time(self.op_timeout)
+            })
+            .await?;
+        // Gone between the two calls (its day ended): this call starts it afresh.
+        let Some(d) = found else { return Box::pin(self.claim_idempotency_key(key, fingerprint, now)).await };
+        if d.get_str("fingerprint").ok() != Some(fingerprint) {
+            return Ok(Claim::Mismatch);
+        }
+        match (d.get_str("state").ok(), drawn(&d)) {
+            (Some("done"), Some(n)) => Ok(Claim::Done(n)),
+            (Some("numbered"), Some(n)) => Ok(Claim::Numbered(n)),
+            _ => {
+                // Claimed and silent past the lapse: taken over, by one caller only.
+                let lapsed = BsonTime::from_millis(now.timestamp_millis() - CLAIM_LAPSES.as_millis() as i64);
+                let stale = doc! { "_id": key, "state": "claimed", "claimed_at": { "$lte": lapsed } };
+                let taken = self
+                    .run_retrying("idempotency_take_over", IDEMPOTENCY, || {
+                        keys.update_one(stale.clone(), doc! { "$set": { "claimed_at": at } })
+                    })
+                    .await?;
+                Ok(if taken.modified_count == 1 { Claim::Fresh } else { Claim::Busy })
+            }
+        }
+    }
+
+    /// Records the number the call drew (before the order is stored under it).
+    pub async fn record_idempotent_number(&self, key: &str, number: &Drawn) -> Result<(), StorageError> {
+        self.set_idempotency_state(key, "numbered", number).await
+    }
+
+    /// Records the finished call's answer.
+    pub async fn finish_idempotency_key(&self, key: &str, done: &Drawn) -> Result<(), StorageError> {
+        self.set_idempotency_state(key, "done", done).await
+    }
+
+    async fn set_idempotency_state(&self, key: &str, state: &str, number: &Drawn) -> Result<(), StorageError> {
+        let keys = self.collection(IDEMPOTENCY);
+        let number = mongodb::bson::to_document(number)
+            .map_err(|e| StorageError::Database { op: "idempotency_write", message: e.to_string() })?;
+        let update = doc! { "$set": { "state": state, "drawn": number } };
+        self.run_retrying("idempotency_write", IDEMPOTENCY, || keys.update_one(doc! { "_id": key }, update.clone()))
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,157 @@
+//! The seeds' flows through the API as the bots run them, retries and races included: one ID
+//! per session, one order per ID, one BB number per checkout.
+
+use mongodb::bson::{Bson, doc};
+use serde_json::{Value, json};
+
+use crate::helpers::{self, TEST_KEY, TestApp};
+
+async fn call(app: &TestApp, path: &str, body: Value, idempotency_key: Option<&str>) -> (u16, Value) {
+    let mut req = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("x-api-key", TEST_KEY)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(key) = idempotency_key {
+        req = req.header("idempotency-key", key);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// The same call `n` times at once.
+async fn at_once(app: &TestApp, n: usize, path: &str, body: Value, key: Option<&str>) -> Vec<(u16, Value)> {
+    futures::future::join_all((0..n).map(|_| call(app, path, body.clone(), key))).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_that_lost_its_id_gets_one_once_and_keeps_it() {
+    let app = helpers::spawn_app_with_key().await;
+    let sessions = helpers::raw_collection(app.store.database_name(), "sessions").await;
+    sessions
+        .insert_many([
+            doc! { "user_id": 7001_i64, "order_id": Bson::Null, "current_step": "SHIPPING" },
+            doc! { "user_id": 7002_i64, "current_step": "START" },
+            doc! { "user_id": 7003_i64, "order_id": "", "current_step": "START" },
+        ])
+        .await
+        .unwrap();
+    for user in [7001_i64, 7002, 7003] {
+        let answers = at_once(&app, 8, "/api/v1/order-ids", json!({ "telegram_id": user }), None).await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+        let ids: std::collections::BTreeSet<String> =
+            answers.iter().map(|(_, b)| b["order_id"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(ids.len(), 1, "racing calls agree on one ID: {ids:?}");
+        let id = ids.first().unwrap();
+        let stored = sessions.find_one(doc! { "user_id": user }).await.unwrap().unwrap();
+        assert_eq!(stored.get_str("order_id").unwrap(), id, "and it is stored");
+        let (_, again) = call(&app, "/api/v1/order-ids", json!({ "telegram_id": user }), None).await;
+        assert_eq!(again["order_id"], id.as_str(), "the same call later gives the same ID");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_or_concurrent_create_stores_one_order_and_the_session_moves_on() {
+    let app = helpers::spawn_app_with_key().await;
+    let (_, session) = call(&app, "/api/v1/order-ids", json!({ "telegram_id": 8001 }), None).await;
+    let id = session["order_id"].as_str().unwrap().to_owned();
+    let body = json!({ "telegram_id": 8001, "amount": 25.5, "order_id": id });
+    let answers = at_once(&app, 8, "/api/v1/orders", body.clone(), None).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let already = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!((created, already), (1, 7), "{answers:?}");
+    assert!(answers.iter().all(|(_, b)| b["order_id"] == id.as_str()), "{answers:?}");
+    let orders = helpers::raw_collection(app.store.database_name(), "orders").await;
+    assert_eq!(orders.count_documents(doc! { "order_id": &id }).await.unwrap(), 1, "one order stored");
+    // A retry later: the same answer, still one order.
+    let (status, again) = call(&app, "/api/v1/orders", body, None).await;
+    assert_eq!((status, again["order_id"].as_str()), (200, Some(id.as_str())));
+    assert_eq!(orders.count_documents(doc! {}).await.unwrap(), 1);
+    // The session moved on: the ID went to the order, the next order gets a new one.
+    let sessions = helpers::raw_collection(app.store.database_name(), "sessions").await;
+    let stored = sessions.find_one(doc! { "user_id": 8001_i64 }).await.unwrap().unwrap();
+    assert_eq!(stored.get_str("current_step").unwrap(), "ORDER_CREATED");
+    assert_eq!(stored.get_str("last_order_id").unwrap(), id);
+    assert!(stored.get("order_id").is_none(), "{stored}");
+    let (_, next) = call(&app, "/api/v1/order-ids", json!({ "telegram_id": 8001 }), None).await;
+    assert_ne!(next["order_id"], id.as_str(), "the user's next order has its own ID");
+    // The same ID with another amount or customer is refused, naming what differs.
+    let (status, clash) =
+        call(&app, "/api/v1/orders", json!({ "telegram_id": 8001, "amount": 30, "order_id": id }), None).await;
+    assert_eq!((status, clash["error"].as_str()), (409, Some("order_id_conflict")), "{clash}");
+    let message = clash["message"].as_str().unwrap();
+    assert!(message.contains("amount 25.5 (not 30)") && !message.contains("telegram_id"), "{message}");
+    let (status, clash) =
+        call(&app, "/api/v1/orders", json!({ "telegram_id": 9, "amount": 25.5, "order_id": id }), None).await;
+    assert_eq!(status, 409);
+    assert!(clash["message"].as_str().unwrap().contains("telegram_id 8001 (not 9)"), "{clash}");
+    // An order_id that is no ID is a clear 400.
+    let (status, bad) = call(&app, "/api/v1/orders", json!({ "telegram_id": 9, "order_id": "ORD-1" }), None).await;
+    assert_eq!(status, 400);
+    assert!(bad["message"].as_str().unwrap().starts_with("order_id:"), "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_checkout_never_burns_a_second_number() {
+    let app = helpers::spawn_app_with_key().await;
+    let path = "/api/v1/vendors/pizza-palace/orders";
+    let body = json!({ "user_id": "6834622e10d75a5ba7b7a1b2", "amount": 18.0 });
+    // Eight at once with one key: one draws, the others hear "in progress" or the answer.
+    let mut answers = at_once(&app, 8, path, body.clone(), Some("checkout-1")).await;
+    for answer in answers.iter_mut() {
+        for _ in 0..20 {
+            if answer.0 != 409 || answer.1["error"] != "in_progress" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            *answer = call(&app, path, body.clone(), Some("checkout-1")).await;
+        }
+    }
+    assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|(s, _)| [200, 201].contains(s)), "{answers:?}");
+    let numbers: std::collections::BTreeSet<String> =
+        answers.iter().map(|(_, b)| b["order_number"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(numbers.len(), 1, "one number for the checkout: {numbers:?}");
+    let counters = helpers::raw_collection(app.store.database_name(), "ordercounters").await;
+    let counter = counters.find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(counter.get_i32("sequence").map(i64::from).or_else(|_| counter.get_i64("sequence")).unwrap(), 1);
+    let orders = helpers::raw_collection(app.store.database_name(), "orders").await;
+    assert_eq!(orders.count_documents(doc! { "order_number": numbers.first().unwrap() }).await.unwrap(), 1);
+    // The same key for another order is refused; another key is another checkout.
+    let (status, reused) =
+        call(&app, path, json!({ "user_id": "6834622e10d75a5ba7b7a1b2", "amount": 99.0 }), Some("checkout-1")).await;
+    assert_eq!((status, reused["error"].as_str()), (409, Some("idempotency_key_reused")));
+    let (status, second) = call(&app, path, body.clone(), Some("checkout-2")).await;
+    assert_eq!(status, 201);
+    assert_eq!(second["sequence"], 2);
+    // Without a key the call is refused before anything is drawn.
+    let (status, missing) = call(&app, path, body.clone(), None).await;
+    assert_eq!(status, 400);
+    assert!(missing["message"].as_str().unwrap().contains("Idempotency-Key"), "{missing}");
+}
+
+#[tokio::test]
+async fn a_checkout_whose_first_call_died_after_drawing_finishes_with_that_number() {
+    use orderdesk::domain::tokens::sha256_hex;
+    let app = helpers::spawn_app_with_key().await;
+    // As a call leaves it that drew its number and died before storing the order.
+    let record = sha256_hex(&format!("{}\0checkout-9", orderdesk::domain::api_usage::ENV_KEY));
+    let fingerprint = sha256_hex(&format!("pizza-palace\0{}\0{:?}", "6834622e10d75a5ba7b7a1b2", Some(18.0_f64)));
+    let keys = helpers::raw_collection(app.store.database_name(), "idempotency_keys").await;
+    let number = "BB-1795255502123-A1B2-00042";
+    keys.insert_one(doc! {
+        "_id": &record, "fingerprint": &fingerprint, "state": "numbered", "created_at": mongodb::bson::DateTime::now(),
+        "drawn": { "order_number": number, "sequence": 42, "counter_id": "20261121-pizza-palace", "order_id": Bson::Null },
+    })
+    .await
+    .unwrap();
+    let body = json!({ "user_id": "6834622e10d75a5ba7b7a1b2", "amount": 18.0 });
+    let (status, answer) = call(&app, "/api/v1/vendors/pizza-palace/orders", body, Some("checkout-9")).await;
+    assert_eq!((status, answer["order_number"].as_str()), (201, Some(number)), "{answer}");
+    let counters = helpers::raw_collection(app.store.database_name(), "ordercounters").await;
+    assert_eq!(counters.count_documents(doc! {}).await.unwrap(), 0, "no second number was drawn");
+    let stored = keys.find_one(doc! { "_id": &record }).await.unwrap().unwrap();
+    assert_eq!(stored.get_str("state").unwrap(), "done");
+}
