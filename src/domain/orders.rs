@@ -180,6 +180,28 @@ pub struct SessionView {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// Where an order ID that names no order was seen (the seed's "Order Not Found" checklist).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Trace {
+    /// A bot session holds it: the bot stopped before it created the order.
+    Session { telegram_id: Option<i64>, step: Option<String>, since: Option<DateTime<Utc>> },
+    /// A payment names it: paid, and no order — a case for a refund.
+    Payment { amount: Option<f64>, currency: Option<String>, status: Option<String>, at: Option<DateTime<Utc>> },
+    /// A pending order names it: the order was started and never completed.
+    PendingOrder { telegram_id: Option<i64>, at: Option<DateTime<Utc>> },
+}
+
+impl Trace {
+    /// What the desk reads of it.
+    pub fn meaning(&self) -> &'static str {
+        match self {
+            Self::Session { .. } => "held by a bot session: the bot stopped before it created the order",
+            Self::Payment { .. } => "named by a payment with no order: paid, no order — a case for a refund",
+            Self::PendingOrder { .. } => "named by a pending order that was never completed",
+        }
+    }
+}
+
 /// Everything the order page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderDetails {

@@ -11,8 +11,8 @@ use mongodb::{
 use super::{
     StorageError, Store,
     names::{
-        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, IDEMPOTENCY, LIMITS, ORDERS, PAYMENTS, RUNS, SESSIONS, STAFF,
-        STAFF_SESSIONS,
+        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, IDEMPOTENCY, LIMITS, ORDERS, PAYMENTS, PENDING_ORDERS, RUNS,
+        SESSIONS, STAFF, STAFF_SESSIONS,
     },
 };
 
@@ -128,6 +128,8 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             "lists by status",
         ),
         plain(PAYMENTS, "order_id_1", doc! { "order_id": 1 }, "an order's payments"),
+        plain(SESSIONS, "order_id_1", doc! { "order_id": 1 }, "which session holds an ID that names no order"),
+        plain(PENDING_ORDERS, "order_id_1", doc! { "order_id": 1 }, "which pending order names an ID"),
         ExpectedIndex {
             collection: ALIASES,
             name: "order_1_old_order_id_1",

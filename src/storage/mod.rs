@@ -24,6 +24,7 @@ pub mod orders;
 pub mod payments;
 pub mod sessions;
 pub mod staff;
+pub mod traces;
 pub(crate) mod values;
 
 use std::{future::IntoFuture, time::Duration};
@@ -43,6 +44,8 @@ pub mod names {
     pub const ORDERS: &str = "orders";
     pub const SESSIONS: &str = "sessions";
     pub const PAYMENTS: &str = "payments";
+    /// The bot's orders begun and not yet completed (seed 000).
+    pub const PENDING_ORDERS: &str = "pending_orders";
     pub const COUNTERS: &str = "ordercounters";
     pub const API_KEYS: &str = "api_keys";
     /// One document per (API key, minute): what the bots' calls came to (`api_usage.rs`).

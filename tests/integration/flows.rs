@@ -155,3 +155,49 @@ async fn a_checkout_whose_first_call_died_after_drawing_finishes_with_that_numbe
     let stored = keys.find_one(doc! { "_id": &record }).await.unwrap().unwrap();
     assert_eq!(stored.get_str("state").unwrap(), "done");
 }
+
+#[tokio::test]
+async fn an_id_that_names_no_order_says_where_it_was_seen() {
+    let app = helpers::spawn_app().await;
+    let db = app.store.database_name().to_owned();
+    let now = mongodb::bson::DateTime::now();
+    let (held, paid, pending, nowhere) = (
+        "ORD-20261121101502-aaaa0001",
+        "ORD-20261121101502-bbbb0002",
+        "ORD-20261121101502-cccc0003",
+        "ORD-20261121101502-dddd0004",
+    );
+    helpers::raw_collection(&db, "sessions")
+        .await
+        .insert_one(
+            doc! { "user_id": 5150_i64, "order_id": held, "current_step": "CONFIRM_ADDRESS", "created_at": now },
+        )
+        .await
+        .unwrap();
+    helpers::raw_collection(&db, "payments")
+        .await
+        .insert_one(
+            doc! { "order_id": paid, "amount": 12.5, "currency": "USD", "status": "succeeded", "created_at": now },
+        )
+        .await
+        .unwrap();
+    helpers::raw_collection(&db, "pending_orders")
+        .await
+        .insert_one(doc! { "order_id": pending, "telegram_id": 6160_i64, "created_at": now })
+        .await
+        .unwrap();
+    let page = |q: &'static str| {
+        let app = &app;
+        async move { app.get(&format!("/search?q={q}")).await.text().await.unwrap() }
+    };
+    let text = page(held).await;
+    assert!(text.contains("data-trace=\"session\"") && text.contains("telegram user 5150"), "{text}");
+    assert!(text.contains("CONFIRM_ADDRESS") && text.contains("the bot stopped before it created the order"));
+    let text = page(paid).await;
+    assert!(text.contains("data-trace=\"payment\"") && text.contains("12.50 USD (succeeded)"), "{text}");
+    assert!(text.contains("a case for a refund"));
+    let text = page(pending).await;
+    assert!(text.contains("data-trace=\"pending\"") && text.contains("telegram user 6160"), "{text}");
+    let text = page(nowhere).await;
+    assert!(text.contains("data-testid=\"no-match\"") && !text.contains("data-testid=\"traces\""), "seen nowhere");
+}

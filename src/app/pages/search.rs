@@ -9,7 +9,7 @@ use crate::{
     },
     domain::error::AppError,
     domain::ids::explain::Explanation,
-    domain::orders::OrderSummary,
+    domain::orders::{OrderSummary, Trace},
 };
 
 /// The answer to one search: how the input was read and what matched.
@@ -18,6 +18,8 @@ pub struct LookupResult {
     pub read_as: String,
     pub key: String,
     pub orders: Vec<OrderSummary>,
+    /// For an order ID that names no order: where it was seen instead.
+    pub traces: Vec<Trace>,
 }
 
 /// Reads the input as one kind of key and finds the orders it names.
@@ -26,7 +28,11 @@ pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let key = crate::domain::ids::LookupKey::parse(&q)?;
     let orders = state.store.find_orders(&key).await?;
-    Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders })
+    let traces = match &key {
+        crate::domain::ids::LookupKey::OrderId(id) if orders.is_empty() => state.store.trace_order_id(id).await?,
+        _ => Vec::new(),
+    };
+    Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders, traces })
 }
 
 /// How a pasted text reads, with "did you mean …" when it is not quite an ID. No database:
@@ -90,10 +96,11 @@ pub fn SearchPage() -> impl IntoView {
 
 #[component]
 fn Results(found: LookupResult) -> impl IntoView {
-    let LookupResult { read_as, key, orders } = found;
+    let LookupResult { read_as, key, orders, traces } = found;
     if orders.is_empty() {
         return view! {
             <p data-testid="no-match">"No order matches " <code>{key}</code> {format!(", read as {read_as}.")}</p>
+            {(!traces.is_empty()).then(|| view! { <Traces traces /> })}
         }
         .into_any();
     }
@@ -105,6 +112,46 @@ fn Results(found: LookupResult) -> impl IntoView {
         <OrderTable orders />
     }
     .into_any()
+}
+
+/// Where an ID that names no order was seen, each with what it means for the customer.
+#[component]
+fn Traces(traces: Vec<Trace>) -> impl IntoView {
+    let item = |t: &Trace| -> String {
+        let when = |at: Option<chrono::DateTime<chrono::Utc>>| format::time(at);
+        let who =
+            |id: Option<i64>| id.map(|t| format!("telegram user {t}")).unwrap_or_else(|| "an unknown user".into());
+        match t {
+            Trace::Session { telegram_id, step, since } => format!(
+                "Bot session of {} since {}, at step {}",
+                who(*telegram_id),
+                when(*since),
+                step.as_deref().unwrap_or("—")
+            ),
+            Trace::Payment { amount, currency, status, at } => format!(
+                "Payment of {} {} ({}) at {}",
+                amount.map(|a| format!("{a:.2}")).unwrap_or_else(|| "—".into()),
+                currency.as_deref().unwrap_or(""),
+                status.as_deref().unwrap_or("no status"),
+                when(*at)
+            ),
+            Trace::PendingOrder { telegram_id, at } => {
+                format!("Pending order of {} from {}", who(*telegram_id), when(*at))
+            }
+        }
+    };
+    view! {
+        <section class="mt-4 max-w-2xl rounded-lg border border-amber-300 bg-amber-50 p-4 text-amber-950 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100" data-testid="traces">
+            <h2 class="font-semibold">"Where this ID was seen"</h2>
+            <ul class="mt-2 space-y-2 text-sm">
+                {traces.iter().map(|t| view! {
+                    <li data-trace=match t { Trace::Session { .. } => "session", Trace::Payment { .. } => "payment", Trace::PendingOrder { .. } => "pending" }>
+                        <span class="font-medium">{item(t)}</span>": "{t.meaning()}"."
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
 }
 
 /// "How this was read": the parts of the ID, or the near forms that are IDs.

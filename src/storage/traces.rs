@@ -1,0 +1,70 @@
+//! Where an order ID that names no order was seen: the bot's sessions, payments and pending
+//! orders, asked at once (the seed's "Order Not Found" checklist, done by the desk).
+
+use futures::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+
+use super::{
+    StorageError, Store,
+    names::{PAYMENTS, PENDING_ORDERS, SESSIONS},
+    orders::number,
+    values::datetime,
+};
+use crate::domain::{ids::OrderId, orders::Trace};
+
+/// At most this many of each kind.
+const EACH: i64 = 5;
+
+fn integer(b: Option<&Bson>) -> Option<i64> {
+    match b? {
+        Bson::Int64(n) => Some(*n),
+        Bson::Int32(n) => Some(i64::from(*n)),
+        _ => None,
+    }
+}
+
+fn text(d: &Document, k: &str) -> Option<String> {
+    d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+impl Store {
+    /// Every place `id` is named though no order carries it.
+    pub async fn trace_order_id(&self, id: &OrderId) -> Result<Vec<Trace>, StorageError> {
+        let filter = doc! { "order_id": id.to_string() };
+        let find = |name: &'static str, op: &'static str| {
+            let collection = self.collection(name);
+            let filter = filter.clone();
+            async move {
+                self.run(op, name, async {
+                    collection.find(filter).max_time(self.op_timeout).limit(EACH).await?.try_collect::<Vec<_>>().await
+                })
+                .await
+            }
+        };
+        // All three run to the end (`join!`): a call is never dropped half way in the driver.
+        let (sessions, payments, pending) = tokio::join!(
+            find(SESSIONS, "trace_sessions"),
+            find(PAYMENTS, "trace_payments"),
+            find(PENDING_ORDERS, "trace_pending"),
+        );
+        let mut traces: Vec<Trace> = sessions?
+            .iter()
+            .map(|d| Trace::Session {
+                telegram_id: integer(d.get("user_id")),
+                step: text(d, "current_step"),
+                since: datetime(d.get("created_at")),
+            })
+            .collect();
+        traces.extend(payments?.iter().map(|d| Trace::Payment {
+            amount: number(d.get("amount")),
+            currency: text(d, "currency"),
+            status: text(d, "status"),
+            at: datetime(d.get("created_at")),
+        }));
+        traces.extend(pending?.iter().map(|d| Trace::PendingOrder {
+            telegram_id: integer(d.get("telegram_id")).or_else(|| integer(d.get("user_id"))),
+            at: datetime(d.get("created_at")),
+        }));
+        Ok(traces)
+    }
+}
