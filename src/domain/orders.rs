@@ -171,6 +171,16 @@ pub struct PaymentRecord {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// A pending order of the bot's (`pending_orders`) under the order's ID: begun, with the
+/// step and status it stopped at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRecord {
+    pub status: Option<String>,
+    pub step: Option<String>,
+    pub amount: Option<f64>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
 /// The customer's bot session, when there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionView {
@@ -212,6 +222,8 @@ pub struct OrderDetails {
     pub refund_status: Option<String>,
     pub refund_amount: Option<f64>,
     pub payments: Vec<PaymentRecord>,
+    /// The bot's pending orders under this ID (seed 000's `pending_orders`).
+    pub pending: Vec<PendingRecord>,
     pub session: Option<SessionView>,
     /// The stored document as relaxed extended JSON, pretty-printed.
     pub raw_json: String,

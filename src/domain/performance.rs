@@ -40,6 +40,9 @@ pub struct SlowQuery {
     pub collection: String,
     pub ms: f64,
     pub ok: bool,
+    /// The order the operation was for, when it was about one (as the seed's log line says).
+    #[serde(default)]
+    pub order: Option<String>,
 }
 
 /// One operation from MongoDB's profiler (`system.profile`), by any client.

@@ -247,6 +247,7 @@ impl super::Store {
                     collection: d.get_str("collection").unwrap_or("").to_owned(),
                     ms: d.get_f64("ms").unwrap_or(0.0),
                     ok: d.get_bool("ok").unwrap_or(true),
+                    order: d.get_str("order").ok().map(str::to_owned),
                 })
             })
             .collect())

@@ -416,9 +416,10 @@ impl Store {
         let took = started.elapsed();
         self.metrics.record(op, collection, took, outcome.is_ok());
         if took >= self.slow {
-            self.keep_slow(op, collection, took, outcome.is_ok());
             // The seed's format: the order the work was for, when there is one.
-            let order = ORDER.try_with(|o| format!(" [order: {o}]")).unwrap_or_default();
+            let for_order = ORDER.try_with(Clone::clone).ok();
+            self.keep_slow(op, collection, took, outcome.is_ok(), for_order.as_deref());
+            let order = for_order.map(|o| format!(" [order: {o}]")).unwrap_or_default();
             tracing::warn!(
                 op,
                 collection,
@@ -472,7 +473,7 @@ impl Store {
 
     /// Keeps a slow operation in the capped `slow_queries` collection, in the background and
     /// outside `run_for` (a slow insert there must not record itself again).
-    fn keep_slow(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool) {
+    fn keep_slow(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool, order: Option<&str>) {
         let slow = self.collection(names::SLOW_QUERIES);
         let record = doc! {
             "at": mongodb::bson::DateTime::now(),
@@ -481,6 +482,7 @@ impl Store {
             "ms": took.as_secs_f64() * 1000.0,
             "ok": ok,
             "app": "orderdesk",
+            "order": order,
         };
         // Like `run_for`: a future inside the driver is given up only as hung, never at the
         // operation bound (dropped in the driver's checkout queue, it wedges the pool).

@@ -7,7 +7,7 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 use super::{
     StorageError, Store,
     indexes::{ORDER_ID_INDEX, ORDER_NUMBER_INDEX},
-    names::{ALIASES, ORDERS, PAYMENTS, SESSIONS},
+    names::{ALIASES, ORDERS, PAYMENTS, PENDING_ORDERS, SESSIONS},
     payments::payment_from_document,
     sessions::session_from_document,
     values::datetime,
@@ -15,7 +15,7 @@ use super::{
 use crate::{
     domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
     domain::order_filter::{Cursor, OrderFilter, SchemeFilter},
-    domain::orders::{OrderDetails, OrderSummary, OrderTimes, Source},
+    domain::orders::{OrderDetails, OrderSummary, OrderTimes, PendingRecord, Source},
 };
 
 /// A new order as the bots submit it; the ID is drawn by the caller.
@@ -449,6 +449,7 @@ enum Details {
 /// Fields the lookup pipeline adds to an order, taken off before anything else reads it.
 const PAYMENTS_FIELD: &str = "_od_payments";
 const SESSION_FIELD: &str = "_od_session";
+const PENDING_FIELD: &str = "_od_pending";
 const RENAMED_FIELD: &str = "_od_renamed";
 
 /// The orders a key names, newest first; for an order ID, then the orders renamed from it by
@@ -478,12 +479,28 @@ fn lookup_pipeline(key: &LookupKey, details: Details, aliases: bool) -> Vec<Docu
             "as": PAYMENTS_FIELD,
         } });
         stages.push(doc! { "$lookup": {
+            "from": PENDING_ORDERS, "localField": "order_id", "foreignField": "order_id",
+            "pipeline": [ { "$sort": { "created_at": 1 } }, { "$limit": 20 } ],
+            "as": PENDING_FIELD,
+        } });
+        stages.push(doc! { "$lookup": {
             "from": SESSIONS, "localField": "telegram_id", "foreignField": "user_id",
             "pipeline": [ { "$limit": 1 } ],
             "as": SESSION_FIELD,
         } });
     }
     stages
+}
+
+/// A pending order as the order page shows it, read leniently (it is the bot's document).
+fn pending_from_document(d: &Document) -> PendingRecord {
+    let text = |k: &str| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
+    PendingRecord {
+        status: text("status"),
+        step: text("current_step").or_else(|| text("step")),
+        amount: number(d.get("amount")),
+        created_at: datetime(d.get("created_at")),
+    }
 }
 
 /// Everything the order page shows about one order read by [`lookup_pipeline`] with details.
@@ -499,6 +516,7 @@ fn details_from_document(mut order: Document) -> OrderDetails {
         _ => Vec::new(),
     };
     let payments = joined(&mut order, PAYMENTS_FIELD);
+    let pending = joined(&mut order, PENDING_FIELD);
     let sessions = joined(&mut order, SESSION_FIELD);
     order.remove(RENAMED_FIELD);
     let summary = summary_from_document(&order);
@@ -506,6 +524,8 @@ fn details_from_document(mut order: Document) -> OrderDetails {
     // with an ID (or a telegram id) has payments (or a session).
     let payments =
         if summary.order_id.is_some() { payments.iter().map(payment_from_document).collect() } else { Vec::new() };
+    let pending =
+        if summary.order_id.is_some() { pending.iter().map(pending_from_document).collect() } else { Vec::new() };
     let session = summary.telegram_id.and(sessions.first()).map(session_from_document);
     let time = |k: &str| datetime(order.get(k));
     let times = OrderTimes {
@@ -527,6 +547,7 @@ fn details_from_document(mut order: Document) -> OrderDetails {
         refund_status: text("refund_status"),
         refund_amount: number(order.get("refund_amount")),
         payments,
+        pending,
         session,
         raw_json: serde_json::to_string_pretty(&raw).unwrap_or_else(|_| raw.to_string()),
         summary,

@@ -17,7 +17,7 @@ const HOSTILE: &str = r#"</title><meta http-equiv="refresh" content="0;url=https
 const MARKUP: [&str; 4] = ["<meta http-equiv=\"refresh\"", "<script>alert", "<img src=x", "evil.example/\">"];
 
 /// Plants [`HOSTILE`] in every stored field orderdesk shows: a bot order (its status, vendor,
-/// user, currency, failure reason; an amount of the wrong type), its payment and session, a
+/// user, currency, failure reason; an amount of the wrong type), its payment, pending order and session, a
 /// marketplace order whose number is the payload, an order whose `order_id` is, an API key's
 /// name, an audit entry's actor and a counter. Returns the API key's id.
 async fn plant(app: &helpers::TestApp) -> String {
@@ -53,6 +53,14 @@ async fn plant(app: &helpers::TestApp) -> String {
         .insert_one(doc! {
             "user_id": 4242_i64, "order_id": HOSTILE, "current_step": HOSTILE,
             "temp_data": { "note": HOSTILE }, "created_at": now, "timestamp": now,
+        })
+        .await
+        .unwrap();
+    helpers::raw_collection(&db, "pending_orders")
+        .await
+        .insert_one(doc! {
+            "order_id": "ORD-20261121101502-5e17e1a1", "status": HOSTILE, "current_step": HOSTILE, "amount": HOSTILE,
+            "created_at": now,
         })
         .await
         .unwrap();

@@ -201,3 +201,24 @@ async fn an_id_that_names_no_order_says_where_it_was_seen() {
     let text = page(nowhere).await;
     assert!(text.contains("data-testid=\"no-match\"") && !text.contains("data-testid=\"traces\""), "seen nowhere");
 }
+
+#[tokio::test]
+async fn the_order_page_shows_the_bots_pending_orders_under_its_id() {
+    let app = helpers::spawn_app().await;
+    let db = app.store.database_name().to_owned();
+    let id = "ORD-20261121101502-eeee0005";
+    let now = mongodb::bson::DateTime::now();
+    helpers::raw_collection(&db, "orders")
+        .await
+        .insert_one(doc! { "order_id": id, "telegram_id": 42_i64, "status": "pending", "created_at": now })
+        .await
+        .unwrap();
+    helpers::raw_collection(&db, "pending_orders")
+        .await
+        .insert_one(doc! { "order_id": id, "telegram_id": 42_i64, "status": "awaiting_label", "current_step": "PAYMENT", "amount": 9.5, "created_at": now })
+        .await
+        .unwrap();
+    let page = app.get(&format!("/orders/{id}")).await.text().await.unwrap();
+    let pending = page.split("data-testid=\"pending-orders\"").nth(1).expect("the pending orders are listed");
+    assert!(pending.contains("awaiting_label") && pending.contains("step PAYMENT"), "{pending}");
+}

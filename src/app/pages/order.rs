@@ -137,6 +137,7 @@ fn Order(
         refund_status,
         refund_amount,
         payments,
+        pending,
         session,
         raw_json,
     } = details;
@@ -225,6 +226,14 @@ fn Order(
                     }}
                     <p class="mt-3 text-sm">{format!("Refund: {}{}", format::text(refund_status.as_deref()),
                         refund_amount.map(|a| format!(" ({})", format::money(Some(a), None))).unwrap_or_default())}</p>
+                    {(!pending.is_empty()).then(|| view! {
+                        <h3 class="mt-3 text-sm font-semibold">"Pending orders under this ID"</h3>
+                        <ul class="mt-1 space-y-1 text-sm" data-testid="pending-orders">
+                            {pending.into_iter().map(|p| view! {
+                                <li>{format!("{} · {} · step {} · {}", format::money(p.amount, None), format::text(p.status.as_deref()), format::text(p.step.as_deref()), format::time(p.created_at))}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
                 </section>
                 <section class=card>
                     <h2 class="font-semibold">"Customer session"</h2>

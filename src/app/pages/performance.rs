@@ -156,7 +156,7 @@ fn Performance(data: PerformanceStats) -> impl IntoView {
             view! {
                 <ul class="mt-1 text-sm tabular-nums" data-testid="slow">
                     {data.recent_slow.into_iter().map(|s| view! {
-                        <li><span class="text-slate-500 dark:text-slate-400">{format::time(Some(s.at))}</span>" "<span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>{format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
+                        <li><span class="text-slate-500 dark:text-slate-400">{format::time(Some(s.at))}</span>" "<span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>{s.order.map(|o| view! { " for order "<a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format::order_href(&o)>{o.clone()}</a> })}{format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
                     }.into_any()).collect_view()}
                 </ul>
             }.into_any()

@@ -60,7 +60,9 @@ impl OrderCreator {
     pub async fn create(&self, order: &NewOrder) -> Result<OrderId, CreateOrderError> {
         for attempt in 1..=MAX_ATTEMPTS {
             let id = self.ids.next_id();
-            match self.store.insert_order(&id, order, self.ids.clock().now()).await {
+            let insert = self.store.insert_order(&id, order, self.ids.clock().now());
+            // A slow insert's log line names the order, as the seed's `create_order` does.
+            match crate::storage::for_order(id.to_string(), insert).await {
                 Ok(()) => return Ok(id),
                 Err(InsertOrderError::OrderIdTaken(_)) => {
                     self.retries.fetch_add(1, Ordering::Relaxed);
@@ -83,7 +85,7 @@ impl OrderCreator {
     #[tracing::instrument(skip(self, order), fields(order_id = %id))]
     pub async fn create_under(&self, id: &OrderId, order: &NewOrder) -> Result<Stored, CreateOrderError> {
         let now = self.ids.clock().now();
-        let stored = match self.store.insert_order(id, order, now).await {
+        let stored = match crate::storage::for_order(id.to_string(), self.store.insert_order(id, order, now)).await {
             Ok(()) => Stored::Created,
             Err(InsertOrderError::OrderIdTaken(_)) => {
                 let found = self.store.find_orders(&LookupKey::OrderId(*id)).await?;
