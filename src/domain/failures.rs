@@ -198,6 +198,40 @@ impl FailureReport {
     }
 }
 
+/// An order that failed after it was paid and has not been refunded (seed 000's "automatic
+/// reversal on failed labels": the desk's list until that exists).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundCandidate {
+    pub order: crate::domain::orders::OrderSummary,
+    /// The sum of its successful payments.
+    pub paid: f64,
+    pub currency: Option<String>,
+    pub failure_reason: Option<String>,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+/// The candidates of a period, the newest first, and the sum owed (per currency).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefundCandidates {
+    pub orders: Vec<RefundCandidate>,
+    /// `(currency, sum)`; orders without a currency under "".
+    pub owed: Vec<(String, f64)>,
+    /// Set when more than the list holds were found.
+    pub more: bool,
+}
+
+impl RefundCandidates {
+    pub fn new(mut orders: Vec<RefundCandidate>, limit: usize) -> Self {
+        let more = orders.len() > limit;
+        orders.truncate(limit);
+        let mut owed: BTreeMap<String, f64> = BTreeMap::new();
+        for o in &orders {
+            *owed.entry(o.currency.clone().unwrap_or_default()).or_default() += o.paid;
+        }
+        Self { orders, owed: owed.into_iter().collect(), more }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -197,3 +197,65 @@ impl Store {
         Ok(figures)
     }
 }
+
+/// Statuses of a payment that took the customer's money.
+const PAID: [&str; 4] = ["succeeded", "paid", "completed", "success"];
+/// Refund states that mean the money went back.
+const REFUNDED: [&str; 3] = ["refunded", "completed", "done"];
+
+impl Store {
+    /// Failed orders created since `since` with a successful payment and no refund, newest
+    /// first, at most `limit + 1` (so the caller can say the list is cut). One aggregate: the
+    /// failed orders by the (status, created_at) index, their payments joined by `order_id`.
+    pub async fn refund_candidates(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::failures::RefundCandidate>, StorageError> {
+        let orders = self.collection(ORDERS);
+        let pipeline = vec![
+            doc! { "$match": {
+                "status": "failed",
+                "created_at": { "$gte": BsonTime::from_millis(since.timestamp_millis()) },
+                "order_id": { "$type": "string" },
+                "refund_status": { "$nin": REFUNDED.to_vec() },
+            } },
+            doc! { "$sort": { "created_at": -1, "_id": -1 } },
+            doc! { "$lookup": {
+                "from": super::names::PAYMENTS, "localField": "order_id", "foreignField": "order_id",
+                "pipeline": [ { "$match": { "status": { "$in": PAID.to_vec() } } }, { "$limit": 20 } ],
+                "as": "_od_paid",
+            } },
+            doc! { "$match": { "_od_paid.0": { "$exists": true } } },
+            doc! { "$limit": limit as i64 + 1 },
+        ];
+        let docs: Vec<Document> = self
+            .run("refund_candidates", ORDERS, async {
+                orders.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
+            })
+            .await?;
+        Ok(docs
+            .into_iter()
+            .map(|mut d| {
+                let paid = match d.remove("_od_paid") {
+                    Some(Bson::Array(items)) => items
+                        .iter()
+                        .filter_map(|p| p.as_document())
+                        .map(|p| (super::orders::number(p.get("amount")).unwrap_or(0.0), p.get_str("currency").ok()))
+                        .map(|(amount, currency)| (amount, currency.map(str::to_owned)))
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                };
+                let currency =
+                    paid.iter().find_map(|(_, c)| c.clone()).or_else(|| d.get_str("currency").ok().map(str::to_owned));
+                crate::domain::failures::RefundCandidate {
+                    paid: paid.iter().map(|(a, _)| a).sum(),
+                    currency,
+                    failure_reason: d.get_str("failure_reason").ok().filter(|s| !s.is_empty()).map(str::to_owned),
+                    failed_at: super::values::datetime(d.get("failed_at")),
+                    order: super::orders::summary_from_document(&d),
+                }
+            })
+            .collect())
+    }
+}

@@ -222,3 +222,48 @@ async fn the_order_page_shows_the_bots_pending_orders_under_its_id() {
     let pending = page.split("data-testid=\"pending-orders\"").nth(1).expect("the pending orders are listed");
     assert!(pending.contains("awaiting_label") && pending.contains("step PAYMENT"), "{pending}");
 }
+
+#[tokio::test]
+async fn failed_orders_that_were_paid_and_not_refunded_are_listed_with_the_sum() {
+    let app = helpers::spawn_app().await;
+    let db = app.store.database_name().to_owned();
+    let now = mongodb::bson::DateTime::now();
+    let orders = helpers::raw_collection(&db, "orders").await;
+    let order = |id: &str, status: &str, refund: Option<&str>| {
+        let mut d = doc! { "order_id": id, "status": status, "created_at": now, "failure_reason": "label failed" };
+        if let Some(r) = refund {
+            d.insert("refund_status", r);
+        }
+        d
+    };
+    orders
+        .insert_many([
+            order("ORD-20261121101502-f0000001", "failed", None),
+            order("ORD-20261121101502-f0000002", "failed", Some("refunded")),
+            order("ORD-20261121101502-f0000003", "failed", None),
+            order("ORD-20261121101502-f0000004", "completed", None),
+        ])
+        .await
+        .unwrap();
+    let payment = |id: &str, amount: f64, status: &str| {
+        doc! { "order_id": id, "amount": amount, "currency": "USD", "status": status, "created_at": now }
+    };
+    helpers::raw_collection(&db, "payments")
+        .await
+        .insert_many([
+            payment("ORD-20261121101502-f0000001", 12.5, "succeeded"),
+            payment("ORD-20261121101502-f0000001", 2.5, "succeeded"),
+            payment("ORD-20261121101502-f0000002", 30.0, "succeeded"),
+            payment("ORD-20261121101502-f0000003", 8.0, "failed"),
+            payment("ORD-20261121101502-f0000004", 9.0, "succeeded"),
+        ])
+        .await
+        .unwrap();
+    let page = app.get("/failures?days=7").await.text().await.unwrap();
+    let section = page.split("data-testid=\"refund-candidates\"").nth(1).expect("the section is there");
+    assert!(section.contains("ORD-20261121101502-f0000001"), "paid, failed, not refunded");
+    for left_out in ["f0000002", "f0000003", "f0000004"] {
+        assert!(!section.contains(left_out), "{left_out} is refunded, unpaid or not failed");
+    }
+    assert!(section.contains("1 order, $15.00 owed to customers."), "{section}");
+}

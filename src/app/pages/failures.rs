@@ -10,7 +10,7 @@ use crate::{
         format,
     },
     domain::error::AppError,
-    domain::failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate},
+    domain::failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate, RefundCandidates},
 };
 
 #[server(prefix = "/api/staff", input = GetUrl)]
@@ -23,11 +23,27 @@ pub async fn failures_data(days: u32) -> Result<FailureReport, AppError> {
         .await?)
 }
 
+/// Failed orders of the period that were paid and not refunded, with the sum owed.
+#[server(prefix = "/api/staff", input = GetUrl)]
+pub async fn refunds_owed(days: u32) -> Result<RefundCandidates, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    if !(1..=90).contains(&days) {
+        return Err(AppError::BadInput("days must be between 1 and 90".into()));
+    }
+    let since = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    Ok(RefundCandidates::new(state.store.refund_candidates(since, REFUND_LIST).await?, REFUND_LIST))
+}
+
+/// Refund candidates listed at most.
+#[cfg(feature = "ssr")]
+const REFUND_LIST: usize = 200;
+
 #[component]
 pub fn FailuresPage() -> impl IntoView {
     let query = use_query_map();
     let days = move || query.with(|q| q.get("days")).and_then(|d| d.trim().parse::<u32>().ok()).unwrap_or(30);
     let report = Resource::new(days, failures_data);
+    let refunds = Resource::new(days, refunds_owed);
     view! {
         <h1 class="text-2xl font-bold">"Where orders fail"</h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
@@ -42,8 +58,55 @@ pub fn FailuresPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match refunds.await {
+                    Ok(r) => view! { <Refunds refunds=r /> }.into_any(),
+                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
     .into_any()
+}
+
+/// Paid, failed and not refunded: each order to look at, and what is owed.
+#[component]
+fn Refunds(refunds: RefundCandidates) -> impl IntoView {
+    let owed = refunds
+        .owed
+        .iter()
+        .map(|(currency, sum)| format::money(Some(*sum), (!currency.is_empty()).then_some(currency.as_str())))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    view! {
+        <section class="mt-6" data-testid="refund-candidates">
+            <h2 class="text-lg font-semibold">"Failed after payment, not refunded"</h2>
+            {if refunds.orders.is_empty() {
+                view! { <p class="text-sm text-slate-500 dark:text-slate-400">"None in the period."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="text-sm" data-testid="refunds-owed">{format!("{} order{}{}, {owed} owed to customers.", refunds.orders.len(), if refunds.orders.len() == 1 { "" } else { "s" }, if refunds.more { " (the newest; there are more)" } else { "" })}</p>
+                    <table class="mt-1 w-full max-w-3xl text-left text-sm tabular-nums">
+                        <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3">"Order"</th><th class="pr-3 text-right">"Paid"</th><th class="pr-3">"Failed"</th><th>"Why"</th></tr></thead>
+                        <tbody>
+                            {refunds.orders.into_iter().map(|c| {
+                                let href = c.order.page_key().map(format::order_href).unwrap_or_default();
+                                view! {
+                                    <tr class="border-t border-slate-100 dark:border-slate-800">
+                                        <td class="py-1 pr-3 font-mono"><a class="text-indigo-700 underline dark:text-indigo-300" href=href>{c.order.headline()}</a></td>
+                                        <td class="pr-3 text-right">{format::money(Some(c.paid), c.currency.as_deref())}</td>
+                                        <td class="pr-3">{format::time(c.failed_at.or(c.order.created_at))}</td>
+                                        <td>{format::text(c.failure_reason.as_deref())}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
+    }
 }
 
 fn percent(r: &Rate) -> String {
