@@ -42,6 +42,8 @@ pub const ORDERS_CSV: Route = Route { path: "/orders.csv", role: Role::Support, 
 pub const AUDIT_CSV: Route = Route { path: "/audit.csv", role: Role::Admin, nav: None, kind: Kind::Download };
 pub const GAPS_CSV: Route =
     Route { path: "/counters/:counter/gaps.csv", role: Role::Support, nav: None, kind: Kind::Download };
+pub const COUNTERS_CSV: Route = Route { path: "/counters.csv", role: Role::Support, nav: None, kind: Kind::Download };
+pub const COUNTERS_JSON: Route = Route { path: "/counters.json", role: Role::Support, nav: None, kind: Kind::Download };
 
 /// In header order.
 pub const ROUTES: &[Route] = &[
@@ -60,6 +62,8 @@ pub const ROUTES: &[Route] = &[
     ORDERS_CSV,
     AUDIT_CSV,
     GAPS_CSV,
+    COUNTERS_CSV,
+    COUNTERS_JSON,
 ];
 
 impl Route {

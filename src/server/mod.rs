@@ -5,6 +5,7 @@ mod api;
 pub mod assets;
 mod audit_csv;
 pub mod connections;
+mod counters_backup;
 mod csv;
 mod gaps_csv;
 pub mod headers;
@@ -314,6 +315,8 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .route("/qr/{file}", get(qr::image))
         .route("/audit.csv", get(audit_csv::export))
         .route("/counters/{counter}/gaps.csv", get(gaps_csv::export))
+        .route("/counters.csv", get(counters_backup::csv))
+        .route("/counters.json", get(counters_backup::json))
         .route("/metrics", get(metrics::prometheus))
         .route("/api/performance/stats", get(metrics::stats))
         .route("/login", get(login::show))

@@ -267,3 +267,35 @@ async fn failed_orders_that_were_paid_and_not_refunded_are_listed_with_the_sum()
     }
     assert!(section.contains("1 order, $15.00 owed to customers."), "{section}");
 }
+
+#[tokio::test]
+async fn a_days_counters_back_up_as_csv_and_json() {
+    let app = helpers::spawn_app().await;
+    let counters = helpers::raw_collection(app.store.database_name(), "ordercounters").await;
+    let now = mongodb::bson::DateTime::now();
+    counters
+        .insert_many([
+            doc! { "counterId": "20261121-pizza-palace", "sequence": 42_i64, "lastUpdated": now, "__v": 0 },
+            doc! { "counterId": "20261121-burger-barn", "sequence": 7_i32, "lastUpdated": now, "__v": 0 },
+            doc! { "counterId": "20261122-pizza-palace", "sequence": 3_i64, "lastUpdated": now, "__v": 0 },
+        ])
+        .await
+        .unwrap();
+    let csv = app.get("/counters.csv?day=2026-11-21").await;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("counters-20261121.csv"));
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "counterId,sequence,lastUpdated");
+    assert_eq!(lines.len(), 3, "that day's two counters: {text}");
+    assert!(
+        lines[1].starts_with("\"20261121-burger-barn\",7,") && lines[2].starts_with("\"20261121-pizza-palace\",42,")
+    );
+    let json: Value = app.get("/counters.json?day=2026-11-21").await.json().await.unwrap();
+    assert_eq!(json["day"], "2026-11-21");
+    assert_eq!(json["counters"][1]["counterId"], "20261121-pizza-palace");
+    assert_eq!(json["counters"][1]["sequence"], 42);
+    let bad = app.get("/counters.csv?day=21.11.2026").await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("2026-11-21"), "the message shows the form");
+}

@@ -303,6 +303,12 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
                 </div>
             }.into_any()
         }}
+        <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-backup">
+            "Back up this day's counters: "
+            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.csv?day={}", view.day)>"CSV"</a>
+            " · "
+            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.json?day={}", view.day)>"JSON"</a>
+        </p>
         {view.cut_at.map(|n| view! {
             <p class="mt-2 text-sm text-amber-800 dark:text-amber-200" role="status" data-testid="counters-cut">
                 {format!("This day has more than {} counters: the {} nearest their cap are listed. Filter by vendor to see another.", format::count(n), format::count(n))}
