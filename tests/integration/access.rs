@@ -505,23 +505,6 @@ fn every_server_function_starts_with_the_role_guard() {
     assert_eq!(found, server_functions().len(), "every registered server function was found in the source");
 }
 
-/// Signs in through the form from `local` (a loopback address of the caller's choosing).
-async fn sign_in_from(address: &str, local: &str, email: &str, password: &str) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .local_address(local.parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap();
-    // A self-chosen double-submit token, as an attacker would send.
-    client
-        .post(format!("{address}/auth/login"))
-        .header("cookie", "od_login=x")
-        .form(&[("email", email), ("password", password), ("_csrf", "x")])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_sign_in_burst_checks_no_more_than_the_limit_and_locks_nobody_out() {
     let app = helpers::spawn_app().await;
@@ -531,7 +514,8 @@ async fn a_sign_in_burst_checks_no_more_than_the_limit_and_locks_nobody_out() {
     let burst = (0..40).map(|i| {
         let address = if i % 2 == 0 { app.address.clone() } else { second.address.clone() };
         async move {
-            let res = sign_in_from(&address, "127.0.0.1", "admin@test.example", &format!("guess number {i}")).await;
+            let res =
+                helpers::sign_in_from(&address, "127.0.0.1", "admin@test.example", &format!("guess number {i}")).await;
             (res.status().as_u16(), res.text().await.unwrap_or_default())
         }
     });
@@ -551,10 +535,11 @@ async fn a_sign_in_burst_checks_no_more_than_the_limit_and_locks_nobody_out() {
     assert_eq!(checked, count(401), "each checked attempt is audited, and no more were checked");
     assert!(logins.iter().any(|e| e.outcome.starts_with("denied: rate limited")), "{logins:#?}");
     // The real admin, from another address, still gets in with the right password.
-    let ok = sign_in_from(&app.address, "127.0.0.2", "admin@test.example", "test password for staff").await;
+    let ok = helpers::sign_in_from(&app.address, "127.0.0.2", "admin@test.example", "test password for staff").await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     // The attacker's address stays refused, even with the right password.
-    let still = sign_in_from(&second.address, "127.0.0.1", "admin@test.example", "test password for staff").await;
+    let still =
+        helpers::sign_in_from(&second.address, "127.0.0.1", "admin@test.example", "test password for staff").await;
     assert_eq!(still.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(still.headers().contains_key("retry-after"));
 }
@@ -572,7 +557,8 @@ async fn a_crowd_of_sign_ins_hears_busy_before_the_request_deadline_never_a_504(
         // Ten addresses and an account each: no rate limit or account delay comes into it.
         async move {
             let local = format!("127.0.0.{}", 10 + i % 10);
-            let res = sign_in_from(&address, &local, &format!("nobody{i}@test.example"), "a wrong password").await;
+            let res =
+                helpers::sign_in_from(&address, &local, &format!("nobody{i}@test.example"), "a wrong password").await;
             let retry = res.headers().contains_key("retry-after");
             (res.status().as_u16(), retry, res.text().await.unwrap_or_default())
         }

@@ -413,27 +413,11 @@ async fn an_account_under_attack_is_a_rate_not_a_sleep() {
     use orderdesk::server::login;
     let app = helpers::spawn_app().await;
     helpers::signed_in(&app.store, Role::Admin).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let guess = |local: String, password: String| {
-        let (client, address) = (client.clone(), app.address.clone());
+        let address = app.address.clone();
         async move {
-            let client = if local.is_empty() {
-                client
-            } else {
-                reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .local_address(local.parse::<std::net::IpAddr>().unwrap())
-                    .build()
-                    .unwrap()
-            };
             let started = std::time::Instant::now();
-            let res = client
-                .post(format!("{address}/auth/login"))
-                .header("cookie", "od_login=x")
-                .form(&[("email", "admin@test.example"), ("password", password.as_str()), ("_csrf", "x")])
-                .send()
-                .await
-                .unwrap();
+            let res = helpers::sign_in_from(&address, &local, "admin@test.example", &password).await;
             let retry = res.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             (res.status().as_u16(), retry, started.elapsed())
         }
@@ -692,22 +676,7 @@ async fn a_guesser_behind_the_same_address_does_not_lock_out_an_owner_who_signed
     helpers::signed_in_as(&app.store, Role::Support, "colleague@test.example").await;
     let sign_in = |email: &'static str, password: &'static str| {
         let address = app.address.clone();
-        async move {
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .local_address("127.0.0.5".parse::<std::net::IpAddr>().unwrap())
-                .build()
-                .unwrap();
-            client
-                .post(format!("{address}/auth/login"))
-                .header("cookie", "od_login=x")
-                .form(&[("email", email), ("password", password), ("_csrf", "x")])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        async move { helpers::sign_in_from(&address, "127.0.0.5", email, password).await.status().as_u16() }
     };
     assert_eq!(sign_in("admin@test.example", "test password for staff").await, 303, "the owner, as every day");
     // Someone at the same address (one office, one NAT) guesses at other accounts.

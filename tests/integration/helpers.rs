@@ -410,3 +410,20 @@ pub fn rust_sources(dir: &str) -> Vec<std::path::PathBuf> {
     walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir), &mut files);
     files
 }
+
+/// Signs in through the form from `local` (a loopback address of the caller's choosing).
+pub async fn sign_in_from(address: &str, local: &str, email: &str, password: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(local.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    // A self-chosen double-submit token, as an attacker would send.
+    client
+        .post(format!("{address}/auth/login"))
+        .header("cookie", "od_login=x")
+        .form(&[("email", email), ("password", password), ("_csrf", "x")])
+        .send()
+        .await
+        .unwrap()
+}
