@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ids::{ParseError, VendorId},
-    orders::OrderStatus,
+    orders::{OrderStatus, Source},
 };
 
 /// Which identifier an order carries.
@@ -73,6 +73,8 @@ pub struct OrderFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub scheme: Option<SchemeFilter>,
+    /// Which system's orders (the shipping bot's or the marketplace's).
+    pub source: Option<Source>,
 }
 
 /// The raw query parameters, as a form sends them (empty means "any").
@@ -88,6 +90,8 @@ pub struct ListParams {
     pub to: String,
     #[serde(default)]
     pub scheme: String,
+    #[serde(default)]
+    pub source: String,
     #[serde(default)]
     pub after: String,
 }
@@ -110,6 +114,7 @@ impl ListParams {
             from: day("from", &self.from)?,
             to: day("to", &self.to)?,
             scheme: some(&self.scheme).map(|s| SchemeFilter::parse(&s)).transpose()?,
+            source: some(&self.source).map(|s| Source::parse(&s)).transpose()?,
         };
         if let (Some(f), Some(t)) = (filter.from, filter.to)
             && f > t
@@ -128,6 +133,7 @@ impl ListParams {
             ("from", &self.from),
             ("to", &self.to),
             ("scheme", &self.scheme),
+            ("source", &self.source),
         ];
         pairs
             .iter()
@@ -161,6 +167,7 @@ mod tests {
                 "from" => p.from = v,
                 "to" => p.to = v,
                 "scheme" => p.scheme = v,
+                "source" => p.source = v,
                 _ => p.after = v,
             }
         }
@@ -176,9 +183,14 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        for (field, value) in
-            [("status", "lost"), ("vendor", "$gt"), ("from", "yesterday"), ("scheme", "xml"), ("after", "12.zz")]
-        {
+        for (field, value) in [
+            ("status", "lost"),
+            ("vendor", "$gt"),
+            ("from", "yesterday"),
+            ("scheme", "xml"),
+            ("source", "erp"),
+            ("after", "12.zz"),
+        ] {
             let err = params(&[(field, value)]).parse().unwrap_err().to_string();
             assert!(err.contains(field) || err.contains("vendor id") || err.contains("cursor"), "{field}: {err}");
         }
@@ -205,7 +217,13 @@ mod tests {
     fn cursors_round_trip_and_queries_keep_the_filter() {
         let c = Cursor { created_ms: 1_700_000_000_000, oid: "65a1b2c3d4e5f60718293a4b".into() };
         assert_eq!(Cursor::parse(&c.encode()).unwrap(), c);
-        let p = params(&[("status", "failed"), ("vendor", "pizza-palace"), ("after", &c.encode())]);
-        assert_eq!(p.query(), "status=failed&vendor=pizza-palace");
+        let p = params(&[
+            ("status", "failed"),
+            ("vendor", "pizza-palace"),
+            ("source", "marketplace"),
+            ("after", &c.encode()),
+        ]);
+        assert_eq!(p.query(), "status=failed&vendor=pizza-palace&source=marketplace");
+        assert_eq!(p.parse().unwrap().0.source, Some(Source::Marketplace));
     }
 }

@@ -62,11 +62,30 @@ pub enum Source {
 }
 
 impl Source {
+    pub const ALL: [Self; 2] = [Self::ShippingBot, Self::Marketplace];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::ShippingBot => "Shipping bot",
             Self::Marketplace => "Marketplace",
         }
+    }
+
+    /// The name in URLs (`/orders?source=…`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ShippingBot => "shipping-bot",
+            Self::Marketplace => "marketplace",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, crate::domain::ids::ParseError> {
+        Self::ALL.into_iter().find(|source| source.code() == s.trim()).ok_or_else(|| {
+            crate::domain::ids::ParseError::new(format!(
+                "source must be shipping-bot or marketplace; got {:?}",
+                s.trim()
+            ))
+        })
     }
 }
 

@@ -310,6 +310,16 @@ pub(crate) fn list_filter(
         Some(SchemeFilter::Missing) => all.push(doc! { "order_id": { "$in": [Bson::Null, ""] } }),
         None => {}
     }
+    // As `summary_from_document` tells them apart: marked so, or carrying a marketplace field.
+    match filter.source {
+        Some(Source::Marketplace) => all.push(doc! { "$or": [
+            { "source": "marketplace" }, { "order_number": { "$exists": true } }, { "vendor_id": { "$exists": true } },
+        ] }),
+        Some(Source::ShippingBot) => all.push(doc! {
+            "source": { "$ne": "marketplace" }, "order_number": { "$exists": false }, "vendor_id": { "$exists": false },
+        }),
+        None => {}
+    }
     if let Some(c) = cursor {
         let oid = ObjectId::parse_str(&c.oid)
             .map_err(|e| StorageError::Database { op: "list_orders", message: e.to_string() })?;

@@ -299,3 +299,36 @@ async fn a_days_counters_back_up_as_csv_and_json() {
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("2026-11-21"), "the message shows the form");
 }
+
+#[tokio::test]
+async fn the_order_list_and_its_export_filter_by_system() {
+    let app = helpers::spawn_app().await;
+    let now = mongodb::bson::DateTime::now();
+    helpers::raw_collection(app.store.database_name(), "orders")
+        .await
+        .insert_many([
+            doc! { "order_id": "ORD-20261121101502-b0000001", "telegram_id": 1_i64, "status": "paid", "created_at": now },
+            doc! { "order_id": "ORD-20261121101502-b0000002", "source": "shipping_bot", "status": "paid", "created_at": now },
+            doc! { "order_id": "ORD-20261121101502-c0000003", "source": "marketplace", "order_number": "BB-1795255502123-A1B2-00001", "vendor_id": "pizza-palace", "created_at": now },
+            doc! { "order_id": "ORD-20261121101502-c0000004", "order_number": "BB-1795255502124-A1B2-00002", "created_at": now },
+        ])
+        .await
+        .unwrap();
+    let list = |q: &'static str| {
+        let app = &app;
+        async move { app.get(&format!("/orders?{q}")).await.text().await.unwrap() }
+    };
+    let market = list("source=marketplace").await;
+    assert!(market.contains("BB-1795255502123-A1B2-00001") && market.contains("BB-1795255502124-A1B2-00002"));
+    assert!(!market.contains("b0000001") && !market.contains("b0000002"), "no bot order");
+    let bot = list("source=shipping-bot").await;
+    assert!(
+        bot.contains("b0000001") && bot.contains("b0000002") && !bot.contains("BB-17952555021"),
+        "no marketplace order"
+    );
+    let csv = app.get("/orders.csv?source=marketplace").await.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 3, "the header and the two marketplace orders: {csv}");
+    let bad = app.get("/orders?source=erp").await;
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("source must be shipping-bot or marketplace"));
+}

@@ -11,7 +11,7 @@ use crate::{
     domain::orders::OrderSummary,
     domain::{
         order_filter::{ListParams, SchemeFilter},
-        orders::OrderStatus,
+        orders::{OrderStatus, Source},
     },
 };
 
@@ -42,6 +42,7 @@ pub fn OrdersPage() -> impl IntoView {
             from: get("from"),
             to: get("to"),
             scheme: get("scheme"),
+            source: get("source"),
             after: get("after"),
         }
     };
@@ -79,6 +80,12 @@ pub fn OrdersPage() -> impl IntoView {
                             <select name="scheme" class=input>
                                 <option value="">"any"</option>
                                 {SchemeFilter::ALL.iter().map(|(_, code, label)| view! { <option value=*code selected=p.scheme == *code>{*label}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label class="text-sm">"System" <br/>
+                            <select name="source" class=input>
+                                <option value="">"any"</option>
+                                {Source::ALL.map(|s| view! { <option value=s.code() selected=p.source == s.code()>{s.label()}</option> }).collect_view()}
                             </select>
                         </label>
                         <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-700">"Filter"</button>
