@@ -1,7 +1,8 @@
 import { request } from "@playwright/test";
 import { DEMO } from "./auth";
 
-// Waits for the server under test to answer /healthz, so tests never race its start-up,
+// Waits for the server under test to be ready (/readyz: its database answers), so tests never
+// race its start-up,
 // then signs in once per role through the real form and keeps the cookies for the tests.
 export default async function globalSetup(): Promise<void> {
   const base = process.env.BASE_URL ?? "http://127.0.0.1:3000";
@@ -9,7 +10,7 @@ export default async function globalSetup(): Promise<void> {
   let last = "";
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${base}/healthz`);
+      const res = await fetch(`${base}/readyz`);
       if (res.ok) break;
       last = `HTTP ${res.status}: ${await res.text()}`;
     } catch (e) {
@@ -18,7 +19,7 @@ export default async function globalSetup(): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   if (Date.now() >= deadline) {
-    throw new Error(`orderdesk at ${base} did not become healthy within 60 s (last: ${last})`);
+    throw new Error(`orderdesk at ${base} did not become ready within 60 s (last: ${last})`);
   }
   for (const who of [DEMO.admin, DEMO.support]) {
     const context = await request.newContext({ baseURL: base });
