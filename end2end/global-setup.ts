@@ -2,8 +2,8 @@ import { request } from "@playwright/test";
 import { DEMO } from "./auth";
 
 // Waits for the server under test to be ready (/readyz: its database answers), so tests never
-// race its start-up,
-// then signs in once per role through the real form and keeps the cookies for the tests.
+// race its start-up, then signs in once per role through the real form and keeps the cookies
+// for the tests.
 export default async function globalSetup(): Promise<void> {
   const base = process.env.BASE_URL ?? "http://127.0.0.1:3000";
   const deadline = Date.now() + 60_000;
