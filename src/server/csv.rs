@@ -22,7 +22,8 @@ pub type Page<T, C> = (Vec<T>, Option<C>);
 /// A CSV download read page by page: `first` (read before the status is sent, so an outage
 /// is a clear 503), then `next(cursor)` for each page after it, each one bounded call read
 /// only when the client has taken the page before. Nothing is held between pages but
-/// `place` (the export's own place, given back when the body ends or the client leaves).
+/// `place` (the export's own place, given back when the body ends, when the client leaves, or
+/// after [`EXPORT_TIME`] at the latest: a client that stops reading holds only its socket then).
 /// A failure half way, or [`EXPORT_TIME`] passing, ends the body early, which the client sees
 /// as a broken download rather than a silently short file.
 pub fn download<T, C, F, Fut>(
@@ -46,11 +47,19 @@ where
     use futures::StreamExt;
 
     let ends = tokio::time::Instant::now() + EXPORT_TIME;
+    // The place is held by a small task that lets it go when the body does (the sender inside
+    // the body is dropped) or when the export's time is up, whichever comes first: a body the
+    // client no longer reads is never polled, so it could not end itself.
+    let (held, body_gone) = tokio::sync::oneshot::channel::<std::convert::Infallible>();
+    tokio::spawn(async move {
+        let _place = place;
+        let _ = tokio::time::timeout_at(ends, body_gone).await;
+    });
     let next = std::sync::Arc::new(next);
-    let pages = futures::stream::unfold(Some((Some(first), None::<C>, place)), move |state| {
+    let pages = futures::stream::unfold(Some((Some(first), None::<C>, held)), move |state| {
         let next = next.clone();
         async move {
-            let (page, cursor, place) = state?;
+            let (page, cursor, held) = state?;
             let (rows, after) = match (page, cursor) {
                 (Some(page), _) => page,
                 (None, Some(cursor)) if tokio::time::Instant::now() < ends => match next(cursor).await {
@@ -67,7 +76,7 @@ where
                 (None, None) => return None,
             };
             let chunk: String = rows.iter().map(row).collect();
-            let state = after.map(|cursor| (None, Some(cursor), place));
+            let state = after.map(|cursor| (None, Some(cursor), held));
             Some((Ok(chunk), state))
         }
     });
