@@ -57,22 +57,38 @@ struct Snapshot {
 
 impl KeyCache {
     /// The id of the key with this hash if it was valid lately, in any scope (for counting
-    /// calls whose handler turned them away), without asking the database.
+    /// calls whose handler turned them away), without asking the database or waiting.
     pub fn known(&self, hash: &str) -> Option<String> {
         let keys = self.keys.try_lock().ok()?;
         keys.as_ref().and_then(|s| s.by_hash.get(hash)).map(|k| k.id.clone())
+    }
+
+    /// Whether the copy (read again when stale) holds this hash, without a lookup of the hash
+    /// alone: what a blocked address's key is checked against.
+    async fn holds(&self, store: &crate::storage::Store, hash: &str) -> Result<bool, ApiError> {
+        let keys = self.fresh_copy(store).await?;
+        Ok(keys.as_ref().is_some_and(|s| s.by_hash.contains_key(hash)))
+    }
+
+    /// The copy, read again first when it is older than [`TRUST_FOR`].
+    async fn fresh_copy(
+        &self,
+        store: &crate::storage::Store,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<Snapshot>>, ApiError> {
+        let mut keys = self.keys.lock().await;
+        if keys.as_ref().is_none_or(|s| s.read_at.elapsed() >= TRUST_FOR) {
+            let by_hash = store.live_api_keys().await?.into_iter().map(|k| (k.hash.clone(), k)).collect();
+            *keys = Some(Snapshot { read_at: Instant::now(), by_hash });
+        }
+        Ok(keys)
     }
 
     /// The unrevoked key with this hash, if there is one: from the copy, read whole again when
     /// older than [`TRUST_FOR`]; a hash the copy lacks is looked up alone (by its index), so a
     /// key created a moment ago works at once.
     async fn find(&self, store: &crate::storage::Store, hash: &str) -> Result<Option<LiveKey>, ApiError> {
-        let mut keys = self.keys.lock().await;
-        if keys.as_ref().is_none_or(|s| s.read_at.elapsed() >= TRUST_FOR) {
-            let by_hash = store.live_api_keys().await?.into_iter().map(|k| (k.hash.clone(), k)).collect();
-            *keys = Some(Snapshot { read_at: Instant::now(), by_hash });
-        }
-        let snapshot = keys.as_mut().expect("just read");
+        let mut keys = self.fresh_copy(store).await?;
+        let Some(snapshot) = keys.as_mut() else { return Ok(None) };
         if let Some(key) = snapshot.by_hash.get(hash) {
             return Ok(Some(key.clone()));
         }
@@ -210,8 +226,9 @@ async fn key_id(parts: &Parts, state: &AppState, scope: ApiKeyScope) -> Result<(
     }
     let hash = hash_key(key);
     let address = crate::server::access::client_limit_key(&parts.extensions);
+    // A blocked address's unknown keys are refused from memory; its valid keys go on.
     if let Some(wait) = state.api_keys.blocked_for(&address)
-        && state.api_keys.known(&hash).is_none()
+        && !state.api_keys.holds(&state.store, &hash).await?
     {
         return Err(ApiError::RateLimited(wait));
     }
