@@ -219,12 +219,18 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         (Ok(pair), Ok(by_ip), Ok(by_account)) => (pair, by_ip, by_account),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
     };
-    // An address over its limit still lets an account's owner in where they signed in before
-    // (an office behind one NAT is not locked out by one guesser among them); the pair's
-    // own limit still holds there.
+    // Where the account's owner signed in before, neither the address's limit (an office
+    // behind one NAT is not locked out by one guesser among them) nor the account's rate (a
+    // flood from elsewhere cannot take every slot from the owner) refuses them; the pair's own
+    // limit still holds there. Asked only when one of the two would refuse.
     let known_key = format!("login-known:{email}|{counted}");
-    let address_over =
-        by_ip.count > PER_ADDRESS && !matches!(store.attempt_count(&known_key, now).await, Ok(Some(n)) if n > 0);
+    let gap = account_delay(by_account.count);
+    let known = if by_ip.count > PER_ADDRESS || !gap.is_zero() {
+        matches!(store.attempt_count(&known_key, now).await, Ok(Some(n)) if n > 0)
+    } else {
+        false
+    };
+    let address_over = by_ip.count > PER_ADDRESS && !known;
     let over = [(pair, PER_PAIR, pair.count > PER_PAIR), (by_ip, PER_ADDRESS, address_over)]
         .into_iter()
         .find(|(_, _, over)| *over)
@@ -251,8 +257,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     }
     // Past its free attempts the account is held to a rate: this attempt takes the next slot
     // or is refused at once, so a turn is never spent asleep.
-    let gap = account_delay(by_account.count);
-    if !gap.is_zero() {
+    if !gap.is_zero() && !known {
         let taken = match store.take_slot(&account_key, now, gap).await {
             Ok(taken) => taken,
             Err(e) => return unavailable(e),
