@@ -230,7 +230,56 @@ pub fn generate(spec: &DemoSpec) -> DemoData {
     }
     add_sessions(&mut rng, &mut data, now);
     spoil_legacy_orders(&mut rng, &mut data);
+    add_lost_ids(&mut data, now);
     data
+}
+
+/// A session that lost its ID (the seed's DuplicateKey troubleshooting).
+pub const SESSION_WITHOUT_ID_USER: i64 = 700_000_001;
+/// IDs that name no order, each seen somewhere else (the seed's "Order Not Found" checklist):
+/// held by a bot session, named by a payment (paid, no order), named by a pending order.
+pub const HELD_BY_A_SESSION: &str = "ORD-20261120093000-5e55a1d0";
+pub const PAID_WITHOUT_ORDER: &str = "ORD-20261120094500-9a1dbeef";
+pub const ONLY_PENDING: &str = "ORD-20261120100000-bead0001";
+
+/// One of each case the seeds' troubleshooting names, and the newest failed bot order paid and
+/// not refunded (seed 000's failed labels), so the desk's diagnoses have something to show.
+fn add_lost_ids(data: &mut DemoData, now: DateTime<Utc>) {
+    let at = |minutes: i64| time(now - Span::minutes(minutes));
+    data.sessions.push(doc! {
+        "user_id": SESSION_WITHOUT_ID_USER, "order_id": Bson::Null, "current_step": "CONFIRM_ADDRESS",
+        "temp_data": {}, "created_at": at(95), "timestamp": at(90),
+    });
+    data.sessions.push(doc! {
+        "user_id": SESSION_WITHOUT_ID_USER + 1, "order_id": HELD_BY_A_SESSION, "current_step": "PAYMENT",
+        "temp_data": { "carrier": "UPS" }, "created_at": at(180), "timestamp": at(170),
+    });
+    data.payments.push(doc! {
+        "order_id": PAID_WITHOUT_ORDER, "telegram_id": SESSION_WITHOUT_ID_USER + 2, "amount": 23.4,
+        "currency": "USD", "method": "card", "status": "succeeded", "created_at": at(150),
+    });
+    data.pending_orders.push(doc! {
+        "order_id": ONLY_PENDING, "telegram_id": SESSION_WITHOUT_ID_USER + 3, "status": "awaiting_payment",
+        "current_step": "PAYMENT", "amount": 11.0, "created_at": at(60),
+    });
+    // The newest such order, so the week's report shows it.
+    let failed = data
+        .orders
+        .iter_mut()
+        .filter(|o| {
+            o.get_str("status") == Ok("failed") && o.get_str("order_id").is_ok() && o.get_i64("telegram_id").is_ok()
+        })
+        .max_by_key(|o| o.get_datetime("created_at").map(|t| t.timestamp_millis()).unwrap_or(0));
+    if let Some(order) = failed {
+        order.insert("failure_reason", "label purchase failed at the carrier");
+        let (id, amount) =
+            (order.get_str("order_id").unwrap_or_default().to_owned(), order.get_f64("amount").unwrap_or(9.9));
+        data.payments.retain(|p| p.get_str("order_id") != Ok(id.as_str()));
+        data.payments.push(doc! {
+            "order_id": id, "amount": amount, "currency": "USD", "method": "balance", "status": "succeeded",
+            "created_at": order.get("created_at").cloned().unwrap_or(Bson::Null),
+        });
+    }
 }
 
 /// The near-cap vendor's last hour of orders.
@@ -483,6 +532,7 @@ pub struct DemoData {
     pub orders: Vec<Document>,
     pub sessions: Vec<Document>,
     pub payments: Vec<Document>,
+    pub pending_orders: Vec<Document>,
     pub counters: Vec<Document>,
     pub marketplace_orders: usize,
     pub legacy_without_order_id: usize,
@@ -507,6 +557,7 @@ pub async fn insert(store: &Store, data: DemoData) -> Result<DemoReport, Storage
             orders: data.orders,
             sessions: data.sessions,
             payments: data.payments,
+            pending_orders: data.pending_orders,
             counters: data.counters,
         })
         .await?;
@@ -645,6 +696,19 @@ mod tests {
         let status = |s: &str| data.orders.iter().filter(|o| o.get_str("status") == Ok(s)).count();
         assert!(status("failed") > 0 && status("refunded") > 0 && status("completed") > 0);
         assert!(!data.sessions.is_empty() && !data.payments.is_empty());
+        // One of each of the seeds' troubleshooting cases.
+        assert!(
+            data.sessions
+                .iter()
+                .any(|s| s.get_i64("user_id") == Ok(SESSION_WITHOUT_ID_USER) && s.get("order_id") == Some(&Bson::Null))
+        );
+        assert!(data.payments.iter().any(|p| p.get_str("order_id") == Ok(PAID_WITHOUT_ORDER)));
+        assert!(data.pending_orders.iter().any(|p| p.get_str("order_id") == Ok(ONLY_PENDING)));
+        let paid_and_failed = data.orders.iter().filter(|o| o.get_str("status") == Ok("failed")).any(|o| {
+            let id = o.get_str("order_id").unwrap_or_default();
+            data.payments.iter().any(|p| p.get_str("order_id") == Ok(id) && p.get_str("status") == Ok("succeeded"))
+        });
+        assert!(paid_and_failed, "a failed order that was paid and not refunded");
         assert!(data.orders.iter().filter_map(|o| o.get_str("failure_reason").ok()).count() == status("failed"));
     }
 }

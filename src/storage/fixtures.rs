@@ -9,7 +9,7 @@ use mongodb::bson::{DateTime as BsonTime, Document, doc};
 
 use super::{
     StorageError, Store,
-    names::{COUNTERS, ORDERS, PAYMENTS, SESSIONS},
+    names::{COUNTERS, ORDERS, PAYMENTS, PENDING_ORDERS, SESSIONS},
 };
 
 /// Raw documents, by collection.
@@ -18,6 +18,7 @@ pub struct Fixtures {
     pub orders: Vec<Document>,
     pub sessions: Vec<Document>,
     pub payments: Vec<Document>,
+    pub pending_orders: Vec<Document>,
     pub counters: Vec<Document>,
 }
 
@@ -46,8 +47,15 @@ impl Store {
     /// Writes the documents with unordered bulk inserts.
     #[tracing::instrument(skip(self, fixtures), fields(orders = fixtures.orders.len()))]
     pub async fn insert_fixtures(&self, fixtures: Fixtures) -> Result<(), StorageError> {
-        let Fixtures { orders, sessions, payments, counters } = fixtures;
-        for (name, docs) in [(ORDERS, orders), (SESSIONS, sessions), (PAYMENTS, payments), (COUNTERS, counters)] {
+        let Fixtures { orders, sessions, payments, pending_orders, counters } = fixtures;
+        let all = [
+            (ORDERS, orders),
+            (SESSIONS, sessions),
+            (PAYMENTS, payments),
+            (PENDING_ORDERS, pending_orders),
+            (COUNTERS, counters),
+        ];
+        for (name, docs) in all {
             let coll = self.collection(name);
             for chunk in docs.chunks(BATCH) {
                 self.run_for("insert_demo", name, Duration::from_secs(120), coll.insert_many(chunk).ordered(false))

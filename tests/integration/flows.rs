@@ -332,3 +332,25 @@ async fn the_order_list_and_its_export_filter_by_system() {
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("source must be shipping-bot or marketplace"));
 }
+
+#[tokio::test]
+async fn the_demo_shows_one_of_each_lost_id_case() {
+    use orderdesk::demo::{self, DemoSpec};
+    let spec = DemoSpec { orders: 600, seed: 7, now: chrono::Utc::now(), time_zone: chrono_tz::UTC };
+    let database = helpers::unique_db("demo_cases");
+    let store = orderdesk::storage::Store::connect(&helpers::settings(&helpers::mongodb_uri(), &database)).await.unwrap();
+    demo::insert(&store, demo::generate(&spec)).await.unwrap();
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, true, |_| {}).await;
+    for (id, trace) in
+        [(demo::HELD_BY_A_SESSION, "session"), (demo::PAID_WITHOUT_ORDER, "payment"), (demo::ONLY_PENDING, "pending")]
+    {
+        let page = app.get(&format!("/search?q={id}")).await.text().await.unwrap();
+        assert!(page.contains(&format!("data-trace=\"{trace}\"")), "{id} is traced to a {trace}");
+    }
+    let failures = app.get("/failures?days=30").await.text().await.unwrap();
+    let section = failures.split("data-testid=\"refund-candidates\"").nth(1).unwrap();
+    assert!(section.contains("owed to customers"), "a failed order paid and not refunded is listed");
+    let sessions = helpers::raw_collection(&database, "sessions").await;
+    let lost = sessions.find_one(doc! { "user_id": demo::SESSION_WITHOUT_ID_USER }).await.unwrap().unwrap();
+    assert_eq!(lost.get("order_id"), Some(&Bson::Null), "a session that lost its ID");
+}
