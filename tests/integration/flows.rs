@@ -338,7 +338,8 @@ async fn the_demo_shows_one_of_each_lost_id_case() {
     use orderdesk::demo::{self, DemoSpec};
     let spec = DemoSpec { orders: 600, seed: 7, now: chrono::Utc::now(), time_zone: chrono_tz::UTC };
     let database = helpers::unique_db("demo_cases");
-    let store = orderdesk::storage::Store::connect(&helpers::settings(&helpers::mongodb_uri(), &database)).await.unwrap();
+    let store =
+        orderdesk::storage::Store::connect(&helpers::settings(&helpers::mongodb_uri(), &database)).await.unwrap();
     demo::insert(&store, demo::generate(&spec)).await.unwrap();
     let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, true, |_| {}).await;
     for (id, trace) in
@@ -353,4 +354,13 @@ async fn the_demo_shows_one_of_each_lost_id_case() {
     let sessions = helpers::raw_collection(&database, "sessions").await;
     let lost = sessions.find_one(doc! { "user_id": demo::SESSION_WITHOUT_ID_USER }).await.unwrap().unwrap();
     assert_eq!(lost.get("order_id"), Some(&Bson::Null), "a session that lost its ID");
+}
+
+#[tokio::test]
+async fn a_bad_period_on_the_failures_page_is_said_once() {
+    let app = helpers::spawn_app().await;
+    let res = app.get("/failures?days=400").await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert_eq!(page.matches("role=\"alert\"").count(), 1, "one notice for one bad input: {page}");
 }

@@ -62,6 +62,8 @@ pub fn FailuresPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match refunds.await {
                     Ok(r) => view! { <Refunds refunds=r /> }.into_any(),
+                    // The report above already says what is wrong with the period.
+                    Err(AppError::BadInput(_)) => ().into_any(),
                     Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
                 }
             })}
