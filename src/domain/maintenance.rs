@@ -300,6 +300,18 @@ impl RunRecord {
     }
 }
 
+/// The bot sessions whose `order_id` is missing, null or empty (the seed's DuplicateKey
+/// troubleshooting): how many, and the first few, as the repair's dry run shows them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionsWithoutId {
+    pub count: u64,
+    /// `(telegram user, step, since)`.
+    pub sample: Vec<(i64, Option<String>, Option<DateTime<Utc>>)>,
+}
+
+/// Sessions given an ID per click of the repair (each one atomic; click again for more).
+pub const SESSION_REPAIR_BATCH: i64 = 500;
+
 /// How an expected index compares with the database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum IndexState {

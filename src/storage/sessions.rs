@@ -78,13 +78,51 @@ impl Store {
         self.fill_session_order_id(user, candidate).await
     }
 
+    /// The sessions whose `order_id` is missing, null or empty: how many, and the first
+    /// `sample` of them (oldest first).
+    pub async fn sessions_without_order_id(
+        &self,
+        sample: i64,
+    ) -> Result<crate::domain::maintenance::SessionsWithoutId, StorageError> {
+        use futures::TryStreamExt;
+        let sessions = self.collection(SESSIONS);
+        let (count, first) = tokio::join!(
+            self.run(
+                "sessions_without_id",
+                SESSIONS,
+                sessions.count_documents(missing_order_id()).max_time(self.op_timeout)
+            ),
+            self.run("sessions_without_id", SESSIONS, async {
+                sessions
+                    .find(missing_order_id())
+                    .sort(doc! { "_id": 1 })
+                    .limit(sample)
+                    .max_time(self.op_timeout)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            }),
+        );
+        let sample = first?
+            .iter()
+            .filter_map(|d| {
+                let user = match d.get("user_id") {
+                    Some(Bson::Int64(n)) => *n,
+                    Some(Bson::Int32(n)) => i64::from(*n),
+                    _ => return None,
+                };
+                Some((user, d.get_str("current_step").ok().map(str::to_owned), datetime(d.get("created_at"))))
+            })
+            .collect();
+        Ok(crate::domain::maintenance::SessionsWithoutId { count: count?, sample })
+    }
+
     /// Gives the user's session `candidate` as its order_id if it has none, in one atomic
     /// update; the session as it is then (with the ID a racing call stored, if one did).
-    async fn fill_session_order_id(&self, user: TelegramId, candidate: &OrderId) -> Result<Session, StorageError> {
+    pub async fn fill_session_order_id(&self, user: TelegramId, candidate: &OrderId) -> Result<Session, StorageError> {
         let sessions = self.collection(SESSIONS);
-        let missing = doc! { "user_id": user.0, "$or": [
-            { "order_id": { "$exists": false } }, { "order_id": null }, { "order_id": "" },
-        ] };
+        let mut missing = missing_order_id();
+        missing.insert("user_id", user.0);
         let fill = doc! { "$set": { "order_id": candidate.to_string() } };
         let filled = self
             .run_retrying("session_fill_order_id", SESSIONS, || {
@@ -130,6 +168,11 @@ impl Store {
             .await?;
         Ok(moved.modified_count == 1)
     }
+}
+
+/// Sessions whose `order_id` is missing, null or empty (`null` matches both null and missing).
+fn missing_order_id() -> Document {
+    doc! { "order_id": { "$in": [Bson::Null, ""] } }
 }
 
 /// The step a session is at once its order is stored.

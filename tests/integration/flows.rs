@@ -364,3 +364,71 @@ async fn a_bad_period_on_the_failures_page_is_said_once() {
     let page = res.text().await.unwrap();
     assert_eq!(page.matches("role=\"alert\"").count(), 1, "one notice for one bad input: {page}");
 }
+
+#[tokio::test]
+async fn sessions_that_lost_their_id_are_counted_and_repaired_once_dry_run_first() {
+    let app = helpers::spawn_app().await;
+    let sessions = helpers::raw_collection(app.store.database_name(), "sessions").await;
+    sessions
+        .insert_many([
+            doc! { "user_id": 9101_i64, "order_id": Bson::Null, "current_step": "SHIPPING" },
+            doc! { "user_id": 9102_i64, "current_step": "START" },
+            doc! { "user_id": 9103_i64, "order_id": "", "current_step": "START" },
+            doc! { "user_id": 9104_i64, "order_id": "ORD-20261121101502-a0a0a0a0", "current_step": "START" },
+        ])
+        .await
+        .unwrap();
+    let (cookie, csrf) = helpers::signed_in(&app.store, orderdesk::domain::accounts::Role::Admin).await;
+    let admin = helpers::client_with(&cookie, true);
+    let page = admin.get(format!("{}/maintenance", app.address)).send().await.unwrap().text().await.unwrap();
+    let section = page.split("data-testid=\"sessions-without-id\"").nth(1).expect("the dry run is shown");
+    assert!(
+        section.contains("Dry run: 3 sessions would get an ID") && section.contains("telegram user 9101"),
+        "{section}"
+    );
+    assert_eq!(
+        sessions.count_documents(doc! { "order_id": { "$in": [Bson::Null, ""] } }).await.unwrap(),
+        3,
+        "nothing written"
+    );
+    let repair = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.to_owned())
+        .find(|p| p.starts_with("/api/admin/repair_sessions"))
+        .unwrap();
+    let url = format!("{}{repair}", app.address);
+    let unconfirmed = admin.post(&url).form(&[("confirm", "yes"), ("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(unconfirmed.status(), 400, "the repair asks for its confirmation");
+    let repaired: u64 = admin
+        .post(&url)
+        .form(&[("confirm", "sessions"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(repaired, 3);
+    assert_eq!(sessions.count_documents(doc! { "order_id": { "$in": [Bson::Null, ""] } }).await.unwrap(), 0);
+    let kept = sessions.find_one(doc! { "user_id": 9104_i64 }).await.unwrap().unwrap();
+    assert_eq!(kept.get_str("order_id").unwrap(), "ORD-20261121101502-a0a0a0a0", "a session with an ID keeps it");
+    let again: u64 = admin
+        .post(&url)
+        .form(&[("confirm", "sessions"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a second repair finds nothing to do");
+    let audited = app
+        .store
+        .audit_entries(
+            &orderdesk::domain::audit::AuditFilter { action: Some("repair_sessions".into()), ..Default::default() },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(audited.len(), 3, "each admin request is on record: {audited:#?}");
+}

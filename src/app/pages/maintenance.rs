@@ -6,7 +6,10 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
     domain::error::AppError,
-    domain::maintenance::{Blockers, IndexOverview, IndexReport, IndexState, Migration, RunRecord, RunStatus, Task},
+    domain::maintenance::{
+        Blockers, IndexOverview, IndexReport, IndexState, Migration, RunRecord, RunStatus, SESSION_REPAIR_BATCH,
+        SessionsWithoutId, Task,
+    },
 };
 
 /// The index table: `listIndexes` now, blockers as the latest finished scan counted them.
@@ -14,6 +17,32 @@ use crate::{
 pub async fn check_indexes() -> Result<IndexOverview, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(crate::services::index_runs::overview(&state.store).await?)
+}
+
+/// The dry run of the session repair: the bot sessions without an `order_id`.
+#[server(prefix = "/api/admin", input = GetUrl)]
+pub async fn session_repair_dry_run() -> Result<SessionsWithoutId, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
+    Ok(state.store.sessions_without_order_id(10).await?)
+}
+
+/// Gives up to [`SESSION_REPAIR_BATCH`] sessions without an `order_id` a fresh one, each in
+/// one atomic update that stores it only while the session still has none (a bot filling
+/// it meanwhile wins). `confirm` must say `sessions`. Returns how many got an ID.
+#[server(prefix = "/api/admin")]
+pub async fn repair_sessions(confirm: String, _csrf: String) -> Result<u64, AppError> {
+    let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
+    if confirm.trim() != "sessions" {
+        return Err(AppError::BadInput("type sessions to confirm that the sessions should be changed".into()));
+    }
+    let found = state.store.sessions_without_order_id(SESSION_REPAIR_BATCH).await?;
+    let mut repaired = 0;
+    for (user, _, _) in found.sample {
+        let id = state.ids.next_id();
+        let session = state.store.fill_session_order_id(crate::domain::ids::TelegramId(user), &id).await?;
+        repaired += u64::from(session.order_id.as_deref() == Some(id.to_string().as_str()));
+    }
+    Ok(repaired)
 }
 
 /// Starts an index check (`kind` = `check`: counts the blockers, writes nothing) or build
@@ -161,6 +190,8 @@ pub fn MaintenancePage() -> impl IntoView {
                 </div>
             </div>
 
+            <SessionRepair />
+
             <div class=CARD>
                 <h2 class="text-lg font-semibold">"Runs"</h2>
                 <Transition fallback=|| ()>
@@ -175,6 +206,45 @@ pub fn MaintenancePage() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// The bot sessions that lost their `order_id`: the dry run (how many, the first ten), then
+/// the repair after typing `sessions`.
+#[component]
+fn SessionRepair() -> impl IntoView {
+    let repair = ServerAction::<RepairSessions>::new();
+    let found = Resource::new(move || repair.version().get(), |_| session_repair_dry_run());
+    view! {
+        <div class=CARD data-testid="session-repair">
+            <h2 class="text-lg font-semibold">"Bot sessions without an order_id"</h2>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
+                "A session whose order_id is missing, null or empty makes the bot draw a new ID on every step (the seed's DuplicateKey troubleshooting). The repair gives each one an ID, once: only while it still has none."
+            </p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match found.await {
+                        Ok(f) if f.count == 0 => view! { <p class="mt-2 text-sm" data-testid="sessions-without-id">"None: every session has its ID."</p> }.into_any(),
+                        Ok(f) => view! {
+                            <p class="mt-2 text-sm" data-testid="sessions-without-id">{format!("Dry run: {} session{} would get an ID{}.", format::count(f.count), if f.count == 1 { "" } else { "s" }, if f.count as i64 > SESSION_REPAIR_BATCH { format!(", {SESSION_REPAIR_BATCH} per repair") } else { String::new() })}</p>
+                            <ul class="mt-1 text-sm">
+                                {f.sample.into_iter().map(|(user, step, since)| view! { <li>{format!("telegram user {user} · step {} · since {}", format::text(step.as_deref()), format::time(since))}</li> }).collect_view()}
+                            </ul>
+                            <ActionForm action=repair attr:class="mt-3 flex flex-wrap items-end gap-2 text-sm">
+                                <input type="hidden" name="_csrf" value=viewer::csrf() />
+                                <label>"Type sessions to confirm " <input class="rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-800" name="confirm" autocomplete="off" /></label>
+                                <button type="submit" class=BUTTON data-testid="repair-sessions">"Give each an ID"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {move || repair.value().get().map(|result| match result {
+                Ok(n) => view! { <p class="mt-2 text-sm" role="status" data-testid="sessions-repaired">{format!("{} session{} got an ID.", format::count(n), if n == 1 { "" } else { "s" })}</p> }.into_any(),
+                Err(e) => view! { <div class="mt-2"><ErrorNotice error=e /></div> }.into_any(),
+            })}
+        </div>
+    }
 }
 
 /// Polls the watched run about twice a second until it finishes, then refreshes the runs
