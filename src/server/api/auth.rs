@@ -87,13 +87,15 @@ impl KeyCache {
     /// older than [`TRUST_FOR`]; a hash the copy lacks is looked up alone (by its index), so a
     /// key created a moment ago works at once.
     async fn find(&self, store: &crate::storage::Store, hash: &str) -> Result<Option<LiveKey>, ApiError> {
-        let mut keys = self.fresh_copy(store).await?;
-        let Some(snapshot) = keys.as_mut() else { return Ok(None) };
-        if let Some(key) = snapshot.by_hash.get(hash) {
-            return Ok(Some(key.clone()));
+        {
+            let keys = self.fresh_copy(store).await?;
+            if let Some(key) = keys.as_ref().and_then(|s| s.by_hash.get(hash)) {
+                return Ok(Some(key.clone()));
+            }
         }
+        // Looked up without holding the copy: other callers' keys are not kept waiting on it.
         let found = store.live_api_key(hash).await?;
-        if let Some(key) = &found {
+        if let (Some(key), Some(snapshot)) = (&found, self.keys.lock().await.as_mut()) {
             snapshot.by_hash.insert(key.hash.clone(), key.clone());
         }
         Ok(found)
