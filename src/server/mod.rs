@@ -209,8 +209,14 @@ async fn shed_load(
     let Ok(Ok(turn)) = turn else {
         return busy(&state, req.uri().path());
     };
-    req.extensions_mut().insert(Turn(Arc::new(std::sync::Mutex::new(Some(turn)))));
-    next.run(req).await
+    // The turn is held here until the answer is made, whatever the handler does with the
+    // request (extractors consume it, extensions and all); the copy in the extensions only
+    // lets a handler give it back earlier.
+    let turn = Turn(Arc::new(std::sync::Mutex::new(Some(turn))));
+    req.extensions_mut().insert(turn.clone());
+    let response = next.run(req).await;
+    drop(turn);
+    response
 }
 
 /// A request's turn among the working ones. A handler that goes on to wait for something

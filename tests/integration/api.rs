@@ -279,7 +279,6 @@ async fn every_call_with_a_key_counts_on_its_page_and_a_failing_bot_shows_since_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn calls_shed_at_the_door_count_as_limit_hits_for_their_key() {
-    const BURST: u64 = 150;
     // One request at a time and a 1 ms queue: a burst of lookups is partly shed with 503.
     let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("shed"), true, |s| {
         s.bootstrap_api_key = Some(orderdesk::config::Secret::new(TEST_KEY.into()));
@@ -290,9 +289,7 @@ async fn calls_shed_at_the_door_count_as_limit_hits_for_their_key() {
     let id = orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord).next_id();
     app.store.insert_order(&id, &helpers::bot_order(Some(5), Some(1.0)), Utc::now()).await.unwrap();
     let path = format!("/api/v1/orders/{id}");
-    // 150 at once: with fewer, a loaded machine can open the connections slowly enough that
-    // no two requests overlap and none is shed.
-    let burst = (0..BURST).map(|_| get(&app, &path));
+    let burst = (0..60).map(|_| get(&app, &path));
     let statuses: Vec<u16> = futures::future::join_all(burst).await.into_iter().map(|(s, _)| s).collect();
     let shed = statuses.iter().filter(|s| **s == 503).count() as u64;
     assert!(shed > 0 && statuses.iter().all(|s| [200, 503].contains(s)), "{statuses:?}");
@@ -300,7 +297,7 @@ async fn calls_shed_at_the_door_count_as_limit_hits_for_their_key() {
     let admin = helpers::client_with(&admin_cookie, true);
     let (status, env) = key_report(&app, &admin, "env").await;
     assert_eq!(status, 200, "{env}");
-    assert_eq!(env["usage"]["totals"]["calls"], BURST);
+    assert_eq!(env["usage"]["totals"]["calls"], 60);
     assert_eq!(env["usage"]["totals"]["limited"], shed, "{env}");
     assert_eq!(env["usage"]["totals"]["failed"], 0, "{env}");
 }
