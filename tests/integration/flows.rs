@@ -386,40 +386,21 @@ async fn sessions_that_lost_their_id_are_counted_and_repaired_once_dry_run_first
         section.contains("Dry run: 3 sessions would get an ID") && section.contains("telegram user 9101"),
         "{section}"
     );
-    assert_eq!(
-        sessions.count_documents(doc! { "order_id": { "$in": [Bson::Null, ""] } }).await.unwrap(),
-        3,
-        "nothing written"
-    );
+    let missing = || doc! { "order_id": { "$in": [Bson::Null, ""] } };
+    assert_eq!(sessions.count_documents(missing()).await.unwrap(), 3, "nothing written");
     let repair = leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p.to_owned())
         .find(|p| p.starts_with("/api/admin/repair_sessions"))
         .unwrap();
     let url = format!("{}{repair}", app.address);
-    let unconfirmed = admin.post(&url).form(&[("confirm", "yes"), ("_csrf", csrf.as_str())]).send().await.unwrap();
-    assert_eq!(unconfirmed.status(), 400, "the repair asks for its confirmation");
-    let repaired: u64 = admin
-        .post(&url)
-        .form(&[("confirm", "sessions"), ("_csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let send = |confirm: &'static str| admin.post(&url).form(&[("confirm", confirm), ("_csrf", csrf.as_str())]).send();
+    assert_eq!(send("yes").await.unwrap().status(), 400, "the repair asks for its confirmation");
+    let repaired: u64 = send("sessions").await.unwrap().json().await.unwrap();
     assert_eq!(repaired, 3);
-    assert_eq!(sessions.count_documents(doc! { "order_id": { "$in": [Bson::Null, ""] } }).await.unwrap(), 0);
+    assert_eq!(sessions.count_documents(missing()).await.unwrap(), 0);
     let kept = sessions.find_one(doc! { "user_id": 9104_i64 }).await.unwrap().unwrap();
     assert_eq!(kept.get_str("order_id").unwrap(), "ORD-20261121101502-a0a0a0a0", "a session with an ID keeps it");
-    let again: u64 = admin
-        .post(&url)
-        .form(&[("confirm", "sessions"), ("_csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: u64 = send("sessions").await.unwrap().json().await.unwrap();
     assert_eq!(again, 0, "a second repair finds nothing to do");
     let audited = app
         .store
