@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 use crate::domain::{ids::VendorId, net::IpNet};
 
+mod sources;
+pub use sources::{Collections, Fact, FieldMap, SourceSettings};
+
 /// Why the settings could not be read; each message names the setting and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -63,6 +66,8 @@ pub struct Settings {
     pub max_connections_per_address: usize,
     /// When set, `/metrics` answers only with `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
+    /// The systems read (`[orderdesk.sources.*]`); none: both kinds in orderdesk's own database.
+    pub sources: Vec<SourceSettings>,
 }
 
 /// A secret that never shows in logs or debug output.
@@ -112,6 +117,7 @@ struct FileSettings {
     connection_idle_ms: Option<u64>,
     max_connections: Option<u64>,
     max_connections_per_address: Option<u64>,
+    sources: Option<BTreeMap<String, sources::FileSource>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +129,24 @@ struct FileRoot {
 /// The configuration file, next to Cargo.toml.
 pub const CONFIG_FILE: &str = "Leptos.toml";
 
+/// The variable naming a settings file outside the checkout (as `--config` does).
+pub const CONFIG_VARIABLE: &str = "ORDERDESK_CONFIG";
+
 impl Settings {
+    /// Reads the settings file and the environment: `--config PATH` when given, else
+    /// `ORDERDESK_CONFIG`, else `Leptos.toml` (if present). A file named by either must exist.
+    pub fn load_for(given: Option<&Path>) -> Result<Self, ConfigError> {
+        let named = given.map(Path::to_path_buf).or_else(|| std::env::var_os(CONFIG_VARIABLE).map(Into::into));
+        match named {
+            Some(path) if !path.exists() => Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such settings file"),
+            }),
+            Some(path) => Self::load(&path),
+            None => Self::load(Path::new(CONFIG_FILE)),
+        }
+    }
+
     /// Reads the file (if present) and the environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = match std::fs::read_to_string(path) {
@@ -171,18 +194,22 @@ impl Settings {
         };
 
         let mongodb_uri = text("MONGODB_URI", file.mongodb_uri, "mongodb://127.0.0.1:27018/?replicaSet=rs0");
-        if !(mongodb_uri.starts_with("mongodb://") || mongodb_uri.starts_with("mongodb+srv://")) {
-            return Err(ConfigError::Invalid {
-                name: "MONGODB_URI",
-                value: redact_uri(&mongodb_uri),
-                why: "must start with mongodb:// or mongodb+srv://".into(),
-            });
+        if let Err(why) = valid_uri(&mongodb_uri) {
+            return Err(ConfigError::Invalid { name: "MONGODB_URI", value: redact_uri(&mongodb_uri), why });
         }
         let database = text("ORDERDESK_DATABASE", file.database, "orderdesk");
-        let db_ok = !database.is_empty()
-            && database.len() <= 63
-            && database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !db_ok {
+        let sources = sources::parse(file.sources.unwrap_or_default())?;
+        if let Some(same) =
+            sources.iter().find(|s| s.database == database && s.uri.as_ref().is_none_or(|u| *u == mongodb_uri))
+        {
+            return Err(ConfigError::Invalid {
+                name: "ORDERDESK_CONFIG",
+                value: format!("sources.{}.database = {:?}", same.name, same.database),
+                why: "that is orderdesk's own database; a source keeps its own (or leave out sources altogether)"
+                    .into(),
+            });
+        }
+        if !valid_database_name(&database) {
             return Err(ConfigError::Invalid {
                 name: "ORDERDESK_DATABASE",
                 value: database,
@@ -290,6 +317,7 @@ impl Settings {
             token => token.map(Secret::new),
         };
         Ok(Self {
+            sources,
             session_idle,
             session_max,
             secure_cookies,
@@ -351,6 +379,19 @@ impl Settings {
 }
 
 /// `vendor:size,vendor:size` from the environment.
+/// A database name MongoDB accepts and orderdesk can put in messages.
+fn valid_database_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 63 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn valid_uri(uri: &str) -> Result<(), String> {
+    if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") {
+        Ok(())
+    } else {
+        Err("must start with mongodb:// or mongodb+srv://".into())
+    }
+}
+
 fn parse_segment_list(list: &str) -> Result<BTreeMap<String, u32>, ConfigError> {
     list.split(',')
         .map(str::trim)

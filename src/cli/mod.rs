@@ -1,7 +1,7 @@
 //! The `orderdesk` command line. Every subcommand validates its flags and settings and
 //! fails with one clear line and a non-zero exit.
 
-use std::{path::Path, process::ExitCode, time::Instant};
+use std::{process::ExitCode, time::Instant};
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
@@ -13,7 +13,7 @@ pub mod users;
 pub use error::CliError;
 
 use crate::{
-    config::{CONFIG_FILE, Settings},
+    config::Settings,
     demo::{self, DemoSpec, generate},
     domain::accounts::{ApiKeyName, ApiKeyScope},
     server,
@@ -24,11 +24,14 @@ use crate::{
 
 /// orderdesk: the admin dashboard and ID service for ORD- and BB- order identifiers.
 ///
-/// Settings come from Leptos.toml's [orderdesk] section and environment variables
-/// (MONGODB_URI, ORDERDESK_DATABASE, LEPTOS_SITE_ADDR, …).
+/// Settings come from the [orderdesk] section of --config PATH (or ORDERDESK_CONFIG, else
+/// Leptos.toml) and environment variables (MONGODB_URI, ORDERDESK_DATABASE, LEPTOS_SITE_ADDR, …).
 #[derive(Debug, Parser)]
 #[command(name = "orderdesk", version, about)]
 pub struct Cli {
+    /// A settings file holding an [orderdesk] section (overrides ORDERDESK_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -143,7 +146,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Id(IdCommand::Parse { text })) => return parse_id(text),
         _ => {}
     }
-    let settings = Settings::load(Path::new(CONFIG_FILE))?;
+    let settings = Settings::load_for(cli.config.as_deref())?;
     if let Some(Command::Id(IdCommand::Explain { text })) = &cli.command {
         return explain_id(text, settings.time_zone);
     }

@@ -104,6 +104,8 @@ pub struct OrderSummary {
     pub vendor_id: Option<String>,
     pub user_id: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
+    /// The database it was read from (the system's own, or orderdesk's).
+    pub database: String,
 }
 
 impl OrderSummary {

@@ -11,8 +11,30 @@ use mongodb::{
     options::ReturnDocument,
 };
 
-use super::{StorageError, Store, names::COUNTERS};
-use crate::domain::ids::{CounterId, MAX_DAILY_SEQUENCE};
+use super::{StorageError, Store, names::COUNTERS, sources::SourceDb};
+use crate::{
+    config::Fact,
+    domain::ids::{CounterId, MAX_DAILY_SEQUENCE},
+};
+
+/// `[from, to)` as a query on a date field.
+fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
+    doc! { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) }
+}
+
+/// A vendor as a system may refer to it: by name, or by ObjectId (Mongoose).
+fn reference(v: &str) -> Vec<Bson> {
+    let mut any = vec![Bson::String(v.to_owned())];
+    if let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(v) {
+        any.push(Bson::ObjectId(oid));
+    }
+    any
+}
+
+/// The vendor of an order as text (an ObjectId reference as its hex), for grouping.
+fn vendor_text(m: &SourceDb) -> Bson {
+    Bson::Document(doc! { "$toString": format!("${}", m.field_or_none(Fact::Vendor)) })
+}
 
 /// Why no number could be drawn.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,13 +56,18 @@ const UPSERT_RACE_RETRIES: usize = 3;
 impl Store {
     /// The counters, written with majority acknowledgement: a sequence handed out is never
     /// rolled back by a failover and handed out again.
-    fn counters(&self) -> mongodb::Collection<Document> {
-        self.database().collection_with_options(
-            COUNTERS,
-            mongodb::options::CollectionOptions::builder()
-                .write_concern(mongodb::options::WriteConcern::majority())
-                .build(),
-        )
+    fn counters(&self) -> Result<(&SourceDb, mongodb::Collection<Document>), StorageError> {
+        let market = self.marketplace()?;
+        let name = &market.collections().counters;
+        Ok((
+            market,
+            market.database().collection_with_options(
+                name,
+                mongodb::options::CollectionOptions::builder()
+                    .write_concern(mongodb::options::WriteConcern::majority())
+                    .build(),
+            ),
+        ))
     }
 
     /// Draws the next number of a counter: one atomic round trip in the common case.
@@ -61,17 +88,21 @@ impl Store {
     ) -> Result<std::ops::RangeInclusive<u32>, CounterError> {
         let id = counter.to_string();
         let mut size = size.clamp(1, MAX_DAILY_SEQUENCE);
-        let counters = self.counters();
+        let (market, counters) = self.counters()?;
         for _ in 0..=UPSERT_RACE_RETRIES {
             let limit = i64::from(MAX_DAILY_SEQUENCE - size);
-            let update = doc! {
+            let mut update = doc! {
                 "$inc": { "sequence": i64::from(size) },
                 "$set": { "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) },
             };
+            // A counter the marketplace's own Mongoose model could have made: with its `__v`.
+            if !market.is_own() {
+                update.insert("$setOnInsert", doc! { "__v": 0 });
+            }
             // Waits out an election: a first try that landed unacknowledged costs a gap, never
             // a repeat (majority writes are never rolled back).
             let result = self
-                .run_retrying("counter_inc", COUNTERS, || {
+                .run_retrying_in(market, "counter_inc", COUNTERS, || {
                     counters
                         .find_one_and_update(doc! { "counterId": &id, "sequence": { "$lte": limit } }, update.clone())
                         .max_time(self.op_timeout)
@@ -102,7 +133,8 @@ impl Store {
 
     /// The current sequence of a counter, if it exists.
     pub async fn counter_sequence(&self, counter_id: &str) -> Result<Option<u32>, StorageError> {
-        let counters = self.collection(COUNTERS);
+        let market = self.marketplace()?;
+        let counters = market.counters();
         let found = self
             .run_retrying("counter_get", COUNTERS, || {
                 counters.find_one(doc! { "counterId": counter_id }).max_time(self.op_timeout)
@@ -118,9 +150,11 @@ impl Store {
         sequence: u32,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let counters = self.collection(COUNTERS);
+        let market = self.marketplace()?;
+        let counters = market.counters();
         let update = doc! { "$set": { "sequence": i64::from(sequence), "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) } };
-        self.run(
+        self.run_in(
+            market,
             "counter_set",
             COUNTERS,
             counters.update_one(doc! { "counterId": counter.to_string() }, update).upsert(true),
@@ -166,7 +200,8 @@ impl Store {
     pub async fn counters_with_prefix(&self, prefix: &str, limit: i64) -> Result<Vec<RawCounter>, StorageError> {
         use futures::TryStreamExt;
         let escaped: String = prefix.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-        let counters = self.collection(COUNTERS);
+        let market = self.marketplace()?;
+        let counters = market.counters();
         let filter = doc! { "counterId": { "$regex": format!("^{escaped}") } };
         let docs: Vec<Document> = self
             .run("counter_list", COUNTERS, async {
@@ -186,7 +221,8 @@ impl Store {
     /// Counters whose `counterId` does not look like `YYYYMMDD-…` at all (first 50).
     pub async fn malformed_counters(&self) -> Result<Vec<RawCounter>, StorageError> {
         use futures::TryStreamExt;
-        let counters = self.collection(COUNTERS);
+        let market = self.marketplace()?;
+        let counters = market.counters();
         let filter = doc! { "counterId": { "$not": { "$regex": "^[0-9]{8}-" } } };
         let docs: Vec<Document> = self
             .run("counter_malformed", COUNTERS, async {
@@ -199,7 +235,8 @@ impl Store {
     /// The counters of these ids.
     pub async fn counters_by_id(&self, ids: &[String]) -> Result<Vec<RawCounter>, StorageError> {
         use futures::TryStreamExt;
-        let counters = self.collection(COUNTERS);
+        let market = self.marketplace()?;
+        let counters = market.counters();
         let filter = doc! { "counterId": { "$in": ids } };
         let docs: Vec<Document> = self
             .run("counter_list", COUNTERS, async {
@@ -217,14 +254,16 @@ impl Store {
         to: DateTime<Utc>,
         numbered_only: bool,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
+        let m = self.marketplace()?;
+        let any: Vec<Bson> = vendors.iter().flat_map(|v| reference(v)).collect();
         let mut filter = doc! {
-            "vendor_id": { "$in": vendors },
-            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
+            m.field_or_none(Fact::Vendor): { "$in": any },
+            m.field_or_none(Fact::CreatedAt): between(from, to),
         };
         if numbered_only {
-            filter.insert("order_number", doc! { "$type": "string" });
+            filter.insert(m.field_or_none(Fact::OrderNumber), doc! { "$type": "string" });
         }
-        self.count_orders_by("orders_per_vendor", filter, Bson::String("$vendor_id".into())).await
+        self.count_orders_by(m, "orders_per_vendor", filter, vendor_text(m)).await
     }
 
     /// Numbered orders created in `[from, to)`, per vendor and hour of the day in `zone`
@@ -235,14 +274,16 @@ impl Store {
         to: DateTime<Utc>,
         zone: &str,
     ) -> Result<std::collections::HashMap<String, [u64; 24]>, StorageError> {
+        let m = self.marketplace()?;
         let filter = doc! {
-            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
-            "order_number": { "$type": "string" },
-            "vendor_id": { "$type": "string" },
+            m.field_or_none(Fact::CreatedAt): between(from, to),
+            m.field_or_none(Fact::OrderNumber): { "$type": "string" },
+            m.field_or_none(Fact::Vendor): { "$type": ["string", "objectId"] },
         };
-        let hour = doc! { "$toString": { "$hour": { "date": "$created_at", "timezone": zone } } };
-        let key = Bson::Document(doc! { "$concat": ["$vendor_id", "|", hour] });
-        let counts = self.count_orders_by("orders_per_vendor_hour", filter, key).await?;
+        let at = format!("${}", m.field_or_none(Fact::CreatedAt));
+        let hour = doc! { "$toString": { "$hour": { "date": at, "timezone": zone } } };
+        let key = Bson::Document(doc! { "$concat": [vendor_text(m), "|", hour] });
+        let counts = self.count_orders_by(m, "orders_per_vendor_hour", filter, key).await?;
         let mut by_vendor: std::collections::HashMap<String, [u64; 24]> = Default::default();
         for (key, n) in counts {
             if let Some((vendor, hour)) = key.rsplit_once('|')
@@ -263,18 +304,18 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<String>, StorageError> {
         use futures::TryStreamExt;
-        let filter = doc! {
-            "vendor_id": vendor,
-            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
-            "order_number": { "$type": "string" },
-        };
-        let orders = self.collection(super::names::ORDERS);
+        let m = self.marketplace()?;
+        let number = m.field_or_none(Fact::OrderNumber);
+        let mut filter = m.matching(Fact::Vendor, vendor);
+        filter.insert(m.field_or_none(Fact::CreatedAt), between(from, to));
+        filter.insert(number, doc! { "$type": "string" });
+        let orders = m.orders();
         let limit = i64::from(crate::domain::ids::MAX_DAILY_SEQUENCE) + 1_000;
         let docs: Vec<Document> = self
-            .run("numbers_held", super::names::ORDERS, async {
+            .run_in(m, "numbers_held", super::names::ORDERS, async {
                 orders
                     .find(filter)
-                    .projection(doc! { "_id": 0, "order_number": 1 })
+                    .projection(doc! { "_id": 0, number: 1 })
                     .limit(limit)
                     .max_time(self.op_timeout)
                     .await?
@@ -282,7 +323,7 @@ impl Store {
                     .await
             })
             .await?;
-        Ok(docs.iter().filter_map(|d| d.get_str("order_number").ok().map(str::to_owned)).collect())
+        Ok(docs.iter().filter_map(|d| d.get_str(number).ok().map(str::to_owned)).collect())
     }
 
     /// One vendor's numbered orders per day (`YYYYMMDD` in `time_zone`) in `[from, to)`.
@@ -293,27 +334,28 @@ impl Store {
         to: DateTime<Utc>,
         time_zone: &str,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
-        let filter = doc! {
-            "vendor_id": vendor,
-            "created_at": { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) },
-            "order_number": { "$type": "string" },
-        };
-        let day = doc! { "$dateToString": { "format": "%Y%m%d", "date": "$created_at", "timezone": time_zone } };
-        self.count_orders_by("vendor_orders_per_day", filter, Bson::Document(day)).await
+        let m = self.marketplace()?;
+        let mut filter = m.matching(Fact::Vendor, vendor);
+        filter.insert(m.field_or_none(Fact::CreatedAt), between(from, to));
+        filter.insert(m.field_or_none(Fact::OrderNumber), doc! { "$type": "string" });
+        let at = format!("${}", m.field_or_none(Fact::CreatedAt));
+        let day = doc! { "$dateToString": { "format": "%Y%m%d", "date": at, "timezone": time_zone } };
+        self.count_orders_by(m, "vendor_orders_per_day", filter, Bson::Document(day)).await
     }
 
     /// Orders matching `filter`, counted per value of `key` (an aggregation expression).
     async fn count_orders_by(
         &self,
+        market: &SourceDb,
         op: &'static str,
         filter: Document,
         key: Bson,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
         use futures::TryStreamExt;
         let pipeline = vec![doc! { "$match": filter }, doc! { "$group": { "_id": key, "n": { "$sum": 1 } } }];
-        let orders = self.collection(super::names::ORDERS);
+        let orders = market.orders();
         let groups: Vec<Document> = self
-            .run(op, super::names::ORDERS, async {
+            .run_in(market, op, super::names::ORDERS, async {
                 orders.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
             })
             .await?;

@@ -12,8 +12,19 @@ use mongodb::{
     options::Hint,
 };
 
-use super::{StorageError, Store, names::ORDERS};
+use futures::TryStreamExt;
+use mongodb::bson::oid::ObjectId;
+
+use super::{StorageError, Store, names::ORDERS, sources::SourceDb};
+use crate::config::Fact;
 use crate::domain::ids::OrderId;
+
+/// The display forms of a bot's orders kept in its own database (a configured source):
+/// `{_id: order_id, display_id, created_at}` in orderdesk's database, never in the bot's.
+pub const BOT_DISPLAY_IDS: &str = "bot_display_ids";
+
+/// Orders read per batch when deriving display forms.
+const DERIVE_BATCH: i64 = 5_000;
 
 /// Small bookkeeping documents of background work: `{_id: "display_ids", through}`.
 pub const SWEEPS: &str = "sweeps";
@@ -45,6 +56,10 @@ impl Store {
     /// UUID `order_id`; only those created at or after `since` when given. Returns how many.
     /// `limit` bounds the wait: a first pass over all history may take minutes.
     pub async fn fill_display_ids(&self, since: Option<DateTime<Utc>>, limit: Duration) -> Result<u64, StorageError> {
+        let bot = self.bot()?;
+        if !bot.is_own() {
+            return self.derive_display_ids(bot, since, limit).await;
+        }
         let mut filter = doc! {
             "display_id": { "$in": [Bson::Null, ""] },
             "order_id": { "$regex": has_display_form() },
@@ -85,6 +100,11 @@ const RESUME: &str = "display_ids_resume";
 impl Store {
     /// Fills `display_id` on these orders where it is blank (as [`Store::fill_display_ids`]).
     pub async fn fill_display_ids_of(&self, keys: &[Bson]) -> Result<u64, StorageError> {
+        let bot = self.bot()?;
+        if !bot.is_own() {
+            let orders = self.bot_order_ids(bot, doc! { "_id": { "$in": keys } }, keys.len() as i64, self.op_timeout);
+            return self.record_display_ids(orders.await?).await;
+        }
         let filter = doc! {
             "_id": { "$in": keys },
             "display_id": { "$in": [Bson::Null, ""] },
@@ -145,5 +165,143 @@ impl Store {
         let filter = doc! { "_id": format!("lease:{name}"), "holder": self.instance() };
         let update = doc! { "$set": { "until": BsonTime::now() } };
         self.run("release_lease", SWEEPS, sweeps.update_one(filter, update)).await.map(drop)
+    }
+}
+
+impl Store {
+    /// The order IDs whose derived display form matches `filter` (on `display_id`), for a bot
+    /// whose orders live in its own database.
+    pub(crate) async fn order_ids_of_display(&self, filter: Document) -> Result<Vec<String>, StorageError> {
+        let derived = self.collection(BOT_DISPLAY_IDS);
+        let found: Vec<Document> = self
+            .run("find_display_ids", BOT_DISPLAY_IDS, async {
+                derived
+                    .find(filter)
+                    .projection(doc! { "_id": 1 })
+                    .max_time(self.op_timeout)
+                    .limit(super::orders::LOOKUP_LIMIT)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(found.iter().filter_map(|d| d.get_str("_id").ok().map(str::to_owned)).collect())
+    }
+
+    /// Reads the bot's orders inserted since `since` (all, the first time) by their `_id`
+    /// (an ObjectId holds its insert time, and the `_id` index is the one index every
+    /// collection has) and records the display form of each in orderdesk's database.
+    async fn derive_display_ids(
+        &self,
+        bot: &SourceDb,
+        since: Option<DateTime<Utc>>,
+        limit: Duration,
+    ) -> Result<u64, StorageError> {
+        let deadline = std::time::Instant::now() + limit;
+        let mut after: Option<ObjectId> = since.map(|t| {
+            let mut bytes = [0u8; 12];
+            bytes[..4].copy_from_slice(&(t.timestamp().max(0) as u32).to_be_bytes());
+            ObjectId::from_bytes(bytes)
+        });
+        let mut recorded = 0;
+        loop {
+            let filter = match after {
+                Some(oid) => doc! { "_id": { "$gte": oid } },
+                None => doc! {},
+            };
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StorageError::Timeout { op: "derive_display_ids", ms: limit.as_millis() });
+            }
+            let batch = self.bot_order_ids(bot, filter, DERIVE_BATCH, left).await?;
+            let last = batch.last().and_then(|(key, ..)| key.as_object_id());
+            let full = batch.len() as i64 == DERIVE_BATCH;
+            recorded += self.record_display_ids(batch).await?;
+            match last {
+                // `$gte` meets the last one again: past it, by one.
+                Some(oid) if full && Some(oid) != after => after = Some(oid),
+                _ => return Ok(recorded),
+            }
+        }
+    }
+
+    /// `(_id, order_id, created_at)` of the bot's orders matching `filter`, by `_id`.
+    async fn bot_order_ids(
+        &self,
+        bot: &SourceDb,
+        filter: Document,
+        limit: i64,
+        time: Duration,
+    ) -> Result<Vec<(Bson, String, Option<DateTime<Utc>>)>, StorageError> {
+        let Some(order_id) = bot.field(Fact::OrderId) else { return Ok(Vec::new()) };
+        let created = bot.field_or_none(Fact::CreatedAt);
+        let orders = bot.orders();
+        let docs: Vec<Document> = self
+            .run_gated(&bot.gate, "read_bot_order_ids", ORDERS, time, async {
+                orders
+                    .find(filter)
+                    .projection(doc! { order_id: 1, created: 1 })
+                    .sort(doc! { "_id": 1 })
+                    .limit(limit)
+                    .max_time(time)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let id = d.get_str(order_id).ok()?.to_owned();
+                let at = bot.time_of(&d, Fact::CreatedAt);
+                Some((d.get("_id")?.clone(), id, at))
+            })
+            .collect())
+    }
+
+    /// Records the display form of each order that has one and is not yet recorded.
+    async fn record_display_ids(
+        &self,
+        orders: Vec<(Bson, String, Option<DateTime<Utc>>)>,
+    ) -> Result<u64, StorageError> {
+        let forms: Vec<Document> = orders
+            .into_iter()
+            .filter_map(|(_, id, at)| {
+                let display = OrderId::parse(&id).ok()?.display_id().to_string();
+                let mut d = doc! { "_id": id, "display_id": display };
+                if let Some(at) = at {
+                    d.insert("created_at", BsonTime::from_millis(at.timestamp_millis()));
+                }
+                Some(d)
+            })
+            .collect();
+        if forms.is_empty() {
+            return Ok(0);
+        }
+        let derived = self.collection(BOT_DISPLAY_IDS);
+        let ids: Vec<&Bson> = forms.iter().filter_map(|d| d.get("_id")).collect();
+        let known: Vec<Document> = self
+            .run("read_display_ids", BOT_DISPLAY_IDS, async {
+                derived
+                    .find(doc! { "_id": { "$in": ids } })
+                    .projection(doc! { "_id": 1 })
+                    .max_time(self.op_timeout)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        let known: std::collections::HashSet<&str> = known.iter().filter_map(|d| d.get_str("_id").ok()).collect();
+        let new: Vec<&Document> =
+            forms.iter().filter(|d| !d.get_str("_id").is_ok_and(|id| known.contains(id))).collect();
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let count = new.len() as u64;
+        // Another process may record some of the same at once: its copy is the same.
+        match self.run("record_display_ids", BOT_DISPLAY_IDS, derived.insert_many(new).ordered(false)).await {
+            Ok(_) | Err(StorageError::DuplicateKey { .. }) => Ok(count),
+            Err(e) => Err(e),
+        }
     }
 }

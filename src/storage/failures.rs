@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::{TryStreamExt, future::join_all};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 
-use super::{StorageError, Store, names::FAILURE_FIGURES, names::ORDERS, values::count};
+use super::{StorageError, Store, names::FAILURE_FIGURES, names::ORDERS, sources::SourceDb, values::count};
+use crate::config::Fact;
 use crate::domain::{
     failures::{DayFigures, GroupCount},
     ids::OrderId,
@@ -29,14 +30,22 @@ fn figures_id(zone: &str, day: NaiveDate) -> String {
     format!("{zone}|{}", day.format("%Y-%m-%d"))
 }
 
-/// ID scheme of an order, as the list filter names them.
-fn scheme_expr() -> Document {
+/// `$field` of `fact` in a source's orders, for an aggregation expression.
+fn path(source: &SourceDb, fact: Fact) -> String {
+    format!("${}", source.field_or_none(fact))
+}
+
+/// ID scheme of an order, as the list filter names them. A marketplace that keeps no
+/// order_id names its orders by number: "other" there, never "order_id missing".
+fn scheme_expr(source: &SourceDb) -> Document {
+    let (number, id) = (path(source, Fact::OrderNumber), path(source, Fact::OrderId));
+    let missing = if source.field(Fact::OrderId).is_some() { "order_id missing" } else { "other" };
     doc! { "$switch": {
         "branches": [
-            { "case": { "$eq": [ { "$type": "$order_number" }, "string" ] }, "then": "BB" },
-            { "case": { "$in": [ { "$ifNull": [ "$order_id", "" ] }, [ "" ] ] }, "then": "order_id missing" },
-            { "case": { "$regexMatch": { "input": { "$toString": "$order_id" }, "regex": OrderId::ORD_PATTERN } }, "then": "ORD" },
-            { "case": { "$regexMatch": { "input": { "$toString": "$order_id" }, "regex": OrderId::UUID_PATTERN } }, "then": "UUID" },
+            { "case": { "$eq": [ { "$type": &number }, "string" ] }, "then": "BB" },
+            { "case": { "$in": [ { "$ifNull": [ &id, "" ] }, [ "" ] ] }, "then": missing },
+            { "case": { "$regexMatch": { "input": { "$toString": &id }, "regex": OrderId::ORD_PATTERN } }, "then": "ORD" },
+            { "case": { "$regexMatch": { "input": { "$toString": &id }, "regex": OrderId::UUID_PATTERN } }, "then": "UUID" },
         ],
         "default": "other",
     } }
@@ -107,45 +116,66 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<DayFigures>, StorageError> {
         let created = doc! { "$gte": BsonTime::from_millis(start.timestamp_millis()), "$lt": BsonTime::from_millis(end.timestamp_millis()) };
-        let day = doc! { "$dateToString": { "format": "%Y-%m-%d", "date": "$created_at", "timezone": zone } };
-        let groups = vec![
-            doc! { "$match": { "created_at": created.clone() } },
-            doc! { "$group": {
-                "_id": {
-                    "d": day.clone(),
-                    "status": { "$cond": [ { "$eq": [ { "$type": "$status" }, "string" ] }, "$status", Bson::Null ] },
-                    "vendor": { "$cond": [ { "$eq": [ { "$type": "$vendor_id" }, "string" ] }, "$vendor_id", Bson::Null ] },
-                    "scheme": scheme_expr(),
-                },
-                "orders": { "$sum": 1 },
-            } },
-        ];
-        let completion = vec![
-            doc! { "$match": { "created_at": created, "status": "completed", "completed_at": { "$type": "date" } } },
-            doc! { "$project": { "d": day, "minutes": { "$floor": { "$divide": [ { "$subtract": [ "$completed_at", "$created_at" ] }, 60_000 ] } } } },
-            doc! { "$match": { "minutes": { "$gte": 0 } } },
-            doc! { "$group": { "_id": { "d": "$d", "minutes": "$minutes" }, "orders": { "$sum": 1 } } },
-        ];
-        let orders = self.collection(ORDERS);
-        let aggregate = |name: &'static str, pipeline: Vec<Document>| {
-            let orders = orders.clone();
-            self.run_for(name, ORDERS, COMPUTE_TIMEOUT, async move {
-                orders
-                    .aggregate(pipeline)
-                    .max_time(COMPUTE_TIMEOUT)
-                    .allow_disk_use(true)
-                    .await?
-                    .try_collect::<Vec<Document>>()
-                    .await
-            })
+        let pipelines = |s: &SourceDb| {
+            let at = path(s, Fact::CreatedAt);
+            let day = doc! { "$dateToString": { "format": "%Y-%m-%d", "date": &at, "timezone": zone } };
+            let (status, vendor) = (path(s, Fact::Status), path(s, Fact::Vendor));
+            let groups = vec![
+                doc! { "$match": { s.field_or_none(Fact::CreatedAt): created.clone() } },
+                doc! { "$group": {
+                    "_id": {
+                        "d": day.clone(),
+                        "status": { "$cond": [ { "$eq": [ { "$type": &status }, "string" ] }, &status, Bson::Null ] },
+                        // Mongoose refers to the vendor by ObjectId: its hex is the vendor's name here.
+                        "vendor": { "$cond": [ { "$in": [ { "$type": &vendor }, ["string", "objectId"] ] }, { "$toString": &vendor }, Bson::Null ] },
+                        "scheme": scheme_expr(s),
+                    },
+                    "orders": { "$sum": 1 },
+                } },
+            ];
+            let completed = if s.is_own() || s.kind == Some(crate::domain::orders::Source::ShippingBot) {
+                "completed_at"
+            } else {
+                "completedAt"
+            };
+            let completion = vec![
+                doc! { "$match": { s.field_or_none(Fact::CreatedAt): created.clone(), s.field_or_none(Fact::Status): "completed", completed: { "$type": "date" } } },
+                doc! { "$project": { "d": day, "minutes": { "$floor": { "$divide": [ { "$subtract": [ format!("${completed}"), &at ] }, 60_000 ] } } } },
+                doc! { "$match": { "minutes": { "$gte": 0 } } },
+                doc! { "$group": { "_id": { "d": "$d", "minutes": "$minutes" }, "orders": { "$sum": 1 } } },
+            ];
+            (groups, completion)
         };
-        // `join!`, not `try_join!`: one failing must not drop the other half way through the
-        // driver (see `PoolGate`).
-        let (group_rows, completion_rows) = futures::join!(
-            aggregate("failure_figures.groups", groups),
-            aggregate("failure_figures.completion", completion)
-        );
-        let (group_rows, completion_rows) = (group_rows?, completion_rows?);
+        let aggregate = |s: &SourceDb, name: &'static str, pipeline: Vec<Document>| {
+            let orders = s.orders();
+            let gate = s.gate.clone();
+            async move {
+                self.run_gated(&gate, name, ORDERS, COMPUTE_TIMEOUT, async move {
+                    orders
+                        .aggregate(pipeline)
+                        .max_time(COMPUTE_TIMEOUT)
+                        .allow_disk_use(true)
+                        .await?
+                        .try_collect::<Vec<Document>>()
+                        .await
+                })
+                .await
+            }
+        };
+        // `join_all`, not `try_join_all`: one failing must not drop the others half way through
+        // the driver (see `PoolGate`). Every source at once, both halves each.
+        let runs = self.sources().iter().map(|s| {
+            let (groups, completion) = pipelines(s);
+            futures::future::join(
+                aggregate(s, "failure_figures.groups", groups),
+                aggregate(s, "failure_figures.completion", completion),
+            )
+        });
+        let (mut group_rows, mut completion_rows) = (Vec::new(), Vec::new());
+        for (groups, completion) in join_all(runs).await {
+            group_rows.extend(groups?);
+            completion_rows.extend(completion?);
+        }
 
         let mut figures: Vec<DayFigures> = first
             .iter_days()
@@ -161,13 +191,25 @@ impl Store {
             if let Some(i) = slot(&figures, key) {
                 let mut g = group_from_bson(key);
                 g.orders = count(row.get("orders"));
-                figures[i].groups.push(g);
+                // The same group may come from two sources (a status both systems use).
+                match figures[i]
+                    .groups
+                    .iter_mut()
+                    .find(|h| (&h.status, &h.vendor, &h.scheme) == (&g.status, &g.vendor, &g.scheme))
+                {
+                    Some(h) => h.orders += g.orders,
+                    None => figures[i].groups.push(g),
+                }
             }
         }
         for row in &completion_rows {
             let Ok(key) = row.get_document("_id") else { continue };
             if let Some(i) = slot(&figures, key) {
-                figures[i].completion_minutes.push((count(key.get("minutes")), count(row.get("orders"))));
+                let (minutes, orders) = (count(key.get("minutes")), count(row.get("orders")));
+                match figures[i].completion_minutes.iter_mut().find(|(m, _)| *m == minutes) {
+                    Some((_, n)) => *n += orders,
+                    None => figures[i].completion_minutes.push((minutes, orders)),
+                }
             }
         }
         for f in &mut figures {
@@ -212,17 +254,20 @@ impl Store {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<crate::domain::failures::RefundCandidate>, StorageError> {
-        let orders = self.collection(ORDERS);
+        // Payments are the bot's: its orders are the ones that can be paid and failed.
+        let bot = self.bot()?;
+        let orders = bot.orders();
+        let (created, order_id) = (bot.field_or_none(Fact::CreatedAt), bot.field_or_none(Fact::OrderId));
         let pipeline = vec![
             doc! { "$match": {
-                "status": "failed",
-                "created_at": { "$gte": BsonTime::from_millis(since.timestamp_millis()) },
-                "order_id": { "$type": "string" },
+                bot.field_or_none(Fact::Status): "failed",
+                created: { "$gte": BsonTime::from_millis(since.timestamp_millis()) },
+                order_id: { "$type": "string" },
                 "refund_status": { "$nin": REFUNDED.to_vec() },
             } },
-            doc! { "$sort": { "created_at": -1, "_id": -1 } },
+            doc! { "$sort": { created: -1, "_id": -1 } },
             doc! { "$lookup": {
-                "from": super::names::PAYMENTS, "localField": "order_id", "foreignField": "order_id",
+                "from": &bot.collections().payments, "localField": order_id, "foreignField": "order_id",
                 "pipeline": [ { "$match": { "status": { "$in": PAID.to_vec() } } }, { "$limit": 20 } ],
                 "as": "_od_paid",
             } },
@@ -230,7 +275,7 @@ impl Store {
             doc! { "$limit": limit as i64 + 1 },
         ];
         let docs: Vec<Document> = self
-            .run("refund_candidates", ORDERS, async {
+            .run_in(bot, "refund_candidates", ORDERS, async {
                 orders.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
             })
             .await?;
@@ -253,7 +298,7 @@ impl Store {
                     currency,
                     failure_reason: d.get_str("failure_reason").ok().filter(|s| !s.is_empty()).map(str::to_owned),
                     failed_at: super::values::datetime(d.get("failed_at")),
-                    order: super::orders::summary_from_document(&d),
+                    order: bot.summary(&d),
                 }
             })
             .collect())

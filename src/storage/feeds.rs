@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use mongodb::bson::{Bson, Document, doc};
 
-use super::{
-    StorageError, Store,
-    names::{COUNTERS, ORDERS},
-};
+use super::{StorageError, Store};
 
 /// Changes as the database reports them: only the changed documents' keys.
 pub struct ChangeFeed {
@@ -89,22 +86,23 @@ impl Store {
     /// The feed of new orders (inserts only), from `resume` when given.
     pub async fn watch_order_inserts(&self, resume: Option<Bson>) -> Result<ChangeFeed, FeedError> {
         let pipeline = [doc! { "$match": { "operationType": "insert" } }];
-        self.watch(ORDERS, pipeline, resume).await
+        let orders = self.bot().map_err(FeedError::Storage)?.orders();
+        self.watch(orders, pipeline, resume).await
     }
 
     /// The feed of counter changes (every write to `ordercounters`), from now on.
     pub async fn watch_counters(&self) -> Result<ChangeFeed, FeedError> {
-        self.watch(COUNTERS, [], None).await
+        let counters = self.marketplace().map_err(FeedError::Storage)?.counters();
+        self.watch(counters, [], None).await
     }
 
     async fn watch<const N: usize>(
         &self,
-        collection: &'static str,
+        watched: mongodb::Collection<Document>,
         pipeline: [Document; N],
         resume: Option<Bson>,
     ) -> Result<ChangeFeed, FeedError> {
         let token = resume.and_then(|t| mongodb::bson::from_bson::<mongodb::change_stream::event::ResumeToken>(t).ok());
-        let watched = self.collection(collection);
         let open = watched.watch().pipeline(pipeline).resume_after(token);
         let limit = self.op_timeout + super::HUNG_AFTER;
         match tokio::time::timeout(limit, std::future::IntoFuture::into_future(open)).await {

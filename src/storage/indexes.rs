@@ -20,6 +20,9 @@ use super::{
 pub const ORDER_ID_INDEX: &str = "order_id_1";
 pub const ORDER_NUMBER_INDEX: &str = "order_number_1";
 
+/// The collections a configured source holds (in the single-database deployment, orderdesk's).
+pub const SOURCE_COLLECTIONS: [&str; 5] = [ORDERS, SESSIONS, PAYMENTS, PENDING_ORDERS, COUNTERS];
+
 /// One index orderdesk expects.
 #[derive(Debug, Clone)]
 pub struct ExpectedIndex {
@@ -140,6 +143,12 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             purpose: "one fresh ID per renamed duplicate, so a resumed migration reuses it",
         },
         plain(ALIASES, "old_order_id_1", doc! { "old_order_id": 1 }, "finding an order by the ID it had before"),
+        plain(
+            super::display_ids::BOT_DISPLAY_IDS,
+            "display_id_1",
+            doc! { "display_id": 1 },
+            "lookup by ORD-A3F8D2 when the bot's orders live in its own database",
+        ),
         plain(RUNS, "started_at_-1", doc! { "started_at": -1 }, "the maintenance page's list of runs"),
         plain(STAFF_SESSIONS, "expires_at_1", doc! { "expires_at": 1 }, "sweeping expired sessions"),
         plain(STAFF_SESSIONS, "email_1", doc! { "email": 1 }, "ending a disabled account's sessions"),
@@ -203,7 +212,13 @@ impl Store {
             tracing::warn!(error = %e, "could not create the capped slow_queries collection");
         }
         let mut outcomes = Vec::new();
+        // A configured source's collections are the system's own: orderdesk never builds
+        // indexes there at start-up (an admin may, from /maintenance).
+        let own = self.sources().iter().any(super::sources::SourceDb::is_own);
         for index in expected_indexes() {
+            if !own && SOURCE_COLLECTIONS.contains(&index.collection) {
+                continue;
+            }
             let coll = self.collection(index.collection);
             // Building an index over millions of orders takes longer than a lookup may.
             let build = |stand_in| {

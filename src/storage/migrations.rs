@@ -219,8 +219,20 @@ pub struct BulkOutcome {
 }
 
 impl Store {
+    /// The migrations walk orderdesk's own `orders`: with configured sources they would find
+    /// nothing there, so they say so instead of reporting "nothing to fix".
+    fn own_orders_only(&self) -> Result<(), StorageError> {
+        if self.sources().iter().any(super::sources::SourceDb::is_own) {
+            return Ok(());
+        }
+        Err(StorageError::Unavailable(
+            "the order migrations run on a single-database deployment only; with [orderdesk.sources] configured they are not available yet".into(),
+        ))
+    }
+
     /// How many orders a selection holds now.
     pub async fn count_selection(&self, selection: Selection) -> Result<u64, StorageError> {
+        self.own_orders_only()?;
         let orders = self.collection(ORDERS);
         self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(selection.filter()).max_time(BULK)).await
     }
@@ -232,6 +244,7 @@ impl Store {
         after: Option<&OrderKey>,
         limit: u32,
     ) -> Result<Vec<LegacyOrder>, StorageError> {
+        self.own_orders_only()?;
         let mut filter = selection.filter();
         if let Some(after) = after {
             filter = doc! { "$and": [ filter, { "_id": { "$gt": after.0.clone() } } ] };
@@ -265,6 +278,7 @@ impl Store {
     /// Every `order_id` (non-empty text) held by more than one order, in order, with how
     /// many orders hold it.
     pub async fn duplicate_order_ids(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        self.own_orders_only()?;
         let orders = self.collection(ORDERS);
         let pipeline = vec![
             doc! { "$match": { "order_id": { "$type": "string", "$ne": "" } } },

@@ -23,6 +23,7 @@ pub mod number_lanes;
 pub mod orders;
 pub mod payments;
 pub mod sessions;
+pub mod sources;
 pub mod staff;
 pub mod traces;
 pub(crate) mod values;
@@ -154,6 +155,9 @@ mod tests {
         let bulk = "InsertManyError { write_errors: Some([IndexedWriteError { index: 79, code: 11000, message: \"E11000 duplicate key error collection: db.orders index: order_number_1 dup key";
         assert_eq!(super::duplicate_index(bulk).as_deref(), Some("order_number_1"));
         assert_eq!(super::duplicate_index("something else"), None);
+        assert_eq!(super::duplicate_field(single), Some("order_id"));
+        let camel = "E11000 duplicate key error collection: bitesbay.orders index: orderNumber_unique dup key: { orderNumber: \"BB-1\" }";
+        assert_eq!(super::duplicate_field(camel), Some("orderNumber"));
     }
 }
 
@@ -197,6 +201,26 @@ fn duplicate_index(message: &str) -> Option<String> {
     let e11000 = &message[message.find("E11000")?..];
     let rest = &e11000[e11000.find(" index: ")? + " index: ".len()..];
     rest.split_whitespace().next().map(str::to_owned)
+}
+
+/// The field an E11000 message names (`… dup key: { order_id: "…" }`): a system's own
+/// indexes may have any name, the field is what tells which value clashed.
+pub(crate) fn duplicate_field(message: &str) -> Option<&str> {
+    let e11000 = &message[message.find("E11000")?..];
+    let rest = &e11000[e11000.find("dup key: { ")? + "dup key: { ".len()..];
+    rest.split(':').next().map(str::trim).filter(|f| !f.is_empty())
+}
+
+/// A client for one cluster, with orderdesk's bounds.
+async fn client_for(settings: &Settings, uri: &str, setting: &str) -> Result<Client, StorageError> {
+    let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+        StorageError::Unavailable(format!("cannot use {setting} {}: {}", redact_uri(uri), first_line(&e.to_string())))
+    })?;
+    options.app_name = Some("orderdesk".into());
+    options.server_selection_timeout = Some(settings.server_selection_timeout);
+    options.connect_timeout = Some(settings.server_selection_timeout);
+    options.max_pool_size = Some(POOL_SIZE);
+    Client::with_options(options).map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))
 }
 
 /// E11000, however the driver wraps it (single write, bulk write, command).
@@ -312,34 +336,47 @@ pub struct Store {
     sessions: std::sync::Arc<staff::SessionCache>,
     /// Whether any order was ever renamed (see `orders::AliasFlag`).
     aliases: std::sync::Arc<orders::AliasFlag>,
+    /// Where the orders are read from: the configured systems, or orderdesk's own database.
+    sources: std::sync::Arc<Vec<sources::SourceDb>>,
 }
 
 impl Store {
     /// Builds the client. No I/O happens here: the driver connects lazily and keeps
     /// reconnecting in the background, so the app starts (and recovers) without mongod.
     pub async fn connect(settings: &Settings) -> Result<Self, StorageError> {
-        let mut options = ClientOptions::parse(&settings.mongodb_uri).await.map_err(|e| {
-            StorageError::Unavailable(format!(
-                "cannot use MONGODB_URI {}: {}",
-                redact_uri(&settings.mongodb_uri),
-                first_line(&e.to_string())
-            ))
-        })?;
-        options.app_name = Some("orderdesk".into());
-        options.server_selection_timeout = Some(settings.server_selection_timeout);
-        options.connect_timeout = Some(settings.server_selection_timeout);
-        options.max_pool_size = Some(POOL_SIZE);
-        let client =
-            Client::with_options(options).map_err(|e| StorageError::Unavailable(first_line(&e.to_string())))?;
+        let client = client_for(settings, &settings.mongodb_uri, "MONGODB_URI").await?;
         let db = client.database(&settings.database);
+        let gate = std::sync::Arc::new(PoolGate::new(POOL_SIZE));
+        // One client (and gate) per cluster: a source on a cluster that is down fills only
+        // its own places, and the other source's pages keep theirs.
+        let mut clients: Vec<(String, Client, std::sync::Arc<PoolGate>)> =
+            vec![(settings.mongodb_uri.clone(), client.clone(), gate.clone())];
+        let mut sources = Vec::new();
+        for source in &settings.sources {
+            let uri = source.uri.as_deref().unwrap_or(&settings.mongodb_uri);
+            let (client, gate) = match clients.iter().find(|(u, ..)| u == uri) {
+                Some((_, c, g)) => (c.clone(), g.clone()),
+                None => {
+                    let c = client_for(settings, uri, "a source's uri").await?;
+                    let g = std::sync::Arc::new(PoolGate::new(POOL_SIZE));
+                    clients.push((uri.to_owned(), c.clone(), g.clone()));
+                    (c, g)
+                }
+            };
+            sources.push(sources::SourceDb::configured(source, client.database(&source.database), gate));
+        }
+        if sources.is_empty() {
+            sources.push(sources::SourceDb::own(db.clone(), gate.clone()));
+        }
         Ok(Self {
+            sources: std::sync::Arc::new(sources),
             client,
             db,
             op_timeout: settings.operation_timeout,
             slow: settings.slow_query,
             zone: settings.time_zone,
             metrics: std::sync::Arc::default(),
-            gate: std::sync::Arc::new(PoolGate::new(POOL_SIZE)),
+            gate,
             instance: instance_name().into(),
             failover_wait: settings.failover_wait,
             sessions: std::sync::Arc::default(),
@@ -355,12 +392,13 @@ impl Store {
 
     /// The same server, another database (tests and benchmarks use one each).
     pub fn with_database(&self, name: &str) -> Self {
-        Self {
-            db: self.client.database(name),
-            sessions: std::sync::Arc::default(),
-            aliases: std::sync::Arc::default(),
-            ..self.clone()
-        }
+        let db = self.client.database(name);
+        let sources = if self.sources.iter().any(sources::SourceDb::is_own) {
+            std::sync::Arc::new(vec![sources::SourceDb::own(db.clone(), self.gate.clone())])
+        } else {
+            self.sources.clone()
+        };
+        Self { sources, db, sessions: std::sync::Arc::default(), aliases: std::sync::Arc::default(), ..self.clone() }
     }
 
     /// Which orderdesk process this is, among those sharing the database: in lane and lock
@@ -381,6 +419,39 @@ impl Store {
         self.db.collection(name)
     }
 
+    /// The systems orders are read from (one: orderdesk's own database, when none is configured).
+    pub fn sources(&self) -> &[sources::SourceDb] {
+        &self.sources
+    }
+
+    /// The source that holds orders of `kind`, or an error saying none is configured.
+    pub(crate) fn source_of(&self, kind: crate::domain::orders::Source) -> Result<&sources::SourceDb, StorageError> {
+        self.sources.iter().find(|s| s.holds(kind)).ok_or_else(|| {
+            StorageError::Unavailable(format!("no {} source is configured in [orderdesk.sources]", kind.code()))
+        })
+    }
+
+    /// The bot's database: its sessions, payments and pending orders.
+    pub(crate) fn bot(&self) -> Result<&sources::SourceDb, StorageError> {
+        self.source_of(crate::domain::orders::Source::ShippingBot)
+    }
+
+    /// The marketplace's database: its `ordercounters`.
+    pub(crate) fn marketplace(&self) -> Result<&sources::SourceDb, StorageError> {
+        self.source_of(crate::domain::orders::Source::Marketplace)
+    }
+
+    /// [`Store::run`] on a source's cluster (its own gate).
+    pub(crate) async fn run_in<T>(
+        &self,
+        source: &sources::SourceDb,
+        op: &'static str,
+        collection: &'static str,
+        fut: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StorageError> {
+        self.run_gated(&source.gate, op, collection, self.op_timeout, fut).await
+    }
+
     /// Runs one database operation: bounded by the operation timeout, timed, slow ones logged.
     pub(crate) async fn run<T>(
         &self,
@@ -399,13 +470,24 @@ impl Store {
         limit: Duration,
         fut: impl IntoFuture<Output = mongodb::error::Result<T>>,
     ) -> Result<T, StorageError> {
+        self.run_gated(&self.gate, op, collection, limit, fut).await
+    }
+
+    pub(crate) async fn run_gated<T>(
+        &self,
+        gate: &PoolGate,
+        op: &'static str,
+        collection: &'static str,
+        limit: Duration,
+        fut: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StorageError> {
         let started = Instant::now();
         // Waiting for a place is bounded by `limit` and safe to abandon. The driver's own work
         // is bounded by the driver and the server (server selection and connect timeouts,
         // `maxTimeMS` on every read), and is *not* cut off at `limit`: a future dropped inside
         // the driver leaves an abandoned checkout in its queue (see [`PoolGate`]). Only a
         // server that stops answering altogether is given up on, after [`HUNG_AFTER`] more.
-        let outcome = match self.gate.enter(started + limit).await {
+        let outcome = match gate.enter(started + limit).await {
             None => Err(StorageError::Timeout { op, ms: limit.as_millis() }),
             Some(_permit) => match tokio::time::timeout_at(started + limit + HUNG_AFTER, fut.into_future()).await {
                 Ok(Ok(value)) => Ok(value),
@@ -447,10 +529,37 @@ impl Store {
     where
         F: IntoFuture<Output = mongodb::error::Result<T>>,
     {
+        self.retrying_gated(&self.gate, op, collection, attempt).await
+    }
+
+    /// [`Store::run_retrying`] on a source's cluster.
+    pub(crate) async fn run_retrying_in<T, F>(
+        &self,
+        source: &sources::SourceDb,
+        op: &'static str,
+        collection: &'static str,
+        attempt: impl Fn() -> F,
+    ) -> Result<T, StorageError>
+    where
+        F: IntoFuture<Output = mongodb::error::Result<T>>,
+    {
+        self.retrying_gated(&source.gate, op, collection, attempt).await
+    }
+
+    async fn retrying_gated<T, F>(
+        &self,
+        gate: &PoolGate,
+        op: &'static str,
+        collection: &'static str,
+        attempt: impl Fn() -> F,
+    ) -> Result<T, StorageError>
+    where
+        F: IntoFuture<Output = mongodb::error::Result<T>>,
+    {
         let deadline = Instant::now() + self.failover_wait;
         let mut pause = Duration::from_millis(50);
         loop {
-            match self.run(op, collection, attempt()).await {
+            match self.run_gated(gate, op, collection, self.op_timeout, attempt()).await {
                 Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
                     self.metrics.retried(op);
                     tokio::time::sleep(pause).await;

@@ -7,12 +7,14 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 use super::{
     StorageError, Store,
     indexes::{ORDER_ID_INDEX, ORDER_NUMBER_INDEX},
-    names::{ALIASES, ORDERS, PAYMENTS, PENDING_ORDERS, SESSIONS},
+    names::{ALIASES, ORDERS},
     payments::payment_from_document,
     sessions::session_from_document,
+    sources::SourceDb,
     values::datetime,
 };
 use crate::{
+    config::Fact,
     domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
     domain::order_filter::{Cursor, OrderFilter, SchemeFilter},
     domain::orders::{OrderDetails, OrderSummary, OrderTimes, PendingRecord, Source},
@@ -30,30 +32,52 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
-    fn to_document(&self, id: &OrderId, now: DateTime<Utc>) -> Document {
-        let now = mongodb::bson::DateTime::from_millis(now.timestamp_millis());
-        let mut d = doc! {
-            "order_id": id.to_string(),
-            "display_id": id.display_id().to_string(),
-            "source": match self.source { Source::ShippingBot => "shipping_bot", Source::Marketplace => "marketplace" },
-            "status": "pending",
-            "created_at": now,
-            "updated_at": now,
+    /// The document as `source` stores an order: orderdesk's own schema (with the derived
+    /// `display_id` and `source`), or the system's own field names and shapes.
+    fn to_document(&self, source: &SourceDb, id: &OrderId, now: DateTime<Utc>) -> Document {
+        let now = BsonTime::from_millis(now.timestamp_millis());
+        let mut d = Document::new();
+        let mut put = |fact: Fact, value: Bson| {
+            if let Some(field) = source.field(fact) {
+                d.insert(field, value);
+            }
         };
+        // Not kept by a Mongoose marketplace (its orders are named by their BB number).
+        put(Fact::OrderId, Bson::String(id.to_string()));
+        put(Fact::Status, "pending".into());
+        put(Fact::CreatedAt, now.into());
+        put(Fact::UpdatedAt, now.into());
         if let Some(t) = self.telegram_id {
-            d.insert("telegram_id", t.0);
+            put(Fact::TelegramId, t.0.into());
         }
+        // Mongoose keeps references as ObjectIds: a hex reference is stored as one there.
+        let reference = |v: &str| match ObjectId::parse_str(v) {
+            Ok(oid) if source.kind == Some(Source::Marketplace) => Bson::ObjectId(oid),
+            _ => Bson::String(v.to_owned()),
+        };
         if let Some(v) = &self.vendor_id {
-            d.insert("vendor_id", v.as_str());
+            put(Fact::Vendor, reference(v.as_str()));
         }
         if let Some(u) = &self.user_id {
-            d.insert("user_id", u.as_str());
+            put(Fact::User, reference(u));
         }
         if let Some(n) = &self.order_number {
-            d.insert("order_number", n.to_string());
+            put(Fact::OrderNumber, n.to_string().into());
         }
         if let Some(a) = self.amount {
-            d.insert("amount", a);
+            put(Fact::Amount, a.into());
+        }
+        if source.is_own() {
+            d.insert("display_id", id.display_id().to_string());
+            d.insert(
+                "source",
+                match self.source {
+                    Source::ShippingBot => "shipping_bot",
+                    Source::Marketplace => "marketplace",
+                },
+            );
+        } else if source.kind == Some(Source::Marketplace) {
+            d.insert("__v", 0);
         }
         d
     }
@@ -84,15 +108,69 @@ pub enum OrderLookup {
     Many(Vec<OrderSummary>),
 }
 
-impl Store {
-    /// Number of orders, from collection metadata (instant at any size).
-    #[tracing::instrument(skip(self))]
-    pub async fn order_count(&self) -> Result<u64, StorageError> {
-        let orders = self.collection(ORDERS);
-        self.run("order_count", ORDERS, orders.estimated_document_count().max_time(self.op_timeout)).await
+/// One stored order and the source it was read from.
+pub(crate) struct Found<'a> {
+    pub source: &'a SourceDb,
+    pub doc: Document,
+}
+
+impl Found<'_> {
+    pub fn summary(&self) -> OrderSummary {
+        self.source.summary(&self.doc)
     }
 
-    /// Inserts one order under the unique indexes; a clash says which.
+    /// Where it falls in the newest-first order every list shares: its time, then its `_id`.
+    fn rank(&self) -> (i64, [u8; 12]) {
+        let created = self.source.time_of(&self.doc, Fact::CreatedAt).map_or(i64::MIN, |t| t.timestamp_millis());
+        let oid = self.doc.get_object_id("_id").map(|o| o.bytes()).unwrap_or([0; 12]);
+        (created, oid)
+    }
+
+    /// The cursor that starts the page after this order.
+    fn cursor(&self) -> Option<Cursor> {
+        let created_ms = match self.doc.get(self.source.field(Fact::CreatedAt)?)? {
+            Bson::DateTime(t) => t.timestamp_millis(),
+            _ => return None,
+        };
+        Some(Cursor { created_ms, oid: self.doc.get_object_id("_id").ok()?.to_hex() })
+    }
+}
+
+/// Newest first across sources (each source's answer is already so).
+fn newest_first(found: &mut [Found<'_>]) {
+    found.sort_by_key(|f| std::cmp::Reverse(f.rank()));
+}
+
+impl Store {
+    /// Runs `per` in every source it gives work for, all at once (one round trip each, in
+    /// parallel), and waits for every one to end: a call is never dropped half way in the
+    /// driver. The first error is the answer.
+    pub(crate) async fn in_each_source<'a, F, Fut>(&'a self, per: F) -> Result<Vec<Found<'a>>, StorageError>
+    where
+        F: Fn(&'a SourceDb) -> Option<Fut>,
+        Fut: Future<Output = Result<Vec<Document>, StorageError>>,
+    {
+        let runs = self.sources().iter().filter_map(|s| per(s).map(|run| async move { (s, run.await) }));
+        let mut found = Vec::new();
+        for (source, docs) in futures::future::join_all(runs).await {
+            found.extend(docs?.into_iter().map(|doc| Found { source, doc }));
+        }
+        Ok(found)
+    }
+
+    /// Number of orders, from collection metadata (instant at any size), over every source.
+    #[tracing::instrument(skip(self))]
+    pub async fn order_count(&self) -> Result<u64, StorageError> {
+        let counts = futures::future::join_all(self.sources().iter().map(|s| async move {
+            let orders = s.orders();
+            self.run_in(s, "order_count", ORDERS, orders.estimated_document_count().max_time(self.op_timeout)).await
+        }))
+        .await;
+        counts.into_iter().sum()
+    }
+
+    /// Inserts one order, into the source of its kind and in that system's shape, under the
+    /// unique indexes; a clash says which.
     #[tracing::instrument(skip(self, order, now), fields(order_id = %id))]
     pub async fn insert_order(
         &self,
@@ -100,83 +178,107 @@ impl Store {
         order: &NewOrder,
         now: DateTime<Utc>,
     ) -> Result<(), InsertOrderError> {
-        let orders = self.collection(ORDERS);
+        let source = self.source_of(order.source)?;
+        let orders = source.orders();
         // One `_id` for every try: a try after an election whose first one did land meets
         // that one, and it is recognised as this order rather than stored twice.
-        let own_id = mongodb::bson::oid::ObjectId::new();
-        let mut document = order.to_document(id, now);
+        let own_id = ObjectId::new();
+        let mut document = order.to_document(source, id, now);
         document.insert("_id", own_id);
-        let inserted = self.run_retrying("create_order", ORDERS, || orders.insert_one(document.clone())).await;
+        let inserted =
+            self.run_retrying_in(source, "create_order", ORDERS, || orders.insert_one(document.clone())).await;
         let landed_before = || async {
-            let found =
-                self.run("find_own_order", ORDERS, orders.find_one(doc! { "_id": own_id }).max_time(self.op_timeout));
+            let found = self.run_in(
+                source,
+                "find_own_order",
+                ORDERS,
+                orders.find_one(doc! { "_id": own_id }).max_time(self.op_timeout),
+            );
             matches!(found.await, Ok(Some(_)))
+        };
+        // A system's index may have any name: the clash is told by the field it names.
+        let clash_on = |fact: Fact, index: &Option<String>, message: &str| {
+            let field = source.field(fact);
+            let named = match fact {
+                Fact::OrderId => ORDER_ID_INDEX,
+                _ => ORDER_NUMBER_INDEX,
+            };
+            index.as_deref() == Some(named) || field.is_some_and(|f| super::duplicate_field(message) == Some(f))
         };
         match inserted {
             Ok(_) => Ok(()),
             Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some("_id_") => Ok(()),
             Err(StorageError::DuplicateKey { .. }) if landed_before().await => Ok(()),
-            Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_ID_INDEX) => {
+            Err(StorageError::DuplicateKey { index, message, .. }) if clash_on(Fact::OrderId, &index, &message) => {
                 Err(InsertOrderError::OrderIdTaken(*id))
             }
-            Err(StorageError::DuplicateKey { index, .. }) if index.as_deref() == Some(ORDER_NUMBER_INDEX) => {
+            Err(StorageError::DuplicateKey { index, message, .. }) if clash_on(Fact::OrderNumber, &index, &message) => {
                 Err(InsertOrderError::OrderNumberTaken(order.order_number.map(|n| n.to_string()).unwrap_or_default()))
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// The newest orders, for the home page.
+    /// The newest orders of every source, for the home page.
     #[tracing::instrument(skip(self))]
     pub async fn recent_orders(&self, limit: i64) -> Result<Vec<OrderSummary>, StorageError> {
-        let orders = self.collection(ORDERS);
-        let docs: Vec<Document> = self
-            .run("recent_orders", ORDERS, async {
-                orders
-                    .find(doc! {})
-                    .max_time(self.op_timeout)
-                    .sort(doc! { "created_at": -1 })
-                    .limit(limit)
-                    .await?
-                    .try_collect()
-                    .await
+        let mut found = self
+            .in_each_source(|s| {
+                let sort = doc! { s.field_or_none(Fact::CreatedAt): -1 };
+                Some(self.find_in(s, "recent_orders", doc! {}, sort, limit))
             })
             .await?;
-        Ok(docs.iter().map(summary_from_document).collect())
+        newest_first(&mut found);
+        Ok(found.iter().take(limit as usize).map(Found::summary).collect())
     }
 
-    /// Orders matching one parsed key, newest first.
+    /// One bounded `find` in a source's orders.
+    async fn find_in(
+        &self,
+        source: &SourceDb,
+        op: &'static str,
+        filter: Document,
+        sort: Document,
+        limit: i64,
+    ) -> Result<Vec<Document>, StorageError> {
+        let orders = source.orders();
+        self.run_in(source, op, ORDERS, async {
+            orders.find(filter).max_time(self.op_timeout).sort(sort).limit(limit).await?.try_collect().await
+        })
+        .await
+    }
+
+    /// Orders matching one parsed key, newest first, from every source that keeps its form.
     pub async fn find_orders(&self, key: &LookupKey) -> Result<Vec<OrderSummary>, StorageError> {
-        Ok(self.find_order_documents(key).await?.iter().map(summary_from_document).collect())
+        Ok(self.find_order_documents_with(key, Details::Left).await?.iter().map(Found::summary).collect())
     }
 
     /// What one parsed key finds: nothing, one order with everything about it, or several
-    /// (a shared display form, a renamed duplicate) to choose from.
+    /// (a shared display form, a renamed duplicate, one in each system) to choose from.
     pub async fn look_up_order(&self, key: &LookupKey) -> Result<OrderLookup, StorageError> {
-        let mut docs = self.find_order_documents_with(key, Details::Attached).await?;
-        Ok(match docs.len() {
+        let mut found = self.find_order_documents_with(key, Details::Attached).await?;
+        Ok(match found.len() {
             0 => OrderLookup::None,
-            1 => OrderLookup::One(Box::new(details_from_document(docs.remove(0)))),
-            _ => OrderLookup::Many(docs.iter().map(summary_from_document).collect()),
+            1 => {
+                let one = found.remove(0);
+                OrderLookup::One(Box::new(details_from_document(one.source, one.doc)))
+            }
+            _ => OrderLookup::Many(found.iter().map(Found::summary).collect()),
         })
     }
 
     /// The stored documents matching one parsed key, newest first, at most [`LOOKUP_LIMIT`]
     /// (then any renamed from it). The filter is built from the typed key only: no operator,
     /// regex or raw text from the user ever reaches the query, and every form has an index.
-    pub async fn find_order_documents(&self, key: &LookupKey) -> Result<Vec<Document>, StorageError> {
-        self.find_order_documents_with(key, Details::Left).await
-    }
-
     #[tracing::instrument(skip(self), fields(key = %key))]
     async fn find_order_documents_with(
         &self,
         key: &LookupKey,
         details: Details,
-    ) -> Result<Vec<Document>, StorageError> {
+    ) -> Result<Vec<Found<'_>>, StorageError> {
         let mut found = self.aggregate_lookup(key, details).await?;
-        // A bot's order of the last minutes may not have its display_id yet (the background
-        // fill runs every few seconds): fill the recent ones in and look again.
+        // A bot's order of the last minutes may not have its display form yet (the background
+        // fill follows new orders): fill the recent ones in and look again.
         if found.is_empty() && matches!(key, LookupKey::DisplayId(_)) {
             let recent = Utc::now() - super::display_ids::LATE_INSERT;
             match self.fill_display_ids(Some(recent), self.op_timeout).await {
@@ -189,21 +291,46 @@ impl Store {
         Ok(found)
     }
 
-    /// One round trip: mongod joins the aliases, payments and bot session itself. The order
-    /// page was five reads (order, alias, payments, session, staff session) and mongod's
-    /// per-command cost, not the work, was what limited it (BENCHMARKS.md, session 10).
-    async fn aggregate_lookup(&self, key: &LookupKey, details: Details) -> Result<Vec<Document>, StorageError> {
-        let aliases = matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;
-        let orders = self.collection(ORDERS);
-        self.run("find_orders", ORDERS, async {
-            orders
-                .aggregate(lookup_pipeline(key, details, aliases))
-                .max_time(self.op_timeout)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await
+    /// One round trip per source, all sources at once: mongod joins the aliases, payments and
+    /// bot session itself. The order page was five reads (order, alias, payments, session,
+    /// staff session) and mongod's per-command cost, not the work, was what limited it
+    /// (BENCHMARKS.md, session 10).
+    async fn aggregate_lookup(&self, key: &LookupKey, details: Details) -> Result<Vec<Found<'_>>, StorageError> {
+        // Aliases live beside the orders only in orderdesk's own database.
+        let own = self.sources().iter().any(SourceDb::is_own);
+        let aliases = own && matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;
+        // A display form names a bot order through the derived collection (outside orderdesk's
+        // own database, the bots' orders do not carry it).
+        let derived = match key {
+            LookupKey::DisplayId(id) if !own => {
+                Some(self.order_ids_of_display(doc! { "display_id": id.to_string() }).await?)
+            }
+            _ => None,
+        };
+        let mut found = self
+            .in_each_source(|s| {
+                let filter = match &derived {
+                    Some(ids) if s.holds(Source::ShippingBot) && !ids.is_empty() => {
+                        doc! { s.field(Fact::OrderId)?: { "$in": ids } }
+                    }
+                    Some(_) => return None,
+                    None => lookup_filter(s, key)?,
+                };
+                let pipeline = lookup_pipeline(s, filter, key, details, aliases && s.is_own());
+                let orders = s.orders();
+                Some(async move {
+                    self.run_in(s, "find_orders", ORDERS, async {
+                        orders.aggregate(pipeline).max_time(self.op_timeout).await?.try_collect().await
+                    })
+                    .await
+                })
+            })
+            .await?;
+        if self.sources().len() > 1 {
+            newest_first(&mut found);
+            found.truncate(LOOKUP_LIMIT as usize);
+        }
+        Ok(found)
     }
 
     /// Whether any order was ever renamed (the `duplicates` migration): until then, joining
@@ -227,44 +354,65 @@ impl Store {
         Ok(any)
     }
 
-    /// Up to `limit` orders whose ID starts with one of the prefixes, by index range.
+    /// Up to `limit` orders whose ID starts with one of the prefixes, by index range, from
+    /// every source that keeps that form.
     #[tracing::instrument(skip(self))]
     pub async fn suggest_orders(&self, prefixes: &[IdPrefix], limit: i64) -> Result<Vec<OrderSummary>, StorageError> {
-        let orders = self.collection(ORDERS);
         let mut found = Vec::new();
         for prefix in prefixes {
-            let field = match prefix.field {
-                PrefixField::OrderId => "order_id",
-                PrefixField::DisplayId => "display_id",
-                PrefixField::OrderNumber => "order_number",
-            };
             // '~' sorts after every ID character, so [prefix, prefix~) is "starts with".
-            let filter = doc! { field: { "$gte": &prefix.text, "$lt": format!("{}~", prefix.text) } };
-            let docs: Vec<Document> = self
-                .run("suggest_orders", ORDERS, async {
-                    orders
-                        .find(filter)
-                        .max_time(self.op_timeout)
-                        .sort(doc! { field: 1 })
-                        .limit(limit)
-                        .await?
-                        .try_collect()
-                        .await
+            let range = doc! { "$gte": &prefix.text, "$lt": format!("{}~", prefix.text) };
+            let own = self.sources().iter().any(SourceDb::is_own);
+            let derived = match prefix.field {
+                PrefixField::DisplayId if !own => {
+                    Some(self.order_ids_of_display(doc! { "display_id": range.clone() }).await?)
+                }
+                _ => None,
+            };
+            let docs = self
+                .in_each_source(|s| {
+                    let (filter, sort) = match (&derived, prefix.field) {
+                        (Some(ids), _) if s.holds(Source::ShippingBot) && !ids.is_empty() => {
+                            let f = s.field(Fact::OrderId)?;
+                            (doc! { f: { "$in": ids } }, doc! { f: 1 })
+                        }
+                        (Some(_), _) => return None,
+                        (None, PrefixField::DisplayId) if s.is_own() => {
+                            (doc! { "display_id": range.clone() }, doc! { "display_id": 1 })
+                        }
+                        (None, PrefixField::DisplayId) => return None,
+                        (None, PrefixField::OrderId) => {
+                            let f = s.field(Fact::OrderId)?;
+                            (doc! { f: range.clone() }, doc! { f: 1 })
+                        }
+                        (None, PrefixField::OrderNumber) => {
+                            let f = s.field(Fact::OrderNumber)?;
+                            (doc! { f: range.clone() }, doc! { f: 1 })
+                        }
+                    };
+                    Some(self.find_in(s, "suggest_orders", filter, sort, limit))
                 })
                 .await?;
-            found.extend(docs.iter().map(summary_from_document));
+            found.extend(docs.iter().map(Found::summary));
         }
         found.truncate(limit as usize);
         Ok(found)
     }
 
-    /// The query plan MongoDB picks for a lookup, as JSON text (tests assert it uses an index).
+    /// The query plan MongoDB picks for a lookup in the first source that keeps the key's
+    /// form, as JSON text (tests assert it uses an index).
     pub async fn explain_lookup(&self, key: &LookupKey) -> Result<String, StorageError> {
+        let Some((source, filter)) = self.sources().iter().find_map(|s| Some((s, lookup_filter(s, key)?))) else {
+            return Ok(String::new());
+        };
         let command = doc! {
-            "explain": { "find": ORDERS, "filter": lookup_filter(key), "sort": { "created_at": -1 }, "limit": LOOKUP_LIMIT },
+            "explain": {
+                "find": &source.collections().orders, "filter": filter,
+                "sort": { source.field_or_none(Fact::CreatedAt): -1 }, "limit": LOOKUP_LIMIT,
+            },
             "verbosity": "queryPlanner",
         };
-        let plan = self.run("explain", ORDERS, self.database().run_command(command)).await?;
+        let plan = self.run_in(source, "explain", ORDERS, source.database().run_command(command)).await?;
         Ok(plan.get_document("queryPlanner").map(|p| p.to_string()).unwrap_or_default())
     }
 }
@@ -273,23 +421,31 @@ impl Store {
 pub const PAGE_SIZE: i64 = 50;
 
 /// The newest-first order of every list: `_id` breaks ties between equal times.
-fn list_sort() -> Document {
-    doc! { "created_at": -1, "_id": -1 }
+fn list_sort(source: &SourceDb) -> Document {
+    doc! { source.field_or_none(Fact::CreatedAt): -1, "_id": -1 }
 }
 
-/// The query for a list filter and, for pages after the first, the keyset cursor.
+/// The query for a list filter in one source and, for pages after the first, the keyset
+/// cursor; `None` when no order of that source can match (a BB filter on the bot's database).
 pub(crate) fn list_filter(
+    source: &SourceDb,
     filter: &OrderFilter,
     cursor: Option<&Cursor>,
     zone: &chrono_tz::Tz,
-) -> Result<Document, StorageError> {
+) -> Result<Option<Document>, StorageError> {
+    if let (Some(wanted), Some(kind)) = (filter.source, source.kind)
+        && wanted != kind
+    {
+        return Ok(None);
+    }
     let mut all: Vec<Document> = Vec::new();
     if let Some(status) = &filter.status {
-        all.push(doc! { "status": status.as_str() });
+        all.push(doc! { source.field_or_none(Fact::Status): status.as_str() });
     }
     if let Some(vendor) = &filter.vendor {
-        all.push(doc! { "vendor_id": vendor.as_str() });
+        all.push(source.matching(Fact::Vendor, vendor.as_str()));
     }
+    let created_field = source.field_or_none(Fact::CreatedAt);
     let (start, end) = filter.bounds(zone);
     let mut created = Document::new();
     if let Some(start) = start {
@@ -299,19 +455,28 @@ pub(crate) fn list_filter(
         created.insert("$lt", BsonTime::from_millis(end.timestamp_millis()));
     }
     if !created.is_empty() {
-        all.push(doc! { "created_at": created });
+        all.push(doc! { created_field: created });
     }
     // Fixed, anchored patterns written here; never text from the user.
-    match filter.scheme {
-        Some(SchemeFilter::Ord) => all.push(doc! { "order_id": { "$regex": "^ORD-" } }),
-        Some(SchemeFilter::Uuid) => all.push(doc! { "order_id": { "$regex": "^[0-9a-f]{8}-[0-9a-f]{4}-" } }),
-        Some(SchemeFilter::Bb) => all.push(doc! { "order_number": { "$type": "string" } }),
-        // `null` matches both null and missing.
-        Some(SchemeFilter::Missing) => all.push(doc! { "order_id": { "$in": [Bson::Null, ""] } }),
-        None => {}
+    let order_id = source.field(Fact::OrderId);
+    match (filter.scheme, order_id) {
+        (Some(SchemeFilter::Ord), Some(f)) => all.push(doc! { f: { "$regex": "^ORD-" } }),
+        (Some(SchemeFilter::Uuid), Some(f)) => all.push(doc! { f: { "$regex": "^[0-9a-f]{8}-[0-9a-f]{4}-" } }),
+        // `null` matches both null and missing. A marketplace that keeps no order_id is not
+        // "missing" one: its orders are named by their numbers.
+        (Some(SchemeFilter::Missing), Some(f)) if source.kind != Some(Source::Marketplace) => {
+            all.push(doc! { f: { "$in": [Bson::Null, ""] } })
+        }
+        (Some(SchemeFilter::Bb), _) => match source.field(Fact::OrderNumber) {
+            Some(f) => all.push(doc! { f: { "$type": "string" } }),
+            None => return Ok(None),
+        },
+        (Some(_), _) => return Ok(None),
+        (None, _) => {}
     }
-    // As `summary_from_document` tells them apart: marked so, or carrying a marketplace field.
-    match filter.source {
+    // In orderdesk's own database, as `SourceDb::summary` tells them apart: marked so, or
+    // carrying a marketplace field.
+    match filter.source.filter(|_| source.is_own()) {
         Some(Source::Marketplace) => all.push(doc! { "$or": [
             { "source": "marketplace" }, { "order_number": { "$exists": true } }, { "vendor_id": { "$exists": true } },
         ] }),
@@ -324,22 +489,13 @@ pub(crate) fn list_filter(
         let oid = ObjectId::parse_str(&c.oid)
             .map_err(|e| StorageError::Database { op: "list_orders", message: e.to_string() })?;
         let at = BsonTime::from_millis(c.created_ms);
-        all.push(doc! { "$or": [ { "created_at": { "$lt": at } }, { "created_at": at, "_id": { "$lt": oid } } ] });
+        all.push(doc! { "$or": [ { created_field: { "$lt": at } }, { created_field: at, "_id": { "$lt": oid } } ] });
     }
-    Ok(if all.is_empty() {
+    Ok(Some(if all.is_empty() {
         doc! {}
     } else {
         doc! { "$and": all }
-    })
-}
-
-/// The cursor that starts the page after this document.
-fn cursor_after(d: &Document) -> Option<Cursor> {
-    let created_ms = match d.get("created_at")? {
-        Bson::DateTime(t) => t.timestamp_millis(),
-        _ => return None,
-    };
-    Some(Cursor { created_ms, oid: d.get_object_id("_id").ok()?.to_hex() })
+    }))
 }
 
 impl Store {
@@ -364,6 +520,9 @@ impl Store {
         self.orders_page("export_orders", filter, cursor, EXPORT_PAGE).await
     }
 
+    /// A page over every source: each gives its next `size + 1` after the cursor, and the
+    /// merged newest `size` are the page. The cursor (a time and an `_id`) means the same in
+    /// every source, so the next page starts right after the last one shown, in each.
     async fn orders_page(
         &self,
         op: &'static str,
@@ -371,72 +530,54 @@ impl Store {
         cursor: Option<&Cursor>,
         size: i64,
     ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
-        let query = list_filter(filter, cursor, &self.zone)?;
-        let orders = self.collection(ORDERS);
-        let mut docs: Vec<Document> = self
-            .run(op, ORDERS, async {
-                orders
-                    .find(query)
-                    .max_time(self.op_timeout)
-                    .sort(list_sort())
-                    .limit(size + 1)
-                    .await?
-                    .try_collect()
-                    .await
+        let mut queries = Vec::new();
+        for s in self.sources() {
+            queries.push(list_filter(s, filter, cursor, &self.zone)?);
+        }
+        let mut found = self
+            .in_each_source(|s| {
+                let i = self.sources().iter().position(|x| std::ptr::eq(x, s))?;
+                let query = queries[i].clone()?;
+                Some(self.find_in(s, op, query, list_sort(s), size + 1))
             })
             .await?;
-        let next = if docs.len() as i64 > size {
-            docs.truncate(size as usize);
-            docs.last().and_then(cursor_after)
+        newest_first(&mut found);
+        let next = if found.len() as i64 > size {
+            found.truncate(size as usize);
+            found.last().and_then(Found::cursor)
         } else {
             None
         };
-        Ok((docs.iter().map(summary_from_document).collect(), next))
+        Ok((found.iter().map(Found::summary).collect(), next))
     }
 }
 
-/// The query for one key; each form is served by an index (see `indexes.rs`).
-pub(crate) fn lookup_filter(key: &LookupKey) -> Document {
-    match key {
-        LookupKey::OrderId(id) => doc! { "order_id": id.to_string() },
-        LookupKey::DisplayId(id) => doc! { "display_id": id.to_string() },
+/// The query for one key in one source, or `None` when that system does not keep the key's
+/// form; each form is served by an index (see `indexes.rs`).
+pub(crate) fn lookup_filter(source: &SourceDb, key: &LookupKey) -> Option<Document> {
+    Some(match key {
+        LookupKey::OrderId(id) => doc! { source.field(Fact::OrderId)?: id.to_string() },
+        LookupKey::DisplayId(id) if source.is_own() => doc! { "display_id": id.to_string() },
+        LookupKey::DisplayId(_) => return None,
         // The unique index on order_number is partial ({$type: "string"}): the planner uses it
         // only when the query itself states that predicate, so say it.
-        LookupKey::OrderNumber(n) => doc! { "order_number": { "$eq": n.to_string(), "$type": "string" } },
-        LookupKey::TelegramId(t) => doc! { "telegram_id": t.0 },
+        LookupKey::OrderNumber(n) => {
+            doc! { source.field(Fact::OrderNumber)?: { "$eq": n.to_string(), "$type": "string" } }
+        }
+        LookupKey::TelegramId(t) => doc! { source.field(Fact::TelegramId)?: t.0 },
         // Legacy data holds non-canonical order_ids too (`test_order_…`): match either field.
-        LookupKey::LegacyId(l) => doc! { "$or": [ { "id": l.as_str() }, { "order_id": l.as_str() } ] },
-    }
-}
-
-/// Reads a stored order leniently: whatever is missing or of the wrong type is `None`.
-pub(crate) fn summary_from_document(d: &Document) -> OrderSummary {
-    let string = |k: &str| match d.get(k) {
-        Some(Bson::String(s)) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    };
-    let source = match d.get_str("source") {
-        Ok("marketplace") => Source::Marketplace,
-        _ if d.contains_key("order_number") || d.contains_key("vendor_id") => Source::Marketplace,
-        _ => Source::ShippingBot,
-    };
-    OrderSummary {
-        order_id: string("order_id"),
-        display_id: string("display_id"),
-        order_number: string("order_number"),
-        legacy_id: string("id"),
-        source,
-        status: string("status"),
-        amount: number(d.get("amount")),
-        telegram_id: match d.get("telegram_id") {
-            Some(Bson::Int64(n)) => Some(*n),
-            Some(Bson::Int32(n)) => Some(i64::from(*n)),
-            _ => None,
-        },
-        vendor_id: string("vendor_id"),
-        user_id: string("user_id"),
-        created_at: datetime(d.get("created_at")),
-    }
+        LookupKey::LegacyId(l) => {
+            let either: Vec<Document> = [Fact::LegacyId, Fact::OrderId]
+                .into_iter()
+                .filter_map(|fact| source.field(fact))
+                .map(|f| doc! { f: l.as_str() })
+                .collect();
+            if either.is_empty() {
+                return None;
+            }
+            doc! { "$or": either }
+        }
+    })
 }
 
 pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
@@ -462,39 +603,51 @@ const SESSION_FIELD: &str = "_od_session";
 const PENDING_FIELD: &str = "_od_pending";
 const RENAMED_FIELD: &str = "_od_renamed";
 
-/// The orders a key names, newest first; for an order ID, then the orders renamed from it by
-/// the `duplicates` migration (found by their old ID next to the order that kept it).
-fn lookup_pipeline(key: &LookupKey, details: Details, aliases: bool) -> Vec<Document> {
-    let mut stages = vec![
-        doc! { "$match": lookup_filter(key) },
-        doc! { "$sort": { "created_at": -1 } },
-        doc! { "$limit": LOOKUP_LIMIT },
-    ];
+/// The orders `filter` matches in one source, newest first; for an order ID, then the orders
+/// renamed from it by the `duplicates` migration (found by their old ID next to the order
+/// that kept it). The bot's payments, pending orders and session are joined from the
+/// collections beside its orders.
+fn lookup_pipeline(
+    source: &SourceDb,
+    filter: Document,
+    key: &LookupKey,
+    details: Details,
+    aliases: bool,
+) -> Vec<Document> {
+    let created = source.field_or_none(Fact::CreatedAt);
+    let mut stages =
+        vec![doc! { "$match": filter }, doc! { "$sort": { created: -1 } }, doc! { "$limit": LOOKUP_LIMIT }];
     if let (LookupKey::OrderId(old), true) = (key, aliases) {
         stages.push(doc! { "$unionWith": { "coll": ALIASES, "pipeline": [
             { "$match": { "old_order_id": old.to_string() } },
             { "$limit": LOOKUP_LIMIT },
-            { "$lookup": { "from": ORDERS, "localField": "new_order_id", "foreignField": "order_id", "as": "renamed" } },
+            { "$lookup": { "from": &source.collections().orders, "localField": "new_order_id", "foreignField": "order_id", "as": "renamed" } },
             { "$unwind": "$renamed" },
             { "$replaceWith": "$renamed" },
             { "$set": { RENAMED_FIELD: true } },
         ] } });
         // $unionWith promises no order: the key's own orders first, newest first.
-        stages.push(doc! { "$sort": { RENAMED_FIELD: 1, "created_at": -1 } });
+        stages.push(doc! { "$sort": { RENAMED_FIELD: 1, created: -1 } });
     }
-    if details == Details::Attached {
+    let (Details::Attached, true) = (details, source.holds(Source::ShippingBot)) else {
+        return stages;
+    };
+    let c = source.collections();
+    if let Some(order_id) = source.field(Fact::OrderId) {
         stages.push(doc! { "$lookup": {
-            "from": PAYMENTS, "localField": "order_id", "foreignField": "order_id",
+            "from": &c.payments, "localField": order_id, "foreignField": "order_id",
             "pipeline": [ { "$sort": { "created_at": 1 } }, { "$limit": 100 } ],
             "as": PAYMENTS_FIELD,
         } });
         stages.push(doc! { "$lookup": {
-            "from": PENDING_ORDERS, "localField": "order_id", "foreignField": "order_id",
+            "from": &c.pending_orders, "localField": order_id, "foreignField": "order_id",
             "pipeline": [ { "$sort": { "created_at": 1 } }, { "$limit": 20 } ],
             "as": PENDING_FIELD,
         } });
+    }
+    if let Some(telegram_id) = source.field(Fact::TelegramId) {
         stages.push(doc! { "$lookup": {
-            "from": SESSIONS, "localField": "telegram_id", "foreignField": "user_id",
+            "from": &c.sessions, "localField": telegram_id, "foreignField": "user_id",
             "pipeline": [ { "$limit": 1 } ],
             "as": SESSION_FIELD,
         } });
@@ -513,8 +666,25 @@ fn pending_from_document(d: &Document) -> PendingRecord {
     }
 }
 
+/// `paid_at` as a Mongoose schema would name it (`paidAt`).
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Everything the order page shows about one order read by [`lookup_pipeline`] with details.
-fn details_from_document(mut order: Document) -> OrderDetails {
+fn details_from_document(source: &SourceDb, mut order: Document) -> OrderDetails {
     let joined = |order: &mut Document, field: &str| match order.remove(field) {
         Some(Bson::Array(items)) => items
             .into_iter()
@@ -529,7 +699,7 @@ fn details_from_document(mut order: Document) -> OrderDetails {
     let pending = joined(&mut order, PENDING_FIELD);
     let sessions = joined(&mut order, SESSION_FIELD);
     order.remove(RENAMED_FIELD);
-    let summary = summary_from_document(&order);
+    let summary = source.summary(&order);
     // $lookup matches a missing local field to foreign documents without one: only an order
     // with an ID (or a telegram id) has payments (or a session).
     let payments =
@@ -537,30 +707,43 @@ fn details_from_document(mut order: Document) -> OrderDetails {
     let pending =
         if summary.order_id.is_some() { pending.iter().map(pending_from_document).collect() } else { Vec::new() };
     let session = summary.telegram_id.and(sessions.first()).map(session_from_document);
-    let time = |k: &str| datetime(order.get(k));
+    // The seeds name these times in their own case: the bot's snake_case, Mongoose's camelCase.
+    let time = |k: &str| datetime(order.get(k)).or_else(|| datetime(order.get(camel(k))));
     let times = OrderTimes {
-        created: time("created_at"),
+        created: summary.created_at,
         paid: time("paid_at"),
         fulfilled: time("fulfilled_at").or_else(|| time("label_created_at")),
         completed: time("completed_at"),
         failed: time("failed_at"),
         refunded: time("refunded_at"),
         cancelled: time("cancelled_at"),
-        updated: time("updated_at"),
+        updated: source.time_of(&order, Fact::UpdatedAt),
     };
-    let text = |k: &str| order.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |k: &str| {
+        let camel = camel(k);
+        [k, camel.as_str()].into_iter().find_map(|k| order.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned))
+    };
     let raw = Bson::Document(order.clone()).into_relaxed_extjson();
     OrderDetails {
         times,
         currency: text("currency"),
         failure_reason: text("failure_reason"),
         refund_status: text("refund_status"),
-        refund_amount: number(order.get("refund_amount")),
+        refund_amount: number(order.get("refund_amount")).or_else(|| number(order.get("refundAmount"))),
         payments,
         pending,
         session,
         raw_json: serde_json::to_string_pretty(&raw).unwrap_or_else(|_| raw.to_string()),
         summary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_times_as_mongoose_does() {
+        assert_eq!(super::camel("label_created_at"), "labelCreatedAt");
+        assert_eq!(super::camel("paid"), "paid");
     }
 }
 

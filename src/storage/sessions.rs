@@ -35,7 +35,8 @@ impl Store {
         candidate: &OrderId,
         now: DateTime<Utc>,
     ) -> Result<Session, StorageError> {
-        let sessions = self.collection(SESSIONS);
+        let bot = self.bot()?;
+        let sessions = bot.sessions();
         let now = BsonTime::from_millis(now.timestamp_millis());
         let update = doc! {
             "$set": { "timestamp": now },
@@ -56,9 +57,9 @@ impl Store {
         };
         // Two first upserts for one user can race on the unique index: the loser retries
         // and finds the winner's session. An election is waited out (the bots' API).
-        let found = match self.run_retrying("session_upsert", SESSIONS, op).await {
+        let found = match self.run_retrying_in(bot, "session_upsert", SESSIONS, op).await {
             Err(StorageError::DuplicateKey { .. }) => {
-                self.run_retrying("session_upsert", SESSIONS, || {
+                self.run_retrying_in(bot, "session_upsert", SESSIONS, || {
                     sessions.find_one(doc! { "user_id": user.0 }).max_time(self.op_timeout)
                 })
                 .await?
@@ -85,14 +86,16 @@ impl Store {
         sample: i64,
     ) -> Result<crate::domain::maintenance::SessionsWithoutId, StorageError> {
         use futures::TryStreamExt;
-        let sessions = self.collection(SESSIONS);
+        let bot = self.bot()?;
+        let sessions = bot.sessions();
         let (count, first) = tokio::join!(
-            self.run(
+            self.run_in(
+                bot,
                 "sessions_without_id",
                 SESSIONS,
                 sessions.count_documents(missing_order_id()).max_time(self.op_timeout)
             ),
-            self.run("sessions_without_id", SESSIONS, async {
+            self.run_in(bot, "sessions_without_id", SESSIONS, async {
                 sessions
                     .find(missing_order_id())
                     .sort(doc! { "_id": 1 })
@@ -120,7 +123,8 @@ impl Store {
     /// Gives the user's session `candidate` as its order_id if it has none, in one atomic
     /// update; the session as it is then (with the ID a racing call stored, if one did).
     pub async fn fill_session_order_id(&self, user: TelegramId, candidate: &OrderId) -> Result<Session, StorageError> {
-        let sessions = self.collection(SESSIONS);
+        let bot = self.bot()?;
+        let sessions = bot.sessions();
         let mut missing = missing_order_id();
         missing.insert("user_id", user.0);
         let fill = doc! { "$set": { "order_id": candidate.to_string() } };
@@ -157,7 +161,8 @@ impl Store {
         id: &OrderId,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
-        let sessions = self.collection(SESSIONS);
+        let bot = self.bot()?;
+        let sessions = bot.sessions();
         let holds = doc! { "user_id": user.0, "order_id": id.to_string() };
         let update = doc! {
             "$set": { "current_step": ORDER_CREATED, "last_order_id": id.to_string(), "timestamp": BsonTime::from_millis(now.timestamp_millis()) },

@@ -31,11 +31,11 @@ impl Store {
     /// Every place `id` is named though no order carries it.
     pub async fn trace_order_id(&self, id: &OrderId) -> Result<Vec<Trace>, StorageError> {
         let filter = doc! { "order_id": id.to_string() };
-        let find = |name: &'static str, op: &'static str| {
-            let collection = self.collection(name);
+        let bot = self.bot()?;
+        let find = |collection: mongodb::Collection<Document>, name: &'static str, op: &'static str| {
             let filter = filter.clone();
             async move {
-                self.run(op, name, async {
+                self.run_in(bot, op, name, async {
                     collection.find(filter).max_time(self.op_timeout).limit(EACH).await?.try_collect::<Vec<_>>().await
                 })
                 .await
@@ -43,9 +43,9 @@ impl Store {
         };
         // All three run to the end (`join!`): a call is never dropped half way in the driver.
         let (sessions, payments, pending) = tokio::join!(
-            find(SESSIONS, "trace_sessions"),
-            find(PAYMENTS, "trace_payments"),
-            find(PENDING_ORDERS, "trace_pending"),
+            find(bot.sessions(), SESSIONS, "trace_sessions"),
+            find(bot.payments(), PAYMENTS, "trace_payments"),
+            find(bot.pending_orders(), PENDING_ORDERS, "trace_pending"),
         );
         let mut traces: Vec<Trace> = sessions?
             .iter()

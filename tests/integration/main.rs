@@ -20,5 +20,6 @@ mod layers;
 mod maintenance;
 mod performance;
 mod routes;
+mod sources;
 mod startup;
 mod support_desk;

@@ -1,0 +1,188 @@
+//! Two systems, two databases, their own shapes: the bot's Motor snake_case orders with its
+//! sessions and payments, the marketplace's Mongoose documents (camelCase, ObjectId
+//! references, `__v`) with a field renamed by the settings, read through one store.
+
+use chrono::Utc;
+use mongodb::bson::{DateTime as BsonTime, doc, oid::ObjectId};
+use orderdesk::{
+    config::Settings,
+    domain::{ids::LookupKey, order_filter::OrderFilter, orders::Source},
+    storage::{Store, orders::OrderLookup},
+};
+
+use crate::helpers;
+
+struct Deployment {
+    store: Store,
+    own: String,
+    bot: String,
+    market: String,
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let names = [self.own.clone(), self.bot.clone(), self.market.clone()];
+        // Dropped on a runtime of its own: `Drop` cannot await.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                for name in names {
+                    helpers::drop_database(&name).await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// A settings file outside the checkout, as an operator writes it.
+async fn deployment() -> Deployment {
+    let (own, bot, market) = (helpers::unique_db("own"), helpers::unique_db("bot"), helpers::unique_db("market"));
+    let file = std::env::temp_dir().join(format!("{own}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            r#"[orderdesk]
+mongodb_uri = "{uri}"
+database = "{own}"
+
+[orderdesk.sources.bot]
+kind = "shipping-bot"
+database = "{bot}"
+
+[orderdesk.sources.marketplace]
+kind = "marketplace"
+database = "{market}"
+
+[orderdesk.sources.marketplace.fields]
+amount = "grandTotal"
+"#,
+            uri = helpers::mongodb_uri()
+        ),
+    )
+    .unwrap();
+    let mut settings = Settings::load_for(Some(&file)).expect("the settings file reads");
+    std::fs::remove_file(&file).unwrap();
+    // The environment of `scripts/test` may name a database: the file's is the one here.
+    settings.database = own.clone();
+    settings.mongodb_uri = helpers::mongodb_uri();
+    assert_eq!(settings.sources.len(), 2);
+    let store = Store::connect(&settings).await.expect("connect");
+    Deployment { store, own, bot, market }
+}
+
+const BOT_ORDER: &str = "ORD-20261120093015-5eed1234";
+const BB: &str = "BB-1763631015000-740D-00007";
+
+async fn seed(d: &Deployment) {
+    let at = BsonTime::from_millis(1_763_631_015_000);
+    let later = BsonTime::from_millis(1_763_631_015_000 + 60_000);
+    let bot = |c: &str| {
+        let c = c.to_owned();
+        let db = d.bot.clone();
+        async move { helpers::raw_collection(&db, &c).await }
+    };
+    bot("orders")
+        .await
+        .insert_one(doc! {
+            "_id": ObjectId::new(), "order_id": BOT_ORDER, "id": "legacy-77", "telegram_id": 4242_i64,
+            "status": "failed", "amount": 19.5, "created_at": at, "updated_at": at,
+        })
+        .await
+        .unwrap();
+    bot("payments")
+        .await
+        .insert_one(
+            doc! { "order_id": BOT_ORDER, "amount": 19.5, "currency": "USD", "status": "succeeded", "created_at": at },
+        )
+        .await
+        .unwrap();
+    bot("sessions")
+        .await
+        .insert_one(doc! { "user_id": 4242_i64, "order_id": BOT_ORDER, "current_step": "PAYMENT", "created_at": at })
+        .await
+        .unwrap();
+    let vendor = ObjectId::parse_str("6834622e10d75a5ba7b77400").unwrap();
+    let market = helpers::raw_collection(&d.market, "orders").await;
+    market
+        .insert_one(doc! {
+            "_id": ObjectId::new(), "orderNumber": BB, "user": ObjectId::parse_str("6834622e10d75a5ba7b7740d").unwrap(),
+            "vendor": vendor, "grandTotal": 31.0, "totalAmount": 1.0, "status": "delivered",
+            "createdAt": later, "updatedAt": later, "__v": 0,
+        })
+        .await
+        .unwrap();
+    helpers::raw_collection(&d.market, "ordercounters")
+        .await
+        .insert_one(doc! { "counterId": format!("20261120-{}", vendor.to_hex()), "sequence": 7, "lastUpdated": later, "__v": 0 })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn each_order_is_found_where_its_system_keeps_it() {
+    let d = deployment().await;
+    seed(&d).await;
+    let store = &d.store;
+
+    let found = store.find_orders(&LookupKey::parse(BB).unwrap()).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let m = &found[0];
+    assert_eq!((m.source, m.database.as_str()), (Source::Marketplace, d.market.as_str()));
+    assert_eq!(m.amount, Some(31.0), "the overridden field is read, not the default one");
+    assert_eq!(m.vendor_id.as_deref(), Some("6834622e10d75a5ba7b77400"), "an ObjectId reference reads as its hex");
+
+    let OrderLookup::One(order) = store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await.unwrap() else {
+        panic!("the bot's order is found by its order_id");
+    };
+    assert_eq!((order.summary.source, order.summary.database.as_str()), (Source::ShippingBot, d.bot.as_str()));
+    assert_eq!(order.payments.len(), 1, "its payment, joined from the bot's own payments");
+    assert_eq!(order.session.as_ref().and_then(|s| s.current_step.clone()).as_deref(), Some("PAYMENT"));
+    assert_eq!(store.find_orders(&LookupKey::parse("4242").unwrap()).await.unwrap().len(), 1, "by telegram id");
+
+    // The display form: derived into orderdesk's database, never written into the bot's.
+    let display = LookupKey::parse("#ORD-5EED12").unwrap();
+    let by_display = store.find_orders(&display).await.unwrap();
+    assert_eq!(by_display.len(), 1, "a lookup that misses derives the recent display forms and looks again");
+    assert_eq!(by_display[0].order_id.as_deref(), Some(BOT_ORDER));
+    let stored = helpers::raw_collection(&d.bot, "orders").await.find_one(doc! {}).await.unwrap().unwrap();
+    assert!(!stored.contains_key("display_id"), "nothing is written into the bot's orders: {stored}");
+    let derived = helpers::raw_collection(&d.own, "bot_display_ids").await;
+    assert_eq!(derived.count_documents(doc! { "display_id": "ORD-5EED12" }).await.unwrap(), 1);
+
+    // Lists span both, newest first, and `source` filters.
+    let (all, _) = store.list_orders(&OrderFilter::default(), None).await.unwrap();
+    let names: Vec<String> = all.iter().map(|o| o.headline()).collect();
+    assert_eq!(names, [BB, BOT_ORDER], "merged newest first");
+    let bots = OrderFilter { source: Some(Source::ShippingBot), ..OrderFilter::default() };
+    let (only, _) = store.list_orders(&bots, None).await.unwrap();
+    assert_eq!(only.iter().map(|o| o.headline()).collect::<Vec<_>>(), [BOT_ORDER]);
+    assert_eq!(store.order_count().await.unwrap(), 2);
+    assert_eq!(store.recent_orders(8).await.unwrap().len(), 2);
+
+    // The failures report reads the bot's failed, paid order.
+    let candidates = store.refund_candidates(Utc::now() - chrono::Duration::days(4000), 10).await.unwrap();
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].order.database, d.bot);
+
+    // The counters are the marketplace's own.
+    let counters = store.counters_with_prefix("20261120-", 10).await.unwrap();
+    assert_eq!(counters.iter().map(|c| c.sequence).collect::<Vec<_>>(), [7]);
+}
+
+#[tokio::test]
+async fn a_bot_order_created_through_orderdesk_lands_in_the_bots_shape() {
+    let d = deployment().await;
+    let id = orderdesk::domain::ids::OrderId::parse(BOT_ORDER).unwrap();
+    d.store.insert_order(&id, &helpers::bot_order(Some(5), Some(2.0)), Utc::now()).await.unwrap();
+    let stored = helpers::raw_collection(&d.bot, "orders").await.find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(stored.get_str("order_id").unwrap(), BOT_ORDER);
+    assert!(
+        !stored.contains_key("display_id") && !stored.contains_key("source"),
+        "orderdesk's own fields stay out: {stored}"
+    );
+    let again = d.store.insert_order(&id, &helpers::bot_order(Some(5), Some(2.0)), Utc::now()).await;
+    // No unique index in the bot's database was made by orderdesk: the bot's own would say so.
+    assert!(again.is_ok() || matches!(again, Err(orderdesk::storage::orders::InsertOrderError::OrderIdTaken(_))));
+    let own = helpers::raw_collection(&d.own, "orders").await;
+    assert_eq!(own.count_documents(doc! {}).await.unwrap(), 0, "orderdesk's database holds no orders");
+}
