@@ -89,6 +89,29 @@ impl Source {
     }
 }
 
+/// A source that could not answer, on a page that shows what the others did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceOutage {
+    /// The settings' name (`marketplace`).
+    pub source: String,
+    pub database: String,
+    /// What went wrong, for people (`could not be reached`, `is electing a new primary`).
+    pub message: String,
+}
+
+impl std::fmt::Display for SourceOutage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the {} source (database {}) did not answer: {}", self.source, self.database, self.message)
+    }
+}
+
+/// What the sources that answered gave, and which did not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partial<T> {
+    pub value: T,
+    pub outages: Vec<SourceOutage>,
+}
+
 /// One row of a result list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderSummary {

@@ -82,6 +82,9 @@ pub enum StorageError {
     /// are electing the next, which takes some seconds.
     #[error("the database is electing a new primary ({op}); this takes a few seconds")]
     Electing { op: &'static str },
+    /// One configured source could not answer where the answer needs it (the others did).
+    #[error("the {name} source (database {database}) did not answer: {cause}")]
+    SourceDown { name: String, database: String, cause: Box<StorageError> },
     #[error("the database did not answer {op} within {ms} ms")]
     Timeout { op: &'static str, ms: u128 },
     #[error("duplicate key in {op}: {message}")]
@@ -102,12 +105,29 @@ pub enum StorageError {
 impl StorageError {
     /// True when the database could not be reached or did not answer in time.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Unreachable { .. } | Self::Electing { .. } | Self::Timeout { .. })
+        match self {
+            Self::SourceDown { .. } => true,
+            _ => matches!(
+                self,
+                Self::Unavailable(_) | Self::Unreachable { .. } | Self::Electing { .. } | Self::Timeout { .. }
+            ),
+        }
+    }
+
+    /// Whether the answer is "electing", here or in the source that gave it.
+    pub fn is_electing(&self) -> bool {
+        match self {
+            Self::SourceDown { cause, .. } => cause.is_electing(),
+            _ => matches!(self, Self::Electing { .. }),
+        }
     }
 
     /// Errors that end when a primary is back: worth waiting out (see [`Store::run_retrying`]).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Electing { .. })
+        match self {
+            Self::SourceDown { cause, .. } => cause.is_transient(),
+            _ => matches!(self, Self::Unreachable { .. } | Self::Electing { .. }),
+        }
     }
 
     pub(crate) fn from_driver(op: &'static str, err: mongodb::error::Error) -> Self {
@@ -624,7 +644,7 @@ impl Store {
 /// anything else as a plain internal error with the details in the log only.
 impl From<StorageError> for crate::domain::error::AppError {
     fn from(e: StorageError) -> Self {
-        if matches!(e, StorageError::Electing { .. }) {
+        if e.is_electing() {
             Self::DatabaseElecting(e.to_string())
         } else if e.is_unavailable() {
             Self::DatabaseUnavailable(e.to_string())

@@ -17,7 +17,7 @@ use crate::{
     config::Fact,
     domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
     domain::order_filter::{Cursor, OrderFilter, SchemeFilter},
-    domain::orders::{OrderDetails, OrderSummary, OrderTimes, PendingRecord, Source},
+    domain::orders::{OrderDetails, OrderSummary, OrderTimes, Partial, PendingRecord, Source, SourceOutage},
 };
 
 /// A new order as the bots submit it; the ID is drawn by the caller.
@@ -141,21 +141,70 @@ fn newest_first(found: &mut [Found<'_>]) {
     found.sort_by_key(|f| std::cmp::Reverse(f.rank()));
 }
 
+/// What the sources asked gave, and which of them could not answer.
+pub(crate) struct Gathered<'a> {
+    pub found: Vec<Found<'a>>,
+    /// Each a [`StorageError::SourceDown`].
+    pub outages: Vec<StorageError>,
+}
+
+impl<'a> Gathered<'a> {
+    /// The answer only if every source asked gave one (an export, a count: partial would lie).
+    pub fn complete(self) -> Result<Vec<Found<'a>>, StorageError> {
+        match self.outages.into_iter().next() {
+            None => Ok(self.found),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// The answer when it is certain: what was found, or "nothing" only when every source
+    /// that might hold it answered. A lookup that finds nothing while a source is down says so.
+    pub fn found_or_down(self) -> Result<Vec<Found<'a>>, StorageError> {
+        if self.found.is_empty() { self.complete() } else { Ok(self.found) }
+    }
+}
+
+/// The outages as pages show them.
+pub(crate) fn outages_shown(outages: &[StorageError]) -> Vec<SourceOutage> {
+    outages
+        .iter()
+        .filter_map(|e| match e {
+            StorageError::SourceDown { name, database, cause } => {
+                Some(SourceOutage { source: name.clone(), database: database.clone(), message: cause.to_string() })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 impl Store {
     /// Runs `per` in every source it gives work for, all at once (one round trip each, in
     /// parallel), and waits for every one to end: a call is never dropped half way in the
-    /// driver. The first error is the answer.
-    pub(crate) async fn in_each_source<'a, F, Fut>(&'a self, per: F) -> Result<Vec<Found<'a>>, StorageError>
+    /// driver. A configured source that cannot be reached is an outage beside what the others
+    /// answered; any other error, or every source asked failing, is the answer.
+    pub(crate) async fn in_each_source<'a, F, Fut>(&'a self, per: F) -> Result<Gathered<'a>, StorageError>
     where
         F: Fn(&'a SourceDb) -> Option<Fut>,
         Fut: Future<Output = Result<Vec<Document>, StorageError>>,
     {
         let runs = self.sources().iter().filter_map(|s| per(s).map(|run| async move { (s, run.await) }));
-        let mut found = Vec::new();
-        for (source, docs) in futures::future::join_all(runs).await {
-            found.extend(docs?.into_iter().map(|doc| Found { source, doc }));
+        let answers = futures::future::join_all(runs).await;
+        let asked = answers.len();
+        let mut gathered = Gathered { found: Vec::new(), outages: Vec::new() };
+        let mut down = Vec::new();
+        for (source, docs) in answers {
+            match docs {
+                Ok(docs) => gathered.found.extend(docs.into_iter().map(|doc| Found { source, doc })),
+                Err(e) if e.is_unavailable() && !source.is_own() => down.push((source, e)),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(found)
+        if !down.is_empty() && down.len() == asked {
+            let (source, e) = down.swap_remove(0);
+            return Err(source.down(e));
+        }
+        gathered.outages = down.into_iter().map(|(s, e)| s.down(e)).collect();
+        Ok(gathered)
     }
 
     /// Number of orders, from collection metadata (instant at any size), over every source.
@@ -163,7 +212,8 @@ impl Store {
     pub async fn order_count(&self) -> Result<u64, StorageError> {
         let counts = futures::future::join_all(self.sources().iter().map(|s| async move {
             let orders = s.orders();
-            self.run_in(s, "order_count", ORDERS, orders.estimated_document_count().max_time(self.op_timeout)).await
+            let count = orders.estimated_document_count().max_time(self.op_timeout);
+            self.run_in(s, "order_count", ORDERS, count).await.map_err(|e| if s.is_own() { e } else { s.down(e) })
         }))
         .await;
         counts.into_iter().sum()
@@ -221,15 +271,16 @@ impl Store {
 
     /// The newest orders of every source, for the home page.
     #[tracing::instrument(skip(self))]
-    pub async fn recent_orders(&self, limit: i64) -> Result<Vec<OrderSummary>, StorageError> {
-        let mut found = self
+    pub async fn recent_orders(&self, limit: i64) -> Result<Partial<Vec<OrderSummary>>, StorageError> {
+        let Gathered { mut found, outages } = self
             .in_each_source(|s| {
                 let sort = doc! { s.field_or_none(Fact::CreatedAt): -1 };
                 Some(self.find_in(s, "recent_orders", doc! {}, sort, limit))
             })
             .await?;
         newest_first(&mut found);
-        Ok(found.iter().take(limit as usize).map(Found::summary).collect())
+        let value = found.iter().take(limit as usize).map(Found::summary).collect();
+        Ok(Partial { value, outages: outages_shown(&outages) })
     }
 
     /// One bounded `find` in a source's orders.
@@ -325,7 +376,8 @@ impl Store {
                     .await
                 })
             })
-            .await?;
+            .await?
+            .found_or_down()?;
         if self.sources().len() > 1 {
             newest_first(&mut found);
             found.truncate(LOOKUP_LIMIT as usize);
@@ -392,7 +444,9 @@ impl Store {
                     };
                     Some(self.find_in(s, "suggest_orders", filter, sort, limit))
                 })
-                .await?;
+                .await?
+                // Suggestions from the sources that answered: the search itself says the rest.
+                .found;
             found.extend(docs.iter().map(Found::summary));
         }
         found.truncate(limit as usize);
@@ -501,11 +555,7 @@ pub(crate) fn list_filter(
 impl Store {
     /// One page of the order list and the cursor of the next page, if there is one.
     #[tracing::instrument(skip(self))]
-    pub async fn list_orders(
-        &self,
-        filter: &OrderFilter,
-        cursor: Option<&Cursor>,
-    ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
+    pub async fn list_orders(&self, filter: &OrderFilter, cursor: Option<&Cursor>) -> Result<OrdersPage, StorageError> {
         self.orders_page("list_orders", filter, cursor, PAGE_SIZE).await
     }
 
@@ -517,7 +567,12 @@ impl Store {
         filter: &OrderFilter,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
-        self.orders_page("export_orders", filter, cursor, EXPORT_PAGE).await
+        // A file is kept and passed on: one missing a system would be taken for all of them.
+        let page = self.orders_page("export_orders", filter, cursor, EXPORT_PAGE).await?;
+        match page.down.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok((page.orders, page.next)),
+        }
     }
 
     /// A page over every source: each gives its next `size + 1` after the cursor, and the
@@ -529,18 +584,14 @@ impl Store {
         filter: &OrderFilter,
         cursor: Option<&Cursor>,
         size: i64,
-    ) -> Result<(Vec<OrderSummary>, Option<Cursor>), StorageError> {
+    ) -> Result<OrdersPage, StorageError> {
         let mut queries = Vec::new();
         for s in self.sources() {
-            queries.push(list_filter(s, filter, cursor, &self.zone)?);
+            queries.push((s.name.as_str(), list_filter(s, filter, cursor, &self.zone)?));
         }
-        let mut found = self
-            .in_each_source(|s| {
-                let i = self.sources().iter().position(|x| std::ptr::eq(x, s))?;
-                let query = queries[i].clone()?;
-                Some(self.find_in(s, op, query, list_sort(s), size + 1))
-            })
-            .await?;
+        let query_of = |s: &SourceDb| queries.iter().find(|(name, _)| *name == s.name).and_then(|(_, q)| q.clone());
+        let Gathered { mut found, outages } =
+            self.in_each_source(|s| Some(self.find_in(s, op, query_of(s)?, list_sort(s), size + 1))).await?;
         newest_first(&mut found);
         let next = if found.len() as i64 > size {
             found.truncate(size as usize);
@@ -548,7 +599,21 @@ impl Store {
         } else {
             None
         };
-        Ok((found.iter().map(Found::summary).collect(), next))
+        Ok(OrdersPage { orders: found.iter().map(Found::summary).collect(), next, down: outages })
+    }
+}
+
+/// One page of a list over every source, and the sources that did not answer.
+pub struct OrdersPage {
+    pub orders: Vec<OrderSummary>,
+    pub next: Option<Cursor>,
+    /// Each a [`StorageError::SourceDown`]: their orders are missing from the page.
+    pub down: Vec<StorageError>,
+}
+
+impl OrdersPage {
+    pub fn outages(&self) -> Vec<SourceOutage> {
+        outages_shown(&self.down)
     }
 }
 

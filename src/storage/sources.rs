@@ -12,7 +12,7 @@ use mongodb::{
     bson::{Bson, Document, doc, oid::ObjectId},
 };
 
-use super::{PoolGate, orders::number, values::datetime};
+use super::{PoolGate, StorageError, orders::number, values::datetime};
 use crate::{
     config::{Collections, Fact, FieldMap, SourceSettings},
     domain::{
@@ -76,6 +76,15 @@ impl SourceDb {
     /// orderdesk keep derived fields (`display_id`) on the orders themselves.
     pub fn is_own(&self) -> bool {
         self.kind.is_none()
+    }
+
+    /// `e` as this source's outage: named, so a page can say which system did not answer.
+    pub(crate) fn down(&self, e: StorageError) -> StorageError {
+        StorageError::SourceDown {
+            name: self.name.clone(),
+            database: self.database_name().to_owned(),
+            cause: Box::new(e),
+        }
     }
 
     /// The field holding `fact`, if this system keeps it.

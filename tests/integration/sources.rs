@@ -14,6 +14,7 @@ use crate::helpers;
 
 struct Deployment {
     store: Store,
+    settings: Settings,
     own: String,
     bot: String,
     market: String,
@@ -34,8 +35,13 @@ impl Drop for Deployment {
     }
 }
 
-/// A settings file outside the checkout, as an operator writes it.
 async fn deployment() -> Deployment {
+    deployment_with("").await
+}
+
+/// A settings file outside the checkout, as an operator writes it; `marketplace` adds lines
+/// to the marketplace's table.
+async fn deployment_with(marketplace: &str) -> Deployment {
     let (own, bot, market) = (helpers::unique_db("own"), helpers::unique_db("bot"), helpers::unique_db("market"));
     let file = std::env::temp_dir().join(format!("{own}.toml"));
     std::fs::write(
@@ -52,6 +58,7 @@ database = "{bot}"
 [orderdesk.sources.marketplace]
 kind = "marketplace"
 database = "{market}"
+{marketplace}
 
 [orderdesk.sources.marketplace.fields]
 amount = "grandTotal"
@@ -67,7 +74,7 @@ amount = "grandTotal"
     settings.mongodb_uri = helpers::mongodb_uri();
     assert_eq!(settings.sources.len(), 2);
     let store = Store::connect(&settings).await.expect("connect");
-    Deployment { store, own, bot, market }
+    Deployment { store, settings, own, bot, market }
 }
 
 const BOT_ORDER: &str = "ORD-20261120093015-5eed1234";
@@ -150,14 +157,14 @@ async fn each_order_is_found_where_its_system_keeps_it() {
     assert_eq!(derived.count_documents(doc! { "display_id": "ORD-5EED12" }).await.unwrap(), 1);
 
     // Lists span both, newest first, and `source` filters.
-    let (all, _) = store.list_orders(&OrderFilter::default(), None).await.unwrap();
+    let all = store.list_orders(&OrderFilter::default(), None).await.unwrap().orders;
     let names: Vec<String> = all.iter().map(|o| o.headline()).collect();
     assert_eq!(names, [BB, BOT_ORDER], "merged newest first");
     let bots = OrderFilter { source: Some(Source::ShippingBot), ..OrderFilter::default() };
-    let (only, _) = store.list_orders(&bots, None).await.unwrap();
+    let only = store.list_orders(&bots, None).await.unwrap().orders;
     assert_eq!(only.iter().map(|o| o.headline()).collect::<Vec<_>>(), [BOT_ORDER]);
     assert_eq!(store.order_count().await.unwrap(), 2);
-    assert_eq!(store.recent_orders(8).await.unwrap().len(), 2);
+    assert_eq!(store.recent_orders(8).await.unwrap().value.len(), 2);
 
     // The failures report reads the bot's failed, paid order.
     let candidates = store.refund_candidates(Utc::now() - chrono::Duration::days(4000), 10).await.unwrap();
@@ -185,4 +192,43 @@ async fn a_bot_order_created_through_orderdesk_lands_in_the_bots_shape() {
     assert!(again.is_ok() || matches!(again, Err(orderdesk::storage::orders::InsertOrderError::OrderIdTaken(_))));
     let own = helpers::raw_collection(&d.own, "orders").await;
     assert_eq!(own.count_documents(doc! {}).await.unwrap(), 0, "orderdesk's database holds no orders");
+}
+
+#[tokio::test]
+async fn a_source_that_is_down_is_named_while_the_other_serves() {
+    // The marketplace on its own cluster, which is down: nothing listens on port 9.
+    let d =
+        deployment_with(r#"uri = "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=300""#).await;
+    seed(&d).await;
+    let store = &d.store;
+
+    let page = store.list_orders(&OrderFilter::default(), None).await.unwrap();
+    assert_eq!(page.orders.iter().map(|o| o.headline()).collect::<Vec<_>>(), [BOT_ORDER], "the bot's orders stand");
+    let outages = page.outages();
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    assert_eq!((outages[0].source.as_str(), outages[0].database.as_str()), ("marketplace", d.market.as_str()));
+    let recent = store.recent_orders(8).await.unwrap();
+    assert_eq!((recent.value.len(), recent.outages.len()), (1, 1));
+
+    assert!(matches!(store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await, Ok(OrderLookup::One(_))));
+    // Not "no such order": the system that would hold it did not answer.
+    let bb = store.look_up_order(&LookupKey::parse(BB).unwrap()).await.unwrap_err();
+    assert!(bb.is_unavailable() && bb.to_string().contains("marketplace source"), "{bb}");
+    let export = store.export_page(&OrderFilter::default(), None).await.unwrap_err();
+    assert!(export.to_string().contains("marketplace source"), "an export never leaves a system out: {export}");
+
+    // Through the pages: the list says what is missing; the search says why it cannot answer.
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &d.own, false, |s| {
+        s.sources = d.settings.sources.clone();
+    })
+    .await;
+    let list = app.get("/orders").await;
+    assert_eq!(list.status(), 200);
+    let body = list.text().await.unwrap();
+    assert!(body.contains("data-testid=\"source-outage\"") && body.contains(BOT_ORDER), "{body}");
+    assert!(body.contains(&format!("the marketplace source (database {})", d.market)));
+    let search = app.get(&format!("/search?q={BB}")).await;
+    assert_eq!(search.status(), 503);
+    let body = search.text().await.unwrap();
+    assert!(body.contains("marketplace source") && !body.contains("No order"), "{body}");
 }

@@ -34,3 +34,26 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         </div>
     }
 }
+
+/// The systems that did not answer a page that shows the others' orders: said above the
+/// list, so a short list is never taken for all there is.
+#[component]
+pub fn OutageNotice(outages: Vec<crate::domain::orders::SourceOutage>) -> impl IntoView {
+    (!outages.is_empty()).then(|| {
+        view! {
+            <div
+                role="status"
+                data-testid="source-outage"
+                class="mb-3 rounded-lg border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100"
+            >
+                <p class="font-semibold">"Only part of the orders: a system did not answer"</p>
+                <ul class="mt-1 list-disc pl-5">
+                    {outages
+                        .into_iter()
+                        .map(|o| view! { <li>{o.to_string()} ". Its orders are missing below; reload to try again."</li> })
+                        .collect_view()}
+                </ul>
+            </div>
+        }
+    })
+}

@@ -2,11 +2,14 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::{
-        components::{error_notice::ErrorNotice, search_form::SearchForm},
+        components::{
+            error_notice::{ErrorNotice, OutageNotice},
+            search_form::SearchForm,
+        },
         format,
     },
     domain::error::AppError,
-    domain::orders::OrderSummary,
+    domain::orders::{OrderSummary, Partial},
 };
 
 /// How many orders the database holds (both systems).
@@ -18,7 +21,7 @@ pub async fn order_count() -> Result<u64, AppError> {
 
 /// The newest orders, so there is always something to click.
 #[server(prefix = "/api/staff", input = GetUrl)]
-pub async fn recent_orders() -> Result<Vec<OrderSummary>, AppError> {
+pub async fn recent_orders() -> Result<Partial<Vec<OrderSummary>>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.recent_orders(8).await?)
 }
@@ -56,10 +59,13 @@ pub fn HomePage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match recent.await {
-                            Ok(orders) if orders.is_empty() => view! {
+                            Ok(Partial { value: orders, outages }) if orders.is_empty() && outages.is_empty() => view! {
                                 <p class="mt-2 text-slate-500 dark:text-slate-400">"No orders yet. Load demo data with: orderdesk seed-demo"</p>
                             }.into_any(),
-                            Ok(orders) => view! { <RecentList orders /> }.into_any(),
+                            Ok(Partial { value: orders, outages }) => view! {
+                                <div class="mt-2"><OutageNotice outages /></div>
+                                <RecentList orders />
+                            }.into_any(),
                             Err(_) => ().into_any(),
                         }
                     })}

@@ -4,11 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     app::{
-        components::{error_notice::ErrorNotice, order_table::OrderTable},
+        components::{
+            error_notice::{ErrorNotice, OutageNotice},
+            order_table::OrderTable,
+        },
         format,
     },
     domain::error::AppError,
-    domain::orders::OrderSummary,
+    domain::orders::{OrderSummary, SourceOutage},
     domain::{
         order_filter::{ListParams, SchemeFilter},
         orders::{OrderStatus, Source},
@@ -20,14 +23,17 @@ use crate::{
 pub struct OrderListPage {
     pub orders: Vec<OrderSummary>,
     pub next: Option<String>,
+    /// Systems that did not answer: their orders are missing from this page.
+    pub outages: Vec<SourceOutage>,
 }
 
 #[server(prefix = "/api/staff", input = GetUrl)]
 pub async fn order_list(params: ListParams) -> Result<OrderListPage, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let (filter, cursor) = params.parse()?;
-    let (orders, next) = state.store.list_orders(&filter, cursor.as_ref()).await?;
-    Ok(OrderListPage { orders, next: next.map(|c| c.encode()) })
+    let page = state.store.list_orders(&filter, cursor.as_ref()).await?;
+    let outages = page.outages();
+    Ok(OrderListPage { orders: page.orders, next: page.next.map(|c| c.encode()), outages })
 }
 
 #[component]
@@ -109,12 +115,14 @@ pub fn OrdersPage() -> impl IntoView {
 
 #[component]
 fn OrderPageView(page: OrderListPage, query: String, first: bool) -> impl IntoView {
+    let outages = view! { <OutageNotice outages=page.outages /> };
     if page.orders.is_empty() {
-        return view! { <p data-testid="no-orders">"No orders match this filter."</p> }.into_any();
+        return view! { {outages} <p data-testid="no-orders">"No orders match this filter."</p> }.into_any();
     }
     let sep = if query.is_empty() { "" } else { "&" };
     let next = page.next.map(|c| format!("/orders?{query}{sep}after={}", format::urlencode(&c)));
     view! {
+        {outages}
         <OrderTable orders=page.orders />
         <nav class="mt-4 flex gap-4 text-sm" aria-label="Pages">
             {(!first).then(|| view! { <a class="underline" href=format!("/orders?{query}")>"First page"</a> })}
