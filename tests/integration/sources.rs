@@ -227,6 +227,11 @@ async fn a_source_that_is_down_is_named_while_the_other_serves() {
     let body = list.text().await.unwrap();
     assert!(body.contains("data-testid=\"source-outage\"") && body.contains(BOT_ORDER), "{body}");
     assert!(body.contains(&format!("the marketplace source (database {})", d.market)));
+    let order = app.get(&format!("/orders/{BOT_ORDER}")).await.text().await.unwrap();
+    assert!(
+        order.contains(&format!("database <span class=\"font-mono\">{}<!>", d.bot)),
+        "the page says where the order lives: {order}"
+    );
     let search = app.get(&format!("/search?q={BB}")).await;
     assert_eq!(search.status(), 503);
     let body = search.text().await.unwrap();

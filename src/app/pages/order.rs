@@ -164,7 +164,9 @@ fn Order(
                 <CopyButton text=headline />
                 {o.display_beside().map(|d| view! { <span class="font-mono text-sm text-slate-500 dark:text-slate-400" title="The display form the bot shows the customer">{d}</span> })}
                 <span class=format!("rounded-full px-3 py-1 text-sm font-medium {status_class}") data-testid="order-status">{status}</span>
-                <span class="text-sm text-slate-500 dark:text-slate-400">{o.source.label()}</span>
+                <span class="text-sm text-slate-500 dark:text-slate-400" data-testid="order-origin" title="The system and the database this order was read from">
+                    {o.source.label()} " · database " <span class="font-mono">{o.database.clone()}</span>
+                </span>
             </div>
             <div class="mt-6 grid gap-4 md:grid-cols-3">
                 <section class=format!("{card} md:col-span-2")>
