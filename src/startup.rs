@@ -172,7 +172,23 @@ impl Tasks {
     /// What [`Tasks::run`] does once the indexes are in place.
     /// Never returns: the display-ID fill goes on for as long as the server runs.
     pub async fn run_after_indexes(self) {
-        tokio::join!(display_fill::run(self.store.clone()), self.precompute_failures());
+        tokio::join!(display_fill::run(self.store.clone()), self.precompute_failures(), self.check_sources());
+    }
+
+    /// Each source's names against its data, each wrong one said in one line of the log (and
+    /// shown on the Maintenance page).
+    pub async fn check_sources(&self) {
+        for r in self.store.check_sources().await {
+            if let Some(e) = &r.unreachable {
+                tracing::warn!(source = %r.name, "source {} could not be checked: {e}", r.name);
+            }
+            for line in &r.wrong {
+                tracing::error!(source = %r.name, "{line}");
+            }
+            for line in &r.notes {
+                tracing::info!(source = %r.name, "{line}");
+            }
+        }
     }
 
     /// Ensures every index and says plainly which ones legacy data blocks; false when the

@@ -214,7 +214,7 @@ impl Store {
         let mut outcomes = Vec::new();
         // A configured source's collections are the system's own: orderdesk never builds
         // indexes there at start-up (an admin may, from /maintenance).
-        let own = self.sources().iter().any(super::sources::SourceDb::is_own);
+        let own = self.single_database();
         for index in expected_indexes() {
             if !own && SOURCE_COLLECTIONS.contains(&index.collection) {
                 continue;

@@ -222,7 +222,7 @@ impl Store {
     /// The migrations walk orderdesk's own `orders`: with configured sources they would find
     /// nothing there, so they say so instead of reporting "nothing to fix".
     fn own_orders_only(&self) -> Result<(), StorageError> {
-        if self.sources().iter().any(super::sources::SourceDb::is_own) {
+        if self.single_database() {
             return Ok(());
         }
         Err(StorageError::Unavailable(

@@ -23,6 +23,7 @@ pub mod number_lanes;
 pub mod orders;
 pub mod payments;
 pub mod sessions;
+pub mod source_check;
 pub mod sources;
 pub mod staff;
 pub mod traces;
@@ -413,7 +414,7 @@ impl Store {
     /// The same server, another database (tests and benchmarks use one each).
     pub fn with_database(&self, name: &str) -> Self {
         let db = self.client.database(name);
-        let sources = if self.sources.iter().any(sources::SourceDb::is_own) {
+        let sources = if self.single_database() {
             std::sync::Arc::new(vec![sources::SourceDb::own(db.clone(), self.gate.clone())])
         } else {
             self.sources.clone()
@@ -442,6 +443,12 @@ impl Store {
     /// The systems orders are read from (one: orderdesk's own database, when none is configured).
     pub fn sources(&self) -> &[sources::SourceDb] {
         &self.sources
+    }
+
+    /// Whether orders live in orderdesk's own database (no `[orderdesk.sources]`): only then
+    /// are derived fields kept on the orders and aliases beside them.
+    pub fn single_database(&self) -> bool {
+        self.sources.iter().any(sources::SourceDb::is_own)
     }
 
     /// The source that holds orders of `kind`, or an error saying none is configured.

@@ -348,7 +348,7 @@ impl Store {
     /// (BENCHMARKS.md, session 10).
     async fn aggregate_lookup(&self, key: &LookupKey, details: Details) -> Result<Vec<Found<'_>>, StorageError> {
         // Aliases live beside the orders only in orderdesk's own database.
-        let own = self.sources().iter().any(SourceDb::is_own);
+        let own = self.single_database();
         let aliases = own && matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;
         // A display form names a bot order through the derived collection (outside orderdesk's
         // own database, the bots' orders do not carry it).
@@ -414,7 +414,7 @@ impl Store {
         for prefix in prefixes {
             // '~' sorts after every ID character, so [prefix, prefix~) is "starts with".
             let range = doc! { "$gte": &prefix.text, "$lt": format!("{}~", prefix.text) };
-            let own = self.sources().iter().any(SourceDb::is_own);
+            let own = self.single_database();
             let derived = match prefix.field {
                 PrefixField::DisplayId if !own => {
                     Some(self.order_ids_of_display(doc! { "display_id": range.clone() }).await?)

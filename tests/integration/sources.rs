@@ -36,12 +36,12 @@ impl Drop for Deployment {
 }
 
 async fn deployment() -> Deployment {
-    deployment_with("").await
+    deployment_with("", "").await
 }
 
-/// A settings file outside the checkout, as an operator writes it; `marketplace` adds lines
-/// to the marketplace's table.
-async fn deployment_with(marketplace: &str) -> Deployment {
+/// A settings file outside the checkout, as an operator writes it; `marketplace` and `fields`
+/// add lines to the marketplace's tables.
+async fn deployment_with(marketplace: &str, fields: &str) -> Deployment {
     let (own, bot, market) = (helpers::unique_db("own"), helpers::unique_db("bot"), helpers::unique_db("market"));
     let file = std::env::temp_dir().join(format!("{own}.toml"));
     std::fs::write(
@@ -62,6 +62,7 @@ database = "{market}"
 
 [orderdesk.sources.marketplace.fields]
 amount = "grandTotal"
+{fields}
 "#,
             uri = helpers::mongodb_uri()
         ),
@@ -171,6 +172,15 @@ async fn each_order_is_found_where_its_system_keeps_it() {
     assert_eq!(candidates.len(), 1);
     assert_eq!(candidates[0].order.database, d.bot);
 
+    // The settings' names all match what the systems hold.
+    let reports = store.check_sources().await;
+    assert_eq!(
+        reports.iter().map(|r| (r.name.as_str(), r.sampled)).collect::<Vec<_>>(),
+        [("bot", 1), ("marketplace", 1)]
+    );
+    assert!(reports.iter().all(|r| r.is_healthy()), "{reports:?}");
+    assert!(reports[0].notes.iter().any(|n| n.contains("collections.pending_orders")), "{:?}", reports[0].notes);
+
     // The counters are the marketplace's own.
     let counters = store.counters_with_prefix("20261120-", 10).await.unwrap();
     assert_eq!(counters.iter().map(|c| c.sequence).collect::<Vec<_>>(), [7]);
@@ -197,8 +207,8 @@ async fn a_bot_order_created_through_orderdesk_lands_in_the_bots_shape() {
 #[tokio::test]
 async fn a_source_that_is_down_is_named_while_the_other_serves() {
     // The marketplace on its own cluster, which is down: nothing listens on port 9.
-    let d =
-        deployment_with(r#"uri = "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=300""#).await;
+    let d = deployment_with(r#"uri = "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=300""#, "")
+        .await;
     seed(&d).await;
     let store = &d.store;
 
@@ -236,4 +246,25 @@ async fn a_source_that_is_down_is_named_while_the_other_serves() {
     assert_eq!(search.status(), 503);
     let body = search.text().await.unwrap();
     assert!(body.contains("marketplace source") && !body.contains("No order"), "{body}");
+}
+
+#[tokio::test]
+async fn a_field_name_the_orders_do_not_hold_is_named_in_one_line() {
+    let d = deployment_with("", r#"status = "state""#).await;
+    seed(&d).await;
+    let reports = d.store.check_sources().await;
+    let market = reports.iter().find(|r| r.name == "marketplace").unwrap();
+    assert!(!market.is_healthy());
+    assert_eq!(market.wrong.len(), 1, "{:?}", market.wrong);
+    let line = &market.wrong[0];
+    assert!(line.starts_with(r#"sources.marketplace.fields.status = "state": none of the 1 newest orders"#), "{line}");
+    assert!(line.contains("status") && line.contains("orderNumber"), "it lists what the orders do hold: {line}");
+    assert!(reports.iter().find(|r| r.name == "bot").unwrap().is_healthy());
+
+    // A source that does not answer is reported as such, not as wrong names.
+    let down = deployment_with(r#"uri = "mongodb://127.0.0.1:9/""#, "").await;
+    let reports = down.store.check_sources().await;
+    let market = reports.iter().find(|r| r.name == "marketplace").unwrap();
+    assert!(market.unreachable.as_deref().is_some_and(|e| e.contains("could not be reached")), "{market:?}");
+    assert!(market.wrong.is_empty());
 }

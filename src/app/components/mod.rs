@@ -8,4 +8,5 @@ pub mod figure;
 pub mod header;
 pub mod order_table;
 pub mod search_form;
+pub mod source_reports;
 pub mod theme_toggle;

@@ -160,6 +160,8 @@ pub fn MaintenancePage() -> impl IntoView {
 
             <ActiveRun active status />
 
+            <crate::app::components::source_reports::SourceReports />
+
             <div class=CARD data-testid="index-check">
                 <div class="flex flex-wrap items-center justify-between gap-2">
                     <h2 class="text-lg font-semibold">"Indexes"</h2>

@@ -1,0 +1,112 @@
+//! The start-up check of each source's settings against what its database holds: every field
+//! name against a sample of its newest orders, every collection against the database's list.
+//! A wrong name would otherwise read as "this system never keeps that fact", silently.
+
+use std::collections::BTreeMap;
+
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+
+use super::{StorageError, Store, sources::SourceDb};
+use crate::{
+    config::Fact,
+    domain::{orders::Source as Kind, sources::SourceReport},
+};
+
+/// How many of a source's newest orders the field names are checked against.
+pub const SAMPLE: i64 = 200;
+
+impl Store {
+    /// Every configured source, checked (none in the single-database deployment, whose names
+    /// are orderdesk's own). One source's failure is its report, never the others'.
+    pub async fn check_sources(&self) -> Vec<SourceReport> {
+        let checks = self.sources().iter().filter(|s| !s.is_own()).map(|s| async move {
+            let mut report = SourceReport {
+                name: s.name.clone(),
+                kind: s.kind.map_or("", Kind::code).to_owned(),
+                database: s.database_name().to_owned(),
+                unreachable: None,
+                sampled: 0,
+                wrong: Vec::new(),
+                notes: Vec::new(),
+            };
+            if let Err(e) = self.check_source(s, &mut report).await {
+                report.unreachable = Some(e.to_string());
+            }
+            report
+        });
+        futures::future::join_all(checks).await
+    }
+
+    async fn check_source(&self, s: &SourceDb, report: &mut SourceReport) -> Result<(), StorageError> {
+        let names = self.run_in(s, "check_source", "*", s.database().list_collection_names()).await?;
+        let c = s.collections();
+        let needed: Vec<(&str, &str)> = match s.kind {
+            Some(Kind::ShippingBot) => vec![
+                ("orders", &c.orders),
+                ("sessions", &c.sessions),
+                ("payments", &c.payments),
+                ("pending_orders", &c.pending_orders),
+            ],
+            _ => vec![("orders", &c.orders), ("counters", &c.counters)],
+        };
+        for (key, name) in needed {
+            if !names.iter().any(|n| n == name) {
+                report.notes.push(format!(
+                    "sources.{}.collections.{key} = {name:?}: the database {} has no such collection (yet)",
+                    s.name, report.database
+                ));
+            }
+        }
+        let orders = s.orders();
+        let sample: Vec<Document> = self
+            .run_in(s, "check_source", "orders", async {
+                orders
+                    .find(doc! {})
+                    .sort(doc! { "_id": -1 })
+                    .limit(SAMPLE)
+                    .max_time(self.op_timeout)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        report.sampled = sample.len() as u64;
+        if sample.is_empty() {
+            report.notes.push(format!(
+                "{}.{} holds no orders yet: the field names are checked when it does",
+                report.database, c.orders
+            ));
+            return Ok(());
+        }
+        // What the sampled orders do hold, most common first: the names an operator may have meant.
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in &sample {
+            for key in d.keys() {
+                *seen.entry(key.as_str()).or_default() += 1;
+            }
+        }
+        let mut common: Vec<(&str, usize)> = seen.iter().map(|(k, n)| (*k, *n)).collect();
+        common.sort_by_key(|(k, n)| (std::cmp::Reverse(*n), *k));
+        let held: Vec<&str> = common.iter().take(16).map(|(k, _)| *k).collect();
+        for fact in Fact::ALL {
+            let Some(field) = s.field(fact) else { continue };
+            if seen.contains_key(field) {
+                continue;
+            }
+            let given = s.overridden.contains(&fact);
+            let line = format!(
+                "sources.{}.fields.{} = {field:?}{}: none of the {} newest orders in {}.{} has it; they hold {}",
+                s.name,
+                fact.key(),
+                if given { "" } else { " (the default)" },
+                sample.len(),
+                report.database,
+                c.orders,
+                held.join(", ")
+            );
+            if given { report.wrong.push(line) } else { report.notes.push(line) }
+        }
+        Ok(())
+    }
+}
