@@ -134,6 +134,7 @@ fn print_report(r: &IndexReport) {
         IndexState::Present => "present".to_owned(),
         IndexState::Missing => "MISSING".to_owned(),
         IndexState::Different { actual } => format!("DIFFERENT: {actual}"),
+        IndexState::Covered { by } => format!("covered by {by}"),
     };
     let unique = if r.unique { " unique" } else { "" };
     println!("{:<14} {:<34} {state} ({}{unique})", r.collection, r.name, r.keys);

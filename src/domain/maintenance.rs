@@ -321,6 +321,11 @@ pub enum IndexState {
     Different {
         actual: String,
     },
+    /// An index under another name has the same keys and options at least as strong (a
+    /// system's own, named its way): it serves, and nothing is built beside it.
+    Covered {
+        by: String,
+    },
 }
 
 /// Documents that keep a unique index from being built (or would break it).

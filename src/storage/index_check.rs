@@ -90,7 +90,7 @@ impl Store {
     /// What `indexes apply` does to one checked index.
     pub async fn apply_index(&self, report: &IndexReport) -> ApplyOutcome {
         match &report.state {
-            IndexState::Present => ApplyOutcome::AlreadyPresent,
+            IndexState::Present | IndexState::Covered { .. } => ApplyOutcome::AlreadyPresent,
             IndexState::Different { .. } => ApplyOutcome::LeftDifferent,
             IndexState::Missing if report.is_blocked() => ApplyOutcome::Blocked,
             IndexState::Missing => self.create_expected(report).await,
@@ -156,7 +156,7 @@ impl Store {
             .is_ok_and(|all| all.iter().any(|m| index_name(m) == Some(name) && keys_equal(&m.keys, keys)))
     }
 
-    async fn list_indexes(&self, collection: &'static str) -> Result<Vec<IndexModel>, StorageError> {
+    pub(crate) async fn list_indexes(&self, collection: &'static str) -> Result<Vec<IndexModel>, StorageError> {
         let coll = self.collection(collection);
         let listed = self
             .run("list_indexes", collection, async { coll.list_indexes().await?.try_collect::<Vec<_>>().await })
@@ -314,13 +314,30 @@ fn compare(index: &ExpectedIndex, actual: &[IndexModel]) -> IndexState {
         }
         None => {
             let stand_in = stand_in_name(index.name);
-            // Same keys under another name serve lookups, but orderdesk cannot vouch for them.
-            match actual.iter().find(|m| same_keys(m) && index_name(m) != Some(stand_in.as_str())) {
+            let others = || actual.iter().filter(|m| same_keys(m) && index_name(m) != Some(stand_in.as_str()));
+            if let Some(m) = others().find(|m| covers(m, index)) {
+                return IndexState::Covered { by: describe(m) };
+            }
+            match others().next() {
                 Some(m) => IndexState::Different { actual: describe(m) },
                 None => IndexState::Missing,
             }
         }
     }
+}
+
+/// Whether `m` (same keys, another name) does all `index` is for: unique if it must be, over
+/// no fewer documents (a partial filter only where the expected one has the same), and
+/// deleting nothing the expected one would keep (a TTL only where it is the same).
+pub(crate) fn covers(m: &IndexModel, index: &ExpectedIndex) -> bool {
+    let o = m.options.as_ref();
+    let unique = o.and_then(|o| o.unique).unwrap_or(false);
+    let partial = o.and_then(|o| o.partial_filter_expression.as_ref());
+    let ttl = o.and_then(|o| o.expire_after);
+    // A unique index over every document is stronger than one over a part (and serves the
+    // same lookups); a non-unique one must see every document the expected one sees.
+    let partial_ok = partial.is_none() || partial == index.partial.as_ref();
+    keys_equal(&m.keys, &index.keys) && (unique || !index.unique) && partial_ok && ttl == index.ttl
 }
 
 /// Key patterns compare by field order and direction; the server may send 1 as a double.

@@ -215,8 +215,21 @@ impl Store {
         // A configured source's collections are the system's own: orderdesk never builds
         // indexes there at start-up (an admin may, from /maintenance).
         let own = self.single_database();
+        let mut listed: std::collections::HashMap<&str, Vec<IndexModel>> = std::collections::HashMap::new();
         for index in expected_indexes() {
             if !own && SOURCE_COLLECTIONS.contains(&index.collection) {
+                continue;
+            }
+            // An index the system made itself under another name serves: building ours beside
+            // it would be refused ("already exists with a different name") or a second copy.
+            if !listed.contains_key(index.collection) {
+                let actual = self.list_indexes(index.collection).await.unwrap_or_default();
+                listed.insert(index.collection, actual);
+            }
+            let actual = &listed[index.collection];
+            let named = actual.iter().any(|m| m.options.as_ref().and_then(|o| o.name.as_deref()) == Some(index.name));
+            if !named && actual.iter().any(|m| super::index_check::covers(m, &index)) {
+                outcomes.push(EnsureOutcome { index, result: Ok(()), stand_in: None });
                 continue;
             }
             let coll = self.collection(index.collection);

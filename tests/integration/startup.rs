@@ -86,3 +86,51 @@ async fn a_stopping_server_hands_over_its_leases_and_writes_its_last_usage_count
     assert_eq!(usage.iter().map(|m| m.tally.calls).sum::<u64>(), 3, "every call counted: {usage:?}");
     helpers::drop_database(&database).await;
 }
+
+/// A system's own indexes, named its own way: an index on the same keys with options at least
+/// as strong serves, is never built a second time and is no error at start-up; a weaker one
+/// (not unique where uniqueness is the point) does not stand for it.
+#[tokio::test]
+async fn an_index_under_another_name_that_covers_the_keys_is_recognised() {
+    use orderdesk::domain::maintenance::IndexState;
+    let database = helpers::unique_db("covered");
+    let orders = helpers::raw_collection(&database, "orders").await;
+    let unique = mongodb::options::IndexOptions::builder().unique(true).name("order_id_unique".to_owned()).build();
+    orders
+        .create_index(mongodb::IndexModel::builder().keys(doc! { "order_id": 1 }).options(unique).build())
+        .await
+        .unwrap();
+    let counters = helpers::raw_collection(&database, "ordercounters").await;
+    let weaker = mongodb::options::IndexOptions::builder().name("counterId_plain".to_owned()).build();
+    counters
+        .create_index(mongodb::IndexModel::builder().keys(doc! { "counterId": 1 }).options(weaker).build())
+        .await
+        .unwrap();
+
+    let store =
+        orderdesk::storage::Store::connect(&helpers::settings(&helpers::mongodb_uri(), &database)).await.unwrap();
+    let outcomes = store.ensure_indexes().await;
+    let of = |name: &str| outcomes.iter().find(|o| o.index.name == name).unwrap();
+    assert!(of("order_id_1").result.is_ok(), "{:?}", of("order_id_1").result);
+    let names = orders.list_index_names().await.unwrap();
+    assert!(names.contains(&"order_id_unique".to_owned()) && !names.contains(&"order_id_1".to_owned()), "{names:?}");
+
+    let states = store.index_states().await.unwrap();
+    let state = |name: &str| states.iter().find(|r| r.name == name).unwrap().state.clone();
+    assert!(matches!(state("order_id_1"), IndexState::Covered { by } if by.contains("order_id_unique")));
+    assert_eq!(
+        state("counterId_1"),
+        IndexState::Present,
+        "one that is not unique guards nothing: the unique one is built"
+    );
+    let counter_names = counters.list_index_names().await.unwrap();
+    assert!(counter_names.contains(&"counterId_plain".to_owned()), "the system's own index is left alone");
+
+    // The system's index still guards: a second order under the same ID is refused as such.
+    let id = orderdesk::domain::ids::OrderId::parse("ORD-20261120120000-5c0ffee1").unwrap();
+    let order = helpers::bot_order(Some(7), Some(1.0));
+    store.insert_order(&id, &order, chrono::Utc::now()).await.unwrap();
+    let again = store.insert_order(&id, &order, chrono::Utc::now()).await;
+    assert!(matches!(again, Err(orderdesk::storage::orders::InsertOrderError::OrderIdTaken(_))), "{again:?}");
+    helpers::drop_database(&database).await;
+}

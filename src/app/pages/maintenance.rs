@@ -292,6 +292,9 @@ fn watch_run(
 fn badge(state: &IndexState, blocked: bool) -> (&'static str, &'static str) {
     match state {
         IndexState::Present => ("present", "bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100"),
+        IndexState::Covered { .. } => {
+            ("covered", "bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100")
+        }
         IndexState::Missing if blocked => ("blocked", "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100"),
         IndexState::Missing => ("missing", "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100"),
         IndexState::Different { .. } => {
@@ -342,7 +345,11 @@ fn IndexRow(r: IndexReport) -> impl IntoView {
             <td class="pr-3"><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>{label}</span></td>
             <td>
                 <span>{r.purpose.clone()}</span>
-                {match &r.state { IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }), _ => None }}
+                {match &r.state {
+                    IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }.into_any()),
+                    IndexState::Covered { by } => Some(view! { <p class="text-slate-600 dark:text-slate-400">"Served by " {by.clone()}</p> }.into_any()),
+                    _ => None,
+                }}
                 {r.stand_in.clone().map(|s| view! { <p class="text-slate-500 dark:text-slate-400">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
                 {r.blockers.clone().filter(Blockers::any).map(|b| view! { <BlockerList blockers=b /> })}
             </td>
