@@ -185,6 +185,9 @@ impl Tasks {
             for line in &r.wrong {
                 tracing::error!(source = %r.name, "{line}");
             }
+            for line in &r.indexes {
+                tracing::warn!(source = %r.name, "{line}");
+            }
             for line in &r.notes {
                 tracing::info!(source = %r.name, "{line}");
             }

@@ -20,6 +20,9 @@ pub struct SourceReport {
     /// Default names no sampled document holds, and collections that do not exist: fine when
     /// the system never keeps that fact, otherwise a name to set.
     pub notes: Vec<String>,
+    /// Indexes the system's own data needs and lacks (under any name), one line each: what a
+    /// missing one costs. orderdesk builds none in a source by itself.
+    pub indexes: Vec<String>,
 }
 
 impl SourceReport {

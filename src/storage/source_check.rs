@@ -29,6 +29,7 @@ impl Store {
                 sampled: 0,
                 wrong: Vec::new(),
                 notes: Vec::new(),
+                indexes: Vec::new(),
             };
             if let Err(e) = self.check_source(s, &mut report).await {
                 report.unreachable = Some(e.to_string());
@@ -56,6 +57,25 @@ impl Store {
                     "sources.{}.collections.{key} = {name:?}: the database {} has no such collection (yet)",
                     s.name, report.database
                 ));
+            }
+        }
+        for (collection, fact_or_field, unique, cost) in needed_indexes(s) {
+            let Some(field) = fact_or_field else { continue };
+            if !names.iter().any(|n| n == collection) {
+                continue;
+            }
+            let coll = s.database().collection::<Document>(collection);
+            let listed = self
+                .run_in(s, "check_source", "*", async { coll.list_indexes().await?.try_collect::<Vec<_>>().await })
+                .await?;
+            // Any name: the system's own index, if it leads with the field (and is unique where that is the point).
+            let served = listed.iter().any(|m| {
+                m.keys.keys().next().map(String::as_str) == Some(field)
+                    && (!unique || (m.keys.len() == 1 && m.options.as_ref().and_then(|o| o.unique).unwrap_or(false)))
+            });
+            if !served {
+                let what = if unique { "unique index" } else { "index" };
+                report.indexes.push(format!("{}.{collection}: no {what} on {field}: {cost}", report.database));
             }
         }
         let orders = s.orders();
@@ -108,5 +128,34 @@ impl Store {
             if given { report.wrong.push(line) } else { report.notes.push(line) }
         }
         Ok(())
+    }
+}
+
+/// The indexes a source's own data needs, in its own names: (collection, field, unique, what
+/// goes wrong without it).
+fn needed_indexes(s: &SourceDb) -> Vec<(&str, Option<&str>, bool, &'static str)> {
+    let c = s.collections();
+    match s.kind {
+        Some(Kind::ShippingBot) => vec![
+            (c.orders.as_str(), s.field(Fact::OrderId), true, "a retried create can store two orders under one ID"),
+            (c.orders.as_str(), s.field(Fact::TelegramId), false, "a telegram-id search reads every order"),
+            (c.orders.as_str(), s.field(Fact::CreatedAt), false, "lists read every order to sort them"),
+            (c.payments.as_str(), Some("order_id"), false, "each order page reads every payment"),
+        ],
+        _ => vec![
+            (
+                c.orders.as_str(),
+                s.field(Fact::OrderNumber),
+                true,
+                "two orders can hold one BB number, and a BB-number search reads every order",
+            ),
+            (c.orders.as_str(), s.field(Fact::CreatedAt), false, "lists read every order to sort them"),
+            (
+                c.counters.as_str(),
+                Some("counterId"),
+                true,
+                "two counters can exist for one vendor and day, and numbers repeat",
+            ),
+        ],
     }
 }

@@ -261,6 +261,23 @@ async fn a_field_name_the_orders_do_not_hold_is_named_in_one_line() {
     assert!(line.contains("status") && line.contains("orderNumber"), "it lists what the orders do hold: {line}");
     assert!(reports.iter().find(|r| r.name == "bot").unwrap().is_healthy());
 
+    // The indexes the systems' data needs, under any name: none was made yet, so each is named.
+    let lacks = |reports: &[orderdesk::domain::sources::SourceReport], source: &str, what: &str| {
+        reports.iter().find(|r| r.name == source).unwrap().indexes.iter().any(|l| l.contains(what))
+    };
+    assert!(lacks(&reports, "marketplace", "orders: no unique index on orderNumber"), "{reports:?}");
+    assert!(lacks(&reports, "marketplace", "ordercounters: no unique index on counterId"));
+    assert!(lacks(&reports, "bot", "orders: no unique index on order_id"));
+    let unique = mongodb::options::IndexOptions::builder().unique(true).name("orderNumber_unique".to_owned()).build();
+    helpers::raw_collection(&d.market, "orders")
+        .await
+        .create_index(mongodb::IndexModel::builder().keys(doc! { "orderNumber": 1 }).options(unique).build())
+        .await
+        .unwrap();
+    let reports = d.store.check_sources().await;
+    assert!(!lacks(&reports, "marketplace", "orderNumber"), "the system's own index, named its way, serves");
+    assert!(lacks(&reports, "marketplace", "counterId"));
+
     // A source that does not answer is reported as such, not as wrong names.
     let down = deployment_with(r#"uri = "mongodb://127.0.0.1:9/""#, "").await;
     let reports = down.store.check_sources().await;

@@ -59,6 +59,9 @@ fn SourceRow(r: SourceReport) -> impl IntoView {
             <ul class="mt-1 list-disc pl-5 text-sm text-amber-900 dark:text-amber-200">
                 {r.wrong.into_iter().map(|w| view! { <li data-testid="source-wrong" class="font-mono text-xs">{w}</li> }).collect_view()}
             </ul>
+            <ul class="mt-1 list-disc pl-5 text-sm text-amber-900 dark:text-amber-200">
+                {r.indexes.into_iter().map(|w| view! { <li data-testid="source-index" class="text-xs">{w}</li> }).collect_view()}
+            </ul>
             <ul class="mt-1 list-disc pl-5 text-xs text-slate-500 dark:text-slate-400">
                 {r.notes.into_iter().map(|n| view! { <li class="font-mono">{n}</li> }).collect_view()}
             </ul>
