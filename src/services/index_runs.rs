@@ -17,10 +17,7 @@ use crate::{
         maintenance::{ApplyOutcome, IndexReport, IndexState, RunRecord, RunStatus, SAMPLE_LIMIT, Task},
     },
     services::maintenance::MaintenanceError,
-    storage::{
-        Store,
-        index_check::{Scan, expected_index_names},
-    },
+    storage::{Store, index_check::Scan},
 };
 
 /// How often a run says it is alive while one index takes long (well inside the lock's
@@ -61,7 +58,7 @@ pub struct PreparedIndexRun {
 /// migration never run at once (a migration may be fixing what blocks the index).
 pub async fn prepare(store: &Store, kind: IndexRun, actor: &Actor) -> Result<PreparedIndexRun, MaintenanceError> {
     let now = chrono::Utc::now();
-    let steps = expected_index_names();
+    let steps = store.expected_index_names();
     let mut record = RunRecord {
         id: String::new(),
         task: kind.task(),
@@ -106,7 +103,7 @@ impl PreparedIndexRun {
     /// final record is saved and audited, and the lock released, whatever happens.
     pub async fn execute(mut self, mut on_progress: impl FnMut(&RunRecord)) -> RunRecord {
         let started = Instant::now();
-        let steps = expected_index_names();
+        let steps = self.store.expected_index_names();
         let mut cancelled = false;
         for (collection, name) in steps {
             let label = format!("{collection}.{name}");

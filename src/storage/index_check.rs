@@ -11,7 +11,7 @@ use mongodb::{
 
 use super::{
     StorageError, Store,
-    indexes::{ExpectedIndex, expected_indexes, model, model_named, stand_in_name},
+    indexes::{ExpectedIndex, SOURCE_COLLECTIONS, expected_indexes, model, model_named, stand_in_name},
     names::ORDERS,
 };
 use crate::domain::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
@@ -20,11 +20,6 @@ use crate::domain::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexRep
 const SAMPLE_PER_KIND: i64 = 5;
 /// Index builds and whole-collection counts over millions of orders take a while.
 const LONG: Duration = Duration::from_secs(600);
-
-/// The expected indexes as `(collection, name)`, in the order checks and builds go through them.
-pub fn expected_index_names() -> Vec<(&'static str, &'static str)> {
-    expected_indexes().into_iter().map(|i| (i.collection, i.name)).collect()
-}
 
 /// Whether a check counts the documents that block the unique indexes: a scan of the whole
 /// collection, so only in a background run.
@@ -35,12 +30,24 @@ pub enum Scan {
 }
 
 impl Store {
+    /// The expected indexes in orderdesk's database as `(collection, name)`, in the order
+    /// checks and builds go through them. With sources configured, the orders, sessions and
+    /// counters are the systems' own: their indexes are in the Sources check, not here.
+    pub fn expected_index_names(&self) -> Vec<(&'static str, &'static str)> {
+        self.own_expected_indexes().into_iter().map(|i| (i.collection, i.name)).collect()
+    }
+
+    pub(crate) fn own_expected_indexes(&self) -> Vec<ExpectedIndex> {
+        let single = self.single_database();
+        expected_indexes().into_iter().filter(|i| single || !SOURCE_COLLECTIONS.contains(&i.collection)).collect()
+    }
+
     /// Every expected index, compared with what the database has. Unique indexes on
     /// `orders` also get their blockers counted, present or not.
     #[tracing::instrument(skip(self))]
     pub async fn check_indexes(&self) -> Result<Vec<IndexReport>, StorageError> {
         let mut reports = Vec::new();
-        for (collection, name) in expected_index_names() {
+        for (collection, name) in self.expected_index_names() {
             reports.push(self.check_index(collection, name, Scan::Blockers).await?);
         }
         Ok(reports)
@@ -51,7 +58,7 @@ impl Store {
     pub async fn index_states(&self) -> Result<Vec<IndexReport>, StorageError> {
         let mut listed: std::collections::HashMap<&str, Vec<IndexModel>> = std::collections::HashMap::new();
         let mut reports = Vec::new();
-        for index in expected_indexes() {
+        for index in self.own_expected_indexes() {
             if !listed.contains_key(index.collection) {
                 listed.insert(index.collection, self.list_indexes(index.collection).await?);
             }

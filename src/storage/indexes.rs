@@ -214,12 +214,8 @@ impl Store {
         let mut outcomes = Vec::new();
         // A configured source's collections are the system's own: orderdesk never builds
         // indexes there at start-up (an admin may, from /maintenance).
-        let own = self.single_database();
         let mut listed: std::collections::HashMap<&str, Vec<IndexModel>> = std::collections::HashMap::new();
-        for index in expected_indexes() {
-            if !own && SOURCE_COLLECTIONS.contains(&index.collection) {
-                continue;
-            }
+        for index in self.own_expected_indexes() {
             // An index the system made itself under another name serves: building ours beside
             // it would be refused ("already exists with a different name") or a second copy.
             if !listed.contains_key(index.collection) {

@@ -92,6 +92,12 @@ pub enum StorageError {
     DuplicateKey { op: &'static str, index: Option<String>, message: String },
     #[error("database error in {op}: {message}")]
     Database { op: &'static str, message: String },
+    /// The database user orderdesk signs in as may not do this: a read-only user on a
+    /// system's database, as the README advises for sources.
+    #[error(
+        "orderdesk's database user may not {action} in the database {database} ({op}): grant it the {role} role there, or leave this to the system itself"
+    )]
+    NotPermitted { op: &'static str, database: String, action: &'static str, role: &'static str },
     /// A maintenance run's lock was taken over (its heartbeat was late): it stops writing.
     #[error(
         "another run took over the maintenance lock of run {run} (its heartbeat was late); this run stopped writing"
@@ -136,6 +142,16 @@ impl StorageError {
             let index = duplicate_index(&err.to_string());
             return Self::DuplicateKey { op, index, message: server_message(&err) };
         }
+        if let Some((database, command)) = not_authorized(&err) {
+            let (action, role) = match command.as_str() {
+                "insert" | "update" | "delete" | "findAndModify" | "bulkWrite" => ("write", "readWrite"),
+                "createIndexes" | "dropIndexes" => ("build or drop indexes", "readWrite"),
+                "find" | "aggregate" | "count" | "distinct" | "listCollections" | "listIndexes" => ("read", "read"),
+                _ => ("run this command", "readWrite"),
+            };
+            tracing::warn!(op, database, command, "not authorized: {}", first_line(&err.to_string()));
+            return Self::NotPermitted { op, database, action, role };
+        }
         let transient = if is_election(&err) {
             Self::Electing { op }
         } else if matches!(
@@ -149,6 +165,21 @@ impl StorageError {
         tracing::warn!(op, error = %first_line(&err.to_string()), "{transient}");
         transient
     }
+}
+
+/// The database and command of an "Unauthorized" (13) answer: `not authorized on bitesbay
+/// to execute command { insert: "orders", … }`.
+fn not_authorized(err: &mongodb::error::Error) -> Option<(String, String)> {
+    const UNAUTHORIZED: i32 = 13;
+    let message = match &*err.kind {
+        ErrorKind::Command(e) if e.code == UNAUTHORIZED => &e.message,
+        ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == UNAUTHORIZED => &e.message,
+        _ => return None,
+    };
+    let rest = message.strip_prefix("not authorized on ")?;
+    let (database, rest) = rest.split_once(" to execute command { ")?;
+    let command = rest.split(':').next()?.trim().trim_matches('"');
+    Some((database.to_owned(), command.to_owned()))
 }
 
 /// Whether an error says the replica set has no primary right now: the server's "not
@@ -655,6 +686,8 @@ impl From<StorageError> for crate::domain::error::AppError {
             Self::DatabaseElecting(e.to_string())
         } else if e.is_unavailable() {
             Self::DatabaseUnavailable(e.to_string())
+        } else if matches!(e, StorageError::NotPermitted { .. }) {
+            Self::Forbidden(e.to_string())
         } else {
             tracing::error!(error = %e, "storage error");
             Self::Internal("a database operation failed; the details are in the server log".into())

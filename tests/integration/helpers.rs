@@ -252,6 +252,8 @@ pub struct OwnMongod {
     child: Option<Child>,
     /// `--replSet <name>` for a replica set's member; nothing for a standalone.
     replica_set: Option<String>,
+    /// `--auth`: every client signs in (the localhost exception creates the first user).
+    auth: bool,
 }
 
 impl OwnMongod {
@@ -260,11 +262,20 @@ impl OwnMongod {
         Self::start_as(None)
     }
 
+    /// A standalone mongod that requires users (`--auth`).
+    pub fn start_with_auth() -> Self {
+        Self::start_as_with(None, true)
+    }
+
     fn start_as(replica_set: Option<String>) -> Self {
+        Self::start_as_with(replica_set, false)
+    }
+
+    fn start_as_with(replica_set: Option<String>, auth: bool) -> Self {
         let dbpath = std::env::temp_dir().join(format!("orderdesk-mongod-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dbpath).expect("dbpath");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        let mut me = Self { port, dbpath, child: None, replica_set };
+        let mut me = Self { port, dbpath, child: None, replica_set, auth };
         me.restart();
         me
     }
@@ -285,6 +296,7 @@ impl OwnMongod {
             .args(["--dbpath", self.dbpath.to_str().expect("utf-8 path"), "--bind_ip", "127.0.0.1", "--quiet"])
             .args(["--port", &self.port.to_string()])
             .args(self.replica_set.iter().flat_map(|name| ["--replSet", name.as_str()]))
+            .args(self.auth.then_some("--auth"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -285,3 +285,111 @@ async fn a_field_name_the_orders_do_not_hold_is_named_in_one_line() {
     assert!(market.unreachable.as_deref().is_some_and(|e| e.contains("could not be reached")), "{market:?}");
     assert!(market.wrong.is_empty());
 }
+
+/// The deployment the README advises: orderdesk's user may only read the systems' databases
+/// (and write its own). Every page works; each write into a system says which permission it
+/// lacks, in words, instead of the driver's error.
+#[tokio::test]
+async fn with_read_only_access_to_the_sources_pages_work_and_writes_say_what_is_missing() {
+    use orderdesk::domain::ids::{CounterId, OrderId, TelegramId};
+    let mongod = helpers::OwnMongod::start_with_auth();
+    let (own, bot, market) = (helpers::unique_db("own"), helpers::unique_db("bot"), helpers::unique_db("market"));
+    // The localhost exception lets the first user in; that user makes orderdesk's.
+    let first = mongodb::Client::with_uri_str(mongod.uri()).await.unwrap();
+    first
+        .database("admin")
+        .run_command(doc! { "createUser": "root", "pwd": "root-pw", "roles": ["root"] })
+        .await
+        .unwrap();
+    let root_uri = format!("mongodb://root:root-pw@127.0.0.1:{}/?directConnection=true", mongod.port);
+    let root = mongodb::Client::with_uri_str(&root_uri).await.unwrap();
+    root.database("admin")
+        .run_command(doc! { "createUser": "desk", "pwd": "desk-pw", "roles": [
+            { "role": "readWrite", "db": &own }, { "role": "read", "db": &bot }, { "role": "read", "db": &market },
+        ] })
+        .await
+        .unwrap();
+    let at = BsonTime::from_millis(1_763_631_015_000);
+    let bot_db = root.database(&bot);
+    bot_db
+        .collection("orders")
+        .insert_one(
+            doc! { "order_id": BOT_ORDER, "telegram_id": 4242_i64, "status": "paid", "amount": 5.0, "created_at": at },
+        )
+        .await
+        .unwrap();
+    bot_db
+        .collection("payments")
+        .insert_one(doc! { "order_id": BOT_ORDER, "amount": 5.0, "created_at": at })
+        .await
+        .unwrap();
+    bot_db
+        .collection("sessions")
+        .insert_one(doc! { "user_id": 4242_i64, "order_id": null, "created_at": at })
+        .await
+        .unwrap();
+    root.database(&market)
+        .collection("orders")
+        .insert_one(doc! { "orderNumber": BB, "vendor": "pizza-palace", "totalAmount": 9.0, "status": "paid", "createdAt": at, "__v": 0 })
+        .await
+        .unwrap();
+
+    let mut settings = helpers::settings(
+        &format!("mongodb://desk:desk-pw@127.0.0.1:{}/?directConnection=true&authSource=admin", mongod.port),
+        &own,
+    );
+    let file = std::env::temp_dir().join(format!("{own}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "[orderdesk.sources.bot]\nkind = \"shipping-bot\"\ndatabase = \"{bot}\"\n\n[orderdesk.sources.marketplace]\nkind = \"marketplace\"\ndatabase = \"{market}\"\n"
+        ),
+    )
+    .unwrap();
+    settings.sources = Settings::load_for(Some(&file)).expect("the settings file reads").sources;
+    std::fs::remove_file(&file).unwrap();
+    let store = Store::connect(&settings).await.unwrap();
+
+    // Reading: lists, lookups with their joins, the display form (derived into orderdesk's
+    // own database), the source check.
+    assert_eq!(store.list_orders(&OrderFilter::default(), None).await.unwrap().orders.len(), 2);
+    let OrderLookup::One(order) = store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await.unwrap() else {
+        panic!("the bot's order is found");
+    };
+    assert_eq!(order.payments.len(), 1);
+    assert_eq!(store.find_orders(&LookupKey::parse("#ORD-5EED12").unwrap()).await.unwrap().len(), 1);
+    assert!(store.check_sources().await.iter().all(|r| r.unreachable.is_none() && r.wrong.is_empty()));
+    assert!(
+        store.ensure_indexes().await.iter().all(|o| o.result.is_ok()),
+        "orderdesk's own indexes, in its own database"
+    );
+
+    // Writing into a system: refused by mongod, said in words.
+    let says = |e: &dyn std::fmt::Display, database: &str| {
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("may not write in the database {database}")) && text.contains("readWrite"),
+            "{text}"
+        );
+        assert!(!text.contains("not authorized on"), "no driver text: {text}");
+    };
+    let candidate = OrderId::parse("ORD-20261120093015-00c0ffee").unwrap();
+    let repair = store.fill_session_order_id(TelegramId(4242), &candidate).await.unwrap_err();
+    says(&repair, &bot);
+    let create =
+        store.insert_order(&candidate, &helpers::bot_order(Some(4242), Some(1.0)), Utc::now()).await.unwrap_err();
+    says(&create, &bot);
+    let counter = CounterId::parse("20261120-pizza-palace").unwrap();
+    let number = store.next_in_counter(&counter, Utc::now()).await.unwrap_err();
+    says(&number, &market);
+    let app_error = orderdesk::domain::error::AppError::from(repair);
+    assert_eq!(app_error.status(), 403);
+
+    // The pages, as `serve` runs them (its background work included: no change streams on a
+    // standalone, so the derived display forms are kept by polling).
+    let app = helpers::spawn_app_on(&settings.mongodb_uri, &own, false, |s| s.sources = settings.sources.clone()).await;
+    for page in ["/", "/orders", &format!("/orders/{BOT_ORDER}"), &format!("/orders/{BB}"), "/counters", "/failures"] {
+        let response = app.get(page).await;
+        assert_eq!(response.status(), 200, "{page}: {}", response.text().await.unwrap());
+    }
+}
