@@ -16,12 +16,17 @@ use super::{
     StorageError, Store,
     names::ORDERS,
     names::{ALIASES, LOCKS, RUNS},
+    sources::{SourceDb, text},
     values::count,
     values::datetime,
 };
-use crate::domain::{
-    ids::{BbNumber, CounterId, OrderId},
-    maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task},
+use crate::{
+    config::Fact,
+    domain::{
+        ids::{BbNumber, CounterId, OrderId},
+        maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task},
+        orders::Source,
+    },
 };
 
 /// A writing run that has not beaten its heartbeat for this long is considered dead.
@@ -39,14 +44,25 @@ pub enum Selection {
 }
 
 impl Selection {
-    fn filter(self) -> Document {
+    /// The kind of order it walks: the back-fill of IDs only the bot's, of numbers only the
+    /// marketplace's.
+    fn kind(self) -> Source {
+        match self {
+            Self::BlankOrderId => Source::ShippingBot,
+            Self::BlankOrderNumber => Source::Marketplace,
+        }
+    }
+
+    fn filter(self, source: &SourceDb) -> Document {
         match self {
             // `null` matches a missing field too.
-            Self::BlankOrderId => doc! { "order_id": { "$in": [Bson::Null, ""] } },
-            Self::BlankOrderNumber => doc! {
+            Self::BlankOrderId => doc! { source.field_or_none(Fact::OrderId): { "$in": [Bson::Null, ""] } },
+            // Both kinds in one collection: only those marked or shaped as marketplace orders.
+            Self::BlankOrderNumber if source.is_own() => doc! {
                 "order_number": { "$in": [Bson::Null, ""] },
                 "$or": [ { "source": "marketplace" }, { "vendor_id": { "$type": "string" } } ],
             },
+            Self::BlankOrderNumber => doc! { source.field_or_none(Fact::OrderNumber): { "$in": [Bson::Null, ""] } },
         }
     }
 }
@@ -116,26 +132,25 @@ impl FieldValue {
     }
 }
 
-fn legacy_order(d: &Document) -> LegacyOrder {
-    let text = |k: &str| d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned);
+/// A stored order as the migrations read it, through its system's field map.
+fn legacy_order(source: &SourceDb, d: &Document) -> LegacyOrder {
+    let field = |fact| source.field_or_none(fact);
     LegacyOrder {
         key: OrderKey(d.get("_id").cloned().unwrap_or(Bson::Null)),
-        order_id: FieldValue::of(d, "order_id"),
-        order_number: FieldValue::of(d, "order_number"),
-        created_at: datetime(d.get("created_at")),
-        vendor_id: text("vendor_id"),
-        user_id: match d.get("user_id") {
-            Some(Bson::String(s)) => Some(s.clone()),
-            Some(Bson::ObjectId(o)) => Some(o.to_hex()),
-            Some(Bson::Int64(n)) => Some(n.to_string()),
-            Some(Bson::Int32(n)) => Some(n.to_string()),
-            _ => None,
-        },
+        order_id: FieldValue::of(d, field(Fact::OrderId)),
+        order_number: FieldValue::of(d, field(Fact::OrderNumber)),
+        created_at: source.time_of(d, Fact::CreatedAt),
+        vendor_id: text(d.get(field(Fact::Vendor))),
+        user_id: text(d.get(field(Fact::User))),
     }
 }
 
-fn projection() -> Document {
-    doc! { "order_id": 1, "order_number": 1, "created_at": 1, "vendor_id": 1, "user_id": 1 }
+fn projection(source: &SourceDb) -> Document {
+    let mut p = Document::new();
+    for fact in [Fact::OrderId, Fact::OrderNumber, Fact::CreatedAt, Fact::Vendor, Fact::User] {
+        p.insert(source.field_or_none(fact), 1);
+    }
+    p
 }
 
 /// The condition an update re-checks on the server, so it applies at most once.
@@ -147,23 +162,32 @@ pub enum Guard {
 }
 
 impl Guard {
+    /// The kind of order it guards (and so the source it is written in).
+    fn kind(&self) -> Source {
+        match self {
+            Self::OrderIdBlank | Self::OrderIdIs(_) => Source::ShippingBot,
+            Self::OrderNumberBlank => Source::Marketplace,
+        }
+    }
+
     /// The condition as a query on the order.
-    fn filter(&self) -> Document {
+    fn filter(&self, source: &SourceDb) -> Document {
+        let order_id = source.field_or_none(Fact::OrderId);
         match self {
             // `null` matches a missing field too.
-            Self::OrderIdBlank => doc! { "order_id": { "$in": [Bson::Null, ""] } },
-            Self::OrderIdIs(old) => doc! { "order_id": old },
-            Self::OrderNumberBlank => doc! { "order_number": { "$in": [Bson::Null, ""] } },
+            Self::OrderIdBlank => doc! { order_id: { "$in": [Bson::Null, ""] } },
+            Self::OrderIdIs(old) => doc! { order_id: old },
+            Self::OrderNumberBlank => doc! { source.field_or_none(Fact::OrderNumber): { "$in": [Bson::Null, ""] } },
         }
     }
 }
 
 /// The guard every order of a chunk shares, when it is a blank-field guard (the same for all,
 /// so it can be one query).
-fn shared_blank_guard(sets: &[GuardedSet]) -> Option<Document> {
+fn shared_blank_guard(source: &SourceDb, sets: &[GuardedSet]) -> Option<Document> {
     let first = &sets.first()?.guard;
     let shared = !matches!(first, Guard::OrderIdIs(_)) && sets.iter().all(|s| &s.guard == first);
-    shared.then(|| first.filter())
+    shared.then(|| first.filter(source))
 }
 
 /// Orders per update statement, and statements in flight at once: measured on the back-fill
@@ -190,12 +214,18 @@ impl Fix {
         }
     }
 
-    fn set(&self) -> Document {
+    /// The update: in orderdesk's own schema with its derived fields; in a system's own
+    /// database only the system's own field (the display form is derived elsewhere).
+    fn set(&self, source: &SourceDb) -> Document {
         match self {
-            Self::OrderId(id) => doc! { "order_id": id.to_string(), "display_id": id.display_id().to_string() },
-            Self::OrderNumber { number, counter } => {
+            Self::OrderId(id) if source.is_own() => {
+                doc! { "order_id": id.to_string(), "display_id": id.display_id().to_string() }
+            }
+            Self::OrderNumber { number, counter } if source.is_own() => {
                 doc! { "order_number": number.to_string(), "counter_id": counter.to_string() }
             }
+            Self::OrderId(id) => doc! { source.field_or_none(Fact::OrderId): id.to_string() },
+            Self::OrderNumber { number, .. } => doc! { source.field_or_none(Fact::OrderNumber): number.to_string() },
         }
     }
 }
@@ -219,22 +249,21 @@ pub struct BulkOutcome {
 }
 
 impl Store {
-    /// The migrations walk orderdesk's own `orders`: with configured sources they would find
-    /// nothing there, so they say so instead of reporting "nothing to fix".
-    fn own_orders_only(&self) -> Result<(), StorageError> {
-        if self.single_database() {
-            return Ok(());
-        }
-        Err(StorageError::Unavailable(
-            "the order migrations run on a single-database deployment only; with [orderdesk.sources] configured they are not available yet".into(),
-        ))
+    /// A bulk call in a source's database, on its cluster's gate.
+    async fn bulk_in<T>(
+        &self,
+        source: &SourceDb,
+        op: &'static str,
+        fut: impl std::future::IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StorageError> {
+        self.run_gated(&source.gate, op, ORDERS, BULK, fut).await
     }
 
     /// How many orders a selection holds now.
     pub async fn count_selection(&self, selection: Selection) -> Result<u64, StorageError> {
-        self.own_orders_only()?;
-        let orders = self.collection(ORDERS);
-        self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(selection.filter()).max_time(BULK)).await
+        let source = self.source_of(selection.kind())?;
+        let orders = source.orders();
+        self.bulk_in(source, "count_legacy", orders.count_documents(selection.filter(source)).max_time(BULK)).await
     }
 
     /// The next `limit` orders of a selection after `after`, in `_id` order.
@@ -244,50 +273,53 @@ impl Store {
         after: Option<&OrderKey>,
         limit: u32,
     ) -> Result<Vec<LegacyOrder>, StorageError> {
-        self.own_orders_only()?;
-        let mut filter = selection.filter();
+        let source = self.source_of(selection.kind())?;
+        let mut filter = selection.filter(source);
         if let Some(after) = after {
             filter = doc! { "$and": [ filter, { "_id": { "$gt": after.0.clone() } } ] };
         }
         // Walk `_id`: left to choose, the planner may take the order_id index, whose null
         // bucket holds every candidate, and sort all of them for each batch.
         let by_id = mongodb::options::Hint::Keys(doc! { "_id": 1 });
-        self.read_legacy(filter, doc! { "_id": 1 }, Some(by_id), i64::from(limit)).await
+        self.read_legacy(source, filter, doc! { "_id": 1 }, Some(by_id), i64::from(limit)).await
     }
 
     async fn read_legacy(
         &self,
+        source: &SourceDb,
         filter: Document,
         sort: Document,
         hint: Option<mongodb::options::Hint>,
         limit: i64,
     ) -> Result<Vec<LegacyOrder>, StorageError> {
-        let orders = self.collection(ORDERS);
+        let orders = source.orders();
         let docs: Vec<Document> = self
-            .run_for("read_legacy", ORDERS, BULK, async {
-                let mut find = orders.find(filter).max_time(BULK).projection(projection()).sort(sort).limit(limit);
+            .bulk_in(source, "read_legacy", async {
+                let mut find =
+                    orders.find(filter).max_time(BULK).projection(projection(source)).sort(sort).limit(limit);
                 if let Some(hint) = hint {
                     find = find.hint(hint);
                 }
                 find.await?.try_collect().await
             })
             .await?;
-        Ok(docs.iter().map(legacy_order).collect())
+        Ok(docs.iter().map(|d| legacy_order(source, d)).collect())
     }
 
     /// Every `order_id` (non-empty text) held by more than one order, in order, with how
     /// many orders hold it.
     pub async fn duplicate_order_ids(&self) -> Result<Vec<(String, u64)>, StorageError> {
-        self.own_orders_only()?;
-        let orders = self.collection(ORDERS);
+        let source = self.bot()?;
+        let field = source.field_or_none(Fact::OrderId);
+        let orders = source.orders();
         let pipeline = vec![
-            doc! { "$match": { "order_id": { "$type": "string", "$ne": "" } } },
-            doc! { "$group": { "_id": "$order_id", "n": { "$sum": 1 } } },
+            doc! { "$match": { field: { "$type": "string", "$ne": "" } } },
+            doc! { "$group": { "_id": format!("${field}"), "n": { "$sum": 1 } } },
             doc! { "$match": { "n": { "$gt": 1 } } },
             doc! { "$sort": { "_id": 1 } },
         ];
         let groups: Vec<Document> = self
-            .run_for("find_duplicates", ORDERS, Duration::from_secs(600), async {
+            .run_gated(&source.gate, "find_duplicates", ORDERS, Duration::from_secs(600), async {
                 orders
                     .aggregate(pipeline)
                     .max_time(Duration::from_secs(600))
@@ -302,7 +334,9 @@ impl Store {
 
     /// The orders holding any of these `order_id`s.
     pub async fn orders_holding(&self, order_ids: &[String]) -> Result<Vec<LegacyOrder>, StorageError> {
-        self.read_legacy(doc! { "order_id": { "$in": order_ids } }, doc! { "_id": 1 }, None, 0).await
+        let source = self.bot()?;
+        let filter = doc! { source.field_or_none(Fact::OrderId): { "$in": order_ids } };
+        self.read_legacy(source, filter, doc! { "_id": 1 }, None, 0).await
     }
 
     /// Applies guarded updates: chunks of [`CHUNK`] orders, [`CONCURRENT_CHUNKS`] at a time.
@@ -343,11 +377,13 @@ impl Store {
     }
 
     async fn apply_chunk(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
-        let Some(guard) = shared_blank_guard(sets) else {
-            return self.apply_each(sets).await;
+        let Some(first) = sets.first() else { return Ok(BulkOutcome::default()) };
+        let source = self.source_of(first.guard.kind())?;
+        let Some(guard) = shared_blank_guard(source, sets) else {
+            return self.apply_each(source, sets).await;
         };
         let keys: Vec<Bson> = sets.iter().map(|s| s.key.0.clone()).collect();
-        let values: Vec<Bson> = sets.iter().map(|s| Bson::Document(s.fix.set())).collect();
+        let values: Vec<Bson> = sets.iter().map(|s| Bson::Document(s.fix.set(source))).collect();
         let mut filter = doc! { "_id": { "$in": keys.clone() } };
         filter.extend(guard.clone());
         // Each order takes the `$set` at its own position: one statement instead of one per
@@ -357,19 +393,18 @@ impl Store {
             { "$arrayElemAt": [ { "$literal": values }, { "$indexOfArray": [ { "$literal": keys }, "$_id" ] } ] },
         ] } }];
         let command = doc! {
-            "update": ORDERS,
+            "update": &source.collections().orders,
             "updates": [ { "q": filter.clone(), "u": pipeline, "multi": true, "hint": { "_id": 1 } } ],
             "ordered": false,
         };
-        let reply = self.run_for("bulk_update", ORDERS, BULK, self.database().run_command(command)).await?;
+        let reply = self.bulk_in(source, "bulk_update", source.database().run_command(command)).await?;
         if reply.get_array("writeErrors").is_ok_and(|e| !e.is_empty()) {
             // One order failed (a unique index, say) and the statement stopped there, without
             // saying how far it got. The guard tells: what still matches it was not written.
             // Those go again one by one, so each error names its order.
-            let orders = self.collection(ORDERS);
-            let left =
-                self.run_for("count_legacy", ORDERS, BULK, orders.count_documents(filter).max_time(BULK)).await?;
-            let mut rest = self.apply_each(sets).await?;
+            let orders = source.orders();
+            let left = self.bulk_in(source, "count_legacy", orders.count_documents(filter).max_time(BULK)).await?;
+            let mut rest = self.apply_each(source, sets).await?;
             rest.modified += (sets.len() as u64).saturating_sub(left);
             rest.skipped = (sets.len() as u64).saturating_sub(rest.modified + rest.errors.len() as u64);
             return Ok(rest);
@@ -380,7 +415,7 @@ impl Store {
 
     /// One statement per order, in one unordered `update` command: every order's own guard,
     /// and a write error names its order.
-    async fn apply_each(&self, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
+    async fn apply_each(&self, source: &SourceDb, sets: &[GuardedSet]) -> Result<BulkOutcome, StorageError> {
         if sets.is_empty() {
             return Ok(BulkOutcome::default());
         }
@@ -388,14 +423,14 @@ impl Store {
             .iter()
             .map(|s| {
                 let mut q = doc! { "_id": s.key.0.clone() };
-                q.extend(s.guard.filter());
+                q.extend(s.guard.filter(source));
                 // By `_id`: the guard's field is indexed too (the stand-in), and its null bucket
                 // holds every candidate, a plan that would scan them all per update.
-                doc! { "q": q, "u": { "$set": s.fix.set() }, "multi": false, "hint": { "_id": 1 } }
+                doc! { "q": q, "u": { "$set": s.fix.set(source) }, "multi": false, "hint": { "_id": 1 } }
             })
             .collect();
-        let command = doc! { "update": ORDERS, "updates": updates, "ordered": false };
-        let reply = self.run_for("bulk_update", ORDERS, BULK, self.database().run_command(command)).await?;
+        let command = doc! { "update": &source.collections().orders, "updates": updates, "ordered": false };
+        let reply = self.bulk_in(source, "bulk_update", source.database().run_command(command)).await?;
         let modified = count(reply.get("nModified"));
         let errors: Vec<String> = reply
             .get_array("writeErrors")

@@ -3,6 +3,7 @@
 //! references, `__v`) with a field renamed by the settings, read through one store.
 
 use chrono::Utc;
+use futures::TryStreamExt;
 use mongodb::bson::{DateTime as BsonTime, doc, oid::ObjectId};
 use orderdesk::{
     config::Settings,
@@ -392,4 +393,73 @@ async fn with_read_only_access_to_the_sources_pages_work_and_writes_say_what_is_
         let response = app.get(page).await;
         assert_eq!(response.status(), 200, "{page}: {}", response.text().await.unwrap());
     }
+}
+
+/// The back-fills in each system's own database and names: order IDs only for the bot's
+/// orders, BB numbers only for the marketplace's (from its own counters), nothing of
+/// orderdesk's own fields written into either.
+#[tokio::test]
+async fn each_back_fill_runs_in_its_own_system_and_names() {
+    use orderdesk::{
+        domain::{
+            ids::generate::SystemClock,
+            maintenance::{FreshIdForm, Migration, MigrationOptions, RunStatus},
+        },
+        services::maintenance as runner,
+    };
+    let d = deployment().await;
+    let at = BsonTime::from_millis(1_763_631_015_000); // 2025-11-20 09:30:15 UTC
+    let bot = helpers::raw_collection(&d.bot, "orders").await;
+    bot.insert_many([
+        doc! { "id": "legacy-1", "telegram_id": 1_i64, "status": "paid", "created_at": at },
+        doc! { "order_id": null, "id": "legacy-2", "telegram_id": 2_i64, "status": "paid", "created_at": at },
+        doc! { "order_id": BOT_ORDER, "telegram_id": 3_i64, "status": "paid", "created_at": at },
+    ])
+    .await
+    .unwrap();
+    let vendor = ObjectId::parse_str("6834622e10d75a5ba7b77400").unwrap();
+    let user = ObjectId::parse_str("6834622e10d75a5ba7b7740d").unwrap();
+    let market = helpers::raw_collection(&d.market, "orders").await;
+    market
+        .insert_many([
+            doc! { "user": user, "vendor": vendor, "grandTotal": 5.0, "status": "paid", "createdAt": at, "__v": 0 },
+            doc! { "orderNumber": BB, "user": user, "vendor": vendor, "grandTotal": 6.0, "createdAt": at, "__v": 0 },
+        ])
+        .await
+        .unwrap();
+
+    for migration in [Migration::OrderIds, Migration::OrderNumbers] {
+        let options = MigrationOptions { dry_run: false, batch: 10, id_form: FreshIdForm::OrdFromCreatedAt };
+        let run =
+            runner::prepare(&d.store, std::sync::Arc::new(SystemClock), chrono_tz::UTC, migration, options, "test")
+                .await
+                .unwrap_or_else(|e| panic!("{migration}: {e}"))
+                .execute(|_| {})
+                .await;
+        assert_eq!(
+            (run.status, run.changed),
+            (RunStatus::Completed, 1 + u64::from(migration == Migration::OrderIds)),
+            "{run:?}"
+        );
+    }
+    let bots: Vec<_> = bot.find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    for o in &bots {
+        let id = o.get_str("order_id").unwrap_or_else(|_| panic!("every bot order has an order_id: {o}"));
+        assert!(id == BOT_ORDER || id.starts_with("ORD-20251120093015-"), "a fresh ID from its created_at: {id}");
+        assert!(!o.contains_key("display_id"), "orderdesk's derived field stays out of the bot's orders: {o}");
+    }
+    let numbered = market.find_one(doc! { "grandTotal": 5.0 }).await.unwrap().unwrap();
+    let number = numbered.get_str("orderNumber").unwrap();
+    assert!(number.starts_with("BB-") && number.contains("-740D-"), "{number}");
+    assert!(!numbered.contains_key("order_id") && !numbered.contains_key("counter_id"), "{numbered}");
+    assert_eq!(
+        market.count_documents(doc! { "order_id": { "$exists": true } }).await.unwrap(),
+        0,
+        "no ORD ID on a marketplace order"
+    );
+    let counters = helpers::raw_collection(&d.market, "ordercounters").await;
+    let counter = counters.find_one(doc! { "counterId": format!("20251120-{}", vendor.to_hex()) }).await.unwrap();
+    assert!(counter.is_some(), "the number came from the marketplace's own counter");
+    let own = helpers::raw_collection(&d.own, "orders").await;
+    assert_eq!(own.count_documents(doc! {}).await.unwrap(), 0);
 }
