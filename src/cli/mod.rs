@@ -317,6 +317,16 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         }
     }
     if args.reset {
+        // A system's database is dropped only when seed-demo filled it (the mark is in
+        // orderdesk's own): never a production system's that a settings file points at.
+        if !store.single_database() {
+            if existing > 0 && !store.is_demo().await? {
+                return Err(CliError::Refused(
+                    "the sources' databases hold orders seed-demo did not write; it never drops a system's database (point [orderdesk.sources] at empty ones for the demo)".into(),
+                ));
+            }
+            store.drop_source_databases().await?;
+        }
         store.drop_database().await?;
     }
     let started = Instant::now();
@@ -342,6 +352,14 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
         store.database_name(),
         started.elapsed().as_secs_f64()
     );
+    for source in store.sources().iter().filter(|s| !s.is_own()) {
+        println!(
+            "  {} ({}) orders are in its own database {}, in its own shape",
+            source.name,
+            source.kind.map_or("", |k| k.code()),
+            source.database_name()
+        );
+    }
     users::ensure_demo_users(store).await
 }
 

@@ -6,6 +6,7 @@
 //! Deterministic: the same `seed`, `orders` and `now` give the same documents.
 
 pub mod bots;
+pub mod shapes;
 
 use std::collections::BTreeMap;
 
@@ -552,15 +553,30 @@ pub async fn insert(store: &Store, data: DemoData) -> Result<DemoReport, Storage
         payments: data.payments.len(),
         counters: data.counters.len(),
     };
-    store
-        .insert_fixtures(Fixtures {
+    let fixtures = if store.single_database() {
+        Fixtures {
             orders: data.orders,
             sessions: data.sessions,
             payments: data.payments,
             pending_orders: data.pending_orders,
             counters: data.counters,
-        })
-        .await?;
+            ..Fixtures::default()
+        }
+    } else {
+        // Each system's orders into its own database, in its own shape.
+        let (market, bots): (Vec<Document>, Vec<Document>) =
+            data.orders.into_iter().partition(|d| d.get_str("source") == Ok("marketplace"));
+        Fixtures {
+            orders: bots.into_iter().map(shapes::bot_order).collect(),
+            marketplace_orders: market.into_iter().map(shapes::mongoose_order).collect(),
+            sessions: data.sessions,
+            payments: data.payments,
+            pending_orders: data.pending_orders,
+            counters: data.counters.into_iter().map(shapes::mongoose_counter).collect(),
+        }
+    };
+    store.insert_fixtures(fixtures).await?;
+    store.create_demo_source_indexes().await?;
     Ok(report)
 }
 

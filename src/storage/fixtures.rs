@@ -15,7 +15,10 @@ use super::{
 /// Raw documents, by collection.
 #[derive(Debug, Default)]
 pub struct Fixtures {
+    /// The bot's orders; in the single-database deployment, every order.
     pub orders: Vec<Document>,
+    /// With sources configured: the marketplace's orders, in its database.
+    pub marketplace_orders: Vec<Document>,
     pub sessions: Vec<Document>,
     pub payments: Vec<Document>,
     pub pending_orders: Vec<Document>,
@@ -44,23 +47,77 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Writes the documents with unordered bulk inserts.
+    /// Writes the documents with unordered bulk inserts: into orderdesk's own database, or
+    /// with sources configured, each into its system's.
     #[tracing::instrument(skip(self, fixtures), fields(orders = fixtures.orders.len()))]
     pub async fn insert_fixtures(&self, fixtures: Fixtures) -> Result<(), StorageError> {
-        let Fixtures { orders, sessions, payments, pending_orders, counters } = fixtures;
-        let all = [
-            (ORDERS, orders),
-            (SESSIONS, sessions),
-            (PAYMENTS, payments),
-            (PENDING_ORDERS, pending_orders),
-            (COUNTERS, counters),
-        ];
-        for (name, docs) in all {
-            let coll = self.collection(name);
-            for chunk in docs.chunks(BATCH) {
-                self.run_for("insert_demo", name, Duration::from_secs(120), coll.insert_many(chunk).ordered(false))
-                    .await?;
+        let Fixtures { mut orders, marketplace_orders, sessions, payments, pending_orders, counters } = fixtures;
+        let (bot, market) = (self.bot()?, self.marketplace()?);
+        if bot.is_own() {
+            orders.extend(marketplace_orders);
+            let all = [(ORDERS, orders), (SESSIONS, sessions), (PAYMENTS, payments), (PENDING_ORDERS, pending_orders)];
+            for (name, docs) in all.into_iter().chain([(COUNTERS, counters)]) {
+                self.insert_all(bot, name, self.collection(name), docs).await?;
             }
+            return Ok(());
+        }
+        self.insert_all(bot, ORDERS, bot.orders(), orders).await?;
+        self.insert_all(bot, SESSIONS, bot.sessions(), sessions).await?;
+        self.insert_all(bot, PAYMENTS, bot.payments(), payments).await?;
+        self.insert_all(bot, PENDING_ORDERS, bot.pending_orders(), pending_orders).await?;
+        self.insert_all(market, ORDERS, market.orders(), marketplace_orders).await?;
+        self.insert_all(market, COUNTERS, market.counters(), counters).await
+    }
+
+    async fn insert_all(
+        &self,
+        source: &super::sources::SourceDb,
+        name: &'static str,
+        coll: mongodb::Collection<Document>,
+        docs: Vec<Document>,
+    ) -> Result<(), StorageError> {
+        for chunk in docs.chunks(BATCH) {
+            let insert = coll.insert_many(chunk).ordered(false);
+            self.run_gated(&source.gate, "insert_demo", name, Duration::from_secs(120), insert).await?;
+        }
+        Ok(())
+    }
+
+    /// The indexes the two systems make themselves, under their own names, for the demo's
+    /// source databases: Mongoose's `unique: true` on the counter and the number (sparse:
+    /// orders not yet numbered have none), the bot's lookups. The bot's unique `order_id` is
+    /// left out, as its legacy duplicates keep it from building (the Maintenance page's case).
+    pub async fn create_demo_source_indexes(&self) -> Result<(), StorageError> {
+        use mongodb::{IndexModel, options::IndexOptions};
+        let (bot, market) = (self.bot()?, self.marketplace()?);
+        if bot.is_own() {
+            return Ok(());
+        }
+        let index = |keys: Document, unique: bool| {
+            let options = IndexOptions::builder().unique(unique.then_some(true)).sparse(unique.then_some(true)).build();
+            IndexModel::builder().keys(keys).options(options).build()
+        };
+        let all = [
+            (bot, bot.orders(), index(doc! { "telegram_id": 1, "created_at": -1 }, false)),
+            (bot, bot.orders(), index(doc! { "created_at": -1, "_id": -1 }, false)),
+            (bot, bot.payments(), index(doc! { "order_id": 1 }, false)),
+            (market, market.orders(), index(doc! { "orderNumber": 1 }, true)),
+            (market, market.orders(), index(doc! { "createdAt": -1, "_id": -1 }, false)),
+            (market, market.orders(), index(doc! { "vendor": 1, "createdAt": -1 }, false)),
+            (market, market.counters(), index(doc! { "counterId": 1 }, true)),
+        ];
+        for (source, coll, model) in all {
+            self.run_gated(&source.gate, "create_index", "*", Duration::from_secs(120), coll.create_index(model))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the configured sources' databases: for `seed-demo --reset` on a deployment it
+    /// filled itself, and tests. Never orderdesk's own (see [`Store::drop_database`]).
+    pub async fn drop_source_databases(&self) -> Result<(), StorageError> {
+        for s in self.sources().iter().filter(|s| !s.is_own()) {
+            self.run_in(s, "drop_database", "*", s.database().drop()).await?;
         }
         Ok(())
     }
