@@ -22,15 +22,6 @@ fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
     doc! { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) }
 }
 
-/// A vendor as a system may refer to it: by name, or by ObjectId (Mongoose).
-fn reference(v: &str) -> Vec<Bson> {
-    let mut any = vec![Bson::String(v.to_owned())];
-    if let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(v) {
-        any.push(Bson::ObjectId(oid));
-    }
-    any
-}
-
 /// The vendor of an order as text (an ObjectId reference as its hex), for grouping.
 fn vendor_text(m: &SourceDb) -> Bson {
     Bson::Document(doc! { "$toString": format!("${}", m.field_or_none(Fact::Vendor)) })
@@ -255,7 +246,7 @@ impl Store {
         numbered_only: bool,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
         let m = self.marketplace()?;
-        let any: Vec<Bson> = vendors.iter().flat_map(|v| reference(v)).collect();
+        let any: Vec<Bson> = vendors.iter().flat_map(|v| super::sources::as_stored(v)).collect();
         let mut filter = doc! {
             m.field_or_none(Fact::Vendor): { "$in": any },
             m.field_or_none(Fact::CreatedAt): between(from, to),

@@ -128,13 +128,7 @@ impl SourceDb {
     /// A value to match `fact` against, in every type this system may have stored it as: a
     /// string, an ObjectId (Mongoose references) or a number.
     pub(crate) fn matching(&self, fact: Fact, value: &str) -> Document {
-        let mut any = vec![Bson::String(value.to_owned())];
-        if let Ok(oid) = ObjectId::parse_str(value) {
-            any.push(Bson::ObjectId(oid));
-        }
-        if let Ok(n) = value.parse::<i64>() {
-            any.push(Bson::Int64(n));
-        }
+        let any = as_stored(value);
         let field = self.field_or_none(fact);
         if any.len() == 1 {
             doc! { field: value }
@@ -185,6 +179,19 @@ impl SourceDb {
     pub(crate) fn time_of(&self, d: &Document, fact: Fact) -> Option<chrono::DateTime<chrono::Utc>> {
         self.field(fact).and_then(|f| time(d.get(f)))
     }
+}
+
+/// `value` in every type a system may have stored it as: a string, an ObjectId (Mongoose
+/// references), a whole number.
+pub(crate) fn as_stored(value: &str) -> Vec<Bson> {
+    let mut any = vec![Bson::String(value.to_owned())];
+    if let Ok(oid) = ObjectId::parse_str(value) {
+        any.push(Bson::ObjectId(oid));
+    }
+    if let Ok(n) = value.parse::<i64>() {
+        any.push(Bson::Int64(n));
+    }
+    any
 }
 
 /// Text as a system may store an identifier: a string, an ObjectId, a whole number.

@@ -2,30 +2,19 @@
 //! orders, asked at once (the seed's "Order Not Found" checklist, done by the desk).
 
 use futures::TryStreamExt;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Document, doc};
 
 use super::{
     StorageError, Store,
     names::{PAYMENTS, PENDING_ORDERS, SESSIONS},
     orders::number,
+    sources::{integer, text},
     values::datetime,
 };
 use crate::domain::{ids::OrderId, orders::Trace};
 
 /// At most this many of each kind.
 const EACH: i64 = 5;
-
-fn integer(b: Option<&Bson>) -> Option<i64> {
-    match b? {
-        Bson::Int64(n) => Some(*n),
-        Bson::Int32(n) => Some(i64::from(*n)),
-        _ => None,
-    }
-}
-
-fn text(d: &Document, k: &str) -> Option<String> {
-    d.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned)
-}
 
 impl Store {
     /// Every place `id` is named though no order carries it.
@@ -51,14 +40,14 @@ impl Store {
             .iter()
             .map(|d| Trace::Session {
                 telegram_id: integer(d.get("user_id")),
-                step: text(d, "current_step"),
+                step: text(d.get("current_step")),
                 since: datetime(d.get("created_at")),
             })
             .collect();
         traces.extend(payments?.iter().map(|d| Trace::Payment {
             amount: number(d.get("amount")),
-            currency: text(d, "currency"),
-            status: text(d, "status"),
+            currency: text(d.get("currency")),
+            status: text(d.get("status")),
             at: datetime(d.get("created_at")),
         }));
         traces.extend(pending?.iter().map(|d| Trace::PendingOrder {

@@ -463,3 +463,30 @@ async fn each_back_fill_runs_in_its_own_system_and_names() {
     let own = helpers::raw_collection(&d.own, "orders").await;
     assert_eq!(own.count_documents(doc! {}).await.unwrap(), 0);
 }
+
+/// The display forms are derived as the bot inserts orders: the running server follows the
+/// bot's own orders (a change stream here, on a replica set) and writes the derived form into
+/// orderdesk's database, before anyone looks the order up.
+#[tokio::test]
+async fn a_bot_order_inserted_in_its_own_database_gets_its_display_form_derived() {
+    let d = deployment().await;
+    let _app = helpers::spawn_app_on(&helpers::mongodb_uri(), &d.own, false, |s| {
+        s.sources = d.settings.sources.clone();
+    })
+    .await;
+    let derived = helpers::raw_collection(&d.own, "bot_display_ids").await;
+    // The server's feed is open once its first pass is done and its resume point stored:
+    // what is inserted from then on reaches it through the feed.
+    let sweeps = helpers::raw_collection(&d.own, "sweeps").await;
+    helpers::eventually(|| async { sweeps.find_one(doc! { "_id": "display_ids_resume" }).await.ok().flatten() }).await;
+    let bot = helpers::raw_collection(&d.bot, "orders").await;
+    bot.insert_one(
+        doc! { "order_id": "ORD-20261120093015-abcdef12", "telegram_id": 9_i64, "created_at": BsonTime::now() },
+    )
+    .await
+    .unwrap();
+    let held =
+        helpers::eventually(|| async { derived.find_one(doc! { "display_id": "ORD-ABCDEF" }).await.ok().flatten() })
+            .await;
+    assert_eq!(held.get_str("_id").unwrap(), "ORD-20261120093015-abcdef12");
+}
