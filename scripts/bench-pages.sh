@@ -12,22 +12,74 @@ start_orderdesk() {
   cargo build --release --no-default-features --features ssr --bin orderdesk
   export ORDERDESK_DATABASE=load
   target/release/orderdesk seed-demo --if-empty --orders "${BENCH_ORDERS:-200000}" --seed 11
+  serve_orderdesk
+}
+
+# serve_orderdesk [ARGS...]: the release server (ARGS before `serve`: a `--config`), started,
+# through its start-up work and signed in; sets BASE, SESSION, ORDER (a bot order's ORD ID).
+serve_orderdesk() {
   local port; port="$(free_port)"
   LEPTOS_SITE_ADDR="127.0.0.1:$port" ORDERDESK_LOG_FORMAT=json RUST_LOG="warn,orderdesk::startup=info" \
-    target/release/orderdesk serve >"$WORK/orderdesk.log" 2>&1 &
+    target/release/orderdesk "$@" serve >"$WORK/orderdesk.log" 2>&1 &
   SERVER_PID=$!
   BASE="http://127.0.0.1:$port"
   # Measured once start-up's own work (the failure figures over every order) is done.
   for _ in $(seq 1 600); do grep -q "start-up work done" "$WORK/orderdesk.log" && break; sleep 0.1; done
   # Signed in as the demo support agent, through the form like a browser.
   local jar="$WORK/cookies" token
+  rm -f "$jar"
   token="$(curl -s -c "$jar" "$BASE/login" | grep -o 'name="_csrf" value="[^"]*"' | awk -F'"' 'NR == 1 { print $4 }')"
   curl -s -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$token" --data-urlencode "next=/" \
     --data-urlencode "email=support@orderdesk.demo" --data-urlencode "password=demo-support-password" "$BASE/auth/login"
   SESSION="$(awk '$6 == "od_session" { print $7 }' "$jar")"
   [ -n "$SESSION" ] || die "could not sign in to the benchmark server"
-  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping_bot" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | awk -F/ 'NR == 1 { print $3 }')"
+  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping-bot&scheme=ord" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | awk -F/ 'NR == 1 { print $3 }')"
   [ -n "$ORDER" ] || die "no shipping-bot order in the list to benchmark"
+}
+
+# The order page and search with the two systems in their own databases (two sources) against
+# the single-database deployment, on the same demo data (seed 11) and the same mongod.
+sources_bench() {
+  ensure_wrk
+  say "release build of the server"
+  cargo build --release --no-default-features --features ssr --bin orderdesk
+  local n="${BENCH_ORDERS:-200000}" seconds="${BENCH_SECONDS:-10}"
+  # The settings file names the two-source deployment's databases; the one-database run names its own.
+  unset ORDERDESK_DATABASE
+  cat >"$WORK/sources.toml" <<TOML
+[orderdesk]
+database = "bench_desk"
+[orderdesk.sources.bot]
+kind = "shipping-bot"
+database = "bench_bot"
+[orderdesk.sources.marketplace]
+kind = "marketplace"
+database = "bench_bitesbay"
+TOML
+  ORDERDESK_DATABASE=load target/release/orderdesk seed-demo --if-empty --orders "$n" --seed 11
+  target/release/orderdesk --config "$WORK/sources.toml" seed-demo --if-empty --orders "$n" --seed 11
+  echo "| deployment, page | req/s | p50 | p99 | errors |"
+  echo "|---|---|---|---|---|"
+  local one_order one_bb one_search
+  for deployment in one two; do
+    if [ "$deployment" = one ]; then
+      ORDERDESK_DATABASE=load serve_orderdesk
+    else
+      serve_orderdesk --config "$WORK/sources.toml"
+    fi
+    local number display
+    number="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=marketplace&scheme=bb" | grep -o '/orders/BB-[0-9A-Z-]*' | awk -F/ 'NR == 1 { print $3 }')"
+    [ -n "$number" ] || die "no BB number in the $deployment-database list"
+    display="ORD-$(echo "${ORDER:19:6}" | tr a-f A-F)"
+    local label="one database"; [ "$deployment" = two ] && label="two sources"
+    wrk_run "$label: /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"; local order_rps="$RPS"
+    wrk_run "$label: /orders/{BB number}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$number"; local bb_rps="$RPS"
+    wrk_run "$label: /search?q=%23$display" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/search?q=%23$display"; local search_rps="$RPS"
+    stop_orderdesk
+    if [ "$deployment" = one ]; then one_order="$order_rps"; one_bb="$bb_rps"; one_search="$search_rps"; fi
+  done
+  python3 -c "import sys; a = list(map(float, sys.argv[1:])); print('two sources / one database: order page %.2fx, BB-number page %.2fx, display-ID search %.2fx' % (a[3]/a[0], a[4]/a[1], a[5]/a[2]))" \
+    "$one_order" "$one_bb" "$one_search" "$order_rps" "$bb_rps" "$search_rps"
 }
 
 stop_orderdesk() {
