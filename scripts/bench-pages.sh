@@ -33,7 +33,7 @@ serve_orderdesk() {
     --data-urlencode "email=support@orderdesk.demo" --data-urlencode "password=demo-support-password" "$BASE/auth/login"
   SESSION="$(awk '$6 == "od_session" { print $7 }' "$jar")"
   [ -n "$SESSION" ] || die "could not sign in to the benchmark server"
-  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping-bot&scheme=ord" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | awk -F/ 'NR == 1 { print $3 }')"
+  ORDER="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=shipping-bot&scheme=ord" | grep -o '/orders/ORD-[0-9]*-[0-9a-f]*' | awk -F/ 'NR == 1 { print $3 }' || true)"
   [ -n "$ORDER" ] || die "no shipping-bot order in the list to benchmark"
 }
 
@@ -68,7 +68,8 @@ TOML
       serve_orderdesk --config "$WORK/sources.toml"
     fi
     local number display
-    number="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=marketplace&scheme=bb" | grep -o '/orders/BB-[0-9A-Z-]*' | awk -F/ 'NR == 1 { print $3 }')"
+    # In one database a marketplace order's page is named by its UUID: the number is in the row.
+    number="$(curl -s -H "Cookie: od_session=$SESSION" "$BASE/orders?source=marketplace&scheme=bb" | grep -o 'BB-[0-9]\{13\}-[0-9A-Z]\{4\}-[0-9]\{5\}' | awk 'NR == 1' || true)"
     [ -n "$number" ] || die "no BB number in the $deployment-database list"
     display="ORD-$(echo "${ORDER:19:6}" | tr a-f A-F)"
     local label="one database"; [ "$deployment" = two ] && label="two sources"

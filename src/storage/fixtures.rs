@@ -85,8 +85,9 @@ impl Store {
 
     /// The indexes the two systems make themselves, under their own names, for the demo's
     /// source databases: Mongoose's `unique: true` on the counter and the number (sparse:
-    /// orders not yet numbered have none), the bot's lookups. The bot's unique `order_id` is
-    /// left out, as its legacy duplicates keep it from building (the Maintenance page's case).
+    /// orders not yet numbered have none), the bot's lookups. The bot's `order_id` index is a
+    /// plain one: its legacy duplicates keep the unique one from building (the Sources check
+    /// says so, and the duplicates migration is the fix).
     pub async fn create_demo_source_indexes(&self) -> Result<(), StorageError> {
         use mongodb::{IndexModel, options::IndexOptions};
         let (bot, market) = (self.bot()?, self.marketplace()?);
@@ -98,6 +99,8 @@ impl Store {
             IndexModel::builder().keys(keys).options(options).build()
         };
         let all = [
+            (bot, bot.orders(), index(doc! { "order_id": 1 }, false)),
+            (bot, bot.orders(), index(doc! { "id": 1 }, false)),
             (bot, bot.orders(), index(doc! { "telegram_id": 1, "created_at": -1 }, false)),
             (bot, bot.orders(), index(doc! { "created_at": -1, "_id": -1 }, false)),
             (bot, bot.payments(), index(doc! { "order_id": 1 }, false)),

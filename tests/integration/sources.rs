@@ -266,9 +266,9 @@ async fn a_field_name_the_orders_do_not_hold_is_named_in_one_line() {
     let lacks = |reports: &[orderdesk::domain::sources::SourceReport], source: &str, what: &str| {
         reports.iter().find(|r| r.name == source).unwrap().indexes.iter().any(|l| l.contains(what))
     };
-    assert!(lacks(&reports, "marketplace", "orders: no unique index on orderNumber"), "{reports:?}");
-    assert!(lacks(&reports, "marketplace", "ordercounters: no unique index on counterId"));
-    assert!(lacks(&reports, "bot", "orders: no unique index on order_id"));
+    assert!(lacks(&reports, "marketplace", "orders: no index on orderNumber: every lookup"), "{reports:?}");
+    assert!(lacks(&reports, "marketplace", "ordercounters: no index on counterId"));
+    assert!(lacks(&reports, "bot", "orders: no index on order_id"));
     let unique = mongodb::options::IndexOptions::builder().unique(true).name("orderNumber_unique".to_owned()).build();
     helpers::raw_collection(&d.market, "orders")
         .await
@@ -489,4 +489,51 @@ async fn a_bot_order_inserted_in_its_own_database_gets_its_display_form_derived(
         helpers::eventually(|| async { derived.find_one(doc! { "display_id": "ORD-ABCDEF" }).await.ok().flatten() })
             .await;
     assert_eq!(held.get_str("_id").unwrap(), "ORD-20261120093015-abcdef12");
+}
+
+/// Each source on its own replica set: the marketplace's primary is killed, and while its
+/// members elect the next one the bot's order and the lists keep answering (the marketplace
+/// named as missing, if it is), and the marketplace's order is found again after.
+#[tokio::test]
+async fn an_election_in_one_source_leaves_the_other_serving() {
+    let mut set = helpers::OwnReplicaSet::start(3).await;
+    let d = deployment_with(&format!(r#"uri = "{}""#, set.uri()), "").await;
+    let at = BsonTime::from_millis(1_763_631_015_000);
+    helpers::raw_collection(&d.bot, "orders")
+        .await
+        .insert_one(doc! { "order_id": BOT_ORDER, "telegram_id": 4242_i64, "status": "paid", "created_at": at })
+        .await
+        .unwrap();
+    helpers::raw_collection_on(&set.uri(), &d.market, "orders")
+        .await
+        .insert_one(doc! { "orderNumber": BB, "vendor": "pizza-palace", "status": "paid", "createdAt": at, "__v": 0 })
+        .await
+        .unwrap();
+    let store = &d.store;
+    assert_eq!(store.list_orders(&OrderFilter::default(), None).await.unwrap().orders.len(), 2);
+
+    let primary = set.primary().await.expect("a primary");
+    set.members[primary].kill();
+    let bot = LookupKey::parse(BOT_ORDER).unwrap();
+    let started = std::time::Instant::now();
+    let mut asked = 0;
+    loop {
+        asked += 1;
+        assert!(
+            matches!(store.look_up_order(&bot).await, Ok(OrderLookup::One(_))),
+            "the bot's order answers throughout"
+        );
+        let page = store.list_orders(&OrderFilter::default(), None).await.expect("the list answers throughout");
+        assert!(page.orders.iter().any(|o| o.order_id.as_deref() == Some(BOT_ORDER)));
+        for outage in page.outages() {
+            assert_eq!(outage.source, "marketplace", "{outage:?}");
+        }
+        if page.orders.len() == 2 && set.primary().await.is_some() {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the marketplace never came back");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(asked > 1, "the list went on without the marketplace for a while");
+    assert!(matches!(store.look_up_order(&LookupKey::parse(BB).unwrap()).await, Ok(OrderLookup::One(_))));
 }
