@@ -103,7 +103,7 @@ impl Store {
         let bot = self.bot()?;
         if !bot.is_own() {
             let orders = self.bot_order_ids(bot, doc! { "_id": { "$in": keys } }, keys.len() as i64, self.op_timeout);
-            return self.record_display_ids(orders.await?).await;
+            return self.record_display_ids(orders.await?.0).await;
         }
         let filter = doc! {
             "_id": { "$in": keys },
@@ -213,9 +213,9 @@ impl Store {
             if left.is_zero() {
                 return Err(StorageError::Timeout { op: "derive_display_ids", ms: limit.as_millis() });
             }
-            let batch = self.bot_order_ids(bot, filter, DERIVE_BATCH, left).await?;
-            let last = batch.last().and_then(|(key, ..)| key.as_object_id());
-            let full = batch.len() as i64 == DERIVE_BATCH;
+            let (batch, read, last) = self.bot_order_ids(bot, filter, DERIVE_BATCH, left).await?;
+            // Full by what was read: orders without an ID are read too, and not in `batch`.
+            let full = read as i64 == DERIVE_BATCH;
             recorded += self.record_display_ids(batch).await?;
             match last {
                 // `$gte` meets the last one again: past it, by one.
@@ -225,15 +225,16 @@ impl Store {
         }
     }
 
-    /// `(_id, order_id, created_at)` of the bot's orders matching `filter`, by `_id`.
+    /// `(_id, order_id, created_at)` of the bot's orders matching `filter`, by `_id`; how many
+    /// orders were read (with or without an ID) and the last one's `_id`.
     async fn bot_order_ids(
         &self,
         bot: &SourceDb,
         filter: Document,
         limit: i64,
         time: Duration,
-    ) -> Result<Vec<(Bson, String, Option<DateTime<Utc>>)>, StorageError> {
-        let Some(order_id) = bot.field(Fact::OrderId) else { return Ok(Vec::new()) };
+    ) -> Result<(Vec<(Bson, String, Option<DateTime<Utc>>)>, usize, Option<ObjectId>), StorageError> {
+        let Some(order_id) = bot.field(Fact::OrderId) else { return Ok((Vec::new(), 0, None)) };
         let created = bot.field_or_none(Fact::CreatedAt);
         let orders = bot.orders();
         let docs: Vec<Document> = self
@@ -249,14 +250,17 @@ impl Store {
                     .await
             })
             .await?;
-        Ok(docs
+        let read = docs.len();
+        let last = docs.last().and_then(|d| d.get_object_id("_id").ok());
+        let ids = docs
             .into_iter()
             .filter_map(|d| {
                 let id = d.get_str(order_id).ok()?.to_owned();
                 let at = bot.time_of(&d, Fact::CreatedAt);
                 Some((d.get("_id")?.clone(), id, at))
             })
-            .collect())
+            .collect();
+        Ok((ids, read, last))
     }
 
     /// Records the display form of each order that has one and is not yet recorded.

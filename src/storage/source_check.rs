@@ -149,6 +149,8 @@ fn needed_indexes(s: &SourceDb) -> Vec<(&str, Option<&str>, bool, &'static str)>
             (c.orders.as_str(), s.field(Fact::TelegramId), false, "a telegram-id search reads every order"),
             (c.orders.as_str(), s.field(Fact::CreatedAt), false, "lists read every order to sort them"),
             (c.payments.as_str(), Some("order_id"), false, "each order page reads every payment"),
+            (c.sessions.as_str(), Some("user_id"), true, "a user can hold two sessions, so $setOnInsert runs twice"),
+            (c.pending_orders.as_str(), Some("order_id"), false, "each order page reads every pending order"),
         ],
         _ => vec![
             (c.orders.as_str(), s.field(Fact::OrderNumber), true, "two orders can hold one BB number"),

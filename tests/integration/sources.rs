@@ -537,3 +537,22 @@ async fn an_election_in_one_source_leaves_the_other_serving() {
     assert!(asked > 1, "the list went on without the marketplace for a while");
     assert!(matches!(store.look_up_order(&LookupKey::parse(BB).unwrap()).await, Ok(OrderLookup::One(_))));
 }
+
+/// The first derivation of display forms walks all of the bot's orders in batches, also past
+/// a batch that starts with legacy orders holding no ID (they are read, and not derived).
+#[tokio::test]
+async fn every_bot_order_gets_its_display_form_past_orders_without_an_id() {
+    let d = deployment().await;
+    let at = BsonTime::from_millis(1_763_631_015_000);
+    let mut docs: Vec<mongodb::bson::Document> =
+        (0..20).map(|i| doc! { "id": format!("legacy-{i}"), "created_at": at }).collect();
+    docs.extend((0..6_000).map(|i| doc! { "order_id": format!("ORD-20261120093015-{i:06x}ab"), "created_at": at }));
+    helpers::raw_collection(&d.bot, "orders").await.insert_many(docs).await.unwrap();
+    let derived = d.store.fill_display_ids(None, std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(derived, 6_000);
+    let forms = helpers::raw_collection(&d.own, "bot_display_ids").await;
+    assert_eq!(forms.count_documents(doc! {}).await.unwrap(), 6_000);
+    // The last one read: 5,999 is 0x00176f.
+    let last = d.store.find_orders(&LookupKey::parse("#ORD-00176F").unwrap()).await.unwrap();
+    assert_eq!(last.iter().map(|o| o.order_id.clone().unwrap()).collect::<Vec<_>>(), ["ORD-20261120093015-00176fab"]);
+}
