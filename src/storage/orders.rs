@@ -210,13 +210,40 @@ impl Store {
     /// Number of orders, from collection metadata (instant at any size), over every source.
     #[tracing::instrument(skip(self))]
     pub async fn order_count(&self) -> Result<u64, StorageError> {
-        let counts = futures::future::join_all(self.sources().iter().map(|s| async move {
+        self.counts().await.into_iter().map(|(_, n)| n).sum()
+    }
+
+    /// [`Store::order_count`] over the sources that answered, for the home page: one that
+    /// did not is named beside the figure, not made the page's answer.
+    pub async fn order_count_shown(&self) -> Result<Partial<u64>, StorageError> {
+        let mut shown = Partial { value: 0, outages: Vec::new() };
+        let mut down = Vec::new();
+        let counts = self.counts().await;
+        let asked = counts.len();
+        for (source, count) in counts {
+            match count {
+                Ok(n) => shown.value += n,
+                Err(e) if e.is_unavailable() && !source.is_own() => down.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if down.len() == asked
+            && let Some(e) = down.pop()
+        {
+            return Err(e);
+        }
+        shown.outages = outages_shown(&down);
+        Ok(shown)
+    }
+
+    async fn counts(&self) -> Vec<(&SourceDb, Result<u64, StorageError>)> {
+        futures::future::join_all(self.sources().iter().map(|s| async move {
             let orders = s.orders();
             let count = orders.estimated_document_count().max_time(self.op_timeout);
-            self.run_in(s, "order_count", ORDERS, count).await.map_err(|e| if s.is_own() { e } else { s.down(e) })
+            let count = self.run_in(s, "order_count", ORDERS, count).await;
+            (s, count.map_err(|e| if s.is_own() { e } else { s.down(e) }))
         }))
-        .await;
-        counts.into_iter().sum()
+        .await
     }
 
     /// Inserts one order, into the source of its kind and in that system's shape, under the

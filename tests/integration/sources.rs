@@ -238,6 +238,11 @@ async fn a_source_that_is_down_is_named_while_the_other_serves() {
     let body = list.text().await.unwrap();
     assert!(body.contains("data-testid=\"source-outage\"") && body.contains(BOT_ORDER), "{body}");
     assert!(body.contains(&format!("the marketplace source (database {})", d.market)));
+    let home = app.get("/").await;
+    assert_eq!(home.status(), 200, "the home page stands on the bot's orders");
+    let home = home.text().await.unwrap();
+    assert!(home.contains("not counting the marketplace"), "{home}");
+    assert!(store.order_count().await.is_err(), "a bare count says which system is missing");
     let order = app.get(&format!("/orders/{BOT_ORDER}")).await.text().await.unwrap();
     assert!(
         order.contains(&format!("database <span class=\"font-mono\">{}<!>", d.bot)),

@@ -14,9 +14,9 @@ use crate::{
 
 /// How many orders the database holds (both systems).
 #[server(prefix = "/api/staff", input = GetUrl)]
-pub async fn order_count() -> Result<u64, AppError> {
+pub async fn order_count() -> Result<Partial<u64>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    Ok(state.store.order_count().await?)
+    Ok(state.store.order_count_shown().await?)
 }
 
 /// The newest orders, so there is always something to click.
@@ -43,10 +43,14 @@ pub fn HomePage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Counting orders…"</p> }>
                     {move || Suspend::new(async move {
                         match count.await {
-                            Ok(n) => view! {
+                            Ok(Partial { value: n, outages }) => view! {
                                 <p class="text-slate-700 dark:text-slate-300">
                                     <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>{format::count(n)}</span>
                                     " orders in the database"
+                                    {(!outages.is_empty()).then(|| {
+                                        let missing: Vec<String> = outages.iter().map(|o| o.source.clone()).collect();
+                                        format!(" (not counting the {}: it did not answer)", missing.join(", "))
+                                    })}
                                 </p>
                             }.into_any(),
                             Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
