@@ -119,11 +119,13 @@ impl Found<'_> {
         self.source.summary(&self.doc)
     }
 
-    /// Where it falls in the newest-first order every list shares: its time, then its `_id`.
-    fn rank(&self) -> (i64, [u8; 12]) {
+    /// Where it falls in the newest-first order every list shares: an order renamed from the
+    /// key after those holding it, then its time, then its `_id`.
+    fn rank(&self) -> (bool, i64, [u8; 12]) {
+        let holds_key = !self.doc.get_bool(RENAMED_FIELD).unwrap_or(false);
         let created = self.source.time_of(&self.doc, Fact::CreatedAt).map_or(i64::MIN, |t| t.timestamp_millis());
         let oid = self.doc.get_object_id("_id").map(|o| o.bytes()).unwrap_or([0; 12]);
-        (created, oid)
+        (holds_key, created, oid)
     }
 
     /// The cursor that starts the page after this order.
@@ -374,9 +376,20 @@ impl Store {
     /// staff session) and mongod's per-command cost, not the work, was what limited it
     /// (BENCHMARKS.md, session 10).
     async fn aggregate_lookup(&self, key: &LookupKey, details: Details) -> Result<Vec<Found<'_>>, StorageError> {
-        // Aliases live beside the orders only in orderdesk's own database.
         let own = self.single_database();
-        let aliases = own && matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;
+        let aliases = matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;
+        // Beside the orders (one database) mongod joins the aliases itself; a system's own
+        // orders are in another database, so the IDs they were renamed to are asked first.
+        let renamed = match key {
+            LookupKey::OrderId(old) if aliases && !own => {
+                let mut ids = self.renamed_from(old).await?;
+                (!ids.is_empty()).then(|| {
+                    ids.insert(0, old.to_string());
+                    ids
+                })
+            }
+            _ => None,
+        };
         // A display form names a bot order through the derived collection (outside orderdesk's
         // own database, the bots' orders do not carry it).
         let derived = match key {
@@ -392,9 +405,17 @@ impl Store {
                         doc! { s.field(Fact::OrderId)?: { "$in": ids } }
                     }
                     Some(_) => return None,
-                    None => lookup_filter(s, key)?,
+                    None => match &renamed {
+                        Some(ids) if s.holds(Source::ShippingBot) => doc! { s.field(Fact::OrderId)?: { "$in": ids } },
+                        _ => lookup_filter(s, key)?,
+                    },
                 };
-                let pipeline = lookup_pipeline(s, filter, key, details, aliases && s.is_own());
+                let renamed = if s.is_own() {
+                    Renamed::Joined(aliases)
+                } else {
+                    Renamed::Listed(renamed.is_some() && s.holds(Source::ShippingBot))
+                };
+                let pipeline = lookup_pipeline(s, filter, key, details, renamed);
                 let orders = s.orders();
                 Some(async move {
                     self.run_in(s, "find_orders", ORDERS, async {
@@ -431,6 +452,25 @@ impl Store {
             .is_some();
         self.aliases.checked(any);
         Ok(any)
+    }
+
+    /// The IDs the `duplicates` migration gave the orders that held `old` (kept in orderdesk's
+    /// database when the bot's orders are in the bot's).
+    async fn renamed_from(&self, old: &OrderId) -> Result<Vec<String>, StorageError> {
+        let aliases = self.collection(ALIASES);
+        let found: Vec<Document> = self
+            .run("find_alias", ALIASES, async {
+                aliases
+                    .find(doc! { "old_order_id": old.to_string() })
+                    .projection(doc! { "new_order_id": 1 })
+                    .limit(LOOKUP_LIMIT)
+                    .max_time(self.op_timeout)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        Ok(found.iter().filter_map(|d| d.get_str("new_order_id").ok().map(str::to_owned)).collect())
     }
 
     /// Up to `limit` orders whose ID starts with one of the prefixes, by index range, from
@@ -699,17 +739,34 @@ const RENAMED_FIELD: &str = "_od_renamed";
 /// renamed from it by the `duplicates` migration (found by their old ID next to the order
 /// that kept it). The bot's payments, pending orders and session are joined from the
 /// collections beside its orders.
+/// How a lookup by order ID meets the orders renamed from it.
+#[derive(Debug, Clone, Copy)]
+enum Renamed {
+    /// One database: joined from the aliases beside the orders (when any may exist).
+    Joined(bool),
+    /// A system's own database: the filter already lists the new IDs (when there are any);
+    /// the key's own order first.
+    Listed(bool),
+}
+
 fn lookup_pipeline(
     source: &SourceDb,
     filter: Document,
     key: &LookupKey,
     details: Details,
-    aliases: bool,
+    renamed: Renamed,
 ) -> Vec<Document> {
     let created = source.field_or_none(Fact::CreatedAt);
-    let mut stages =
-        vec![doc! { "$match": filter }, doc! { "$sort": { created: -1 } }, doc! { "$limit": LOOKUP_LIMIT }];
-    if let (LookupKey::OrderId(old), true) = (key, aliases) {
+    let mut stages = vec![doc! { "$match": filter }];
+    if let (LookupKey::OrderId(old), Renamed::Listed(true)) = (key, renamed) {
+        let field = format!("${}", source.field_or_none(Fact::OrderId));
+        stages.push(doc! { "$set": { RENAMED_FIELD: { "$ne": [field, old.to_string()] } } });
+        stages.push(doc! { "$sort": { RENAMED_FIELD: 1, created: -1 } });
+    } else {
+        stages.push(doc! { "$sort": { created: -1 } });
+    }
+    stages.push(doc! { "$limit": LOOKUP_LIMIT });
+    if let (LookupKey::OrderId(old), Renamed::Joined(true)) = (key, renamed) {
         stages.push(doc! { "$unionWith": { "coll": ALIASES, "pipeline": [
             { "$match": { "old_order_id": old.to_string() } },
             { "$limit": LOOKUP_LIMIT },

@@ -467,6 +467,38 @@ async fn each_back_fill_runs_in_its_own_system_and_names() {
     assert!(counter.is_some(), "the number came from the marketplace's own counter");
     let own = helpers::raw_collection(&d.own, "orders").await;
     assert_eq!(own.count_documents(doc! {}).await.unwrap(), 0);
+
+    // Duplicates: the oldest keeps the ID, the other gets a fresh one in the bot's database,
+    // and the old ID still finds both (the alias is in orderdesk's database).
+    const DUP: &str = "ORD-20251120093015-d0d0d0d0";
+    let later = BsonTime::from_millis(1_763_631_015_000 + 60_000);
+    bot.insert_many([
+        doc! { "order_id": DUP, "telegram_id": 4_i64, "status": "paid", "created_at": later },
+        doc! { "order_id": DUP, "telegram_id": 5_i64, "status": "paid", "created_at": at },
+    ])
+    .await
+    .unwrap();
+    let options = MigrationOptions { dry_run: false, batch: 10, id_form: FreshIdForm::OrdFromCreatedAt };
+    let run = runner::prepare(
+        &d.store,
+        std::sync::Arc::new(SystemClock),
+        chrono_tz::UTC,
+        Migration::Duplicates,
+        options,
+        "test",
+    )
+    .await
+    .unwrap()
+    .execute(|_| {})
+    .await;
+    assert_eq!((run.status, run.changed), (RunStatus::Completed, 1), "{run:?}");
+    let keeper = bot.find_one(doc! { "order_id": DUP }).await.unwrap().unwrap();
+    assert_eq!(keeper.get_i64("telegram_id").unwrap(), 5, "the oldest keeps it");
+    let found = d.store.find_orders(&LookupKey::parse(DUP).unwrap()).await.unwrap();
+    assert_eq!(found.len(), 2, "the keeper and the renamed one: {found:?}");
+    assert_eq!(found[0].order_id.as_deref(), Some(DUP), "the order holding the key comes first");
+    assert_eq!(found[1].telegram_id, Some(4));
+    assert!(helpers::raw_collection(&d.own, "order_id_aliases").await.count_documents(doc! {}).await.unwrap() == 1);
 }
 
 /// The display forms are derived as the bot inserts orders: the running server follows the
