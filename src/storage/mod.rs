@@ -146,6 +146,7 @@ impl StorageError {
             let (action, role) = match command.as_str() {
                 "insert" | "update" | "delete" | "findAndModify" | "bulkWrite" => ("write", "readWrite"),
                 "createIndexes" | "dropIndexes" => ("build or drop indexes", "readWrite"),
+                "profile" => ("read or set MongoDB's profiler", "dbAdmin"),
                 "find" | "aggregate" | "count" | "distinct" | "listCollections" | "listIndexes" => ("read", "read"),
                 _ => ("run this command", "readWrite"),
             };

@@ -3,11 +3,16 @@ use leptos::prelude::*;
 use crate::domain::error::AppError;
 
 /// Shows an error as a person should read it, and (on the server) gives the response the
-/// matching HTTP status, so a dead database is a 503 page rather than a spinner.
+/// matching HTTP status, so a dead database is a 503 page rather than a spinner. `part`: the
+/// error is of one part of a page that otherwise stands, and leaves the page's status alone.
 #[component]
-pub fn ErrorNotice(error: AppError) -> impl IntoView {
+pub fn ErrorNotice(error: AppError, #[prop(optional)] part: bool) -> impl IntoView {
+    // Only the server sets a status; in the browser the response is long gone.
+    #[cfg(not(feature = "ssr"))]
+    let _ = part;
     #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    if !part
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
         && let Ok(status) = axum::http::StatusCode::from_u16(error.status())
     {
         response.set_status(status);
