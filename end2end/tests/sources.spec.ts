@@ -1,5 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 import { DEMO } from "../auth";
+import { search } from "../actions";
 
 // A second orderdesk, which scripts/test points at two systems' own databases (the bot's
 // snake_case orders, the marketplace's Mongoose documents) loaded by seed-demo.
@@ -22,12 +23,6 @@ async function firstOrderOf(page: Page, filter: string): Promise<string> {
   const href = await link.getAttribute("href");
   expect(href).toBeTruthy();
   return href!;
-}
-
-async function search(page: Page, text: string) {
-  const box = page.locator("#header-search");
-  await box.fill(text);
-  await box.press("Enter");
 }
 
 test("a BB number finds the marketplace's order in its own database", async ({ page }) => {

@@ -1,5 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { search } from "../actions";
 
 /** The newest order that has an ORD order_id, and its page. */
 async function anOrder(page: Page): Promise<string> {
@@ -9,12 +10,6 @@ async function anOrder(page: Page): Promise<string> {
   const id = texts.map((t) => t.trim()).find((t) => /^ORD-\d{14}-[0-9a-f]{8}$/.test(t));
   expect(id, `an ORD order among ${texts.join(", ")}`).toBeTruthy();
   return id!;
-}
-
-async function search(page: Page, text: string) {
-  const box = page.locator("#header-search");
-  await box.fill(text);
-  await box.press("Enter");
 }
 
 test("each form of an ID lands on the order page", async ({ page }) => {

@@ -59,15 +59,21 @@ impl Store {
                 ));
             }
         }
+        // Each collection's indexes listed once, however many of its fields need one.
+        let mut lists: BTreeMap<&str, Vec<mongodb::IndexModel>> = BTreeMap::new();
         for (collection, fact_or_field, unique, cost) in needed_indexes(s) {
             let Some(field) = fact_or_field else { continue };
             if !names.iter().any(|n| n == collection) {
                 continue;
             }
-            let coll = s.database().collection::<Document>(collection);
-            let listed = self
-                .run_in(s, "check_source", "*", async { coll.list_indexes().await?.try_collect::<Vec<_>>().await })
-                .await?;
+            if !lists.contains_key(collection) {
+                let coll = s.database().collection::<Document>(collection);
+                let listed = self
+                    .run_in(s, "check_source", "*", async { coll.list_indexes().await?.try_collect::<Vec<_>>().await })
+                    .await?;
+                lists.insert(collection, listed);
+            }
+            let listed = &lists[collection];
             // Any name: the system's own index, if it leads with the field (lookups), and is on
             // the field alone and unique (the guard) where that is the point.
             let leads = |m: &&mongodb::IndexModel| m.keys.keys().next().map(String::as_str) == Some(field);
