@@ -316,15 +316,20 @@ async fn seed_demo(settings: &Settings, store: &Store, args: SeedDemoArgs) -> Re
             )));
         }
     }
+    // A system's database is written or dropped only when it is empty or seed-demo filled it
+    // (the mark is in orderdesk's own): never a production system's that a settings file
+    // points at, even one with no orders yet.
+    if !store.single_database() {
+        let used = store.source_databases_in_use().await?;
+        if !used.is_empty() {
+            return Err(CliError::Refused(format!(
+                "the sources' databases {} already hold data seed-demo did not write; it never writes into or drops a system's database (point [orderdesk.sources] at empty ones for the demo)",
+                used.join(", ")
+            )));
+        }
+    }
     if args.reset {
-        // A system's database is dropped only when seed-demo filled it (the mark is in
-        // orderdesk's own): never a production system's that a settings file points at.
         if !store.single_database() {
-            if existing > 0 && !store.is_demo().await? {
-                return Err(CliError::Refused(
-                    "the sources' databases hold orders seed-demo did not write; it never drops a system's database (point [orderdesk.sources] at empty ones for the demo)".into(),
-                ));
-            }
             store.drop_source_databases().await?;
         }
         store.drop_database().await?;

@@ -33,9 +33,12 @@ const META: &str = "meta";
 
 impl Store {
     /// Marks this database as filled by `seed-demo`: only such a database gets demo accounts.
+    /// With sources, the mark names their databases: only those are seed-demo's to replace.
     pub async fn mark_demo(&self, now: DateTime<Utc>) -> Result<(), StorageError> {
         let meta = self.collection(META);
-        let update = doc! { "$set": { "filled_at": BsonTime::from_millis(now.timestamp_millis()) } };
+        let sources: Vec<&str> = self.sources().iter().filter(|s| !s.is_own()).map(|s| s.database_name()).collect();
+        let update =
+            doc! { "$set": { "filled_at": BsonTime::from_millis(now.timestamp_millis()), "sources": sources } };
         self.run("demo_mark", META, meta.update_one(doc! { "_id": "demo" }, update).upsert(true)).await.map(drop)
     }
 
@@ -121,6 +124,25 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The configured sources' databases that hold any collection and that seed-demo did not
+    /// fill (as its mark in orderdesk's database names them).
+    pub async fn source_databases_in_use(&self) -> Result<Vec<String>, StorageError> {
+        let meta = self.collection(META);
+        let mark = self.run("demo_read", META, meta.find_one(doc! { "_id": "demo" }).max_time(self.op_timeout)).await?;
+        let filled: Vec<String> = mark
+            .and_then(|m| m.get_array("sources").ok().cloned())
+            .map(|a| a.iter().filter_map(|b| b.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let mut used = Vec::new();
+        for s in self.sources().iter().filter(|s| !s.is_own() && !filled.iter().any(|f| f == s.database_name())) {
+            let names = self.run_in(s, "list_collections", "*", s.database().list_collection_names()).await?;
+            if !names.is_empty() {
+                used.push(s.database_name().to_owned());
+            }
+        }
+        Ok(used)
     }
 
     /// Drops the configured sources' databases: for `seed-demo --reset` on a deployment it

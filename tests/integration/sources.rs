@@ -605,3 +605,41 @@ async fn every_bot_order_gets_its_display_form_past_orders_without_an_id() {
     let last = d.store.find_orders(&LookupKey::parse("#ORD-00176F").unwrap()).await.unwrap();
     assert_eq!(last.iter().map(|o| o.order_id.clone().unwrap()).collect::<Vec<_>>(), ["ORD-20261120093015-00176fab"]);
 }
+
+/// `seed-demo` with sources writes only into databases that are empty or that it filled
+/// itself: a system's database holding anything (here a bot with sessions and no orders yet)
+/// is named and left as it was, `--reset` included.
+#[tokio::test]
+async fn seed_demo_never_writes_into_a_systems_database_it_did_not_fill() {
+    let d = deployment().await;
+    let file = std::env::temp_dir().join(format!("{}-demo.toml", d.own));
+    std::fs::write(
+        &file,
+        format!(
+            "[orderdesk]\ndatabase = \"{}\"\n[orderdesk.sources.bot]\nkind = \"shipping-bot\"\ndatabase = \"{}\"\n[orderdesk.sources.marketplace]\nkind = \"marketplace\"\ndatabase = \"{}\"\n",
+            d.own, d.bot, d.market
+        ),
+    )
+    .unwrap();
+    let seed = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(helpers::orderdesk_bin());
+        cmd.arg("--config").arg(&file).args(["seed-demo", "--orders", "200", "--seed", "3"]).args(extra);
+        cmd.env("MONGODB_URI", helpers::mongodb_uri()).env_remove("ORDERDESK_DATABASE").output().unwrap()
+    };
+    let sessions = helpers::raw_collection(&d.bot, "sessions").await;
+    sessions.insert_one(doc! { "user_id": 1_i64, "current_step": "START" }).await.unwrap();
+    for extra in [&[][..], &["--reset"][..]] {
+        let out = seed(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(&d.bot) && err.contains("never writes into or drops"), "{err}");
+        assert_eq!(sessions.count_documents(doc! {}).await.unwrap(), 1, "the bot's data is as it was");
+    }
+    sessions.drop().await.unwrap();
+    // Empty: filled, then replaced (seed-demo's own by its mark).
+    for extra in [&[][..], &["--reset"][..]] {
+        let out = seed(extra);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(helpers::raw_collection(&d.bot, "orders").await.count_documents(doc! {}).await.unwrap() > 0);
+    std::fs::remove_file(&file).unwrap();
+}
