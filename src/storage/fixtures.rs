@@ -44,10 +44,12 @@ impl Store {
 
     /// Whether `seed-demo` filled this database.
     pub async fn is_demo(&self) -> Result<bool, StorageError> {
+        Ok(self.demo_mark().await?.is_some())
+    }
+
+    async fn demo_mark(&self) -> Result<Option<Document>, StorageError> {
         let meta = self.collection(META);
-        let found =
-            self.run("demo_read", META, meta.find_one(doc! { "_id": "demo" }).max_time(self.op_timeout)).await?;
-        Ok(found.is_some())
+        self.run("demo_read", META, meta.find_one(doc! { "_id": "demo" }).max_time(self.op_timeout)).await
     }
 
     /// Writes the documents with unordered bulk inserts: into orderdesk's own database, or
@@ -129,9 +131,9 @@ impl Store {
     /// The configured sources' databases that hold any collection and that seed-demo did not
     /// fill (as its mark in orderdesk's database names them).
     pub async fn source_databases_in_use(&self) -> Result<Vec<String>, StorageError> {
-        let meta = self.collection(META);
-        let mark = self.run("demo_read", META, meta.find_one(doc! { "_id": "demo" }).max_time(self.op_timeout)).await?;
-        let filled: Vec<String> = mark
+        let filled: Vec<String> = self
+            .demo_mark()
+            .await?
             .and_then(|m| m.get_array("sources").ok().cloned())
             .map(|a| a.iter().filter_map(|b| b.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();

@@ -166,6 +166,28 @@ impl<'a> Gathered<'a> {
     }
 }
 
+/// Each source's answer, split: what the sources that answered gave, and an outage (a
+/// [`StorageError::SourceDown`]) for each configured source that could not be reached. Any
+/// other error, or every source asked failing, is the answer.
+#[allow(clippy::type_complexity)]
+fn split_answers<T>(
+    answers: Vec<(&SourceDb, Result<T, StorageError>)>,
+) -> Result<(Vec<(&SourceDb, T)>, Vec<StorageError>), StorageError> {
+    let asked = answers.len();
+    let (mut answered, mut down) = (Vec::new(), Vec::new());
+    for (source, answer) in answers {
+        match answer {
+            Ok(value) => answered.push((source, value)),
+            Err(e) if e.is_unavailable() && !source.is_own() => down.push(source.down(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    if !down.is_empty() && down.len() == asked {
+        return Err(down.swap_remove(0));
+    }
+    Ok((answered, down))
+}
+
 /// The outages as pages show them.
 pub(crate) fn outages_shown(outages: &[StorageError]) -> Vec<SourceOutage> {
     outages
@@ -190,23 +212,10 @@ impl Store {
         Fut: Future<Output = Result<Vec<Document>, StorageError>>,
     {
         let runs = self.sources().iter().filter_map(|s| per(s).map(|run| async move { (s, run.await) }));
-        let answers = futures::future::join_all(runs).await;
-        let asked = answers.len();
-        let mut gathered = Gathered { found: Vec::new(), outages: Vec::new() };
-        let mut down = Vec::new();
-        for (source, docs) in answers {
-            match docs {
-                Ok(docs) => gathered.found.extend(docs.into_iter().map(|doc| Found { source, doc })),
-                Err(e) if e.is_unavailable() && !source.is_own() => down.push((source, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        if !down.is_empty() && down.len() == asked {
-            let (source, e) = down.swap_remove(0);
-            return Err(source.down(e));
-        }
-        gathered.outages = down.into_iter().map(|(s, e)| s.down(e)).collect();
-        Ok(gathered)
+        let (answered, outages) = split_answers(futures::future::join_all(runs).await)?;
+        let found =
+            answered.into_iter().flat_map(|(source, docs)| docs.into_iter().map(move |doc| Found { source, doc }));
+        Ok(Gathered { found: found.collect(), outages })
     }
 
     /// Number of orders, from collection metadata (instant at any size), over every source.
@@ -218,24 +227,8 @@ impl Store {
     /// [`Store::order_count`] over the sources that answered, for the home page: one that
     /// did not is named beside the figure, not made the page's answer.
     pub async fn order_count_shown(&self) -> Result<Partial<u64>, StorageError> {
-        let mut shown = Partial { value: 0, outages: Vec::new() };
-        let mut down = Vec::new();
-        let counts = self.counts().await;
-        let asked = counts.len();
-        for (source, count) in counts {
-            match count {
-                Ok(n) => shown.value += n,
-                Err(e) if e.is_unavailable() && !source.is_own() => down.push(e),
-                Err(e) => return Err(e),
-            }
-        }
-        if down.len() == asked
-            && let Some(e) = down.pop()
-        {
-            return Err(e);
-        }
-        shown.outages = outages_shown(&down);
-        Ok(shown)
+        let (answered, down) = split_answers(self.counts().await)?;
+        Ok(Partial { value: answered.iter().map(|(_, n)| n).sum(), outages: outages_shown(&down) })
     }
 
     async fn counts(&self) -> Vec<(&SourceDb, Result<u64, StorageError>)> {
@@ -313,7 +306,7 @@ impl Store {
     }
 
     /// One bounded `find` in a source's orders.
-    async fn find_in(
+    pub(crate) async fn find_in(
         &self,
         source: &SourceDb,
         op: &'static str,

@@ -92,19 +92,7 @@ impl Store {
                 report.indexes.push(format!("{}.{collection}: {line}", report.database));
             }
         }
-        let orders = s.orders();
-        let sample: Vec<Document> = self
-            .run_in(s, "check_source", "orders", async {
-                orders
-                    .find(doc! {})
-                    .sort(doc! { "_id": -1 })
-                    .limit(SAMPLE)
-                    .max_time(self.op_timeout)
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await?;
+        let sample = self.find_in(s, "check_source", doc! {}, doc! { "_id": -1 }, SAMPLE).await?;
         report.sampled = sample.len() as u64;
         if sample.is_empty() {
             report.notes.push(format!(

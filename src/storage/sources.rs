@@ -80,10 +80,13 @@ impl SourceDb {
 
     /// `e` as this source's outage: named, so a page can say which system did not answer.
     pub(crate) fn down(&self, e: StorageError) -> StorageError {
-        StorageError::SourceDown {
-            name: self.name.clone(),
-            database: self.database_name().to_owned(),
-            cause: Box::new(e),
+        match e {
+            StorageError::SourceDown { .. } => e,
+            e => StorageError::SourceDown {
+                name: self.name.clone(),
+                database: self.database_name().to_owned(),
+                cause: Box::new(e),
+            },
         }
     }
 
