@@ -20,7 +20,7 @@ use mongodb::{
 use orderdesk::{
     config::{CONFIG_FILE, Settings},
     domain::ids::{UserSuffix, VendorId, generate::SystemClock},
-    services::issuing::NumberAllocator,
+    services::issuing::{NumberAllocator, NumberPolicy},
     storage::Store,
 };
 
@@ -69,12 +69,16 @@ async fn plain_loop(client: &Client, vendor: &str, tasks: usize, ops: u64) -> f6
 async fn orderdesk(store: &Store, vendor: &str, tasks: usize, ops: u64, segment: Option<u32>) -> f64 {
     let vendor = VendorId::parse(vendor).expect("vendor");
     let sizes: BTreeMap<_, _> = segment.map(|n| (vendor.clone(), n)).into_iter().collect();
-    let alloc = Arc::new(NumberAllocator::new(store.clone(), Arc::new(SystemClock), chrono_tz::UTC, sizes));
+    let alloc = Arc::new(NumberAllocator::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        NumberPolicy { segment_sizes: sizes, ..NumberPolicy::default() },
+    ));
     let user = UserSuffix::from_user_id("6834622e10d75a5ba7b7a1b2").expect("user");
     run_tasks(tasks, ops, move || {
         let (alloc, vendor) = (alloc.clone(), vendor.clone());
         async move {
-            std::hint::black_box(alloc.allocate(&vendor, user).await.expect("allocate"));
+            std::hint::black_box(alloc.allocate(&vendor, user, None).await.expect("allocate"));
         }
     })
     .await

@@ -6,7 +6,10 @@ use std::{collections::BTreeMap, fmt, path::Path, time::Duration};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use crate::domain::{ids::VendorId, net::IpNet};
+use crate::domain::{
+    ids::{BbVariant, VendorId},
+    net::IpNet,
+};
 
 mod sources;
 pub use sources::{Collections, Fact, FieldMap, SourceSettings};
@@ -45,6 +48,11 @@ pub struct Settings {
     pub log_json: bool,
     /// Vendors whose numbers are handed out from reserved blocks, with the block size.
     pub segment_vendors: BTreeMap<VendorId, u32>,
+    /// The number variant a vendor's numbers take when a call names none (unlisted: ultra).
+    pub number_variants: BTreeMap<VendorId, BbVariant>,
+    /// How long one time-based counter counts: a vendor has one per bucket (minutes that
+    /// divide a day, so buckets start at the same times every day).
+    pub time_bucket_minutes: u32,
     /// A key the bots may use before any key is stored in the database.
     pub bootstrap_api_key: Option<Secret>,
     /// A staff session ends after this long without a request...
@@ -109,6 +117,8 @@ struct FileSettings {
     tracking_url_base: Option<String>,
     log_format: Option<String>,
     segment_vendors: Option<BTreeMap<String, u32>>,
+    number_variants: Option<BTreeMap<String, String>>,
+    time_bucket_minutes: Option<u64>,
     session_idle_minutes: Option<u64>,
     session_max_hours: Option<u64>,
     secure_cookies: Option<bool>,
@@ -244,7 +254,17 @@ impl Settings {
             }
         };
         let segment_vendors = match env("ORDERDESK_SEGMENT_VENDORS") {
-            Some(list) => parse_segment_list(&list)?,
+            Some(list) => vendor_list("ORDERDESK_SEGMENT_VENDORS", &list, "pizza-palace:200")?
+                .into_iter()
+                .map(|(vendor, size)| {
+                    let size = size.parse::<u32>().map_err(|_| ConfigError::Invalid {
+                        name: "ORDERDESK_SEGMENT_VENDORS",
+                        value: format!("{vendor}:{size}"),
+                        why: "the block size must be a whole number".into(),
+                    })?;
+                    Ok((vendor, size))
+                })
+                .collect::<Result<_, ConfigError>>()?,
             None => file.segment_vendors.unwrap_or_default(),
         };
         let segment_vendors = segment_vendors
@@ -262,6 +282,31 @@ impl Settings {
                 Ok((id, size))
             })
             .collect::<Result<_, _>>()?;
+        let number_variants = match env("ORDERDESK_NUMBER_VARIANTS") {
+            Some(list) => vendor_list("ORDERDESK_NUMBER_VARIANTS", &list, "pizza-palace:year-based")?,
+            None => file.number_variants.unwrap_or_default(),
+        }
+        .into_iter()
+        .map(|(vendor, variant)| {
+            let invalid = |why: String| ConfigError::Invalid {
+                name: "ORDERDESK_NUMBER_VARIANTS",
+                value: format!("{vendor}:{variant}"),
+                why,
+            };
+            let id = VendorId::parse(&vendor).map_err(|e| invalid(e.to_string()))?;
+            let variant = BbVariant::from_name(&variant).map_err(|e| invalid(e.to_string()))?;
+            Ok((id, variant))
+        })
+        .collect::<Result<_, ConfigError>>()?;
+        let time_bucket_minutes =
+            whole("ORDERDESK_TIME_BUCKET_MINUTES", file.time_bucket_minutes, 60, 1440, "minutes")? as u32;
+        if 1440 % time_bucket_minutes != 0 {
+            return Err(ConfigError::Invalid {
+                name: "ORDERDESK_TIME_BUCKET_MINUTES",
+                value: time_bucket_minutes.to_string(),
+                why: "a bucket must divide the day's 1440 minutes (e.g. 1, 5, 15, 30, 60, 120)".into(),
+            });
+        }
         let bootstrap_api_key = match env("ORDERDESK_API_KEY") {
             Some(key) if key.len() < 24 => {
                 return Err(ConfigError::Invalid {
@@ -340,6 +385,8 @@ impl Settings {
                 "connections",
             )? as usize,
             segment_vendors,
+            number_variants,
+            time_bucket_minutes,
             bootstrap_api_key,
             mongodb_uri,
             database,
@@ -392,22 +439,18 @@ fn valid_uri(uri: &str) -> Result<(), String> {
     }
 }
 
-fn parse_segment_list(list: &str) -> Result<BTreeMap<String, u32>, ConfigError> {
+/// `vendor:value,vendor:value` from the environment.
+fn vendor_list(name: &'static str, list: &str, example: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     list.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(|item| {
-            let (vendor, size) = item.split_once(':').ok_or_else(|| ConfigError::Invalid {
-                name: "ORDERDESK_SEGMENT_VENDORS",
+            let (vendor, value) = item.split_once(':').ok_or_else(|| ConfigError::Invalid {
+                name,
                 value: item.to_owned(),
-                why: "expected vendor:block_size, e.g. pizza-palace:200".into(),
+                why: format!("expected vendor:value pairs separated by commas, e.g. {example}"),
             })?;
-            let size = size.trim().parse::<u32>().map_err(|_| ConfigError::Invalid {
-                name: "ORDERDESK_SEGMENT_VENDORS",
-                value: item.to_owned(),
-                why: "the block size must be a whole number".into(),
-            })?;
-            Ok((vendor.trim().to_owned(), size))
+            Ok((vendor.trim().to_owned(), value.trim().to_owned()))
         })
         .collect()
 }
@@ -493,6 +536,25 @@ mod tests {
         let s = with_env(&[("ORDERDESK_SEGMENT_VENDORS", "pizza-palace:200, taco-town:50")]).unwrap();
         assert_eq!(s.segment_vendors.get(&VendorId::parse("pizza-palace").unwrap()), Some(&200));
         assert_eq!(s.segment_vendors.len(), 2);
+    }
+
+    #[test]
+    fn number_variants_and_the_time_bucket() {
+        let s = with_env(&[("ORDERDESK_NUMBER_VARIANTS", "pizza-palace:year-based, taco-town:time-based")]).unwrap();
+        assert_eq!(s.number_variants.get(&VendorId::parse("pizza-palace").unwrap()), Some(&BbVariant::Dated));
+        assert_eq!(s.number_variants.get(&VendorId::parse("taco-town").unwrap()), Some(&BbVariant::Seconds));
+        assert_eq!(s.time_bucket_minutes, 60);
+        for (name, value) in [
+            ("ORDERDESK_NUMBER_VARIANTS", "pizza-palace:daily"),
+            ("ORDERDESK_NUMBER_VARIANTS", "pizza palace:ultra"),
+            ("ORDERDESK_NUMBER_VARIANTS", "pizza-palace"),
+            ("ORDERDESK_TIME_BUCKET_MINUTES", "7"),
+            ("ORDERDESK_TIME_BUCKET_MINUTES", "0"),
+        ] {
+            let err = with_env(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+        assert_eq!(with_env(&[("ORDERDESK_TIME_BUCKET_MINUTES", "15")]).unwrap().time_bucket_minutes, 15);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub enum IdCommand {
         /// The text as pasted, e.g. "my order is ORD-DECODE" or a tracking URL.
         text: String,
     },
-    /// Allocate BB order numbers for a vendor from its daily counter in the database.
+    /// Allocate BB order numbers for a vendor from its counter in the database.
     Bb {
         /// The vendor id (letters, digits, '_' and '-').
         #[arg(long)]
@@ -87,6 +87,10 @@ pub enum IdCommand {
         /// How many numbers to allocate (1 to 99,999), one per line.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99_999))]
         count: u32,
+        /// ultra (BB-{13-digit ms}-…), time-based (BB-{10-digit seconds}-…) or year-based
+        /// (BB-YYYYMMDD-…); default: the vendor's setting (number_variants), else ultra.
+        #[arg(long)]
+        variant: Option<String>,
     },
 }
 
@@ -159,8 +163,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::SeedDemo(args) => seed_demo(&settings, &store, args).await,
-        Command::Id(IdCommand::Bb { vendor, user, count }) => {
-            allocate_bb(&settings, store, &vendor, &user, count).await
+        Command::Id(IdCommand::Bb { vendor, user, count, variant }) => {
+            allocate_bb(&settings, store, &vendor, &user, count, variant.as_deref()).await
         }
         Command::ApiKeys(ApiKeysCommand::Create { name, scope, vendor }) => {
             create_api_key(&store, &name, &scope, vendor.as_deref()).await
@@ -247,22 +251,29 @@ fn parse_id(text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn allocate_bb(settings: &Settings, store: Store, vendor: &str, user: &str, count: u32) -> Result<(), CliError> {
+async fn allocate_bb(
+    settings: &Settings,
+    store: Store,
+    vendor: &str,
+    user: &str,
+    count: u32,
+    variant: Option<&str>,
+) -> Result<(), CliError> {
     use crate::domain::ids::{
-        UserSuffix, VendorId,
+        BbVariant, UserSuffix, VendorId,
         generate::{MonotonicClock, SystemClock},
     };
     let vendor = VendorId::parse(vendor).map_err(|e| CliError::input("--vendor", e))?;
     let user = UserSuffix::from_user_id(user).map_err(|e| CliError::input("--user", e))?;
+    let variant = variant.map(BbVariant::from_name).transpose().map_err(|e| CliError::input("--variant", e))?;
     let allocator = NumberAllocator::new(
         store,
         std::sync::Arc::new(MonotonicClock::new(SystemClock)),
-        settings.time_zone,
-        settings.segment_vendors.clone(),
+        crate::services::issuing::NumberPolicy::from_settings(settings),
     );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for _ in 0..count {
-        let issued = allocator.allocate(&vendor, user).await?;
+        let issued = allocator.allocate(&vendor, user, variant).await?;
         use std::io::Write;
         writeln!(out, "{}", issued.order_number).map_err(CliError::io("could not write to stdout"))?;
     }

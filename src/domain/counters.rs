@@ -88,12 +88,79 @@ impl CounterRow {
     }
 }
 
+/// One vendor's time-based counters of a day (one per time bucket), summed up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeBasedRow {
+    pub vendor: String,
+    /// Buckets that issued a number.
+    pub buckets: u32,
+    /// Numbers issued over all of them.
+    pub issued: u64,
+    /// The bucket nearest its cap of 99,999, and how far it got.
+    pub busiest: String,
+    pub busiest_sequence: u64,
+    pub last_updated: Option<DateTime<Utc>>,
+    /// `NearCap` when the busiest bucket is near its cap.
+    pub warnings: Vec<CounterWarning>,
+}
+
+impl TimeBasedRow {
+    pub fn share(&self) -> f64 {
+        self.busiest_sequence as f64 / f64::from(MAX_DAILY_SEQUENCE)
+    }
+}
+
+/// Groups a day's time-bucket counters (`counter_id`, `sequence`, `last_updated`) per vendor,
+/// the vendor with the busiest bucket first. Ids that do not parse are left to the
+/// malformed list.
+pub fn time_based_rows<'a>(
+    counters: impl IntoIterator<Item = (&'a str, u64, Option<DateTime<Utc>>)>,
+) -> Vec<TimeBasedRow> {
+    let mut by_vendor: std::collections::BTreeMap<String, TimeBasedRow> = Default::default();
+    for (id, sequence, last_updated) in counters {
+        let Ok(parsed) = CounterId::parse(id) else { continue };
+        let vendor = parsed.vendor.to_string();
+        let row = by_vendor.entry(vendor.clone()).or_insert_with(|| TimeBasedRow {
+            vendor,
+            buckets: 0,
+            issued: 0,
+            busiest: id.to_owned(),
+            busiest_sequence: 0,
+            last_updated: None,
+            warnings: Vec::new(),
+        });
+        row.buckets += 1;
+        row.issued += sequence;
+        if sequence > row.busiest_sequence {
+            row.busiest = id.to_owned();
+            row.busiest_sequence = sequence;
+        }
+        row.last_updated = row.last_updated.max(last_updated);
+    }
+    let mut rows: Vec<TimeBasedRow> = by_vendor
+        .into_values()
+        .map(|mut row| {
+            let share = row.share();
+            if share >= NEAR_CAP_SHARE {
+                row.warnings.push(CounterWarning::NearCap { share });
+            }
+            row
+        })
+        .collect();
+    rows.sort_by(|a, b| b.busiest_sequence.cmp(&a.busiest_sequence).then_with(|| a.vendor.cmp(&b.vendor)));
+    rows
+}
+
 /// The counters page: today's counters and the malformed ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CountersView {
     pub day: NaiveDate,
     pub time_zone: String,
     pub rows: Vec<CounterRow>,
+    /// Today's time-based counters, per vendor.
+    pub time_based: Vec<TimeBasedRow>,
+    /// Minutes one time-based counter counts.
+    pub time_bucket_minutes: u32,
     /// Counters whose `counterId` does not parse, from any day.
     pub malformed: Vec<CounterRow>,
     /// Set when the day has more counters than are listed: the rows are the ones with the
@@ -412,6 +479,29 @@ mod tests {
 
     fn kinds(row: &CounterRow) -> Vec<&'static str> {
         row.warnings.iter().map(CounterWarning::kind).collect()
+    }
+
+    #[test]
+    fn time_buckets_sum_up_per_vendor() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap();
+        let rows = time_based_rows([
+            ("20261121T0900-taco", 12, Some(at)),
+            ("20261121T1000-taco", 85_000, Some(at + chrono::Duration::minutes(5))),
+            ("20261121T1000-pizza", 3, Some(at)),
+            ("20261121T10-bad", 9, None),
+        ]);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(
+            (rows[0].vendor.as_str(), rows[0].buckets, rows[0].issued, rows[0].busiest.as_str()),
+            ("taco", 2, 85_012, "20261121T1000-taco")
+        );
+        assert_eq!(rows[0].last_updated, Some(at + chrono::Duration::minutes(5)));
+        assert_eq!(kinds_of(&rows[0].warnings), ["near-cap"]);
+        assert!(rows[1].warnings.is_empty());
+    }
+
+    fn kinds_of(warnings: &[CounterWarning]) -> Vec<&'static str> {
+        warnings.iter().map(CounterWarning::kind).collect()
     }
 
     #[test]

@@ -28,6 +28,15 @@ pub fn day_start<Z: TimeZone>(tz: &Z, day: NaiveDate) -> DateTime<Utc> {
     DateTime::from_timestamp(at, 0).unwrap_or_else(|| midnight.and_utc())
 }
 
+/// The instant a local time names in `tz`; one the clocks skip over reads as the first
+/// instant after it (the day's start plus the local time, counted from midnight).
+pub fn local_instant<Z: TimeZone>(tz: &Z, local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        None => day_start(tz, local.date()) + (local.time() - chrono::NaiveTime::MIN),
+    }
+}
+
 /// The first instant after `day` in `tz`.
 pub fn day_end<Z: TimeZone>(tz: &Z, day: NaiveDate) -> DateTime<Utc> {
     day_start(tz, day.succ_opt().unwrap_or(day))

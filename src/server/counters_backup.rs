@@ -43,7 +43,7 @@ async fn day_counters(
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| bad(format!("day {d:?} is not a date: write it as 2026-11-21")))?,
     };
-    let counters = state.store.counters_with_prefix(&CounterId::day_prefix(day), MOST).await.map_err(|e| {
+    let counters = state.store.counters_with_prefix(&CounterId::any_of_day_prefix(day), MOST).await.map_err(|e| {
         if e.is_unavailable() {
             (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
         } else {

@@ -16,7 +16,15 @@ pub async fn export(_caller: SupportCaller, State(state): State<AppState>, Path(
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{}\n", e.message())).into_response(),
     };
     let block = state.settings.segment_vendors.get(&id.vendor).copied();
-    match crate::services::monitoring::counter_forensics(&state.store, state.settings.time_zone, &id, block).await {
+    match crate::services::monitoring::counter_forensics(
+        &state.store,
+        state.settings.time_zone,
+        &id,
+        block,
+        state.settings.time_bucket_minutes,
+    )
+    .await
+    {
         Ok(Some(f)) => {
             let mut body = String::from("counter_id,from,to,numbers,cause\n");
             for g in &f.gaps {

@@ -124,8 +124,7 @@ impl AppState {
         let numbers = Arc::new(NumberAllocator::new(
             store.clone(),
             ids.clock().clone(),
-            settings.time_zone,
-            settings.segment_vendors.clone(),
+            crate::services::issuing::NumberPolicy::from_settings(&settings),
         ));
         let audit = crate::storage::audit::AuditWriter::spawn(store.clone());
         let orders = OrderCreator::new(store.clone(), ids.clone());

@@ -373,7 +373,7 @@ impl PreparedRun {
                     Err(CounterError::Exhausted { .. }) => std::ops::RangeInclusive::new(1, 0),
                     Err(CounterError::Storage(e)) => return Err(e.into()),
                     // Reserving a block stamps nothing: no lane is needed.
-                    Err(e @ CounterError::NoLane { .. }) => {
+                    Err(e @ (CounterError::NoLane { .. } | CounterError::Clashes { .. })) => {
                         return Err(crate::storage::StorageError::Database {
                             op: "counter_inc",
                             message: e.to_string(),

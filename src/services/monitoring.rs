@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::{
-    domain::counters::{CountersView, DayShape, UsualDay, judge},
+    domain::counters::{CountersView, DayShape, UsualDay, judge, time_based_rows},
     domain::failures::{DayFigures, FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE},
     domain::ids::CounterId,
     storage::{StorageError, Store},
@@ -28,11 +28,13 @@ pub fn day_end(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
     crate::domain::days::day_end(&tz, day)
 }
 
-/// Today's counter for every vendor that has one, with its warnings.
+/// Today's counter for every vendor that has one, with its warnings, and the time-based
+/// counters summed per vendor.
 pub async fn counters_today(
     store: &Store,
     shapes: &DayShapes,
     tz: Tz,
+    time_bucket_minutes: u32,
     now: DateTime<Utc>,
 ) -> Result<CountersView, StorageError> {
     let day = now.with_timezone(&tz).date_naive();
@@ -71,7 +73,9 @@ pub async fn counters_today(
         .iter()
         .map(|c| judge(&c.counter_id, c.sequence, c.last_updated, c.sequence, 0, |d| day_end(tz, d)))
         .collect();
-    Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, malformed, cut_at })
+    let buckets = store.counters_with_prefix(&CounterId::bucket_prefix(day), MAX_COUNTERS).await?;
+    let time_based = time_based_rows(buckets.iter().map(|c| (c.counter_id.as_str(), c.sequence, c.last_updated)));
+    Ok(CountersView { day, time_zone: tz.name().to_owned(), rows, time_based, time_bucket_minutes, malformed, cut_at })
 }
 
 /// How long a vendor's learned day shape is used before it is counted again.
@@ -137,17 +141,34 @@ pub async fn counter_forensics(
     tz: Tz,
     counter: &CounterId,
     segment_block: Option<u32>,
+    time_bucket_minutes: u32,
 ) -> Result<Option<crate::domain::counters::Forensics>, StorageError> {
     let id = counter.to_string();
     let Some(raw) = store.counters_by_id(std::slice::from_ref(&id)).await?.into_iter().next() else {
         return Ok(None);
     };
-    let (start, end) = (day_start(tz, counter.day), day_end(tz, counter.day));
+    use crate::domain::ids::{BbNumber, BbStamp};
+    // A daily counter issues the ultra and year-based numbers of its day; a time bucket's, the
+    // time-based numbers stamped inside it (a clash may push one a few seconds past its end).
+    let (start, end) = match counter.bucket {
+        None => (day_start(tz, counter.day), day_end(tz, counter.day)),
+        Some(from) => {
+            let start = crate::domain::days::local_instant(&tz, counter.day.and_time(from));
+            (start, start + Duration::minutes(i64::from(time_bucket_minutes.clamp(1, 1440))))
+        }
+    };
+    let issued_here = |n: &BbNumber| match (n.stamp, counter.bucket) {
+        (BbStamp::Seconds(s), Some(_)) => {
+            (start.timestamp()..end.timestamp() + 60).contains(&i64::try_from(s).unwrap_or(i64::MAX))
+        }
+        (BbStamp::Seconds(_), None) | (_, Some(_)) => false,
+        (_, None) => true,
+    };
     let held: Vec<u32> = store
-        .numbers_held(counter.vendor.as_str(), start, end)
+        .numbers_held(counter.vendor.as_str(), start, end + Duration::minutes(1))
         .await?
         .iter()
-        .filter_map(|n| crate::domain::ids::BbNumber::parse(n).ok().map(|n| n.sequence))
+        .filter_map(|n| BbNumber::parse(n).ok().filter(issued_here).map(|n| n.sequence))
         .collect();
     let issued = u32::try_from(raw.sequence).unwrap_or(u32::MAX);
     Ok(Some(crate::domain::counters::forensics(&id, issued, held, segment_block)))

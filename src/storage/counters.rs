@@ -30,8 +30,13 @@ fn vendor_text(m: &SourceDb) -> Bson {
 /// Why no number could be drawn.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CounterError {
-    #[error("counter {counter} has reached {max} numbers for the day; no more can be issued until tomorrow")]
+    #[error("counter {counter} has reached {max} numbers; no more can be issued {}", when_next(counter))]
     Exhausted { counter: String, max: u32 },
+    /// A time-based or year-based number that every try found held by another vendor's issue.
+    #[error(
+        "the numbers counter {counter} drew for this user were all held by other vendors' numbers ({tries} tries); try again"
+    )]
+    Clashes { counter: String, tries: u32 },
     /// Every number lane is held by other processes (`number_lanes.rs`).
     #[error(
         "every one of the {lanes} number lanes is held by another orderdesk process; numbers can be issued again when one stops (within {seconds} s)"
@@ -39,6 +44,21 @@ pub enum CounterError {
     NoLane { lanes: u32, seconds: i64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// A field holding a number of a daily counter: ultra or year-based, not time-based
+/// (`BB-{10-digit seconds}-…`, which counts on its time bucket's counter).
+fn daily_numbers() -> Document {
+    let time_based = mongodb::bson::Regex { pattern: "^BB-[0-9]{10}-".into(), options: String::new() };
+    doc! { "$type": "string", "$not": time_based }
+}
+
+/// When a full counter's vendor gets numbers again.
+fn when_next(counter: &str) -> &'static str {
+    match CounterId::parse(counter) {
+        Ok(id) if id.bucket.is_some() => "until the next time bucket",
+        _ => "until tomorrow",
+    }
 }
 
 /// How often a race on a brand-new counter (two first upserts at once) is retried.
@@ -209,12 +229,12 @@ impl Store {
         Ok(docs.iter().filter_map(raw_counter).collect())
     }
 
-    /// Counters whose `counterId` does not look like `YYYYMMDD-…` at all (first 50).
+    /// Counters whose `counterId` looks like neither `YYYYMMDD-…` nor `YYYYMMDDTHHMM-…` (first 50).
     pub async fn malformed_counters(&self) -> Result<Vec<RawCounter>, StorageError> {
         use futures::TryStreamExt;
         let market = self.marketplace()?;
         let counters = market.counters();
-        let filter = doc! { "counterId": { "$not": { "$regex": "^[0-9]{8}-" } } };
+        let filter = doc! { "counterId": { "$not": { "$regex": "^[0-9]{8}(T[0-9]{4})?-" } } };
         let docs: Vec<Document> = self
             .run("counter_malformed", COUNTERS, async {
                 counters.find(filter).max_time(self.op_timeout).limit(50).await?.try_collect().await
@@ -252,7 +272,7 @@ impl Store {
             m.field_or_none(Fact::CreatedAt): between(from, to),
         };
         if numbered_only {
-            filter.insert(m.field_or_none(Fact::OrderNumber), doc! { "$type": "string" });
+            filter.insert(m.field_or_none(Fact::OrderNumber), daily_numbers());
         }
         self.count_orders_by(m, "orders_per_vendor", filter, vendor_text(m)).await
     }
@@ -317,7 +337,7 @@ impl Store {
         Ok(docs.iter().filter_map(|d| d.get_str(number).ok().map(str::to_owned)).collect())
     }
 
-    /// One vendor's numbered orders per day (`YYYYMMDD` in `time_zone`) in `[from, to)`.
+    /// One vendor's orders numbered by its daily counter, per day (`YYYYMMDD` in `time_zone`) in `[from, to)`.
     pub async fn vendor_orders_per_day(
         &self,
         vendor: &str,
@@ -328,7 +348,7 @@ impl Store {
         let m = self.marketplace()?;
         let mut filter = m.matching(Fact::Vendor, vendor);
         filter.insert(m.field_or_none(Fact::CreatedAt), between(from, to));
-        filter.insert(m.field_or_none(Fact::OrderNumber), doc! { "$type": "string" });
+        filter.insert(m.field_or_none(Fact::OrderNumber), daily_numbers());
         let at = format!("${}", m.field_or_none(Fact::CreatedAt));
         let day = doc! { "$dateToString": { "format": "%Y%m%d", "date": at, "timezone": time_zone } };
         self.count_orders_by(m, "vendor_orders_per_day", filter, Bson::Document(day)).await

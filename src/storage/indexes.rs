@@ -11,8 +11,8 @@ use mongodb::{
 use super::{
     StorageError, Store,
     names::{
-        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, IDEMPOTENCY, LIMITS, ORDERS, PAYMENTS, PENDING_ORDERS, RUNS,
-        SESSIONS, STAFF, STAFF_SESSIONS,
+        ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, IDEMPOTENCY, LIMITS, NUMBER_CLAIMS, ORDERS, PAYMENTS,
+        PENDING_ORDERS, RUNS, SESSIONS, STAFF, STAFF_SESSIONS,
     },
 };
 
@@ -182,6 +182,15 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             ttl: Some(super::idempotency::KEEP),
             purpose: "an idempotency key is remembered for a day",
+        },
+        ExpectedIndex {
+            collection: NUMBER_CLAIMS,
+            name: "expires_at_ttl",
+            keys: doc! { "expires_at": 1 },
+            unique: false,
+            partial: None,
+            ttl: Some(std::time::Duration::ZERO),
+            purpose: "a time-based or year-based number's claim goes once no number of its second or day can be issued",
         },
     ]
 }

@@ -19,6 +19,7 @@ pub mod indexes;
 pub mod limits;
 pub mod metrics;
 pub mod migrations;
+pub mod number_claims;
 pub mod number_lanes;
 pub mod orders;
 pub mod payments;
@@ -67,6 +68,8 @@ pub mod names {
     pub const NUMBER_LANES: &str = "number_lanes";
     /// What a retried API call with the same `Idempotency-Key` gets back (`idempotency.rs`).
     pub const IDEMPOTENCY: &str = "idempotency_keys";
+    /// The time-based and year-based BB numbers issued, each held once (`number_claims.rs`).
+    pub const NUMBER_CLAIMS: &str = "number_claims";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.

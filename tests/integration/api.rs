@@ -5,7 +5,7 @@ use orderdesk::domain::accounts::{ApiKeyName, ApiKeyScope, Role};
 
 use crate::helpers::{TEST_KEY, TestApp};
 use chrono::Utc;
-use orderdesk::domain::ids::{BbNumber, DisplayId, OrderId};
+use orderdesk::domain::ids::{BbNumber, BbVariant, DisplayId, OrderId};
 use serde_json::{Value, json};
 
 async fn post(app: &TestApp, path: &str, key: Option<&str>, body: Option<&str>) -> (u16, Value) {
@@ -96,6 +96,40 @@ async fn vendor_numbers_count_up_per_vendor() {
     }
     let (_, other) = post(&app, "/api/v1/vendors/taco-town/order-numbers", Some(TEST_KEY), Some(body)).await;
     assert_eq!(other["sequence"], 1);
+}
+
+/// Each variant the marketplace names, asked for by the call or set per vendor.
+#[tokio::test]
+async fn every_number_variant_is_issued_by_the_call_or_the_vendors_setting() {
+    let key = TEST_KEY.to_owned();
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("variants"), true, |s| {
+        s.bootstrap_api_key = Some(orderdesk::config::Secret::new(key));
+        s.number_variants.insert(orderdesk::domain::ids::VendorId::parse("old-deli").unwrap(), BbVariant::Dated);
+    })
+    .await;
+    let path = "/api/v1/vendors/pizza-palace/order-numbers";
+    let ask = |variant: &str| format!(r#"{{"user_id": "6834622e10d75a5ba7b7a1b2", "variant": "{variant}"}}"#);
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    let (status, got) = post(&app, path, Some(TEST_KEY), Some(ask("year-based").as_str())).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["variant"], "year-based");
+    assert_eq!(got["order_number"], format!("BB-{today}-A1B2-00001"));
+    assert_eq!(got["counter_id"], format!("{today}-pizza-palace"));
+    // Ultra and year-based share the vendor's daily counter.
+    let (_, got) = post(&app, path, Some(TEST_KEY), Some(ask("ultra").as_str())).await;
+    assert_eq!((got["variant"].as_str(), got["sequence"].as_u64()), (Some("ultra"), Some(2)), "{got}");
+    assert_eq!(BbNumber::parse(got["order_number"].as_str().unwrap()).unwrap().variant(), BbVariant::Millis);
+    let (_, got) = post(&app, path, Some(TEST_KEY), Some(ask("time-based").as_str())).await;
+    let number = BbNumber::parse(got["order_number"].as_str().unwrap()).unwrap();
+    assert_eq!((number.variant(), number.sequence), (BbVariant::Seconds, 1), "{got}");
+    assert!(got["counter_id"].as_str().unwrap().starts_with(&format!("{today}T")), "{got}");
+    // A vendor set to year-based gets it without asking.
+    let body = r#"{"user_id": "6834622e10d75a5ba7b7a1b2"}"#;
+    let (_, got) = post(&app, "/api/v1/vendors/old-deli/order-numbers", Some(TEST_KEY), Some(body)).await;
+    assert_eq!(got["variant"], "year-based", "{got}");
+    let (status, got) = post(&app, path, Some(TEST_KEY), Some(ask("microtime").as_str())).await;
+    assert_eq!(status, 400, "{got}");
+    assert!(got["message"].as_str().unwrap().contains("year-based"), "{got}");
 }
 
 #[tokio::test]

@@ -88,6 +88,10 @@ fn bad_flags_and_settings_fail_with_one_clear_line() {
     let out = run(&["id", "bb", "--vendor", "a b", "--user", "u1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--vendor"));
+    let out = run(&["id", "bb", "--vendor", "v1", "--user", "u1", "--variant", "daily"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("--variant") && err.contains("year-based"), "{err}");
 }
 
 #[test]

@@ -27,6 +27,9 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
             doc! { "counterId": "20261121-double", "sequence": 2_i32, "lastUpdated": at(10, 0), "__v": 0 },
             doc! { "counterId": "20261121-late", "sequence": 1_i64, "lastUpdated": BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 5).unwrap().timestamp_millis()), "__v": 0 },
             doc! { "counterId": "20261120-calm", "sequence": 7_i32, "lastUpdated": at(1, 0), "__v": 0 },
+            // Time-based counters: one per vendor and hour, summed per vendor, never malformed.
+            doc! { "counterId": "20261121T0900-calm", "sequence": 2_i32, "lastUpdated": at(9, 30), "__v": 0 },
+            doc! { "counterId": "20261121T1000-calm", "sequence": 90_000_i32, "lastUpdated": at(10, 59), "__v": 0 },
             doc! { "counterId": "calm-2026", "sequence": 1_i32, "lastUpdated": at(1, 0), "__v": 0 },
         ])
         .await
@@ -42,13 +45,15 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
             order("double", 2, 9),
             order("double", 3, 9),
             order("late", 1, 23),
+            // A time-based number of calm's counts on its bucket, not on its daily counter.
+            doc! { "source": "marketplace", "order_id": "time-based", "vendor_id": "calm", "order_number": "BB-1795258800-A1B2-00001", "created_at": at(9, 0) },
             // Yesterday's order does not count for today.
             doc! { "source": "marketplace", "order_id": "yesterday", "vendor_id": "hot", "order_number": "BB-y", "created_at": BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 11, 20, 23, 0, 0).unwrap().timestamp_millis()) },
         ])
         .await
         .unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
-    let view = orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::UTC, now)
+    let view = orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::UTC, 60, now)
         .await
         .unwrap();
     assert_eq!(view.rows.len(), 4, "today's counters only");
@@ -59,15 +64,27 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
     assert_eq!(kinds(&view.rows, "20261121-late"), ["late-update"]);
     let calm = view.rows.iter().find(|r| r.counter_id == "20261121-calm").unwrap();
     assert_eq!((calm.sequence, calm.orders, calm.orders_last_hour), (3, 3, 1), "one order in the last hour (11:00)");
+    assert_eq!(view.time_based.len(), 1, "{:?}", view.time_based);
+    let calm_buckets = &view.time_based[0];
+    assert_eq!(
+        (calm_buckets.vendor.as_str(), calm_buckets.buckets, calm_buckets.issued, calm_buckets.busiest.as_str()),
+        ("calm", 2, 90_002, "20261121T1000-calm")
+    );
+    assert_eq!(calm_buckets.warnings.iter().map(|w| w.kind()).collect::<Vec<_>>(), ["near-cap"]);
     assert_eq!(view.malformed.len(), 1);
     assert_eq!(view.malformed[0].counter_id, "calm-2026");
     assert_eq!(kinds(&view.malformed, "calm-2026"), ["unparseable"]);
 
     // In Berlin, 23:00 UTC on the 21st is already the 22nd: the late order leaves "late"'s day.
-    let berlin =
-        orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::Europe::Berlin, now)
-            .await
-            .unwrap();
+    let berlin = orderdesk::services::monitoring::counters_today(
+        &store,
+        &Default::default(),
+        chrono_tz::Europe::Berlin,
+        60,
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(kinds(&berlin.rows, "20261121-late"), ["gaps", "late-update"]);
 
     let history = orderdesk::services::monitoring::vendor_history(
@@ -112,7 +129,7 @@ async fn a_vendors_usual_day_shapes_its_cap_forecast() {
     }
     helpers::raw_collection(store.database_name(), "orders").await.insert_many(history).await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 11, 30, 0).unwrap();
-    let view = orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::UTC, now)
+    let view = orderdesk::services::monitoring::counters_today(&store, &Default::default(), chrono_tz::UTC, 60, now)
         .await
         .unwrap();
     let row = |id: &str| view.rows.iter().find(|r| r.counter_id == id).unwrap().forecast.clone().unwrap();

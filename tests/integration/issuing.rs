@@ -14,8 +14,10 @@ use std::{
 use chrono::{DateTime, TimeZone, Utc};
 use futures::{StreamExt, stream};
 use orderdesk::{
-    domain::ids::{BbNumber, BbStamp, CounterId, OrderId, TelegramId, UserSuffix, VendorId, generate::Clock},
-    services::issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
+    domain::ids::{
+        BbNumber, BbStamp, BbVariant, CounterId, OrderId, TelegramId, UserSuffix, VendorId, generate::Clock,
+    },
+    services::issuing::{IdGenerator, IdScheme, NumberAllocator, NumberPolicy, OrderCreator},
     storage::{Store, counters::CounterError},
 };
 use rand::{RngCore, SeedableRng, rngs::StdRng};
@@ -54,8 +56,12 @@ fn stamped_ms(number: &str) -> u64 {
     }
 }
 
+fn policy(zone: chrono_tz::Tz, segment_sizes: BTreeMap<VendorId, u32>) -> NumberPolicy {
+    NumberPolicy { zone, segment_sizes, ..NumberPolicy::default() }
+}
+
 fn strict(store: &Store, clock: Arc<dyn Clock>) -> NumberAllocator {
-    NumberAllocator::new(store.clone(), clock, chrono_tz::UTC, BTreeMap::new())
+    NumberAllocator::new(store.clone(), clock, policy(chrono_tz::UTC, BTreeMap::new()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -69,7 +75,7 @@ async fn eight_tasks_of_2000_strict_allocations_give_exactly_1_to_16000() {
             tokio::spawn(async move {
                 let mut got = Vec::with_capacity(2000);
                 for _ in 0..2000 {
-                    let issued = allocator.allocate(&vendor("hot"), user()).await.unwrap();
+                    let issued = allocator.allocate(&vendor("hot"), user(), None).await.unwrap();
                     let number = BbNumber::parse(&issued.order_number).unwrap();
                     assert_eq!(number.sequence, issued.sequence);
                     got.push(issued.sequence);
@@ -123,14 +129,15 @@ async fn the_counter_resets_at_midnight_in_the_configured_zone() {
     // 23:59:59.999 in New York on 20 November is 04:59:59.999 UTC on the 21st.
     let before = Utc.with_ymd_and_hms(2026, 11, 21, 4, 59, 59).unwrap() + chrono::Duration::milliseconds(999);
     let clock = HandClock::at(before);
-    let allocator = NumberAllocator::new(store.clone(), clock.clone(), chrono_tz::America::New_York, BTreeMap::new());
+    let allocator =
+        NumberAllocator::new(store.clone(), clock.clone(), policy(chrono_tz::America::New_York, BTreeMap::new()));
     let v = vendor("pizza-palace");
-    let a = allocator.allocate(&v, user()).await.unwrap();
-    let b = allocator.allocate(&v, user()).await.unwrap();
+    let a = allocator.allocate(&v, user(), None).await.unwrap();
+    let b = allocator.allocate(&v, user(), None).await.unwrap();
     assert_eq!((a.counter_id.as_str(), a.sequence), ("20261120-pizza-palace", 1));
     assert_eq!(b.sequence, 2);
     clock.set(before + chrono::Duration::milliseconds(1));
-    let c = allocator.allocate(&v, user()).await.unwrap();
+    let c = allocator.allocate(&v, user(), None).await.unwrap();
     assert_eq!((c.counter_id.as_str(), c.sequence), ("20261121-pizza-palace", 1));
     // The number's time is the instant asked for, moved on to this process's lane (< 32 ms).
     // `a` (sequence 1 of the 20th, stamped at 23:59:59.999 + up to 31 ms) may already hold
@@ -156,7 +163,7 @@ async fn two_processes_eight_tasks_many_vendors_one_user_never_issue_a_number_tw
     let vendors = ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"].map(vendor);
     let sizes = BTreeMap::from([(vendor("hot-wok"), 40)]);
     let processes = [&store, &other]
-        .map(|s| Arc::new(NumberAllocator::new(s.clone(), HandClock::at(now), chrono_tz::UTC, sizes.clone())));
+        .map(|s| Arc::new(NumberAllocator::new(s.clone(), HandClock::at(now), policy(chrono_tz::UTC, sizes.clone()))));
     let mut tasks = Vec::new();
     for (p, allocator) in processes.iter().enumerate() {
         for t in 0..8 {
@@ -165,7 +172,7 @@ async fn two_processes_eight_tasks_many_vendors_one_user_never_issue_a_number_tw
                 let mut got = Vec::new();
                 for i in 0..200 {
                     let v = &vendors[(i + t) % vendors.len()];
-                    got.push((p, allocator.allocate(v, user()).await.unwrap()));
+                    got.push((p, allocator.allocate(v, user(), None).await.unwrap()));
                 }
                 got
             }));
@@ -224,11 +231,11 @@ async fn at_99999_the_allocator_refuses_and_the_counter_stays_at_the_cap() {
     let counter = CounterId::new(now.date_naive(), vendor("busy"));
     store.set_counter(&counter, 99_998, now).await.unwrap();
     let allocator = strict(&store, HandClock::at(now));
-    let last = allocator.allocate(&vendor("busy"), user()).await.unwrap();
+    let last = allocator.allocate(&vendor("busy"), user(), None).await.unwrap();
     assert_eq!(last.sequence, 99_999);
     assert!(last.order_number.ends_with("-99999"));
     for _ in 0..3 {
-        match allocator.allocate(&vendor("busy"), user()).await {
+        match allocator.allocate(&vendor("busy"), user(), None).await {
             Err(CounterError::Exhausted { max: 99_999, .. }) => {}
             other => panic!("expected CounterExhausted, got {other:?}"),
         }
@@ -242,13 +249,14 @@ async fn segment_mode_hands_out_unique_numbers_across_processes() {
     let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
     let sizes = BTreeMap::from([(vendor("hot"), 50)]);
     // Two allocators stand for two processes: each holds its own blocks.
-    let make = || Arc::new(NumberAllocator::new(store.clone(), HandClock::at(now), chrono_tz::UTC, sizes.clone()));
+    let make =
+        || Arc::new(NumberAllocator::new(store.clone(), HandClock::at(now), policy(chrono_tz::UTC, sizes.clone())));
     let (a, b) = (make(), make());
     let run = |alloc: Arc<NumberAllocator>| {
         tokio::spawn(async move {
             let mut got = Vec::new();
             for _ in 0..700 {
-                got.push(alloc.allocate(&vendor("hot"), user()).await.unwrap().sequence);
+                got.push(alloc.allocate(&vendor("hot"), user(), None).await.unwrap().sequence);
             }
             got
         })
@@ -269,11 +277,14 @@ async fn a_segment_near_the_cap_is_cut_to_what_is_left() {
     let store = helpers::fresh_store("segcap").await;
     let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
     store.set_counter(&CounterId::new(now.date_naive(), vendor("hot")), 99_990, now).await.unwrap();
-    let alloc =
-        NumberAllocator::new(store.clone(), HandClock::at(now), chrono_tz::UTC, BTreeMap::from([(vendor("hot"), 100)]));
+    let alloc = NumberAllocator::new(
+        store.clone(),
+        HandClock::at(now),
+        policy(chrono_tz::UTC, BTreeMap::from([(vendor("hot"), 100)])),
+    );
     let mut got = Vec::new();
     loop {
-        match alloc.allocate(&vendor("hot"), user()).await {
+        match alloc.allocate(&vendor("hot"), user(), None).await {
             Ok(n) => got.push(n.sequence),
             Err(CounterError::Exhausted { .. }) => break,
             Err(e) => panic!("{e}"),
@@ -342,4 +353,125 @@ async fn concurrent_session_requests_for_one_user_get_one_session_and_one_order_
     assert_eq!(order_ids.len(), 1, "{order_ids:?}");
     assert!(results.iter().all(|s| s.current_step.as_deref() == Some("START")));
     OrderId::parse(order_ids.iter().next().unwrap().as_deref().unwrap()).unwrap();
+}
+
+/// Many vendors, two processes, one user, a frozen clock, `variant` numbers: every clash the
+/// format allows is there to be had (same day or second, same suffix, same sequence).
+async fn numbers_of_many_vendors_one_user(
+    store: &Store,
+    variant: BbVariant,
+    sizes: BTreeMap<VendorId, u32>,
+) -> Vec<String> {
+    let other = Store::connect(&helpers::settings(&helpers::mongodb_uri(), store.database_name())).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let vendors = ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"].map(vendor);
+    let processes = [store, &other]
+        .map(|s| Arc::new(NumberAllocator::new(s.clone(), HandClock::at(now), policy(chrono_tz::UTC, sizes.clone()))));
+    let mut tasks = Vec::new();
+    for allocator in &processes {
+        for t in 0..4 {
+            let (allocator, vendors) = (allocator.clone(), vendors.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..40 {
+                    let issued =
+                        allocator.allocate(&vendors[(i + t) % vendors.len()], user(), Some(variant)).await.unwrap();
+                    assert_eq!(issued.variant, variant.name());
+                    got.push(issued);
+                }
+                got
+            }));
+        }
+    }
+    let mut issued = Vec::new();
+    for t in tasks {
+        issued.extend(t.await.unwrap());
+    }
+    for n in &issued {
+        let number = BbNumber::parse(&n.order_number).unwrap();
+        assert_eq!((number.variant(), number.sequence), (variant, n.sequence), "{}", n.order_number);
+    }
+    issued.into_iter().map(|n| n.order_number).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn year_based_numbers_are_unique_across_vendors_and_processes() {
+    let store = helpers::fresh_store("yearbased").await;
+    let sizes = BTreeMap::from([(vendor("hot-wok"), 20)]);
+    let numbers = numbers_of_many_vendors_one_user(&store, BbVariant::Dated, sizes).await;
+    let distinct: HashSet<&String> = numbers.iter().collect();
+    assert_eq!(distinct.len(), numbers.len(), "a year-based number was issued twice");
+    assert!(numbers.iter().all(|n| n.starts_with("BB-20261120-A1B2-")), "{numbers:?}");
+    // Each clash cost its vendor one sequence (a gap): the four daily counters together drew
+    // more than the 320 numbers handed out, and no more than one number was lost per clash.
+    let mut drawn = 0;
+    for v in ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"] {
+        drawn += store.counter_sequence(&format!("20261120-{v}")).await.unwrap().unwrap();
+    }
+    assert!(drawn > 320, "the vendors' sequences clashed, so some were skipped: {drawn}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn time_based_numbers_are_unique_and_count_per_time_bucket() {
+    let store = helpers::fresh_store("timebased").await;
+    let numbers = numbers_of_many_vendors_one_user(&store, BbVariant::Seconds, BTreeMap::new()).await;
+    let distinct: HashSet<&String> = numbers.iter().collect();
+    assert_eq!(distinct.len(), numbers.len(), "a time-based number was issued twice");
+    // A clash moves the number to the next second, so each bucket counter stays gapless:
+    // 12:00 UTC is the hour-long bucket T1200, 80 numbers per vendor.
+    for v in ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"] {
+        assert_eq!(store.counter_sequence(&format!("20261120T1200-{v}")).await.unwrap(), Some(80), "{v}");
+        assert_eq!(store.counter_sequence(&format!("20261120-{v}")).await.unwrap(), None, "no daily counter");
+    }
+    let earliest = numbers
+        .iter()
+        .map(|n| match BbNumber::parse(n).unwrap().stamp {
+            BbStamp::Seconds(s) => s,
+            other => panic!("{other:?}"),
+        })
+        .min();
+    assert_eq!(earliest, Some(1_795_176_000), "never before the instant asked for");
+    // The next bucket is a new counter from 00001; with 15-minute buckets 12:44 is T1230.
+    let clock = HandClock::at(Utc.with_ymd_and_hms(2026, 11, 20, 12, 44, 59).unwrap());
+    let alloc = NumberAllocator::new(
+        store.clone(),
+        clock.clone(),
+        NumberPolicy {
+            time_bucket_minutes: 15,
+            variants: BTreeMap::from([(vendor("taco-town"), BbVariant::Seconds)]),
+            ..NumberPolicy::default()
+        },
+    );
+    let a = alloc.allocate(&vendor("taco-town"), user(), None).await.unwrap();
+    assert_eq!((a.counter_id.as_str(), a.sequence, a.variant), ("20261120T1230-taco-town", 1, "time-based"));
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 20, 12, 45, 0).unwrap());
+    let b = alloc.allocate(&vendor("taco-town"), user(), None).await.unwrap();
+    assert_eq!((b.counter_id.as_str(), b.sequence), ("20261120T1245-taco-town", 1));
+    // A vendor without a setting gets ultra numbers from its daily counter.
+    let c = alloc.allocate(&vendor("sushi-bar"), user(), None).await.unwrap();
+    assert_eq!((c.variant, c.counter_id.as_str()), ("ultra", "20261120-sushi-bar"));
+}
+
+#[tokio::test]
+async fn the_cli_issues_each_variant() {
+    let store = helpers::fresh_store("clivariant").await;
+    let today = Utc::now().format("%Y%m%d").to_string();
+    let bb = |variant: &str| {
+        let out = std::process::Command::new(helpers::orderdesk_bin())
+            .args(["id", "bb", "--vendor", "deli", "--user", "u-1234", "--count", "3", "--variant", variant])
+            .env("MONGODB_URI", helpers::mongodb_uri())
+            .env("ORDERDESK_DATABASE", store.database_name())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| BbNumber::parse(l).unwrap()).collect::<Vec<_>>()
+    };
+    let dated = bb("year-based");
+    assert_eq!(
+        dated.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        (1..=3).map(|n| format!("BB-{today}-1234-{n:05}")).collect::<Vec<_>>()
+    );
+    let timed = bb("time-based");
+    assert!(timed.iter().all(|n| n.variant() == BbVariant::Seconds), "{timed:?}");
+    assert_eq!(timed.iter().map(|n| n.sequence).collect::<Vec<_>>(), [1, 2, 3], "a fresh bucket counter");
 }

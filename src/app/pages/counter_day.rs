@@ -19,9 +19,15 @@ pub async fn counter_forensics(counter: String) -> Result<Forensics, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let id = crate::domain::ids::CounterId::parse(counter.trim())?;
     let block = state.settings.segment_vendors.get(&id.vendor).copied();
-    crate::services::monitoring::counter_forensics(&state.store, state.settings.time_zone, &id, block)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no counter {id}: its vendor issued no number that day.")))
+    crate::services::monitoring::counter_forensics(
+        &state.store,
+        state.settings.time_zone,
+        &id,
+        block,
+        state.settings.time_bucket_minutes,
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("There is no counter {id}: its vendor issued no number that day.")))
 }
 
 /// Gap runs shown on the page; the CSV has them all.

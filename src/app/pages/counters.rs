@@ -22,6 +22,7 @@ pub async fn counters_today() -> Result<crate::domain::counters::CountersView, A
         &state.store,
         &state.day_shapes,
         state.settings.time_zone,
+        state.settings.time_bucket_minutes,
         chrono::Utc::now(),
     )
     .await?)
@@ -309,6 +310,7 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
             " · "
             <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.json?day={}", view.day)>"JSON"</a>
         </p>
+        <TimeBased rows=view.time_based minutes=view.time_bucket_minutes />
         {view.cut_at.map(|n| view! {
             <p class="mt-2 text-sm text-amber-800 dark:text-amber-200" role="status" data-testid="counters-cut">
                 {format!("This day has more than {} counters: the {} nearest their cap are listed. Filter by vendor to see another.", format::count(n), format::count(n))}
@@ -322,6 +324,42 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
         })}
     }
     .into_any()
+}
+
+/// Today's time-based counters, one row per vendor: its buckets summed, the busiest named.
+#[component]
+fn TimeBased(rows: Vec<crate::domain::counters::TimeBasedRow>, minutes: u32) -> impl IntoView {
+    (!rows.is_empty()).then(|| {
+        let length = if minutes % 60 == 0 { format!("{} h", minutes / 60) } else { format!("{minutes} min") };
+        view! {
+            <h2 class="mt-6 text-lg font-semibold">"Time-based counters today"</h2>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
+                {format!("Time-based numbers (BB-{{10-digit seconds}}-…) count on one counter per vendor and {length} bucket; each bucket holds up to 99,999.")}
+            </p>
+            <div class="mt-2 overflow-x-auto">
+                <table class="w-full text-left text-sm tabular-nums" data-testid="time-based-counters">
+                    <thead class="text-slate-500 dark:text-slate-400"><tr>
+                        <th class="py-1 pr-3">"Vendor"</th><th class="pr-3">"Buckets"</th><th class="pr-3">"Numbers"</th><th class="pr-3">"Busiest bucket"</th><th class="pr-3">"Last update"</th><th>"Warnings"</th>
+                    </tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|r| view! {
+                            <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-vendor=r.vendor.clone()>
+                                <td class="py-1 pr-3 font-mono">{r.vendor.clone()}</td>
+                                <td class="pr-3 text-right">{format::count(u64::from(r.buckets))}</td>
+                                <td class="pr-3 text-right">{format::count(r.issued)}</td>
+                                <td class="pr-3">
+                                    <a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{}", format::urlencode(&r.busiest))>{r.busiest.clone()}</a>
+                                    {format!(" · {} ({})", format::count(r.busiest_sequence), share_text(r.share()))}
+                                </td>
+                                <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
+                                <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+    })
 }
 
 /// Thirty days of one vendor's counter (bars) and numbered orders (dots).

@@ -26,6 +26,34 @@ pub enum BbVariant {
 }
 
 impl BbVariant {
+    pub const ALL: [Self; 3] = [Self::Millis, Self::Seconds, Self::Dated];
+
+    /// The name the marketplace's documents give it, used in the API, the CLI and settings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Millis => "ultra",
+            Self::Seconds => "time-based",
+            Self::Dated => "year-based",
+        }
+    }
+
+    /// Reads a variant by [`Self::name`].
+    pub fn from_name(input: &str) -> Result<Self, ParseError> {
+        let name = input.trim();
+        Self::ALL.into_iter().find(|v| v.name().eq_ignore_ascii_case(name)).ok_or_else(|| {
+            ParseError::new(format!(
+                "{} is no number variant: use ultra (BB-{{13-digit ms}}-…), time-based (BB-{{10-digit seconds}}-…) or year-based (BB-YYYYMMDD-…)",
+                preview(name)
+            ))
+        })
+    }
+
+    /// Whether its numbers come from the vendor's daily counter (`YYYYMMDD-vendor`); the
+    /// time-based ones come from a counter per time bucket (`YYYYMMDDTHHMM-vendor`).
+    pub fn daily(self) -> bool {
+        !matches!(self, Self::Seconds)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Millis => "BB (13-digit Unix time in milliseconds)",
@@ -59,6 +87,25 @@ impl BbNumber {
     pub fn millis(ms: u64, user: UserSuffix, sequence: u32) -> Option<Self> {
         ((1..=MAX_DAILY_SEQUENCE).contains(&sequence) && ms <= 9_999_999_999_999).then_some(Self {
             stamp: BbStamp::Millis(ms),
+            user,
+            sequence,
+        })
+    }
+
+    /// Builds the time-based form from Unix seconds; `None` if out of range.
+    pub fn seconds(secs: u64, user: UserSuffix, sequence: u32) -> Option<Self> {
+        ((1..=MAX_DAILY_SEQUENCE).contains(&sequence) && secs <= 9_999_999_999).then_some(Self {
+            stamp: BbStamp::Seconds(secs),
+            user,
+            sequence,
+        })
+    }
+
+    /// Builds the year-based form for a day; `None` if out of range.
+    pub fn dated(day: NaiveDate, user: UserSuffix, sequence: u32) -> Option<Self> {
+        use chrono::Datelike;
+        ((1..=MAX_DAILY_SEQUENCE).contains(&sequence) && (1000..=9999).contains(&day.year())).then_some(Self {
+            stamp: BbStamp::Date(day),
             user,
             sequence,
         })
@@ -171,5 +218,20 @@ mod tests {
         assert!(BbNumber::millis(1, u, 0).is_none());
         assert!(BbNumber::millis(1, u, MAX_DAILY_SEQUENCE + 1).is_none());
         assert_eq!(BbNumber::millis(5, u, 7).unwrap().to_string(), "BB-0000000000005-A1B2-00007");
+        assert_eq!(BbNumber::seconds(1_701_234_567, u, 7).unwrap().to_string(), "BB-1701234567-A1B2-00007");
+        assert!(BbNumber::seconds(10_000_000_000, u, 7).is_none());
+        let day = NaiveDate::from_ymd_opt(2024, 12, 1).unwrap();
+        assert_eq!(BbNumber::dated(day, u, 99_999).unwrap().to_string(), "BB-20241201-A1B2-99999");
+        assert!(BbNumber::dated(day, u, 100_000).is_none());
+    }
+
+    #[test]
+    fn variants_read_by_the_names_the_marketplace_gives_them() {
+        for v in BbVariant::ALL {
+            assert_eq!(BbVariant::from_name(v.name()).unwrap(), v);
+        }
+        assert_eq!(BbVariant::from_name(" Year-Based ").unwrap(), BbVariant::Dated);
+        let e = BbVariant::from_name("daily").unwrap_err();
+        assert!(e.message().contains("ultra") && e.message().contains("year-based"), "{}", e.message());
     }
 }

@@ -1,8 +1,10 @@
-//! The marketplace's daily counter key `YYYYMMDD-vendorId`.
+//! The marketplace's counter keys: `YYYYMMDD-vendorId` for a vendor's day, and
+//! `YYYYMMDDTHHMM-vendorId` for one time bucket of it (the time-based numbers' counters; the
+//! bucket starts at HH:MM in the configured zone, its length is a setting).
 
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, Timelike};
 
 use super::{ParseError, VendorId, check_len, preview, text_serde};
 
@@ -11,12 +13,30 @@ use super::{ParseError, VendorId, check_len, preview, text_serde};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CounterId {
     pub day: NaiveDate,
+    /// Where the time bucket starts, for a time-based counter; `None` for the daily one.
+    pub bucket: Option<NaiveTime>,
     pub vendor: VendorId,
 }
 
 impl CounterId {
     pub fn new(day: NaiveDate, vendor: VendorId) -> Self {
-        Self { day, vendor }
+        Self { day, bucket: None, vendor }
+    }
+
+    /// The counter of the time bucket starting at `start` (its seconds are dropped).
+    pub fn bucket(day: NaiveDate, start: NaiveTime, vendor: VendorId) -> Self {
+        let start = NaiveTime::from_hms_opt(start.hour(), start.minute(), 0).unwrap_or(start);
+        Self { day, bucket: Some(start), vendor }
+    }
+
+    /// What every counter id of `day`, daily or time bucket, begins with (`YYYYMMDD`).
+    pub fn any_of_day_prefix(day: NaiveDate) -> String {
+        day.format("%Y%m%d").to_string()
+    }
+
+    /// What every time-bucket counter id of `day` begins with (`YYYYMMDDT`).
+    pub fn bucket_prefix(day: NaiveDate) -> String {
+        format!("{}T", day.format("%Y%m%d"))
     }
 
     /// What every counter id of `day` begins with (`YYYYMMDD-`), for a prefix query.
@@ -29,6 +49,21 @@ impl CounterId {
         let (day, vendor) = input.split_once('-').ok_or_else(|| {
             ParseError::new(format!("{} is not a counter id: expected YYYYMMDD-vendorId", preview(input)))
         })?;
+        let (day, bucket) = match day.split_once('T') {
+            Some((day, hhmm)) => {
+                let start = (hhmm.len() == 4 && hhmm.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| NaiveTime::parse_from_str(hhmm, "%H%M").ok())
+                    .flatten()
+                    .ok_or_else(|| {
+                        ParseError::new(format!(
+                            "{}: a time bucket is written THHMM after the date, e.g. 20241201T1400-vendor",
+                            preview(input)
+                        ))
+                    })?;
+                (day, Some(start))
+            }
+            None => (day, None),
+        };
         if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::new(format!(
                 "{} is not a counter id: it must start with 8 digits YYYYMMDD",
@@ -37,13 +72,17 @@ impl CounterId {
         }
         let day = NaiveDate::parse_from_str(day, "%Y%m%d")
             .map_err(|_| ParseError::new(format!("{}: {day} is not a real date", preview(input))))?;
-        Ok(Self { day, vendor: VendorId::parse(vendor)? })
+        Ok(Self { day, bucket, vendor: VendorId::parse(vendor)? })
     }
 }
 
 impl fmt::Display for CounterId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.day.format("%Y%m%d"), self.vendor)
+        write!(f, "{}", self.day.format("%Y%m%d"))?;
+        if let Some(start) = self.bucket {
+            write!(f, "T{}", start.format("%H%M"))?;
+        }
+        write!(f, "-{}", self.vendor)
     }
 }
 
@@ -69,8 +108,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_days_and_vendors() {
-        for bad in ["20241301-v1", "2024120-v1", "20241201-", "20241201", "x-v1", "20241201-a b"] {
+        for bad in [
+            "20241301-v1",
+            "2024120-v1",
+            "20241201-",
+            "20241201",
+            "x-v1",
+            "20241201-a b",
+            "20241201T2500-v1",
+            "20241201T14-v1",
+            "20241201T-v1",
+        ] {
             assert!(CounterId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn time_buckets_round_trip() {
+        let id = CounterId::parse("20241201T1430-pizza-palace").unwrap();
+        assert_eq!(id.bucket, NaiveTime::from_hms_opt(14, 30, 0));
+        assert_eq!(id.vendor.as_str(), "pizza-palace");
+        assert_eq!(id.to_string(), "20241201T1430-pizza-palace");
+        assert!(id.to_string().starts_with(&CounterId::bucket_prefix(id.day)));
+        assert!(!id.to_string().starts_with(&CounterId::day_prefix(id.day)), "the daily list leaves buckets out");
     }
 }

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     domain::{
-        ids::{BbNumber, LookupKey, UserSuffix, VendorId},
+        ids::{BbNumber, BbVariant, LookupKey, UserSuffix, VendorId},
         orders::Source,
         tokens::sha256_hex,
     },
@@ -36,6 +36,8 @@ use crate::{
 pub struct Request {
     user_id: Option<String>,
     amount: Option<f64>,
+    /// `ultra`, `time-based` or `year-based`; default: the vendor's setting, else ultra.
+    variant: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +81,7 @@ pub async fn create(
         ApiError::BadRequest("the body needs a user_id, e.g. {\"user_id\": \"6834622e10d75a5ba7b7a1b2\"}".into())
     })?;
     let user = UserSuffix::from_user_id(&user_id)?;
+    let variant = request.variant.as_deref().map(BbVariant::from_name).transpose()?;
     if let Some(amount) = request.amount
         && !(amount.is_finite() && (0.0..=MAX_AMOUNT).contains(&amount))
     {
@@ -86,7 +89,7 @@ pub async fn create(
     }
     // One record per (API key, idempotency key); the request's facts as its fingerprint.
     let record = sha256_hex(&format!("{}\0{idempotency_key}", caller.id));
-    let fingerprint = sha256_hex(&format!("{vendor}\0{user_id}\0{:?}", request.amount));
+    let fingerprint = sha256_hex(&format!("{vendor}\0{user_id}\0{:?}\0{:?}", request.amount, variant));
     let order = |number: &str| -> Result<NewOrder, ApiError> {
         Ok(NewOrder {
             source: Source::Marketplace,
@@ -102,7 +105,7 @@ pub async fn create(
         Claim::Mismatch => {
             return Err(ApiError::Conflict {
                 code: "idempotency_key_reused",
-                message: "this Idempotency-Key was used for another order (another vendor, user or amount); use a new key for a new checkout".into(),
+                message: "this Idempotency-Key was used for another order (another vendor, user, amount or variant); use a new key for a new checkout".into(),
             });
         }
         Claim::Busy => {
@@ -115,7 +118,7 @@ pub async fn create(
             if !caller.is_bootstrap() {
                 super::budget::spend(&state, &caller.id, &vendor).await?;
             }
-            let issued = state.numbers.allocate(&vendor, user).await?;
+            let issued = state.numbers.allocate(&vendor, user, variant).await?;
             let drawn = Drawn {
                 order_number: issued.order_number,
                 sequence: issued.sequence,

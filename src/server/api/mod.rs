@@ -143,7 +143,7 @@ impl From<CounterError> for ApiError {
     fn from(e: CounterError) -> Self {
         match e {
             CounterError::Exhausted { .. } => Self::CounterExhausted(e.to_string()),
-            CounterError::NoLane { .. } => Self::Unavailable(e.to_string()),
+            CounterError::NoLane { .. } | CounterError::Clashes { .. } => Self::Unavailable(e.to_string()),
             CounterError::Storage(s) => s.into(),
         }
     }

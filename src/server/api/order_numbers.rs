@@ -13,7 +13,7 @@ use super::{
     json_body,
 };
 use crate::{
-    domain::ids::{UserSuffix, VendorId},
+    domain::ids::{BbVariant, UserSuffix, VendorId},
     server::AppState,
     services::issuing::IssuedNumber,
 };
@@ -22,6 +22,8 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct Request {
     user_id: Option<String>,
+    /// `ultra`, `time-based` or `year-based`; default: the vendor's setting, else ultra.
+    variant: Option<String>,
 }
 
 pub async fn create(
@@ -42,8 +44,9 @@ pub async fn create(
         ApiError::BadRequest("the body needs a user_id, e.g. {\"user_id\": \"6834622e10d75a5ba7b7a1b2\"}".into())
     })?;
     let user = UserSuffix::from_user_id(&user_id)?;
+    let variant = request.variant.as_deref().map(BbVariant::from_name).transpose()?;
     if !caller.is_bootstrap() {
         super::budget::spend(&state, &caller.id, &vendor).await?;
     }
-    Ok(Json(state.numbers.allocate(&vendor, user).await?))
+    Ok(Json(state.numbers.allocate(&vendor, user, variant).await?))
 }

@@ -8,4 +8,4 @@ pub mod order_numbers;
 
 pub use create_order::{CreateOrderError, OrderCreator, Stored};
 pub use order_ids::{IdGenerator, IdScheme};
-pub use order_numbers::{IssuedNumber, NumberAllocator};
+pub use order_numbers::{IssuedNumber, NumberAllocator, NumberPolicy};

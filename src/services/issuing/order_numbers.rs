@@ -3,6 +3,12 @@
 //! Strict mode (the default): one atomic `$inc` per number, so a vendor's numbers for a
 //! day are exactly 1, 2, 3, … with no gap, in the order they were issued.
 //!
+//! Three variants, as the marketplace names them: ultra `BB-{ms}-…` and year-based
+//! `BB-YYYYMMDD-…` count on the vendor's daily counter; time-based `BB-{seconds}-…` counts on
+//! one counter per vendor and time bucket (`time_bucket_minutes`). Ultra numbers are kept
+//! unique by their millisecond (`number_lanes`); the other two have no digit to spare, so each
+//! is claimed once in `number_claims` before it is handed out.
+//!
 //! Segment mode (opt-in per vendor, for hot vendors): a process reserves a block of N
 //! numbers with one `$inc: N` and hands them out from memory, fetching the next block in
 //! the background when half of the current one is used. Numbers stay unique, but a block
@@ -15,13 +21,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
 use crate::{
-    domain::ids::{BbNumber, CounterId, UserSuffix, VendorId, generate::Clock},
+    domain::ids::{BbNumber, BbVariant, CounterId, MAX_DAILY_SEQUENCE, UserSuffix, VendorId, generate::Clock},
     storage::{Store, counters::CounterError},
 };
 
@@ -29,6 +35,8 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IssuedNumber {
     pub order_number: String,
+    /// `ultra`, `time-based` or `year-based`.
+    pub variant: &'static str,
     pub sequence: u32,
     pub counter_id: String,
 }
@@ -57,45 +65,129 @@ impl Segment {
     }
 }
 
+/// How the allocator issues: per-vendor settings.
+#[derive(Debug, Clone)]
+pub struct NumberPolicy {
+    pub zone: Tz,
+    /// Segment-mode vendors and their block size.
+    pub segment_sizes: BTreeMap<VendorId, u32>,
+    /// The variant a vendor's numbers take when the call names none (unlisted: ultra).
+    pub variants: BTreeMap<VendorId, BbVariant>,
+    /// Minutes a time-based counter counts; divides 1440.
+    pub time_bucket_minutes: u32,
+}
+
+impl Default for NumberPolicy {
+    /// UTC, every vendor strict and ultra, hour-long time buckets.
+    fn default() -> Self {
+        Self { zone: Tz::UTC, segment_sizes: BTreeMap::new(), variants: BTreeMap::new(), time_bucket_minutes: 60 }
+    }
+}
+
+impl NumberPolicy {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        Self {
+            zone: settings.time_zone,
+            segment_sizes: settings.segment_vendors.clone(),
+            variants: settings.number_variants.clone(),
+            time_bucket_minutes: settings.time_bucket_minutes,
+        }
+    }
+
+    pub fn variant_of(&self, vendor: &VendorId) -> BbVariant {
+        self.variants.get(vendor).copied().unwrap_or(BbVariant::Millis)
+    }
+
+    /// The counter a moment belongs to: the vendor's day in the configured zone, or for
+    /// time-based numbers the bucket of that day the moment falls in.
+    pub fn counter_for(&self, vendor: &VendorId, variant: BbVariant, at: DateTime<Utc>) -> CounterId {
+        let local = at.with_timezone(&self.zone);
+        if variant.daily() {
+            return CounterId::new(local.date_naive(), vendor.clone());
+        }
+        let bucket = self.time_bucket_minutes.clamp(1, 1440);
+        let minute = (local.hour() * 60 + local.minute()) / bucket * bucket;
+        let start = NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or(NaiveTime::MIN);
+        CounterId::bucket(local.date_naive(), start, vendor.clone())
+    }
+}
+
+/// Tries at a time-based or year-based number before giving up: each clash is another
+/// vendor's number for a user with the same suffix, in the same second or day.
+const CLAIM_TRIES: u32 = 32;
+
 /// Issues BB numbers for every vendor; one per process, shared.
 pub struct NumberAllocator {
     store: Store,
     lanes: super::number_lanes::NumberLanes,
     clock: Arc<dyn Clock>,
-    zone: Tz,
-    segment_sizes: BTreeMap<VendorId, u32>,
-    segments: Mutex<HashMap<VendorId, Arc<tokio::sync::Mutex<Segment>>>>,
+    policy: NumberPolicy,
+    /// Per vendor and counter kind (daily or time bucket), so a vendor issuing both keeps
+    /// its blocks.
+    segments: Mutex<HashMap<(VendorId, bool), Arc<tokio::sync::Mutex<Segment>>>>,
 }
 
 impl NumberAllocator {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, zone: Tz, segment_sizes: BTreeMap<VendorId, u32>) -> Self {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, policy: NumberPolicy) -> Self {
         let lanes = super::number_lanes::NumberLanes::new(store.clone());
-        Self { store, lanes, clock, zone, segment_sizes, segments: Mutex::default() }
+        Self { store, lanes, clock, policy, segments: Mutex::default() }
     }
 
-    /// The counter a moment belongs to: the vendor's, for that day in the configured zone.
-    pub fn counter_for(&self, vendor: &VendorId, at: DateTime<Utc>) -> CounterId {
-        CounterId::new(at.with_timezone(&self.zone).date_naive(), vendor.clone())
+    pub fn policy(&self) -> &NumberPolicy {
+        &self.policy
     }
 
-    /// The next number for a vendor and a user.
+    /// The next number for a vendor and a user, in `variant` or the vendor's own.
     #[tracing::instrument(skip(self), fields(vendor = %vendor))]
-    pub async fn allocate(&self, vendor: &VendorId, user: UserSuffix) -> Result<IssuedNumber, CounterError> {
+    pub async fn allocate(
+        &self,
+        vendor: &VendorId,
+        user: UserSuffix,
+        variant: Option<BbVariant>,
+    ) -> Result<IssuedNumber, CounterError> {
+        let variant = variant.unwrap_or_else(|| self.policy.variant_of(vendor));
         let now = self.clock.now();
-        let counter = self.counter_for(vendor, now);
-        let sequence = match self.segment_sizes.get(vendor) {
-            None => self.store.next_in_counter(&counter, now).await?,
-            Some(&size) => self.next_in_segment(&counter, size, now).await?,
+        let counter = self.policy.counter_for(vendor, variant, now);
+        let exhausted = || CounterError::Exhausted { counter: counter.to_string(), max: MAX_DAILY_SEQUENCE };
+        let mut sequence = self.next_sequence(&counter, now).await?;
+        let issued = |number: BbNumber| IssuedNumber {
+            order_number: number.to_string(),
+            variant: variant.name(),
+            sequence: number.sequence,
+            counter_id: counter.to_string(),
         };
-        // The number's own millisecond: at or just after `now`, one no other number with this
-        // user suffix and sequence has (the format names no vendor).
-        let ms = self.lanes.stamp(now.timestamp_millis(), user, sequence).await?;
-        let ms = u64::try_from(ms).unwrap_or(0);
-        let number = BbNumber::millis(ms, user, sequence).ok_or_else(|| CounterError::Exhausted {
-            counter: counter.to_string(),
-            max: crate::domain::ids::MAX_DAILY_SEQUENCE,
-        })?;
-        Ok(IssuedNumber { order_number: number.to_string(), sequence, counter_id: counter.to_string() })
+        if variant == BbVariant::Millis {
+            // The number's own millisecond: at or just after `now`, one no other number with
+            // this user suffix and sequence has (the format names no vendor).
+            let ms = self.lanes.stamp(now.timestamp_millis(), user, sequence).await?;
+            let ms = u64::try_from(ms).unwrap_or(0);
+            return BbNumber::millis(ms, user, sequence).map(issued).ok_or_else(exhausted);
+        }
+        let mut secs = u64::try_from(now.timestamp()).unwrap_or(0);
+        for _ in 0..CLAIM_TRIES {
+            let number = match variant {
+                BbVariant::Seconds => BbNumber::seconds(secs, user, sequence),
+                _ => BbNumber::dated(counter.day, user, sequence),
+            }
+            .ok_or_else(exhausted)?;
+            if self.store.claim_number(&number.to_string(), &counter.to_string(), now).await? {
+                return Ok(issued(number));
+            }
+            // Held by another vendor's number: the next second keeps this counter gapless; a
+            // day has no next one, so the year-based form draws the next sequence (a gap).
+            match variant {
+                BbVariant::Seconds => secs += 1,
+                _ => sequence = self.next_sequence(&counter, now).await?,
+            }
+        }
+        Err(CounterError::Clashes { counter: counter.to_string(), tries: CLAIM_TRIES })
+    }
+
+    async fn next_sequence(&self, counter: &CounterId, now: DateTime<Utc>) -> Result<u32, CounterError> {
+        match self.policy.segment_sizes.get(&counter.vendor) {
+            None => self.store.next_in_counter(counter, now).await,
+            Some(&size) => self.next_in_segment(counter, size, now).await,
+        }
     }
 
     /// Hands this process's number lane back, for a process that is done issuing (the CLI).
@@ -106,11 +198,11 @@ impl NumberAllocator {
     async fn next_in_segment(&self, counter: &CounterId, size: u32, now: DateTime<Utc>) -> Result<u32, CounterError> {
         let slot = {
             let mut all = self.segments.lock().unwrap_or_else(|p| p.into_inner());
-            all.entry(counter.vendor.clone()).or_default().clone()
+            all.entry((counter.vendor.clone(), counter.bucket.is_some())).or_default().clone()
         };
         let mut seg = slot.lock().await;
         if seg.counter.as_ref() != Some(counter) {
-            // A new day: what is left of yesterday's block is a gap, by design.
+            // A new day or bucket: what is left of the last one's block is a gap, by design.
             if let Some(old) = seg.prefetch.take() {
                 old.abort();
             }
