@@ -330,7 +330,7 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
 #[component]
 fn TimeBased(rows: Vec<crate::domain::counters::TimeBasedRow>, minutes: u32) -> impl IntoView {
     (!rows.is_empty()).then(|| {
-        let length = if minutes % 60 == 0 { format!("{} h", minutes / 60) } else { format!("{minutes} min") };
+        let length = if minutes.is_multiple_of(60) { format!("{} h", minutes / 60) } else { format!("{minutes} min") };
         view! {
             <h2 class="mt-6 text-lg font-semibold">"Time-based counters today"</h2>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">

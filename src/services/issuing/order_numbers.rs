@@ -116,6 +116,9 @@ impl NumberPolicy {
 /// vendor's number for a user with the same suffix, in the same second or day.
 const CLAIM_TRIES: u32 = 32;
 
+/// A vendor, and whether its counter is a time bucket's (not its day's).
+type SegmentKey = (VendorId, bool);
+
 /// Issues BB numbers for every vendor; one per process, shared.
 pub struct NumberAllocator {
     store: Store,
@@ -124,7 +127,7 @@ pub struct NumberAllocator {
     policy: NumberPolicy,
     /// Per vendor and counter kind (daily or time bucket), so a vendor issuing both keeps
     /// its blocks.
-    segments: Mutex<HashMap<(VendorId, bool), Arc<tokio::sync::Mutex<Segment>>>>,
+    segments: Mutex<HashMap<SegmentKey, Arc<tokio::sync::Mutex<Segment>>>>,
 }
 
 impl NumberAllocator {
