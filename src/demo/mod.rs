@@ -16,7 +16,7 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 use crate::domain::ids::{
-    BbNumber, BbStamp, CounterId, OrderId, UserSuffix, VendorId,
+    BbNumber, BbStamp, BbVariant, CounterId, OrderId, UserSuffix, VendorId,
     generate::{ord_id, uuid_id},
 };
 use crate::storage::{StorageError, Store, fixtures::Fixtures};
@@ -64,6 +64,10 @@ pub const NEAR_CAP_VENDOR: &str = "night-owl-noodles";
 const NEAR_CAP_BEFORE: u32 = 96_380;
 /// Orders it took in the last hour.
 const NEAR_CAP_RUSH: u32 = 40;
+/// A vendor still on the marketplace's legacy year-based numbers, `BB-YYYYMMDD-…`.
+pub const YEAR_BASED_VENDOR: &str = "curry-corner";
+/// A vendor on time-based numbers, `BB-{seconds}-…`, counted per hour-long bucket.
+pub const TIME_BASED_VENDOR: &str = "bagel-bros";
 /// A vendor whose busiest day before today has gaps: an order that failed after drawing
 /// its number, and three numbers drawn last that no order holds.
 pub const GAP_VENDOR: &str = "burger-barn";
@@ -417,12 +421,23 @@ fn number_marketplace_orders(
             data.orders.push(std::mem::take(d));
             continue;
         }
-        let day = created.with_timezone(&spec.time_zone).date_naive();
-        let counter = CounterId::new(day, vendor).to_string();
-        let entry = counters.entry(counter.clone()).or_insert((0, *created));
+        let variant = match vendor.as_str() {
+            YEAR_BASED_VENDOR => BbVariant::Dated,
+            TIME_BASED_VENDOR => BbVariant::Seconds,
+            _ => BbVariant::Millis,
+        };
+        // Hour-long buckets, as `time_bucket_minutes` is by default.
+        let counter = CounterId::for_number(&vendor, variant, created.with_timezone(&spec.time_zone), 60);
+        let id = counter.to_string();
+        let entry = counters.entry(id.clone()).or_insert((0, *created));
         entry.0 += 1;
         entry.1 = *created;
-        let Some(number) = BbNumber::millis(created.timestamp_millis() as u64, suffix, entry.0) else {
+        let number = match variant {
+            BbVariant::Millis => BbNumber::millis(created.timestamp_millis() as u64, suffix, entry.0),
+            BbVariant::Seconds => BbNumber::seconds(created.timestamp() as u64, suffix, entry.0),
+            BbVariant::Dated => BbNumber::dated(counter.day, suffix, entry.0),
+        };
+        let (Some(number), counter) = (number, id) else {
             continue;
         };
         d.insert("order_number", number.to_string());
@@ -669,6 +684,27 @@ mod tests {
             let n = counter.get_i64("sequence").unwrap() as u32;
             assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "{id}");
         }
+    }
+
+    #[test]
+    fn one_vendor_is_year_based_and_one_time_based() {
+        let data = generate(&spec(5_000, 7));
+        let variant_of = |vendor: &str| -> Vec<BbVariant> {
+            let mut seen: Vec<BbVariant> = data
+                .orders
+                .iter()
+                .filter(|o| o.get_str("vendor_id") == Ok(vendor))
+                .filter_map(|o| BbNumber::parse(o.get_str("order_number").ok()?).ok())
+                .map(|n| n.variant())
+                .collect();
+            seen.dedup();
+            seen
+        };
+        assert_eq!(variant_of(YEAR_BASED_VENDOR), [BbVariant::Dated]);
+        assert_eq!(variant_of(TIME_BASED_VENDOR), [BbVariant::Seconds]);
+        assert_eq!(variant_of("pizza-palace"), [BbVariant::Millis]);
+        let buckets = data.counters.iter().filter_map(|c| c.get_str("counterId").ok()).filter(|id| id.contains('T'));
+        assert!(buckets.clone().count() > 1 && buckets.clone().all(|id| id.ends_with(TIME_BASED_VENDOR)));
     }
 
     #[test]

@@ -149,21 +149,16 @@ pub async fn counter_forensics(
     };
     use crate::domain::ids::{BbNumber, BbStamp};
     // A daily counter issues the ultra and year-based numbers of its day; a time bucket's, the
-    // time-based numbers stamped inside it (a clash may push one a few seconds past its end).
-    let (start, end) = match counter.bucket {
-        None => (day_start(tz, counter.day), day_end(tz, counter.day)),
-        Some(from) => {
-            let start = crate::domain::days::local_instant(&tz, counter.day.and_time(from));
-            (start, start + Duration::minutes(i64::from(time_bucket_minutes.clamp(1, 1440))))
-        }
-    };
+    // time-based numbers stamped inside it (the allocator never stamps one past its bucket).
+    let (start, end) = counter.span(&tz, time_bucket_minutes);
     let issued_here = |n: &BbNumber| match (n.stamp, counter.bucket) {
         (BbStamp::Seconds(s), Some(_)) => {
-            (start.timestamp()..end.timestamp() + 60).contains(&i64::try_from(s).unwrap_or(i64::MAX))
+            (start.timestamp()..end.timestamp()).contains(&i64::try_from(s).unwrap_or(i64::MAX))
         }
         (BbStamp::Seconds(_), None) | (_, Some(_)) => false,
         (_, None) => true,
     };
+    // Orders are read by their creation time, a little past the bucket: one stored late.
     let held: Vec<u32> = store
         .numbers_held(counter.vendor.as_str(), start, end + Duration::minutes(1))
         .await?

@@ -234,3 +234,44 @@ async fn a_vendor_days_gaps_are_listed_on_its_page_and_in_the_csv() {
     let missing = app.get("/counters/20261121-nobody").await;
     assert!(missing.text().await.unwrap().contains("There is no counter 20261121-nobody"));
 }
+
+/// A time bucket's forensics count only the time-based numbers stamped inside it.
+#[tokio::test]
+async fn a_time_buckets_forensics_read_its_own_numbers() {
+    let store = helpers::fresh_store("bucketgaps").await;
+    let counters = helpers::raw_collection(store.database_name(), "ordercounters").await;
+    counters
+        .insert_many([
+            doc! { "counterId": "20261121T1000-deli", "sequence": 3_i32, "lastUpdated": at(10, 30) },
+            doc! { "counterId": "20261121-deli", "sequence": 2_i32, "lastUpdated": at(10, 30) },
+        ])
+        .await
+        .unwrap();
+    // 10:00 UTC on 21 November 2026 is 1795255200.
+    let order = |number: &str, h: u32, m: u32| doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": "deli", "order_number": number, "created_at": at(h, m) };
+    helpers::raw_collection(store.database_name(), "orders")
+        .await
+        .insert_many([
+            order("BB-1795255260-A1B2-00001", 10, 1),
+            order("BB-1795257000-A1B2-00003", 10, 30),
+            // The next bucket's first number, and the daily counter's: neither is this bucket's.
+            order("BB-1795258800-A1B2-00002", 11, 0),
+            order("BB-1795255300000-A1B2-00002", 10, 2),
+        ])
+        .await
+        .unwrap();
+    let bucket = orderdesk::domain::ids::CounterId::parse("20261121T1000-deli").unwrap();
+    let f = orderdesk::services::monitoring::counter_forensics(&store, chrono_tz::UTC, &bucket, None, 60)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((f.issued, f.held), (3, 2), "{f:?}");
+    assert_eq!(f.gaps.iter().map(|g| (g.from, g.to)).collect::<Vec<_>>(), [(2, 2)]);
+    let day = orderdesk::domain::ids::CounterId::parse("20261121-deli").unwrap();
+    let f = orderdesk::services::monitoring::counter_forensics(&store, chrono_tz::UTC, &day, None, 60)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((f.issued, f.held), (2, 1), "only the ultra number is the daily counter's: {f:?}");
+    store.drop_database().await.unwrap();
+}

@@ -29,6 +29,39 @@ impl CounterId {
         Self { day, bucket: Some(start), vendor }
     }
 
+    /// The counter a number of `variant` drawn at `local` counts on: the vendor's day, or
+    /// for time-based numbers the `bucket_minutes` bucket of that day it falls in.
+    pub fn for_number<Z: chrono::TimeZone>(
+        vendor: &VendorId,
+        variant: super::BbVariant,
+        local: chrono::DateTime<Z>,
+        bucket_minutes: u32,
+    ) -> Self {
+        if variant.daily() {
+            return Self::new(local.date_naive(), vendor.clone());
+        }
+        let bucket = bucket_minutes.clamp(1, 1440);
+        let minute = (local.hour() * 60 + local.minute()) / bucket * bucket;
+        let start = NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or(NaiveTime::MIN);
+        Self::bucket(local.date_naive(), start, vendor.clone())
+    }
+
+    /// The instants the counter counts in: its day in `tz`, or its bucket of `bucket_minutes`.
+    pub fn span<Z: chrono::TimeZone>(
+        &self,
+        tz: &Z,
+        bucket_minutes: u32,
+    ) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        use crate::domain::days;
+        match self.bucket {
+            None => (days::day_start(tz, self.day), days::day_end(tz, self.day)),
+            Some(from) => {
+                let start = days::local_instant(tz, self.day.and_time(from));
+                (start, start + chrono::Duration::minutes(i64::from(bucket_minutes.clamp(1, 1440))))
+            }
+        }
+    }
+
     /// What every counter id of `day`, daily or time bucket, begins with (`YYYYMMDD`).
     pub fn any_of_day_prefix(day: NaiveDate) -> String {
         day.format("%Y%m%d").to_string()

@@ -21,7 +21,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tokio::task::JoinHandle;
@@ -101,14 +101,7 @@ impl NumberPolicy {
     /// The counter a moment belongs to: the vendor's day in the configured zone, or for
     /// time-based numbers the bucket of that day the moment falls in.
     pub fn counter_for(&self, vendor: &VendorId, variant: BbVariant, at: DateTime<Utc>) -> CounterId {
-        let local = at.with_timezone(&self.zone);
-        if variant.daily() {
-            return CounterId::new(local.date_naive(), vendor.clone());
-        }
-        let bucket = self.time_bucket_minutes.clamp(1, 1440);
-        let minute = (local.hour() * 60 + local.minute()) / bucket * bucket;
-        let start = NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or(NaiveTime::MIN);
-        CounterId::bucket(local.date_naive(), start, vendor.clone())
+        CounterId::for_number(vendor, variant, at.with_timezone(&self.zone), self.time_bucket_minutes)
     }
 }
 
@@ -167,6 +160,8 @@ impl NumberAllocator {
             return BbNumber::millis(ms, user, sequence).map(issued).ok_or_else(exhausted);
         }
         let mut secs = u64::try_from(now.timestamp()).unwrap_or(0);
+        let bucket_end = u64::try_from(counter.span(&self.policy.zone, self.policy.time_bucket_minutes).1.timestamp())
+            .unwrap_or(u64::MAX);
         for _ in 0..CLAIM_TRIES {
             let number = match variant {
                 BbVariant::Seconds => BbNumber::seconds(secs, user, sequence),
@@ -176,11 +171,13 @@ impl NumberAllocator {
             if self.store.claim_number(&number.to_string(), &counter.to_string(), now).await? {
                 return Ok(issued(number));
             }
-            // Held by another vendor's number: the next second keeps this counter gapless; a
-            // day has no next one, so the year-based form draws the next sequence (a gap).
-            match variant {
-                BbVariant::Seconds => secs += 1,
-                _ => sequence = self.next_sequence(&counter, now).await?,
+            // Held by another vendor's number: the next second keeps this counter gapless
+            // while it stays inside the bucket (so every number is its bucket's); a day has no
+            // next one, so there the next sequence is drawn (a gap).
+            if variant == BbVariant::Seconds && secs + 1 < bucket_end {
+                secs += 1;
+            } else {
+                sequence = self.next_sequence(&counter, now).await?;
             }
         }
         Err(CounterError::Clashes { counter: counter.to_string(), tries: CLAIM_TRIES })
