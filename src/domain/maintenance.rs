@@ -271,6 +271,15 @@ pub struct RunRecord {
     /// For index runs: each expected index as the run found (or left) it, saved as it goes.
     #[serde(default)]
     pub reports: Vec<IndexReport>,
+    /// For the duplicates migration: the payments, sessions and pending orders that named a
+    /// renamed ID, each moved, kept or left for a person (the first
+    /// `storage::references::REFERENCES_KEPT`; the counts are whole).
+    #[serde(default)]
+    pub references: Vec<crate::domain::references::ReferenceMove>,
+    #[serde(default)]
+    pub references_moved: u64,
+    #[serde(default)]
+    pub references_undecided: u64,
 }
 
 impl RunRecord {
@@ -487,6 +496,9 @@ mod tests {
             error_samples: Vec::new(),
             batch: 100,
             reports: Vec::new(),
+            references: Vec::new(),
+            references_moved: 0,
+            references_undecided: 0,
         };
         assert_eq!(run.eta_seconds(), Some(6));
         assert_eq!(run.percent(), 40.0);

@@ -16,6 +16,7 @@ pub mod order_filter;
 pub mod orders;
 pub mod paths;
 pub mod performance;
+pub mod references;
 pub mod sources;
 pub mod text;
 #[cfg(feature = "ssr")]

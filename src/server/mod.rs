@@ -16,6 +16,7 @@ pub mod metrics;
 mod orders_csv;
 pub mod places;
 pub mod qr;
+mod references_csv;
 
 pub use connections::{ClientAddr, serve_on};
 
@@ -321,6 +322,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .route("/audit.csv", get(audit_csv::export))
         .route("/counters/{counter}/gaps.csv", get(gaps_csv::export))
         .route("/counters.csv", get(counters_backup::csv))
+        .route("/maintenance/runs/{run}/references.csv", get(references_csv::export))
         .route("/counters.json", get(counters_backup::json))
         .route("/metrics", get(metrics::prometheus))
         .route("/api/performance/stats", get(metrics::stats))

@@ -79,6 +79,9 @@ pub async fn prepare(store: &Store, kind: IndexRun, actor: &Actor) -> Result<Pre
         error_samples: Vec::new(),
         batch: 0,
         reports: Vec::new(),
+        references: Vec::new(),
+        references_moved: 0,
+        references_undecided: 0,
     };
     record.id = store.insert_run(&record, now).await?;
     if kind == IndexRun::Build {

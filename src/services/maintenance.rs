@@ -99,6 +99,9 @@ pub async fn prepare(
         error_samples: Vec::new(),
         batch: options.batch,
         reports: Vec::new(),
+        references: Vec::new(),
+        references_moved: 0,
+        references_undecided: 0,
     };
     record.id = store.insert_run(&record, now).await?;
     if !options.dry_run {
@@ -184,11 +187,19 @@ impl PreparedRun {
     fn summary(&self) -> String {
         let r = &self.record;
         let verb = if r.dry_run { "would change" } else { "changed" };
-        match (r.changed, r.errors) {
+        let orders = match (r.changed, r.errors) {
             (0, 0) => format!("nothing to do: no order needs {}", self.migration),
             (n, 0) => format!("{verb} {n} of {} orders", r.done),
             (n, e) => format!("{verb} {n} of {} orders; {e} could not be changed (see the errors)", r.done),
+        };
+        if r.references_moved + r.references_undecided == 0 {
+            return orders;
         }
+        let moved = if r.dry_run { "would move" } else { "moved" };
+        format!(
+            "{orders}; {moved} {} payments, sessions or pending orders to the renamed orders, {} left for a person to decide",
+            r.references_moved, r.references_undecided
+        )
     }
 
     /// Returns whether the run was cancelled.
@@ -287,11 +298,11 @@ impl PreparedRun {
             }
         }
         let mut planned: Vec<(&LegacyOrder, String, String)> = Vec::new();
-        for (old, mut group) in by_id {
+        for (old, group) in &mut by_id {
             // The oldest keeps the ID: by created_at, then by _id (an ObjectId is a creation
             // time too); orders without created_at count as newest.
             group.sort_by_key(|o| (o.created_at.is_none(), o.created_at, o.key_text()));
-            for o in group.into_iter().skip(1) {
+            for o in group.iter().skip(1).copied() {
                 let fresh = self.fresh_id(o.created_at).to_string();
                 planned.push((o, old.clone(), fresh));
             }
@@ -307,6 +318,7 @@ impl PreparedRun {
                 }
             }
         }
+        self.move_references(ids, &by_id, &planned).await?;
         // A recorded ID is one an earlier run of this migration chose, so it parses; one that
         // does not (edited by hand) is an error for that order, never written.
         let (mut sets, mut changes, mut errors) = (Vec::new(), Vec::new(), Vec::new());
@@ -322,6 +334,63 @@ impl PreparedRun {
             }
         }
         self.apply(planned.len(), sets, changes, errors).await
+    }
+
+    /// The payments, sessions and pending orders naming the renamed IDs: each moved to the
+    /// renamed order it belongs to, left on the order that kept the ID, or listed for a
+    /// person. Moved before the orders are renamed: a run killed in between is started again
+    /// with the same recorded IDs, and the references already point at them.
+    async fn move_references(
+        &mut self,
+        ids: &[String],
+        groups: &BTreeMap<String, Vec<&LegacyOrder>>,
+        planned: &[(&LegacyOrder, String, String)],
+    ) -> Result<(), MaintenanceError> {
+        use crate::domain::references::{Belongs, Holder, ReferenceMove, belongs};
+        let references = self.store.references_to(ids).await?;
+        let renamed: HashMap<String, &str> = planned.iter().map(|(o, _, new)| (o.key_text(), new.as_str())).collect();
+        let mut rows = Vec::new();
+        let mut moves = Vec::new();
+        for r in &references {
+            let Some(group) = groups.get(&r.order_id) else { continue };
+            let holders: Vec<Holder> = group
+                .iter()
+                .map(|o| Holder { telegram_id: o.telegram_id, amount: o.amount, created_at: o.created_at })
+                .collect();
+            let (now_names, decided, reason) = match belongs(&r.clues, &holders) {
+                Belongs::To { holder, by } => {
+                    let order = group[holder];
+                    match renamed.get(&order.key_text()) {
+                        Some(new) => {
+                            moves.push((r, (*new).to_owned()));
+                            ((*new).to_owned(), true, format!("order {} by {by}", order.key_text()))
+                        }
+                        None => (r.order_id.clone(), true, format!("kept on order {} by {by}", order.key_text())),
+                    }
+                }
+                Belongs::Undecided { why } => (r.order_id.clone(), false, why),
+            };
+            rows.push(ReferenceMove {
+                kind: r.kind,
+                reference: r.key_text(),
+                field: r.field.to_owned(),
+                old_order_id: r.order_id.clone(),
+                now_names,
+                decided,
+                reason,
+            });
+        }
+        let moved = moves.len() as u64;
+        let undecided = rows.iter().filter(|r| !r.decided).count() as u64;
+        if !self.options.dry_run {
+            self.store.repoint_references(&moves).await?;
+        }
+        self.store.record_references(&self.record.id, &rows, moved, undecided).await?;
+        let room = crate::storage::references::REFERENCES_KEPT.saturating_sub(self.record.references.len());
+        self.record.references.extend(rows.into_iter().take(room));
+        self.record.references_moved += moved;
+        self.record.references_undecided += undecided;
+        Ok(())
     }
 
     async fn fresh_numbers(

@@ -87,6 +87,9 @@ pub struct LegacyOrder {
     pub created_at: Option<DateTime<Utc>>,
     pub vendor_id: Option<String>,
     pub user_id: Option<String>,
+    /// The bot's: what tells two orders holding one ID apart for their references.
+    pub telegram_id: Option<i64>,
+    pub amount: Option<f64>,
 }
 
 impl LegacyOrder {
@@ -142,12 +145,16 @@ fn legacy_order(source: &SourceDb, d: &Document) -> LegacyOrder {
         created_at: source.time_of(d, Fact::CreatedAt),
         vendor_id: text(d.get(field(Fact::Vendor))),
         user_id: text(d.get(field(Fact::User))),
+        telegram_id: super::sources::integer(d.get(field(Fact::TelegramId))),
+        amount: super::orders::number(d.get(field(Fact::Amount))),
     }
 }
 
 fn projection(source: &SourceDb) -> Document {
     let mut p = Document::new();
-    for fact in [Fact::OrderId, Fact::OrderNumber, Fact::CreatedAt, Fact::Vendor, Fact::User] {
+    for fact in
+        [Fact::OrderId, Fact::OrderNumber, Fact::CreatedAt, Fact::Vendor, Fact::User, Fact::TelegramId, Fact::Amount]
+    {
         p.insert(source.field_or_none(fact), 1);
     }
     p
@@ -733,7 +740,7 @@ impl Store {
             .run("recent_runs", RUNS, async {
                 runs.find(doc! {})
                     .max_time(self.op_timeout)
-                    .projection(doc! { "changes": 0, "error_samples": 0, "reports": 0 })
+                    .projection(doc! { "changes": 0, "error_samples": 0, "reports": 0, "references": 0 })
                     .sort(doc! { "started_at": -1 })
                     .limit(limit)
                     .await?
@@ -817,5 +824,11 @@ fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageErro
             None | Some(Bson::Null) => Vec::new(),
             Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its index reports: {e}")))?,
         },
+        references: match d.get("references") {
+            None | Some(Bson::Null) => Vec::new(),
+            Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its references: {e}")))?,
+        },
+        references_moved: count(d.get("references_moved")),
+        references_undecided: count(d.get("references_undecided")),
     })
 }

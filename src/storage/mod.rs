@@ -23,6 +23,7 @@ pub mod number_claims;
 pub mod number_lanes;
 pub mod orders;
 pub mod payments;
+pub mod references;
 pub mod sessions;
 pub mod source_check;
 pub mod sources;

@@ -588,3 +588,74 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     assert!(audited.iter().any(|e| e.outcome.starts_with("completed: created orders.order_id_1")));
     helpers::drop_database(store.database_name()).await;
 }
+
+/// The duplicates migration renames the newer order of a pair: the payments, sessions and
+/// pending orders that were the renamed order's follow it, told apart by their telegram id,
+/// amount or time; what nothing tells apart is listed (on the run and in its CSV), never guessed.
+#[tokio::test]
+async fn references_follow_the_renamed_order_and_the_rest_is_listed() {
+    // Legacy data first, as in production: its duplicates keep the unique index from building.
+    let db = helpers::unique_db("refs");
+    let (pair, twins) = ("ORD-20260305010000-aaaaaaaa", "ORD-20260305020000-bbbbbbbb");
+    let order = |id: &str, tag: &str, telegram: i64, amount: f64, hour: u32| doc! { "order_id": id, "id": tag, "telegram_id": telegram, "amount": amount, "created_at": at(5, hour), "source": "shipping_bot", "status": "paid" };
+    helpers::raw_collection(&db, "orders")
+        .await
+        .insert_many([
+            order(pair, "keeper", 1, 10.0, 9),
+            order(pair, "renamed", 2, 20.0, 11),
+            order(twins, "twin-a", 3, 5.0, 9),
+            order(twins, "twin-b", 3, 5.0, 9),
+        ])
+        .await
+        .unwrap();
+    let payment = |id: &str, telegram: i64, amount: f64, hour: u32, minute: u32| doc! { "order_id": id, "telegram_id": telegram, "amount": amount, "status": "succeeded", "created_at": BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 3, 5, hour, minute, 0).unwrap().timestamp_millis()) };
+    let payments = helpers::raw_collection(&db, "payments").await;
+    payments
+        .insert_many([payment(pair, 2, 20.0, 11, 1), payment(pair, 1, 10.0, 9, 1), payment(twins, 3, 5.0, 9, 30)])
+        .await
+        .unwrap();
+    let sessions = helpers::raw_collection(&db, "sessions").await;
+    sessions.insert_one(doc! { "user_id": 2_i64, "order_id": pair, "current_step": "PAYMENT" }).await.unwrap();
+    let pending = helpers::raw_collection(&db, "pending_orders").await;
+    pending.insert_one(doc! { "order_id": pair, "status": "awaiting_payment" }).await.unwrap();
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &db, true, |_| {}).await;
+    let store = app.store.clone();
+
+    let dry = run(&store, Migration::Duplicates, true).await;
+    assert_eq!((dry.references_moved, dry.references_undecided), (2, 2), "{:#?}", dry.references);
+    assert_eq!(payments.count_documents(doc! { "order_id": pair }).await.unwrap(), 2, "a dry run moves nothing");
+    let real = run(&store, Migration::Duplicates, false).await;
+    assert_eq!((real.references_moved, real.references_undecided), (2, 2), "{:#?}", real.references);
+    assert!(real.message.contains("2 left for a person"), "{}", real.message);
+    let renamed =
+        helpers::raw_collection(&db, "orders").await.find_one(doc! { "id": "renamed" }).await.unwrap().unwrap();
+    let new_id = renamed.get_str("order_id").unwrap();
+    assert_ne!(new_id, pair);
+    let paid = payments.find_one(doc! { "telegram_id": 2_i64 }).await.unwrap().unwrap();
+    assert_eq!(paid.get_str("order_id").unwrap(), new_id, "the renamed order's payment follows it");
+    let kept = payments.find_one(doc! { "telegram_id": 1_i64 }).await.unwrap().unwrap();
+    assert_eq!(kept.get_str("order_id").unwrap(), pair, "the keeper's stays");
+    let session = sessions.find_one(doc! { "user_id": 2_i64 }).await.unwrap().unwrap();
+    assert_eq!(session.get_str("order_id").unwrap(), new_id, "by its telegram id");
+    let left = pending.find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(left.get_str("order_id").unwrap(), pair, "nothing tells: left as it was");
+    let undecided: Vec<&str> =
+        real.references.iter().filter(|r| !r.decided).map(|r| r.kind.label()).collect::<Vec<_>>();
+    assert_eq!(undecided.len(), 2);
+    assert!(undecided.contains(&"pending order") && undecided.contains(&"payment"), "{undecided:?}");
+
+    let csv_path = format!("/maintenance/runs/{}/references.csv", real.id);
+    let (admin, _) = helpers::signed_in(&store, orderdesk::domain::accounts::Role::Admin).await;
+    let csv = helpers::client_with(&admin, false).get(format!("{}{csv_path}", app.address)).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    let body = csv.text().await.unwrap();
+    assert_eq!(body.lines().count(), 1 + 5, "three payments, a session, a pending order: {body}");
+    assert!(body.lines().any(|l| l.starts_with("\"pending order\"") && l.contains(",no,")), "{body}");
+    assert_eq!(app.get(&csv_path).await.status(), 403, "support staff do not see runs");
+    let bad = helpers::client_with(&admin, false)
+        .get(format!("{}/maintenance/runs/nope/references.csv", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

@@ -481,6 +481,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
                             {progress_text(&r)}
                         </p>
                         <p class="mt-1 text-sm" data-testid="run-message">{r.message.clone()}</p>
+                        <ReferenceList record=r.clone() />
                         <ChangeList record=r />
                     </div>
                 }.into_any()
@@ -517,6 +518,45 @@ fn progress_text(r: &RunRecord) -> String {
         r.errors,
         r.rate
     )
+}
+
+/// The duplicates migration's payments, sessions and pending orders: those left for a
+/// person first, then the ones moved or kept, with the CSV of all of them.
+#[component]
+fn ReferenceList(record: RunRecord) -> impl IntoView {
+    let RunRecord { id, mut references, references_moved, references_undecided, dry_run, .. } = record;
+    if references.is_empty() {
+        return None;
+    }
+    references.sort_by_key(|r| r.decided);
+    let verb = if dry_run { "would move" } else { "moved" };
+    let summary = format!(
+        "{} references to renamed IDs: {} {verb} to the renamed order, {} for a person to decide",
+        format::count(references.len() as u64),
+        format::count(references_moved),
+        format::count(references_undecided)
+    );
+    let csv = format!("/maintenance/runs/{}/references.csv", format::urlencode(&id));
+    Some(view! {
+        <details class="mt-2 text-sm" open=references_undecided > 0 || dry_run data-testid="references">
+            <summary class="cursor-pointer" data-testid="references-summary">{summary}</summary>
+            <p class="mt-1 text-xs"><a class="text-indigo-700 underline dark:text-indigo-300" href=csv rel="external" download data-testid="references-csv">"Every reference as CSV"</a></p>
+            <table class="mt-1 w-full text-left text-xs">
+                <thead class="text-slate-500 dark:text-slate-400"><tr><th class="pr-2">"What"</th><th class="pr-2">"_id"</th><th class="pr-2">"Named"</th><th class="pr-2">"Names now"</th><th>"Why"</th></tr></thead>
+                <tbody>
+                    {references.into_iter().take(100).map(|r| view! {
+                        <tr class=("text-amber-800", !r.decided) class=("dark:text-amber-300", !r.decided) data-decided=r.decided.to_string()>
+                            <td class="pr-2">{r.kind.label()}</td>
+                            <td class="pr-2 font-mono">{r.reference}</td>
+                            <td class="pr-2 font-mono">{format!("{} = {}", r.field, r.old_order_id)}</td>
+                            <td class="pr-2 font-mono">{r.now_names}</td>
+                            <td>{if r.decided { r.reason } else { format!("decide by hand: {}", r.reason) }}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </details>
+    })
 }
 
 #[component]
