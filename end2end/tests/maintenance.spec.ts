@@ -76,3 +76,14 @@ test("dry run, review, confirm and apply order-ids and duplicates, then build th
   await runToEnd(page, "Dry run of order-ids");
   await expect(page.getByTestId("run-message")).toContainText("nothing to do");
 });
+
+test("a number migration ends with a uniqueness report on the run", async ({ page }) => {
+  await page.goto("/maintenance");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.locator('[data-migration="order-numbers"]').getByTestId("dry-run").click();
+  await runToEnd(page, "Dry run of order-numbers");
+  await expect(page.getByTestId("run-message")).toContainText("counters checked");
+  const report = page.getByTestId("uniqueness");
+  await expect(report).toContainText(/Uniqueness: .*\d+ counters/);
+  await expect(report).toHaveAttribute("data-sound", /true|false/);
+});

@@ -280,6 +280,50 @@ pub struct RunRecord {
     pub references_moved: u64,
     #[serde(default)]
     pub references_undecided: u64,
+    /// For a number migration, once it has run: the counters it drew from, checked against
+    /// the numbers their orders hold.
+    #[serde(default)]
+    pub uniqueness: Option<UniquenessReport>,
+}
+
+/// After a number migration, whether its numbers are still unique: each counter it drew
+/// from compared with the numbers its orders hold (`/counters/{id}` has the whole of one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UniquenessReport {
+    pub counters_checked: u64,
+    /// Counters past `UNIQUENESS_COUNTERS`, not checked (a person can open them one by one).
+    pub counters_unchecked: u64,
+    /// The counters with something wrong; the rest are sound.
+    pub problems: Vec<CounterCheck>,
+}
+
+/// How many counters a number migration's uniqueness report checks.
+pub const UNIQUENESS_COUNTERS: usize = 500;
+
+/// One counter's check after a number migration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterCheck {
+    pub counter_id: String,
+    /// What the counter says it issued.
+    pub issued: u32,
+    /// Sequences held by more than one order: (sequence, orders).
+    pub held_twice: Vec<(u32, u32)>,
+    /// The highest sequence an order holds, when it is past what the counter issued: the
+    /// counter is behind, and its next number would be one already held.
+    pub highest_beyond: Option<u32>,
+}
+
+impl CounterCheck {
+    /// `None` when the counter is sound.
+    pub fn of(f: &crate::domain::counters::Forensics) -> Option<Self> {
+        let highest_beyond = f.beyond.iter().copied().filter(|&n| n > f.issued).max();
+        (!f.duplicates.is_empty() || highest_beyond.is_some()).then(|| Self {
+            counter_id: f.counter_id.clone(),
+            issued: f.issued,
+            held_twice: f.duplicates.iter().copied().take(20).collect(),
+            highest_beyond,
+        })
+    }
 }
 
 impl RunRecord {
@@ -499,6 +543,7 @@ mod tests {
             references: Vec::new(),
             references_moved: 0,
             references_undecided: 0,
+            uniqueness: None,
         };
         assert_eq!(run.eta_seconds(), Some(6));
         assert_eq!(run.percent(), 40.0);

@@ -174,20 +174,52 @@ pub enum StepState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineStep {
     pub label: &'static str,
+    /// What else there is to say about the step (a pending order's step and status).
+    pub detail: Option<String>,
     pub at: Option<DateTime<Utc>>,
     pub state: StepState,
 }
 
 /// created → paid → fulfilled (label) → completed, ending early in failed, cancelled or
 /// refunded when that happened. A step with a time is done even if a later one is missing.
-pub fn timeline(times: &OrderTimes) -> Vec<TimelineStep> {
+/// The bot's pending orders under the order's ID stand among the steps by time: where the
+/// customer was before the order (or instead of it).
+pub fn timeline(times: &OrderTimes, pending: &[PendingRecord]) -> Vec<TimelineStep> {
+    let mut steps = order_steps(times);
+    let mut begun: Vec<(DateTime<Utc>, &PendingRecord)> =
+        pending.iter().filter_map(|p| p.created_at.map(|at| (at, p))).collect();
+    begun.sort_by_key(|(at, _)| *at);
+    for (at, p) in begun {
+        // Before the first step that came later or has not happened.
+        let place = steps.iter().position(|s| s.at.is_none_or(|s| s > at)).unwrap_or(steps.len());
+        let ended = matches!(p.status.as_deref(), Some("failed" | "cancelled" | "expired"));
+        let detail = [p.step.as_deref().map(|s| format!("step {s}")), p.status.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ");
+        steps.insert(
+            place,
+            TimelineStep {
+                label: "Pending order",
+                detail: (!detail.is_empty()).then_some(detail),
+                at: Some(at),
+                state: if ended { StepState::Failed } else { StepState::Done },
+            },
+        );
+    }
+    steps
+}
+
+fn order_steps(times: &OrderTimes) -> Vec<TimelineStep> {
     let step = |label, at: Option<DateTime<Utc>>| TimelineStep {
         label,
+        detail: None,
         at,
         state: if at.is_some() { StepState::Done } else { StepState::Pending },
     };
     let mut steps = vec![step("Created", times.created), step("Paid", times.paid)];
-    let ended = |label, at: Option<DateTime<Utc>>| TimelineStep { label, at, state: StepState::Failed };
+    let ended = |label, at: Option<DateTime<Utc>>| TimelineStep { label, detail: None, at, state: StepState::Failed };
     if times.failed.is_some() {
         steps.push(ended("Failed", times.failed));
         return steps;
@@ -299,7 +331,7 @@ mod tests {
     #[test]
     fn a_completed_order_has_four_done_steps() {
         let t = OrderTimes { created: at(1), paid: at(2), fulfilled: at(3), completed: at(4), ..Default::default() };
-        let steps = timeline(&t);
+        let steps = timeline(&t, &[]);
         assert_eq!(
             steps.iter().map(|s| s.label).collect::<Vec<_>>(),
             ["Created", "Paid", "Fulfilled (label)", "Completed"]
@@ -309,15 +341,38 @@ mod tests {
 
     #[test]
     fn failures_and_refunds_end_the_timeline() {
-        let failed = timeline(&OrderTimes { created: at(1), failed: at(2), ..Default::default() });
+        let failed = timeline(&OrderTimes { created: at(1), failed: at(2), ..Default::default() }, &[]);
         assert_eq!(failed.last().map(|s| (s.label, s.state)), Some(("Failed", StepState::Failed)));
         assert_eq!(failed[1].state, StepState::Pending, "never paid");
-        let refunded = timeline(&OrderTimes { created: at(1), paid: at(2), refunded: at(5), ..Default::default() });
+        let refunded =
+            timeline(&OrderTimes { created: at(1), paid: at(2), refunded: at(5), ..Default::default() }, &[]);
         assert_eq!(refunded.last().map(|s| s.label), Some("Refunded"));
     }
 
     #[test]
+    fn pending_orders_stand_among_the_steps_by_time() {
+        let t = OrderTimes { created: at(3), paid: at(5), ..Default::default() };
+        let pending = |h, status: &str| PendingRecord {
+            status: Some(status.into()),
+            step: Some("payment".into()),
+            amount: None,
+            created_at: at(h),
+        };
+        let steps = timeline(&t, &[pending(4, "pending"), pending(1, "expired")]);
+        let labels: Vec<_> = steps.iter().map(|s| (s.label, s.at)).collect();
+        assert_eq!(
+            &labels[..4],
+            [("Pending order", at(1)), ("Created", at(3)), ("Pending order", at(4)), ("Paid", at(5))]
+        );
+        assert_eq!(steps[0].state, StepState::Failed, "an expired pending order ended");
+        assert_eq!(steps[2].detail.as_deref(), Some("step payment · pending"));
+        assert_eq!(steps[4].label, "Fulfilled (label)", "steps not yet done stay last");
+        let undated = PendingRecord { created_at: None, ..pending(1, "pending") };
+        assert_eq!(timeline(&t, &[undated]).len(), 4, "an undated one is only listed");
+    }
+
+    #[test]
     fn a_legacy_order_without_times_is_all_pending() {
-        assert!(timeline(&OrderTimes::default()).iter().all(|s| s.state == StepState::Pending && s.at.is_none()));
+        assert!(timeline(&OrderTimes::default(), &[]).iter().all(|s| s.state == StepState::Pending && s.at.is_none()));
     }
 }

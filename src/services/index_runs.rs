@@ -82,6 +82,7 @@ pub async fn prepare(store: &Store, kind: IndexRun, actor: &Actor) -> Result<Pre
         references: Vec::new(),
         references_moved: 0,
         references_undecided: 0,
+        uniqueness: None,
     };
     record.id = store.insert_run(&record, now).await?;
     if kind == IndexRun::Build {

@@ -52,6 +52,8 @@ pub struct PreparedRun {
     record: RunRecord,
     /// For `duplicates`: the shared IDs, found when the run was prepared.
     duplicate_ids: Vec<String>,
+    /// For `order-numbers`: the counters the run drew from (or would), checked at its end.
+    counters_drawn: std::collections::BTreeSet<CounterId>,
     rng: StdRng,
 }
 
@@ -102,6 +104,7 @@ pub async fn prepare(
         references: Vec::new(),
         references_moved: 0,
         references_undecided: 0,
+        uniqueness: None,
     };
     record.id = store.insert_run(&record, now).await?;
     if !options.dry_run {
@@ -115,6 +118,7 @@ pub async fn prepare(
         options,
         record,
         duplicate_ids,
+        counters_drawn: Default::default(),
         rng: StdRng::from_os_rng(),
     })
 }
@@ -164,6 +168,7 @@ impl PreparedRun {
             }
             Ok(false) => {
                 self.record.status = RunStatus::Completed;
+                self.record.uniqueness = self.check_uniqueness().await;
                 self.record.message = self.summary();
             }
             Err(e) => {
@@ -184,6 +189,36 @@ impl PreparedRun {
         self.record
     }
 
+    /// After a number migration: each counter it drew from against the numbers its orders
+    /// hold. A report that cannot be made is logged, and the run stands without it.
+    async fn check_uniqueness(&self) -> Option<crate::domain::maintenance::UniquenessReport> {
+        use crate::domain::maintenance::{CounterCheck, UNIQUENESS_COUNTERS, UniquenessReport};
+        if self.migration != Migration::OrderNumbers {
+            return None;
+        }
+        let mut report = UniquenessReport {
+            counters_unchecked: self.counters_drawn.len().saturating_sub(UNIQUENESS_COUNTERS) as u64,
+            ..Default::default()
+        };
+        for counter in self.counters_drawn.iter().take(UNIQUENESS_COUNTERS) {
+            // A daily counter: the bucket length does not enter its span.
+            let found = crate::services::monitoring::counter_forensics(&self.store, self.zone, counter, None, 60).await;
+            match found {
+                Ok(Some(f)) => {
+                    report.counters_checked += 1;
+                    report.problems.extend(CounterCheck::of(&f));
+                }
+                // A dry run's counter that was never drawn: nothing issued, nothing to hold.
+                Ok(None) => report.counters_checked += 1,
+                Err(e) => {
+                    tracing::warn!(run = %self.record.id, error = %e, "could not check the run's counters");
+                    return None;
+                }
+            }
+        }
+        Some(report)
+    }
+
     fn summary(&self) -> String {
         let r = &self.record;
         let verb = if r.dry_run { "would change" } else { "changed" };
@@ -191,6 +226,17 @@ impl PreparedRun {
             (0, 0) => format!("nothing to do: no order needs {}", self.migration),
             (n, 0) => format!("{verb} {n} of {} orders", r.done),
             (n, e) => format!("{verb} {n} of {} orders; {e} could not be changed (see the errors)", r.done),
+        };
+        let orders = match &r.uniqueness {
+            Some(u) if u.problems.is_empty() => {
+                format!("{orders}; every number unique, no counter behind ({} counters checked)", u.counters_checked)
+            }
+            Some(u) => format!(
+                "{orders}; {} of {} counters checked hold a number twice or are behind their highest number (see the report)",
+                u.problems.len(),
+                u.counters_checked
+            ),
+            None => orders,
         };
         if r.references_moved + r.references_undecided == 0 {
             return orders;
@@ -423,6 +469,7 @@ impl PreparedRun {
         let now = self.clock.now();
         let mut sets = Vec::new();
         let mut changes = Vec::new();
+        self.counters_drawn.extend(by_counter.keys().cloned());
         for (counter, mut group) in by_counter {
             group.sort_by_key(|(o, at, _)| (*at, o.key_text()));
             let id = counter.to_string();

@@ -11,6 +11,10 @@ use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use serde::{Deserialize, Serialize};
 
 use super::{StorageError, Store, names::IDEMPOTENCY};
+use crate::domain::{
+    ids::{BbVariant, VendorId},
+    tokens::sha256_hex,
+};
 
 /// How long a key is remembered: a day covers every retry policy a bot sensibly has.
 pub const KEEP: Duration = Duration::from_secs(24 * 3600);
@@ -40,6 +44,21 @@ pub enum Claim {
     Busy,
     /// The key was used for a different request.
     Mismatch,
+}
+
+/// The record's `_id`: one per (API key, idempotency key), so two callers' keys never meet.
+pub fn record_id(api_key_id: &str, idempotency_key: &str) -> String {
+    sha256_hex(&format!("{api_key_id}\0{idempotency_key}"))
+}
+
+/// A marketplace checkout's facts: the same key with other facts is another order, refused.
+pub fn checkout_fingerprint(
+    vendor: &VendorId,
+    user_id: &str,
+    amount: Option<f64>,
+    variant: Option<BbVariant>,
+) -> String {
+    sha256_hex(&format!("{vendor}\0{user_id}\0{amount:?}\0{variant:?}"))
 }
 
 fn drawn(d: &Document) -> Option<Drawn> {

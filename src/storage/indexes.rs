@@ -12,7 +12,7 @@ use super::{
     StorageError, Store,
     names::{
         ALIASES, API_KEYS, API_USAGE, AUDIT, COUNTERS, IDEMPOTENCY, LIMITS, NUMBER_CLAIMS, ORDERS, PAYMENTS,
-        PENDING_ORDERS, RUNS, SESSIONS, STAFF, STAFF_SESSIONS,
+        PENDING_ORDERS, RUNS, SESSIONS, SLOW_QUERIES, STAFF, STAFF_SESSIONS,
     },
 };
 
@@ -182,6 +182,15 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
             partial: None,
             ttl: Some(super::idempotency::KEEP),
             purpose: "an idempotency key is remembered for a day",
+        },
+        ExpectedIndex {
+            collection: SLOW_QUERIES,
+            name: "order_1_at_-1",
+            keys: doc! { "order": 1, "at": -1 },
+            unique: false,
+            partial: Some(doc! { "order": { "$type": "string" } }),
+            ttl: None,
+            purpose: "an order's page lists the slow operations that named it",
         },
         ExpectedIndex {
             collection: NUMBER_CLAIMS,

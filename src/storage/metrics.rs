@@ -224,18 +224,35 @@ impl super::Store {
         &self,
         limit: i64,
     ) -> Result<Vec<crate::domain::performance::SlowQuery>, super::StorageError> {
+        // Insertion order is time order in a capped collection, and reads no index.
+        self.slow_queries_matching(mongodb::bson::doc! {}, mongodb::bson::doc! { "$natural": -1 }, limit).await
+    }
+
+    /// The latest slow operations that named one of `orders` (its ID, number, display form:
+    /// whichever the work was asked with), newest first.
+    pub async fn slow_queries_for(
+        &self,
+        orders: &[String],
+        limit: i64,
+    ) -> Result<Vec<crate::domain::performance::SlowQuery>, super::StorageError> {
+        // By the `order_1_at_-1` index: a scan of the whole log in `$natural` order would cost
+        // every order page up to its 16 MB.
+        use mongodb::bson::doc;
+        self.slow_queries_matching(doc! { "order": { "$in": orders } }, doc! { "at": -1 }, limit).await
+    }
+
+    async fn slow_queries_matching(
+        &self,
+        filter: mongodb::bson::Document,
+        sort: mongodb::bson::Document,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::performance::SlowQuery>, super::StorageError> {
         use futures::TryStreamExt;
-        use mongodb::bson::{Document, doc};
+        use mongodb::bson::Document;
         let slow = self.collection(super::names::SLOW_QUERIES);
         let docs: Vec<Document> = self
             .run("slow_list", super::names::SLOW_QUERIES, async {
-                slow.find(doc! {})
-                    .max_time(self.op_timeout)
-                    .sort(doc! { "$natural": -1 })
-                    .limit(limit)
-                    .await?
-                    .try_collect()
-                    .await
+                slow.find(filter).max_time(self.op_timeout).sort(sort).limit(limit).await?.try_collect().await
             })
             .await?;
         Ok(docs

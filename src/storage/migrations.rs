@@ -647,6 +647,13 @@ impl Store {
                 .map_err(|e| StorageError::Database { op: "save_progress", message: format!("index reports: {e}") })?;
             set.insert("reports", reports);
         }
+        if let Some(report) = &run.uniqueness {
+            let report = mongodb::bson::to_bson(report).map_err(|e| StorageError::Database {
+                op: "save_progress",
+                message: format!("uniqueness report: {e}"),
+            })?;
+            set.insert("uniqueness", report);
+        }
         let update = doc! {
             "$set": set,
             "$push": {
@@ -830,5 +837,11 @@ fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageErro
         },
         references_moved: count(d.get("references_moved")),
         references_undecided: count(d.get("references_undecided")),
+        uniqueness: match d.get("uniqueness") {
+            None | Some(Bson::Null) => None,
+            Some(r) => {
+                Some(mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its uniqueness report: {e}")))?)
+            }
+        },
     })
 }

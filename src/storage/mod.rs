@@ -303,6 +303,35 @@ pub async fn for_order<F: std::future::Future>(order: String, work: F) -> F::Out
     ORDER.scope(order, work).await
 }
 
+impl Store {
+    /// Times a piece of work about one order made of several database calls (the seed's
+    /// `@profile_db_query("create_order", order_id=…)`): it counts on `/performance` as `op`,
+    /// and when slow it is logged and kept like one slow call, naming the order. Every call
+    /// inside names the order too.
+    pub async fn profiled<T, E>(
+        &self,
+        op: &'static str,
+        order: String,
+        work: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let outcome = ORDER.scope(order.clone(), work).await;
+        let took = started.elapsed();
+        self.metrics.record(op, names::ORDERS, took, outcome.is_ok());
+        if took >= self.slow {
+            self.keep_slow(op, names::ORDERS, took, outcome.is_ok(), Some(&order));
+            tracing::warn!(
+                op,
+                took_ms = took.as_secs_f64() * 1000.0,
+                ok = outcome.is_ok(),
+                "SLOW DB QUERY: {op} [order: {order}] took {:.2}ms",
+                took.as_secs_f64() * 1000.0
+            );
+        }
+        outcome
+    }
+}
+
 /// Connections to mongod per process, and at most this many operations in the driver at once.
 /// Two cores' worth of mongod serve a handful of concurrent operations well; more only queue
 /// there instead of here. Several processes each bring their own.

@@ -258,7 +258,7 @@ impl Store {
         let mut document = order.to_document(source, id, now);
         document.insert("_id", own_id);
         let inserted =
-            self.run_retrying_in(source, "create_order", ORDERS, || orders.insert_one(document.clone())).await;
+            self.run_retrying_in(source, "insert_order", ORDERS, || orders.insert_one(document.clone())).await;
         let landed_before = || async {
             let found = self.run_in(
                 source,

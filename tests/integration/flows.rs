@@ -134,11 +134,12 @@ async fn a_retried_checkout_never_burns_a_second_number() {
 
 #[tokio::test]
 async fn a_checkout_whose_first_call_died_after_drawing_finishes_with_that_number() {
-    use orderdesk::domain::tokens::sha256_hex;
+    use orderdesk::{domain::ids::VendorId, storage::idempotency};
     let app = helpers::spawn_app_with_key().await;
     // As a call leaves it that drew its number and died before storing the order.
-    let record = sha256_hex(&format!("{}\0checkout-9", orderdesk::domain::api_usage::ENV_KEY));
-    let fingerprint = sha256_hex(&format!("pizza-palace\0{}\0{:?}", "6834622e10d75a5ba7b7a1b2", Some(18.0_f64)));
+    let record = idempotency::record_id(orderdesk::domain::api_usage::ENV_KEY, "checkout-9");
+    let vendor = VendorId::parse("pizza-palace").unwrap();
+    let fingerprint = idempotency::checkout_fingerprint(&vendor, "6834622e10d75a5ba7b7a1b2", Some(18.0), None);
     let keys = helpers::raw_collection(app.store.database_name(), "idempotency_keys").await;
     let number = "BB-1795255502123-A1B2-00042";
     keys.insert_one(doc! {
@@ -221,6 +222,38 @@ async fn the_order_page_shows_the_bots_pending_orders_under_its_id() {
     let page = app.get(&format!("/orders/{id}")).await.text().await.unwrap();
     let pending = page.split("data-testid=\"pending-orders\"").nth(1).expect("the pending orders are listed");
     assert!(pending.contains("awaiting_label") && pending.contains("step PAYMENT"), "{pending}");
+    let timeline = page.split("data-testid=\"timeline\"").nth(1).and_then(|t| t.split("</ol>").next()).unwrap();
+    assert!(timeline.contains("Pending order") && timeline.contains("step PAYMENT · awaiting_label"), "{timeline}");
+}
+
+/// Seed 000's `@profile_db_query("create_order", order_id=…)`: the whole create (insert, read
+/// back, session) is timed as one operation, its slow-query record names the order, and the
+/// order's page lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_create_order_names_the_order_in_the_log_and_on_its_page() {
+    let app = helpers::spawn_app_on(&helpers::mongodb_uri(), &helpers::unique_db("slowcreate"), true, |s| {
+        s.bootstrap_api_key = Some(orderdesk::config::Secret::new(TEST_KEY.into()));
+        s.slow_query = std::time::Duration::from_nanos(1);
+        s.operation_timeout = std::time::Duration::from_secs(60);
+    })
+    .await;
+    let (_, session) = call(&app, "/api/v1/order-ids", json!({ "telegram_id": 9101 }), None).await;
+    let id = session["order_id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        call(&app, "/api/v1/orders", json!({ "telegram_id": 9101, "amount": 3.0, "order_id": id }), None).await;
+    assert_eq!(status, 201);
+    let kept = helpers::eventually(|| async {
+        let kept = app.store.slow_queries_for(std::slice::from_ref(&id), 50).await.unwrap();
+        kept.iter().any(|s| s.op == "create_order").then_some(kept)
+    })
+    .await;
+    assert!(kept.iter().all(|s| s.order.as_deref() == Some(id.as_str())), "{kept:#?}");
+    assert!(kept.iter().any(|s| s.op == "insert_order"), "the calls inside name it too: {kept:#?}");
+    let other = app.store.slow_queries_for(&["ORD-20260101000000-00000000".into()], 50).await.unwrap();
+    assert!(other.is_empty(), "another order's list is its own: {other:#?}");
+    let page = app.get(&format!("/orders/{id}")).await.text().await.unwrap();
+    let listed = page.split("data-testid=\"order-slow\"").nth(1).expect("the page lists them");
+    assert!(listed.contains("create_order"), "{listed}");
 }
 
 #[tokio::test]

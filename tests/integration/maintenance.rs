@@ -209,6 +209,11 @@ async fn the_check_finds_every_blocker_and_the_migrations_fix_them_once() {
     assert_eq!(dry.changes.iter().filter(|c| c.to.ends_with("-00004")).count(), 1, "the dry run predicted them");
     let again = run(&store, Migration::OrderNumbers, false).await;
     assert_eq!((again.changed, again.errors), (0, 1), "only the order without a user id is left");
+    let report = real.uniqueness.as_ref().expect("a number migration checks its counters");
+    assert_eq!((report.counters_checked, report.problems.len()), (3, 0), "{report:#?}");
+    assert!(real.message.contains("every number unique, no counter behind (3 counters checked)"), "{}", real.message);
+    let stored = store.find_run(&real.id, Utc::now()).await.unwrap().unwrap();
+    assert_eq!(stored.uniqueness, real.uniqueness, "the report is kept with the run");
 
     // Now the unique index builds, replacing the stand-in.
     let applied = store.apply_indexes().await.unwrap();
@@ -658,4 +663,35 @@ async fn references_follow_the_renamed_order_and_the_rest_is_listed() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+}
+
+/// A counter put back behind the numbers its orders hold (a restore from an old backup): the
+/// migration draws numbers already held, and its report names the counter, the sequence held
+/// twice, and the highest number past the counter.
+#[tokio::test]
+async fn a_number_migration_reports_numbers_held_twice_and_a_counter_behind() {
+    let settings = helpers::settings(&helpers::mongodb_uri(), &helpers::unique_db("unique"));
+    let store = Store::connect(&settings).await.unwrap();
+    let orders = raw_orders(&store).await;
+    let mut docs: Vec<Document> = (1..=3)
+        .map(|i| {
+            let n = BbNumber::parse(&format!("BB-1772798400000-00{i:02}-{i:05}")).unwrap();
+            doc! { "source": "marketplace", "vendor_id": "taco-town", "user_id": "u1", "order_number": n.to_string(), "created_at": at(6, 1) }
+        })
+        .collect();
+    docs.push(doc! { "source": "marketplace", "vendor_id": "taco-town", "user_id": "6834622e10d75a5ba7b70001", "created_at": at(6, 15) });
+    docs.push(doc! { "source": "marketplace", "vendor_id": "taco-town", "user_id": "6834622e10d75a5ba7b70002", "created_at": at(7, 15) });
+    orders.insert_many(docs).await.unwrap();
+    let day6 =
+        CounterId::new(chrono::NaiveDate::from_ymd_opt(2026, 3, 6).unwrap(), VendorId::parse("taco-town").unwrap());
+    store.set_counter(&day6, 1, Utc::now()).await.unwrap();
+    let record = run(&store, Migration::OrderNumbers, false).await;
+    assert_eq!(record.changed, 2);
+    let report = record.uniqueness.expect("a report");
+    assert_eq!(report.counters_checked, 2, "both days' counters");
+    let [problem] = &report.problems[..] else { panic!("only day 6 is wrong: {report:#?}") };
+    assert_eq!(problem.counter_id, day6.to_string());
+    assert_eq!((problem.issued, problem.held_twice.clone(), problem.highest_beyond), (2, vec![(2, 2)], Some(3)));
+    assert!(record.message.contains("1 of 2 counters checked hold a number twice"), "{}", record.message);
+    store.drop_database().await.unwrap();
 }

@@ -482,6 +482,7 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
                         </p>
                         <p class="mt-1 text-sm" data-testid="run-message">{r.message.clone()}</p>
                         <ReferenceList record=r.clone() />
+                        {r.uniqueness.clone().map(|report| view! { <Uniqueness report /> })}
                         <ChangeList record=r />
                     </div>
                 }.into_any()
@@ -557,6 +558,47 @@ fn ReferenceList(record: RunRecord) -> impl IntoView {
             </table>
         </details>
     })
+}
+
+/// After a number migration: whether every number is still held once and every counter it
+/// drew from is ahead of the numbers its orders hold.
+#[component]
+fn Uniqueness(report: crate::domain::maintenance::UniquenessReport) -> impl IntoView {
+    let sound = report.problems.is_empty();
+    let unchecked = (report.counters_unchecked > 0)
+        .then(|| format!(" ({} more not checked: open them from /counters)", format::count(report.counters_unchecked)));
+    let summary = if sound {
+        format!(
+            "Uniqueness: every number held once, no counter behind, {} counters checked",
+            format::count(report.counters_checked)
+        )
+    } else {
+        format!(
+            "Uniqueness: {} of {} counters need a look",
+            report.problems.len(),
+            format::count(report.counters_checked)
+        )
+    };
+    view! {
+        <details class="mt-2 text-sm" open=!sound data-testid="uniqueness" data-sound=sound.to_string()>
+            <summary class="cursor-pointer" class=("text-amber-800", !sound) class=("dark:text-amber-300", !sound)>{summary}{unchecked}</summary>
+            <ul class="mt-1 space-y-1 text-xs">
+                {report.problems.into_iter().map(|c| {
+                    let href = format!("/counters/{}", format::urlencode(&c.counter_id));
+                    let twice = (!c.held_twice.is_empty()).then(|| {
+                        let list: Vec<String> = c.held_twice.iter().map(|(seq, n)| format!("{seq:05} by {n} orders")).collect();
+                        format!(" · held twice: {}", list.join(", "))
+                    });
+                    let behind = c.highest_beyond.map(|top| {
+                        format!(" · behind: it issued {} but an order holds {top:05}, so its next number is already taken", c.issued)
+                    });
+                    view! {
+                        <li><a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=href>{c.counter_id.clone()}</a>{twice}{behind}</li>
+                    }
+                }).collect_view()}
+            </ul>
+        </details>
+    }
 }
 
 #[component]

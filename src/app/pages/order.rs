@@ -10,6 +10,7 @@ use crate::{
     domain::error::AppError,
     domain::ids::explain::Explanation,
     domain::orders::{OrderDetails, OrderSummary, StepState, timeline},
+    domain::performance::SlowQuery,
 };
 
 /// What `/orders/{key}` shows.
@@ -22,12 +23,18 @@ pub enum OrderPageData {
         qr_href: Option<String>,
         /// How the order's name reads, part by part.
         explanation: Explanation,
+        /// The latest slow operations that named this order, by any of its names.
+        slow: Vec<SlowQuery>,
     },
     /// The key names several orders (a short display ID, a shared legacy ID).
     Many { read_as: String, orders: Vec<OrderSummary> },
     /// The order's canonical address differs from the one asked for.
     Moved(String),
 }
+
+/// How many of an order's slow operations its page lists.
+#[cfg(feature = "ssr")]
+const SLOW_SHOWN: i64 = 10;
 
 /// One order by any form of its ID.
 #[server(prefix = "/api/staff", input = GetUrl)]
@@ -53,10 +60,27 @@ pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
             let qr_href = details.summary.order_id.as_deref().map(crate::server::qr::href);
             // Opening an order is access to customer data: it is audited.
             let opened = details.summary.page_key().unwrap_or(&key).to_owned();
-            crate::server::audit("order.view", &format!("order={opened}"), "ok").await?;
+            let o = &details.summary;
+            let names: Vec<String> =
+                [Some(&key), o.order_id.as_ref(), o.display_id.as_ref(), o.order_number.as_ref(), o.legacy_id.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+            let audit_params = format!("order={opened}");
+            let (audited, slow) = tokio::join!(
+                crate::server::audit("order.view", &audit_params, "ok"),
+                state.store.slow_queries_for(&names, SLOW_SHOWN),
+            );
+            audited?;
+            // The list is a side note: the order's page stands without it.
+            let slow = slow.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the order's slow operations");
+                Vec::new()
+            });
             let explanation =
                 crate::domain::ids::explain::explain(&details.summary.headline(), state.settings.time_zone);
-            Ok(OrderPageData::One { details, tracking_url, qr_href, explanation })
+            Ok(OrderPageData::One { details, tracking_url, qr_href, explanation, slow })
         }
         OrderLookup::Many(orders) => Ok(OrderPageData::Many { read_as: lookup.describe(), orders }),
     }
@@ -71,8 +95,8 @@ pub fn OrderPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading the order…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(OrderPageData::One { details, tracking_url, qr_href, explanation }) => {
-                        view! { <Order details=*details tracking_url qr_href explanation /> }.into_any()
+                    Ok(OrderPageData::One { details, tracking_url, qr_href, explanation, slow }) => {
+                        view! { <Order details=*details tracking_url qr_href explanation slow /> }.into_any()
                     }
                     Ok(OrderPageData::Many { read_as, orders }) => view! {
                         <h1 class="text-2xl font-bold">"Several orders match"</h1>
@@ -128,6 +152,7 @@ fn Order(
     tracking_url: Option<String>,
     qr_href: Option<String>,
     explanation: Explanation,
+    slow: Vec<SlowQuery>,
 ) -> impl IntoView {
     let OrderDetails {
         summary: o,
@@ -141,7 +166,7 @@ fn Order(
         session,
         raw_json,
     } = details;
-    let steps = timeline(&times);
+    let steps = timeline(&times, &pending);
     let status = format::text(o.status.as_deref());
     let status_class = match o.status.as_deref() {
         Some("failed" | "cancelled") => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-200",
@@ -206,7 +231,8 @@ fn Order(
                             view! {
                                 <li class="flex items-start gap-2">
                                     <span class=format!("mt-1.5 h-2.5 w-2.5 shrink-0 rounded-full {dot}") aria-hidden="true"></span>
-                                    <span><span class="font-medium">{s.label}</span><br/>
+                                    <span><span class="font-medium">{s.label}</span>
+                                    {s.detail.map(|d| view! { <span class="text-xs text-slate-600 dark:text-slate-300">" · "{d}</span> })}<br/>
                                     <span class="text-xs text-slate-500 dark:text-slate-400">{format::time(s.at)}</span></span>
                                 </li>
                             }
@@ -260,6 +286,19 @@ fn Order(
                         <a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{id}")>{id.clone()}</a>"."</p>
                 })}
             </section>
+            {(!slow.is_empty()).then(|| view! {
+                <section class=format!("{card} mt-4")>
+                    <h2 class="font-semibold">"Slow operations about this order"</h2>
+                    <ul class="mt-2 space-y-1 text-sm tabular-nums" data-testid="order-slow">
+                        {slow.into_iter().map(|s| view! {
+                            <li><span class="text-slate-500 dark:text-slate-400">{format::time(Some(s.at))}</span>" "
+                                <span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>
+                                {format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
+                        }).collect_view()}
+                    </ul>
+                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"All of them, by every client, on "<a class="underline" href="/performance">"Performance"</a>"."</p>
+                </section>
+            })}
             <details class=format!("{card} mt-4")>
                 <summary class="cursor-pointer font-semibold">"Raw document"</summary>
                 <pre class="mt-2 overflow-x-auto text-xs" data-testid="raw-json">{raw_json}</pre>

@@ -21,12 +21,11 @@ use crate::{
     domain::{
         ids::{BbNumber, BbVariant, LookupKey, UserSuffix, VendorId},
         orders::Source,
-        tokens::sha256_hex,
     },
     server::AppState,
     services::issuing::CreateOrderError,
     storage::{
-        idempotency::{Claim, Drawn},
+        idempotency::{self, Claim, Drawn},
         orders::NewOrder,
     },
 };
@@ -87,9 +86,8 @@ pub async fn create(
     {
         return Err(ApiError::BadRequest(format!("amount must be a number from 0 to {MAX_AMOUNT}")));
     }
-    // One record per (API key, idempotency key); the request's facts as its fingerprint.
-    let record = sha256_hex(&format!("{}\0{idempotency_key}", caller.id));
-    let fingerprint = sha256_hex(&format!("{vendor}\0{user_id}\0{:?}\0{:?}", request.amount, variant));
+    let record = idempotency::record_id(&caller.id, idempotency_key);
+    let fingerprint = idempotency::checkout_fingerprint(&vendor, &user_id, request.amount, variant);
     let order = |number: &str| -> Result<NewOrder, ApiError> {
         Ok(NewOrder {
             source: Source::Marketplace,

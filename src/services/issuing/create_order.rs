@@ -62,7 +62,7 @@ impl OrderCreator {
             let id = self.ids.next_id();
             let insert = self.store.insert_order(&id, order, self.ids.clock().now());
             // A slow insert's log line names the order, as the seed's `create_order` does.
-            match crate::storage::for_order(id.to_string(), insert).await {
+            match self.store.profiled("create_order", id.to_string(), insert).await {
                 Ok(()) => return Ok(id),
                 Err(InsertOrderError::OrderIdTaken(_)) => {
                     self.retries.fetch_add(1, Ordering::Relaxed);
@@ -84,8 +84,13 @@ impl OrderCreator {
     /// on (`Store::session_order_created`), so a retry after a lost answer finishes that too.
     #[tracing::instrument(skip(self, order), fields(order_id = %id))]
     pub async fn create_under(&self, id: &OrderId, order: &NewOrder) -> Result<Stored, CreateOrderError> {
+        // The whole of it, as the seed profiles `create_order`: insert, read back, session.
+        self.store.profiled("create_order", id.to_string(), self.store_under(id, order)).await
+    }
+
+    async fn store_under(&self, id: &OrderId, order: &NewOrder) -> Result<Stored, CreateOrderError> {
         let now = self.ids.clock().now();
-        let stored = match crate::storage::for_order(id.to_string(), self.store.insert_order(id, order, now)).await {
+        let stored = match self.store.insert_order(id, order, now).await {
             Ok(()) => Stored::Created,
             Err(InsertOrderError::OrderIdTaken(_)) => {
                 let found = self.store.find_orders(&LookupKey::OrderId(*id)).await?;
