@@ -53,6 +53,18 @@ test("the order page shows the timeline, the raw document and a QR code", async 
   await expect(page.getByTestId("raw-json")).toContainText(id);
 });
 
+test("a shortened ID, as the seeds print them, leads to its order or the orders it narrows to", async ({ page }) => {
+  const id = await anOrder(page);
+  // The tracking example's shape: the time of day dropped, the random part whole.
+  await search(page, `${id.slice(0, 12)}-${id.slice(19)}`);
+  await expect(page).toHaveURL(new RegExp(`/orders/${id}$`));
+  // The slow-query log's shape: the first 11 characters.
+  await search(page, id.slice(0, 11));
+  await expect(page).toHaveURL(/\/search\?q=/);
+  await expect(page.getByTestId("order-row").first()).toBeVisible();
+  await expect(page.getByTestId("search-results")).toContainText("7 of 14 digits missing");
+});
+
 test("an unknown ID says how it was read; garbage says what is expected", async ({ page }) => {
   await page.goto("/");
   await search(page, "ORD-20200101000000-00000000");

@@ -240,6 +240,19 @@ fn parse_id(text: &str) -> Result<(), CliError> {
                 n.sequence
             );
         }
+        LookupKey::Partial(p) => {
+            let (time_missing, random_missing) = p.missing();
+            println!(
+                "scheme: ORD, shortened\nread_as: {p}\ntime: {} ({time_missing} digits missing)\nrandom: {} ({random_missing} \
+                 digits missing)\nfinds_by: {}",
+                p.time_shape(),
+                p.random(),
+                match p.display_id() {
+                    Some(d) if p.narrowing() == crate::domain::ids::Narrowing::ByRandom => format!("display_id {d}"),
+                    _ => format!("order_id prefix {}", p.stored_prefix()),
+                }
+            );
+        }
         LookupKey::TelegramId(t) => println!("scheme: telegram id\ntelegram_id: {}", t.0),
         LookupKey::LegacyId(l) => {
             return Err(CliError::Refused(format!(

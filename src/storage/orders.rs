@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     config::Fact,
-    domain::ids::{BbNumber, IdPrefix, LookupKey, OrderId, PrefixField, TelegramId, VendorId},
+    domain::ids::{BbNumber, IdPrefix, LookupKey, Narrowing, OrderId, PrefixField, TelegramId, VendorId},
     domain::order_filter::{Cursor, OrderFilter, SchemeFilter},
     domain::orders::{OrderDetails, OrderSummary, OrderTimes, Partial, PendingRecord, Source, SourceOutage},
 };
@@ -352,13 +352,25 @@ impl Store {
         let mut found = self.aggregate_lookup(key, details).await?;
         // A bot's order of the last minutes may not have its display form yet (the background
         // fill follows new orders): fill the recent ones in and look again.
-        if found.is_empty() && matches!(key, LookupKey::DisplayId(_)) {
+        if found.is_empty() && (matches!(key, LookupKey::DisplayId(_)) || by_random(key).is_some()) {
             let recent = Utc::now() - super::display_ids::LATE_INSERT;
             match self.fill_display_ids(Some(recent), self.op_timeout).await {
                 Ok(0) => {}
                 Ok(_) => found = self.aggregate_lookup(key, details).await?,
                 // The lookup itself worked: its answer stands, without the recent bot orders.
                 Err(e) => tracing::warn!(error = %e, "could not fill in recent display_ids for a lookup"),
+            }
+        }
+        // A shortened ID found by its random part: an order it was cut from (its time starts
+        // with the digits given) is a better reading than one that only holds them in order.
+        if let LookupKey::Partial(p) = key {
+            let cut = |f: &Found| {
+                let stored = f.source.field(Fact::OrderId).and_then(|field| super::sources::text(f.doc.get(field)));
+                let id = stored.and_then(|s| OrderId::parse(&s).ok());
+                id.is_some_and(|id| p.is_cut_from(&id))
+            };
+            if found.iter().any(cut) {
+                found.retain(cut);
             }
         }
         Ok(found)
@@ -389,6 +401,13 @@ impl Store {
             LookupKey::DisplayId(id) if !own => {
                 Some(self.order_ids_of_display(doc! { "display_id": id.to_string() }).await?)
             }
+            LookupKey::Partial(p) if !own => match by_random(key) {
+                Some(display) => Some(
+                    self.order_ids_of_display(doc! { "display_id": display.to_string(), "_id": partial_match(p) })
+                        .await?,
+                ),
+                None => None,
+            },
             _ => None,
         };
         let mut found = self
@@ -522,7 +541,7 @@ impl Store {
         let command = doc! {
             "explain": {
                 "find": &source.collections().orders, "filter": filter,
-                "sort": { source.field_or_none(Fact::CreatedAt): -1 }, "limit": LOOKUP_LIMIT,
+                "sort": lookup_sort(source, key), "limit": LOOKUP_LIMIT,
             },
             "verbosity": "queryPlanner",
         };
@@ -684,6 +703,21 @@ pub(crate) fn lookup_filter(source: &SourceDb, key: &LookupKey) -> Option<Docume
         LookupKey::OrderId(id) => doc! { source.field(Fact::OrderId)?: id.to_string() },
         LookupKey::DisplayId(id) if source.is_own() => doc! { "display_id": id.to_string() },
         LookupKey::DisplayId(_) => return None,
+        // A shortened ORD ID: by the display form its random part starts with (one
+        // database; a system's own goes through the derived forms), or by the index range of
+        // its leading time digits; the pattern then keeps only what it can be.
+        LookupKey::Partial(p) => match by_random(key) {
+            Some(display) if source.is_own() => {
+                doc! { "display_id": display.to_string(), source.field(Fact::OrderId)?: partial_match(p) }
+            }
+            Some(_) => return None,
+            None => {
+                let prefix = p.stored_prefix();
+                let mut range = doc! { "$gte": &prefix, "$lt": format!("{prefix}~") };
+                range.extend(partial_match(p));
+                doc! { source.field(Fact::OrderId)?: range }
+            }
+        },
         // The unique index on order_number is partial ({$type: "string"}): the planner uses it
         // only when the query itself states that predicate, so say it.
         LookupKey::OrderNumber(n) => {
@@ -715,6 +749,19 @@ pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
     }
 }
 
+/// The display form a shortened ID is found by, when its random part holds one.
+fn by_random(key: &LookupKey) -> Option<crate::domain::ids::DisplayId> {
+    match key {
+        LookupKey::Partial(p) if p.narrowing() == Narrowing::ByRandom => p.display_id(),
+        _ => None,
+    }
+}
+
+/// The stored IDs a shortened ID can be (digits and hex from the parsed key only).
+fn partial_match(p: &crate::domain::ids::PartialOrderId) -> Document {
+    doc! { "$regex": p.pattern(), "$options": "i" }
+}
+
 /// Whether a lookup brings each order's payments and bot session along (the order page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Details {
@@ -742,6 +789,18 @@ enum Renamed {
     Listed(bool),
 }
 
+/// Newest first; a shortened ID found by its time digits goes along the order_id range it
+/// was found by (ORD IDs sort by their time, and sorting a month's orders by another field
+/// would read every one of them).
+fn lookup_sort(source: &SourceDb, key: &LookupKey) -> Document {
+    match key {
+        LookupKey::Partial(p) if p.narrowing() == Narrowing::ByTimePrefix => {
+            doc! { source.field_or_none(Fact::OrderId): -1 }
+        }
+        _ => doc! { source.field_or_none(Fact::CreatedAt): -1 },
+    }
+}
+
 fn lookup_pipeline(
     source: &SourceDb,
     filter: Document,
@@ -756,7 +815,7 @@ fn lookup_pipeline(
         stages.push(doc! { "$set": { RENAMED_FIELD: { "$ne": [field, old.to_string()] } } });
         stages.push(doc! { "$sort": { RENAMED_FIELD: 1, created: -1 } });
     } else {
-        stages.push(doc! { "$sort": { created: -1 } });
+        stages.push(doc! { "$sort": lookup_sort(source, key) });
     }
     stages.push(doc! { "$limit": LOOKUP_LIMIT });
     if let (LookupKey::OrderId(old), Renamed::Joined(true)) = (key, renamed) {

@@ -157,6 +157,13 @@ async fn each_order_is_found_where_its_system_keeps_it() {
     assert!(!stored.contains_key("display_id"), "nothing is written into the bot's orders: {stored}");
     let derived = helpers::raw_collection(&d.own, "bot_display_ids").await;
     assert_eq!(derived.count_documents(doc! { "display_id": "ORD-5EED12" }).await.unwrap(), 1);
+    // Shortened, as the seeds print it: by the derived display form, or by the bot's order_id
+    // range under its own field name.
+    let (stamp, random) = (&BOT_ORDER[4..18], &BOT_ORDER[19..]);
+    for shortened in [format!("ORD-{}-{random}", &stamp[..8]), format!("ORD-{}", &stamp[..7])] {
+        let found = store.find_orders(&LookupKey::parse(&shortened).unwrap()).await.unwrap();
+        assert_eq!(found.iter().map(|o| o.headline()).collect::<Vec<_>>(), [BOT_ORDER], "{shortened}");
+    }
 
     // Lists span both, newest first, and `source` filters.
     let all = store.list_orders(&OrderFilter::default(), None).await.unwrap().orders;

@@ -59,6 +59,13 @@ async fn every_lookup_form_uses_an_index() {
         (LookupKey::parse(market.get_str("order_number").unwrap()).unwrap(), "order_number_1"),
         (LookupKey::parse(&bot.get_i64("telegram_id").unwrap().to_string()).unwrap(), "telegram_id_1_created_at_-1"),
         (LookupKey::parse(bot.get_str("id").unwrap()).unwrap(), "id_1"),
+        // Shortened: a log line's cut time by the order_id range, the random part by its
+        // display form.
+        (LookupKey::parse(&id.to_string()[..11]).unwrap(), "order_id_1"),
+        (
+            LookupKey::parse(&format!("{}-{}", &id.to_string()[..12], &id.to_string()[19..])).unwrap(),
+            "display_id_1_created_at_-1",
+        ),
     ];
     let app = app_with(data).await;
     for (key, index) in keys {
@@ -189,6 +196,77 @@ async fn an_ambiguous_display_id_lists_every_match() {
     assert_eq!(html.matches("data-testid=\"order-row\"").count(), 2, "{html}");
     let html = app.get(&format!("/orders/{display}")).await.text().await.unwrap();
     assert!(html.contains("Several orders match"), "{html}");
+}
+
+#[tokio::test]
+async fn a_shortened_id_leads_to_its_order_or_the_short_list_it_narrows_to() {
+    let app = helpers::spawn_app().await;
+    let order = helpers::bot_order(None, None);
+    let ids = [
+        "ORD-20251114123456-a3f8d2b4", // the one
+        "ORD-20251114090000-a3f8d2b5", // same day, same display form, another random part
+        "ORD-20251115123456-a3f8d2b4", // the same random part, another day
+        "ORD-20251110000000-00000001", // the first and last of the log line's ten days
+        "ORD-20251119235959-00000002",
+        "ORD-20251109235959-00000003", // just outside them
+        "ORD-20251120000000-00000004",
+    ];
+    for id in ids {
+        let id = OrderId::parse(id).unwrap();
+        app.store.insert_order(&id, &order, id.timestamp().unwrap()).await.unwrap();
+    }
+    let client = no_redirects(&app);
+    let search = |q: &'static str| {
+        let req = client.get(format!("{}/search", app.address)).query(&[("q", q)]);
+        async move { helpers::send_past_overload(req).await }
+    };
+    // What is certain leads to the one order: the seed's tracking example (the time of day
+    // dropped), a digit lost in the time, the random part alone.
+    for q in ["ORD-20251114-a3f8d2b4", "#ORD-2025111412345-a3f8d2b4", "ORD-2025111412356-A3F8D2B4", "ORD--a3f8d2b4"] {
+        let res = search(q).await;
+        let to = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        if q == "ORD--a3f8d2b4" {
+            // Two orders hold that random part: both are listed, nothing is picked.
+            let html = res.text().await.unwrap();
+            assert_eq!(html.matches("data-testid=\"order-row\"").count(), 2, "{q}: {html}");
+            continue;
+        }
+        assert_eq!(to.as_deref(), Some("/orders/ORD-20251114123456-a3f8d2b4"), "{q}");
+    }
+    // The seed's log line: the ten days it names, newest first, and the explainer says why.
+    let html = search("ORD-2025111").await.text().await.unwrap();
+    let listed: Vec<&str> = ids.iter().copied().filter(|id| html.contains(id)).collect();
+    assert_eq!(listed, &ids[..5], "{html}");
+    let at = |id: &str| html.find(id).unwrap();
+    assert!(at(ids[4]) < at(ids[2]) && at(ids[2]) < at(ids[0]) && at(ids[0]) < at(ids[3]), "newest first");
+    assert!(html.contains("7 of 14 digits missing") && html.contains("2025-11-10 to 2025-11-19"), "{html}");
+    assert!(!html.contains("data-testid=\"results-cut\""), "five orders are the whole list");
+    // On the order page too: a choice, not one order picked.
+    let html = app.get("/orders/ORD-2025111").await.text().await.unwrap();
+    assert!(html.contains("Several orders match") && html.contains("shortened order ID"), "{html}");
+    // What narrows nothing says so, and what names no order says that.
+    let html = search("ORD-2025").await.text().await.unwrap();
+    assert!(html.contains("too little of it is left"), "{html}");
+    let html = search("ORD-20251116-a3f8d2b4").await.text().await.unwrap();
+    assert!(html.contains("data-testid=\"no-match\""), "{html}");
+}
+
+#[tokio::test]
+async fn a_shortened_id_past_the_list_says_the_list_is_cut() {
+    let app = helpers::spawn_app().await;
+    let order = helpers::bot_order(None, None);
+    let day = Utc.with_ymd_and_hms(2025, 11, 14, 0, 0, 0).unwrap();
+    for i in 0..orderdesk::storage::orders::LOOKUP_LIMIT + 5 {
+        let at = day + chrono::Duration::minutes(i);
+        app.store.insert_order(&OrderId::ord(at, i as u32), &order, at).await.unwrap();
+    }
+    let html = app.get("/search?q=ORD-20251114").await.text().await.unwrap();
+    assert_eq!(html.matches("data-testid=\"order-row\"").count(), 50, "{html}");
+    assert!(html.contains("data-testid=\"results-cut\""), "{html}");
+    // The newest fifty: the last order inserted is among them, the first is not.
+    let last = OrderId::ord(day + chrono::Duration::minutes(54), 54).to_string();
+    let first = OrderId::ord(day, 0).to_string();
+    assert!(html.contains(&last) && !html.contains(&first));
 }
 
 #[tokio::test]

@@ -20,6 +20,8 @@ pub struct LookupResult {
     pub orders: Vec<OrderSummary>,
     /// For an order ID that names no order: where it was seen instead.
     pub traces: Vec<Trace>,
+    /// Whether more orders match than a lookup lists (a shortened ID, a common display form).
+    pub cut: bool,
 }
 
 /// Reads the input as one kind of key and finds the orders it names.
@@ -32,7 +34,8 @@ pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
         crate::domain::ids::LookupKey::OrderId(id) if orders.is_empty() => state.store.trace_order_id(id).await?,
         _ => Vec::new(),
     };
-    Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders, traces })
+    let cut = orders.len() >= crate::storage::orders::LOOKUP_LIMIT as usize;
+    Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders, traces, cut })
 }
 
 /// How a pasted text reads, with "did you mean …" when it is not quite an ID. No database:
@@ -96,7 +99,7 @@ pub fn SearchPage() -> impl IntoView {
 
 #[component]
 fn Results(found: LookupResult) -> impl IntoView {
-    let LookupResult { read_as, key, orders, traces } = found;
+    let LookupResult { read_as, key, orders, traces, cut } = found;
     if orders.is_empty() {
         return view! {
             <p data-testid="no-match">"No order matches " <code>{key}</code> {format!(", read as {read_as}.")}</p>
@@ -109,6 +112,11 @@ fn Results(found: LookupResult) -> impl IntoView {
         <p class="text-sm text-slate-600 dark:text-slate-400">
             {format!("{n} order{} for ", if n == 1 { "" } else { "s" })} <code>{key}</code> {format!(", read as {read_as}.")}
         </p>
+        {cut.then(|| view! {
+            <p class="text-sm text-amber-800 dark:text-amber-300" data-testid="results-cut">
+                {format!("More orders match: these are the newest {n}. Add what else the customer has (more digits, the random part) to narrow it.")}
+            </p>
+        })}
         <OrderTable orders />
     }
     .into_any()

@@ -9,6 +9,7 @@ mod counter_id;
 mod display_id;
 pub mod explain;
 mod order_id;
+mod partial_order_id;
 mod query;
 mod user_suffix;
 mod vendor_id;
@@ -22,6 +23,7 @@ pub use bb_number::{BbNumber, BbStamp, BbVariant, MAX_DAILY_SEQUENCE, MAX_SEGMEN
 pub use counter_id::CounterId;
 pub use display_id::DisplayId;
 pub use order_id::OrderId;
+pub use partial_order_id::{Narrowing, PartialOrderId};
 pub use query::{IdPrefix, LegacyId, LookupKey, PrefixField, TelegramId};
 pub use user_suffix::UserSuffix;
 pub use vendor_id::VendorId;

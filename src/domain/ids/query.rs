@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BbNumber, DisplayId, OrderId, ParseError, check_len, preview};
+use super::{BbNumber, DisplayId, OrderId, ParseError, PartialOrderId, check_len, preview};
 
 /// A customer's Telegram id: digits only, as the bot stores it (an integer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,6 +40,8 @@ pub enum LookupKey {
     OrderId(OrderId),
     DisplayId(DisplayId),
     OrderNumber(BbNumber),
+    /// An ORD ID with digits missing (cut in a log line, the time of day dropped).
+    Partial(PartialOrderId),
     TelegramId(TelegramId),
     LegacyId(LegacyId),
 }
@@ -66,8 +68,15 @@ impl LookupKey {
             return BbNumber::parse(s).map(Self::OrderNumber);
         }
         if starts("ORD-") {
-            // Looks like an ORD id but is none: say why rather than searching legacy ids.
-            return Err(OrderId::parse(s).err().unwrap_or_else(|| ParseError::new("not an order ID")));
+            // Looks like an ORD id but is not whole: what is left of it, or why it is none
+            // (rather than searching legacy ids).
+            let whole = OrderId::parse(s).err().unwrap_or_else(|| ParseError::new("not an order ID"));
+            return match PartialOrderId::parse(s) {
+                Ok(partial) => Ok(Self::Partial(partial)),
+                // Fourteen digits and eight hex: the whole form, and its own reason.
+                Err(_) if s.len() == 4 + 14 + 1 + 8 => Err(whole),
+                Err(e) => Err(e),
+            };
         }
         if s.bytes().all(|b| b.is_ascii_digit()) {
             return match s.parse::<i64>() {
@@ -93,6 +102,7 @@ impl LookupKey {
             Self::OrderId(id) => format!("an order ID ({})", id.scheme()),
             Self::DisplayId(_) => "a display ID (short form, may match several orders)".into(),
             Self::OrderNumber(n) => format!("a {} order number", n.variant().label()),
+            Self::Partial(p) => p.describe(),
             Self::TelegramId(_) => "a telegram id".into(),
             Self::LegacyId(_) => "a legacy order id".into(),
         }
@@ -105,6 +115,7 @@ impl fmt::Display for LookupKey {
             Self::OrderId(id) => id.fmt(f),
             Self::DisplayId(id) => id.fmt(f),
             Self::OrderNumber(n) => n.fmt(f),
+            Self::Partial(p) => p.fmt(f),
             Self::TelegramId(t) => t.0.fmt(f),
             Self::LegacyId(l) => f.write_str(l.as_str()),
         }
@@ -120,6 +131,7 @@ mod tests {
             Ok(LookupKey::OrderId(_)) => "order",
             Ok(LookupKey::DisplayId(_)) => "display",
             Ok(LookupKey::OrderNumber(_)) => "bb",
+            Ok(LookupKey::Partial(_)) => "partial",
             Ok(LookupKey::TelegramId(_)) => "telegram",
             Ok(LookupKey::LegacyId(_)) => "legacy",
             Err(_) => "error",
@@ -135,6 +147,9 @@ mod tests {
         assert_eq!(kind("BB-1701234567890-A1B2-00001"), "bb");
         assert_eq!(kind("123456789"), "telegram");
         assert_eq!(kind("order_1700000000_3"), "legacy");
+        assert_eq!(kind("ORD-2025111"), "partial");
+        assert_eq!(kind("ORD-20251114-a3f8d2b4"), "partial");
+        assert_eq!(kind("ORD-202511"), "display", "six hex digits are a display form first");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Explanation, Fact, Suggestion};
-use crate::domain::ids::{BbNumber, BbStamp, LookupKey, MAX_DAILY_SEQUENCE, OrderId, preview};
+use crate::domain::ids::{
+    BbNumber, BbStamp, LookupKey, MAX_DAILY_SEQUENCE, Narrowing, OrderId, PartialOrderId, preview,
+};
 
 fn fact(label: &str, value: impl Into<String>) -> Fact {
     Fact { label: label.into(), value: value.into() }
@@ -73,6 +75,7 @@ fn facts(key: &LookupKey, zone: chrono_tz::Tz) -> Vec<Fact> {
             fact("Unique?", "no: 16.7 million values, so several orders can share one"),
         ],
         LookupKey::OrderNumber(n) => bb_facts(n, zone),
+        LookupKey::Partial(p) => partial_facts(p),
         LookupKey::TelegramId(t) => vec![
             fact("Scheme", "a Telegram user id: the customer, not one order"),
             fact("Telegram id", t.0.to_string()),
@@ -100,6 +103,59 @@ fn bb_facts(n: &BbNumber, zone: chrono_tz::Tz) -> Vec<Fact> {
         fact("Time", time.unwrap_or_default()),
         fact("User suffix", format!("{} (the last 4 characters of the customer's user id)", n.user)),
         fact("Daily sequence", format!("{} of {MAX_DAILY_SEQUENCE} (the vendor's counter that day)", n.sequence)),
+    ]
+}
+
+/// What a shortened ORD ID still says, what it lacks, and so what it can find.
+fn partial_facts(p: &PartialOrderId) -> Vec<Fact> {
+    let (time_missing, random_missing) = p.missing();
+    let days = p.days().map(|(from, to)| {
+        if from == to { format!("the day {from} (UTC)") } else { format!("a day from {from} to {to} (UTC)") }
+    });
+    let time = match (p.stamp().len(), p.narrowing()) {
+        (0, _) => "missing: all 14 digits".to_owned(),
+        (_, Narrowing::ByTimePrefix) => format!(
+            "{}: {time_missing} of 14 digits missing, cut at the end{}",
+            p.time_shape(),
+            days.map(|d| format!(", so {d}")).unwrap_or_default()
+        ),
+        (_, Narrowing::ByRandom) if p.may_have_lost_digits() => format!(
+            "{} of 14 digits given, {time_missing} missing: cut at the end, that reads {}{}; an order \
+             whose time starts so is the one, and only when none does, one whose time holds the digits \
+             in order (a digit lost inside)",
+            p.stamp().len(),
+            p.time_shape(),
+            days.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+        (_, Narrowing::ByRandom) => format!(
+            "{} of 14 digits given, {time_missing} missing: too many to be lost inside, so the end was \
+             cut, and it reads {}{}",
+            p.stamp().len(),
+            p.time_shape(),
+            days.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+    };
+    let random = match random_missing {
+        0 => format!("{}: whole, 32 random bits that almost always name one order on their own", p.random()),
+        8 => "missing: without it the ID cannot name one order".to_owned(),
+        n => format!("{}: {n} of 8 hex digits missing", p.random()),
+    };
+    let finds = match (p.narrowing(), p.display_id()) {
+        (Narrowing::ByRandom, Some(display)) => format!(
+            "the orders of display form {display} whose random part starts {} and whose time fits the \
+             digits given: usually one, then straight to it",
+            p.random()
+        ),
+        _ => format!(
+            "every order whose ID starts {}, newest first: a short list to choose from, not one order",
+            p.stored_prefix()
+        ),
+    };
+    vec![
+        fact("Scheme", "ORD, shortened: the shipping bot's ORD-{YYYYMMDDHHMMSS}-{8 hex} with digits missing"),
+        fact("Time", time),
+        fact("Random part", random),
+        fact("Finds", finds),
     ]
 }
 
@@ -213,17 +269,19 @@ fn hyphenated_uuid(s: &str) -> Option<String> {
         .then(|| format!("{}-{}-{}-{}-{}", &s[..8], &s[8..12], &s[12..16], &s[16..20], &s[20..]))
 }
 
-/// Said when nothing near the text is an ID but its digits are one short or long.
+/// Said when nothing near the text is an ID but its time has too many digits (too few are
+/// read as a shortened ID).
 fn digit_count_hint(input: &str) -> Option<String> {
     let s = input.trim().trim_start_matches('#').trim();
     let parts: Vec<&str> = s.split('-').collect();
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    if prefix_is(s, "ORD-") && parts.len() == 3 && digits(parts[1]) && parts[1].len() != 14 {
+    if prefix_is(s, "ORD-") && parts.len() == 3 && digits(parts[1]) && parts[1].len() > 14 {
+        let n = parts[1].len();
         return Some(format!(
-            "{} has {} digits in its time where ORD IDs have 14 (YYYYMMDDHHMMSS): a digit was lost or added. \
-             Search by the part you are sure of, or ask for the ID again.",
+            "{} has {n} digits in its time where ORD IDs have 14 (YYYYMMDDHHMMSS): {} too many. \
+             Search by the random part after the last dash (ORD--xxxxxxxx), or ask for the ID again.",
             preview(s),
-            parts[1].len()
+            n - 14
         ));
     }
     if prefix_is(s, "BB-") && parts.len() == 4 && digits(parts[1]) && ![8, 10, 13].contains(&parts[1].len()) {
@@ -302,11 +360,35 @@ mod tests {
         assert_eq!(lower.key.as_deref(), Some("ORD-20251114123456-a3f8d2b4"), "case is read, not suggested");
     }
 
+    fn fact_of(e: &Explanation, label: &str) -> String {
+        e.facts.iter().find(|f| f.label == label).map(|f| f.value.clone()).unwrap_or_else(|| panic!("{label}: {e:?}"))
+    }
+
     #[test]
-    fn a_lost_digit_is_named_when_nothing_near_is_an_id() {
+    fn a_shortened_id_says_what_is_certain_and_what_is_missing() {
+        // The seed's slow-query log line: seven digits of the time, nothing else.
+        let e = explain("ORD-2025111", ZONE);
+        assert!(e.is_id && e.suggestions.is_empty() && e.hint.is_none(), "{e:?}");
+        let time = fact_of(&e, "Time");
+        assert!(time.contains("7 of 14 digits missing") && time.contains("2025-11-10 to 2025-11-19"), "{time}");
+        assert!(fact_of(&e, "Random part").starts_with("missing"));
+        assert!(fact_of(&e, "Finds").contains("short list"));
+        // The seed's tracking example: the time of day dropped, the random part whole.
+        let e = explain("ORD-20251114-a3f8d2b4", ZONE);
+        let time = fact_of(&e, "Time");
+        assert!(time.contains("6 missing") && time.contains("the day 2025-11-14"), "{time}");
+        assert!(fact_of(&e, "Random part").contains("whole"));
+        assert!(fact_of(&e, "Finds").contains("ORD-A3F8D2"));
+        // One digit short: one is missing, and the random part still finds the order.
         let e = explain("ORD-2025111412345-a3f8d2b4", ZONE);
+        assert!(fact_of(&e, "Time").starts_with("13 of 14 digits given, 1 missing"), "{e:?}");
+    }
+
+    #[test]
+    fn a_wrong_digit_count_is_named_when_nothing_near_is_an_id() {
+        let e = explain("ORD-202511141234567-a3f8d2b4", ZONE);
         assert!(!e.is_id && e.suggestions.is_empty());
-        assert!(e.hint.as_deref().is_some_and(|h| h.contains("13 digits") && h.contains("14")), "{e:?}");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("15 digits") && h.contains("14")), "{e:?}");
         let e = explain("BB-170123456789-A1B2-00001", ZONE);
         assert!(e.hint.as_deref().is_some_and(|h| h.contains("12 digits")), "{e:?}");
     }
