@@ -3,6 +3,7 @@
 //! Keys are 32 random bytes, so a fast hash is enough (a slow password hash guards
 //! low-entropy secrets; these are not).
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::API_KEYS};
 use crate::domain::{
     accounts::{ApiKeyName, ApiKeyScope},
@@ -10,7 +11,7 @@ use crate::domain::{
     tokens::{random_token, sha256_hex},
 };
 use chrono::{DateTime, Utc};
-use mongodb::bson::{DateTime as BsonTime, doc};
+use mongodb::bson::doc;
 
 /// A stored key as the admin page lists it (never the key itself).
 pub use crate::domain::accounts::ApiKeyInfo;
@@ -106,7 +107,7 @@ impl Store {
             "scope": scope.as_str(),
             "vendor": vendor.map(|v| v.as_str()),
             "key_hash": hash_key(&key),
-            "created_at": BsonTime::from_millis(now.timestamp_millis()),
+            "created_at": bson_time(now),
             "last_used_at": null,
             "revoked_at": null,
         };
@@ -150,7 +151,7 @@ impl Store {
     pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(false) };
         let keys = self.collection(API_KEYS);
-        let update = doc! { "$set": { "revoked_at": BsonTime::from_millis(now.timestamp_millis()) } };
+        let update = doc! { "$set": { "revoked_at": bson_time(now) } };
         let result = self
             .run("api_key_revoke", API_KEYS, keys.update_one(doc! { "_id": oid, "revoked_at": null }, update))
             .await?;
@@ -194,7 +195,7 @@ impl Store {
     pub async fn record_api_key_use(&self, id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
         let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(()) };
         let keys = self.collection(API_KEYS);
-        let update = doc! { "$set": { "last_used_at": BsonTime::from_millis(now.timestamp_millis()) } };
+        let update = doc! { "$set": { "last_used_at": bson_time(now) } };
         self.run("api_key_used", API_KEYS, keys.update_one(doc! { "_id": oid }, update)).await.map(drop)
     }
 }

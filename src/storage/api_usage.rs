@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use mongodb::bson::{Document, doc};
 
+use super::values::bson_time;
 use super::{
     StorageError, Store,
     names::API_USAGE,
@@ -15,10 +16,6 @@ use crate::domain::api_usage::{BUCKETS, MinuteUsage, Tally, UsageLine};
 
 /// How long a minute is kept: the page shows a day; a week is there for questions after.
 pub const KEEP: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
-
-fn bson_time(t: DateTime<Utc>) -> BsonTime {
-    BsonTime::from_millis(t.timestamp_millis())
-}
 
 fn minute_id(key: &str, minute: DateTime<Utc>) -> String {
     format!("{key}|{}", minute.timestamp_millis())

@@ -2,8 +2,9 @@
 //! orderdesk updates or deletes an entry.
 
 use futures::TryStreamExt;
-use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
+use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::AUDIT, values::datetime};
 pub use crate::domain::audit::{AuditEntry, AuditFilter};
 
@@ -41,10 +42,10 @@ fn query(filter: &AuditFilter) -> Document {
     }
     let mut at = doc! {};
     if let Some(since) = filter.since {
-        at.insert("$gte", BsonTime::from_millis(since.timestamp_millis()));
+        at.insert("$gte", bson_time(since));
     }
     if let Some(until) = filter.until {
-        at.insert("$lt", BsonTime::from_millis(until.timestamp_millis()));
+        at.insert("$lt", bson_time(until));
     }
     if !at.is_empty() {
         q.insert("at", at);
@@ -78,7 +79,7 @@ fn entry(d: &Document) -> Option<AuditEntry> {
 fn entry_document(e: &AuditEntry) -> Document {
     doc! {
         "_id": entry_id(e.at),
-        "at": BsonTime::from_millis(e.at.timestamp_millis()),
+        "at": bson_time(e.at),
         "actor": &e.actor,
         "role": &e.role,
         "ip": &e.ip,

@@ -7,10 +7,11 @@
 
 use chrono::{DateTime, Utc};
 use mongodb::{
-    bson::{Bson, DateTime as BsonTime, Document, doc},
+    bson::{Bson, Document, doc},
     options::ReturnDocument,
 };
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::COUNTERS, sources::SourceDb};
 use crate::{
     config::Fact,
@@ -19,7 +20,7 @@ use crate::{
 
 /// `[from, to)` as a query on a date field.
 fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
-    doc! { "$gte": BsonTime::from_millis(from.timestamp_millis()), "$lt": BsonTime::from_millis(to.timestamp_millis()) }
+    doc! { "$gte": bson_time(from), "$lt": bson_time(to) }
 }
 
 /// The vendor of an order as text (an ObjectId reference as its hex), for grouping.
@@ -104,7 +105,7 @@ impl Store {
             let limit = i64::from(MAX_DAILY_SEQUENCE - size);
             let mut update = doc! {
                 "$inc": { "sequence": i64::from(size) },
-                "$set": { "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) },
+                "$set": { "lastUpdated": bson_time(now) },
             };
             // A counter the marketplace's own Mongoose model could have made: with its `__v`.
             if !market.is_own() {
@@ -163,7 +164,7 @@ impl Store {
     ) -> Result<(), StorageError> {
         let market = self.marketplace()?;
         let counters = market.counters();
-        let update = doc! { "$set": { "sequence": i64::from(sequence), "lastUpdated": BsonTime::from_millis(now.timestamp_millis()) } };
+        let update = doc! { "$set": { "sequence": i64::from(sequence), "lastUpdated": bson_time(now) } };
         self.run_in(
             market,
             "counter_set",

@@ -15,6 +15,7 @@ use mongodb::{
 use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::ORDERS, sources::SourceDb};
 use crate::config::Fact;
 use crate::domain::ids::OrderId;
@@ -65,7 +66,7 @@ impl Store {
             "order_id": { "$regex": has_display_form() },
         };
         if let Some(since) = since {
-            filter.insert("created_at", doc! { "$gte": BsonTime::from_millis(since.timestamp_millis()) });
+            filter.insert("created_at", doc! { "$gte": bson_time(since) });
         }
         let orders = self.collection(ORDERS);
         // The `display_id` index: its blank keys are exactly the orders to look at, and with
@@ -89,7 +90,7 @@ impl Store {
 
     pub async fn set_display_ids_filled_through(&self, through: DateTime<Utc>) -> Result<(), StorageError> {
         let sweeps = self.collection(SWEEPS);
-        let at = BsonTime::from_millis(through.timestamp_millis());
+        let at = bson_time(through);
         let write = sweeps.update_one(doc! { "_id": DISPLAY_IDS }, doc! { "$set": { "through": at } }).upsert(true);
         self.run("save_sweep", SWEEPS, write).await.map(drop)
     }
@@ -137,7 +138,7 @@ impl Store {
     /// standing by only reads (its failed takes would count as errors on `/performance`).
     pub async fn hold_lease(&self, name: &str, ttl: Duration, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let sweeps = self.collection(SWEEPS);
-        let at = |t: DateTime<Utc>| BsonTime::from_millis(t.timestamp_millis());
+        let at = |t: DateTime<Utc>| bson_time(t);
         let id = format!("lease:{name}");
         let held =
             self.run("read_lease", SWEEPS, sweeps.find_one(doc! { "_id": &id }).max_time(self.op_timeout)).await?;
@@ -274,7 +275,7 @@ impl Store {
                 let display = OrderId::parse(&id).ok()?.display_id().to_string();
                 let mut d = doc! { "_id": id, "display_id": display };
                 if let Some(at) = at {
-                    d.insert("created_at", BsonTime::from_millis(at.timestamp_millis()));
+                    d.insert("created_at", bson_time(at));
                 }
                 Some(d)
             })

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{TryStreamExt, future::join_all};
-use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::FAILURE_FIGURES, names::ORDERS, sources::SourceDb, values::count};
 use crate::config::Fact;
 use crate::domain::{
@@ -115,7 +116,7 @@ impl Store {
         (start, end): (DateTime<Utc>, DateTime<Utc>),
         now: DateTime<Utc>,
     ) -> Result<Vec<DayFigures>, StorageError> {
-        let created = doc! { "$gte": BsonTime::from_millis(start.timestamp_millis()), "$lt": BsonTime::from_millis(end.timestamp_millis()) };
+        let created = doc! { "$gte": bson_time(start), "$lt": bson_time(end) };
         let pipelines = |s: &SourceDb| {
             let at = path(s, Fact::CreatedAt);
             let day = doc! { "$dateToString": { "format": "%Y-%m-%d", "date": &at, "timezone": zone } };
@@ -217,7 +218,7 @@ impl Store {
         }
 
         let coll = self.collection(FAILURE_FIGURES);
-        let built_at = BsonTime::from_millis(now.timestamp_millis());
+        let built_at = bson_time(now);
         join_all(figures.iter().map(|f| {
             let id = figures_id(zone, f.day);
             let stored = doc! {
@@ -261,7 +262,7 @@ impl Store {
         let pipeline = vec![
             doc! { "$match": {
                 bot.field_or_none(Fact::Status): "failed",
-                created: { "$gte": BsonTime::from_millis(since.timestamp_millis()) },
+                created: { "$gte": bson_time(since) },
                 order_id: { "$type": "string" },
                 "refund_status": { "$nin": REFUNDED.to_vec() },
             } },

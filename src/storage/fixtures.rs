@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use mongodb::bson::{Document, doc};
 
+use super::values::bson_time;
 use super::{
     StorageError, Store,
     names::{COUNTERS, ORDERS, PAYMENTS, PENDING_ORDERS, SESSIONS},
@@ -37,8 +38,7 @@ impl Store {
     pub async fn mark_demo(&self, now: DateTime<Utc>) -> Result<(), StorageError> {
         let meta = self.collection(META);
         let sources: Vec<&str> = self.sources().iter().filter(|s| !s.is_own()).map(|s| s.database_name()).collect();
-        let update =
-            doc! { "$set": { "filled_at": BsonTime::from_millis(now.timestamp_millis()), "sources": sources } };
+        let update = doc! { "$set": { "filled_at": bson_time(now), "sources": sources } };
         self.run("demo_mark", META, meta.update_one(doc! { "_id": "demo" }, update).upsert(true)).await.map(drop)
     }
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use serde::{Deserialize, Serialize};
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::IDEMPOTENCY};
 use crate::domain::{
     ids::{BbVariant, VendorId},
@@ -78,7 +79,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Claim, StorageError> {
         let keys = self.collection(IDEMPOTENCY);
-        let at = BsonTime::from_millis(now.timestamp_millis());
+        let at = bson_time(now);
         let claim =
             doc! { "_id": key, "fingerprint": fingerprint, "state": "claimed", "claimed_at": at, "created_at": at };
         match self.run_retrying("idempotency_claim", IDEMPOTENCY, || keys.insert_one(claim.clone())).await {

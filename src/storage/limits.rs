@@ -13,6 +13,7 @@ use mongodb::{
     options::ReturnDocument,
 };
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::LIMITS, values::datetime};
 
 /// One reservation: the attempt's number in its window and when the window ends.
@@ -39,7 +40,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Reservation, StorageError> {
         let limits = self.collection(LIMITS);
-        let now_b = BsonTime::from_millis(now.timestamp_millis());
+        let now_b = bson_time(now);
         let ends = BsonTime::from_millis(now.timestamp_millis() + window.as_millis() as i64);
         let open = doc! { "$gt": ["$expires_at", now_b] };
         let update = vec![doc! { "$set": {
@@ -82,7 +83,7 @@ impl Store {
     /// made to wait.
     pub async fn take_slot(&self, key: &str, now: DateTime<Utc>, gap: Duration) -> Result<bool, StorageError> {
         let limits = self.collection(LIMITS);
-        let now_b = BsonTime::from_millis(now.timestamp_millis());
+        let now_b = bson_time(now);
         let next = BsonTime::from_millis(now.timestamp_millis() + gap.as_millis() as i64);
         let free =
             doc! { "_id": key, "$or": [ { "next_at": { "$exists": false } }, { "next_at": { "$lte": now_b } } ] };
@@ -94,7 +95,7 @@ impl Store {
     /// Attempts counted under `key` in its open window (`None` when it has none).
     pub async fn attempt_count(&self, key: &str, now: DateTime<Utc>) -> Result<Option<u64>, StorageError> {
         let limits = self.collection(LIMITS);
-        let open = doc! { "_id": key, "expires_at": { "$gt": BsonTime::from_millis(now.timestamp_millis()) } };
+        let open = doc! { "_id": key, "expires_at": { "$gt": bson_time(now) } };
         let found = self
             .run("limit_read", LIMITS, limits.find_one(open).projection(doc! { "count": 1 }).max_time(self.op_timeout))
             .await?;

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
+use super::values::bson_time;
 use super::{
     StorageError, Store,
     names::ORDERS,
@@ -467,7 +468,7 @@ impl Store {
         if planned.is_empty() {
             return Ok(HashMap::new());
         }
-        let at = BsonTime::from_millis(now.timestamp_millis());
+        let at = bson_time(now);
         let updates: Vec<Document> = planned
             .iter()
             .map(|(order, old, new)| {
@@ -510,7 +511,7 @@ impl Store {
     /// taken over, and its run is marked interrupted.
     pub async fn acquire_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
         let locks = self.collection(LOCKS);
-        let at = BsonTime::from_millis(now.timestamp_millis());
+        let at = bson_time(now);
         let mine = doc! {
             "run_id": run_id,
             "heartbeat_at": at,
@@ -592,7 +593,7 @@ impl Store {
     pub async fn insert_run(&self, run: &RunRecord, now: DateTime<Utc>) -> Result<String, StorageError> {
         let runs = self.collection(RUNS);
         let id = ObjectId::new();
-        let at = BsonTime::from_millis(now.timestamp_millis());
+        let at = bson_time(now);
         let d = doc! {
             "_id": id,
             "task": run.task.as_str(),
@@ -624,7 +625,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let runs = self.collection(RUNS);
-        let at = BsonTime::from_millis(now.timestamp_millis());
+        let at = bson_time(now);
         let changes: Vec<Document> = new_changes
             .iter()
             .map(|c| doc! { "order": &c.order, "field": &c.field, "from": &c.from, "to": &c.to })
@@ -681,7 +682,7 @@ impl Store {
     /// longer this run's (its heartbeat was late and another run took over).
     pub async fn beat_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
         let locks = self.collection(LOCKS);
-        let at = BsonTime::from_millis(now.timestamp_millis());
+        let at = bson_time(now);
         let beat = self
             .run(
                 "beat_lock",

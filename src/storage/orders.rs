@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
 
+use super::values::bson_time;
 use super::{
     StorageError, Store,
     indexes::{ORDER_ID_INDEX, ORDER_NUMBER_INDEX},
@@ -35,7 +36,7 @@ impl NewOrder {
     /// The document as `source` stores an order: orderdesk's own schema (with the derived
     /// `display_id` and `source`), or the system's own field names and shapes.
     fn to_document(&self, source: &SourceDb, id: &OrderId, now: DateTime<Utc>) -> Document {
-        let now = BsonTime::from_millis(now.timestamp_millis());
+        let now = bson_time(now);
         let mut d = Document::new();
         let mut put = |fact: Fact, value: Bson| {
             if let Some(field) = source.field(fact) {
@@ -582,10 +583,10 @@ pub(crate) fn list_filter(
     let (start, end) = filter.bounds(zone);
     let mut created = Document::new();
     if let Some(start) = start {
-        created.insert("$gte", BsonTime::from_millis(start.timestamp_millis()));
+        created.insert("$gte", bson_time(start));
     }
     if let Some(end) = end {
-        created.insert("$lt", BsonTime::from_millis(end.timestamp_millis()));
+        created.insert("$lt", bson_time(end));
     }
     if !created.is_empty() {
         all.push(doc! { created_field: created });

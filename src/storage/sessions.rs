@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use mongodb::{
-    bson::{Bson, DateTime as BsonTime, Document, doc},
+    bson::{Bson, Document, doc},
     options::ReturnDocument,
 };
 use serde::{Deserialize, Serialize};
 
+use super::values::bson_time;
 use super::{StorageError, Store, names::SESSIONS, values::datetime};
 use crate::{
     domain::ids::{OrderId, TelegramId},
@@ -37,7 +38,7 @@ impl Store {
     ) -> Result<Session, StorageError> {
         let bot = self.bot()?;
         let sessions = bot.sessions();
-        let now = BsonTime::from_millis(now.timestamp_millis());
+        let now = bson_time(now);
         let update = doc! {
             "$set": { "timestamp": now },
             "$setOnInsert": {
@@ -165,7 +166,7 @@ impl Store {
         let sessions = bot.sessions();
         let holds = doc! { "user_id": user.0, "order_id": id.to_string() };
         let update = doc! {
-            "$set": { "current_step": ORDER_CREATED, "last_order_id": id.to_string(), "timestamp": BsonTime::from_millis(now.timestamp_millis()) },
+            "$set": { "current_step": ORDER_CREATED, "last_order_id": id.to_string(), "timestamp": bson_time(now) },
             "$unset": { "order_id": "" },
         };
         let moved = self

@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use mongodb::bson::{Document, doc};
 
+use super::values::bson_time;
 use super::{
     StorageError, Store,
     names::{STAFF, STAFF_SESSIONS},
@@ -85,10 +86,6 @@ impl SessionCache {
             s.expires_at = expires_at;
         }
     }
-}
-
-fn bson_time(at: DateTime<Utc>) -> BsonTime {
-    BsonTime::from_millis(at.timestamp_millis())
 }
 
 fn account(d: &Document) -> Option<StaffAccount> {

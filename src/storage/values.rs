@@ -2,7 +2,12 @@
 //! writers, RFC 3339 text), a count as a 32- or 64-bit integer or a double.
 
 use chrono::{DateTime, Utc};
-use mongodb::bson::Bson;
+use mongodb::bson::{Bson, DateTime as BsonTime};
+
+/// A time as a BSON date (milliseconds: what MongoDB keeps).
+pub(crate) fn bson_time(t: DateTime<Utc>) -> BsonTime {
+    BsonTime::from_millis(t.timestamp_millis())
+}
 
 pub(crate) fn datetime(b: Option<&Bson>) -> Option<DateTime<Utc>> {
     match b? {
