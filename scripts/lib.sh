@@ -12,6 +12,15 @@ MONGOD="$ROOT/.mongo/fiftyone/db/bin/mongod"
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# timed NAME COMMAND…: runs it and says how long it took, so a slow run shows where the time
+# went (scripts/dev and scripts/test both print each step this way).
+timed() {
+  local name="$1" started=$SECONDS; shift
+  say "$name"
+  "$@"
+  say "$name: $((SECONDS - started)) s"
+}
+
 # Runs apt-get as root, or through sudo when there is one.
 apt_install() {
   local sudo=""
@@ -39,14 +48,24 @@ ensure_rust() {
   fi
 }
 
+# The build tools are compiled once per machine. cargo-leptos's own release profile is fat
+# LTO with one codegen unit; a build tool gains nothing from that, so it is overridden
+# (BENCHMARKS.md, "Time to a first page": measured before it was kept).
+tool_install() {
+  CARGO_PROFILE_RELEASE_LTO="$TOOLS_LTO" CARGO_PROFILE_RELEASE_CODEGEN_UNITS="$TOOLS_CODEGEN_UNITS" \
+    cargo install --locked "$@"
+}
+TOOLS_LTO="${ORDERDESK_TOOLS_LTO:-off}"
+TOOLS_CODEGEN_UNITS="${ORDERDESK_TOOLS_CODEGEN_UNITS:-16}"
+
 ensure_cargo_tools() {
   if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 11 minutes, once)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+    timed "installing cargo-leptos $CARGO_LEPTOS_VERSION (once)" \
+      tool_install cargo-leptos --version "$CARGO_LEPTOS_VERSION"
   fi
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+    timed "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once)" \
+      tool_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
   fi
 }
 
@@ -58,6 +77,9 @@ ensure_npm() {
     say "installing npm packages (Tailwind, binaryen)"
     npm ci --no-audit --no-fund --loglevel=error
   fi
+}
+
+ensure_e2e_npm() {
   if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     say "installing the end-to-end test packages"
     (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
@@ -72,12 +94,19 @@ ensure_mongod_binary() {
   [ -x "$MONGOD" ] || die "the wheel did not contain $MONGOD"
 }
 
-ensure_all() {
+# What `scripts/dev` needs: the toolchain, mongod, the front end's npm packages.
+ensure_dev() {
   ensure_rust
   ensure_mongod_binary
   ensure_npm
-  ensure_chromium
   ensure_cargo_tools
+}
+
+# What `scripts/test` needs besides: the browser and the end-to-end test packages.
+ensure_all() {
+  ensure_dev
+  ensure_e2e_npm
+  ensure_chromium
 }
 
 # mongod_ping PORT: true when a mongod answers on 127.0.0.1:PORT.
