@@ -98,9 +98,9 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment(routes::PERFORMANCE.segment()) view=PerformancePage ssr=SsrMode::Async />
                     <Route path=StaticSegment(routes::FAILURES.segment()) view=FailuresPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::MAINTENANCE.segment()) view=MaintenancePage />
+                    <Route path=StaticSegment(routes::MAINTENANCE.segment()) view=MaintenancePage ssr=SsrMode::Async />
                     <Route path=StaticSegment(routes::AUDIT.segment()) view=AuditPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::API_KEYS.segment()) view=ApiKeysPage />
+                    <Route path=StaticSegment(routes::API_KEYS.segment()) view=ApiKeysPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment(routes::API_KEY.segment()), ParamSegment("key"))
                         view=ApiKeyPage

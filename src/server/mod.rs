@@ -36,7 +36,7 @@ use crate::{
 
 /// Everything a request handler or server function needs: one pointer, so the clone each
 /// request, middleware and server function takes is one atomic increment (cloning the
-/// fields themselves was a tenth of the order page's CPU, BENCHMARKS.md session 10).
+/// fields themselves was a tenth of the order page's CPU: BENCHMARKS.md, "one round trip instead of five").
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 
@@ -359,10 +359,9 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
 /// set here, once, from the error itself; the browser's server-function client reads any
 /// 4xx/5xx body as the error, so nothing else changes.
 async fn server_fn_status(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let path = req.uri().path();
-    let is_server_fn = path.starts_with("/api/staff/") || path.starts_with("/api/admin/");
     let response = next.run(req).await;
-    if !is_server_fn || response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+    // Leptos marks a server function's error answer with its own header.
+    if !response.headers().contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER) {
         return response;
     }
     let (mut parts, body) = response.into_parts();

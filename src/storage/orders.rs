@@ -380,7 +380,7 @@ impl Store {
     /// One round trip per source, all sources at once: mongod joins the aliases, payments and
     /// bot session itself. The order page was five reads (order, alias, payments, session,
     /// staff session) and mongod's per-command cost, not the work, was what limited it
-    /// (BENCHMARKS.md, session 10).
+    /// (BENCHMARKS.md, "The order page: one round trip instead of five").
     async fn aggregate_lookup(&self, key: &LookupKey, details: Details) -> Result<Vec<Found<'_>>, StorageError> {
         let own = self.single_database();
         let aliases = matches!(key, LookupKey::OrderId(_)) && self.aliases_may_exist().await?;

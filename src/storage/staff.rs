@@ -39,8 +39,9 @@ pub struct StaffSession {
 
 /// How long a session read from the database is trusted without reading it again. Every
 /// page opens with its session: kept for a second, a busy agent's pages cost one read fewer
-/// (BENCHMARKS.md, session 10). This process ending a session forgets it at once; another
-/// process or the command line is obeyed within this time (API keys are trusted for 30 s).
+/// (BENCHMARKS.md, "The order page: one round trip instead of five"). This process ending a
+/// session forgets it at once; another process or the command line is obeyed within this
+/// time (API keys are trusted for 30 s).
 pub const SESSION_TRUST: std::time::Duration = std::time::Duration::from_secs(1);
 /// At most this many sessions are remembered; past it the map starts afresh.
 const SESSION_CACHE_MAX: usize = 10_000;

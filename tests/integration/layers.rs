@@ -119,3 +119,23 @@ fn only_storage_uses_the_driver_and_the_demo_generator_only_its_document_type() 
     }
     assert!(wrong.is_empty(), "the driver outside storage:\n{}", wrong.join("\n"));
 }
+
+/// A server function's URL is its own name, never a hash: the access rules, the audit log and
+/// the long-poll places read it.
+#[test]
+fn every_server_function_names_its_endpoint_after_itself() {
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (relative, _, code) in source_files() {
+        for (at, _) in code.match_indices("#[server(") {
+            seen += 1;
+            let attribute = &code[at..at + code[at..].find(")]").unwrap_or(0)];
+            let name = code[at..].split("pub async fn ").nth(1).and_then(|rest| rest.split('(').next()).unwrap_or("?");
+            if !attribute.contains(&format!("endpoint = \"{name}\"")) {
+                wrong.push(format!("src/{}: {name}: {attribute}", relative.display()));
+            }
+        }
+    }
+    assert!(seen >= 30, "the server functions were not found ({seen})");
+    assert!(wrong.is_empty(), "server functions without their own endpoint:\n{}", wrong.join("\n"));
+}

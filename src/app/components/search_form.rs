@@ -4,7 +4,7 @@ use leptos_router::components::Form;
 use crate::domain::error::AppError;
 
 /// IDs starting with what was typed (at most 8); nothing for fewer than 4 characters.
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "suggest", input = GetUrl)]
 pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let prefixes = crate::domain::ids::IdPrefix::candidates(&q);

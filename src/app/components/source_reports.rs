@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Each configured source, checked now (a few reads each); empty in the single-database deployment.
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "source_reports", input = GetUrl)]
 pub async fn source_reports() -> Result<Vec<SourceReport>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.check_sources().await)

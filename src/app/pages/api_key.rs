@@ -13,7 +13,7 @@ use crate::{
     domain::error::AppError,
 };
 
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "api_key_usage", input = GetUrl)]
 pub async fn api_key_usage(key: String) -> Result<KeyReport, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let id = key.trim();

@@ -10,14 +10,14 @@ use crate::{
     domain::error::AppError,
 };
 
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "api_keys", input = GetUrl)]
 pub async fn api_keys() -> Result<KeysOverview, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.api_usage.overview(state.settings.bootstrap_api_key.is_some(), chrono::Utc::now()).await?)
 }
 
 /// Creates a key and returns it: the only time anyone sees it.
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "create_api_key")]
 pub async fn create_api_key(
     name: String,
     scope: String,
@@ -34,7 +34,7 @@ pub async fn create_api_key(
     Ok(state.store.create_bound_api_key(&name, scope, vendor.as_ref(), chrono::Utc::now()).await?.key)
 }
 
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(id: String, _csrf: String) -> Result<(), AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     if state.store.revoke_api_key(id.trim(), chrono::Utc::now()).await? {

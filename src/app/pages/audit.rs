@@ -13,7 +13,7 @@ use crate::{
 const PAGE: i64 = 100;
 
 /// One page of entries, newest first; `before` is the last id of the previous page.
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "audit_log", input = GetUrl)]
 pub async fn audit_log(query: AuditQuery, before: Option<String>) -> Result<Vec<AuditEntry>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     let filter = query.parse(&state.settings.time_zone).map_err(AppError::BadInput)?;

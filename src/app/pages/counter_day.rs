@@ -14,7 +14,7 @@ use crate::{
     domain::error::AppError,
 };
 
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "counter_forensics", input = GetUrl)]
 pub async fn counter_forensics(counter: String) -> Result<Forensics, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let id = crate::domain::ids::CounterId::parse(counter.trim())?;

@@ -15,7 +15,7 @@ use crate::{
     domain::error::AppError,
 };
 
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "counters_today", input = GetUrl)]
 pub async fn counters_today() -> Result<crate::domain::counters::CountersView, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(crate::services::monitoring::counters_today(
@@ -29,7 +29,7 @@ pub async fn counters_today() -> Result<crate::domain::counters::CountersView, A
 }
 
 /// A vendor's last 30 days: (day, counter sequence, numbered orders).
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "vendor_history", input = GetUrl)]
 pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u64, u64)>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let vendor = crate::domain::ids::VendorId::parse(vendor.trim())?;
@@ -40,7 +40,7 @@ pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u6
 /// Waits until a counter changes (a long poll of at most 8 s) and returns the version after
 /// it; `None` when this server does not follow the counters (a standalone mongod): poll then.
 /// Pass a version this returned, or 0 for "tell me the current one".
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "counters_changed", input = GetUrl)]
 pub async fn counters_changed(seen: u64) -> Result<Option<u64>, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
     // The caller is known: the wait holds a long-poll place instead of a work turn.

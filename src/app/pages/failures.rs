@@ -13,7 +13,7 @@ use crate::{
     domain::failures::{FailureReport, OLDER_FIGURES_MAX_AGE, RECENT_FIGURES_MAX_AGE, Rate, RefundCandidates},
 };
 
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "failures_data", input = GetUrl)]
 pub async fn failures_data(days: u32) -> Result<FailureReport, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     if !(1..=90).contains(&days) {
@@ -24,7 +24,7 @@ pub async fn failures_data(days: u32) -> Result<FailureReport, AppError> {
 }
 
 /// Failed orders of the period that were paid and not refunded, with the sum owed.
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "refunds_owed", input = GetUrl)]
 pub async fn refunds_owed(days: u32) -> Result<RefundCandidates, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     if !(1..=90).contains(&days) {

@@ -13,14 +13,14 @@ use crate::{
 };
 
 /// How many orders the database holds (both systems).
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "order_count", input = GetUrl)]
 pub async fn order_count() -> Result<Partial<u64>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.order_count_shown().await?)
 }
 
 /// The newest orders, so there is always something to click.
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "recent_orders", input = GetUrl)]
 pub async fn recent_orders() -> Result<Partial<Vec<OrderSummary>>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.recent_orders(8).await?)

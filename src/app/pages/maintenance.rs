@@ -13,14 +13,14 @@ use crate::{
 };
 
 /// The index table: `listIndexes` now, blockers as the latest finished scan counted them.
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "check_indexes", input = GetUrl)]
 pub async fn check_indexes() -> Result<IndexOverview, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(crate::services::index_runs::overview(&state.store).await?)
 }
 
 /// The dry run of the session repair: the bot sessions without an `order_id`.
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "session_repair_dry_run", input = GetUrl)]
 pub async fn session_repair_dry_run() -> Result<SessionsWithoutId, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.sessions_without_order_id(10).await?)
@@ -29,7 +29,7 @@ pub async fn session_repair_dry_run() -> Result<SessionsWithoutId, AppError> {
 /// Gives up to [`SESSION_REPAIR_BATCH`] sessions without an `order_id` a fresh one, each in
 /// one atomic update that stores it only while the session still has none (a bot filling
 /// it meanwhile wins). `confirm` must say `sessions`. Returns how many got an ID.
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "repair_sessions")]
 pub async fn repair_sessions(confirm: String, _csrf: String) -> Result<u64, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     if confirm.trim() != "sessions" {
@@ -47,7 +47,7 @@ pub async fn repair_sessions(confirm: String, _csrf: String) -> Result<u64, AppE
 
 /// Starts an index check (`kind` = `check`: counts the blockers, writes nothing) or build
 /// (`apply`) in the background and returns the run's id at once.
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "start_index_run")]
 pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     use crate::services::index_runs::{self, IndexRun};
@@ -69,7 +69,7 @@ pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppE
 
 /// Starts a run in the background and returns its id at once. Applying (not a dry run)
 /// needs `confirm` to repeat the migration's name.
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "start_migration")]
 pub async fn start_migration(
     migration: String,
     mode: String,
@@ -102,7 +102,7 @@ pub async fn start_migration(
     Ok(id)
 }
 
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "run_progress", input = GetUrl)]
 pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     state
@@ -112,13 +112,13 @@ pub async fn run_progress(id: String) -> Result<RunRecord, AppError> {
         .ok_or_else(|| AppError::NotFound(format!("there is no run {}", id.chars().take(40).collect::<String>())))
 }
 
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "cancel_run")]
 pub async fn cancel_run(id: String, _csrf: String) -> Result<bool, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.request_cancel(id.trim()).await?)
 }
 
-#[server(prefix = "/api/admin", input = GetUrl)]
+#[server(prefix = "/api/admin", endpoint = "recent_runs", input = GetUrl)]
 pub async fn recent_runs() -> Result<Vec<RunRecord>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     Ok(state.store.recent_runs(30, chrono::Utc::now()).await?)

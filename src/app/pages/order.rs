@@ -37,7 +37,7 @@ pub enum OrderPageData {
 const SLOW_SHOWN: i64 = 10;
 
 /// One order by any form of its ID.
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "order_page", input = GetUrl)]
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let lookup = crate::domain::ids::LookupKey::parse(&key)?;

@@ -27,7 +27,7 @@ pub struct OrderListPage {
     pub outages: Vec<SourceOutage>,
 }
 
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "order_list", input = GetUrl)]
 pub async fn order_list(params: ListParams) -> Result<OrderListPage, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let (filter, cursor) = params.parse()?;

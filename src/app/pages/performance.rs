@@ -16,21 +16,21 @@ use crate::{
     domain::performance::PerformanceStats,
 };
 
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "performance_data", input = GetUrl)]
 pub async fn performance_data() -> Result<PerformanceStats, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(crate::server::metrics::current(&state).await?)
 }
 
 /// MongoDB's profiler: its level, and the latest operations of other clients (the bots).
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "profiler", input = GetUrl)]
 pub async fn profiler() -> Result<crate::domain::performance::Profiler, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     Ok(state.store.profiler().await?)
 }
 
 /// Sets the profiling level of orderdesk's database (admins).
-#[server(prefix = "/api/admin")]
+#[server(prefix = "/api/admin", endpoint = "set_profiling")]
 pub async fn set_profiling(level: i32, slow_ms: i64, _csrf: String) -> Result<(), AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
     if !(0..=2).contains(&level) {

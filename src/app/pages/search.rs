@@ -25,7 +25,7 @@ pub struct LookupResult {
 }
 
 /// Reads the input as one kind of key and finds the orders it names.
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "lookup", input = GetUrl)]
 pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let key = crate::domain::ids::LookupKey::parse(&q)?;
@@ -40,7 +40,7 @@ pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
 
 /// How a pasted text reads, with "did you mean …" when it is not quite an ID. No database:
 /// the same answer as `orderdesk id explain`.
-#[server(prefix = "/api/staff", input = GetUrl)]
+#[server(prefix = "/api/staff", endpoint = "explain_id", input = GetUrl)]
 pub async fn explain_id(q: String) -> Result<Explanation, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
     use crate::domain::ids::explain::MAX_PASTE;
