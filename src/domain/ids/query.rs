@@ -70,11 +70,12 @@ impl LookupKey {
         if starts("ORD-") {
             // Looks like an ORD id but is not whole: what is left of it, or why it is none
             // (rather than searching legacy ids).
-            let whole = OrderId::parse(s).err().unwrap_or_else(|| ParseError::new("not an order ID"));
             return match PartialOrderId::parse(s) {
                 Ok(partial) => Ok(Self::Partial(partial)),
                 // Fourteen digits and eight hex: the whole form, and its own reason.
-                Err(_) if s.len() == 4 + 14 + 1 + 8 => Err(whole),
+                Err(_) if s.len() == 4 + 14 + 1 + 8 => {
+                    Err(OrderId::parse(s).err().unwrap_or_else(|| ParseError::new("not an order ID")))
+                }
                 Err(e) => Err(e),
             };
         }
