@@ -4,6 +4,16 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Refusals are audited as counts per session (or address) and window: the first of a window,
+/// then every [`AUDIT_REFUSALS_EVERY`]th with the count so far, so no one, signed in or not,
+/// can flood the log by asking again and again.
+pub const AUDIT_REFUSALS_EVERY: u64 = 100;
+
+/// Whether the `n`th refusal of a window is written to the audit log.
+pub fn audit_due(n: u64) -> bool {
+    n == 1 || n.is_multiple_of(AUDIT_REFUSALS_EVERY)
+}
+
 /// One thing someone did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -184,17 +184,9 @@ pub async fn audit(state: &AppState, entry: AuditEntry) -> Result<(), StorageErr
     written
 }
 
-/// Refusals are audited as counts per session and window: the first of a window, then every
-/// [`AUDIT_REFUSALS_EVERY`]th with the count so far, so no one, signed in or not, can flood
-/// the log by asking again and again.
-pub const AUDIT_REFUSALS_EVERY: u64 = 100;
-/// The window those counts run over.
+pub use crate::domain::audit::{AUDIT_REFUSALS_EVERY, audit_due};
+/// The window refusal counts run over.
 pub const REFUSALS_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// Whether the `n`th refusal of a window is written to the audit log.
-pub fn audit_due(n: u64) -> bool {
-    n == 1 || n.is_multiple_of(AUDIT_REFUSALS_EVERY)
-}
 
 /// Audits a signed-in caller's refusal, counted per session: each different refusal (action,
 /// path, reason) of the session's first [`AUDIT_REFUSALS_EVERY`] in a window is written, so

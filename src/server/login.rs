@@ -1,5 +1,5 @@
-//! Signing in and out: a plain HTML form (it works without JavaScript), Argon2 password
-//! checks, rate limits per account and per address, and an audit entry for every attempt.
+//! Signing in and out over HTTP: a plain HTML form (it works without JavaScript) whose
+//! answer is `services::sign_in`'s (rate limits, Argon2, the session, the audit entry).
 //!
 //! Before sign-in there is no session to hold a CSRF token, so the form uses a
 //! double-submit cookie: `od_login` and the form's `_csrf` field must match.
@@ -21,69 +21,25 @@ use super::{
     html::{escape, page},
 };
 use crate::{
-    domain::accounts::{Email, password},
-    domain::audit::{Actor, AuditEntry},
+    domain::accounts::Email,
+    domain::audit::{Actor, AuditEntry, audit_due},
+    domain::paths::local_path,
     domain::tokens::{random_token, same, sha256_hex},
+    services::sign_in::{Attempt, SignIn, SignInRefusal},
 };
 
 /// The sign-in form's double-submit cookie; `__Host-` when cookies are `Secure`.
 pub fn login_cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-od_login" } else { "od_login" }
 }
-/// Attempts per account *and* address in [`WINDOW`]: past it, that pair waits the window out.
-pub const PER_PAIR: u64 = 5;
-/// Attempts per address (any accounts) in [`WINDOW`].
-pub const PER_ADDRESS: u64 = 20;
-/// Attempts per account (any addresses) before the account is held to a rate: one attempt
-/// per [`account_delay`], the rest refused with 429 and `Retry-After` (never made to wait, so
-/// parallel guesses do not all proceed). An attacker with many addresses is slowed down,
-/// while the owner, from an address of their own, still signs in (a few seconds later, not
-/// never).
-pub const ACCOUNT_FREE: u64 = 10;
-const MAX_DELAY: Duration = Duration::from_secs(4);
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// How long an address an account signed in from stays known to it.
-const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+pub use crate::services::sign_in::{ACCOUNT_FREE, PER_ADDRESS, PER_PAIR, PasswordChecks, WINDOW, account_delay};
+
 /// How long a sign-in waits for an Argon2 slot before it is told to retry...
 const HASH_QUEUE: Duration = Duration::from_secs(5);
 /// ...and never so long that the hash and the writes after it would pass the request's
 /// deadline: past it the sign-in would end in a bare 504 instead of "busy, try again".
 const AFTER_QUEUE: Duration = Duration::from_secs(2);
-
-/// The time between attempts on one account let through once it has had `n` (counted over
-/// every address).
-pub fn account_delay(n: u64) -> Duration {
-    if n <= ACCOUNT_FREE {
-        return Duration::ZERO;
-    }
-    let steps = (n - ACCOUNT_FREE - 1).min(16) as u32;
-    (Duration::from_millis(125) * 2u32.pow(steps)).min(MAX_DELAY)
-}
-
-/// Refusals that check nothing (rate-limited, bad form token) are audited as a count
-/// (`access::audit_due`), so nobody can flood the log anonymously.
-use access::audit_due as audit_refusal;
-
-/// Argon2 runs on the blocking pool, at most this many at once (one per core): a burst of
-/// sign-ins queues here instead of starving the async workers that serve everything else.
-#[derive(Debug)]
-pub struct PasswordChecks(tokio::sync::Semaphore);
-
-impl Default for PasswordChecks {
-    fn default() -> Self {
-        Self(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
-    }
-}
-
-impl PasswordChecks {
-    /// `None` when no slot came free in time.
-    async fn verify(&self, password: String, stored: String, queue: Duration) -> Option<bool> {
-        let _slot = tokio::time::timeout(queue, self.0.acquire()).await.ok()?.ok()?;
-        tokio::task::spawn_blocking(move || password::verify(&password, &stored)).await.ok()
-    }
-}
-
-use crate::domain::paths::local_path;
 
 fn login_form(next: &str, token: &str, email: &str, error: Option<&str>) -> String {
     let error = error
@@ -149,7 +105,8 @@ pub struct LoginForm {
     csrf: String,
 }
 
-/// `POST /auth/login`.
+/// `POST /auth/login`: the form parsed and its double-submit token checked here, the sign-in
+/// itself in `services::sign_in`, its refusal mapped to an answer once.
 pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let deadline = req
         .extensions()
@@ -173,18 +130,18 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         Err(_) => return (StatusCode::BAD_REQUEST, "send the sign-in form: email, password and _csrf").into_response(),
     };
     let next = local_path(form.next.as_deref());
+    let secure = state.settings.secure_cookies();
     let again = |status: StatusCode, email: &str, message: &str| {
         let token = random_token();
         let response =
             (status, page("Sign in · orderdesk", &login_form(&next, &token, email, Some(message)))).into_response();
-        with_login_cookie(response, &token, state.settings.secure_cookies())
+        with_login_cookie(response, &token, secure)
     };
-    let secure = state.settings.secure_cookies();
-    let cookie_token = cookie(&headers, login_cookie_name(secure)).unwrap_or("");
     let now = Utc::now();
+    let cookie_token = cookie(&headers, login_cookie_name(secure)).unwrap_or("");
     if form.csrf.is_empty() || !same(&form.csrf, cookie_token) {
         if let Ok(r) = state.store.reserve_attempt(&format!("csrf:{counted}"), WINDOW, now).await
-            && audit_refusal(r.count)
+            && audit_due(r.count)
         {
             let params = format!("email={}", form.email.trim().chars().take(254).collect::<String>());
             let outcome = format!("denied: CSRF token missing or wrong ({} from this address in this window)", r.count);
@@ -197,164 +154,41 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
         Ok(e) => e,
         Err(e) => return again(StatusCode::BAD_REQUEST, &form.email, e.message()),
     };
-    let unavailable = |e: crate::storage::StorageError| {
-        tracing::warn!(error = %e, "sign-in could not reach the database");
-        again(
-            StatusCode::SERVICE_UNAVAILABLE,
-            email.as_str(),
-            "The database is unavailable. Try again in a few seconds.",
-        )
+    let sign_in = SignIn {
+        store: &state.store,
+        audit: &state.audit,
+        password_checks: &state.password_checks,
+        session_idle: state.settings.session_idle,
+        session_max: state.settings.session_max,
     };
-    // Each attempt is counted before its password is looked at.
-    let (pair_key, ip_key, account_key) =
-        (format!("login:{email}|{counted}"), format!("login-ip:{counted}"), format!("login-account:{email}"));
-    let store = &state.store;
-    // All three run to the end (`join!`, not `try_join!`): a database call is never dropped
-    // half way through the driver (see `storage::PoolGate`).
-    let (pair, by_ip, by_account) = match tokio::join!(
-        store.reserve_attempt(&pair_key, WINDOW, now),
-        store.reserve_attempt(&ip_key, WINDOW, now),
-        store.reserve_attempt(&account_key, WINDOW, now),
-    ) {
-        (Ok(pair), Ok(by_ip), Ok(by_account)) => (pair, by_ip, by_account),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return unavailable(e),
-    };
-    // Where the account's owner signed in before, neither the address's limit (an office
-    // behind one NAT is not locked out by one guesser among them) nor the account's rate (a
-    // flood from elsewhere cannot take every slot from the owner) refuses them; the pair's own
-    // limit still holds there. Asked only when one of the two would refuse.
-    let known_key = format!("login-known:{email}|{counted}");
-    let gap = account_delay(by_account.count);
-    let known = if by_ip.count > PER_ADDRESS || !gap.is_zero() {
-        matches!(store.attempt_count(&known_key, now).await, Ok(Some(n)) if n > 0)
-    } else {
-        false
-    };
-    let address_over = by_ip.count > PER_ADDRESS && !known;
-    let over = [(pair, PER_PAIR, pair.count > PER_PAIR), (by_ip, PER_ADDRESS, address_over)]
-        .into_iter()
-        .find(|(_, _, over)| *over)
-        .map(|(r, limit, _)| (r, limit));
-    if let Some((r, limit)) = over {
-        if audit_refusal(r.count - limit) {
-            let outcome = format!("denied: rate limited ({} attempts in this window)", r.count);
-            let _ =
-                access::audit(&state, AuditEntry::new(&Actor::visitor(Some(email.as_str()), &ip), "login", &outcome))
-                    .await;
+    let hash_wait = HASH_QUEUE.min(deadline.left().saturating_sub(AFTER_QUEUE));
+    let attempt = Attempt { email: email.clone(), password: form.password, ip, counted, hash_wait };
+    match sign_in.sign_in(attempt, now).await {
+        Ok(session) => {
+            let mut response = Redirect::to(&next).into_response();
+            let max_age = state.settings.session_max.as_secs();
+            response.headers_mut().append(header::SET_COOKIE, session_cookie(&session.token, max_age, secure));
+            response
         }
-        let minutes = r.wait(now).as_secs().div_ceil(60).max(1);
-        return with_retry_after(
-            again(
-                StatusCode::TOO_MANY_REQUESTS,
-                email.as_str(),
-                &format!(
-                    "Too many failed sign-ins. Try again in {minutes} minute{}.",
-                    if minutes == 1 { "" } else { "s" }
-                ),
-            ),
-            r.wait(now),
-        );
-    }
-    // Past its free attempts the account is held to a rate: this attempt takes the next slot
-    // or is refused at once, so a turn is never spent asleep.
-    if !gap.is_zero() && !known {
-        let taken = match store.take_slot(&account_key, now, gap).await {
-            Ok(taken) => taken,
-            Err(e) => return unavailable(e),
-        };
-        if !taken {
-            let wait = match store.next_slot(&account_key, now).await {
-                Ok(at) => at.and_then(|at| (at - now).to_std().ok()).unwrap_or(gap),
-                Err(_) => gap,
+        Err(refusal) => {
+            let status = match &refusal {
+                SignInRefusal::TooManyAttempts { .. } | SignInRefusal::AccountRate { .. } => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                SignInRefusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                SignInRefusal::WrongCredentials => StatusCode::UNAUTHORIZED,
+                SignInRefusal::Unavailable(e) => {
+                    tracing::warn!(error = %e, "sign-in could not reach the database");
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
             };
-            if audit_refusal(by_account.count - ACCOUNT_FREE) {
-                let outcome = format!("denied: account rate ({} attempts in this window)", by_account.count);
-                let entry = AuditEntry::new(&Actor::visitor(Some(email.as_str()), &ip), "login", &outcome);
-                let _ = access::audit(&state, entry).await;
+            let response = again(status, email.as_str(), &refusal.to_string());
+            match refusal.retry_after() {
+                Some(wait) => with_retry_after(response, wait),
+                None => response,
             }
-            let seconds = wait.as_secs().max(1);
-            return with_retry_after(
-                again(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    email.as_str(),
-                    &format!("This account has had many sign-in attempts. Try again in {seconds} s."),
-                ),
-                wait,
-            );
         }
     }
-    let account = match store.find_staff(&email).await {
-        Ok(a) => a,
-        Err(e) => return unavailable(e),
-    };
-    // Verify against a dummy hash when there is no account, so timing does not tell.
-    let stored = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
-    let left = deadline.left().saturating_sub(AFTER_QUEUE);
-    let Some(password_ok) = state.password_checks.verify(form.password, stored, HASH_QUEUE.min(left)).await else {
-        let mut response = again(
-            StatusCode::SERVICE_UNAVAILABLE,
-            email.as_str(),
-            "orderdesk is busy checking other sign-ins. Try again in a few seconds.",
-        );
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("3"));
-        return response;
-    };
-    let account = match account {
-        Some(a) if password_ok && !a.disabled => a,
-        other => {
-            let why = match other {
-                None => "failed: no such account",
-                Some(a) if a.disabled => "failed: account disabled",
-                _ => "failed: wrong password",
-            };
-            let _ =
-                access::audit(&state, AuditEntry::new(&Actor::visitor(Some(email.as_str()), &ip), "login", why)).await;
-            return again(
-                StatusCode::UNAUTHORIZED,
-                email.as_str(),
-                "That email and password do not match an active account.",
-            );
-        }
-    };
-    // A good sign-in is not a failure: its pair starts afresh and it counts against nothing.
-    let released = tokio::join!(
-        store.clear_attempts(&pair_key),
-        store.release_attempt(&ip_key),
-        store.release_attempt(&account_key)
-    );
-    if let (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) = released {
-        tracing::warn!(error = %e, "could not give back a good sign-in's rate-limit reservation");
-    }
-    // Remembered for a month: this account's owner signs in from this address.
-    if let Err(e) = store.reserve_attempt(&known_key, KNOWN_FOR, now).await {
-        tracing::warn!(error = %e, "could not remember a good sign-in's address");
-    }
-    let token = random_token();
-    let idle = chrono::Duration::from_std(state.settings.session_idle).unwrap_or(chrono::Duration::minutes(30));
-    let max = chrono::Duration::from_std(state.settings.session_max).unwrap_or(chrono::Duration::hours(12));
-    let created = state
-        .store
-        .create_session(&sha256_hex(&token), &account, &random_token(), now, now + idle.min(max), now + max)
-        .await;
-    if let Err(e) = created {
-        tracing::warn!(error = %e, "sign-in could not store the session");
-        return again(
-            StatusCode::SERVICE_UNAVAILABLE,
-            email.as_str(),
-            "The database is unavailable. Try again in a few seconds.",
-        );
-    }
-    if let Err(e) = state.store.record_login(&account.email, now).await {
-        tracing::warn!(error = %e, "could not record the sign-in time");
-    }
-    let _ =
-        access::audit(&state, AuditEntry::new(&Actor::staff(&account.email, account.role, &ip), "login", "ok")).await;
-    let mut response = Redirect::to(&next).into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        session_cookie(&token, state.settings.session_max.as_secs(), state.settings.secure_cookies()),
-    );
-    response
 }
 
 /// `POST /auth/logout` (behind the middleware, so it carries the session's CSRF token).
@@ -372,18 +206,4 @@ pub async fn logout(
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, state.settings.secure_cookies()));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_account_delay_grows_and_is_capped() {
-        assert_eq!(account_delay(ACCOUNT_FREE), Duration::ZERO);
-        assert_eq!(account_delay(ACCOUNT_FREE + 1), Duration::from_millis(125));
-        assert_eq!(account_delay(ACCOUNT_FREE + 2), Duration::from_millis(250));
-        assert_eq!(account_delay(ACCOUNT_FREE + 1000), MAX_DELAY);
-        assert!(audit_refusal(1) && !audit_refusal(2) && audit_refusal(access::AUDIT_REFUSALS_EVERY));
-    }
 }

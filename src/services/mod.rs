@@ -8,3 +8,4 @@ pub mod issuing;
 pub mod live_counters;
 pub mod maintenance;
 pub mod monitoring;
+pub mod sign_in;
