@@ -37,9 +37,12 @@ test("a typo'd ID gets a did-you-mean, and the near form finds the orders", asyn
   // A URL pasted whole.
   await page.goto(`/search?q=${encodeURIComponent("https://track.example.com/t/ORD-DEC0DE?ref=sms")}`);
   await expect(page.getByTestId("did-you-mean")).toContainText("found inside the pasted text");
-  // A lost digit is named, not guessed.
+  // A lost digit is read for what is left (the whole random part), saying what is missing.
   await page.goto("/search?q=ORD-2025111412345-a3f8d2b4");
-  await expect(page.getByTestId("explain-hint")).toContainText("13 digits in its time where ORD IDs have 14");
+  await expect(page.getByTestId("explanation")).toContainText("13 of 14 digits given, 1 missing");
+  // One too many is named, not guessed.
+  await page.goto("/search?q=ORD-202511141234567-a3f8d2b4");
+  await expect(page.getByTestId("explain-hint")).toContainText("15 digits in its time where ORD IDs have 14");
 });
 
 test("the command palette jumps to pages and to orders; ? lists the shortcuts", async ({ page }) => {

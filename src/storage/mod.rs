@@ -316,19 +316,21 @@ impl Store {
     ) -> Result<T, E> {
         let started = Instant::now();
         let outcome = ORDER.scope(order.clone(), work).await;
-        let took = started.elapsed();
-        self.metrics.record(op, names::ORDERS, took, outcome.is_ok());
-        if took >= self.slow {
-            self.keep_slow(op, names::ORDERS, took, outcome.is_ok(), Some(&order));
-            tracing::warn!(
-                op,
-                took_ms = took.as_secs_f64() * 1000.0,
-                ok = outcome.is_ok(),
-                "SLOW DB QUERY: {op} [order: {order}] took {:.2}ms",
-                took.as_secs_f64() * 1000.0
-            );
-        }
+        self.observe(op, names::ORDERS, started.elapsed(), outcome.is_ok(), Some(&order));
         outcome
+    }
+
+    /// Counts one operation on `/performance`, and when it was slow keeps it and logs it in
+    /// the seed's format, naming the order the work was for when there is one.
+    fn observe(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool, order: Option<&str>) {
+        self.metrics.record(op, collection, took, ok);
+        if took < self.slow {
+            return;
+        }
+        self.keep_slow(op, collection, took, ok, order);
+        let order = order.map(|o| format!(" [order: {o}]")).unwrap_or_default();
+        let took_ms = took.as_secs_f64() * 1000.0;
+        tracing::warn!(op, collection, took_ms, ok, "SLOW DB QUERY: {op}{order} took {took_ms:.2}ms");
     }
 }
 
@@ -587,22 +589,8 @@ impl Store {
                 Err(_) => Err(StorageError::Timeout { op, ms: (limit + HUNG_AFTER).as_millis() }),
             },
         };
-        let took = started.elapsed();
-        self.metrics.record(op, collection, took, outcome.is_ok());
-        if took >= self.slow {
-            // The seed's format: the order the work was for, when there is one.
-            let for_order = ORDER.try_with(Clone::clone).ok();
-            self.keep_slow(op, collection, took, outcome.is_ok(), for_order.as_deref());
-            let order = for_order.map(|o| format!(" [order: {o}]")).unwrap_or_default();
-            tracing::warn!(
-                op,
-                collection,
-                took_ms = took.as_secs_f64() * 1000.0,
-                ok = outcome.is_ok(),
-                "SLOW DB QUERY: {op}{order} took {:.2}ms",
-                took.as_secs_f64() * 1000.0
-            );
-        }
+        let for_order = ORDER.try_with(Clone::clone).ok();
+        self.observe(op, collection, started.elapsed(), outcome.is_ok(), for_order.as_deref());
         outcome
     }
 
