@@ -4,6 +4,11 @@
 //! and legacy orders whose `order_id` is missing, null, empty or duplicated.
 //!
 //! Deterministic: the same `seed`, `orders` and `now` give the same documents.
+//!
+//! Long (about 600 lines before its tests): one generator walks one seeded random stream, so the
+//! orders, sessions, payments and counters it makes agree with each other; a split would pass
+//! the stream and half the state between files. The bots' keys are in `bots.rs`, each
+//! system's document shape in `shapes.rs`.
 
 pub mod bots;
 pub mod shapes;

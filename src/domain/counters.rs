@@ -1,6 +1,9 @@
 //! Whether a vendor's daily counter is healthy, decided from what the marketplace stored
 //! (`counterId`, `sequence`, `lastUpdated`) and what the orders say. Free of database types:
 //! storage reads, this judges, the page shows.
+//!
+//! Long (about 470 lines before its tests): every judgement of a counter (health, forecast,
+//! gaps, forensics) reads the same few facts, and they are tested together.
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
 //! Index checks and data migrations: what the maintenance page and `orderdesk indexes` /
 //! `orderdesk migrate` show and do. The types here cross to the browser; the work itself
 //! (`services::maintenance`) is server-only and reaches MongoDB through the storage layer.
+//!
+//! Long (about 480 lines before its tests): the types the maintenance page, the CLI and the
+//! runner share (migrations, tasks, statuses, a run's record and progress).
 
 use std::{fmt, str::FromStr};
 

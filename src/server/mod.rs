@@ -1,4 +1,7 @@
 //! The HTTP server: axum routes around the Leptos app, health checks and middleware.
+//!
+//! Long (about 440 lines): the state every handler shares, the admission queue and the
+//! router's middleware are read together; the handlers themselves are in their own files.
 
 pub mod access;
 mod api;

@@ -1,6 +1,9 @@
 //! Runs a migration: batches of orders in `_id` order, one guarded bulk write per batch,
 //! progress saved (and the lock's heartbeat beaten) after each, a cancel honoured between
 //! batches. A dry run walks the same batches and writes nothing but its own record.
+//!
+//! Long (about 550 lines): one runner for the three migrations, each with its batch; they
+//! part into one file per kind of run once migrations and index runs share one lifecycle.
 
 use std::{
     collections::{BTreeMap, HashMap},

@@ -4,6 +4,10 @@
 //! Every call goes through [`Store::run`], which bounds it with the operation timeout,
 //! times it and logs slow operations, so a dead database is an error within seconds and
 //! never a hang.
+//!
+//! Long (about 700 lines): the one seam every database call goes through (`Store::run`, its
+//! pool gate, time bounds, failover retries and slow-query keeping) is kept in one place on
+//! purpose, so that there is only one to read and to change.
 
 pub mod api_keys;
 pub mod api_usage;

@@ -1,5 +1,8 @@
 //! `/maintenance`: the index check with its blockers, the migrations (dry run, review,
 //! confirm, apply with a live progress bar, cancel) and the record of every run.
+//!
+//! Long (about 680 lines): one page of five panels (indexes, sources, bot sessions,
+//! migrations, the active run and the history) that share its actions and its polling.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 

@@ -1,5 +1,8 @@
 //! Finding orders by any form of their ID: one aggregation per source, the aliases the
 //! `duplicates` migration left, the derived display forms, and shortened IDs.
+//!
+//! Long (about 440 lines): the aggregation, its filter per key and its joins must agree
+//! field by field, so they stay side by side.
 
 use chrono::Utc;
 use futures::TryStreamExt;
