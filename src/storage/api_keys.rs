@@ -3,7 +3,7 @@
 //! Keys are 32 random bytes, so a fast hash is enough (a slow password hash guards
 //! low-entropy secrets; these are not).
 
-use super::values::bson_time;
+use super::values::{bson_time, typed};
 use super::{StorageError, Store, names::API_KEYS};
 use crate::domain::{
     accounts::{ApiKeyName, ApiKeyScope},
@@ -11,7 +11,8 @@ use crate::domain::{
     tokens::{random_token, sha256_hex},
 };
 use chrono::{DateTime, Utc};
-use mongodb::bson::doc;
+use mongodb::bson::{DateTime as BsonTime, Document, doc, oid::ObjectId};
+use serde::{Deserialize, Serialize};
 
 /// A stored key as the admin page lists it (never the key itself).
 pub use crate::domain::accounts::ApiKeyInfo;
@@ -35,44 +36,57 @@ pub struct LiveKey {
     pub vendor: Option<VendorId>,
 }
 
-fn live_key_fields() -> mongodb::bson::Document {
+/// A key as `api_keys` stores it: its fields are named here and nowhere else.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyDocument {
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<ObjectId>,
+    name: String,
+    scope: ApiKeyScope,
+    vendor: Option<VendorId>,
+    key_hash: String,
+    created_at: Option<BsonTime>,
+    last_used_at: Option<BsonTime>,
+    revoked_at: Option<BsonTime>,
+}
+
+/// What the API's check reads of a key (its projection).
+#[derive(Debug, Deserialize)]
+struct LiveKeyDocument {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    key_hash: String,
+    scope: ApiKeyScope,
+    vendor: Option<VendorId>,
+}
+
+fn live_key_fields() -> Document {
     doc! { "key_hash": 1, "scope": 1, "vendor": 1 }
 }
 
-/// A stored key as the API checks it; `None` (logged) when its scope or vendor does not parse.
-fn live_key(d: &mongodb::bson::Document) -> Option<LiveKey> {
-    let id = d.get_object_id("_id").ok()?.to_hex();
-    let hash = d.get_str("key_hash").ok()?.to_owned();
-    let vendor = match d.get("vendor") {
-        None | Some(mongodb::bson::Bson::Null) => Ok(None),
-        Some(v) => VendorId::parse(v.as_str().unwrap_or("")).map(Some),
-    };
-    match ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).and_then(|scope| Ok((scope, vendor?))) {
-        Ok((scope, vendor)) => Some(LiveKey { hash, scope, id, vendor }),
+/// A stored key as the API checks it; `None` (logged) when it does not parse: it opens nothing.
+fn live_key(d: Document) -> Option<LiveKey> {
+    match typed::<LiveKeyDocument>(API_KEYS, d) {
+        Ok(k) => Some(LiveKey { hash: k.key_hash, scope: k.scope, id: k.id.to_hex(), vendor: k.vendor }),
         Err(e) => {
-            tracing::warn!(key = id, error = %e, "an API key's scope or vendor does not parse; it opens nothing");
+            tracing::warn!(error = %e, "an API key does not parse; it opens nothing");
             None
         }
     }
 }
 
-/// A stored key document as the pages show it (without its hash).
-fn key_info(d: &mongodb::bson::Document) -> Result<ApiKeyInfo, StorageError> {
-    let time = |k: &str| super::values::datetime(d.get(k));
-    let id = d.get_object_id("_id").map(|id| id.to_hex()).unwrap_or_default();
-    let scope = ApiKeyScope::parse(d.get_str("scope").unwrap_or("")).map_err(|e| StorageError::Corrupt {
-        collection: API_KEYS,
-        id: id.clone(),
-        problem: e.to_string(),
-    })?;
+/// A stored key as the pages show it (without its hash).
+fn key_info(d: Document) -> Result<ApiKeyInfo, StorageError> {
+    let k: KeyDocument = typed(API_KEYS, d)?;
+    let time = |t: Option<BsonTime>| t.and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()));
     Ok(ApiKeyInfo {
-        name: d.get_str("name").unwrap_or("").to_owned(),
-        scope,
-        vendor: d.get_str("vendor").ok().map(str::to_owned),
-        created_at: time("created_at"),
-        last_used_at: time("last_used_at"),
-        revoked_at: time("revoked_at"),
-        id,
+        id: k.id.map(|id| id.to_hex()).unwrap_or_default(),
+        name: k.name,
+        scope: k.scope,
+        vendor: k.vendor.map(|v| v.as_str().to_owned()),
+        created_at: time(k.created_at),
+        last_used_at: time(k.last_used_at),
+        revoked_at: time(k.revoked_at),
     })
 }
 
@@ -101,15 +115,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<NewApiKey, StorageError> {
         let key = format!("odk_{}", random_token());
-        let keys = self.collection(API_KEYS);
-        let d = doc! {
-            "name": name.as_str(),
-            "scope": scope.as_str(),
-            "vendor": vendor.map(|v| v.as_str()),
-            "key_hash": hash_key(&key),
-            "created_at": bson_time(now),
-            "last_used_at": null,
-            "revoked_at": null,
+        let keys = self.collection(API_KEYS).clone_with_type::<KeyDocument>();
+        let d = KeyDocument {
+            id: None,
+            name: name.as_str().to_owned(),
+            scope,
+            vendor: vendor.cloned(),
+            key_hash: hash_key(&key),
+            created_at: Some(bson_time(now)),
+            last_used_at: None,
+            revoked_at: None,
         };
         let inserted = self.run("api_key_create", API_KEYS, keys.insert_one(d)).await?;
         let id = inserted.inserted_id.as_object_id().map(|id| id.to_hex()).unwrap_or_default();
@@ -117,7 +132,7 @@ impl Store {
     }
 
     /// Every stored key document, for tests and the admin page.
-    pub async fn raw_api_keys(&self) -> Result<Vec<mongodb::bson::Document>, StorageError> {
+    pub async fn raw_api_keys(&self) -> Result<Vec<Document>, StorageError> {
         use futures::TryStreamExt;
         let keys = self.collection(API_KEYS);
         self.run("api_key_list", API_KEYS, async {
@@ -130,26 +145,26 @@ impl Store {
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StorageError> {
         use futures::TryStreamExt;
         let keys = self.collection(API_KEYS);
-        let docs: Vec<mongodb::bson::Document> = self
+        let docs: Vec<Document> = self
             .run("api_key_list", API_KEYS, async {
                 keys.find(doc! {}).max_time(self.op_timeout).sort(doc! { "_id": -1 }).await?.try_collect().await
             })
             .await?;
-        docs.iter().map(key_info).collect()
+        docs.into_iter().map(key_info).collect()
     }
 
     /// One key by its id (`None` for an id that is no key's).
     pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyInfo>, StorageError> {
-        let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(None) };
+        let Ok(oid) = ObjectId::parse_str(id) else { return Ok(None) };
         let keys = self.collection(API_KEYS);
         let found =
             self.run("api_key_read", API_KEYS, keys.find_one(doc! { "_id": oid }).max_time(self.op_timeout)).await?;
-        found.as_ref().map(key_info).transpose()
+        found.map(key_info).transpose()
     }
 
     /// Revokes a key by id; false when there is no such unrevoked key.
     pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
-        let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(false) };
+        let Ok(oid) = ObjectId::parse_str(id) else { return Ok(false) };
         let keys = self.collection(API_KEYS);
         let update = doc! { "$set": { "revoked_at": bson_time(now) } };
         let result = self
@@ -163,7 +178,7 @@ impl Store {
     pub async fn live_api_keys(&self) -> Result<Vec<LiveKey>, StorageError> {
         use futures::TryStreamExt;
         let keys = self.collection(API_KEYS);
-        let docs: Vec<mongodb::bson::Document> = self
+        let docs: Vec<Document> = self
             .run("api_key_list", API_KEYS, async {
                 keys.find(doc! { "revoked_at": null })
                     .projection(live_key_fields())
@@ -173,7 +188,7 @@ impl Store {
                     .await
             })
             .await?;
-        Ok(docs.iter().filter_map(live_key).collect())
+        Ok(docs.into_iter().filter_map(live_key).collect())
     }
 
     /// The unrevoked key with this hash, if there is one (by the `key_hash` index).
@@ -188,12 +203,12 @@ impl Store {
                     .max_time(self.op_timeout),
             )
             .await?;
-        Ok(found.as_ref().and_then(live_key))
+        Ok(found.and_then(live_key))
     }
 
     /// Records that key `id` was used at `now`.
     pub async fn record_api_key_use(&self, id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
-        let Ok(oid) = mongodb::bson::oid::ObjectId::parse_str(id) else { return Ok(()) };
+        let Ok(oid) = ObjectId::parse_str(id) else { return Ok(()) };
         let keys = self.collection(API_KEYS);
         let update = doc! { "$set": { "last_used_at": bson_time(now) } };
         self.run("api_key_used", API_KEYS, keys.update_one(doc! { "_id": oid }, update)).await.map(drop)

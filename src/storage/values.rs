@@ -2,7 +2,20 @@
 //! writers, RFC 3339 text), a count as a 32- or 64-bit integer or a double.
 
 use chrono::{DateTime, Utc};
-use mongodb::bson::{Bson, DateTime as BsonTime};
+use mongodb::bson::{Bson, DateTime as BsonTime, Document};
+
+use super::StorageError;
+
+/// One of orderdesk's own documents read as its type; a document that does not parse is
+/// [`StorageError::Corrupt`], naming it, never a default.
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(collection: &'static str, d: Document) -> Result<T, StorageError> {
+    let id = match d.get("_id") {
+        Some(Bson::ObjectId(oid)) => oid.to_hex(),
+        Some(other) => other.to_string(),
+        None => "without _id".to_owned(),
+    };
+    mongodb::bson::from_document(d).map_err(|e| StorageError::Corrupt { collection, id, problem: e.to_string() })
+}
 
 /// A time as a BSON date (milliseconds: what MongoDB keeps).
 pub(crate) fn bson_time(t: DateTime<Utc>) -> BsonTime {

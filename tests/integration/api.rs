@@ -58,6 +58,29 @@ async fn keys_stored_hashed_in_the_database_work_and_are_never_stored_in_clear()
     assert!(stored[0].get_datetime("last_used_at").is_ok(), "last use is recorded");
 }
 
+/// A key document that does not parse (a scope no version wrote, a name missing) is named as
+/// corrupt on the keys page and opens nothing: never read as an empty name or some scope.
+#[tokio::test]
+async fn a_stored_key_that_does_not_parse_is_named_and_opens_nothing() {
+    use mongodb::bson::{doc, oid::ObjectId};
+    let app = helpers::spawn_app_with_key().await;
+    let good = create_key(&app, "shipping-bot").await;
+    let keys = helpers::raw_collection(app.store.database_name(), "api_keys").await;
+    let bad = ObjectId::new();
+    let hash = orderdesk::storage::api_keys::hash_key("odk_a-key-with-a-scope-no-version-wrote");
+    keys.insert_one(doc! { "_id": bad, "scope": "root", "key_hash": &hash, "revoked_at": null }).await.unwrap();
+    let err = app.store.list_api_keys().await.unwrap_err();
+    assert!(
+        matches!(&err, orderdesk::storage::StorageError::Corrupt { collection: "api_keys", id, .. } if *id == bad.to_hex()),
+        "{err:?}"
+    );
+    let live = app.store.live_api_keys().await.unwrap();
+    assert_eq!(live.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), [good.id.as_str()], "the bad key opens nothing");
+    assert!(app.store.live_api_key(&hash).await.unwrap().is_none());
+    let (status, _) = post(&app, "/api/v1/order-ids", Some("odk_a-key-with-a-scope-no-version-wrote"), None).await;
+    assert_eq!(status, 403);
+}
+
 #[tokio::test]
 async fn order_ids_are_valid_and_distinct() {
     let app = helpers::spawn_app_with_key().await;
