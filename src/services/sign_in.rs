@@ -152,7 +152,15 @@ impl SignIn<'_> {
     pub async fn sign_in(&self, attempt: Attempt, now: DateTime<Utc>) -> Result<NewSession, SignInRefusal> {
         let keys = Keys::of(&attempt.email, &attempt.counted);
         self.within_limits(&attempt, &keys, now).await?;
-        let account = self.store.find_staff(&attempt.email).await?;
+        let account = match self.store.find_staff(&attempt.email).await {
+            Ok(account) => account,
+            // An account that does not parse signs nobody in: as no account, named in the log.
+            Err(e @ StorageError::Corrupt { .. }) => {
+                tracing::error!(error = %e, "a staff account does not parse; it cannot sign in");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         let stored =
             account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
         let password_ok = self

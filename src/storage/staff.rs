@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{DateTime as BsonTime, Document, doc};
+use serde::{Deserialize, Serialize};
 
-use super::values::bson_time;
+use super::values::{bson_time, typed};
 use super::{
     StorageError, Store,
     names::{STAFF, STAFF_SESSIONS},
-    values::datetime,
 };
 use crate::domain::accounts::{Email, Role};
 
@@ -89,14 +89,45 @@ impl SessionCache {
     }
 }
 
-fn account(d: &Document) -> Option<StaffAccount> {
-    Some(StaffAccount {
-        email: d.get_str("email").ok()?.to_owned(),
-        role: Role::parse(d.get_str("role").ok()?).ok()?,
-        password_hash: d.get_str("password_hash").unwrap_or("").to_owned(),
-        disabled: d.get_bool("disabled").unwrap_or(false),
-        created_at: datetime(d.get("created_at")),
-        last_login_at: datetime(d.get("last_login_at")),
+/// An account as `staff` stores it: its fields are named here and nowhere else.
+#[derive(Debug, Serialize, Deserialize)]
+struct AccountDocument {
+    email: String,
+    role: Role,
+    password_hash: String,
+    disabled: bool,
+    created_at: Option<BsonTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_login_at: Option<BsonTime>,
+}
+
+/// A session as `staff_sessions` stores it, under the hash of its token.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionDocument {
+    #[serde(rename = "_id")]
+    token_hash: String,
+    email: String,
+    role: Role,
+    csrf: String,
+    created_at: BsonTime,
+    last_seen_at: BsonTime,
+    expires_at: BsonTime,
+    max_until: BsonTime,
+}
+
+fn time(t: BsonTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
+}
+
+fn account(d: Document) -> Result<StaffAccount, StorageError> {
+    let a: AccountDocument = typed(STAFF, d)?;
+    Ok(StaffAccount {
+        email: a.email,
+        role: a.role,
+        password_hash: a.password_hash,
+        disabled: a.disabled,
+        created_at: a.created_at.map(time),
+        last_login_at: a.last_login_at.map(time),
     })
 }
 
@@ -109,13 +140,14 @@ impl Store {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let staff = self.collection(STAFF);
-        let d = doc! {
-            "email": email.as_str(),
-            "role": role.as_str(),
-            "password_hash": password_hash,
-            "disabled": false,
-            "created_at": bson_time(now),
+        let staff = self.collection(STAFF).clone_with_type::<AccountDocument>();
+        let d = AccountDocument {
+            email: email.as_str().to_owned(),
+            role,
+            password_hash: password_hash.to_owned(),
+            disabled: false,
+            created_at: Some(bson_time(now)),
+            last_login_at: None,
         };
         self.run("staff_add", STAFF, staff.insert_one(d)).await.map(drop)
     }
@@ -144,7 +176,8 @@ impl Store {
                     .max_time(self.op_timeout),
             )
             .await?;
-        if before.as_ref().and_then(account).is_some_and(|a| a.role != role || a.disabled) {
+        // An account that did not parse is rewritten whole by the `$set` above: its sessions end.
+        if before.map(account).is_some_and(|a| a.is_err() || a.is_ok_and(|a| a.role != role || a.disabled)) {
             self.end_sessions(email).await?;
         }
         Ok(())
@@ -174,7 +207,7 @@ impl Store {
         let found = self
             .run("staff_find", STAFF, staff.find_one(doc! { "email": email.as_str() }).max_time(self.op_timeout))
             .await?;
-        Ok(found.as_ref().and_then(account))
+        found.map(account).transpose()
     }
 
     pub async fn list_staff(&self) -> Result<Vec<StaffAccount>, StorageError> {
@@ -184,7 +217,7 @@ impl Store {
                 staff.find(doc! {}).max_time(self.op_timeout).sort(doc! { "email": 1 }).await?.try_collect().await
             })
             .await?;
-        Ok(docs.iter().filter_map(account).collect())
+        docs.into_iter().map(account).collect()
     }
 
     /// Disables an account and ends its sessions; false when there is no such account.
@@ -220,16 +253,17 @@ impl Store {
             sessions.delete_many(doc! { "expires_at": { "$lte": bson_time(now) } }),
         )
         .await?;
-        let d = doc! {
-            "_id": token_hash,
-            "email": &account.email,
-            "role": account.role.as_str(),
-            "csrf": csrf,
-            "created_at": bson_time(now),
-            "last_seen_at": bson_time(now),
-            "expires_at": bson_time(expires_at),
-            "max_until": bson_time(max_until),
+        let d = SessionDocument {
+            token_hash: token_hash.to_owned(),
+            email: account.email.clone(),
+            role: account.role,
+            csrf: csrf.to_owned(),
+            created_at: bson_time(now),
+            last_seen_at: bson_time(now),
+            expires_at: bson_time(expires_at),
+            max_until: bson_time(max_until),
         };
+        let sessions = sessions.clone_with_type::<SessionDocument>();
         self.run("session_create", STAFF_SESSIONS, sessions.insert_one(d)).await.map(drop)
     }
 
@@ -249,16 +283,21 @@ impl Store {
         else {
             return Ok(None);
         };
-        let session = (|| {
-            Some(StaffSession {
-                email: d.get_str("email").ok()?.to_owned(),
-                role: Role::parse(d.get_str("role").ok()?).ok()?,
-                csrf: d.get_str("csrf").ok()?.to_owned(),
-                last_seen_at: datetime(d.get("last_seen_at"))?,
-                expires_at: datetime(d.get("expires_at"))?,
-                max_until: datetime(d.get("max_until"))?,
-            })
-        })();
+        // A session that does not parse signs nobody in: it is logged and read as none.
+        let session = match typed::<SessionDocument>(STAFF_SESSIONS, d) {
+            Ok(s) => Some(StaffSession {
+                email: s.email,
+                role: s.role,
+                csrf: s.csrf,
+                last_seen_at: time(s.last_seen_at),
+                expires_at: time(s.expires_at),
+                max_until: time(s.max_until),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored staff session does not parse; it signs nobody in");
+                None
+            }
+        };
         if let Some(s) = &session {
             self.sessions.put(token_hash, s);
         }

@@ -263,6 +263,31 @@ async fn expired_and_disabled_sessions_sign_you_out() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
+/// A stored session or account that does not parse is never read as some default: the
+/// session signs nobody in, the account is named as corrupt.
+#[tokio::test]
+async fn a_session_or_account_that_does_not_parse_opens_nothing() {
+    use mongodb::bson::doc;
+    let app = helpers::spawn_app().await;
+    let (cookie, _) = helpers::signed_in_as(&app.store, Role::Admin, "odd@test.example").await;
+    let sessions = helpers::raw_collection(app.store.database_name(), "staff_sessions").await;
+    let changed =
+        sessions.update_many(doc! { "email": "odd@test.example" }, doc! { "$set": { "role": "root" } }).await.unwrap();
+    assert_eq!(changed.modified_count, 1);
+    // Past the second this process trusts a session it has read.
+    tokio::time::sleep(orderdesk::storage::staff::SESSION_TRUST + std::time::Duration::from_millis(100)).await;
+    let res = helpers::client_with(&cookie, false).get(format!("{}/orders", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a session with a role no version wrote signs nobody in");
+    let staff = helpers::raw_collection(app.store.database_name(), "staff").await;
+    staff.update_one(doc! { "email": "odd@test.example" }, doc! { "$unset": { "password_hash": "" } }).await.unwrap();
+    let email = orderdesk::domain::accounts::Email::parse("odd@test.example").unwrap();
+    let err = app.store.find_staff(&email).await.unwrap_err();
+    assert!(matches!(err, orderdesk::storage::StorageError::Corrupt { collection: "staff", .. }), "{err:?}");
+    assert!(app.store.list_staff().await.is_err(), "the list names it instead of leaving it out");
+    let res = helpers::sign_in_from(&app.address, "127.0.0.77", "odd@test.example", "test password for staff").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "it cannot sign in, and the form says so plainly");
+}
+
 #[tokio::test]
 async fn opening_an_order_is_audited_with_who_and_which() {
     let app = helpers::spawn_app().await;
