@@ -808,7 +808,7 @@ fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageErro
         id: id.clone(),
         task,
         dry_run: d.get_bool("dry_run").unwrap_or(false),
-        actor: d.get_str("actor").unwrap_or("?").to_owned(),
+        actor: d.get_str("actor").map_err(|_| corrupt("it names no actor".into()))?.to_owned(),
         status,
         started_at,
         finished_at: time("finished_at"),
