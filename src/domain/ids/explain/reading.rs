@@ -125,14 +125,14 @@ fn partial_facts(p: &PartialOrderId) -> Vec<Fact> {
              in order (a digit lost inside)",
             p.stamp().len(),
             p.time_shape(),
-            days.map(|d| format!(" ({d})")).unwrap_or_default()
+            days.map(|d| format!(", {d}")).unwrap_or_default()
         ),
         (_, Narrowing::ByRandom) => format!(
             "{} of 14 digits given, {time_missing} missing: too many to be lost inside, so the end was \
              cut, and it reads {}{}",
             p.stamp().len(),
             p.time_shape(),
-            days.map(|d| format!(" ({d})")).unwrap_or_default()
+            days.map(|d| format!(", {d}")).unwrap_or_default()
         ),
     };
     let random = match random_missing {
