@@ -3,7 +3,7 @@
 //! Keys are 32 random bytes, so a fast hash is enough (a slow password hash guards
 //! low-entropy secrets; these are not).
 
-use super::values::{bson_time, typed};
+use super::values::{bson_time, chrono_time, typed};
 use super::{StorageError, Store, names::API_KEYS};
 use crate::domain::{
     accounts::{ApiKeyName, ApiKeyScope},
@@ -78,7 +78,7 @@ fn live_key(d: Document) -> Option<LiveKey> {
 /// A stored key as the pages show it (without its hash).
 fn key_info(d: Document) -> Result<ApiKeyInfo, StorageError> {
     let k: KeyDocument = typed(API_KEYS, d)?;
-    let time = |t: Option<BsonTime>| t.and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()));
+    let time = |t: Option<BsonTime>| t.map(chrono_time);
     Ok(ApiKeyInfo {
         id: k.id.map(|id| id.to_hex()).unwrap_or_default(),
         name: k.name,

@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{DateTime as BsonTime, Document, doc};
 use serde::{Deserialize, Serialize};
 
-use super::values::{bson_time, typed};
+use super::values::{bson_time, chrono_time as time, typed};
 use super::{
     StorageError, Store,
     names::{STAFF, STAFF_SESSIONS},
@@ -113,10 +113,6 @@ struct SessionDocument {
     last_seen_at: BsonTime,
     expires_at: BsonTime,
     max_until: BsonTime,
-}
-
-fn time(t: BsonTime) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
 }
 
 fn account(d: Document) -> Result<StaffAccount, StorageError> {

@@ -22,6 +22,11 @@ pub(crate) fn bson_time(t: DateTime<Utc>) -> BsonTime {
     BsonTime::from_millis(t.timestamp_millis())
 }
 
+/// A BSON date read back (one outside chrono's range, thousands of years off, as the epoch).
+pub(crate) fn chrono_time(t: BsonTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
+}
+
 pub(crate) fn datetime(b: Option<&Bson>) -> Option<DateTime<Utc>> {
     match b? {
         Bson::DateTime(t) => DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()),

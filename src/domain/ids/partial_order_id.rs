@@ -34,7 +34,8 @@ pub struct PartialOrderId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Narrowing {
     /// Six or more random digits: by the display form they start with; the time digits given
-    /// need only appear in order (a digit may be lost anywhere, or the time cut).
+    /// lead the order's time (cut at the end), or with one or two missing, appear in it in
+    /// order (see [`PartialOrderId::may_have_lost_digits`]).
     ByRandom,
     /// The leading time digits: every order whose ID starts with them.
     ByTimePrefix,
@@ -114,7 +115,7 @@ impl PartialOrderId {
     /// The display form the random part starts with, when it is long enough to hold one.
     pub fn display_id(&self) -> Option<super::DisplayId> {
         let six = self.random.get(..DISPLAY_DIGITS)?;
-        super::DisplayId::parse(&format!("ORD-{six}")).ok()
+        u32::from_str_radix(six, 16).ok().map(super::DisplayId::from_bits)
     }
 
     /// The stored text an index range can start from: `ORD-` and the leading time digits
@@ -145,8 +146,10 @@ impl PartialOrderId {
         format!("^ORD-{stamp}-{}[0-9a-fA-F]{{{rest}}}$", self.random)
     }
 
-    /// Whether a stored ID is one this can be (what [`Self::pattern`] matches, in Rust).
-    pub fn matches(&self, id: &super::OrderId) -> bool {
+    /// Whether a stored ID is one this can be: what [`Self::pattern`] matches, in Rust, as
+    /// the tests state it (the database applies the pattern).
+    #[cfg(test)]
+    fn matches(&self, id: &super::OrderId) -> bool {
         let Some((stamp, random)) = ord_parts(id) else { return false };
         if !random.starts_with(&self.random) {
             return false;
@@ -169,7 +172,7 @@ impl PartialOrderId {
     }
 
     /// Whether `id` is this with its end cut off (the time's digits are its first ones): of
-    /// the orders this [`matches`](Self::matches), those are the better reading.
+    /// the orders [`Self::pattern`] finds, those are the better reading.
     pub fn is_cut_from(&self, id: &super::OrderId) -> bool {
         ord_parts(id).is_some_and(|(stamp, random)| stamp.starts_with(&self.stamp) && random.starts_with(&self.random))
     }
