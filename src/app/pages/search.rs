@@ -20,7 +20,7 @@ pub struct LookupResult {
     pub orders: Vec<OrderSummary>,
     /// For an order ID that names no order: where it was seen instead.
     pub traces: Vec<Trace>,
-    /// Whether more orders match than a lookup lists (a shortened ID, a common display form).
+    /// Whether the lookup filled its list, so more orders may match (a shortened ID, a telegram id).
     pub cut: bool,
 }
 
@@ -114,7 +114,7 @@ fn Results(found: LookupResult) -> impl IntoView {
         </p>
         {cut.then(|| view! {
             <p class="text-sm text-amber-800 dark:text-amber-300" data-testid="results-cut">
-                {format!("More orders match: these are the newest {n}. Add what else the customer has (more digits, the random part) to narrow it.")}
+                {format!("These are the newest {n}; more may match. Add what else the customer has (more digits, the random part) to narrow it.")}
             </p>
         })}
         <OrderTable orders />
