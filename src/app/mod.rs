@@ -32,9 +32,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
         leptos::nonce::provide_nonce();
-        if let (Some(policy), Some(response)) =
-            (crate::server::headers::page_policy(&options), use_context::<leptos_axum::ResponseOptions>())
-            && let Ok(value) = axum::http::HeaderValue::from_str(&policy)
+        if let (Some(policy), Some(response)) = (
+            crate::server::middleware::security_headers::page_policy(&options),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) && let Ok(value) = axum::http::HeaderValue::from_str(&policy)
         {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
         }

@@ -1,18 +1,11 @@
-//! Who may do what, enforced once for every request: the middleware resolves the session
-//! cookie, checks the role a path needs, checks the CSRF token of every state-changing
-//! request, and writes the audit entries for admin actions and refusals.
-//!
-//! Server functions are classified by their URL prefix, which is written at their
-//! definition: `#[server(prefix = "/api/staff")]` (any signed-in staff) or
-//! `#[server(prefix = "/api/admin")]`. Any other `/api/…` path is refused, so a new server
-//! function without a classification is closed, not open.
+//! Who may do what: the signed-in [`Caller`] and the handler extractors that require a role,
+//! sessions and their cookie, the audit of refusals, and refusals in the form the caller
+//! reads. The rules that run on every request are in `server::middleware`.
 
 use axum::{
-    body::{Body, to_bytes},
-    extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Redirect, Response},
+    extract::{ConnectInfo, Request},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 
@@ -20,7 +13,7 @@ use super::AppState;
 use crate::{
     domain::accounts::{Role, Viewer},
     domain::audit::Actor,
-    domain::tokens::{same, sha256_hex},
+    domain::tokens::sha256_hex,
     storage::{StorageError, audit::AuditEntry},
 };
 
@@ -32,41 +25,8 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
 /// The form field a state-changing request carries its token in (state-changing server
 /// functions take it as their `_csrf` argument; plain forms as a hidden input).
 pub const CSRF_FIELD: &str = "_csrf";
-/// Bodies of state-changing requests are read to find the token; none of ours is larger.
-const MAX_FORM_BYTES: usize = super::BODY_LIMIT;
 /// A session's idle expiry is moved on at most this often (one write per minute, not per request).
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
-
-/// What a request needs before it is let through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// Health checks, metrics, the sign-in page and the browser bundle.
-    Public,
-    /// The bots' JSON API: its handlers check `X-API-Key`.
-    ApiKey,
-    Role(Role),
-    /// An `/api/…` path that is no known kind: refused.
-    Unclassified,
-}
-
-/// The role each page or download needs, from the app's routes table (handed in at start-up:
-/// the server does not import the app).
-pub type PageRoles = fn(&str) -> Option<Role>;
-
-/// What `path` needs. It is only ever asked of a canonical path ([`canonical_paths`] runs
-/// first), so this and the router read the same path. A path that is no page of ours still
-/// needs a signed-in caller, who then gets the 404.
-pub fn need(path: &str, pages: PageRoles) -> Need {
-    match path {
-        "/healthz" | "/readyz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico" => Need::Public,
-        p if p.starts_with("/pkg/") => Need::Public,
-        p if p.starts_with("/api/v1/") || p == "/api/performance/stats" => Need::ApiKey,
-        p if p.starts_with("/api/admin/") => Need::Role(Role::Admin),
-        p if p.starts_with("/api/staff/") => Need::Role(Role::Support),
-        p if p == "/api" || p.starts_with("/api/") => Need::Unclassified,
-        p => Need::Role(pages(p).unwrap_or(Role::Support)),
-    }
-}
 
 /// The signed-in caller, in the request's extensions for handlers and server functions.
 #[derive(Debug, Clone)]
@@ -192,7 +152,14 @@ pub const REFUSALS_WINDOW: std::time::Duration = std::time::Duration::from_secs(
 /// path, reason) of the session's first [`AUDIT_REFUSALS_EVERY`] in a window is written, so
 /// every distinct thing tried is on record; past that, and for a refusal repeated, only every
 /// [`AUDIT_REFUSALS_EVERY`]th, with the count so far.
-async fn audit_refusal(state: &AppState, viewer: &Viewer, ip: &str, action: &str, outcome: &str, path: &str) {
+pub(in crate::server) async fn audit_refusal(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    outcome: &str,
+    path: &str,
+) {
+    let viewer = &caller.viewer;
     // The session's CSRF token tells sessions apart; only a hash of it is stored.
     let session = &sha256_hex(&viewer.csrf)[..24];
     let what = &sha256_hex(&format!("{action}|{path}|{outcome}"))[..16];
@@ -208,7 +175,7 @@ async fn audit_refusal(state: &AppState, viewer: &Viewer, ip: &str, action: &str
     if (first_of_its_kind && n <= AUDIT_REFUSALS_EVERY) || audit_due(n) {
         let outcome =
             if n == 1 { outcome.to_owned() } else { format!("{outcome} ({n} refusals of this session in 15 minutes)") };
-        let entry = AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, ip), action, &outcome).with_params(path);
+        let entry = AuditEntry::new(&caller.actor(), action, &outcome).with_params(path);
         let _ = audit(state, entry).await;
     }
 }
@@ -220,7 +187,7 @@ pub fn action_name(path: &str) -> String {
 }
 
 /// A form body without its CSRF token, for the audit log.
-fn params_without_token(body: &[u8]) -> String {
+pub(in crate::server) fn params_without_token(body: &[u8]) -> String {
     form_urlencoded::parse(body)
         .filter(|(k, _)| k != CSRF_FIELD)
         .map(|(k, v)| format!("{k}={v}"))
@@ -228,7 +195,7 @@ fn params_without_token(body: &[u8]) -> String {
         .join("&")
 }
 
-fn wants_json(path: &str) -> bool {
+pub(in crate::server) fn wants_json(path: &str) -> bool {
     path.starts_with("/api/")
 }
 
@@ -274,117 +241,6 @@ pub fn not_found_page() -> Response {
     refuse(StatusCode::NOT_FOUND, "/", "There is no page at this address.")
 }
 
-/// Refuses (400) any request whose path is not canonical, and redirects a trailing `/` to
-/// the path without it, before anything classifies or routes it.
-pub async fn canonical_paths(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    match crate::domain::paths::canonical(path) {
-        Ok(()) => next.run(req).await,
-        Err(Ok(to)) if matches!(*req.method(), Method::GET | Method::HEAD) => {
-            let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-            Redirect::permanent(&format!("{to}{query}")).into_response()
-        }
-        Err(Ok(to)) => refuse(StatusCode::BAD_REQUEST, "/api/", &format!("send this to {to}, without the trailing /")),
-        Err(Err(why)) => {
-            let shown = if path.starts_with("/api/") { path } else { "/" };
-            refuse(StatusCode::BAD_REQUEST, shown, &format!("This address is not valid: {why}."))
-        }
-    }
-}
-
-/// The middleware.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let needed = match need(&path, state.page_roles) {
-        Need::Public | Need::ApiKey => return next.run(req).await,
-        Need::Unclassified => {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                &path,
-                "no such endpoint (server functions live under /api/staff or /api/admin)",
-            );
-        }
-        Need::Role(role) => role,
-    };
-    let ip = client_ip(&req);
-    let viewer = match session_viewer(&state, req.headers(), Utc::now()).await {
-        Ok(Some(viewer)) => viewer,
-        Ok(None) if wants_json(&path) => {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                &path,
-                "sign in first: your session has ended or you never signed in",
-            );
-        }
-        Ok(None) => {
-            let here = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let next = form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>();
-            return Redirect::to(&format!("/login?next={next}")).into_response();
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not check a session");
-            return if matches!(e, StorageError::Electing { .. }) {
-                refuse_titled(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &path,
-                    "Database electing a new primary",
-                    "The database is electing a new primary, so your sign-in cannot be checked yet. This takes a few seconds: reload shortly.",
-                )
-            } else {
-                refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &path,
-                    "The database is unavailable, so your sign-in cannot be checked. Reload in a few seconds.",
-                )
-            };
-        }
-    };
-    if let Some(message) = role_refusal(viewer.role, needed) {
-        audit_refusal(&state, &viewer, &ip, "access_denied", "denied", &path).await;
-        return refuse(StatusCode::FORBIDDEN, &path, &message);
-    }
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let (parts, body) = req.into_parts();
-    let (body, params) = if changes_state {
-        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
-            Ok(b) => b,
-            Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, &path, "the request body is larger than 64 KiB"),
-        };
-        let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
-        if !token.as_deref().is_some_and(|t| same(t, &viewer.csrf)) {
-            let why = if token.is_none() { "missing" } else { "wrong" };
-            audit_refusal(&state, &viewer, &ip, "csrf_rejected", why, &path).await;
-            return refuse(
-                StatusCode::FORBIDDEN,
-                &path,
-                &format!("The form's security token is {why}. Reload the page and try again."),
-            );
-        }
-        let params = params_without_token(&bytes);
-        (Body::from(bytes), Some(params))
-    } else {
-        (body, None)
-    };
-    let mut req = Request::from_parts(parts, body);
-    req.extensions_mut().insert(Caller { viewer: viewer.clone(), ip: ip.clone() });
-    let response = next.run(req).await;
-    // Every state-changing admin request is an admin action.
-    if let Some(params) = params
-        && needed == Role::Admin
-    {
-        let status = response.status();
-        let outcome = if status.is_success() || status.is_redirection() {
-            "ok".to_owned()
-        } else {
-            format!("failed: HTTP {}", status.as_u16())
-        };
-        let entry = AuditEntry::new(&Actor::staff(&viewer.email, viewer.role, &ip), &action_name(&path), &outcome)
-            .with_params(&params);
-        let _ = audit(&state, entry).await;
-    }
-    response
-}
-
 /// `Set-Cookie` for a session token (or, with `max_age` 0, for removing it).
 pub fn session_cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
     let name = session_cookie_name(secure);
@@ -396,21 +252,6 @@ pub fn session_cookie(token: &str, max_age: u64, secure: bool) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_are_classified_and_unknown_server_functions_are_closed() {
-        // As the routes table answers, for one admin page.
-        let pages: PageRoles = |p| (p == "/maintenance").then_some(Role::Admin);
-        assert_eq!(need("/healthz", pages), Need::Public);
-        assert_eq!(need("/pkg/orderdesk.wasm", pages), Need::Public);
-        assert_eq!(need("/api/v1/order-ids", pages), Need::ApiKey);
-        assert_eq!(need("/api/admin/start_migration", pages), Need::Role(Role::Admin));
-        assert_eq!(need("/api/staff/lookup", pages), Need::Role(Role::Support));
-        assert_eq!(need("/api/start_migration", pages), Need::Unclassified);
-        assert_eq!(need("/maintenance", pages), Need::Role(Role::Admin));
-        assert_eq!(need("/orders/ORD-A3F8D2", pages), Need::Role(Role::Support));
-        assert_eq!(need("/", pages), Need::Role(Role::Support));
-    }
 
     #[test]
     fn audit_names_and_params_leave_the_token_out() {

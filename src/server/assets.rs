@@ -1,18 +1,12 @@
 //! The browser bundle's files: their hashed names when the build hashed them, the brotli and
-//! gzip copies the release build wrote served as they are (never compressed per request),
-//! and cache headers that let a browser keep a hashed file for a year.
+//! gzip copies the release build wrote served as they are (never compressed per request).
+//! Their cache headers are `middleware::cache_headers`.
 
 use std::{
     path::{Path, PathBuf},
     sync::OnceLock,
 };
 
-use axum::{
-    extract::Request,
-    http::{HeaderValue, header},
-    middleware::Next,
-    response::Response,
-};
 use leptos::config::LeptosOptions;
 
 /// Where the build writes the hashes: the site root (Cargo.toml's `hash-file-name` points
@@ -72,49 +66,4 @@ pub fn page_stylesheet(options: &LeptosOptions) -> std::borrow::Cow<'static, str
 /// The site's files: a request that accepts brotli or gzip gets the copy the build wrote.
 pub fn static_files(site_root: &str) -> tower_http::services::ServeDir {
     tower_http::services::ServeDir::new(site_root).precompressed_br().precompressed_gzip()
-}
-
-/// `Cache-Control` for the site's files: a hashed file never changes (a new build has a new
-/// name), so browsers keep it a year without asking; the other files (under `/pkg/`,
-/// `theme.js`, the icon) are checked each time. Everything else is `no-store`
-/// (`headers::security_headers`).
-pub async fn cache_headers(req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let mut response = next.run(req).await;
-    if !response.status().is_success() {
-        return response;
-    }
-    let value = match path.strip_prefix("/pkg/") {
-        Some(name) if is_hashed(name) => "public, max-age=31536000, immutable",
-        Some(_) => "no-cache",
-        None if matches!(path.as_str(), "/theme.js" | "/favicon.ico") => "no-cache",
-        None => return response,
-    };
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
-    response
-}
-
-/// `orderdesk.<22 characters of base64url MD5>.wasm`, as cargo-leptos names hashed files.
-fn is_hashed(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('.').collect();
-    parts.len() >= 3
-        && !name.contains('/')
-        && parts[1].len() == 22
-        && parts[1].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_hashed;
-
-    #[test]
-    fn only_cargo_leptos_hashed_names_count_as_hashed() {
-        assert!(is_hashed("orderdesk.uX4cE0S7-Pm0jV_Y3kKpQw.wasm"));
-        assert!(is_hashed("orderdesk.uX4cE0S7-Pm0jV_Y3kKpQw.js"));
-        assert!(!is_hashed("orderdesk.wasm"));
-        assert!(!is_hashed("orderdesk.css"));
-        assert!(!is_hashed("orderdesk.short.wasm"));
-        assert!(!is_hashed("x/orderdesk.uX4cE0S7-Pm0jV_Y3kKpQw.wasm"));
-        assert!(!is_hashed("orderdesk.uX4cE0S7+Pm0jV/Y3kKpQw.wasm"));
-    }
 }

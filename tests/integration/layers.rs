@@ -139,3 +139,18 @@ fn every_server_function_names_its_endpoint_after_itself() {
     assert!(seen >= 30, "the server functions were not found ({seen})");
     assert!(wrong.is_empty(), "server functions without their own endpoint:\n{}", wrong.join("\n"));
 }
+
+#[test]
+fn every_rule_on_all_requests_is_stacked_in_one_place() {
+    let mut elsewhere = Vec::new();
+    let mut in_stack = 0;
+    for (relative, _, code) in source_files() {
+        if relative == Path::new("server/middleware/mod.rs") {
+            in_stack = code.matches(".layer(").count();
+        } else if code.contains("middleware::from_fn") {
+            elsewhere.push(format!("src/{}", relative.display()));
+        }
+    }
+    assert!(in_stack >= 10, "the middleware stack was not found ({in_stack} rules)");
+    assert!(elsewhere.is_empty(), "middleware stacked outside server/middleware/mod.rs: {elsewhere:?}");
+}

@@ -188,12 +188,12 @@ impl<J> ApiCaller<J> {
 pub type StatsCaller = ApiCaller<ReadStats>;
 
 /// The `X-API-Key` header, trimmed, when there is one.
-pub(super) fn presented_key(parts: &Parts) -> Option<&str> {
+pub(in crate::server) fn presented_key(parts: &Parts) -> Option<&str> {
     parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty())
 }
 
 /// Whether `key` is the bootstrap key from the environment.
-pub(super) fn is_bootstrap(state: &AppState, key: &str) -> bool {
+pub(in crate::server) fn is_bootstrap(state: &AppState, key: &str) -> bool {
     state.settings.bootstrap_api_key.as_ref().is_some_and(|bootstrap| same(bootstrap.expose(), key))
 }
 

@@ -20,7 +20,8 @@ use axum::{
 use serde::Serialize;
 
 pub use auth::{KeyCache, StatsCaller};
-pub use usage::{LimitHit, count_calls};
+pub(super) use auth::{is_bootstrap, presented_key};
+pub use usage::{CallerKey, LimitHit};
 
 use super::AppState;
 use crate::{

@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 
-use super::AppState;
+use crate::server::AppState;
 
 /// The policy, allowing scripts from this site, and inline ones only with `nonce`.
 /// `'wasm-unsafe-eval'` lets the page compile its own WebAssembly bundle (it allows no
@@ -34,7 +34,8 @@ fn dev_reload_port(options: &leptos::config::LeptosOptions) -> Option<u32> {
     std::env::var_os("LEPTOS_WATCH").is_some().then_some(options.reload_port)
 }
 
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Adds the headers above to every response, and `no-store` to any that set no cache policy.
+pub async fn add(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
