@@ -13,7 +13,7 @@
 //! (default: the CLI's, 5,000); ORDERDESK_BENCH_SIDE=seed-python,seed-rust,orderdesk (the
 //! default) picks sides. The seed's sides take minutes.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use futures::TryStreamExt;
@@ -23,9 +23,9 @@ use mongodb::{
 };
 use orderdesk::{
     config::{CONFIG_FILE, Settings},
-    domain::ids::generate::SystemClock,
     domain::maintenance::{FreshIdForm, Migration, MigrationOptions, RunStatus},
-    services::maintenance as runner,
+    domain::{accounts::Role, audit::Actor},
+    services::runs,
     storage::Store,
 };
 
@@ -120,13 +120,12 @@ fn main() {
                 "seed-rust" => seed_script(&orders).await as u64,
                 _ => {
                     let options = MigrationOptions { dry_run: false, batch, id_form: FreshIdForm::OrdFromCreatedAt };
-                    let run = runner::prepare(
+                    let run = runs::prepare_migration(
                         &store,
-                        Arc::new(SystemClock),
                         chrono_tz::UTC,
                         Migration::OrderIds,
                         options,
-                        "bench",
+                        &Actor::staff("bench", Role::Admin, ""),
                     )
                     .await
                     .expect("prepare");

@@ -4,7 +4,7 @@
 use crate::{
     config::ConfigError,
     domain::ids::ParseError,
-    services::maintenance::MaintenanceError,
+    services::runs::MaintenanceError,
     startup::StartupError,
     storage::{StorageError, counters::CounterError},
 };

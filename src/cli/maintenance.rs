@@ -17,7 +17,7 @@ use crate::{
         BATCH_RANGE, DEFAULT_BATCH, FreshIdForm, IndexReport, IndexState, Migration, MigrationOptions, RunMode,
         RunRecord, RunStatus,
     },
-    services::maintenance as runner,
+    services::runs,
     storage::Store,
 };
 
@@ -93,9 +93,8 @@ pub async fn indexes(store: &Store, command: IndexesCommand) -> Result<(), CliEr
         }
         IndexesCommand::Apply => {
             // The same recorded run as the page's button, in the foreground.
-            use crate::services::index_runs::{self, IndexRun};
             let actor = crate::domain::audit::Actor::cli(&user_at_host());
-            let run = index_runs::prepare(store, IndexRun::Build, &actor).await?;
+            let run = runs::prepare_index_run(store, runs::IndexRun::Build, &actor).await?;
             let mut printed = 0;
             let record = run
                 .execute(|r| {
@@ -166,9 +165,8 @@ fn print_report(r: &IndexReport) {
 pub async fn migrate(settings: &Settings, store: &Store, args: MigrateArgs) -> Result<(), CliError> {
     let options = MigrationOptions { dry_run: args.dry_run, batch: args.batch, id_form: args.id_form };
     let clock = Arc::new(MonotonicClock::new(SystemClock));
-    let run =
-        runner::prepare(store, clock, settings.time_zone, args.migration, options, &format!("cli:{}", user_at_host()))
-            .await?;
+    let kind = runs::migration(args.migration, options, settings.time_zone);
+    let run = runs::prepare(store, clock, kind, &crate::domain::audit::Actor::cli(&user_at_host())).await?;
     let tty = std::io::stderr().is_terminal();
     eprintln!(
         "{} {} (run {}): {} orders to look at, batches of {}",

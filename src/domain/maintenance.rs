@@ -1,6 +1,6 @@
 //! Index checks and data migrations: what the maintenance page and `orderdesk indexes` /
 //! `orderdesk migrate` show and do. The types here cross to the browser; the work itself
-//! (`services::maintenance`) is server-only and reaches MongoDB through the storage layer.
+//! (`services::runs`) is server-only and reaches MongoDB through the storage layer.
 //!
 //! Long (about 480 lines before its tests): the types the maintenance page, the CLI and the
 //! runner share (migrations, tasks, statuses, a run's record and progress).
@@ -287,6 +287,37 @@ pub struct RunRecord {
     /// the numbers their orders hold.
     #[serde(default)]
     pub uniqueness: Option<UniquenessReport>,
+}
+
+impl RunRecord {
+    /// A run as it begins: `total` things to look at, nothing done yet (the id comes from
+    /// the database when it is recorded).
+    pub fn begun(task: Task, dry_run: bool, actor: &str, started_at: DateTime<Utc>, total: u64) -> Self {
+        Self {
+            id: String::new(),
+            task,
+            dry_run,
+            actor: actor.chars().take(200).collect(),
+            status: RunStatus::Running,
+            started_at,
+            finished_at: None,
+            total,
+            done: 0,
+            changed: 0,
+            errors: 0,
+            duration_ms: 0,
+            rate: 0.0,
+            message: String::new(),
+            changes: Vec::new(),
+            error_samples: Vec::new(),
+            batch: 0,
+            reports: Vec::new(),
+            references: Vec::new(),
+            references_moved: 0,
+            references_undecided: 0,
+            uniqueness: None,
+        }
+    }
 }
 
 /// After a number migration, whether its numbers are still unique: each counter it drew

@@ -3,9 +3,8 @@
 
 pub mod api_usage;
 pub mod display_fill;
-pub mod index_runs;
 pub mod issuing;
 pub mod live_counters;
-pub mod maintenance;
 pub mod monitoring;
+pub mod runs;
 pub mod sign_in;

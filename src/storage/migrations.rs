@@ -683,6 +683,27 @@ impl Store {
         Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
     }
 
+    /// Says a run is alive while one long step runs (its progress is saved after the step):
+    /// the run's heartbeat, and the lock's when it holds it. Returns whether a cancel was
+    /// asked for.
+    pub async fn beat_run(&self, run_id: &str, holds_lock: bool, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let runs = self.collection(RUNS);
+        let update = doc! { "$set": { "heartbeat_at": bson_time(now) } };
+        let after = self
+            .run(
+                "beat_run",
+                RUNS,
+                runs.find_one_and_update(doc! { "_id": object_id(run_id)? }, update)
+                    .max_time(self.op_timeout)
+                    .return_document(mongodb::options::ReturnDocument::After),
+            )
+            .await?;
+        if holds_lock {
+            self.beat_migration_lock(run_id, now).await?;
+        }
+        Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
+    }
+
     /// Beats the lock's heartbeat for `run_id`; [`StorageError::LockLost`] when the lock is no
     /// longer this run's (its heartbeat was late and another run took over).
     pub async fn beat_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {

@@ -8,7 +8,6 @@ use crate::helpers;
 use std::{
     collections::{HashMap, HashSet},
     process::{Command, Stdio},
-    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -16,11 +15,12 @@ use chrono::{TimeZone, Utc};
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
 use orderdesk::{
-    domain::ids::{BbNumber, CounterId, LookupKey, OrderId, VendorId, generate::SystemClock},
+    domain::ids::{BbNumber, CounterId, LookupKey, OrderId, VendorId},
     domain::maintenance::{
         ApplyOutcome, FreshIdForm, IndexState, Migration, MigrationOptions, RunRecord, RunStatus, Task,
     },
-    services::maintenance::{self as runner, MaintenanceError},
+    domain::{accounts::Role, audit::Actor},
+    services::runs::{self, MaintenanceError},
     storage::Store,
 };
 
@@ -82,9 +82,10 @@ async fn legacy_database() -> (Store, mongodb::Collection<Document>) {
 
 async fn run(store: &Store, migration: Migration, dry_run: bool) -> RunRecord {
     let options = MigrationOptions { dry_run, batch: 4, id_form: FreshIdForm::OrdFromCreatedAt };
-    let prepared = runner::prepare(store, Arc::new(SystemClock), chrono_tz::UTC, migration, options, "test")
-        .await
-        .unwrap_or_else(|e| panic!("{migration}: {e}"));
+    let prepared =
+        runs::prepare_migration(store, chrono_tz::UTC, migration, options, &Actor::staff("test", Role::Admin, ""))
+            .await
+            .unwrap_or_else(|e| panic!("{migration}: {e}"));
     let mut progress_calls = 0;
     let record = prepared.execute(|_| progress_calls += 1).await;
     assert!(progress_calls >= 1);
@@ -257,10 +258,15 @@ async fn an_order_that_cannot_be_written_is_named_and_the_rest_of_its_chunk_is_w
     orders.insert_one(doc! { "source": "marketplace", "order_id": "taken-by-someone-else", "vendor_id": "other", "user_id": "x", "order_number": &taken, "created_at": at(9, 3) }).await.unwrap();
 
     let options = MigrationOptions { dry_run: false, batch: 1000, id_form: FreshIdForm::OrdFromCreatedAt };
-    let prepared =
-        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderNumbers, options, "test")
-            .await
-            .unwrap();
+    let prepared = runs::prepare_migration(
+        &store,
+        chrono_tz::UTC,
+        Migration::OrderNumbers,
+        options,
+        &Actor::staff("test", Role::Admin, ""),
+    )
+    .await
+    .unwrap();
     let record = prepared.execute(|_| {}).await;
     assert_eq!((record.changed, record.errors), (9, 1), "{record:?}");
     let third = ids[&2].as_object_id().unwrap().to_hex();
@@ -293,14 +299,27 @@ async fn a_second_writing_run_waits_for_the_first_but_a_dry_run_does_not() {
     let store = helpers::fresh_store("maint_lock").await;
     assert!(store.acquire_migration_lock("000000000000000000000001", Utc::now()).await.unwrap());
     let options = MigrationOptions { dry_run: false, ..MigrationOptions::default() };
-    let refused =
-        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, options, "test").await;
+    let refused = runs::prepare_migration(
+        &store,
+        chrono_tz::UTC,
+        Migration::OrderIds,
+        options,
+        &Actor::staff("test", Role::Admin, ""),
+    )
+    .await;
     assert!(
         matches!(refused, Err(MaintenanceError::AlreadyRunning(ref holder)) if holder == "000000000000000000000001")
     );
     let dry = MigrationOptions { dry_run: true, ..MigrationOptions::default() };
-    let prepared =
-        runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, dry, "test").await.unwrap();
+    let prepared = runs::prepare_migration(
+        &store,
+        chrono_tz::UTC,
+        Migration::OrderIds,
+        dry,
+        &Actor::staff("test", Role::Admin, ""),
+    )
+    .await
+    .unwrap();
     assert_eq!(prepared.execute(|_| {}).await.status, RunStatus::Completed);
     store.release_migration_lock("000000000000000000000001").await.unwrap();
     store.drop_database().await.unwrap();
@@ -329,9 +348,15 @@ async fn a_run_whose_lock_was_taken_over_stops_writing_at_once() {
     const ORDERS: usize = 40_000;
     let (store, orders) = orders_without_ids("maint_fence", ORDERS).await;
     let options = MigrationOptions { dry_run: false, batch: 2_000, id_form: FreshIdForm::OrdFromCreatedAt };
-    let prepared = runner::prepare(&store, Arc::new(SystemClock), chrono_tz::UTC, Migration::OrderIds, options, "test")
-        .await
-        .unwrap();
+    let prepared = runs::prepare_migration(
+        &store,
+        chrono_tz::UTC,
+        Migration::OrderIds,
+        options,
+        &Actor::staff("test", Role::Admin, ""),
+    )
+    .await
+    .unwrap();
     let run_id = prepared.record().id.clone();
     let running = tokio::spawn(prepared.execute(|_| {}));
     let fixed = || async { ORDERS as u64 - blank_ids(&orders).await };
@@ -511,19 +536,19 @@ async fn a_stand_in_on_the_unique_keys_gives_way_to_a_cover_and_the_index_is_nev
 
 #[tokio::test]
 async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_locked() {
-    use orderdesk::domain::audit::{Actor, AuditFilter};
-    use orderdesk::services::index_runs::{self, IndexRun};
+    use orderdesk::domain::audit::AuditFilter;
+    use orderdesk::services::runs::IndexRun;
     let (store, _orders) = legacy_database().await;
     store.ensure_indexes().await;
     let admin = Actor::staff("admin@test.example", orderdesk::domain::accounts::Role::Admin, "127.0.0.1");
 
     // Before any scan the page has the states, no blockers.
-    let before = index_runs::overview(&store).await.unwrap();
+    let before = runs::overview(&store).await.unwrap();
     assert!(before.scanned.is_none());
     assert!(before.reports.iter().all(|r| r.blockers.is_none()));
 
     // A check: every index looked at, progress after each, the blockers saved with the run.
-    let check = index_runs::prepare(&store, IndexRun::Check, &admin).await.unwrap();
+    let check = runs::prepare_index_run(&store, IndexRun::Check, &admin).await.unwrap();
     let id = check.record().id.clone();
     assert_eq!(store.find_run(&id, Utc::now()).await.unwrap().unwrap().status, RunStatus::Running);
     let mut seen = Vec::new();
@@ -539,7 +564,7 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     assert!(stored.message.contains("1 blocked by data"), "{}", stored.message);
 
     // The page now shows those blockers, and says from which run.
-    let after = index_runs::overview(&store).await.unwrap();
+    let after = runs::overview(&store).await.unwrap();
     assert_eq!(after.scanned.as_ref().map(|s| s.run_id.as_str()), Some(id.as_str()));
     let row = after.reports.iter().find(|r| r.collection == "orders" && r.name == "order_id_1").unwrap();
     assert_eq!(row.blockers.as_ref().map(|b| (b.missing, b.null, b.empty)), Some((5, 4, 3)));
@@ -547,7 +572,7 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     // A cancel is honoured after the index in hand: a build cancelled at once builds nothing.
     let payments = helpers::raw_collection(store.database_name(), "payments").await;
     payments.drop_index("order_id_1").await.unwrap();
-    let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap();
+    let build = runs::prepare_index_run(&store, IndexRun::Build, &admin).await.unwrap();
     assert!(store.request_cancel(&build.record().id).await.unwrap());
     let cancelled = build.execute(|_| {}).await;
     assert_eq!(cancelled.status, RunStatus::Cancelled, "{cancelled:?}");
@@ -556,31 +581,30 @@ async fn index_checks_and_builds_run_in_the_background_recorded_audited_and_lock
     assert!(!payments.list_index_names().await.unwrap().contains(&"order_id_1".to_owned()), "nothing was built");
 
     // A build is refused while a migration holds the lock.
-    let migration = runner::prepare(
+    let migration = runs::prepare_migration(
         &store,
-        Arc::new(SystemClock),
         chrono_tz::UTC,
         Migration::OrderIds,
         MigrationOptions { dry_run: false, ..Default::default() },
-        "test",
+        &Actor::staff("test", Role::Admin, ""),
     )
     .await
     .unwrap();
     assert!(matches!(
-        index_runs::prepare(&store, IndexRun::Build, &admin).await,
+        runs::prepare_index_run(&store, IndexRun::Build, &admin).await,
         Err(MaintenanceError::AlreadyRunning(_))
     ));
     migration.execute(|_| {}).await;
 
     // Duplicates still block: the build fails on that index, says why, keeps the stand-in.
-    let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
+    let build = runs::prepare_index_run(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
     assert_eq!(build.status, RunStatus::Failed, "{build:?}");
     assert!(build.error_samples.iter().any(|e| e.starts_with("orders.order_id_1: not created")), "{build:?}");
     assert_eq!(build.message, "created payments.order_id_1; 1 not created (see the errors)");
     assert!(store.index_states().await.unwrap().iter().any(|r| r.stand_in.as_deref() == Some("order_id_1_nonunique")));
     // The lock is free again: the duplicates migration runs, then the build succeeds.
     run(&store, Migration::Duplicates, false).await;
-    let build = index_runs::prepare(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
+    let build = runs::prepare_index_run(&store, IndexRun::Build, &admin).await.unwrap().execute(|_| {}).await;
     assert_eq!(build.status, RunStatus::Completed, "{build:?}");
     assert_eq!(build.message, "created orders.order_id_1");
     assert!(store.index_states().await.unwrap().iter().all(|r| r.state == IndexState::Present));

@@ -426,10 +426,11 @@ async fn with_read_only_access_to_the_sources_pages_work_and_writes_say_what_is_
 async fn each_back_fill_runs_in_its_own_system_and_names() {
     use orderdesk::{
         domain::{
-            ids::generate::SystemClock,
+            accounts::Role,
+            audit::Actor,
             maintenance::{FreshIdForm, Migration, MigrationOptions, RunStatus},
         },
-        services::maintenance as runner,
+        services::runs,
     };
     let d = deployment().await;
     let at = BsonTime::from_millis(1_763_631_015_000); // 2025-11-20 09:30:15 UTC
@@ -454,12 +455,17 @@ async fn each_back_fill_runs_in_its_own_system_and_names() {
 
     for migration in [Migration::OrderIds, Migration::OrderNumbers] {
         let options = MigrationOptions { dry_run: false, batch: 10, id_form: FreshIdForm::OrdFromCreatedAt };
-        let run =
-            runner::prepare(&d.store, std::sync::Arc::new(SystemClock), chrono_tz::UTC, migration, options, "test")
-                .await
-                .unwrap_or_else(|e| panic!("{migration}: {e}"))
-                .execute(|_| {})
-                .await;
+        let run = runs::prepare_migration(
+            &d.store,
+            chrono_tz::UTC,
+            migration,
+            options,
+            &Actor::staff("test", Role::Admin, ""),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{migration}: {e}"))
+        .execute(|_| {})
+        .await;
         assert_eq!(
             (run.status, run.changed),
             (RunStatus::Completed, 1 + u64::from(migration == Migration::OrderIds)),
@@ -498,13 +504,12 @@ async fn each_back_fill_runs_in_its_own_system_and_names() {
     .await
     .unwrap();
     let options = MigrationOptions { dry_run: false, batch: 10, id_form: FreshIdForm::OrdFromCreatedAt };
-    let run = runner::prepare(
+    let run = runs::prepare_migration(
         &d.store,
-        std::sync::Arc::new(SystemClock),
         chrono_tz::UTC,
         Migration::Duplicates,
         options,
-        "test",
+        &Actor::staff("test", Role::Admin, ""),
     )
     .await
     .unwrap()

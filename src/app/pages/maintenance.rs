@@ -19,7 +19,7 @@ use crate::{
 #[server(prefix = "/api/admin", endpoint = "check_indexes", input = GetUrl)]
 pub async fn check_indexes() -> Result<IndexOverview, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    Ok(crate::services::index_runs::overview(&state.store).await?)
+    Ok(crate::services::runs::overview(&state.store).await?)
 }
 
 /// The dry run of the session repair: the bot sessions without an `order_id`.
@@ -53,7 +53,7 @@ pub async fn repair_sessions(confirm: String, _csrf: String) -> Result<u64, AppE
 #[server(prefix = "/api/admin", endpoint = "start_index_run")]
 pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    use crate::services::index_runs::{self, IndexRun};
+    use crate::services::runs::{self, IndexRun};
     let kind = match kind.trim() {
         "check" => IndexRun::Check,
         "apply" => IndexRun::Build,
@@ -64,7 +64,7 @@ pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppE
             )));
         }
     };
-    let run = index_runs::prepare(&state.store, kind, &caller.actor()).await?;
+    let run = runs::prepare_index_run(&state.store, kind, &caller.actor()).await?;
     let id = run.record().id.clone();
     tokio::spawn(run.execute(|_| {}));
     Ok(id)
@@ -91,15 +91,9 @@ pub async fn start_migration(
         return Err(AppError::BadInput(format!("type {migration} to confirm that the orders should be changed")));
     }
     let options = crate::domain::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
-    let run = crate::services::maintenance::prepare(
-        &state.store,
-        state.ids.clock().clone(),
-        state.settings.time_zone,
-        migration,
-        options,
-        &caller.viewer.email,
-    )
-    .await?;
+    use crate::services::runs;
+    let kind = runs::migration(migration, options, state.settings.time_zone);
+    let run = runs::prepare(&state.store, state.ids.clock().clone(), kind, &caller.actor()).await?;
     let id = run.record().id.clone();
     tokio::spawn(run.execute(|_| {}));
     Ok(id)
