@@ -94,7 +94,12 @@ impl Application {
     pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         let background = (self.background == Background::Run).then(|| {
             let tasks = self.tasks();
-            if self.indexes_ready { tokio::spawn(tasks.run_after_indexes()) } else { tokio::spawn(tasks.run()) }
+            let workers = &self.state.workers;
+            if self.indexes_ready {
+                workers.spawn("periodic tasks", tasks.run_after_indexes())
+            } else {
+                workers.spawn("periodic tasks", tasks.run())
+            }
         });
         tracing::info!(address = %self.address(), database = self.state.store.database_name(), "orderdesk listening");
         let state = self.state.clone();
@@ -125,6 +130,12 @@ async fn stop(state: &AppState, background: Option<tokio::task::JoinHandle<()>>)
     }
     if let Err(e) = state.api_usage.write().await {
         tracing::warn!(error = %e, "could not write the last API usage counts; they are lost");
+    }
+    // A maintenance run cut off here shows as interrupted once its heartbeat lapses, and the
+    // next run of it picks up where it stopped.
+    let running = state.workers.running();
+    if !running.is_empty() {
+        tracing::info!(workers = ?running, "stopping with these workers still running");
     }
 }
 

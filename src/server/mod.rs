@@ -36,7 +36,10 @@ use crate::{
     config::Settings,
     domain::accounts::Role,
     domain::error::AppError,
-    services::issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
+    services::{
+        issuing::{IdGenerator, IdScheme, NumberAllocator, OrderCreator},
+        workers::Workers,
+    },
     storage::Store,
 };
 
@@ -82,6 +85,8 @@ pub struct Services {
     pub readiness: healthz::Readiness,
     /// Places for CSV exports: per account, and in all.
     pub exports: places::Places,
+    /// Every task that outlives its request: the writers, the periodic work, the runs.
+    pub workers: Workers,
     load: Arc<middleware::admission::Load>,
 }
 
@@ -99,7 +104,8 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Wires the services for one process: one ID generator and one number allocator.
+    /// Wires the services for one process: one ID generator, one number allocator, and the
+    /// workers behind the audit log, the API usage and the live counters.
     pub fn new(
         leptos_options: LeptosOptions,
         store: Store,
@@ -112,11 +118,15 @@ impl AppState {
             ids.clock().clone(),
             crate::services::issuing::NumberPolicy::from_settings(&settings),
         ));
-        let audit = crate::storage::audit::AuditWriter::spawn(store.clone());
+        let workers = Workers::default();
+        let (audit, writing) = crate::storage::audit::AuditWriter::new(store.clone());
+        workers.spawn("audit writer", writing);
+        let (counter_changes, following) = crate::services::live_counters::CounterChanges::new(store.clone());
+        workers.spawn("counter changes", following);
+        let (api_usage, writing) = crate::services::api_usage::UsageRecorder::new(store.clone());
+        workers.spawn("API usage writer", writing);
         let orders = OrderCreator::new(store.clone(), ids.clone());
         let load = Arc::new(middleware::admission::Load::new(&settings));
-        let counter_changes = crate::services::live_counters::CounterChanges::spawn(store.clone());
-        let api_usage = crate::services::api_usage::UsageRecorder::spawn(store.clone());
         Self(Arc::new(Services {
             leptos_options,
             store,
@@ -135,6 +145,7 @@ impl AppState {
             long_polls: places::Places::new(LONG_POLLS, LONG_POLLS_PER_SESSION),
             exports: places::Places::new(EXPORTS, EXPORTS_PER_ACCOUNT),
             readiness: Default::default(),
+            workers,
             load,
         }))
     }

@@ -30,11 +30,12 @@ pub struct UsageRecorder {
 }
 
 impl UsageRecorder {
-    /// The recorder, with its writing task on the current runtime (which ends with it).
-    pub fn spawn(store: Store) -> Arc<Self> {
+    /// The recorder, and the work of writing its counts every minute for its owner to run
+    /// (it ends with the recorder).
+    pub fn new(store: Store) -> (Arc<Self>, impl std::future::Future<Output = ()> + Send + 'static) {
         let recorder = Arc::new(Self { store, pending: Mutex::default() });
         let weak: Weak<Self> = Arc::downgrade(&recorder);
-        tokio::spawn(async move {
+        let writing = async move {
             let mut tick = tokio::time::interval(WRITE_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -44,8 +45,8 @@ impl UsageRecorder {
                     tracing::warn!(error = %e, "could not write API usage; kept for the next try");
                 }
             }
-        });
-        recorder
+        };
+        (recorder, writing)
     }
 
     /// Counts one call made with `key` (an API key's id, or [`crate::domain::api_usage::ENV_KEY`]).

@@ -30,11 +30,11 @@ pub struct CounterChanges {
 }
 
 impl CounterChanges {
-    /// Starts following the counters in the background.
-    pub fn spawn(store: Store) -> Arc<Self> {
+    /// The changes, and the work of following the counters for its owner to run.
+    pub fn new(store: Store) -> (Arc<Self>, impl std::future::Future<Output = ()> + Send + 'static) {
         let changes = Arc::new(Self { version: watch::Sender::new(0), live: AtomicBool::new(false) });
         let this = changes.clone();
-        tokio::spawn(async move {
+        let following = async move {
             loop {
                 match store.watch_counters().await {
                     Ok(mut feed) => {
@@ -63,8 +63,8 @@ impl CounterChanges {
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-        });
-        changes
+        };
+        (changes, following)
     }
 
     /// Waits until a counter changes after `seen` (the cluster time this returned before; 0 for

@@ -8,3 +8,4 @@ pub mod live_counters;
 pub mod monitoring;
 pub mod runs;
 pub mod sign_in;
+pub mod workers;

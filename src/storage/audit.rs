@@ -103,11 +103,12 @@ pub struct AuditWriter {
 }
 
 impl AuditWriter {
-    /// Starts the writing task on the current runtime.
-    pub fn spawn(store: Store) -> Self {
+    /// The writer, and the work of writing for its owner to run (it ends when every copy of
+    /// the writer is gone).
+    pub fn new(store: Store) -> (Self, impl std::future::Future<Output = ()> + Send + 'static) {
         type Pending = (AuditEntry, tokio::sync::oneshot::Sender<Result<(), StorageError>>);
         let (queue, mut entries) = tokio::sync::mpsc::channel::<Pending>(4 * GROUP_MAX);
-        tokio::spawn(async move {
+        let writing = async move {
             let mut batch = Vec::with_capacity(GROUP_MAX);
             while entries.recv_many(&mut batch, GROUP_MAX).await > 0 {
                 let (docs, acks): (Vec<Document>, Vec<tokio::sync::oneshot::Sender<_>>) =
@@ -118,8 +119,8 @@ impl AuditWriter {
                     let _ = ack.send(written.clone());
                 }
             }
-        });
-        Self { queue }
+        };
+        (Self { queue }, writing)
     }
 
     /// Writes `entry` with the entries of other requests; returns once it is acknowledged.

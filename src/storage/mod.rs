@@ -28,6 +28,7 @@ pub mod number_lanes;
 pub mod orders;
 pub mod payments;
 pub mod references;
+pub mod runs;
 pub mod sessions;
 pub mod source_check;
 pub mod sources;

@@ -696,7 +696,8 @@ async fn csv_exports_defuse_every_formula_and_stream_the_audit_log() {
         .collect();
     // Through the server's own group-committing writer, each write checked: an entry lost
     // here (500 lone inserts once timed out under a loaded suite) would read as a short export.
-    let writer = orderdesk::storage::audit::AuditWriter::spawn(app.store.clone());
+    let (writer, writing) = orderdesk::storage::audit::AuditWriter::new(app.store.clone());
+    tokio::spawn(writing);
     for chunk in entries.chunks(1000) {
         for written in futures::future::join_all(chunk.iter().cloned().map(|e| writer.append(e))).await {
             written.expect("a seeded audit entry");

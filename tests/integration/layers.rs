@@ -154,3 +154,15 @@ fn every_rule_on_all_requests_is_stacked_in_one_place() {
     assert!(in_stack >= 10, "the middleware stack was not found ({in_stack} rules)");
     assert!(elsewhere.is_empty(), "middleware stacked outside server/middleware/mod.rs: {elsewhere:?}");
 }
+
+#[test]
+fn pages_and_start_up_start_workers_only_through_the_owner() {
+    let mut spawning = Vec::new();
+    for (relative, _, code) in source_files() {
+        let owner_side = relative.starts_with("app") || relative == Path::new("startup.rs");
+        if owner_side && code.contains("tokio::spawn(") {
+            spawning.push(format!("src/{}", relative.display()));
+        }
+    }
+    assert!(spawning.is_empty(), "spawned beside services::workers::Workers: {spawning:?}");
+}

@@ -66,7 +66,9 @@ pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppE
     };
     let run = runs::prepare_index_run(&state.store, kind, &caller.actor()).await?;
     let id = run.record().id.clone();
-    tokio::spawn(run.execute(|_| {}));
+    state.workers.spawn(format!("index run {id}"), async move {
+        run.execute(|_| {}).await;
+    });
     Ok(id)
 }
 
@@ -95,7 +97,9 @@ pub async fn start_migration(
     let kind = runs::migration(migration, options, state.settings.time_zone);
     let run = runs::prepare(&state.store, state.ids.clock().clone(), kind, &caller.actor()).await?;
     let id = run.record().id.clone();
-    tokio::spawn(run.execute(|_| {}));
+    state.workers.spawn(format!("{migration} run {id}"), async move {
+        run.execute(|_| {}).await;
+    });
     Ok(id)
 }
 

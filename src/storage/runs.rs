@@ -1,0 +1,382 @@
+//! The record of every maintenance run (`maintenance_runs`) and the lock that keeps two
+//! writing runs apart (`maintenance_locks`): a holder says it is alive by its heartbeat, and
+//! one whose heartbeat stopped, or whose process on this host is gone, is taken over.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
+
+use super::{
+    StorageError, Store,
+    names::{LOCKS, RUNS},
+    values::{bson_time, count, datetime},
+};
+use crate::domain::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task};
+
+/// A writing run that has not beaten its heartbeat for this long is considered dead.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Store {
+    /// Takes the lock for a writing run; `Ok(false)` when another live run holds it. A holder
+    /// whose heartbeat stopped, or whose process on this host is gone (killed half way), is
+    /// taken over, and its run is marked interrupted.
+    pub async fn acquire_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let locks = self.collection(LOCKS);
+        let at = bson_time(now);
+        let mine = doc! {
+            "run_id": run_id,
+            "heartbeat_at": at,
+            "instance": self.instance(),
+            "process_space": process_space(),
+            "pid": i64::from(std::process::id()),
+        };
+        let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
+        let holder = self
+            .run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations" }).max_time(self.op_timeout))
+            .await?;
+        let filter = match &holder {
+            // Matches nothing if a lock appeared meanwhile: the upsert then collides with it.
+            None => doc! { "_id": "migrations", "run_id": { "$exists": false } },
+            Some(h) => {
+                let dead = h.get_datetime("heartbeat_at").map_or(true, |t| *t < stale) || {
+                    // A pid means something only among the processes that share this one's
+                    // machine, boot and pid namespace: never by host name alone.
+                    let same_space = process_space().is_some_and(|mine| h.get_str("process_space").ok() == Some(&mine));
+                    let pid = h.get_i64("pid").ok().and_then(|p| u32::try_from(p).ok());
+                    same_space && pid.is_some_and(|p| !process_alive(p))
+                };
+                if !dead {
+                    return Ok(false);
+                }
+                // Take it only from that holder, in case another run takes it at the same time.
+                doc! { "_id": "migrations", "run_id": h.get_str("run_id").unwrap_or("") }
+            }
+        };
+        let taken = self.run("acquire_lock", LOCKS, locks.update_one(filter, doc! { "$set": mine }).upsert(true)).await;
+        match taken {
+            Ok(r) if r.matched_count == 1 || r.upserted_id.is_some() => {}
+            Ok(_) => return Ok(false),
+            // Another run created the lock first: the upsert collided with it.
+            Err(StorageError::DuplicateKey { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        if let Some(dead_run) =
+            holder.as_ref().and_then(|h| h.get_str("run_id").ok()).and_then(|id| ObjectId::parse_str(id).ok())
+        {
+            let runs = self.collection(RUNS);
+            self.run(
+                "interrupt_run",
+                RUNS,
+                runs.update_one(
+                    doc! { "_id": dead_run, "status": "running" },
+                    doc! { "$set": { "status": "interrupted", "message": "the process stopped before finishing; a later run took over" } },
+                ),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+
+    pub async fn release_migration_lock(&self, run_id: &str) -> Result<(), StorageError> {
+        let locks = self.collection(LOCKS);
+        self.run("release_lock", LOCKS, locks.delete_one(doc! { "_id": "migrations", "run_id": run_id }))
+            .await
+            .map(drop)
+    }
+
+    /// The run holding the lock, if it is alive.
+    pub async fn migration_lock_holder(&self, now: DateTime<Utc>) -> Result<Option<String>, StorageError> {
+        let locks = self.collection(LOCKS);
+        let stale = BsonTime::from_millis(now.timestamp_millis() - HEARTBEAT_TIMEOUT.as_millis() as i64);
+        let found = self
+            .run(
+                "read_lock",
+                LOCKS,
+                locks
+                    .find_one(doc! { "_id": "migrations", "heartbeat_at": { "$gte": stale } })
+                    .max_time(self.op_timeout),
+            )
+            .await?;
+        Ok(found.and_then(|d| d.get_str("run_id").ok().map(str::to_owned)))
+    }
+
+    /// Starts the record of a run; returns its id.
+    pub async fn insert_run(&self, run: &RunRecord, now: DateTime<Utc>) -> Result<String, StorageError> {
+        let runs = self.collection(RUNS);
+        let id = ObjectId::new();
+        let at = bson_time(now);
+        let d = doc! {
+            "_id": id,
+            "task": run.task.as_str(),
+            "dry_run": run.dry_run,
+            "actor": &run.actor,
+            "status": run.status.as_str(),
+            "started_at": at,
+            "heartbeat_at": at,
+            "total": run.total as i64,
+            "done": 0_i64,
+            "changed": 0_i64,
+            "errors": 0_i64,
+            "batch": i64::from(run.batch),
+            "message": &run.message,
+            "changes": [],
+            "error_samples": [],
+            "cancel_requested": false,
+        };
+        self.run("insert_run", RUNS, runs.insert_one(d)).await?;
+        Ok(id.to_hex())
+    }
+
+    /// Saves progress (and beats the lock's heartbeat); returns whether a cancel was asked for.
+    pub async fn save_progress(
+        &self,
+        run: &RunRecord,
+        new_changes: &[PlannedChange],
+        new_errors: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let runs = self.collection(RUNS);
+        let at = bson_time(now);
+        let changes: Vec<Document> = new_changes
+            .iter()
+            .map(|c| doc! { "order": &c.order, "field": &c.field, "from": &c.from, "to": &c.to })
+            .collect();
+        let mut set = doc! {
+            "heartbeat_at": at,
+            "total": run.total as i64,
+            "done": run.done as i64,
+            "changed": run.changed as i64,
+            "errors": run.errors as i64,
+            "message": &run.message,
+            "duration_ms": run.duration_ms as i64,
+        };
+        if run.status.is_finished() {
+            set.insert("status", run.status.as_str());
+            set.insert("finished_at", at);
+        }
+        if run.task.on_indexes() {
+            let reports = mongodb::bson::to_bson(&run.reports)
+                .map_err(|e| StorageError::Database { op: "save_progress", message: format!("index reports: {e}") })?;
+            set.insert("reports", reports);
+        }
+        if let Some(report) = &run.uniqueness {
+            let report = mongodb::bson::to_bson(report).map_err(|e| StorageError::Database {
+                op: "save_progress",
+                message: format!("uniqueness report: {e}"),
+            })?;
+            set.insert("uniqueness", report);
+        }
+        let update = doc! {
+            "$set": set,
+            "$push": {
+                "changes": { "$each": changes, "$slice": SAMPLE_LIMIT as i64 },
+                "error_samples": { "$each": new_errors, "$slice": SAMPLE_LIMIT as i64 },
+            },
+        };
+        let id = object_id(&run.id)?;
+        let after = self
+            .run(
+                "save_progress",
+                RUNS,
+                runs.find_one_and_update(doc! { "_id": id }, update)
+                    .max_time(self.op_timeout)
+                    .return_document(mongodb::options::ReturnDocument::After),
+            )
+            .await?;
+        if !run.dry_run && !run.status.is_finished() {
+            self.beat_migration_lock(&run.id, now).await?;
+        }
+        Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
+    }
+
+    /// Says a run is alive while one long step runs (its progress is saved after the step):
+    /// the run's heartbeat, and the lock's when it holds it. Returns whether a cancel was
+    /// asked for.
+    pub async fn beat_run(&self, run_id: &str, holds_lock: bool, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let runs = self.collection(RUNS);
+        let update = doc! { "$set": { "heartbeat_at": bson_time(now) } };
+        let after = self
+            .run(
+                "beat_run",
+                RUNS,
+                runs.find_one_and_update(doc! { "_id": object_id(run_id)? }, update)
+                    .max_time(self.op_timeout)
+                    .return_document(mongodb::options::ReturnDocument::After),
+            )
+            .await?;
+        if holds_lock {
+            self.beat_migration_lock(run_id, now).await?;
+        }
+        Ok(after.is_some_and(|d| d.get_bool("cancel_requested").unwrap_or(false)))
+    }
+
+    /// Beats the lock's heartbeat for `run_id`; [`StorageError::LockLost`] when the lock is no
+    /// longer this run's (its heartbeat was late and another run took over).
+    pub async fn beat_migration_lock(&self, run_id: &str, now: DateTime<Utc>) -> Result<(), StorageError> {
+        let locks = self.collection(LOCKS);
+        let at = bson_time(now);
+        let beat = self
+            .run(
+                "beat_lock",
+                LOCKS,
+                locks.update_one(
+                    doc! { "_id": "migrations", "run_id": run_id },
+                    doc! { "$set": { "heartbeat_at": at } },
+                ),
+            )
+            .await?;
+        if beat.matched_count == 0 {
+            return Err(StorageError::LockLost { run: run_id.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Asks a running run to stop after its current batch; false if it is not running.
+    pub async fn request_cancel(&self, run_id: &str) -> Result<bool, StorageError> {
+        let runs = self.collection(RUNS);
+        let result = self
+            .run(
+                "cancel_run",
+                RUNS,
+                runs.update_one(
+                    doc! { "_id": object_id(run_id)?, "status": "running" },
+                    doc! { "$set": { "cancel_requested": true } },
+                ),
+            )
+            .await?;
+        Ok(result.matched_count == 1)
+    }
+
+    pub async fn find_run(&self, run_id: &str, now: DateTime<Utc>) -> Result<Option<RunRecord>, StorageError> {
+        let runs = self.collection(RUNS);
+        let found = self
+            .run("find_run", RUNS, runs.find_one(doc! { "_id": object_id(run_id)? }).max_time(self.op_timeout))
+            .await?;
+        found.as_ref().map(|d| run_record(d, now)).transpose()
+    }
+
+    /// The newest finished index check or build, with its reports.
+    pub async fn latest_index_scan(&self, now: DateTime<Utc>) -> Result<Option<RunRecord>, StorageError> {
+        let runs = self.collection(RUNS);
+        let filter = doc! {
+            "task": { "$in": [Task::IndexCheck.as_str(), Task::Indexes.as_str()] },
+            "status": { "$in": [RunStatus::Completed.as_str(), RunStatus::Failed.as_str()] },
+            "reports.0": { "$exists": true },
+        };
+        let found = self
+            .run(
+                "latest_index_scan",
+                RUNS,
+                runs.find_one(filter).sort(doc! { "finished_at": -1 }).max_time(self.op_timeout),
+            )
+            .await?;
+        found.as_ref().map(|d| run_record(d, now)).transpose()
+    }
+
+    /// The newest runs first.
+    pub async fn recent_runs(&self, limit: i64, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StorageError> {
+        let runs = self.collection(RUNS);
+        let docs: Vec<Document> = self
+            .run("recent_runs", RUNS, async {
+                runs.find(doc! {})
+                    .max_time(self.op_timeout)
+                    .projection(doc! { "changes": 0, "error_samples": 0, "reports": 0, "references": 0 })
+                    .sort(doc! { "started_at": -1 })
+                    .limit(limit)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+        docs.iter().map(|d| run_record(d, now)).collect()
+    }
+}
+
+/// Where a pid is meaningful: this boot of this kernel (`boot_id`) and this pid namespace.
+/// Two containers may share a host name and both run as pid 1; two machines may share a host
+/// name. `None` off Linux: then a holder is judged by its heartbeat only.
+fn process_space() -> Option<String> {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    Some(format!("{}/{}", boot.trim(), namespace.display()))
+}
+
+/// Whether a process of this host is still running (Linux: it has a /proc entry).
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn object_id(hex: &str) -> Result<ObjectId, StorageError> {
+    ObjectId::parse_str(hex)
+        .map_err(|_| StorageError::Database { op: "find_run", message: format!("'{hex}' is not a run id") })
+}
+
+/// Reads a run; one still "running" without a recent heartbeat is reported as interrupted.
+/// A task or status orderdesk does not know is an error, not a guess.
+fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageError> {
+    let time = |k: &str| datetime(d.get(k));
+    let id = d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default();
+    let corrupt = |problem: String| StorageError::Corrupt { collection: RUNS, id: id.clone(), problem };
+    let mut status = RunStatus::parse(d.get_str("status").unwrap_or("")).map_err(|e| corrupt(e.to_string()))?;
+    let task = Task::parse(d.get_str("task").unwrap_or("")).map_err(|e| corrupt(e.to_string()))?;
+    let started_at = time("started_at").ok_or_else(|| corrupt("it has no started_at time".into()))?;
+    if status == RunStatus::Running
+        && time("heartbeat_at")
+            .is_none_or(|t| now - t > chrono::Duration::from_std(HEARTBEAT_TIMEOUT).unwrap_or_default())
+    {
+        status = RunStatus::Interrupted;
+    }
+    let duration_ms = count(d.get("duration_ms"));
+    let done = count(d.get("done"));
+    let strings = |k: &str| -> Vec<Document> {
+        d.get_array(k).map(|a| a.iter().filter_map(Bson::as_document).cloned().collect()).unwrap_or_default()
+    };
+    Ok(RunRecord {
+        id: id.clone(),
+        task,
+        dry_run: d.get_bool("dry_run").unwrap_or(false),
+        actor: d.get_str("actor").map_err(|_| corrupt("it names no actor".into()))?.to_owned(),
+        status,
+        started_at,
+        finished_at: time("finished_at"),
+        total: count(d.get("total")),
+        done,
+        changed: count(d.get("changed")),
+        errors: count(d.get("errors")),
+        duration_ms,
+        rate: if duration_ms > 0 { done as f64 * 1000.0 / duration_ms as f64 } else { 0.0 },
+        message: d.get_str("message").unwrap_or("").to_owned(),
+        changes: strings("changes")
+            .iter()
+            .map(|c| PlannedChange {
+                order: c.get_str("order").unwrap_or("").to_owned(),
+                field: c.get_str("field").unwrap_or("").to_owned(),
+                from: c.get_str("from").unwrap_or("").to_owned(),
+                to: c.get_str("to").unwrap_or("").to_owned(),
+            })
+            .collect(),
+        error_samples: d
+            .get_array("error_samples")
+            .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        batch: count(d.get("batch")) as u32,
+        reports: match d.get("reports") {
+            None | Some(Bson::Null) => Vec::new(),
+            Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its index reports: {e}")))?,
+        },
+        references: match d.get("references") {
+            None | Some(Bson::Null) => Vec::new(),
+            Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its references: {e}")))?,
+        },
+        references_moved: count(d.get("references_moved")),
+        references_undecided: count(d.get("references_undecided")),
+        uniqueness: match d.get("uniqueness") {
+            None | Some(Bson::Null) => None,
+            Some(r) => {
+                Some(mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its uniqueness report: {e}")))?)
+            }
+        },
+    })
+}
