@@ -16,13 +16,13 @@ use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 
 use super::values::bson_time;
-use super::{StorageError, Store, names::ORDERS, sources::SourceDb};
+use super::{
+    StorageError, Store,
+    names::{BOT_DISPLAY_IDS, ORDERS},
+    sources::SourceDb,
+};
 use crate::config::Fact;
 use crate::domain::ids::OrderId;
-
-/// The display forms of a bot's orders kept in its own database (a configured source):
-/// `{_id: order_id, display_id, created_at}` in orderdesk's database, never in the bot's.
-pub const BOT_DISPLAY_IDS: &str = "bot_display_ids";
 
 /// Orders read per batch when deriving display forms.
 const DERIVE_BATCH: i64 = 5_000;

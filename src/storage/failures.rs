@@ -287,7 +287,7 @@ impl Store {
                     Some(Bson::Array(items)) => items
                         .iter()
                         .filter_map(|p| p.as_document())
-                        .map(|p| (super::orders::number(p.get("amount")).unwrap_or(0.0), p.get_str("currency").ok()))
+                        .map(|p| (super::values::number(p.get("amount")).unwrap_or(0.0), p.get_str("currency").ok()))
                         .map(|(amount, currency)| (amount, currency.map(str::to_owned)))
                         .collect::<Vec<_>>(),
                     _ => Vec::new(),

@@ -11,7 +11,9 @@ use mongodb::{
 
 use super::{
     StorageError, Store,
-    indexes::{ExpectedIndex, SOURCE_COLLECTIONS, expected_indexes, model, model_named, stand_in_name},
+    indexes::{
+        ExpectedIndex, SOURCE_COLLECTIONS, covers, expected_indexes, keys_equal, model, model_named, stand_in_name,
+    },
     names::ORDERS,
 };
 use crate::domain::maintenance::{ApplyOutcome, BlockerSample, Blockers, IndexReport, IndexState};
@@ -331,32 +333,4 @@ fn compare(index: &ExpectedIndex, actual: &[IndexModel]) -> IndexState {
             }
         }
     }
-}
-
-/// Whether `m` (same keys, another name) does all `index` is for: unique if it must be, over
-/// no fewer documents (a partial filter only where the expected one has the same), and
-/// deleting nothing the expected one would keep (a TTL only where it is the same).
-pub(crate) fn covers(m: &IndexModel, index: &ExpectedIndex) -> bool {
-    let o = m.options.as_ref();
-    let unique = o.and_then(|o| o.unique).unwrap_or(false);
-    let partial = o.and_then(|o| o.partial_filter_expression.as_ref());
-    let ttl = o.and_then(|o| o.expire_after);
-    // A unique index over every document is stronger than one over a part (and serves the
-    // same lookups); a non-unique one must see every document the expected one sees.
-    let partial_ok = partial.is_none() || partial == index.partial.as_ref();
-    keys_equal(&m.keys, &index.keys) && (unique || !index.unique) && partial_ok && ttl == index.ttl
-}
-
-/// Key patterns compare by field order and direction; the server may send 1 as a double.
-fn keys_equal(a: &Document, b: &Document) -> bool {
-    let num = |v: &Bson| match v {
-        Bson::Int32(n) => Some(f64::from(*n)),
-        Bson::Int64(n) => Some(*n as f64),
-        Bson::Double(x) => Some(*x),
-        _ => None,
-    };
-    a.len() == b.len()
-        && a.iter()
-            .zip(b.iter())
-            .all(|((ka, va), (kb, vb))| ka == kb && (va == vb || num(va) == num(vb) && num(va).is_some()))
 }

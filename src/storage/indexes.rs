@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mongodb::{
     IndexModel,
-    bson::{Document, doc},
+    bson::{Bson, Document, doc},
     options::IndexOptions,
 };
 
@@ -144,7 +144,7 @@ pub fn expected_indexes() -> Vec<ExpectedIndex> {
         },
         plain(ALIASES, "old_order_id_1", doc! { "old_order_id": 1 }, "finding an order by the ID it had before"),
         plain(
-            super::display_ids::BOT_DISPLAY_IDS,
+            super::names::BOT_DISPLAY_IDS,
             "display_id_1",
             doc! { "display_id": 1 },
             "lookup by ORD-A3F8D2 when the bot's orders live in its own database",
@@ -242,7 +242,7 @@ impl Store {
             }
             let actual = &listed[index.collection];
             let named = actual.iter().any(|m| m.options.as_ref().and_then(|o| o.name.as_deref()) == Some(index.name));
-            if !named && actual.iter().any(|m| super::index_check::covers(m, &index)) {
+            if !named && actual.iter().any(|m| covers(m, &index)) {
                 outcomes.push(EnsureOutcome { index, result: Ok(()), stand_in: None });
                 continue;
             }
@@ -290,4 +290,32 @@ pub(crate) fn model_named(index: &ExpectedIndex, name: &str) -> IndexModel {
     let mut options = IndexOptions::builder().name(name.to_owned()).build();
     options.partial_filter_expression = index.partial.clone();
     IndexModel::builder().keys(keys).options(options).build()
+}
+
+/// Whether `m` (same keys, another name) does all `index` is for: unique if it must be, over
+/// no fewer documents (a partial filter only where the expected one has the same), and
+/// deleting nothing the expected one would keep (a TTL only where it is the same).
+pub(crate) fn covers(m: &IndexModel, index: &ExpectedIndex) -> bool {
+    let o = m.options.as_ref();
+    let unique = o.and_then(|o| o.unique).unwrap_or(false);
+    let partial = o.and_then(|o| o.partial_filter_expression.as_ref());
+    let ttl = o.and_then(|o| o.expire_after);
+    // A unique index over every document is stronger than one over a part (and serves the
+    // same lookups); a non-unique one must see every document the expected one sees.
+    let partial_ok = partial.is_none() || partial == index.partial.as_ref();
+    keys_equal(&m.keys, &index.keys) && (unique || !index.unique) && partial_ok && ttl == index.ttl
+}
+
+/// Key patterns compare by field order and direction; the server may send 1 as a double.
+pub(crate) fn keys_equal(a: &Document, b: &Document) -> bool {
+    let num = |v: &Bson| match v {
+        Bson::Int32(n) => Some(f64::from(*n)),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::Double(x) => Some(*x),
+        _ => None,
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && (va == vb || num(va) == num(vb) && num(va).is_some()))
 }

@@ -145,7 +145,7 @@ fn legacy_order(source: &SourceDb, d: &Document) -> LegacyOrder {
         vendor_id: text(d.get(field(Fact::Vendor))),
         user_id: text(d.get(field(Fact::User))),
         telegram_id: super::sources::integer(d.get(field(Fact::TelegramId))),
-        amount: super::orders::number(d.get(field(Fact::Amount))),
+        amount: super::values::number(d.get(field(Fact::Amount))),
     }
 }
 

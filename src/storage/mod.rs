@@ -76,6 +76,9 @@ pub mod names {
     pub const IDEMPOTENCY: &str = "idempotency_keys";
     /// The time-based and year-based BB numbers issued, each held once (`number_claims.rs`).
     pub const NUMBER_CLAIMS: &str = "number_claims";
+    /// The display forms of a bot's orders kept in its own database (a configured source):
+    /// `{_id: order_id, display_id, created_at}` in orderdesk's database, never in the bot's.
+    pub const BOT_DISPLAY_IDS: &str = "bot_display_ids";
 }
 
 /// What can go wrong talking to the database, in terms the web layer maps to a status once.

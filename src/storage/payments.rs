@@ -2,7 +2,7 @@
 
 use mongodb::bson::Document;
 
-use super::{orders::number, values::datetime};
+use super::{values::datetime, values::number};
 use crate::domain::orders::PaymentRecord;
 
 /// One stored payment, read leniently.

@@ -9,9 +9,9 @@ use mongodb::bson::{Bson, Document, doc};
 use super::{
     StorageError, Store,
     names::{PAYMENTS, PENDING_ORDERS, SESSIONS},
-    orders::number,
     sources::{integer, text},
     values::datetime,
+    values::number,
 };
 use crate::domain::references::{Clues, ReferenceKind};
 

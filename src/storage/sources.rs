@@ -12,7 +12,7 @@ use mongodb::{
     bson::{Bson, Document, doc, oid::ObjectId},
 };
 
-use super::{PoolGate, StorageError, orders::number, values::datetime};
+use super::{PoolGate, StorageError, values::datetime, values::number};
 use crate::{
     config::{Collections, Fact, FieldMap, SourceSettings},
     domain::{

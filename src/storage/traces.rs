@@ -7,9 +7,9 @@ use mongodb::bson::{Document, doc};
 use super::{
     StorageError, Store,
     names::{PAYMENTS, PENDING_ORDERS, SESSIONS},
-    orders::number,
     sources::{integer, text},
     values::datetime,
+    values::number,
 };
 use crate::domain::{ids::OrderId, orders::Trace};
 

@@ -44,3 +44,14 @@ pub(crate) fn count(v: Option<&Bson>) -> u64 {
         _ => 0,
     }
 }
+
+/// An amount as a number of any BSON type.
+pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
+    match b? {
+        Bson::Double(x) => Some(*x),
+        Bson::Int32(x) => Some(f64::from(*x)),
+        Bson::Int64(x) => Some(*x as f64),
+        Bson::Decimal128(x) => x.to_string().parse().ok(),
+        _ => None,
+    }
+}

@@ -3,7 +3,8 @@
 
 use mongodb::bson::{Bson, Document};
 
-use super::{PAYMENTS_FIELD, PENDING_FIELD, RENAMED_FIELD, SESSION_FIELD, number};
+use super::{PAYMENTS_FIELD, PENDING_FIELD, RENAMED_FIELD, SESSION_FIELD};
+use crate::storage::values::number;
 use crate::storage::{
     payments::payment_from_document, sessions::session_from_document, sources::SourceDb, values::datetime,
 };

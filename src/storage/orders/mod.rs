@@ -328,12 +328,3 @@ impl Store {
         .await
     }
 }
-pub(crate) fn number(b: Option<&Bson>) -> Option<f64> {
-    match b? {
-        Bson::Double(x) => Some(*x),
-        Bson::Int32(x) => Some(f64::from(*x)),
-        Bson::Int64(x) => Some(*x as f64),
-        Bson::Decimal128(x) => x.to_string().parse().ok(),
-        _ => None,
-    }
-}
