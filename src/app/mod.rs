@@ -5,6 +5,7 @@ pub mod format;
 mod head;
 mod keyboard;
 mod pages;
+mod params;
 pub mod routes;
 pub mod viewer;
 

@@ -56,8 +56,13 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Arguments that do not parse (a server function takes domain types, which parse as
+    /// they are read) are the caller's to mend: 400 with the parser's words.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(why) => Self::BadInput(format!("The request's arguments are not valid: {why}")),
+            other => Self::Transport(other.to_string()),
+        }
     }
 }
 

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::ParseError;
 
-/// The three migrations, named as on the command line.
+/// The three migrations, named as on the command line (and so in JSON and forms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum Migration {
     /// Orders whose `order_id` is missing, null or empty get a fresh one.
     OrderIds,
@@ -53,6 +54,20 @@ impl Migration {
 impl fmt::Display for Migration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Migration {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Migration> for &'static str {
+    fn from(m: Migration) -> Self {
+        m.as_str()
     }
 }
 
@@ -109,6 +124,20 @@ pub struct MigrationOptions {
 impl Default for MigrationOptions {
     fn default() -> Self {
         Self { dry_run: true, batch: DEFAULT_BATCH, id_form: FreshIdForm::default() }
+    }
+}
+
+impl MigrationOptions {
+    /// What a person asked for on the page, checked: the batch in range, and applying
+    /// confirmed by typing the migration's name.
+    pub fn asked(migration: Migration, mode: RunMode, batch: u32, confirm: &str) -> Result<Self, ParseError> {
+        if !BATCH_RANGE.contains(&batch) {
+            return Err(ParseError::new("the batch size must be between 1 and 10,000"));
+        }
+        if mode == RunMode::Apply && confirm.trim() != migration.as_str() {
+            return Err(ParseError::new(format!("type {migration} to confirm that the orders should be changed")));
+        }
+        Ok(Self { dry_run: mode == RunMode::DryRun, batch, ..Self::default() })
     }
 }
 
@@ -220,8 +249,9 @@ impl From<Task> for String {
     }
 }
 
-/// Whether a run changes orders or only says what it would change.
+/// Whether a run changes orders or only says what it would change (`dry-run`, `apply`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum RunMode {
     DryRun,
     Apply,
@@ -245,6 +275,20 @@ impl RunMode {
 
     pub fn of(dry_run: bool) -> Self {
         if dry_run { Self::DryRun } else { Self::Apply }
+    }
+}
+
+impl TryFrom<String> for RunMode {
+    type Error = ParseError;
+
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<RunMode> for &'static str {
+    fn from(m: RunMode) -> Self {
+        m.as_str()
     }
 }
 

@@ -910,3 +910,49 @@ async fn every_concurrent_order_view_is_audited() {
     assert_eq!(shown, 300, "{statuses:?}");
     assert_eq!(entries(&app, "order.view").await.len(), shown, "each page shown is audited");
 }
+
+/// Server functions take domain types: an argument that does not parse is the caller's to
+/// mend (400, in the parser's words), and nothing runs.
+#[tokio::test]
+async fn a_server_function_argument_that_does_not_parse_is_a_400_in_words() {
+    let app = helpers::spawn_app().await;
+    let (admin_cookie, admin_csrf) = helpers::signed_in(&app.store, Role::Admin).await;
+    let admin = helpers::client_with(&admin_cookie, false);
+    let started = admin
+        .post(format!("{}/api/admin/start_migration", app.address))
+        .form(&[
+            ("migration", "order_ids"),
+            ("mode", "apply"),
+            ("batch", "10"),
+            ("confirm", ""),
+            ("_csrf", &admin_csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::BAD_REQUEST);
+    let body = started.text().await.unwrap();
+    assert!(body.contains("unknown migration 'order_ids'"), "{body}");
+    assert!(app.store.recent_runs(5, Utc::now()).await.unwrap().is_empty(), "no run was recorded");
+
+    let history =
+        app.client.get(format!("{}/api/staff/vendor_history?vendor=%24where", app.address)).send().await.unwrap();
+    assert_eq!(history.status(), StatusCode::BAD_REQUEST);
+    let body = history.text().await.unwrap();
+    assert!(body.contains("BadInput") && !body.contains("Transport"), "{body}");
+
+    let fine = admin
+        .post(format!("{}/api/admin/start_migration", app.address))
+        .form(&[
+            ("migration", "order-ids"),
+            ("mode", "dry-run"),
+            ("batch", "10"),
+            ("confirm", ""),
+            ("_csrf", &admin_csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), StatusCode::OK, "{}", fine.text().await.unwrap());
+    helpers::drop_database(app.store.database_name()).await;
+}

@@ -3,21 +3,21 @@
 //! cause, duplicates and numbers never issued; the gaps as CSV.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
-use leptos_router::hooks::use_params_map;
+use leptos_router::{hooks::use_params, params::Params};
 
 use crate::{
     app::{
         components::{error_notice::ErrorNotice, figure::Figure},
-        format,
+        format, params,
     },
     domain::counters::Forensics,
     domain::error::AppError,
+    domain::ids::CounterId,
 };
 
 #[server(prefix = "/api/staff", endpoint = "counter_forensics", input = GetUrl)]
-pub async fn counter_forensics(counter: String) -> Result<Forensics, AppError> {
+pub async fn counter_forensics(id: CounterId) -> Result<Forensics, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    let id = crate::domain::ids::CounterId::parse(counter.trim())?;
     let block = state.settings.segment_vendors.get(&id.vendor).copied();
     crate::services::monitoring::counter_forensics(
         &state.store,
@@ -33,11 +33,16 @@ pub async fn counter_forensics(counter: String) -> Result<Forensics, AppError> {
 /// Gap runs shown on the page; the CSV has them all.
 const SHOWN: usize = 200;
 
+#[derive(Params, Debug, Clone, PartialEq)]
+struct CounterParams {
+    counter: Option<CounterId>,
+}
+
 #[component]
 pub fn CounterDayPage() -> impl IntoView {
-    let params = use_params_map();
-    let counter = move || params.read().get("counter").unwrap_or_default();
-    let data = Resource::new(counter, counter_forensics);
+    let read = use_params::<CounterParams>();
+    let counter = move || params::required(read.get().map(|p| p.counter), "counter");
+    let data = Resource::new(counter, |id| async move { counter_forensics(id?).await });
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Comparing numbers…"</p> }>
             {move || Suspend::new(async move {

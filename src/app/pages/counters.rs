@@ -30,9 +30,10 @@ pub async fn counters_today() -> Result<crate::domain::counters::CountersView, A
 
 /// A vendor's last 30 days: (day, counter sequence, numbered orders).
 #[server(prefix = "/api/staff", endpoint = "vendor_history", input = GetUrl)]
-pub async fn vendor_history(vendor: String) -> Result<Vec<(chrono::NaiveDate, u64, u64)>, AppError> {
+pub async fn vendor_history(
+    vendor: crate::domain::ids::VendorId,
+) -> Result<Vec<(chrono::NaiveDate, u64, u64)>, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    let vendor = crate::domain::ids::VendorId::parse(vendor.trim())?;
     Ok(crate::services::monitoring::vendor_history(&state.store, state.settings.time_zone, &vendor, chrono::Utc::now())
         .await?)
 }
@@ -112,7 +113,10 @@ pub fn CountersPage() -> impl IntoView {
     let vendor = move || query.with(|q| q.get("vendor")).filter(|v| !v.trim().is_empty());
     let history = Resource::new(vendor, |v| async move {
         match v {
-            Some(v) => vendor_history(v.clone()).await.map(|h| Some((v, h))),
+            Some(v) => {
+                let vendor = crate::domain::ids::VendorId::parse(v.trim())?;
+                vendor_history(vendor).await.map(|h| Some((v, h)))
+            }
             None => Ok(None),
         }
     });

@@ -10,8 +10,8 @@ use crate::{
     app::{components::error_notice::ErrorNotice, format, viewer},
     domain::error::AppError,
     domain::maintenance::{
-        Blockers, IndexOverview, IndexReport, IndexState, Migration, RunRecord, RunStatus, SESSION_REPAIR_BATCH,
-        SessionsWithoutId, Task,
+        Blockers, IndexOverview, IndexReport, IndexState, Migration, RunMode, RunRecord, RunStatus,
+        SESSION_REPAIR_BATCH, SessionsWithoutId, Task,
     },
 };
 
@@ -64,43 +64,25 @@ pub async fn start_index_run(kind: String, _csrf: String) -> Result<String, AppE
             )));
         }
     };
-    let run = runs::prepare_index_run(&state.store, kind, &caller.actor()).await?;
-    let id = run.record().id.clone();
-    state.workers.spawn(format!("index run {id}"), async move {
-        run.execute(|_| {}).await;
-    });
-    Ok(id)
+    let clock = state.ids.clock().clone();
+    Ok(runs::start(&state.store, clock, runs::index_run(kind), &caller.actor(), &state.workers).await?)
 }
 
 /// Starts a run in the background and returns its id at once. Applying (not a dry run)
 /// needs `confirm` to repeat the migration's name.
 #[server(prefix = "/api/admin", endpoint = "start_migration")]
 pub async fn start_migration(
-    migration: String,
-    mode: String,
+    migration: Migration,
+    mode: RunMode,
     batch: u32,
     confirm: String,
     _csrf: String,
 ) -> Result<String, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Admin)?;
-    let migration: Migration = migration.parse().map_err(AppError::BadInput)?;
-    use crate::domain::maintenance::RunMode;
-    let dry_run = RunMode::parse(&mode)? == RunMode::DryRun;
-    if !crate::domain::maintenance::BATCH_RANGE.contains(&batch) {
-        return Err(AppError::BadInput("the batch size must be between 1 and 10,000".into()));
-    }
-    if !dry_run && confirm.trim() != migration.as_str() {
-        return Err(AppError::BadInput(format!("type {migration} to confirm that the orders should be changed")));
-    }
-    let options = crate::domain::maintenance::MigrationOptions { dry_run, batch, ..Default::default() };
     use crate::services::runs;
+    let options = crate::domain::maintenance::MigrationOptions::asked(migration, mode, batch, &confirm)?;
     let kind = runs::migration(migration, options, state.settings.time_zone);
-    let run = runs::prepare(&state.store, state.ids.clock().clone(), kind, &caller.actor()).await?;
-    let id = run.record().id.clone();
-    state.workers.spawn(format!("{migration} run {id}"), async move {
-        run.execute(|_| {}).await;
-    });
-    Ok(id)
+    Ok(runs::start(&state.store, state.ids.clock().clone(), kind, &caller.actor(), &state.workers).await?)
 }
 
 #[server(prefix = "/api/admin", endpoint = "run_progress", input = GetUrl)]
@@ -408,11 +390,11 @@ fn MigrationCard(
             matches!(v, Some(Ok(r)) if r.task == Task::Migration(migration) && r.dry_run && r.status == RunStatus::Completed && r.changed > 0)
         })
     };
-    let dispatch = move |mode: &str| {
+    let dispatch = move |mode: RunMode| {
         let batch = batch.get_untracked().trim().parse().unwrap_or(0);
         start.dispatch(StartMigration {
-            migration: migration.as_str().into(),
-            mode: mode.into(),
+            migration,
+            mode,
             batch,
             confirm: confirm.get_untracked(),
             _csrf: viewer::csrf(),
@@ -429,7 +411,7 @@ fn MigrationCard(
                 <input class=input type="number" min="1" max="10000" prop:value=move || batch.get() on:input=move |e| batch.set(event_target_value(&e)) />
             </label>
             <div class="mt-3 flex flex-wrap gap-2">
-                <button class=QUIET_BUTTON data-testid="dry-run" disabled=move || start.pending().get() on:click=move |_| dispatch("dry-run")>
+                <button class=QUIET_BUTTON data-testid="dry-run" disabled=move || start.pending().get() on:click=move |_| dispatch(RunMode::DryRun)>
                     "Dry run"
                 </button>
                 <Show when=reviewed>
@@ -443,7 +425,7 @@ fn MigrationCard(
                         <input class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono dark:border-slate-700 dark:bg-slate-800" data-testid="confirm" prop:value=move || confirm.get() on:input=move |e| confirm.set(event_target_value(&e)) />
                     </label>
                     <div class="mt-2 flex gap-2">
-                        <button class=BUTTON data-testid="confirm-apply" disabled=move || confirm.get().trim() != migration.as_str() || start.pending().get() on:click=move |_| dispatch("apply")>
+                        <button class=BUTTON data-testid="confirm-apply" disabled=move || confirm.get().trim() != migration.as_str() || start.pending().get() on:click=move |_| dispatch(RunMode::Apply)>
                             "Apply to the orders"
                         </button>
                         <button class=QUIET_BUTTON on:click=move |_| confirming.set(false)>"Cancel"</button>

@@ -183,6 +183,23 @@ pub async fn prepare_index_run(store: &Store, run: IndexRun, actor: &Actor) -> R
     prepare(store, Arc::new(SystemClock), index_run(run), actor).await
 }
 
+/// Prepares a run and hands it to `workers` to run in the background; its id at once (a
+/// request only starts a run).
+pub async fn start(
+    store: &Store,
+    clock: Arc<dyn Clock>,
+    kind: Box<dyn RunKind>,
+    actor: &Actor,
+    workers: &crate::services::workers::Workers,
+) -> Result<String, MaintenanceError> {
+    let run = prepare(store, clock, kind, actor).await?;
+    let id = run.record.id.clone();
+    workers.spawn(format!("{} run {id}", run.record.task.as_str()), async move {
+        run.execute(|_| {}).await;
+    });
+    Ok(id)
+}
+
 /// Takes the maintenance lock for a recorded run, or marks the run as not started and says
 /// who holds it.
 async fn take_lock(store: &Store, record: &mut RunRecord, now: DateTime<Utc>) -> Result<(), MaintenanceError> {
