@@ -6,6 +6,7 @@ pub mod display_fill;
 pub mod issuing;
 pub mod live_counters;
 pub mod monitoring;
+pub mod order_page;
 pub mod runs;
 pub mod sign_in;
 pub mod workers;

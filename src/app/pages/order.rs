@@ -32,58 +32,23 @@ pub enum OrderPageData {
     Moved(String),
 }
 
-/// How many of an order's slow operations its page lists.
-#[cfg(feature = "ssr")]
-const SLOW_SHOWN: i64 = 10;
-
 /// One order by any form of its ID.
 #[server(prefix = "/api/staff", endpoint = "order_page", input = GetUrl)]
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
-    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let lookup = crate::domain::ids::LookupKey::parse(&key)?;
-    use crate::storage::orders::OrderLookup;
-    match crate::storage::for_order(lookup.to_string(), state.store.look_up_order(&lookup)).await? {
-        OrderLookup::None => {
-            Err(AppError::NotFound(format!("No order matches {lookup}, read as {}.", lookup.describe())))
+    use crate::services::order_page::{Opened, open};
+    let zone = state.settings.time_zone;
+    Ok(match open(&state.store, &state.audit, zone, &caller.actor(), &lookup, &key).await? {
+        Opened::One { details, explanation, slow } => {
+            let id = details.summary.order_id.as_deref();
+            let tracking_url = id.map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
+            let qr_href = id.map(crate::server::qr::href);
+            OrderPageData::One { details, tracking_url, qr_href, explanation, slow }
         }
-        OrderLookup::One(details) => {
-            if let Some(page_key) = details.summary.page_key()
-                && page_key != key
-            {
-                return Ok(OrderPageData::Moved(format::order_href(page_key)));
-            }
-            let tracking_url = details
-                .summary
-                .order_id
-                .as_deref()
-                .map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
-            let qr_href = details.summary.order_id.as_deref().map(crate::server::qr::href);
-            // Opening an order is access to customer data: it is audited.
-            let opened = details.summary.page_key().unwrap_or(&key).to_owned();
-            let o = &details.summary;
-            let names: Vec<String> =
-                [Some(&key), o.order_id.as_ref(), o.display_id.as_ref(), o.order_number.as_ref(), o.legacy_id.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect();
-            let audit_params = format!("order={opened}");
-            let (audited, slow) = tokio::join!(
-                crate::server::audit("order.view", &audit_params, "ok"),
-                state.store.slow_queries_for(&names, SLOW_SHOWN),
-            );
-            audited?;
-            // The list is a side note: the order's page stands without it.
-            let slow = slow.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "could not read the order's slow operations");
-                Vec::new()
-            });
-            let explanation =
-                crate::domain::ids::explain::explain(&details.summary.headline(), state.settings.time_zone);
-            Ok(OrderPageData::One { details, tracking_url, qr_href, explanation, slow })
-        }
-        OrderLookup::Many(orders) => Ok(OrderPageData::Many { read_as: lookup.describe(), orders }),
-    }
+        Opened::Many { read_as, orders } => OrderPageData::Many { read_as, orders },
+        Opened::Elsewhere(page_key) => OrderPageData::Moved(format::order_href(&page_key)),
+    })
 }
 
 #[component]
