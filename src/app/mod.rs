@@ -57,7 +57,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
                 <HydrationScripts options />
-                <viewer::ViewerMeta />
                 <MetaTags />
             </head>
             <body class="bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 min-h-screen">
@@ -69,6 +68,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 #[component]
 pub fn App() -> impl IntoView {
+    viewer::provide();
     provide_meta_context();
     mark_hydrated();
     let overlays = Overlays::provide();

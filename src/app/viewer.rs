@@ -1,25 +1,52 @@
-//! The signed-in staff member, known to every component without a request: the server
-//! reads it from the request (the access middleware put it there) and writes it into a
-//! `<meta>` tag of the shell; the browser reads that tag back when it hydrates.
+//! The signed-in staff member, known to every component: read once per page from the
+//! request on the server (the access middleware put it there) and carried to the browser
+//! with the page's hydration data as a shared value, provided once by the app.
 
 use leptos::prelude::*;
 
 use crate::domain::accounts::Viewer;
 
-const META: &str = "orderdesk-viewer";
+/// The server's copy, for the page being rendered.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone)]
+struct SignedIn(Option<Viewer>);
 
-/// The viewer, or `None` on pages served without a session (there are none behind the
-/// middleware, but components must not assume it).
-pub fn current() -> Option<Viewer> {
+#[cfg(not(feature = "ssr"))]
+thread_local! {
+    /// The browser's copy: event handlers run outside any component, where no context is.
+    static IN_BROWSER: std::cell::RefCell<Option<Viewer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Reads the viewer (from the request on the server, from the page's data in the browser)
+/// and provides it to the app; the app's first step.
+pub fn provide() {
+    let viewer = SharedValue::new(from_request).into_inner();
+    #[cfg(feature = "ssr")]
+    provide_context(SignedIn(viewer));
+    #[cfg(not(feature = "ssr"))]
+    IN_BROWSER.with(|v| *v.borrow_mut() = viewer);
+}
+
+fn from_request() -> Option<Viewer> {
     #[cfg(feature = "ssr")]
     {
         use_context::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<crate::server::access::Caller>().map(|c| c.viewer.clone()))
     }
     #[cfg(not(feature = "ssr"))]
+    None
+}
+
+/// The viewer, or `None` on pages served without a session (there are none behind the
+/// middleware, but components must not assume it).
+pub fn current() -> Option<Viewer> {
+    #[cfg(feature = "ssr")]
     {
-        let content = document().query_selector(&format!("meta[name={META}]")).ok()??.get_attribute("content")?;
-        serde_json::from_str(&content).ok()
+        use_context::<SignedIn>().and_then(|s| s.0)
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        IN_BROWSER.with(|v| v.borrow().clone())
     }
 }
 
@@ -31,11 +58,4 @@ pub fn csrf() -> String {
 /// Whether the viewer is an admin (for showing admin controls; the server enforces it).
 pub fn is_admin() -> bool {
     current().is_some_and(|v| v.is_admin())
-}
-
-/// The `<meta>` tag carrying the viewer to the browser (in the shell's `<head>`).
-#[component]
-pub fn ViewerMeta() -> impl IntoView {
-    let content = current().and_then(|v| serde_json::to_string(&v).ok());
-    content.map(|content| view! { <meta name=META content=content /> })
 }

@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
+use leptos_router::components::A;
 
 use super::{command_palette::Overlays, search_form::SearchForm, theme_toggle::ThemeToggle};
 use crate::app::routes::ROUTES;
@@ -10,7 +10,6 @@ use crate::app::routes::ROUTES;
 /// open without JavaScript.
 #[component]
 pub fn Header() -> impl IntoView {
-    let location = use_location();
     let viewer = crate::app::viewer::current();
     let role = viewer.as_ref().map(|v| v.role);
     let overlays = use_context::<Overlays>();
@@ -22,13 +21,13 @@ pub fn Header() -> impl IntoView {
             // The search box is the way to search; the page stays one click from Home.
             .filter(|(href, _)| *href != "/search")
             .map(|(href, label)| {
-                let current = move || location.pathname.get().starts_with(href);
                 let class = if vertical {
                     "block rounded px-3 py-2 hover:bg-slate-100 dark:hover:bg-slate-800 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-300"
                 } else {
                     "whitespace-nowrap rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-300"
                 };
-                view! { <a href=href aria-current=move || current().then_some("page") class=class>{label}</a> }
+                // `<A>` marks the page it leads to with `aria-current` (and navigates in the app).
+                view! { <A href=href attr:class=class>{label}</A> }
             })
             .collect_view()
     };
