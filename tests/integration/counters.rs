@@ -232,7 +232,13 @@ async fn a_vendor_days_gaps_are_listed_on_its_page_and_in_the_csv() {
     assert_eq!(app.get("/counters/not-a-counter/gaps.csv").await.status(), 400);
     assert_eq!(app.get("/counters/20261121-nobody/gaps.csv").await.status(), 404);
     let missing = app.get("/counters/20261121-nobody").await;
+    assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("There is no counter 20261121-nobody"));
+    // An address that names no counter: the parser's words, as a 400 page.
+    let bad = app.get("/counters/not-a-counter").await;
+    assert_eq!(bad.status(), 400);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("data-error=\"Check the input\"") && html.contains("not-a-counter"), "{html}");
 }
 
 /// A time bucket's forensics count only the time-based numbers stamped inside it.

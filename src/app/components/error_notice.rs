@@ -40,6 +40,26 @@ pub fn ErrorNotice(error: AppError, #[prop(optional)] part: bool) -> impl IntoVi
     }
 }
 
+/// A page's one boundary for what it loads: each part inside renders `Result<view, AppError>`,
+/// and an error in any of them is shown as an [`ErrorNotice`] in place of the whole (with the
+/// page's status), instead of every part matching on its own error.
+#[component]
+pub fn PageErrors(children: Children, #[prop(optional)] class: &'static str) -> impl IntoView {
+    view! {
+        <ErrorBoundary fallback=move |errors| {
+            // The first error is the one a person acts on; the others usually share its cause.
+            let first = errors.with(|all| all.iter().next().map(|(_, e)| app_error(e)));
+            first.map(|error| view! { <div class=class><ErrorNotice error /></div> })
+        }>{children()}</ErrorBoundary>
+    }
+}
+
+/// The [`AppError`] inside an error the boundary caught (every page loads through server
+/// functions, whose errors are `AppError`s).
+fn app_error(e: &leptos::error::Error) -> AppError {
+    e.downcast_ref::<AppError>().cloned().unwrap_or_else(|| AppError::Internal(e.to_string()))
+}
+
 /// The systems that did not answer a page that shows the others' orders: said above the
 /// list, so a short list is never taken for all there is.
 #[component]

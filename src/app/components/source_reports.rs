@@ -4,7 +4,7 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
-    app::components::error_notice::ErrorNotice,
+    app::components::error_notice::PageErrors,
     domain::{error::AppError, sources::SourceReport},
 };
 
@@ -20,18 +20,14 @@ pub fn SourceReports() -> impl IntoView {
     let reports = Resource::new(|| (), |_| source_reports());
     view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match reports.await {
-                    Ok(list) if list.is_empty() => ().into_any(),
-                    Ok(list) => view! {
+            <PageErrors>{move || Suspend::new(async move {
+                reports.await.map(|list| (!list.is_empty()).then(|| view! {
                         <div class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="sources">
                             <h2 class="text-lg font-semibold">"Sources"</h2>
                             <ul class="mt-2 space-y-3">{list.into_iter().map(|r| view! { <SourceRow r /> }).collect_view()}</ul>
                         </div>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                }
-            })}
+                    }))
+            })}</PageErrors>
         </Transition>
     }
 }

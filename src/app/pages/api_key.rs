@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     app::{
-        components::{charts::CallsChart, error_notice::ErrorNotice, figure::Figure},
+        components::{charts::CallsChart, error_notice::PageErrors, figure::Figure},
         format,
     },
     domain::api_usage::{Health, KeyReport, Tally},
@@ -32,12 +32,7 @@ pub fn ApiKeyPage() -> impl IntoView {
     view! {
         <p class="text-sm"><a class="text-indigo-700 underline dark:text-indigo-300" href="/api-keys">"All API keys"</a></p>
         <Suspense fallback=|| view! { <p class="mt-2 text-slate-500 dark:text-slate-400">"Counting calls…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(report) => view! { <Report report /> }.into_any(),
-                    Err(e) => view! { <div class="mt-2"><ErrorNotice error=e /></div> }.into_any(),
-                }
-            })}
+            <PageErrors class="mt-2">{move || Suspend::new(async move { data.await.map(|report| view! { <Report report /> }) })}</PageErrors>
         </Suspense>
     }
 }

@@ -5,7 +5,10 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format, viewer},
+    app::{
+        components::error_notice::{ErrorNotice, PageErrors},
+        format, viewer,
+    },
     domain::api_usage::{ENV_KEY, KeysOverview, Tally},
     domain::error::AppError,
 };
@@ -76,13 +79,13 @@ pub fn ApiKeysPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading keys…"</p> }>
             {move || {
                 let csrf = csrf.clone();
-                Suspend::new(async move {
-                    match keys.await {
-                        Ok(o) if o.keys.is_empty() && o.bootstrap.is_none() => view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"No keys yet. Create one for each bot, so each can be revoked alone."</p> }.into_any(),
-                        Ok(o) => view! { <KeyTable overview=o revoke csrf /> }.into_any(),
-                        Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
-                    }
-                })
+                let listed = Suspend::new(async move {
+                    keys.await.map(|o| match o.keys.is_empty() && o.bootstrap.is_none() {
+                        true => view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"No keys yet. Create one for each bot, so each can be revoked alone."</p> }.into_any(),
+                        false => view! { <KeyTable overview=o revoke csrf /> }.into_any(),
+                    })
+                });
+                view! { <PageErrors class="mt-4">{listed}</PageErrors> }
             }}
         </Transition>
     }

@@ -5,7 +5,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format},
+    app::{components::error_notice::PageErrors, format},
     domain::audit::{AuditEntry, AuditQuery},
     domain::error::AppError,
 };
@@ -48,12 +48,7 @@ pub fn AuditPage() -> impl IntoView {
             <a class="px-2 py-1.5 text-indigo-700 underline dark:text-indigo-300" href=move || format!("/audit.csv?{}", query().to_query_string()) data-testid="audit-csv">"Export CSV"</a>
         </Form>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading the audit log…"</p> }>
-            {move || Suspend::new(async move {
-                match entries.await {
-                    Ok(list) => view! { <AuditTable entries=list query=query() /> }.into_any(),
-                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
-                }
-            })}
+            <PageErrors class="mt-4">{move || Suspend::new(async move { entries.await.map(|list| view! { <AuditTable entries=list query=query() /> }) })}</PageErrors>
         </Suspense>
     }
     .into_any()

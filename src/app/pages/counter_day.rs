@@ -7,7 +7,7 @@ use leptos_router::{hooks::use_params, params::Params};
 
 use crate::{
     app::{
-        components::{error_notice::ErrorNotice, figure::Figure},
+        components::{error_notice::PageErrors, figure::Figure},
         format, params,
     },
     domain::counters::Forensics,
@@ -45,12 +45,7 @@ pub fn CounterDayPage() -> impl IntoView {
     let data = Resource::new(counter, |id| async move { counter_forensics(id?).await });
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Comparing numbers…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(f) => view! { <Report f /> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                }
-            })}
+            <PageErrors>{move || Suspend::new(async move { data.await.map(|f| view! { <Report f /> }) })}</PageErrors>
         </Suspense>
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
     app::{
-        components::{charts::IssuedHeldChart, error_notice::ErrorNotice},
+        components::{charts::IssuedHeldChart, error_notice::PageErrors},
         format,
     },
     domain::counters::{CounterRow, CounterWarning},
@@ -132,21 +132,12 @@ pub fn CountersPage() -> impl IntoView {
             <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">"Filter"</button>
         </Form>
         <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
-            {move || Suspend::new(async move {
-                match history.await {
-                    Ok(Some((v, days))) => view! { <VendorChart vendor=v days /> }.into_any(),
-                    Ok(None) => ().into_any(),
-                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
-                }
-            })}
+            <PageErrors class="mt-4">{move || Suspend::new(async move {
+                history.await.map(|h| h.map(|(v, days)| view! { <VendorChart vendor=v days /> }))
+            })}</PageErrors>
         </Transition>
         <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(view) => view! { <CounterTable view filter=filter() sort=sort() /> }.into_any(),
-                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
-                }
-            })}
+            <PageErrors class="mt-4">{move || Suspend::new(async move { data.await.map(|view| view! { <CounterTable view filter=filter() sort=sort() /> }) })}</PageErrors>
         </Transition>
     }
     .into_any()

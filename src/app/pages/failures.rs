@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     app::{
-        components::{charts::BarChart, error_notice::ErrorNotice},
+        components::{charts::BarChart, error_notice::PageErrors},
         format,
     },
     domain::error::AppError,
@@ -51,22 +51,16 @@ pub fn FailuresPage() -> impl IntoView {
             {[7u32, 30, 90].into_iter().map(|d| view! { <a class="mr-2 text-indigo-700 underline dark:text-indigo-300" href=format!("/failures?days={d}")>{format!("{d} days")}</a> }).collect_view()}
         </p>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Computing…"</p> }>
-            {move || Suspend::new(async move {
-                match report.await {
-                    Ok(r) => view! { <Report report=r /> }.into_any(),
-                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
-                }
-            })}
+            <PageErrors class="mt-4">{move || Suspend::new(async move { report.await.map(|r| view! { <Report report=r /> }) })}</PageErrors>
         </Suspense>
         <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
+            <PageErrors class="mt-4">{move || Suspend::new(async move {
                 match refunds.await {
-                    Ok(r) => view! { <Refunds refunds=r /> }.into_any(),
                     // The report above already says what is wrong with the period.
-                    Err(AppError::BadInput(_)) => ().into_any(),
-                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
+                    Err(AppError::BadInput(_)) => Ok(None),
+                    found => found.map(|r| Some(view! { <Refunds refunds=r /> })),
                 }
-            })}
+            })}</PageErrors>
         </Suspense>
     }
     .into_any()

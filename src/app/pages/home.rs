@@ -3,7 +3,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use crate::{
     app::{
         components::{
-            error_notice::{ErrorNotice, OutageNotice},
+            error_notice::{OutageNotice, PageErrors},
             search_form::SearchForm,
         },
         format,
@@ -41,9 +41,8 @@ pub fn HomePage() -> impl IntoView {
             </div>
             <div class="mt-8" data-testid="order-count">
                 <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Counting orders…"</p> }>
-                    {move || Suspend::new(async move {
-                        match count.await {
-                            Ok(Partial { value: n, outages }) => view! {
+                    <PageErrors>{move || Suspend::new(async move {
+                        count.await.map(|Partial { value: n, outages }| view! {
                                 <p class="text-slate-700 dark:text-slate-300">
                                     <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>{format::count(n)}</span>
                                     " orders in the database"
@@ -52,10 +51,8 @@ pub fn HomePage() -> impl IntoView {
                                         format!(" (not counting the {}: it did not answer)", missing.join(", "))
                                     })}
                                 </p>
-                            }.into_any(),
-                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                        }
-                    })}
+                            })
+                    })}</PageErrors>
                 </Suspense>
             </div>
             <div class="mt-8">

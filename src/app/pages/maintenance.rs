@@ -7,7 +7,10 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
-    app::{components::error_notice::ErrorNotice, format, viewer},
+    app::{
+        components::error_notice::{ErrorNotice, PageErrors},
+        format, viewer,
+    },
     domain::error::AppError,
     domain::maintenance::{
         Blockers, IndexOverview, IndexReport, IndexState, Migration, RunMode, RunRecord, RunStatus,
@@ -159,12 +162,7 @@ pub fn MaintenancePage() -> impl IntoView {
                 </div>
                 {move || index_run.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
                 <Transition fallback=|| view! { <p class="mt-3 text-slate-500 dark:text-slate-400">"Checking indexes…"</p> }>
-                    {move || Suspend::new(async move {
-                        match check.await {
-                            Ok(overview) => view! { <IndexTable overview /> }.into_any(),
-                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                        }
-                    })}
+                    <PageErrors>{move || Suspend::new(async move { check.await.map(|overview| view! { <IndexTable overview /> }) })}</PageErrors>
                 </Transition>
             </div>
 
@@ -180,12 +178,7 @@ pub fn MaintenancePage() -> impl IntoView {
             <div class=CARD>
                 <h2 class="text-lg font-semibold">"Runs"</h2>
                 <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match runs.await {
-                            Ok(runs) => view! { <RunTable runs active status /> }.into_any(),
-                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                        }
-                    })}
+                    <PageErrors>{move || Suspend::new(async move { runs.await.map(|runs| view! { <RunTable runs active status /> }) })}</PageErrors>
                 </Transition>
             </div>
         </section>
@@ -206,10 +199,10 @@ fn SessionRepair() -> impl IntoView {
                 "A session whose order_id is missing, null or empty makes the bot draw a new ID on every step (the seed's DuplicateKey troubleshooting). The repair gives each one an ID, once: only while it still has none."
             </p>
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match found.await {
-                        Ok(f) if f.count == 0 => view! { <p class="mt-2 text-sm" data-testid="sessions-without-id">"None: every session has its ID."</p> }.into_any(),
-                        Ok(f) => view! {
+                <PageErrors>{move || Suspend::new(async move {
+                    found.await.map(|f| match f.count {
+                        0 => view! { <p class="mt-2 text-sm" data-testid="sessions-without-id">"None: every session has its ID."</p> }.into_any(),
+                        _ => view! {
                             <p class="mt-2 text-sm" data-testid="sessions-without-id">{format!("Dry run: {} session{} would get an ID{}.", format::count(f.count), if f.count == 1 { "" } else { "s" }, if f.count as i64 > SESSION_REPAIR_BATCH { format!(", {SESSION_REPAIR_BATCH} per repair") } else { String::new() })}</p>
                             <ul class="mt-1 text-sm">
                                 {f.sample.into_iter().map(|(user, step, since)| view! { <li>{format!("telegram user {user} · step {} · since {}", format::text(step.as_deref()), format::time(since))}</li> }).collect_view()}
@@ -220,9 +213,8 @@ fn SessionRepair() -> impl IntoView {
                                 <button type="submit" class=BUTTON data-testid="repair-sessions">"Give each an ID"</button>
                             </ActionForm>
                         }.into_any(),
-                        Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                    }
-                })}
+                    })
+                })}</PageErrors>
             </Transition>
             {move || repair.value().get().map(|result| match result {
                 Ok(n) => view! { <p class="mt-2 text-sm" role="status" data-testid="sessions-repaired">{format!("{} session{} got an ID.", format::count(n), if n == 1 { "" } else { "s" })}</p> }.into_any(),

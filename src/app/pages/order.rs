@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     app::{
-        components::{copy_button::CopyButton, error_notice::ErrorNotice},
+        components::{copy_button::CopyButton, error_notice::PageErrors},
         format::{self, MISSING},
     },
     domain::error::AppError,
@@ -58,12 +58,12 @@ pub fn OrderPage() -> impl IntoView {
     let page = Resource::new(key, order_page);
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading the order…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(OrderPageData::One { details, tracking_url, qr_href, explanation, slow }) => {
+            <PageErrors>{move || Suspend::new(async move {
+                page.await.map(|found| match found {
+                    OrderPageData::One { details, tracking_url, qr_href, explanation, slow } => {
                         view! { <Order details=*details tracking_url qr_href explanation slow /> }.into_any()
                     }
-                    Ok(OrderPageData::Many { read_as, orders }) => view! {
+                    OrderPageData::Many { read_as, orders } => view! {
                         <h1 class="text-2xl font-bold">"Several orders match"</h1>
                         <p class="mt-2 text-slate-600 dark:text-slate-400">{format!("The key was read as {read_as}. Pick one:")}</p>
                         <ul class="mt-3 space-y-1" data-testid="order-choices">
@@ -75,10 +75,9 @@ pub fn OrderPage() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Ok(OrderPageData::Moved(path)) => view! { <Redirect path /> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                }
-            })}
+                    OrderPageData::Moved(path) => view! { <Redirect path /> }.into_any(),
+                })
+            })}</PageErrors>
         </Suspense>
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     app::{
         components::{
-            error_notice::{ErrorNotice, OutageNotice},
+            error_notice::{OutageNotice, PageErrors},
             order_table::OrderTable,
         },
         format,
@@ -101,12 +101,7 @@ pub fn OrdersPage() -> impl IntoView {
             }}
             <div class="mt-4">
                 <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading orders…"</p> }>
-                    {move || Suspend::new(async move {
-                        match page.await {
-                            Ok(page) => view! { <OrderPageView page query=params().query() first=params().after.is_empty() /> }.into_any(),
-                            Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
-                        }
-                    })}
+                    <PageErrors>{move || Suspend::new(async move { page.await.map(|page| view! { <OrderPageView page query=params().query() first=params().after.is_empty() /> }) })}</PageErrors>
                 </Suspense>
             </div>
         </section>

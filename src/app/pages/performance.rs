@@ -8,7 +8,7 @@ use crate::{
     app::{
         components::{
             charts::{LatencyChart, LatencyRow},
-            error_notice::ErrorNotice,
+            error_notice::{ErrorNotice, PageErrors},
         },
         format,
     },
@@ -50,12 +50,7 @@ pub fn PerformancePage() -> impl IntoView {
     view! {
         <h1 class="text-2xl font-bold">"Database performance"</h1>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <Performance data=d /> }.into_any(),
-                    Err(e) => view! { <div class="mt-4"><ErrorNotice error=e /></div> }.into_any(),
-                }
-            })}
+            <PageErrors class="mt-4">{move || Suspend::new(async move { data.await.map(|d| view! { <Performance data=d /> }) })}</PageErrors>
         </Suspense>
         <h2 class="mt-6 text-lg font-semibold">"Other clients (MongoDB profiler)"</h2>
         <Transition fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Reading the profiler…"</p> }>
