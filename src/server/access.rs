@@ -225,15 +225,7 @@ pub fn refuse_titled(status: StatusCode, path: &str, title: &str, message: &str)
         };
         return (status, axum::Json(serde_json::json!({ "error": error, "message": message }))).into_response();
     }
-    let page = super::html::page(
-        "orderdesk",
-        &format!(
-            r#"<h1 class="text-xl font-semibold">{}</h1><p class="mt-2 text-slate-600 dark:text-slate-400">{}</p><p class="mt-4"><a class="text-indigo-700 underline dark:text-indigo-300" href="/">Go to search</a></p>"#,
-            super::html::escape(title),
-            super::html::escape(message),
-        ),
-    );
-    (status, page).into_response()
+    (status, super::html::refusal(title, message)).into_response()
 }
 
 /// The 404 for any path no route and no file matched: a static page, never the app.

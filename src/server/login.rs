@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::{
     AppState,
-    access::{self, CSRF_FIELD, cookie, session_cookie, session_cookie_name},
-    html::{escape, page},
+    access::{self, cookie, session_cookie, session_cookie_name},
+    html,
 };
 use crate::{
     domain::accounts::Email,
@@ -40,24 +40,6 @@ const HASH_QUEUE: Duration = Duration::from_secs(5);
 /// ...and never so long that the hash and the writes after it would pass the request's
 /// deadline: past it the sign-in would end in a bare 504 instead of "busy, try again".
 const AFTER_QUEUE: Duration = Duration::from_secs(2);
-
-fn login_form(next: &str, token: &str, email: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!(r#"<p class="mt-3 rounded bg-red-50 p-2 text-sm text-red-900 dark:bg-red-950 dark:text-red-200" role="alert" data-testid="login-error">{}</p>"#, escape(e)))
-        .unwrap_or_default();
-    format!(
-        r#"<h1 class="text-xl font-semibold">Sign in to orderdesk</h1>{error}
-<form method="post" action="/auth/login" class="mt-4 space-y-3">
-<input type="hidden" name="{CSRF_FIELD}" value="{token}">
-<input type="hidden" name="next" value="{next}">
-<label class="block text-sm">Email<input class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1.5 dark:border-slate-700 dark:bg-slate-800" type="email" name="email" value="{email}" autocomplete="username" required autofocus></label>
-<label class="block text-sm">Password<input class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1.5 dark:border-slate-700 dark:bg-slate-800" type="password" name="password" autocomplete="current-password" required></label>
-<button class="w-full rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700" type="submit">Sign in</button>
-</form>"#,
-        next = escape(next),
-        email = escape(email),
-    )
-}
 
 fn with_retry_after(mut response: Response, wait: Duration) -> Response {
     if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
@@ -89,7 +71,7 @@ pub async fn show(State(state): State<AppState>, Query(q): Query<LoginQuery>, he
         return Redirect::to(&next).into_response();
     }
     let token = random_token();
-    let response = page("Sign in · orderdesk", &login_form(&next, &token, "", None)).into_response();
+    let response = html::sign_in(&next, &token, "", None).into_response();
     with_login_cookie(response, &token, state.settings.secure_cookies())
 }
 
@@ -133,8 +115,7 @@ pub async fn submit(State(state): State<AppState>, req: Request) -> Response {
     let secure = state.settings.secure_cookies();
     let again = |status: StatusCode, email: &str, message: &str| {
         let token = random_token();
-        let response =
-            (status, page("Sign in · orderdesk", &login_form(&next, &token, email, Some(message)))).into_response();
+        let response = (status, html::sign_in(&next, &token, email, Some(message))).into_response();
         with_login_cookie(response, &token, secure)
     };
     let now = Utc::now();
