@@ -7,6 +7,7 @@ cd "$ROOT"
 
 CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=0.2.129
+LEPTOSFMT_VERSION=0.1.33
 MONGOD="$ROOT/.mongo/fiftyone/db/bin/mongod"
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
@@ -102,9 +103,17 @@ ensure_dev() {
   ensure_cargo_tools
 }
 
-# What `scripts/test` needs besides: the browser and the end-to-end test packages.
+# The formatter for `view!` bodies (rustfmt leaves them alone); only the tests check it.
+ensure_leptosfmt() {
+  if ! leptosfmt --version 2>/dev/null | grep -q "$LEPTOSFMT_VERSION"; then
+    timed "installing leptosfmt $LEPTOSFMT_VERSION (once)" tool_install leptosfmt --version "$LEPTOSFMT_VERSION"
+  fi
+}
+
+# What `scripts/test` needs besides: the view formatter, the browser and the end-to-end test packages.
 ensure_all() {
   ensure_dev
+  ensure_leptosfmt
   ensure_e2e_npm
   ensure_chromium
 }

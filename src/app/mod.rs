@@ -76,7 +76,12 @@ pub fn App() -> impl IntoView {
     view! {
         <head::PageTitle text="orderdesk" />
         <Router>
-            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 dark:focus:bg-slate-900">"Skip to content"</a>
+            <a
+                href="#main"
+                class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 dark:focus:bg-slate-900"
+            >
+                "Skip to content"
+            </a>
             <Header />
             <CommandPalette />
             <ShortcutHelp />

@@ -41,7 +41,9 @@ pub fn refusal(title: &str, message: &str) -> Html<String> {
             <h1 class="text-xl font-semibold">{title}</h1>
             <p class="mt-2 text-slate-600 dark:text-slate-400">{message}</p>
             <p class="mt-4">
-                <a class="text-indigo-700 underline dark:text-indigo-300" href="/">"Go to search"</a>
+                <a class="text-indigo-700 underline dark:text-indigo-300" href="/">
+                    "Go to search"
+                </a>
             </p>
         },
     )
@@ -55,7 +57,11 @@ pub fn sign_in(next: &str, token: &str, email: &str, error: Option<&str>) -> Htm
     let error = error.map(|e| {
         let e = e.to_owned();
         view! {
-            <p class="mt-3 rounded bg-red-50 p-2 text-sm text-red-900 dark:bg-red-950 dark:text-red-200" role="alert" data-testid="login-error">
+            <p
+                class="mt-3 rounded bg-red-50 p-2 text-sm text-red-900 dark:bg-red-950 dark:text-red-200"
+                role="alert"
+                data-testid="login-error"
+            >
                 {e}
             </p>
         }
@@ -71,13 +77,24 @@ pub fn sign_in(next: &str, token: &str, email: &str, error: Option<&str>) -> Htm
                 <input type="hidden" name="next" value=next />
                 <label class="block text-sm">
                     "Email"
-                    <input class=input type="email" name="email" value=email autocomplete="username" required autofocus />
+                    <input
+                        class=input
+                        type="email"
+                        name="email"
+                        value=email
+                        autocomplete="username"
+                        required
+                        autofocus
+                    />
                 </label>
                 <label class="block text-sm">
                     "Password"
                     <input class=input type="password" name="password" autocomplete="current-password" required />
                 </label>
-                <button class="w-full rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700" type="submit">
+                <button
+                    class="w-full rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700"
+                    type="submit"
+                >
                     "Sign in"
                 </button>
             </form>

@@ -112,32 +112,67 @@ pub fn CommandPalette() -> impl IntoView {
     };
     view! {
         <Backdrop open=overlays.palette>
-            <div role="dialog" aria-modal="true" aria-label="Command palette" data-testid="command-palette"
-                class="w-full max-w-lg rounded-lg bg-white shadow-xl dark:bg-slate-900" on:click=|e| e.stop_propagation()>
-                <label class="sr-only" for="palette-input">"Page or order ID"</label>
-                <input id="palette-input" node_ref=input type="text" autocomplete="off" spellcheck="false"
+            <div
+                role="dialog"
+                aria-modal="true"
+                aria-label="Command palette"
+                data-testid="command-palette"
+                class="w-full max-w-lg rounded-lg bg-white shadow-xl dark:bg-slate-900"
+                on:click=|e| e.stop_propagation()
+            >
+                <label class="sr-only" for="palette-input">
+                    "Page or order ID"
+                </label>
+                <input
+                    id="palette-input"
+                    node_ref=input
+                    type="text"
+                    autocomplete="off"
+                    spellcheck="false"
                     placeholder="Jump to a page, or paste any order ID…"
                     class="w-full rounded-t-lg border-b border-slate-200 bg-transparent px-4 py-3 font-mono dark:border-slate-700"
                     prop:value=move || text.get()
-                    on:input=move |e| { text.set(event_target_value(&e)); selected.set(0); }
+                    on:input=move |e| {
+                        text.set(event_target_value(&e));
+                        selected.set(0);
+                    }
                     on:keydown=keys.clone()
-                    role="combobox" aria-expanded="true" aria-controls="palette-choices"
-                    aria-activedescendant=move || format!("palette-choice-{}", selected.get()) />
+                    role="combobox"
+                    aria-expanded="true"
+                    aria-controls="palette-choices"
+                    aria-activedescendant=move || format!("palette-choice-{}", selected.get())
+                />
                 <ul id="palette-choices" role="listbox" class="max-h-80 overflow-y-auto py-1">
-                    {let go_click = go_click.clone();
-                    move || offered.get().into_iter().enumerate().map(|(i, (label, _))| {
-                        let go = go_click.clone();
-                        view! {
-                            <li id=format!("palette-choice-{i}") role="option" aria-selected=move || (selected.get() == i).to_string()
-                                data-testid="palette-choice"
-                                class="cursor-pointer px-4 py-2 text-sm aria-selected:bg-indigo-50 aria-selected:text-indigo-800 dark:aria-selected:bg-indigo-950 dark:aria-selected:text-indigo-200"
-                                on:mouseenter=move |_| selected.set(i) on:click=move |_| go(i)>
-                                {label}
-                            </li>
+                    {
+                        let go_click = go_click.clone();
+                        move || {
+                            offered
+                                .get()
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, (label, _))| {
+                                    let go = go_click.clone();
+                                    view! {
+                                        <li
+                                            id=format!("palette-choice-{i}")
+                                            role="option"
+                                            aria-selected=move || (selected.get() == i).to_string()
+                                            data-testid="palette-choice"
+                                            class="cursor-pointer px-4 py-2 text-sm aria-selected:bg-indigo-50 aria-selected:text-indigo-800 dark:aria-selected:bg-indigo-950 dark:aria-selected:text-indigo-200"
+                                            on:mouseenter=move |_| selected.set(i)
+                                            on:click=move |_| go(i)
+                                        >
+                                            {label}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
                         }
-                    }).collect_view()}
+                    }
                 </ul>
-                <p class="border-t border-slate-200 px-4 py-2 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400">"↑ ↓ to choose · Enter to go · Esc to close · ? for every shortcut"</p>
+                <p class="border-t border-slate-200 px-4 py-2 text-xs text-slate-500 dark:border-slate-700 dark:text-slate-400">
+                    "↑ ↓ to choose · Enter to go · Esc to close · ? for every shortcut"
+                </p>
             </div>
         </Backdrop>
     }
@@ -151,8 +186,10 @@ fn Backdrop(open: RwSignal<bool>, children: ChildrenFn) -> impl IntoView {
     let overlays = expect_context::<Overlays>();
     view! {
         <Show when=move || open.get()>
-            <div class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
-                on:click=move |_| overlays.close()>
+            <div
+                class="fixed inset-0 z-50 flex items-start justify-center bg-slate-900/50 px-4 pt-24"
+                on:click=move |_| overlays.close()
+            >
                 {children()}
             </div>
         </Show>
@@ -164,16 +201,39 @@ pub fn ShortcutHelp() -> impl IntoView {
     let overlays = expect_context::<Overlays>();
     view! {
         <Backdrop open=overlays.help>
-            <div role="dialog" aria-modal="true" aria-labelledby="shortcuts-title" data-testid="shortcut-help"
-                class="w-full max-w-md rounded-lg bg-white p-4 shadow-xl dark:bg-slate-900" on:click=|e| e.stop_propagation()>
-                <h2 id="shortcuts-title" class="font-semibold">"Keyboard shortcuts"</h2>
+            <div
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="shortcuts-title"
+                data-testid="shortcut-help"
+                class="w-full max-w-md rounded-lg bg-white p-4 shadow-xl dark:bg-slate-900"
+                on:click=|e| e.stop_propagation()
+            >
+                <h2 id="shortcuts-title" class="font-semibold">
+                    "Keyboard shortcuts"
+                </h2>
                 <dl class="mt-3 grid grid-cols-[max-content_1fr] gap-x-4 gap-y-2 text-sm">
-                    {SHORTCUTS.iter().map(|(keys, what)| view! {
-                        <dt><kbd class="rounded border border-slate-300 px-1.5 py-0.5 font-mono text-xs dark:border-slate-600">{*keys}</kbd></dt>
-                        <dd>{*what}</dd>
-                    }).collect_view()}
+                    {SHORTCUTS
+                        .iter()
+                        .map(|(keys, what)| {
+                            view! {
+                                <dt>
+                                    <kbd class="rounded border border-slate-300 px-1.5 py-0.5 font-mono text-xs dark:border-slate-600">
+                                        {*keys}
+                                    </kbd>
+                                </dt>
+                                <dd>{*what}</dd>
+                            }
+                        })
+                        .collect_view()}
                 </dl>
-                <button type="button" class="mt-4 rounded border border-slate-300 px-3 py-1 text-sm dark:border-slate-600" on:click=move |_| overlays.close()>"Close"</button>
+                <button
+                    type="button"
+                    class="mt-4 rounded border border-slate-300 px-3 py-1 text-sm dark:border-slate-600"
+                    on:click=move |_| overlays.close()
+                >
+                    "Close"
+                </button>
             </div>
         </Backdrop>
     }

@@ -47,9 +47,16 @@ pub fn ErrorNotice(error: AppError, #[prop(optional)] part: bool) -> impl IntoVi
 pub fn PageErrors(children: Children, #[prop(optional)] class: &'static str) -> impl IntoView {
     view! {
         <ErrorBoundary fallback=move |errors| {
-            // The first error is the one a person acts on; the others usually share its cause.
             let first = errors.with(|all| all.iter().next().map(|(_, e)| app_error(e)));
-            first.map(|error| view! { <div class=class><ErrorNotice error /></div> })
+            first
+                .map(|error| {
+                    // The first error is the one a person acts on; the others usually share its cause.
+                    view! {
+                        <div class=class>
+                            <ErrorNotice error />
+                        </div>
+                    }
+                })
         }>{children()}</ErrorBoundary>
     }
 }
@@ -75,7 +82,9 @@ pub fn OutageNotice(outages: Vec<crate::domain::orders::SourceOutage>) -> impl I
                 <ul class="mt-1 list-disc pl-5">
                     {outages
                         .into_iter()
-                        .map(|o| view! { <li>{o.to_string()} ". Its orders are missing below; reload to try again."</li> })
+                        .map(|o| {
+                            view! { <li>{o.to_string()} ". Its orders are missing below; reload to try again."</li> }
+                        })
                         .collect_view()}
                 </ul>
             </div>

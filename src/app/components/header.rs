@@ -27,7 +27,11 @@ pub fn Header() -> impl IntoView {
                     "whitespace-nowrap rounded px-2 py-1 hover:bg-slate-100 dark:hover:bg-slate-800 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-700 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-300"
                 };
                 // `<A>` marks the page it leads to with `aria-current` (and navigates in the app).
-                view! { <A href=href attr:class=class>{label}</A> }
+                view! {
+                    <A href=href attr:class=class>
+                        {label}
+                    </A>
+                }
             })
             .collect_view()
     };
@@ -36,33 +40,71 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <div class="mx-auto flex max-w-7xl items-center gap-3 px-4 py-2">
-                <a href="/" class="shrink-0 text-lg font-bold tracking-tight text-indigo-700 dark:text-indigo-300">"orderdesk"</a>
-                <nav aria-label="Main" class="hidden gap-1 text-sm lg:flex">{links(false)}</nav>
+                <a href="/" class="shrink-0 text-lg font-bold tracking-tight text-indigo-700 dark:text-indigo-300">
+                    "orderdesk"
+                </a>
+                <nav aria-label="Main" class="hidden gap-1 text-sm lg:flex">
+                    {links(false)}
+                </nav>
                 <div class="ml-auto flex min-w-0 flex-1 items-center justify-end gap-2 lg:flex-none">
-                    <div class="min-w-0 flex-1 lg:flex-none"><SearchForm compact=true /></div>
-                    {overlays.map(|o| view! {
-                        <button type="button" class="hidden rounded border border-slate-300 px-2 py-1 text-xs text-slate-600 whitespace-nowrap hover:bg-slate-100 sm:inline-block dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
-                            title="Command palette (Ctrl K)" data-testid="open-palette"
-                            on:click=move |_| o.palette.set(true)><span class="sr-only">"Command palette: "</span>"Ctrl K"</button>
-                    })}
+                    <div class="min-w-0 flex-1 lg:flex-none">
+                        <SearchForm compact=true />
+                    </div>
+                    {overlays
+                        .map(|o| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="hidden rounded border border-slate-300 px-2 py-1 text-xs text-slate-600 whitespace-nowrap hover:bg-slate-100 sm:inline-block dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+                                    title="Command palette (Ctrl K)"
+                                    data-testid="open-palette"
+                                    on:click=move |_| o.palette.set(true)
+                                >
+                                    <span class="sr-only">"Command palette: "</span>
+                                    "Ctrl K"
+                                </button>
+                            }
+                        })}
                     <ThemeToggle />
-                    {viewer.map(|v| view! {
-                        <details class="relative" data-testid="account-menu">
-                            <summary class=button>
-                                <span aria-hidden="true" class="lg:hidden">"☰"</span>
-                                <span class="sr-only">"Pages and account "</span>
-                                <span class="hidden max-w-[10rem] truncate lg:inline">{v.email.clone()}</span>
-                            </summary>
-                            <div class=panel>
-                                <nav aria-label="Pages" class="border-b border-slate-200 pb-2 lg:hidden dark:border-slate-700">{links(true)}</nav>
-                                <p class="px-3 py-2 break-all text-slate-600 dark:text-slate-400" data-testid="viewer">{v.email.clone()}" · "{v.role.as_str()}</p>
-                                <form method="post" action="/auth/logout" class="px-3 pb-1">
-                                    <input type="hidden" name="_csrf" value=v.csrf />
-                                    <button type="submit" class="w-full rounded border border-slate-300 px-2 py-1 whitespace-nowrap hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">"Sign out"</button>
-                                </form>
-                            </div>
-                        </details>
-                    })}
+                    {viewer
+                        .map(|v| {
+                            view! {
+                                <details class="relative" data-testid="account-menu">
+                                    <summary class=button>
+                                        <span aria-hidden="true" class="lg:hidden">
+                                            "☰"
+                                        </span>
+                                        <span class="sr-only">"Pages and account "</span>
+                                        <span class="hidden max-w-[10rem] truncate lg:inline">{v.email.clone()}</span>
+                                    </summary>
+                                    <div class=panel>
+                                        <nav
+                                            aria-label="Pages"
+                                            class="border-b border-slate-200 pb-2 lg:hidden dark:border-slate-700"
+                                        >
+                                            {links(true)}
+                                        </nav>
+                                        <p
+                                            class="px-3 py-2 break-all text-slate-600 dark:text-slate-400"
+                                            data-testid="viewer"
+                                        >
+                                            {v.email.clone()}
+                                            " · "
+                                            {v.role.as_str()}
+                                        </p>
+                                        <form method="post" action="/auth/logout" class="px-3 pb-1">
+                                            <input type="hidden" name="_csrf" value=v.csrf />
+                                            <button
+                                                type="submit"
+                                                class="w-full rounded border border-slate-300 px-2 py-1 whitespace-nowrap hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
+                                            >
+                                                "Sign out"
+                                            </button>
+                                        </form>
+                                    </div>
+                                </details>
+                            }
+                        })}
                 </div>
             </div>
         </header>

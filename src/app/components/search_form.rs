@@ -47,7 +47,9 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
     let list_id = format!("{id}-suggestions");
     view! {
         <Form method="GET" action="/search" attr:role="search" attr:class="flex w-full min-w-0 gap-2">
-            <label for=id class="sr-only">"Order ID, display ID, BB number, legacy id or telegram id"</label>
+            <label for=id class="sr-only">
+                "Order ID, display ID, BB number, legacy id or telegram id"
+            </label>
             <input
                 id=id
                 type="search"

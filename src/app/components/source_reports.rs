@@ -20,14 +20,28 @@ pub fn SourceReports() -> impl IntoView {
     let reports = Resource::new(|| (), |_| source_reports());
     view! {
         <Transition fallback=|| ()>
-            <PageErrors>{move || Suspend::new(async move {
-                reports.await.map(|list| (!list.is_empty()).then(|| view! {
-                        <div class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="sources">
-                            <h2 class="text-lg font-semibold">"Sources"</h2>
-                            <ul class="mt-2 space-y-3">{list.into_iter().map(|r| view! { <SourceRow r /> }).collect_view()}</ul>
-                        </div>
-                    }))
-            })}</PageErrors>
+            <PageErrors>
+                {move || Suspend::new(async move {
+                    reports
+                        .await
+                        .map(|list| {
+                            (!list.is_empty())
+                                .then(|| {
+                                    view! {
+                                        <div
+                                            class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900"
+                                            data-testid="sources"
+                                        >
+                                            <h2 class="text-lg font-semibold">"Sources"</h2>
+                                            <ul class="mt-2 space-y-3">
+                                                {list.into_iter().map(|r| view! { <SourceRow r /> }).collect_view()}
+                                            </ul>
+                                        </div>
+                                    }
+                                })
+                        })
+                })}
+            </PageErrors>
         </Transition>
     }
 }
@@ -48,15 +62,39 @@ fn SourceRow(r: SourceReport) -> impl IntoView {
         <li data-testid="source" data-source=r.name.clone() data-healthy=healthy>
             <p class="text-sm">
                 <span class="font-semibold">{r.name.clone()}</span>
-                " · " {r.kind.clone()} " · database " <span class="font-mono">{r.database.clone()}</span> " "
+                " · "
+                {r.kind.clone()}
+                " · database "
+                <span class="font-mono">{r.database.clone()}</span>
+                " "
                 <span class=format!("rounded-full px-2 py-0.5 text-xs font-medium {class}")>{badge}</span>
             </p>
             <p class="text-xs text-slate-500 dark:text-slate-400">{summary}</p>
             <ul class="mt-1 list-disc pl-5 text-sm text-amber-900 dark:text-amber-200">
-                {r.wrong.into_iter().map(|w| view! { <li data-testid="source-wrong" class="font-mono text-xs">{w}</li> }).collect_view()}
+                {r
+                    .wrong
+                    .into_iter()
+                    .map(|w| {
+                        view! {
+                            <li data-testid="source-wrong" class="font-mono text-xs">
+                                {w}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
             <ul class="mt-1 list-disc pl-5 text-sm text-amber-900 dark:text-amber-200">
-                {r.indexes.into_iter().map(|w| view! { <li data-testid="source-index" class="text-xs">{w}</li> }).collect_view()}
+                {r
+                    .indexes
+                    .into_iter()
+                    .map(|w| {
+                        view! {
+                            <li data-testid="source-index" class="text-xs">
+                                {w}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
             <ul class="mt-1 list-disc pl-5 text-xs text-slate-500 dark:text-slate-400">
                 {r.notes.into_iter().map(|n| view! { <li class="font-mono">{n}</li> }).collect_view()}

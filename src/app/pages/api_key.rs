@@ -30,9 +30,15 @@ pub fn ApiKeyPage() -> impl IntoView {
     let key = move || params.read().get("key").unwrap_or_default();
     let data = Resource::new(key, api_key_usage);
     view! {
-        <p class="text-sm"><a class="text-indigo-700 underline dark:text-indigo-300" href="/api-keys">"All API keys"</a></p>
+        <p class="text-sm">
+            <a class="text-indigo-700 underline dark:text-indigo-300" href="/api-keys">
+                "All API keys"
+            </a>
+        </p>
         <Suspense fallback=|| view! { <p class="mt-2 text-slate-500 dark:text-slate-400">"Counting calls…"</p> }>
-            <PageErrors class="mt-2">{move || Suspend::new(async move { data.await.map(|report| view! { <Report report /> }) })}</PageErrors>
+            <PageErrors class="mt-2">
+                {move || Suspend::new(async move { data.await.map(|report| view! { <Report report /> }) })}
+            </PageErrors>
         </Suspense>
     }
 }
@@ -71,11 +77,17 @@ fn Report(report: KeyReport) -> impl IntoView {
         .collect();
     view! {
         <crate::app::head::PageTitle text=format!("{name} · API key · orderdesk") />
-        <h1 class="mt-2 text-2xl font-bold break-all" data-testid="key-name">{name}</h1>
+        <h1 class="mt-2 text-2xl font-bold break-all" data-testid="key-name">
+            {name}
+        </h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{about}</p>
         <HealthBanner health=usage.health.clone() />
         <p class="mt-4 text-sm text-slate-600 dark:text-slate-400">
-            {format!("From {} to {}. Every process's calls count; a process adds its own every few seconds.", format::time(Some(usage.since)), format::time(Some(usage.until)))}
+            {format!(
+                "From {} to {}. Every process's calls count; a process adds its own every few seconds.",
+                format::time(Some(usage.since)),
+                format::time(Some(usage.until)),
+            )}
         </p>
         <dl class="mt-2 grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6" data-testid="usage-figures">
             <Figure label="Calls" value=format::count(t.calls) />
@@ -86,30 +98,54 @@ fn Report(report: KeyReport) -> impl IntoView {
             <Figure label="Last call" value=format::time(t.last_at) />
         </dl>
         <h2 class="mt-6 text-lg font-semibold">"Calls per hour"</h2>
-        <div class="mt-2"><CallsChart hours /></div>
+        <div class="mt-2">
+            <CallsChart hours />
+        </div>
         <h2 class="mt-6 text-lg font-semibold">"Hour by hour"</h2>
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm tabular-nums" data-testid="usage-hours">
-                <thead class="text-slate-500 dark:text-slate-400"><tr>
-                    <th class="py-1 pr-3">"Hour starting (UTC)"</th><th class="pr-3 text-right">"Calls"</th><th class="pr-3 text-right">"4xx"</th>
-                    <th class="pr-3 text-right">"5xx"</th><th class="pr-3 text-right">"Limited"</th><th class="pr-3 text-right">"p50"</th><th class="text-right">"p95"</th>
-                </tr></thead>
+                <thead class="text-slate-500 dark:text-slate-400">
+                    <tr>
+                        <th class="py-1 pr-3">"Hour starting (UTC)"</th>
+                        <th class="pr-3 text-right">"Calls"</th>
+                        <th class="pr-3 text-right">"4xx"</th>
+                        <th class="pr-3 text-right">"5xx"</th>
+                        <th class="pr-3 text-right">"Limited"</th>
+                        <th class="pr-3 text-right">"p50"</th>
+                        <th class="text-right">"p95"</th>
+                    </tr>
+                </thead>
                 <tbody>
-                    {usage.hours.into_iter().rev().filter(|h| h.tally.calls > 0).map(|h| view! {
-                        <tr class="border-t border-slate-100 dark:border-slate-800">
-                            <td class="py-1 pr-3">{h.hour.format("%Y-%m-%d %H:00").to_string()}</td>
-                            <td class="pr-3 text-right">{format::count(h.tally.calls)}</td>
-                            <td class="pr-3 text-right">{format::count(h.tally.rejected)}</td>
-                            <td class="pr-3 text-right">{format::count(h.tally.failed)}</td>
-                            <td class="pr-3 text-right">{format::count(h.tally.limited)}</td>
-                            <td class="pr-3 text-right whitespace-nowrap">{latency(&h.tally, 0.5)}</td>
-                            <td class="text-right whitespace-nowrap">{latency(&h.tally, 0.95)}</td>
-                        </tr>
-                    }).collect_view()}
+                    {usage
+                        .hours
+                        .into_iter()
+                        .rev()
+                        .filter(|h| h.tally.calls > 0)
+                        .map(|h| {
+                            view! {
+                                <tr class="border-t border-slate-100 dark:border-slate-800">
+                                    <td class="py-1 pr-3">{h.hour.format("%Y-%m-%d %H:00").to_string()}</td>
+                                    <td class="pr-3 text-right">{format::count(h.tally.calls)}</td>
+                                    <td class="pr-3 text-right">{format::count(h.tally.rejected)}</td>
+                                    <td class="pr-3 text-right">{format::count(h.tally.failed)}</td>
+                                    <td class="pr-3 text-right">{format::count(h.tally.limited)}</td>
+                                    <td class="pr-3 text-right whitespace-nowrap">{latency(&h.tally, 0.5)}</td>
+                                    <td class="text-right whitespace-nowrap">{latency(&h.tally, 0.95)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>
-        {(t.calls == 0).then(|| view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No calls with this key in the last 24 hours."</p> })}
+        {(t.calls == 0)
+            .then(|| {
+                view! {
+                    <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">
+                        "No calls with this key in the last 24 hours."
+                    </p>
+                }
+            })}
     }
 }
 
@@ -150,6 +186,8 @@ fn HealthBanner(health: Health) -> impl IntoView {
         ),
     };
     view! {
-        <p class=format!("mt-3 rounded border p-3 text-sm {class}") role="status" data-testid="key-health">{text}</p>
+        <p class=format!("mt-3 rounded border p-3 text-sm {class}") role="status" data-testid="key-health">
+            {text}
+        </p>
     }
 }

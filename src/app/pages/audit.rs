@@ -40,15 +40,44 @@ pub fn AuditPage() -> impl IntoView {
             "Every sign-in, every admin action, every refusal and every order page opened. Entries are only ever added."
         </p>
         <Form method="GET" action="/audit" attr:class="mt-4 flex flex-wrap items-end gap-3 text-sm">
-            <label>"Who (email)"<input class=input name="actor" prop:value=move || query().actor.unwrap_or_default() /></label>
-            <label>"Action starts with"<input class=input name="action" placeholder="order.view" prop:value=move || query().action.unwrap_or_default() /></label>
-            <label>"From"<input class=input type="date" name="since" prop:value=move || query().since.unwrap_or_default() /></label>
-            <label>"To"<input class=input type="date" name="until" prop:value=move || query().until.unwrap_or_default() /></label>
-            <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">"Filter"</button>
-            <a class="px-2 py-1.5 text-indigo-700 underline dark:text-indigo-300" href=move || format!("/audit.csv?{}", query().to_query_string()) data-testid="audit-csv">"Export CSV"</a>
+            <label>
+                "Who (email)"<input class=input name="actor" prop:value=move || query().actor.unwrap_or_default() />
+            </label>
+            <label>
+                "Action starts with"
+                <input
+                    class=input
+                    name="action"
+                    placeholder="order.view"
+                    prop:value=move || query().action.unwrap_or_default()
+                />
+            </label>
+            <label>
+                "From"
+                <input class=input type="date" name="since" prop:value=move || query().since.unwrap_or_default() />
+            </label>
+            <label>
+                "To"<input class=input type="date" name="until" prop:value=move || query().until.unwrap_or_default() />
+            </label>
+            <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">
+                "Filter"
+            </button>
+            <a
+                class="px-2 py-1.5 text-indigo-700 underline dark:text-indigo-300"
+                href=move || format!("/audit.csv?{}", query().to_query_string())
+                data-testid="audit-csv"
+            >
+                "Export CSV"
+            </a>
         </Form>
-        <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading the audit log…"</p> }>
-            <PageErrors class="mt-4">{move || Suspend::new(async move { entries.await.map(|list| view! { <AuditTable entries=list query=query() /> }) })}</PageErrors>
+        <Suspense fallback=|| {
+            view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading the audit log…"</p> }
+        }>
+            <PageErrors class="mt-4">
+                {move || Suspend::new(async move {
+                    entries.await.map(|list| view! { <AuditTable entries=list query=query() /> })
+                })}
+            </PageErrors>
         </Suspense>
     }
     .into_any()
@@ -57,7 +86,12 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditTable(entries: Vec<AuditEntry>, query: AuditQuery) -> impl IntoView {
     if entries.is_empty() {
-        return view! { <p class="mt-4 text-slate-500 dark:text-slate-400" data-testid="audit-empty">"No entries match. Sign-ins, admin actions and opened orders appear here as they happen."</p> }.into_any();
+        return view! {
+            <p class="mt-4 text-slate-500 dark:text-slate-400" data-testid="audit-empty">
+                "No entries match. Sign-ins, admin actions and opened orders appear here as they happen."
+            </p>
+        }
+        .into_any();
     }
     let older = (entries.len() as i64 == PAGE).then(|| {
         let last = entries.last().map(|e| e.id.clone()).unwrap_or_default();
@@ -68,23 +102,54 @@ fn AuditTable(entries: Vec<AuditEntry>, query: AuditQuery) -> impl IntoView {
         <div class="mt-4 overflow-x-auto">
             <table class="w-full text-left text-sm" data-testid="audit-table">
                 <thead class="text-slate-500 dark:text-slate-400">
-                    <tr><th class="py-1 pr-3">"When (UTC)"</th><th class="pr-3">"Who"</th><th class="pr-3">"From"</th><th class="pr-3">"Action"</th><th class="pr-3">"Parameters"</th><th>"Outcome"</th></tr>
+                    <tr>
+                        <th class="py-1 pr-3">"When (UTC)"</th>
+                        <th class="pr-3">"Who"</th>
+                        <th class="pr-3">"From"</th>
+                        <th class="pr-3">"Action"</th>
+                        <th class="pr-3">"Parameters"</th>
+                        <th>"Outcome"</th>
+                    </tr>
                 </thead>
                 <tbody>
-                    {entries.into_iter().map(|e| { let action = e.action.clone(); view! {
-                        <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-action=action>
-                            <td class="py-1 pr-3 whitespace-nowrap tabular-nums">{format::time(Some(e.at))}</td>
-                            <td class="pr-3">{e.actor}<span class="text-slate-500 dark:text-slate-400">{if e.role.is_empty() { String::new() } else { format!(" · {}", e.role) }}</span></td>
-                            <td class="pr-3 font-mono text-xs">{e.ip}</td>
-                            <td class="pr-3 font-mono">{e.action}</td>
-                            <td class="pr-3 font-mono text-xs break-all">{e.params}</td>
-                            <td>{e.outcome}</td>
-                        </tr>
-                    }.into_any() }).collect_view()}
+                    {entries
+                        .into_iter()
+                        .map(|e| {
+                            let action = e.action.clone();
+                            view! {
+                                <tr
+                                    class="border-t border-slate-100 align-top dark:border-slate-800"
+                                    data-action=action
+                                >
+                                    <td class="py-1 pr-3 whitespace-nowrap tabular-nums">{format::time(Some(e.at))}</td>
+                                    <td class="pr-3">
+                                        {e.actor}
+                                        <span class="text-slate-500 dark:text-slate-400">
+                                            {if e.role.is_empty() { String::new() } else { format!(" · {}", e.role) }}
+                                        </span>
+                                    </td>
+                                    <td class="pr-3 font-mono text-xs">{e.ip}</td>
+                                    <td class="pr-3 font-mono">{e.action}</td>
+                                    <td class="pr-3 font-mono text-xs break-all">{e.params}</td>
+                                    <td>{e.outcome}</td>
+                                </tr>
+                            }
+                                .into_any()
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>
-        {older.map(|href| view! { <p class="mt-3"><a class="text-indigo-700 underline dark:text-indigo-300" href=href>"Older entries"</a></p> })}
+        {older
+            .map(|href| {
+                view! {
+                    <p class="mt-3">
+                        <a class="text-indigo-700 underline dark:text-indigo-300" href=href>
+                            "Older entries"
+                        </a>
+                    </p>
+                }
+            })}
     }
     .into_any()
 }

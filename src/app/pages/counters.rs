@@ -129,15 +129,23 @@ pub fn CountersPage() -> impl IntoView {
         <Form method="GET" action="/counters" attr:class="mt-3 flex flex-wrap items-end gap-3 text-sm">
             <label>"Vendor contains"<input class=input name="q" prop:value=filter /></label>
             <input type="hidden" name="sort" prop:value=sort />
-            <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">"Filter"</button>
+            <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">
+                "Filter"
+            </button>
         </Form>
         <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
-            <PageErrors class="mt-4">{move || Suspend::new(async move {
-                history.await.map(|h| h.map(|(v, days)| view! { <VendorChart vendor=v days /> }))
-            })}</PageErrors>
+            <PageErrors class="mt-4">
+                {move || Suspend::new(async move {
+                    history.await.map(|h| h.map(|(v, days)| view! { <VendorChart vendor=v days /> }))
+                })}
+            </PageErrors>
         </Transition>
         <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
-            <PageErrors class="mt-4">{move || Suspend::new(async move { data.await.map(|view| view! { <CounterTable view filter=filter() sort=sort() /> }) })}</PageErrors>
+            <PageErrors class="mt-4">
+                {move || Suspend::new(async move {
+                    data.await.map(|view| view! { <CounterTable view filter=filter() sort=sort() /> })
+                })}
+            </PageErrors>
         </Transition>
     }
     .into_any()
@@ -182,30 +190,69 @@ fn AtAGlance(rows: Vec<CounterRow>) -> impl IntoView {
     view! {
         <div class="mt-4 grid gap-3 sm:grid-cols-2" data-testid="counters-glance">
             <div class=card data-testid="glance-busiest">
-                <p class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">"Busiest in the last hour"</p>
+                <p class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">
+                    "Busiest in the last hour"
+                </p>
                 {match busiest {
-                    Some(r) => view! {
-                        <p class="mt-1 font-mono text-lg font-semibold">{vendor(&r)}</p>
-                        <p class="text-sm">{format!("{} orders in the last hour · {} numbers today", format::count(r.orders_last_hour), format::count(r.sequence))}</p>
-                    }.into_any(),
-                    None => view! { <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">"No numbered order in the last hour."</p> }.into_any(),
+                    Some(r) => {
+                        view! {
+                            <p class="mt-1 font-mono text-lg font-semibold">{vendor(&r)}</p>
+                            <p class="text-sm">
+                                {format!(
+                                    "{} orders in the last hour · {} numbers today",
+                                    format::count(r.orders_last_hour),
+                                    format::count(r.sequence),
+                                )}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">
+                                "No numbered order in the last hour."
+                            </p>
+                        }
+                            .into_any()
+                    }
                 }}
             </div>
             <div class=card data-testid="glance-nearest-cap">
-                <p class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">"Nearest to the daily cap"</p>
+                <p class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">
+                    "Nearest to the daily cap"
+                </p>
                 {match nearest {
                     Some(r) => {
                         let when = match r.forecast.as_ref().and_then(|f| f.cap_at.map(|at| (at, f.hours_to_cap))) {
                             Some((at, h)) => format!("reaches 99,999 at {} UTC (in {h:.1} h)", at.format("%H:%M")),
                             None => "does not reach the cap today at this rate".to_owned(),
                         };
-                        let urgent = r.warnings.iter().any(|w| matches!(w, CounterWarning::CapForecast { .. } | CounterWarning::NearCap { .. }));
+                        let urgent = r
+                            .warnings
+                            .iter()
+                            .any(|w| matches!(w, CounterWarning::CapForecast { .. } | CounterWarning::NearCap { .. }));
                         view! {
-                            <p class="mt-1 font-mono text-lg font-semibold" class=("text-red-700", urgent) class=("dark:text-red-300", urgent)>{vendor(&r)}</p>
-                            <p class="text-sm">{format!("{} ({}) · {when}", format::count(r.sequence), share_text(r.share()))}</p>
-                        }.into_any()
+                            <p
+                                class="mt-1 font-mono text-lg font-semibold"
+                                class=("text-red-700", urgent)
+                                class=("dark:text-red-300", urgent)
+                            >
+                                {vendor(&r)}
+                            </p>
+                            <p class="text-sm">
+                                {format!("{} ({}) · {when}", format::count(r.sequence), share_text(r.share()))}
+                            </p>
+                        }
+                            .into_any()
                     }
-                    None => view! { <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">"No counter has issued a number today."</p> }.into_any(),
+                    None => {
+                        view! {
+                            <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">
+                                "No counter has issued a number today."
+                            </p>
+                        }
+                            .into_any()
+                    }
                 }}
             </div>
         </div>
@@ -216,7 +263,12 @@ fn AtAGlance(rows: Vec<CounterRow>) -> impl IntoView {
 fn forecast_cell(row: &CounterRow) -> impl IntoView + use<> {
     let Some(f) = row.forecast.clone() else { return view! { <span>{format::MISSING}</span> }.into_any() };
     let when = match f.cap_at {
-        Some(at) => view! { <span class="font-semibold text-red-700 dark:text-red-300">{format!("{} UTC (in {:.1} h)", at.format("%H:%M"), f.hours_to_cap)}</span> }.into_any(),
+        Some(at) => view! {
+            <span class="font-semibold text-red-700 dark:text-red-300">
+                {format!("{} UTC (in {:.1} h)", at.format("%H:%M"), f.hours_to_cap)}
+            </span>
+        }
+        .into_any(),
         None if f.per_hour > 0.0 => view! { <span>"not today"</span> }.into_any(),
         None => view! { <span class="text-slate-500 dark:text-slate-400">"idle"</span> }.into_any(),
     };
@@ -224,9 +276,21 @@ fn forecast_cell(row: &CounterRow) -> impl IntoView + use<> {
         <div data-testid="forecast">
             {when}
             <span class="block text-xs text-slate-500 dark:text-slate-400">
-                {format!("{}/h now{}", format::count(f.per_hour.round() as u64), if f.shaped { ", by its usual day" } else { "" })}
+                {format!(
+                    "{}/h now{}",
+                    format::count(f.per_hour.round() as u64),
+                    if f.shaped { ", by its usual day" } else { "" },
+                )}
             </span>
-            {f.segment_block.map(|b| view! { <span class="block text-xs text-amber-800 dark:text-amber-300" data-testid="segment-advice">{format!("hot: segment mode, blocks of {b}")}</span> })}
+            {f
+                .segment_block
+                .map(|b| {
+                    view! {
+                        <span class="block text-xs text-amber-800 dark:text-amber-300" data-testid="segment-advice">
+                            {format!("hot: segment mode, blocks of {b}")}
+                        </span>
+                    }
+                })}
         </div>
     }
     .into_any()
@@ -240,7 +304,11 @@ fn warning_badge(w: &CounterWarning) -> impl IntoView + use<> {
         | CounterWarning::Unparseable { .. } => "bg-red-100 text-red-900 dark:bg-red-950 dark:text-red-200",
         _ => "bg-amber-100 text-amber-900 dark:bg-amber-950 dark:text-amber-200",
     };
-    view! { <span class=format!("mr-1 inline-block rounded px-1.5 py-0.5 text-xs {colour}") data-warning=w.kind()>{w.describe()}</span> }
+    view! {
+        <span class=format!("mr-1 inline-block rounded px-1.5 py-0.5 text-xs {colour}") data-warning=w.kind()>
+            {w.describe()}
+        </span>
+    }
 }
 
 #[component]
@@ -251,7 +319,13 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
     let rows = sorted(view.rows, &filter, &sort);
     let head = move |key: &'static str, label: &'static str| {
         let href = format!("/counters?sort={key}&q={}", format::urlencode(&filter));
-        view! { <th class="py-1 pr-3"><a class="hover:underline" href=href>{label}</a></th> }
+        view! {
+            <th class="py-1 pr-3">
+                <a class="hover:underline" href=href>
+                    {label}
+                </a>
+            </th>
+        }
     };
     let summary = format!(
         "{} — {total} vendors have a counter today ({} time), {warned} with warnings. Updates as they change, without a reload.",
@@ -259,64 +333,152 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
     );
     view! {
         <AtAGlance rows=glance />
-        <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">{summary}</p>
+        <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">
+            {summary}
+        </p>
         {if rows.is_empty() {
-            view! { <p class="mt-2 text-slate-500 dark:text-slate-400" data-testid="counters-empty">"No counter matches. Each vendor's counter appears here with its first BB number of the day."</p> }.into_any()
+            view! {
+                <p class="mt-2 text-slate-500 dark:text-slate-400" data-testid="counters-empty">
+                    "No counter matches. Each vendor's counter appears here with its first BB number of the day."
+                </p>
+            }
+                .into_any()
         } else {
             view! {
                 <div class="mt-2 overflow-x-auto">
                     <table class="w-full text-left text-sm tabular-nums" data-testid="counters">
-                        <thead class="text-slate-500 dark:text-slate-400"><tr>
-                            {head("vendor", "Counter")}{head("share", "Sequence")}<th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}{head("hour", "Orders last hour")}{head("cap", "Cap forecast")}{head("warnings", "Warnings")}
-                        </tr></thead>
+                        <thead class="text-slate-500 dark:text-slate-400">
+                            <tr>
+                                {head("vendor", "Counter")}{head("share", "Sequence")}
+                                <th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}
+                                {head("hour", "Orders last hour")}{head("cap", "Cap forecast")}
+                                {head("warnings", "Warnings")}
+                            </tr>
+                        </thead>
                         <tbody>
-                            {rows.into_iter().map(|r| {
-                                let share = r.share();
-                                let bar = if share >= 0.8 || r.warnings.iter().any(|w| matches!(w, CounterWarning::CapForecast { .. })) { "bg-red-600" } else { "bg-indigo-600" };
-                                // Any number issued shows at least a sliver of bar.
-                                let width = if r.sequence > 0 { (share * 100.0).clamp(1.0, 100.0) } else { 0.0 };
-                                let vendor_link = r.vendor.clone().map(|v| format!("/counters?vendor={}", format::urlencode(&v)));
-                                view! {
-                                    <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-counter=r.counter_id.clone()>
-                                        <td class="py-1 pr-3 font-mono">{match vendor_link {
-                                            Some(days) => view! {
-                                                <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{}", format::urlencode(&r.counter_id)) title="Numbers issued against numbers held, gap by gap">{r.counter_id.clone()}</a>
-                                                <a class="ml-2 text-xs text-slate-600 underline dark:text-slate-400" href=days>"30 days"</a>
-                                            }.into_any(),
-                                            None => view! { <span>{r.counter_id.clone()}</span> }.into_any(),
-                                        }}</td>
-                                        <td class="pr-3 text-right" data-testid="sequence">{format::count(r.sequence)}</td>
-                                        <td class="pr-3"><div class="flex items-center gap-2"><div class="h-2 w-24 rounded bg-slate-200 dark:bg-slate-700"><div class=format!("h-2 rounded {bar}") style=format!("width: {width:.1}%")></div></div>{share_text(share)}</div></td>
-                                        <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
-                                        <td class="pr-3 text-right">{format::count(r.orders_last_hour)}</td>
-                                        <td class="pr-3">{forecast_cell(&r)}</td>
-                                        <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
-                                    </tr>
-                                }.into_any()
-                            }).collect_view()}
+                            {rows
+                                .into_iter()
+                                .map(|r| {
+                                    let share = r.share();
+                                    let bar = if share >= 0.8
+                                        || r.warnings.iter().any(|w| matches!(w, CounterWarning::CapForecast { .. }))
+                                    {
+                                        "bg-red-600"
+                                    } else {
+                                        "bg-indigo-600"
+                                    };
+                                    let width = if r.sequence > 0 { (share * 100.0).clamp(1.0, 100.0) } else { 0.0 };
+                                    let vendor_link = r
+                                        .vendor
+                                        .clone()
+                                        .map(|v| format!("/counters?vendor={}", format::urlencode(&v)));
+                                    // Any number issued shows at least a sliver of bar.
+                                    view! {
+                                        <tr
+                                            class="border-t border-slate-100 align-top dark:border-slate-800"
+                                            data-counter=r.counter_id.clone()
+                                        >
+                                            <td class="py-1 pr-3 font-mono">
+                                                {match vendor_link {
+                                                    Some(days) => {
+                                                        view! {
+                                                            <a
+                                                                class="text-indigo-700 underline dark:text-indigo-300"
+                                                                href=format!(
+                                                                    "/counters/{}",
+                                                                    format::urlencode(&r.counter_id),
+                                                                )
+                                                                title="Numbers issued against numbers held, gap by gap"
+                                                            >
+                                                                {r.counter_id.clone()}
+                                                            </a>
+                                                            <a
+                                                                class="ml-2 text-xs text-slate-600 underline dark:text-slate-400"
+                                                                href=days
+                                                            >
+                                                                "30 days"
+                                                            </a>
+                                                        }
+                                                            .into_any()
+                                                    }
+                                                    None => view! { <span>{r.counter_id.clone()}</span> }.into_any(),
+                                                }}
+                                            </td>
+                                            <td class="pr-3 text-right" data-testid="sequence">
+                                                {format::count(r.sequence)}
+                                            </td>
+                                            <td class="pr-3">
+                                                <div class="flex items-center gap-2">
+                                                    <div class="h-2 w-24 rounded bg-slate-200 dark:bg-slate-700">
+                                                        <div
+                                                            class=format!("h-2 rounded {bar}")
+                                                            style=format!("width: {width:.1}%")
+                                                        ></div>
+                                                    </div>
+                                                    {share_text(share)}
+                                                </div>
+                                            </td>
+                                            <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
+                                            <td class="pr-3 text-right">{format::count(r.orders_last_hour)}</td>
+                                            <td class="pr-3">{forecast_cell(&r)}</td>
+                                            <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
+                                        </tr>
+                                    }
+                                        .into_any()
+                                })
+                                .collect_view()}
                         </tbody>
                     </table>
                 </div>
-            }.into_any()
+            }
+                .into_any()
         }}
         <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-backup">
             "Back up this day's counters: "
-            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.csv?day={}", view.day)>"CSV"</a>
+            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.csv?day={}", view.day)>
+                "CSV"
+            </a>
             " · "
-            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.json?day={}", view.day)>"JSON"</a>
+            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.json?day={}", view.day)>
+                "JSON"
+            </a>
         </p>
         <TimeBased rows=view.time_based minutes=view.time_bucket_minutes />
-        {view.cut_at.map(|n| view! {
-            <p class="mt-2 text-sm text-amber-800 dark:text-amber-200" role="status" data-testid="counters-cut">
-                {format!("This day has more than {} counters: the {} nearest their cap are listed. Filter by vendor to see another.", format::count(n), format::count(n))}
-            </p>
-        })}
-        {(!view.malformed.is_empty()).then(|| view! {
-            <h2 class="mt-6 text-lg font-semibold">"Counters whose counterId does not parse"</h2>
-            <ul class="mt-1 text-sm" data-testid="malformed-counters">
-                {view.malformed.into_iter().map(|r| view! { <li><span class="font-mono">{r.counter_id.clone()}</span>" "{r.warnings.iter().map(warning_badge).collect_view()}</li> }.into_any()).collect_view()}
-            </ul>
-        })}
+        {view
+            .cut_at
+            .map(|n| {
+                view! {
+                    <p class="mt-2 text-sm text-amber-800 dark:text-amber-200" role="status" data-testid="counters-cut">
+                        {format!(
+                            "This day has more than {} counters: the {} nearest their cap are listed. Filter by vendor to see another.",
+                            format::count(n),
+                            format::count(n),
+                        )}
+                    </p>
+                }
+            })}
+        {(!view.malformed.is_empty())
+            .then(|| {
+                view! {
+                    <h2 class="mt-6 text-lg font-semibold">"Counters whose counterId does not parse"</h2>
+                    <ul class="mt-1 text-sm" data-testid="malformed-counters">
+                        {view
+                            .malformed
+                            .into_iter()
+                            .map(|r| {
+                                view! {
+                                    <li>
+                                        <span class="font-mono">{r.counter_id.clone()}</span>
+                                        " "
+                                        {r.warnings.iter().map(warning_badge).collect_view()}
+                                    </li>
+                                }
+                                    .into_any()
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+            })}
     }
     .into_any()
 }
@@ -329,27 +491,53 @@ fn TimeBased(rows: Vec<crate::domain::counters::TimeBasedRow>, minutes: u32) -> 
         view! {
             <h2 class="mt-6 text-lg font-semibold">"Time-based counters today"</h2>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
-                {format!("Time-based numbers (BB-{{10-digit seconds}}-…) count on one counter per vendor and {length} bucket; each bucket holds up to 99,999.")}
+                {format!(
+                    "Time-based numbers (BB-{{10-digit seconds}}-…) count on one counter per vendor and {length} bucket; each bucket holds up to 99,999.",
+                )}
             </p>
             <div class="mt-2 overflow-x-auto">
                 <table class="w-full text-left text-sm tabular-nums" data-testid="time-based-counters">
-                    <thead class="text-slate-500 dark:text-slate-400"><tr>
-                        <th class="py-1 pr-3">"Vendor"</th><th class="pr-3">"Buckets"</th><th class="pr-3">"Numbers"</th><th class="pr-3">"Busiest bucket"</th><th class="pr-3">"Last update"</th><th>"Warnings"</th>
-                    </tr></thead>
+                    <thead class="text-slate-500 dark:text-slate-400">
+                        <tr>
+                            <th class="py-1 pr-3">"Vendor"</th>
+                            <th class="pr-3">"Buckets"</th>
+                            <th class="pr-3">"Numbers"</th>
+                            <th class="pr-3">"Busiest bucket"</th>
+                            <th class="pr-3">"Last update"</th>
+                            <th>"Warnings"</th>
+                        </tr>
+                    </thead>
                     <tbody>
-                        {rows.into_iter().map(|r| view! {
-                            <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-vendor=r.vendor.clone()>
-                                <td class="py-1 pr-3 font-mono">{r.vendor.clone()}</td>
-                                <td class="pr-3 text-right">{format::count(u64::from(r.buckets))}</td>
-                                <td class="pr-3 text-right">{format::count(r.issued)}</td>
-                                <td class="pr-3">
-                                    <a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{}", format::urlencode(&r.busiest))>{r.busiest.clone()}</a>
-                                    {format!(" · {} ({})", format::count(r.busiest_sequence), share_text(r.share()))}
-                                </td>
-                                <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
-                                <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
-                            </tr>
-                        }).collect_view()}
+                        {rows
+                            .into_iter()
+                            .map(|r| {
+                                view! {
+                                    <tr
+                                        class="border-t border-slate-100 align-top dark:border-slate-800"
+                                        data-vendor=r.vendor.clone()
+                                    >
+                                        <td class="py-1 pr-3 font-mono">{r.vendor.clone()}</td>
+                                        <td class="pr-3 text-right">{format::count(u64::from(r.buckets))}</td>
+                                        <td class="pr-3 text-right">{format::count(r.issued)}</td>
+                                        <td class="pr-3">
+                                            <a
+                                                class="font-mono text-indigo-700 underline dark:text-indigo-300"
+                                                href=format!("/counters/{}", format::urlencode(&r.busiest))
+                                            >
+                                                {r.busiest.clone()}
+                                            </a>
+                                            {format!(
+                                                " · {} ({})",
+                                                format::count(r.busiest_sequence),
+                                                share_text(r.share()),
+                                            )}
+                                        </td>
+                                        <td class="pr-3 whitespace-nowrap">{format::time(r.last_updated)}</td>
+                                        <td>{r.warnings.iter().map(warning_badge).collect_view()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -363,7 +551,9 @@ fn VendorChart(vendor: String, days: Vec<(chrono::NaiveDate, u64, u64)>) -> impl
     view! {
         <section class="mt-4" data-testid="vendor-chart">
             <h2 class="text-lg font-semibold">{format!("{vendor}: last 30 days")}</h2>
-            <div class="mt-2"><IssuedHeldChart vendor days /></div>
+            <div class="mt-2">
+                <IssuedHeldChart vendor days />
+            </div>
         </section>
     }
 }

@@ -48,19 +48,40 @@ pub fn FailuresPage() -> impl IntoView {
         <h1 class="text-2xl font-bold">"Where orders fail"</h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
             "Orders created in the last N days (today included); failed means status failed or cancelled. Period: "
-            {[7u32, 30, 90].into_iter().map(|d| view! { <a class="mr-2 text-indigo-700 underline dark:text-indigo-300" href=format!("/failures?days={d}")>{format!("{d} days")}</a> }).collect_view()}
+            {[7u32, 30, 90]
+                .into_iter()
+                .map(|d| {
+                    view! {
+                        <a
+                            class="mr-2 text-indigo-700 underline dark:text-indigo-300"
+                            href=format!("/failures?days={d}")
+                        >
+                            {format!("{d} days")}
+                        </a>
+                    }
+                })
+                .collect_view()}
         </p>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Computing…"</p> }>
-            <PageErrors class="mt-4">{move || Suspend::new(async move { report.await.map(|r| view! { <Report report=r /> }) })}</PageErrors>
+            <PageErrors class="mt-4">
+                {move || Suspend::new(async move { report.await.map(|r| view! { <Report report=r /> }) })}
+            </PageErrors>
         </Suspense>
         <Suspense fallback=|| ()>
-            <PageErrors class="mt-4">{move || Suspend::new(async move {
-                match refunds.await {
-                    // The report above already says what is wrong with the period.
-                    Err(AppError::BadInput(_)) => Ok(None),
-                    found => found.map(|r| Some(view! { <Refunds refunds=r /> })),
-                }
-            })}</PageErrors>
+            <PageErrors class="mt-4">
+                {move || Suspend::new(async move {
+                    match refunds.await {
+                        Err(AppError::BadInput(_)) => Ok(None),
+                        found => {
+                            found
+                                .map(|r| Some(
+                                    // The report above already says what is wrong with the period.
+                                    view! { <Refunds refunds=r /> },
+                                ))
+                        }
+                    }
+                })}
+            </PageErrors>
         </Suspense>
     }
     .into_any()
@@ -82,24 +103,49 @@ fn Refunds(refunds: RefundCandidates) -> impl IntoView {
                 view! { <p class="text-sm text-slate-500 dark:text-slate-400">"None in the period."</p> }.into_any()
             } else {
                 view! {
-                    <p class="text-sm" data-testid="refunds-owed">{format!("{} order{}{}, {owed} owed to customers.", refunds.orders.len(), if refunds.orders.len() == 1 { "" } else { "s" }, if refunds.more { " (the newest; there are more)" } else { "" })}</p>
+                    <p class="text-sm" data-testid="refunds-owed">
+                        {format!(
+                            "{} order{}{}, {owed} owed to customers.",
+                            refunds.orders.len(),
+                            if refunds.orders.len() == 1 { "" } else { "s" },
+                            if refunds.more { " (the newest; there are more)" } else { "" },
+                        )}
+                    </p>
                     <table class="mt-1 w-full max-w-3xl text-left text-sm tabular-nums">
-                        <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3">"Order"</th><th class="pr-3 text-right">"Paid"</th><th class="pr-3">"Failed"</th><th>"Why"</th></tr></thead>
+                        <thead class="text-slate-500 dark:text-slate-400">
+                            <tr>
+                                <th class="py-1 pr-3">"Order"</th>
+                                <th class="pr-3 text-right">"Paid"</th>
+                                <th class="pr-3">"Failed"</th>
+                                <th>"Why"</th>
+                            </tr>
+                        </thead>
                         <tbody>
-                            {refunds.orders.into_iter().map(|c| {
-                                let href = c.order.page_key().map(format::order_href).unwrap_or_default();
-                                view! {
-                                    <tr class="border-t border-slate-100 dark:border-slate-800">
-                                        <td class="py-1 pr-3 font-mono"><a class="text-indigo-700 underline dark:text-indigo-300" href=href>{c.order.headline()}</a></td>
-                                        <td class="pr-3 text-right">{format::money(Some(c.paid), c.currency.as_deref())}</td>
-                                        <td class="pr-3">{format::time(c.failed_at.or(c.order.created_at))}</td>
-                                        <td>{format::text(c.failure_reason.as_deref())}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
+                            {refunds
+                                .orders
+                                .into_iter()
+                                .map(|c| {
+                                    let href = c.order.page_key().map(format::order_href).unwrap_or_default();
+                                    view! {
+                                        <tr class="border-t border-slate-100 dark:border-slate-800">
+                                            <td class="py-1 pr-3 font-mono">
+                                                <a class="text-indigo-700 underline dark:text-indigo-300" href=href>
+                                                    {c.order.headline()}
+                                                </a>
+                                            </td>
+                                            <td class="pr-3 text-right">
+                                                {format::money(Some(c.paid), c.currency.as_deref())}
+                                            </td>
+                                            <td class="pr-3">{format::time(c.failed_at.or(c.order.created_at))}</td>
+                                            <td>{format::text(c.failure_reason.as_deref())}</td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
+                }
+                    .into_any()
             }}
         </section>
     }
@@ -115,23 +161,38 @@ fn RateTable(title: &'static str, rows: Vec<Rate>, testid: &'static str) -> impl
         <section class="mt-6">
             <h2 class="text-lg font-semibold">{title}</h2>
             {if rows.is_empty() {
-                view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No orders in the period."</p> }.into_any()
+                view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No orders in the period."</p> }
+                    .into_any()
             } else {
                 view! {
                     <table class="mt-1 w-full max-w-2xl text-left text-sm tabular-nums" data-testid=testid>
-                        <thead class="text-slate-500 dark:text-slate-400"><tr><th class="py-1 pr-3"></th><th class="pr-3 text-right">"Orders"</th><th class="pr-3 text-right">"Failed"</th><th class="text-right">"Rate"</th></tr></thead>
+                        <thead class="text-slate-500 dark:text-slate-400">
+                            <tr>
+                                <th class="py-1 pr-3"></th>
+                                <th class="pr-3 text-right">"Orders"</th>
+                                <th class="pr-3 text-right">"Failed"</th>
+                                <th class="text-right">"Rate"</th>
+                            </tr>
+                        </thead>
                         <tbody>
-                            {rows.into_iter().map(|r| view! {
-                                <tr class="border-t border-slate-100 dark:border-slate-800">
-                                    <td class="py-1 pr-3 font-mono">{r.key.clone()}</td>
-                                    <td class="pr-3 text-right">{format::count(r.orders)}</td>
-                                    <td class="pr-3 text-right">{format::count(r.failed)}</td>
-                                    <td class="text-right">{percent(&r)}</td>
-                                </tr>
-                            }.into_any()).collect_view()}
+                            {rows
+                                .into_iter()
+                                .map(|r| {
+                                    view! {
+                                        <tr class="border-t border-slate-100 dark:border-slate-800">
+                                            <td class="py-1 pr-3 font-mono">{r.key.clone()}</td>
+                                            <td class="pr-3 text-right">{format::count(r.orders)}</td>
+                                            <td class="pr-3 text-right">{format::count(r.failed)}</td>
+                                            <td class="text-right">{percent(&r)}</td>
+                                        </tr>
+                                    }
+                                        .into_any()
+                                })
+                                .collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
+                }
+                    .into_any()
             }}
         </section>
     }
@@ -152,13 +213,15 @@ fn Report(report: FailureReport) -> impl IntoView {
         percent(&report.total)
     );
     view! {
-        <p class="mt-4 font-medium" data-testid="failure-summary">{summary}</p>
+        <p class="mt-4 font-medium" data-testid="failure-summary">
+            {summary}
+        </p>
         <p class="text-xs text-slate-500 dark:text-slate-400" data-testid="figures-as-of">
             {format!(
                 "Figures as of {}. Each day is aggregated once on the server and kept: today and yesterday are recomputed when older than {} s, earlier days every {} minutes.",
                 format::time(report.as_of),
                 RECENT_FIGURES_MAX_AGE.num_seconds(),
-                OLDER_FIGURES_MAX_AGE.num_minutes()
+                OLDER_FIGURES_MAX_AGE.num_minutes(),
             )}
         </p>
         <section class="mt-4">
@@ -170,7 +233,15 @@ fn Report(report: FailureReport) -> impl IntoView {
         <RateTable title="By vendor (most failures first, top 50)" rows=report.by_vendor testid="by-vendor" />
         <section class="mt-6" data-testid="completion">
             <h2 class="text-lg font-semibold">"From creation to completion"</h2>
-            <p class="text-sm tabular-nums">{format!("{} completed orders: p50 {:.0} min, p90 {:.0} min, p99 {:.0} min", format::count(c.orders), c.p50_minutes, c.p90_minutes, c.p99_minutes)}</p>
+            <p class="text-sm tabular-nums">
+                {format!(
+                    "{} completed orders: p50 {:.0} min, p90 {:.0} min, p99 {:.0} min",
+                    format::count(c.orders),
+                    c.p50_minutes,
+                    c.p90_minutes,
+                    c.p99_minutes,
+                )}
+            </p>
             <BarChart label="Completed orders by time to completion".to_owned() unit="orders".to_owned() bars=hist />
         </section>
     }

@@ -41,18 +41,33 @@ pub fn HomePage() -> impl IntoView {
             </div>
             <div class="mt-8" data-testid="order-count">
                 <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Counting orders…"</p> }>
-                    <PageErrors>{move || Suspend::new(async move {
-                        count.await.map(|Partial { value: n, outages }| view! {
-                                <p class="text-slate-700 dark:text-slate-300">
-                                    <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>{format::count(n)}</span>
-                                    " orders in the database"
-                                    {(!outages.is_empty()).then(|| {
-                                        let missing: Vec<String> = outages.iter().map(|o| o.source.clone()).collect();
-                                        format!(" (not counting the {}: it did not answer)", missing.join(", "))
-                                    })}
-                                </p>
-                            })
-                    })}</PageErrors>
+                    <PageErrors>
+                        {move || Suspend::new(async move {
+                            count
+                                .await
+                                .map(|Partial { value: n, outages }| {
+                                    view! {
+                                        <p class="text-slate-700 dark:text-slate-300">
+                                            <span class="text-2xl font-semibold tabular-nums" data-count=n.to_string()>
+                                                {format::count(n)}
+                                            </span>
+                                            " orders in the database"
+                                            {(!outages.is_empty())
+                                                .then(|| {
+                                                    let missing: Vec<String> = outages
+                                                        .iter()
+                                                        .map(|o| o.source.clone())
+                                                        .collect();
+                                                    format!(
+                                                        " (not counting the {}: it did not answer)",
+                                                        missing.join(", "),
+                                                    )
+                                                })}
+                                        </p>
+                                    }
+                                })
+                        })}
+                    </PageErrors>
                 </Suspense>
             </div>
             <div class="mt-8">
@@ -60,13 +75,23 @@ pub fn HomePage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match recent.await {
-                            Ok(Partial { value: orders, outages }) if orders.is_empty() && outages.is_empty() => view! {
-                                <p class="mt-2 text-slate-500 dark:text-slate-400">"No orders yet. Load demo data with: orderdesk seed-demo"</p>
-                            }.into_any(),
-                            Ok(Partial { value: orders, outages }) => view! {
-                                <div class="mt-2"><OutageNotice outages /></div>
-                                <RecentList orders />
-                            }.into_any(),
+                            Ok(Partial { value: orders, outages }) if orders.is_empty() && outages.is_empty() => {
+                                view! {
+                                    <p class="mt-2 text-slate-500 dark:text-slate-400">
+                                        "No orders yet. Load demo data with: orderdesk seed-demo"
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            Ok(Partial { value: orders, outages }) => {
+                                view! {
+                                    <div class="mt-2">
+                                        <OutageNotice outages />
+                                    </div>
+                                    <RecentList orders />
+                                }
+                                    .into_any()
+                            }
                             Err(_) => ().into_any(),
                         }
                     })}
@@ -84,11 +109,21 @@ fn RecentList(orders: Vec<OrderSummary>) -> impl IntoView {
                 .into_iter()
                 .map(|o| {
                     let id = o.headline();
-                    let href = o.page_key().map(format::order_href).unwrap_or_else(|| format!("/search?q={}", format::urlencode(&id)));
+                    let href = o
+                        .page_key()
+                        .map(format::order_href)
+                        .unwrap_or_else(|| format!("/search?q={}", format::urlencode(&id)));
                     view! {
-                        <li class="flex items-center justify-between gap-4 px-4 py-2 text-sm" data-testid="recent-order">
-                            <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>{id}</a>
-                            <span class="text-slate-500 dark:text-slate-400">{o.source.label()} " · " {o.status.unwrap_or_else(|| "—".into())}</span>
+                        <li
+                            class="flex items-center justify-between gap-4 px-4 py-2 text-sm"
+                            data-testid="recent-order"
+                        >
+                            <a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>
+                                {id}
+                            </a>
+                            <span class="text-slate-500 dark:text-slate-400">
+                                {o.source.label()} " · " {o.status.unwrap_or_else(|| "—".into())}
+                            </span>
                         </li>
                     }
                 })

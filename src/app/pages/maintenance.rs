@@ -152,24 +152,55 @@ pub fn MaintenancePage() -> impl IntoView {
                 <div class="flex flex-wrap items-center justify-between gap-2">
                     <h2 class="text-lg font-semibold">"Indexes"</h2>
                     <div class="flex gap-2">
-                        <button class=QUIET_BUTTON data-testid="check-indexes" disabled=move || index_run.pending().get() on:click=move |_| start("check")>
+                        <button
+                            class=QUIET_BUTTON
+                            data-testid="check-indexes"
+                            disabled=move || index_run.pending().get()
+                            on:click=move |_| start("check")
+                        >
                             "Scan for blockers"
                         </button>
-                        <button class=BUTTON data-testid="apply-indexes" disabled=move || index_run.pending().get() on:click=move |_| start("apply")>
+                        <button
+                            class=BUTTON
+                            data-testid="apply-indexes"
+                            disabled=move || index_run.pending().get()
+                            on:click=move |_| start("apply")
+                        >
                             "Create missing indexes"
                         </button>
                     </div>
                 </div>
-                {move || index_run.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
-                <Transition fallback=|| view! { <p class="mt-3 text-slate-500 dark:text-slate-400">"Checking indexes…"</p> }>
-                    <PageErrors>{move || Suspend::new(async move { check.await.map(|overview| view! { <IndexTable overview /> }) })}</PageErrors>
+                {move || {
+                    index_run
+                        .value()
+                        .get()
+                        .and_then(Result::err)
+                        .map(|e| {
+                            view! {
+                                <div class="mt-3">
+                                    <ErrorNotice error=e />
+                                </div>
+                            }
+                        })
+                }}
+                <Transition fallback=|| {
+                    view! { <p class="mt-3 text-slate-500 dark:text-slate-400">"Checking indexes…"</p> }
+                }>
+                    <PageErrors>
+                        {move || Suspend::new(async move {
+                            check.await.map(|overview| view! { <IndexTable overview /> })
+                        })}
+                    </PageErrors>
                 </Transition>
             </div>
 
             <div class="space-y-3">
                 <h2 class="text-lg font-semibold">"Migrations"</h2>
                 <div class="grid gap-4 md:grid-cols-3">
-                    {Migration::ALL.into_iter().map(|m| view! { <MigrationCard migration=m active status /> }).collect_view()}
+                    {Migration::ALL
+                        .into_iter()
+                        .map(|m| view! { <MigrationCard migration=m active status /> })
+                        .collect_view()}
                 </div>
             </div>
 
@@ -178,7 +209,11 @@ pub fn MaintenancePage() -> impl IntoView {
             <div class=CARD>
                 <h2 class="text-lg font-semibold">"Runs"</h2>
                 <Transition fallback=|| ()>
-                    <PageErrors>{move || Suspend::new(async move { runs.await.map(|runs| view! { <RunTable runs active status /> }) })}</PageErrors>
+                    <PageErrors>
+                        {move || Suspend::new(async move {
+                            runs.await.map(|runs| view! { <RunTable runs active status /> })
+                        })}
+                    </PageErrors>
                 </Transition>
             </div>
         </section>
@@ -199,27 +234,101 @@ fn SessionRepair() -> impl IntoView {
                 "A session whose order_id is missing, null or empty makes the bot draw a new ID on every step (the seed's DuplicateKey troubleshooting). The repair gives each one an ID, once: only while it still has none."
             </p>
             <Transition fallback=|| ()>
-                <PageErrors>{move || Suspend::new(async move {
-                    found.await.map(|f| match f.count {
-                        0 => view! { <p class="mt-2 text-sm" data-testid="sessions-without-id">"None: every session has its ID."</p> }.into_any(),
-                        _ => view! {
-                            <p class="mt-2 text-sm" data-testid="sessions-without-id">{format!("Dry run: {} session{} would get an ID{}.", format::count(f.count), if f.count == 1 { "" } else { "s" }, if f.count as i64 > SESSION_REPAIR_BATCH { format!(", {SESSION_REPAIR_BATCH} per repair") } else { String::new() })}</p>
-                            <ul class="mt-1 text-sm">
-                                {f.sample.into_iter().map(|(user, step, since)| view! { <li>{format!("telegram user {user} · step {} · since {}", format::text(step.as_deref()), format::time(since))}</li> }).collect_view()}
-                            </ul>
-                            <ActionForm action=repair attr:class="mt-3 flex flex-wrap items-end gap-2 text-sm">
-                                <input type="hidden" name="_csrf" value=viewer::csrf() />
-                                <label>"Type sessions to confirm " <input class="rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-800" name="confirm" autocomplete="off" /></label>
-                                <button type="submit" class=BUTTON data-testid="repair-sessions">"Give each an ID"</button>
-                            </ActionForm>
-                        }.into_any(),
-                    })
-                })}</PageErrors>
+                <PageErrors>
+                    {move || Suspend::new(async move {
+                        found
+                            .await
+                            .map(|f| match f.count {
+                                0 => {
+                                    view! {
+                                        <p class="mt-2 text-sm" data-testid="sessions-without-id">
+                                            "None: every session has its ID."
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                                _ => {
+                                    view! {
+                                        <p class="mt-2 text-sm" data-testid="sessions-without-id">
+                                            {format!(
+                                                "Dry run: {} session{} would get an ID{}.",
+                                                format::count(f.count),
+                                                if f.count == 1 { "" } else { "s" },
+                                                if f.count as i64 > SESSION_REPAIR_BATCH {
+                                                    format!(", {SESSION_REPAIR_BATCH} per repair")
+                                                } else {
+                                                    String::new()
+                                                },
+                                            )}
+                                        </p>
+                                        <ul class="mt-1 text-sm">
+                                            {f
+                                                .sample
+                                                .into_iter()
+                                                .map(|(user, step, since)| {
+                                                    view! {
+                                                        <li>
+                                                            {format!(
+                                                                "telegram user {user} · step {} · since {}",
+                                                                format::text(step.as_deref()),
+                                                                format::time(since),
+                                                            )}
+                                                        </li>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                        <ActionForm
+                                            action=repair
+                                            attr:class="mt-3 flex flex-wrap items-end gap-2 text-sm"
+                                        >
+                                            <input type="hidden" name="_csrf" value=viewer::csrf() />
+                                            <label>
+                                                "Type sessions to confirm "
+                                                <input
+                                                    class="rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-800"
+                                                    name="confirm"
+                                                    autocomplete="off"
+                                                />
+                                            </label>
+                                            <button type="submit" class=BUTTON data-testid="repair-sessions">
+                                                "Give each an ID"
+                                            </button>
+                                        </ActionForm>
+                                    }
+                                        .into_any()
+                                }
+                            })
+                    })}
+                </PageErrors>
             </Transition>
-            {move || repair.value().get().map(|result| match result {
-                Ok(n) => view! { <p class="mt-2 text-sm" role="status" data-testid="sessions-repaired">{format!("{} session{} got an ID.", format::count(n), if n == 1 { "" } else { "s" })}</p> }.into_any(),
-                Err(e) => view! { <div class="mt-2"><ErrorNotice error=e /></div> }.into_any(),
-            })}
+            {move || {
+                repair
+                    .value()
+                    .get()
+                    .map(|result| match result {
+                        Ok(n) => {
+                            view! {
+                                <p class="mt-2 text-sm" role="status" data-testid="sessions-repaired">
+                                    {format!(
+                                        "{} session{} got an ID.",
+                                        format::count(n),
+                                        if n == 1 { "" } else { "s" },
+                                    )}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            view! {
+                                <div class="mt-2">
+                                    <ErrorNotice error=e />
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
         </div>
     }
 }
@@ -290,17 +399,25 @@ fn IndexTable(overview: IndexOverview) -> impl IntoView {
     };
     view! {
         <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="index-summary">
-            {if missing == 0 { format!("All {} indexes are present.", reports.len()) } else { format!("{missing} of {} indexes are missing or different.", reports.len()) }}
-            " "<span data-testid="scan-info">{scan}</span>
+            {if missing == 0 {
+                format!("All {} indexes are present.", reports.len())
+            } else {
+                format!("{missing} of {} indexes are missing or different.", reports.len())
+            }}
+            " "
+            <span data-testid="scan-info">{scan}</span>
         </p>
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm">
                 <thead class="text-slate-500 dark:text-slate-400">
-                    <tr><th class="py-1 pr-3">"Collection"</th><th class="pr-3">"Index"</th><th class="pr-3">"State"</th><th>"Purpose and problems"</th></tr>
+                    <tr>
+                        <th class="py-1 pr-3">"Collection"</th>
+                        <th class="pr-3">"Index"</th>
+                        <th class="pr-3">"State"</th>
+                        <th>"Purpose and problems"</th>
+                    </tr>
                 </thead>
-                <tbody>
-                    {reports.into_iter().map(|report| view! { <IndexRow r=report /> }).collect_view()}
-                </tbody>
+                <tbody>{reports.into_iter().map(|report| view! { <IndexRow r=report /> }).collect_view()}</tbody>
             </table>
         </div>
     }
@@ -314,18 +431,49 @@ fn IndexRow(r: IndexReport) -> impl IntoView {
     let (label, colour) = badge(&r.state, r.is_blocked());
     let unique = if r.unique { " unique" } else { "" };
     view! {
-        <tr class="border-t border-slate-100 align-top dark:border-slate-800" data-index=format!("{}.{}", r.collection, r.name)>
+        <tr
+            class="border-t border-slate-100 align-top dark:border-slate-800"
+            data-index=format!("{}.{}", r.collection, r.name)
+        >
             <td class="py-1.5 pr-3 font-mono">{r.collection.clone()}</td>
-            <td class="pr-3"><span class="font-mono">{r.name.clone()}</span><span class="text-slate-500 dark:text-slate-400">{unique}</span></td>
-            <td class="pr-3"><span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>{label}</span></td>
+            <td class="pr-3">
+                <span class="font-mono">{r.name.clone()}</span>
+                <span class="text-slate-500 dark:text-slate-400">{unique}</span>
+            </td>
+            <td class="pr-3">
+                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium {colour}") data-state=label>
+                    {label}
+                </span>
+            </td>
             <td>
                 <span>{r.purpose.clone()}</span>
                 {match &r.state {
-                    IndexState::Different { actual } => Some(view! { <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p> }.into_any()),
-                    IndexState::Covered { by } => Some(view! { <p class="text-slate-600 dark:text-slate-400">"Served by " {by.clone()}</p> }.into_any()),
+                    IndexState::Different { actual } => {
+                        Some(
+                            view! {
+                                <p class="text-amber-800 dark:text-amber-300">"Found instead: " {actual.clone()}</p>
+                            }
+                                .into_any(),
+                        )
+                    }
+                    IndexState::Covered { by } => {
+                        Some(
+                            view! { <p class="text-slate-600 dark:text-slate-400">"Served by " {by.clone()}</p> }
+                                .into_any(),
+                        )
+                    }
                     _ => None,
                 }}
-                {r.stand_in.clone().map(|s| view! { <p class="text-slate-500 dark:text-slate-400">"Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."</p> })}
+                {r
+                    .stand_in
+                    .clone()
+                    .map(|s| {
+                        view! {
+                            <p class="text-slate-500 dark:text-slate-400">
+                                "Stand-in " <span class="font-mono">{s}</span> " (not unique) serves lookups meanwhile."
+                            </p>
+                        }
+                    })}
                 {r.blockers.clone().filter(Blockers::any).map(|b| view! { <BlockerList blockers=b /> })}
             </td>
         </tr>
@@ -342,17 +490,40 @@ fn BlockerList(blockers: Blockers) -> impl IntoView {
                 {format!(
                     "{}: {} missing, {} null, {} empty, {} values shared by {} orders. Fixed by: {fix}.",
                     if blockers.block() { "Blocks the unique index" } else { "Needs fixing" },
-                    format::count(blockers.missing), format::count(blockers.null), format::count(blockers.empty),
-                    format::count(blockers.duplicate_values), format::count(blockers.duplicate_documents),
+                    format::count(blockers.missing),
+                    format::count(blockers.null),
+                    format::count(blockers.empty),
+                    format::count(blockers.duplicate_values),
+                    format::count(blockers.duplicate_documents),
                 )}
             </p>
             <ul class="mt-1 text-xs">
-                {blockers.sample.into_iter().map(|s| view! {
-                    <li>
-                        <span class="font-mono">{s.object_id}</span>" "{s.problem}" "
-                        {s.lookup.map(|l| view! { <a class="text-indigo-700 underline dark:text-indigo-300" href=format::order_href(&l)>{l.clone()}</a> })}
-                    </li>
-                }).collect_view()}
+                {blockers
+                    .sample
+                    .into_iter()
+                    .map(|s| {
+                        view! {
+                            <li>
+                                <span class="font-mono">{s.object_id}</span>
+                                " "
+                                {s.problem}
+                                " "
+                                {s
+                                    .lookup
+                                    .map(|l| {
+                                        view! {
+                                            <a
+                                                class="text-indigo-700 underline dark:text-indigo-300"
+                                                href=format::order_href(&l)
+                                            >
+                                                {l.clone()}
+                                            </a>
+                                        }
+                                    })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
         </div>
     }
@@ -400,31 +571,69 @@ fn MigrationCard(
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{migration.description()}</p>
             <label class="mt-3 block text-sm">
                 "Batch "
-                <input class=input type="number" min="1" max="10000" prop:value=move || batch.get() on:input=move |e| batch.set(event_target_value(&e)) />
+                <input
+                    class=input
+                    type="number"
+                    min="1"
+                    max="10000"
+                    prop:value=move || batch.get()
+                    on:input=move |e| batch.set(event_target_value(&e))
+                />
             </label>
             <div class="mt-3 flex flex-wrap gap-2">
-                <button class=QUIET_BUTTON data-testid="dry-run" disabled=move || start.pending().get() on:click=move |_| dispatch(RunMode::DryRun)>
+                <button
+                    class=QUIET_BUTTON
+                    data-testid="dry-run"
+                    disabled=move || start.pending().get()
+                    on:click=move |_| dispatch(RunMode::DryRun)
+                >
                     "Dry run"
                 </button>
                 <Show when=reviewed>
-                    <button class=BUTTON data-testid="apply" on:click=move |_| confirming.set(true)>"Apply…"</button>
+                    <button class=BUTTON data-testid="apply" on:click=move |_| confirming.set(true)>
+                        "Apply…"
+                    </button>
                 </Show>
             </div>
             <Show when=move || confirming.get()>
                 <div class="mt-3 rounded border border-amber-300 bg-amber-50 p-2 text-sm dark:border-amber-700 dark:bg-amber-950">
                     <label>
                         "This changes orders. Type " <span class="font-mono">{migration.as_str()}</span> " to confirm: "
-                        <input class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono dark:border-slate-700 dark:bg-slate-800" data-testid="confirm" prop:value=move || confirm.get() on:input=move |e| confirm.set(event_target_value(&e)) />
+                        <input
+                            class="mt-1 w-full rounded border border-slate-300 bg-white px-2 py-1 font-mono dark:border-slate-700 dark:bg-slate-800"
+                            data-testid="confirm"
+                            prop:value=move || confirm.get()
+                            on:input=move |e| confirm.set(event_target_value(&e))
+                        />
                     </label>
                     <div class="mt-2 flex gap-2">
-                        <button class=BUTTON data-testid="confirm-apply" disabled=move || confirm.get().trim() != migration.as_str() || start.pending().get() on:click=move |_| dispatch(RunMode::Apply)>
+                        <button
+                            class=BUTTON
+                            data-testid="confirm-apply"
+                            disabled=move || confirm.get().trim() != migration.as_str() || start.pending().get()
+                            on:click=move |_| dispatch(RunMode::Apply)
+                        >
                             "Apply to the orders"
                         </button>
-                        <button class=QUIET_BUTTON on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        <button class=QUIET_BUTTON on:click=move |_| confirming.set(false)>
+                            "Cancel"
+                        </button>
                     </div>
                 </div>
             </Show>
-            {move || start.value().get().and_then(Result::err).map(|e| view! { <div class="mt-3"><ErrorNotice error=e /></div> })}
+            {move || {
+                start
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|e| {
+                        view! {
+                            <div class="mt-3">
+                                <ErrorNotice error=e />
+                            </div>
+                        }
+                    })
+            }}
         </div>
     }    .into_any()
 }
@@ -446,21 +655,49 @@ fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>
                         <div class="flex flex-wrap items-baseline justify-between gap-2">
                             <p class="font-medium">{format!("{title} — {state}")}</p>
                             <Show when=move || running>
-                                <button class=QUIET_BUTTON data-testid="cancel-run" on:click={let id = id.clone(); move |_| { cancel.dispatch(CancelRun { id: id.clone(), _csrf: viewer::csrf() }); }}>"Cancel"</button>
+                                <button
+                                    class=QUIET_BUTTON
+                                    data-testid="cancel-run"
+                                    on:click={
+                                        let id = id.clone();
+                                        move |_| {
+                                            cancel
+                                                .dispatch(CancelRun {
+                                                    id: id.clone(),
+                                                    _csrf: viewer::csrf(),
+                                                });
+                                        }
+                                    }
+                                >
+                                    "Cancel"
+                                </button>
                             </Show>
                         </div>
-                        <div class="mt-2 h-3 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{:.0}", r.percent())>
+                        <div
+                            class="mt-2 h-3 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700"
+                            role="progressbar"
+                            aria-label="Progress"
+                            aria-valuemin="0"
+                            aria-valuemax="100"
+                            aria-valuenow=format!("{:.0}", r.percent())
+                        >
                             <div class="h-3 bg-indigo-600" style=format!("width: {:.1}%", r.percent())></div>
                         </div>
-                        <p class="mt-1 text-sm tabular-nums text-slate-600 dark:text-slate-400" data-testid="run-progress">
+                        <p
+                            class="mt-1 text-sm tabular-nums text-slate-600 dark:text-slate-400"
+                            data-testid="run-progress"
+                        >
                             {progress_text(&r)}
                         </p>
-                        <p class="mt-1 text-sm" data-testid="run-message">{r.message.clone()}</p>
+                        <p class="mt-1 text-sm" data-testid="run-message">
+                            {r.message.clone()}
+                        </p>
                         <ReferenceList record=r.clone() />
                         {r.uniqueness.clone().map(|report| view! { <Uniqueness report /> })}
                         <ChangeList record=r />
                     </div>
-                }.into_any()
+                }
+                .into_any()
             }
         };
         Some(view)
@@ -514,21 +751,56 @@ fn ReferenceList(record: RunRecord) -> impl IntoView {
     );
     let csv = format!("/maintenance/runs/{}/references.csv", format::urlencode(&id));
     Some(view! {
-        <details class="mt-2 text-sm" open=references_undecided > 0 || dry_run data-testid="references">
-            <summary class="cursor-pointer" data-testid="references-summary">{summary}</summary>
-            <p class="mt-1 text-xs"><a class="text-indigo-700 underline dark:text-indigo-300" href=csv rel="external" download data-testid="references-csv">"Every reference as CSV"</a></p>
+        <details class="mt-2 text-sm" open=references_undecided>
+            0 || dry_run data-testid=
+            "references"
+            >
+            <summary class="cursor-pointer" data-testid="references-summary">
+                {summary}
+            </summary>
+            <p class="mt-1 text-xs">
+                <a
+                    class="text-indigo-700 underline dark:text-indigo-300"
+                    href=csv
+                    rel="external"
+                    download
+                    data-testid="references-csv"
+                >
+                    "Every reference as CSV"
+                </a>
+            </p>
             <table class="mt-1 w-full text-left text-xs">
-                <thead class="text-slate-500 dark:text-slate-400"><tr><th class="pr-2">"What"</th><th class="pr-2">"_id"</th><th class="pr-2">"Named"</th><th class="pr-2">"Names now"</th><th>"Why"</th></tr></thead>
+                <thead class="text-slate-500 dark:text-slate-400">
+                    <tr>
+                        <th class="pr-2">"What"</th>
+                        <th class="pr-2">"_id"</th>
+                        <th class="pr-2">"Named"</th>
+                        <th class="pr-2">"Names now"</th>
+                        <th>"Why"</th>
+                    </tr>
+                </thead>
                 <tbody>
-                    {references.into_iter().take(100).map(|r| view! {
-                        <tr class=("text-amber-800", !r.decided) class=("dark:text-amber-300", !r.decided) data-decided=r.decided.to_string()>
-                            <td class="pr-2">{r.kind.label()}</td>
-                            <td class="pr-2 font-mono">{r.reference}</td>
-                            <td class="pr-2 font-mono">{format!("{} = {}", r.field, r.old_order_id)}</td>
-                            <td class="pr-2 font-mono">{r.now_names}</td>
-                            <td>{if r.decided { r.reason } else { format!("decide by hand: {}", r.reason) }}</td>
-                        </tr>
-                    }).collect_view()}
+                    {references
+                        .into_iter()
+                        .take(100)
+                        .map(|r| {
+                            view! {
+                                <tr
+                                    class=("text-amber-800", !r.decided)
+                                    class=("dark:text-amber-300", !r.decided)
+                                    data-decided=r.decided.to_string()
+                                >
+                                    <td class="pr-2">{r.kind.label()}</td>
+                                    <td class="pr-2 font-mono">{r.reference}</td>
+                                    <td class="pr-2 font-mono">{format!("{} = {}", r.field, r.old_order_id)}</td>
+                                    <td class="pr-2 font-mono">{r.now_names}</td>
+                                    <td>
+                                        {if r.decided { r.reason } else { format!("decide by hand: {}", r.reason) }}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </details>
@@ -556,21 +828,44 @@ fn Uniqueness(report: crate::domain::maintenance::UniquenessReport) -> impl Into
     };
     view! {
         <details class="mt-2 text-sm" open=!sound data-testid="uniqueness" data-sound=sound.to_string()>
-            <summary class="cursor-pointer" class=("text-amber-800", !sound) class=("dark:text-amber-300", !sound)>{summary}{unchecked}</summary>
+            <summary class="cursor-pointer" class=("text-amber-800", !sound) class=("dark:text-amber-300", !sound)>
+                {summary}
+                {unchecked}
+            </summary>
             <ul class="mt-1 space-y-1 text-xs">
-                {report.problems.into_iter().map(|c| {
-                    let href = format!("/counters/{}", format::urlencode(&c.counter_id));
-                    let twice = (!c.held_twice.is_empty()).then(|| {
-                        let list: Vec<String> = c.held_twice.iter().map(|(seq, n)| format!("{seq:05} by {n} orders")).collect();
-                        format!(" · held twice: {}", list.join(", "))
-                    });
-                    let behind = c.highest_beyond.map(|top| {
-                        format!(" · behind: it issued {} but an order holds {top:05}, so its next number is already taken", c.issued)
-                    });
-                    view! {
-                        <li><a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=href>{c.counter_id.clone()}</a>{twice}{behind}</li>
-                    }
-                }).collect_view()}
+                {report
+                    .problems
+                    .into_iter()
+                    .map(|c| {
+                        let href = format!("/counters/{}", format::urlencode(&c.counter_id));
+                        let twice = (!c.held_twice.is_empty())
+                            .then(|| {
+                                let list: Vec<String> = c
+                                    .held_twice
+                                    .iter()
+                                    .map(|(seq, n)| format!("{seq:05} by {n} orders"))
+                                    .collect();
+                                format!(" · held twice: {}", list.join(", "))
+                            });
+                        let behind = c
+                            .highest_beyond
+                            .map(|top| {
+                                format!(
+                                    " · behind: it issued {} but an order holds {top:05}, so its next number is already taken",
+                                    c.issued,
+                                )
+                            });
+                        view! {
+                            <li>
+                                <a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=href>
+                                    {c.counter_id.clone()}
+                                </a>
+                                {twice}
+                                {behind}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
         </details>
     }
@@ -590,15 +885,34 @@ fn ChangeList(record: RunRecord) -> impl IntoView {
     } else {
         format!("{} changes shown of {}", changes.len(), format::count(changed))
     };
-    let table = (!changes.is_empty()).then(|| view! {
-        <table class="mt-1 w-full text-left font-mono text-xs" data-testid="changes">
-            <thead class="text-slate-500 dark:text-slate-400"><tr><th class="pr-2">"order _id"</th><th class="pr-2">"field"</th><th class="pr-2">"from"</th><th>"to"</th></tr></thead>
-            <tbody>
-                {changes.into_iter().map(|c| view! {
-                    <tr><td class="pr-2">{c.order}</td><td class="pr-2">{c.field}</td><td class="pr-2">{c.from}</td><td>{c.to}</td></tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+    let table = (!changes.is_empty()).then(|| {
+        view! {
+            <table class="mt-1 w-full text-left font-mono text-xs" data-testid="changes">
+                <thead class="text-slate-500 dark:text-slate-400">
+                    <tr>
+                        <th class="pr-2">"order _id"</th>
+                        <th class="pr-2">"field"</th>
+                        <th class="pr-2">"from"</th>
+                        <th>"to"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {changes
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <tr>
+                                    <td class="pr-2">{c.order}</td>
+                                    <td class="pr-2">{c.field}</td>
+                                    <td class="pr-2">{c.from}</td>
+                                    <td>{c.to}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
     });
     Some(view! {
         <details class="mt-2 text-sm" open=dry_run>
@@ -618,37 +932,75 @@ fn RunTable(
     status: ServerAction<RunProgress>,
 ) -> impl IntoView {
     if runs.is_empty() {
-        return view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No runs yet. Dry runs, applied migrations, index applies and who started them will be listed here."</p> }.into_any();
+        return view! {
+            <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">
+                "No runs yet. Dry runs, applied migrations, index applies and who started them will be listed here."
+            </p>
+        }
+        .into_any();
     }
     view! {
         <div class="mt-2 overflow-x-auto">
             <table class="w-full text-left text-sm" data-testid="runs">
                 <thead class="text-slate-500 dark:text-slate-400">
                     <tr>
-                        <th class="py-1 pr-3">"Started"</th><th class="pr-3">"Task"</th><th class="pr-3">"Kind"</th><th class="pr-3">"By"</th>
-                        <th class="pr-3">"Status"</th><th class="pr-3 text-right">"Looked at"</th><th class="pr-3 text-right">"Changed"</th><th class="pr-3 text-right">"Errors"</th><th class="pr-3 text-right">"Took"</th><th></th>
+                        <th class="py-1 pr-3">"Started"</th>
+                        <th class="pr-3">"Task"</th>
+                        <th class="pr-3">"Kind"</th>
+                        <th class="pr-3">"By"</th>
+                        <th class="pr-3">"Status"</th>
+                        <th class="pr-3 text-right">"Looked at"</th>
+                        <th class="pr-3 text-right">"Changed"</th>
+                        <th class="pr-3 text-right">"Errors"</th>
+                        <th class="pr-3 text-right">"Took"</th>
+                        <th></th>
                     </tr>
                 </thead>
                 <tbody>
-                    {runs.into_iter().map(|r| {
-                        let id = r.id.clone();
-                        view! {
-                            <tr class="border-t border-slate-100 dark:border-slate-800" data-run=r.id.clone() data-task=r.task.as_str() data-status=r.status.as_str()>
-                                <td class="py-1.5 pr-3 whitespace-nowrap">{r.started_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
-                                <td class="pr-3 font-mono">{r.task.as_str()}</td>
-                                <td class="pr-3">{if r.dry_run { "dry run" } else { "applied" }}</td>
-                                <td class="pr-3">{r.actor.clone()}</td>
-                                <td class="pr-3">{r.status.as_str()}</td>
-                                <td class="pr-3 text-right tabular-nums">{format!("{} / {} {}", format::count(r.done), format::count(r.total), r.unit())}</td>
-                                <td class="pr-3 text-right tabular-nums">{format::count(r.changed)}</td>
-                                <td class="pr-3 text-right tabular-nums">{format::count(r.errors)}</td>
-                                <td class="pr-3 text-right tabular-nums">{format!("{:.1} s", r.duration_ms as f64 / 1000.0)}</td>
-                                <td><button class="text-indigo-700 underline dark:text-indigo-300" on:click=move |_| { active.set(Some(id.clone())); status.dispatch(RunProgress { id: id.clone() }); }>"Details"</button></td>
-                            </tr>
-                        }
-                    }).collect_view()}
+                    {runs
+                        .into_iter()
+                        .map(|r| {
+                            let id = r.id.clone();
+                            view! {
+                                <tr
+                                    class="border-t border-slate-100 dark:border-slate-800"
+                                    data-run=r.id.clone()
+                                    data-task=r.task.as_str()
+                                    data-status=r.status.as_str()
+                                >
+                                    <td class="py-1.5 pr-3 whitespace-nowrap">
+                                        {r.started_at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                                    </td>
+                                    <td class="pr-3 font-mono">{r.task.as_str()}</td>
+                                    <td class="pr-3">{if r.dry_run { "dry run" } else { "applied" }}</td>
+                                    <td class="pr-3">{r.actor.clone()}</td>
+                                    <td class="pr-3">{r.status.as_str()}</td>
+                                    <td class="pr-3 text-right tabular-nums">
+                                        {format!("{} / {} {}", format::count(r.done), format::count(r.total), r.unit())}
+                                    </td>
+                                    <td class="pr-3 text-right tabular-nums">{format::count(r.changed)}</td>
+                                    <td class="pr-3 text-right tabular-nums">{format::count(r.errors)}</td>
+                                    <td class="pr-3 text-right tabular-nums">
+                                        {format!("{:.1} s", r.duration_ms as f64 / 1000.0)}
+                                    </td>
+                                    <td>
+                                        <button
+                                            class="text-indigo-700 underline dark:text-indigo-300"
+                                            on:click=move |_| {
+                                                active.set(Some(id.clone()));
+                                                status.dispatch(RunProgress { id: id.clone() });
+                                            }
+                                        >
+                                            "Details"
+                                        </button>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>
-    }.into_any()
+    }
+    .into_any()
 }

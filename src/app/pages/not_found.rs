@@ -10,7 +10,11 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="max-w-2xl">
             <h1 class="text-2xl font-bold">"Page not found"</h1>
-            <p class="mt-3">"There is no page at this address. " <a class="text-indigo-600 underline" href="/">"Go to search"</a></p>
+            <p class="mt-3">
+                "There is no page at this address. " <a class="text-indigo-600 underline" href="/">
+                    "Go to search"
+                </a>
+            </p>
         </section>
     }
 }

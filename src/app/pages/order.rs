@@ -58,26 +58,50 @@ pub fn OrderPage() -> impl IntoView {
     let page = Resource::new(key, order_page);
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading the order…"</p> }>
-            <PageErrors>{move || Suspend::new(async move {
-                page.await.map(|found| match found {
-                    OrderPageData::One { details, tracking_url, qr_href, explanation, slow } => {
-                        view! { <Order details=*details tracking_url qr_href explanation slow /> }.into_any()
-                    }
-                    OrderPageData::Many { read_as, orders } => view! {
-                        <h1 class="text-2xl font-bold">"Several orders match"</h1>
-                        <p class="mt-2 text-slate-600 dark:text-slate-400">{format!("The key was read as {read_as}. Pick one:")}</p>
-                        <ul class="mt-3 space-y-1" data-testid="order-choices">
-                            {orders.into_iter().map(|o| {
-                                let label = o.headline();
-                                let href = o.page_key().map(format::order_href).unwrap_or_default();
-                                view! { <li><a class="font-mono text-indigo-700 hover:underline dark:text-indigo-300" href=href>{label}</a>
-                                    {format!(" · {} · {}", format::text(o.status.as_deref()), format::time(o.created_at))}</li> }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    OrderPageData::Moved(path) => view! { <Redirect path /> }.into_any(),
-                })
-            })}</PageErrors>
+            <PageErrors>
+                {move || Suspend::new(async move {
+                    page.await
+                        .map(|found| match found {
+                            OrderPageData::One { details, tracking_url, qr_href, explanation, slow } => {
+                                view! { <Order details=*details tracking_url qr_href explanation slow /> }.into_any()
+                            }
+                            OrderPageData::Many { read_as, orders } => {
+                                view! {
+                                    <h1 class="text-2xl font-bold">"Several orders match"</h1>
+                                    <p class="mt-2 text-slate-600 dark:text-slate-400">
+                                        {format!("The key was read as {read_as}. Pick one:")}
+                                    </p>
+                                    <ul class="mt-3 space-y-1" data-testid="order-choices">
+                                        {orders
+                                            .into_iter()
+                                            .map(|o| {
+                                                let label = o.headline();
+                                                let href = o.page_key().map(format::order_href).unwrap_or_default();
+                                                view! {
+                                                    <li>
+                                                        <a
+                                                            class="font-mono text-indigo-700 hover:underline dark:text-indigo-300"
+                                                            href=href
+                                                        >
+                                                            {label}
+                                                        </a>
+                                                        {format!(
+                                                            " · {} · {}",
+                                                            format::text(o.status.as_deref()),
+                                                            format::time(o.created_at),
+                                                        )}
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            OrderPageData::Moved(path) => view! { <Redirect path /> }.into_any(),
+                        })
+                })}
+            </PageErrors>
         </Suspense>
     }
 }
@@ -87,10 +111,16 @@ pub fn OrderPage() -> impl IntoView {
 pub fn ExplanationFacts(explanation: Explanation) -> impl IntoView {
     view! {
         <dl class="mt-2 grid grid-cols-1 gap-x-6 text-sm sm:grid-cols-[max-content_1fr]" data-testid="explanation">
-            {explanation.facts.into_iter().map(|f| view! {
-                <dt class="text-slate-500 dark:text-slate-400">{f.label}</dt>
-                <dd class="mb-1 break-words">{f.value}</dd>
-            }).collect_view()}
+            {explanation
+                .facts
+                .into_iter()
+                .map(|f| {
+                    view! {
+                        <dt class="text-slate-500 dark:text-slate-400">{f.label}</dt>
+                        <dd class="mb-1 break-words">{f.value}</dd>
+                    }
+                })
+                .collect_view()}
         </dl>
     }
 }
@@ -103,8 +133,7 @@ fn Field(label: &'static str, value: Option<String>, #[prop(optional)] copy: boo
         <div class="py-1.5">
             <dt class="text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400">{label}</dt>
             <dd class="font-mono text-sm break-all">
-                {shown}
-                {value.filter(|_| copy).map(|v| view! { <CopyButton text=v /> })}
+                {shown} {value.filter(|_| copy).map(|v| view! { <CopyButton text=v /> })}
             </dd>
         </div>
     }
@@ -149,12 +178,36 @@ fn Order(
         <crate::app::head::PageTitle text=format!("{headline} · orderdesk") />
         <article data-testid="order-page">
             <div class="flex flex-wrap items-center gap-3">
-                <h1 class="font-mono text-2xl font-bold break-all" data-testid="order-name">{headline.clone()}</h1>
+                <h1 class="font-mono text-2xl font-bold break-all" data-testid="order-name">
+                    {headline.clone()}
+                </h1>
                 <CopyButton text=headline />
-                {o.display_beside().map(|d| view! { <span class="font-mono text-sm text-slate-500 dark:text-slate-400" title="The display form the bot shows the customer">{d}</span> })}
-                <span class=format!("rounded-full px-3 py-1 text-sm font-medium {status_class}") data-testid="order-status">{status}</span>
-                <span class="text-sm text-slate-500 dark:text-slate-400" data-testid="order-origin" title="The system and the database this order was read from">
-                    {o.source.label()} " · database " <span class="font-mono">{o.database.clone()}</span>
+                {o
+                    .display_beside()
+                    .map(|d| {
+                        view! {
+                            <span
+                                class="font-mono text-sm text-slate-500 dark:text-slate-400"
+                                title="The display form the bot shows the customer"
+                            >
+                                {d}
+                            </span>
+                        }
+                    })}
+                <span
+                    class=format!("rounded-full px-3 py-1 text-sm font-medium {status_class}")
+                    data-testid="order-status"
+                >
+                    {status}
+                </span>
+                <span
+                    class="text-sm text-slate-500 dark:text-slate-400"
+                    data-testid="order-origin"
+                    title="The system and the database this order was read from"
+                >
+                    {o.source.label()}
+                    " · database "
+                    <span class="font-mono">{o.database.clone()}</span>
                 </span>
             </div>
             <div class="mt-6 grid gap-4 md:grid-cols-3">
@@ -176,96 +229,213 @@ fn Order(
                 <section class=card>
                     <h2 class="font-semibold">"Tracking"</h2>
                     {match (qr_href, tracking_url) {
-                        (Some(src), Some(url)) => view! {
-                            <img class="mt-2 h-40 w-40 bg-white p-1" data-testid="qr-code" src=src width="160" height="160" alt=format!("QR code for {url}") />
-                            <p class="mt-2 text-xs break-all"><a class="text-indigo-700 underline dark:text-indigo-300" href=url.clone()>{url.clone()}</a></p>
-                        }.into_any(),
-                        _ => view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No tracking code: this order has no order_id."</p> }.into_any(),
+                        (Some(src), Some(url)) => {
+                            view! {
+                                <img
+                                    class="mt-2 h-40 w-40 bg-white p-1"
+                                    data-testid="qr-code"
+                                    src=src
+                                    width="160"
+                                    height="160"
+                                    alt=format!("QR code for {url}")
+                                />
+                                <p class="mt-2 text-xs break-all">
+                                    <a class="text-indigo-700 underline dark:text-indigo-300" href=url.clone()>
+                                        {url.clone()}
+                                    </a>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        _ => {
+                            view! {
+                                <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">
+                                    "No tracking code: this order has no order_id."
+                                </p>
+                            }
+                                .into_any()
+                        }
                     }}
                 </section>
                 <section class=card>
                     <h2 class="font-semibold">"Timeline"</h2>
                     <ol class="mt-2 space-y-2" data-testid="timeline">
-                        {steps.into_iter().map(|s| {
-                            let dot = match s.state {
-                                StepState::Done => "bg-emerald-500",
-                                StepState::Failed => "bg-red-500",
-                                StepState::Pending => "bg-slate-300 dark:bg-slate-600",
-                            };
-                            view! {
-                                <li class="flex items-start gap-2">
-                                    <span class=format!("mt-1.5 h-2.5 w-2.5 shrink-0 rounded-full {dot}") aria-hidden="true"></span>
-                                    <span><span class="font-medium">{s.label}</span>
-                                    {s.detail.map(|d| view! { <span class="text-xs text-slate-600 dark:text-slate-300">" · "{d}</span> })}<br/>
-                                    <span class="text-xs text-slate-500 dark:text-slate-400">{format::time(s.at)}</span></span>
-                                </li>
-                            }
-                        }).collect_view()}
+                        {steps
+                            .into_iter()
+                            .map(|s| {
+                                let dot = match s.state {
+                                    StepState::Done => "bg-emerald-500",
+                                    StepState::Failed => "bg-red-500",
+                                    StepState::Pending => "bg-slate-300 dark:bg-slate-600",
+                                };
+                                view! {
+                                    <li class="flex items-start gap-2">
+                                        <span
+                                            class=format!("mt-1.5 h-2.5 w-2.5 shrink-0 rounded-full {dot}")
+                                            aria-hidden="true"
+                                        ></span>
+                                        <span>
+                                            <span class="font-medium">{s.label}</span>
+                                            {s
+                                                .detail
+                                                .map(|d| {
+                                                    view! {
+                                                        <span class="text-xs text-slate-600 dark:text-slate-300">
+                                                            " · "{d}
+                                                        </span>
+                                                    }
+                                                })}
+                                            <br />
+                                            <span class="text-xs text-slate-500 dark:text-slate-400">
+                                                {format::time(s.at)}
+                                            </span>
+                                        </span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ol>
                 </section>
                 <section class=card>
                     <h2 class="font-semibold">"Payments and refund"</h2>
                     {if payments.is_empty() {
-                        view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No payment records."</p> }.into_any()
+                        view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No payment records."</p> }
+                            .into_any()
                     } else {
                         view! {
                             <ul class="mt-2 space-y-1 text-sm" data-testid="payments">
-                                {payments.into_iter().map(|p| view! {
-                                    <li>{format!("{} · {} · {} · {}", format::money(p.amount, p.currency.as_deref()), format::text(p.method.as_deref()), format::text(p.status.as_deref()), format::time(p.created_at))}</li>
-                                }).collect_view()}
+                                {payments
+                                    .into_iter()
+                                    .map(|p| {
+                                        view! {
+                                            <li>
+                                                {format!(
+                                                    "{} · {} · {} · {}",
+                                                    format::money(p.amount, p.currency.as_deref()),
+                                                    format::text(p.method.as_deref()),
+                                                    format::text(p.status.as_deref()),
+                                                    format::time(p.created_at),
+                                                )}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
                             </ul>
-                        }.into_any()
+                        }
+                            .into_any()
                     }}
-                    <p class="mt-3 text-sm">{format!("Refund: {}{}", format::text(refund_status.as_deref()),
-                        refund_amount.map(|a| format!(" ({})", format::money(Some(a), None))).unwrap_or_default())}</p>
-                    {(!pending.is_empty()).then(|| view! {
-                        <h3 class="mt-3 text-sm font-semibold">"Pending orders under this ID"</h3>
-                        <ul class="mt-1 space-y-1 text-sm" data-testid="pending-orders">
-                            {pending.into_iter().map(|p| view! {
-                                <li>{format!("{} · {} · step {} · {}", format::money(p.amount, None), format::text(p.status.as_deref()), format::text(p.step.as_deref()), format::time(p.created_at))}</li>
-                            }).collect_view()}
-                        </ul>
-                    })}
+                    <p class="mt-3 text-sm">
+                        {format!(
+                            "Refund: {}{}",
+                            format::text(refund_status.as_deref()),
+                            refund_amount.map(|a| format!(" ({})", format::money(Some(a), None))).unwrap_or_default(),
+                        )}
+                    </p>
+                    {(!pending.is_empty())
+                        .then(|| {
+                            view! {
+                                <h3 class="mt-3 text-sm font-semibold">"Pending orders under this ID"</h3>
+                                <ul class="mt-1 space-y-1 text-sm" data-testid="pending-orders">
+                                    {pending
+                                        .into_iter()
+                                        .map(|p| {
+                                            view! {
+                                                <li>
+                                                    {format!(
+                                                        "{} · {} · step {} · {}",
+                                                        format::money(p.amount, None),
+                                                        format::text(p.status.as_deref()),
+                                                        format::text(p.step.as_deref()),
+                                                        format::time(p.created_at),
+                                                    )}
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            }
+                        })}
                 </section>
                 <section class=card>
                     <h2 class="font-semibold">"Customer session"</h2>
                     {match session {
-                        Some(s) => view! {
-                            <dl class="mt-2 text-sm">
-                                <Field label="Step" value=s.current_step />
-                                <Field label="Session order_id" value=s.order_id />
-                                <Field label="Started" value=s.created_at.map(|t| format::time(Some(t))) />
-                                <Field label="Last seen" value=s.last_seen.map(|t| format::time(Some(t))) />
-                            </dl>
-                        }.into_any(),
-                        None => view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No bot session for this customer."</p> }.into_any(),
+                        Some(s) => {
+                            view! {
+                                <dl class="mt-2 text-sm">
+                                    <Field label="Step" value=s.current_step />
+                                    <Field label="Session order_id" value=s.order_id />
+                                    <Field label="Started" value=s.created_at.map(|t| format::time(Some(t))) />
+                                    <Field label="Last seen" value=s.last_seen.map(|t| format::time(Some(t))) />
+                                </dl>
+                            }
+                                .into_any()
+                        }
+                        None => {
+                            view! {
+                                <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">
+                                    "No bot session for this customer."
+                                </p>
+                            }
+                                .into_any()
+                        }
                     }}
                 </section>
             </div>
             <section class=format!("{card} mt-4") data-testid="order-id-explained">
                 <h2 class="font-semibold">"How its ID reads"</h2>
                 <ExplanationFacts explanation />
-                {counter.map(|id| view! {
-                    <p class="mt-2 text-sm">"Its sequence came from counter "
-                        <a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/counters/{id}")>{id.clone()}</a>"."</p>
-                })}
+                {counter
+                    .map(|id| {
+                        view! {
+                            <p class="mt-2 text-sm">
+                                "Its sequence came from counter "
+                                <a
+                                    class="font-mono text-indigo-700 underline dark:text-indigo-300"
+                                    href=format!("/counters/{id}")
+                                >
+                                    {id.clone()}
+                                </a>"."
+                            </p>
+                        }
+                    })}
             </section>
-            {(!slow.is_empty()).then(|| view! {
-                <section class=format!("{card} mt-4")>
-                    <h2 class="font-semibold">"Slow operations about this order"</h2>
-                    <ul class="mt-2 space-y-1 text-sm tabular-nums" data-testid="order-slow">
-                        {slow.into_iter().map(|s| view! {
-                            <li><span class="text-slate-500 dark:text-slate-400">{format::time(Some(s.at))}</span>" "
-                                <span class="font-mono">{s.op}</span>" on "<span class="font-mono">{s.collection}</span>
-                                {format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}</li>
-                        }).collect_view()}
-                    </ul>
-                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"All of them, by every client, on "<a class="underline" href="/performance">"Performance"</a>"."</p>
-                </section>
-            })}
+            {(!slow.is_empty())
+                .then(|| {
+                    view! {
+                        <section class=format!("{card} mt-4")>
+                            <h2 class="font-semibold">"Slow operations about this order"</h2>
+                            <ul class="mt-2 space-y-1 text-sm tabular-nums" data-testid="order-slow">
+                                {slow
+                                    .into_iter()
+                                    .map(|s| {
+                                        view! {
+                                            <li>
+                                                <span class="text-slate-500 dark:text-slate-400">
+                                                    {format::time(Some(s.at))}
+                                                </span>
+                                                " "
+                                                <span class="font-mono">{s.op}</span>
+                                                " on "
+                                                <span class="font-mono">{s.collection}</span>
+                                                {format!(" took {:.1} ms{}", s.ms, if s.ok { "" } else { " (failed)" })}
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                            <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">
+                                "All of them, by every client, on "<a class="underline" href="/performance">
+                                    "Performance"
+                                </a>"."
+                            </p>
+                        </section>
+                    }
+                })}
             <details class=format!("{card} mt-4")>
                 <summary class="cursor-pointer font-semibold">"Raw document"</summary>
-                <pre class="mt-2 overflow-x-auto text-xs" data-testid="raw-json">{raw_json}</pre>
+                <pre class="mt-2 overflow-x-auto text-xs" data-testid="raw-json">
+                    {raw_json}
+                </pre>
             </details>
         </article>
     }

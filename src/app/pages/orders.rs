@@ -70,38 +70,95 @@ pub fn OrdersPage() -> impl IntoView {
             {move || {
                 let p = params();
                 view! {
-                    <Form method="GET" action="/orders" attr:class="mt-4 flex flex-wrap items-end gap-3" attr:aria-label="Filter orders">
-                        <label class="text-sm">"Status" <br/>
-                            <select name="status" class=input>
+                    <Form
+                        method="GET"
+                        action="/orders"
+                        attr:class="mt-4 flex flex-wrap items-end gap-3"
+                        attr:aria-label="Filter orders"
+                    >
+                        <label class="text-sm">
+                            "Status" <br /> <select name="status" class=input>
                                 <option value="">"any"</option>
-                                {OrderStatus::ALL.map(|s| view! { <option value=s.as_str() selected=p.status == s.as_str()>{s.as_str()}</option> }).collect_view()}
+                                {OrderStatus::ALL
+                                    .map(|s| {
+                                        view! {
+                                            <option value=s.as_str() selected=p.status == s.as_str()>
+                                                {s.as_str()}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()}
                             </select>
                         </label>
-                        <label class="text-sm">"Vendor" <br/>
-                            <input name="vendor" value=p.vendor.clone() placeholder="pizza-palace" maxlength="64" class=input />
+                        <label class="text-sm">
+                            "Vendor" <br />
+                            <input
+                                name="vendor"
+                                value=p.vendor.clone()
+                                placeholder="pizza-palace"
+                                maxlength="64"
+                                class=input
+                            />
                         </label>
-                        <label class="text-sm">"From" <br/><input type="date" name="from" value=p.from.clone() class=input /></label>
-                        <label class="text-sm">"To" <br/><input type="date" name="to" value=p.to.clone() class=input /></label>
-                        <label class="text-sm">"ID scheme" <br/>
-                            <select name="scheme" class=input>
+                        <label class="text-sm">
+                            "From" <br /><input type="date" name="from" value=p.from.clone() class=input />
+                        </label>
+                        <label class="text-sm">
+                            "To" <br /><input type="date" name="to" value=p.to.clone() class=input />
+                        </label>
+                        <label class="text-sm">
+                            "ID scheme" <br /> <select name="scheme" class=input>
                                 <option value="">"any"</option>
-                                {SchemeFilter::ALL.iter().map(|(_, code, label)| view! { <option value=*code selected=p.scheme == *code>{*label}</option> }).collect_view()}
+                                {SchemeFilter::ALL
+                                    .iter()
+                                    .map(|(_, code, label)| {
+                                        view! {
+                                            <option value=*code selected=p.scheme == *code>
+                                                {*label}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()}
                             </select>
                         </label>
-                        <label class="text-sm">"System" <br/>
-                            <select name="source" class=input>
+                        <label class="text-sm">
+                            "System" <br /> <select name="source" class=input>
                                 <option value="">"any"</option>
-                                {Source::ALL.map(|s| view! { <option value=s.code() selected=p.source == s.code()>{s.label()}</option> }).collect_view()}
+                                {Source::ALL
+                                    .map(|s| {
+                                        view! {
+                                            <option value=s.code() selected=p.source == s.code()>
+                                                {s.label()}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()}
                             </select>
                         </label>
-                        <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-700">"Filter"</button>
-                        <a href="/orders" class="text-sm underline">"Clear"</a>
+                        <button
+                            type="submit"
+                            class="rounded bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-700"
+                        >
+                            "Filter"
+                        </button>
+                        <a href="/orders" class="text-sm underline">
+                            "Clear"
+                        </a>
                     </Form>
                 }
             }}
             <div class="mt-4">
                 <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading orders…"</p> }>
-                    <PageErrors>{move || Suspend::new(async move { page.await.map(|page| view! { <OrderPageView page query=params().query() first=params().after.is_empty() /> }) })}</PageErrors>
+                    <PageErrors>
+                        {move || Suspend::new(async move {
+                            page.await
+                                .map(|page| {
+                                    view! {
+                                        <OrderPageView page query=params().query() first=params().after.is_empty() />
+                                    }
+                                })
+                        })}
+                    </PageErrors>
                 </Suspense>
             </div>
         </section>
@@ -112,7 +169,11 @@ pub fn OrdersPage() -> impl IntoView {
 fn OrderPageView(page: OrderListPage, query: String, first: bool) -> impl IntoView {
     let outages = view! { <OutageNotice outages=page.outages /> };
     if page.orders.is_empty() {
-        return view! { {outages} <p data-testid="no-orders">"No orders match this filter."</p> }.into_any();
+        return view! {
+            {outages}
+            <p data-testid="no-orders">"No orders match this filter."</p>
+        }
+        .into_any();
     }
     let sep = if query.is_empty() { "" } else { "&" };
     let next = page.next.map(|c| format!("/orders?{query}{sep}after={}", format::urlencode(&c)));
@@ -120,8 +181,22 @@ fn OrderPageView(page: OrderListPage, query: String, first: bool) -> impl IntoVi
         {outages}
         <OrderTable orders=page.orders />
         <nav class="mt-4 flex gap-4 text-sm" aria-label="Pages">
-            {(!first).then(|| view! { <a class="underline" href=format!("/orders?{query}")>"First page"</a> })}
-            {next.map(|href| view! { <a class="underline" data-testid="next-page" href=href>"Next page →"</a> })}
+            {(!first)
+                .then(|| {
+                    view! {
+                        <a class="underline" href=format!("/orders?{query}")>
+                            "First page"
+                        </a>
+                    }
+                })}
+            {next
+                .map(|href| {
+                    view! {
+                        <a class="underline" data-testid="next-page" href=href>
+                            "Next page →"
+                        </a>
+                    }
+                })}
         </nav>
     }
     .into_any()

@@ -70,7 +70,9 @@ pub fn SearchPage() -> impl IntoView {
                 <SearchForm value=q() />
             </div>
             <div class="mt-6" data-testid="search-results">
-                <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Searching…"</p> }>
+                <Suspense fallback=|| {
+                    view! { <p class="text-slate-500 dark:text-slate-400">"Searching…"</p> }
+                }>
                     {move || Suspend::new(async move {
                         let (found, explanation) = match results.await {
                             Some((found, explanation)) => (Some(found), explanation),
@@ -78,18 +80,27 @@ pub fn SearchPage() -> impl IntoView {
                         };
                         let explained = explanation.map(|explanation| view! { <Explained explanation /> });
                         let answer = match found {
-                            None => view! {
-                                <p class="text-slate-600 dark:text-slate-400">"Type an ID above and press Enter."</p>
-                            }.into_any(),
+                            None => {
+                                view! {
+                                    <p class="text-slate-600 dark:text-slate-400">
+                                        "Type an ID above and press Enter."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
                             Some(Err(e)) => view! { <ErrorNotice error=e /> }.into_any(),
-                            // One match: straight to the order.
                             Some(Ok(found)) if found.orders.len() == 1 && found.orders[0].page_key().is_some() => {
                                 let path = found.orders[0].page_key().map(format::order_href).unwrap_or_default();
-                                view! { <Redirect path /> }.into_any()
+                                // One match: straight to the order.
+                                view! { <Redirect path /> }
+                                    .into_any()
                             }
                             Some(Ok(found)) => view! { <Results found /> }.into_any(),
                         };
-                        view! { {answer} {explained} }
+                        view! {
+                            {answer}
+                            {explained}
+                        }
                     })}
                 </Suspense>
             </div>
@@ -110,13 +121,19 @@ fn Results(found: LookupResult) -> impl IntoView {
     let n = orders.len();
     view! {
         <p class="text-sm text-slate-600 dark:text-slate-400">
-            {format!("{n} order{} for ", if n == 1 { "" } else { "s" })} <code>{key}</code> {format!(", read as {read_as}.")}
+            {format!("{n} order{} for ", if n == 1 { "" } else { "s" })} <code>{key}</code>
+            {format!(", read as {read_as}.")}
         </p>
-        {cut.then(|| view! {
-            <p class="text-sm text-amber-800 dark:text-amber-300" data-testid="results-cut">
-                {format!("These are the newest {n}; more may match. Add what else the customer has (more digits, the random part) to narrow it.")}
-            </p>
-        })}
+        {cut
+            .then(|| {
+                view! {
+                    <p class="text-sm text-amber-800 dark:text-amber-300" data-testid="results-cut">
+                        {format!(
+                            "These are the newest {n}; more may match. Add what else the customer has (more digits, the random part) to narrow it.",
+                        )}
+                    </p>
+                }
+            })}
         <OrderTable orders />
     }
     .into_any()
@@ -149,14 +166,29 @@ fn Traces(traces: Vec<Trace>) -> impl IntoView {
         }
     };
     view! {
-        <section class="mt-4 max-w-2xl rounded-lg border border-amber-300 bg-amber-50 p-4 text-amber-950 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100" data-testid="traces">
+        <section
+            class="mt-4 max-w-2xl rounded-lg border border-amber-300 bg-amber-50 p-4 text-amber-950 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100"
+            data-testid="traces"
+        >
             <h2 class="font-semibold">"Where this ID was seen"</h2>
             <ul class="mt-2 space-y-2 text-sm">
-                {traces.iter().map(|t| view! {
-                    <li data-trace=match t { Trace::Session { .. } => "session", Trace::Payment { .. } => "payment", Trace::PendingOrder { .. } => "pending" }>
-                        <span class="font-medium">{item(t)}</span>": "{t.meaning()}"."
-                    </li>
-                }).collect_view()}
+                {traces
+                    .iter()
+                    .map(|t| {
+                        view! {
+                            <li data-trace=match t {
+                                Trace::Session { .. } => "session",
+                                Trace::Payment { .. } => "payment",
+                                Trace::PendingOrder { .. } => "pending",
+                            }>
+                                <span class="font-medium">{item(t)}</span>
+                                ": "
+                                {t.meaning()}
+                                "."
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
         </section>
     }
@@ -170,21 +202,50 @@ fn Explained(explanation: Explanation) -> impl IntoView {
     let read_as = explanation.read_as.clone();
     let is_id = explanation.is_id;
     view! {
-        <section class="mt-6 max-w-2xl rounded-lg border border-slate-200 p-4 dark:border-slate-800" data-testid="search-explained">
+        <section
+            class="mt-6 max-w-2xl rounded-lg border border-slate-200 p-4 dark:border-slate-800"
+            data-testid="search-explained"
+        >
             <h2 class="font-semibold">"How this was read"</h2>
-            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{if is_id { format!("Read as {read_as}.") } else { read_as }}</p>
-            {(!suggestions.is_empty()).then(|| view! {
-                <div class="mt-3" data-testid="did-you-mean">
-                    <p class="font-medium">"Did you mean"</p>
-                    <ul class="mt-1 space-y-1">
-                        {suggestions.into_iter().map(|s| view! {
-                            <li><a class="font-mono text-indigo-700 underline dark:text-indigo-300" href=format!("/search?q={}", format::urlencode(&s.text))>{s.text.clone()}</a>
-                            <span class="text-sm text-slate-600 dark:text-slate-400">{format!(" — {}", s.why)}</span></li>
-                        }).collect_view()}
-                    </ul>
-                </div>
-            })}
-            {hint.map(|h| view! { <p class="mt-2 text-sm text-amber-800 dark:text-amber-300" data-testid="explain-hint">{h}</p> })}
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
+                {if is_id { format!("Read as {read_as}.") } else { read_as }}
+            </p>
+            {(!suggestions.is_empty())
+                .then(|| {
+                    view! {
+                        <div class="mt-3" data-testid="did-you-mean">
+                            <p class="font-medium">"Did you mean"</p>
+                            <ul class="mt-1 space-y-1">
+                                {suggestions
+                                    .into_iter()
+                                    .map(|s| {
+                                        view! {
+                                            <li>
+                                                <a
+                                                    class="font-mono text-indigo-700 underline dark:text-indigo-300"
+                                                    href=format!("/search?q={}", format::urlencode(&s.text))
+                                                >
+                                                    {s.text.clone()}
+                                                </a>
+                                                <span class="text-sm text-slate-600 dark:text-slate-400">
+                                                    {format!(" — {}", s.why)}
+                                                </span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        </div>
+                    }
+                })}
+            {hint
+                .map(|h| {
+                    view! {
+                        <p class="mt-2 text-sm text-amber-800 dark:text-amber-300" data-testid="explain-hint">
+                            {h}
+                        </p>
+                    }
+                })}
             <crate::app::pages::order::ExplanationFacts explanation />
         </section>
     }
