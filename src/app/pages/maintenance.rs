@@ -117,14 +117,27 @@ const CARD: &str = "rounded-lg border border-slate-200 bg-white p-4 dark:border-
 
 #[component]
 pub fn MaintenancePage() -> impl IntoView {
-    let check_version = RwSignal::new(0_u32);
-    let runs_version = RwSignal::new(0_u32);
-    let check = Resource::new(move || check_version.get(), |_| check_indexes());
-    let runs = Resource::new(move || runs_version.get(), |_| recent_runs());
-    // The run being watched, and its latest state.
+    // The run being watched, and its latest state: a resource keyed on the run and on a tick
+    // that moves twice a second while the run runs.
     let active = RwSignal::new(None::<String>);
-    let status = ServerAction::<RunProgress>::new();
-    watch_run(active, status, runs_version, check_version);
+    let tick = RwSignal::new(0_u32);
+    let status: Progress = Resource::new(
+        move || (active.get(), tick.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => run_progress(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    poll_while_running(status, tick);
+    // A run that ends refreshes the history and the index table, once (a short run may end
+    // before the first poll).
+    let finished = Memo::new(move |_| {
+        status.get().and_then(Result::ok).flatten().filter(|r| r.status.is_finished()).map(|r| r.id)
+    });
+    let check = Resource::new(move || finished.get(), |_| check_indexes());
+    let runs = Resource::new(move || finished.get(), |_| recent_runs());
     let index_run = ServerAction::<StartIndexRun>::new();
     Effect::new(move |_| {
         if let Some(Ok(id)) = index_run.value().get() {
@@ -210,9 +223,7 @@ pub fn MaintenancePage() -> impl IntoView {
                 <h2 class="text-lg font-semibold">"Runs"</h2>
                 <Transition fallback=|| ()>
                     <PageErrors>
-                        {move || Suspend::new(async move {
-                            runs.await.map(|runs| view! { <RunTable runs active status /> })
-                        })}
+                        {move || Suspend::new(async move { runs.await.map(|runs| view! { <RunTable runs active /> }) })}
                     </PageErrors>
                 </Transition>
             </div>
@@ -333,43 +344,23 @@ fn SessionRepair() -> impl IntoView {
     }
 }
 
-/// Polls the watched run about twice a second until it finishes, then refreshes the runs
-/// list and the index table.
-fn watch_run(
-    active: RwSignal<Option<String>>,
-    status: ServerAction<RunProgress>,
-    runs_version: RwSignal<u32>,
-    check_version: RwSignal<u32>,
-) {
+/// A run's latest state as the page watches it (`None`: no run is watched).
+type Progress = Resource<Result<Option<RunRecord>, AppError>>;
+
+/// Moves `tick` every half second while the watched run is running (the progress resource is
+/// keyed on it); a finished run stops the polling by itself.
+fn poll_while_running(status: Progress, tick: RwSignal<u32>) {
     Effect::new(move |_| {
-        let Some(id) = active.get() else { return };
-        status.dispatch(RunProgress { id: id.clone() });
-        let handle = set_interval_with_handle(
-            move || {
-                let finished =
-                    status.value().with_untracked(|v| matches!(v, Some(Ok(r)) if r.id == id && r.status.is_finished()));
-                if !finished && !status.pending().get_untracked() {
-                    status.dispatch(RunProgress { id: id.clone() });
-                }
-            },
-            std::time::Duration::from_millis(500),
-        );
-        if let Ok(handle) = handle {
+        let poll = move || {
+            let running =
+                status.get_untracked().and_then(Result::ok).flatten().is_some_and(|r| !r.status.is_finished());
+            if running {
+                tick.update(|t| *t = t.wrapping_add(1));
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(poll, std::time::Duration::from_millis(500)) {
             on_cleanup(move || handle.clear());
         }
-    });
-    // Refresh the list once per finished run (a short run may finish before the first poll).
-    Effect::new(move |last_finished: Option<Option<String>>| {
-        let finished = status.value().with(|v| match v {
-            Some(Ok(r)) if r.status.is_finished() => Some(r.id.clone()),
-            _ => None,
-        });
-        let last = last_finished.flatten();
-        if finished.is_some() && finished != last {
-            runs_version.update(|v| *v += 1);
-            check_version.update(|v| *v += 1);
-        }
-        finished.or(last)
     });
 }
 
@@ -531,11 +522,7 @@ fn BlockerList(blockers: Blockers) -> impl IntoView {
 }
 
 #[component]
-fn MigrationCard(
-    migration: Migration,
-    active: RwSignal<Option<String>>,
-    status: ServerAction<RunProgress>,
-) -> impl IntoView {
+fn MigrationCard(migration: Migration, active: RwSignal<Option<String>>, status: Progress) -> impl IntoView {
     let start = ServerAction::<StartMigration>::new();
     let batch = RwSignal::new(crate::domain::maintenance::DEFAULT_BATCH.to_string());
     let confirm = RwSignal::new(String::new());
@@ -548,11 +535,7 @@ fn MigrationCard(
         }
     });
     // Applying is offered once a dry run of this migration has been reviewed.
-    let reviewed = move || {
-        status.value().with(|v| {
-            matches!(v, Some(Ok(r)) if r.task == Task::Migration(migration) && r.dry_run && r.status == RunStatus::Completed && r.changed > 0)
-        })
-    };
+    let reviewed = move || matches!(status.get(), Some(Ok(Some(r))) if r.task == Task::Migration(migration) && r.dry_run && r.status == RunStatus::Completed && r.changed > 0);
     let dispatch = move |mode: RunMode| {
         let batch = batch.get_untracked().trim().parse().unwrap_or(0);
         start.dispatch(StartMigration {
@@ -639,11 +622,11 @@ fn MigrationCard(
 }
 
 #[component]
-fn ActiveRun(active: RwSignal<Option<String>>, status: ServerAction<RunProgress>) -> impl IntoView {
+fn ActiveRun(active: RwSignal<Option<String>>, status: Progress) -> impl IntoView {
     let cancel = ServerAction::<CancelRun>::new();
     move || {
         active.get()?;
-        let view = match status.value().get()? {
+        let view = match status.get()?.transpose()? {
             Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
             Ok(r) => {
                 let running = r.status == RunStatus::Running;
@@ -926,11 +909,7 @@ fn ChangeList(record: RunRecord) -> impl IntoView {
 }
 
 #[component]
-fn RunTable(
-    runs: Vec<RunRecord>,
-    active: RwSignal<Option<String>>,
-    status: ServerAction<RunProgress>,
-) -> impl IntoView {
+fn RunTable(runs: Vec<RunRecord>, active: RwSignal<Option<String>>) -> impl IntoView {
     if runs.is_empty() {
         return view! {
             <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">
@@ -988,7 +967,6 @@ fn RunTable(
                                             class="text-indigo-700 underline dark:text-indigo-300"
                                             on:click=move |_| {
                                                 active.set(Some(id.clone()));
-                                                status.dispatch(RunProgress { id: id.clone() });
                                             }
                                         >
                                             "Details"
