@@ -141,8 +141,9 @@ impl MigrationOptions {
     }
 }
 
-/// Where a run is.
+/// Where a run is, named as stored and shown (`running`, `completed`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum RunStatus {
     Running,
     Completed,
@@ -175,6 +176,20 @@ impl RunStatus {
 
     pub fn is_finished(self) -> bool {
         self != Self::Running
+    }
+}
+
+impl TryFrom<String> for RunStatus {
+    type Error = ParseError;
+
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<RunStatus> for &'static str {
+    fn from(s: RunStatus) -> Self {
+        s.as_str()
     }
 }
 

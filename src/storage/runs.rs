@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
+use mongodb::bson::{DateTime as BsonTime, Document, doc, oid::ObjectId};
+use serde::{Deserialize, Serialize};
 
 use super::{
     StorageError, Store,
     names::{LOCKS, RUNS},
-    values::{bson_time, count, datetime},
+    values::{bson_time, chrono_time, typed},
 };
 use crate::domain::maintenance::{PlannedChange, RunRecord, RunStatus, SAMPLE_LIMIT, Task};
 
@@ -106,25 +107,9 @@ impl Store {
     pub async fn insert_run(&self, run: &RunRecord, now: DateTime<Utc>) -> Result<String, StorageError> {
         let runs = self.collection(RUNS);
         let id = ObjectId::new();
-        let at = bson_time(now);
-        let d = doc! {
-            "_id": id,
-            "task": run.task.as_str(),
-            "dry_run": run.dry_run,
-            "actor": &run.actor,
-            "status": run.status.as_str(),
-            "started_at": at,
-            "heartbeat_at": at,
-            "total": run.total as i64,
-            "done": 0_i64,
-            "changed": 0_i64,
-            "errors": 0_i64,
-            "batch": i64::from(run.batch),
-            "message": &run.message,
-            "changes": [],
-            "error_samples": [],
-            "cancel_requested": false,
-        };
+        let document = RunDocument::begun(id, run, now);
+        let d = mongodb::bson::to_document(&document)
+            .map_err(|e| StorageError::Database { op: "insert_run", message: e.to_string() })?;
         self.run("insert_run", RUNS, runs.insert_one(d)).await?;
         Ok(id.to_hex())
     }
@@ -313,70 +298,112 @@ fn object_id(hex: &str) -> Result<ObjectId, StorageError> {
         .map_err(|_| StorageError::Database { op: "find_run", message: format!("'{hex}' is not a run id") })
 }
 
-/// Reads a run; one still "running" without a recent heartbeat is reported as interrupted.
-/// A task or status orderdesk does not know is an error, not a guess.
-fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageError> {
-    let time = |k: &str| datetime(d.get(k));
-    let id = d.get_object_id("_id").map(|o| o.to_hex()).unwrap_or_default();
-    let corrupt = |problem: String| StorageError::Corrupt { collection: RUNS, id: id.clone(), problem };
-    let mut status = RunStatus::parse(d.get_str("status").unwrap_or("")).map_err(|e| corrupt(e.to_string()))?;
-    let task = Task::parse(d.get_str("task").unwrap_or("")).map_err(|e| corrupt(e.to_string()))?;
-    let started_at = time("started_at").ok_or_else(|| corrupt("it has no started_at time".into()))?;
-    if status == RunStatus::Running
-        && time("heartbeat_at")
-            .is_none_or(|t| now - t > chrono::Duration::from_std(HEARTBEAT_TIMEOUT).unwrap_or_default())
-    {
-        status = RunStatus::Interrupted;
+/// A run as `maintenance_runs` keeps it. Counts are 64-bit; the lists a listing leaves out
+/// (changes, error samples, reports, references) read as empty.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunDocument {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    task: Task,
+    dry_run: bool,
+    actor: String,
+    status: RunStatus,
+    started_at: BsonTime,
+    heartbeat_at: Option<BsonTime>,
+    #[serde(default)]
+    finished_at: Option<BsonTime>,
+    total: i64,
+    done: i64,
+    changed: i64,
+    errors: i64,
+    #[serde(default)]
+    duration_ms: i64,
+    batch: i64,
+    message: String,
+    #[serde(default)]
+    changes: Vec<PlannedChange>,
+    #[serde(default)]
+    error_samples: Vec<String>,
+    #[serde(default)]
+    cancel_requested: bool,
+    #[serde(default)]
+    reports: Vec<crate::domain::maintenance::IndexReport>,
+    #[serde(default)]
+    references: Vec<crate::domain::references::ReferenceMove>,
+    #[serde(default)]
+    references_moved: i64,
+    #[serde(default)]
+    references_undecided: i64,
+    #[serde(default)]
+    uniqueness: Option<crate::domain::maintenance::UniquenessReport>,
+}
+
+impl RunDocument {
+    /// A run as it is first recorded: nothing done, alive now.
+    fn begun(id: ObjectId, run: &RunRecord, now: DateTime<Utc>) -> Self {
+        let at = bson_time(now);
+        Self {
+            id,
+            task: run.task,
+            dry_run: run.dry_run,
+            actor: run.actor.clone(),
+            status: run.status,
+            started_at: at,
+            heartbeat_at: Some(at),
+            finished_at: None,
+            total: run.total as i64,
+            done: 0,
+            changed: 0,
+            errors: 0,
+            duration_ms: 0,
+            batch: i64::from(run.batch),
+            message: run.message.clone(),
+            changes: Vec::new(),
+            error_samples: Vec::new(),
+            cancel_requested: false,
+            reports: Vec::new(),
+            references: Vec::new(),
+            references_moved: 0,
+            references_undecided: 0,
+            uniqueness: None,
+        }
     }
-    let duration_ms = count(d.get("duration_ms"));
-    let done = count(d.get("done"));
-    let strings = |k: &str| -> Vec<Document> {
-        d.get_array(k).map(|a| a.iter().filter_map(Bson::as_document).cloned().collect()).unwrap_or_default()
-    };
-    Ok(RunRecord {
-        id: id.clone(),
-        task,
-        dry_run: d.get_bool("dry_run").unwrap_or(false),
-        actor: d.get_str("actor").map_err(|_| corrupt("it names no actor".into()))?.to_owned(),
-        status,
-        started_at,
-        finished_at: time("finished_at"),
-        total: count(d.get("total")),
-        done,
-        changed: count(d.get("changed")),
-        errors: count(d.get("errors")),
-        duration_ms,
-        rate: if duration_ms > 0 { done as f64 * 1000.0 / duration_ms as f64 } else { 0.0 },
-        message: d.get_str("message").unwrap_or("").to_owned(),
-        changes: strings("changes")
-            .iter()
-            .map(|c| PlannedChange {
-                order: c.get_str("order").unwrap_or("").to_owned(),
-                field: c.get_str("field").unwrap_or("").to_owned(),
-                from: c.get_str("from").unwrap_or("").to_owned(),
-                to: c.get_str("to").unwrap_or("").to_owned(),
-            })
-            .collect(),
-        error_samples: d
-            .get_array("error_samples")
-            .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default(),
-        batch: count(d.get("batch")) as u32,
-        reports: match d.get("reports") {
-            None | Some(Bson::Null) => Vec::new(),
-            Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its index reports: {e}")))?,
-        },
-        references: match d.get("references") {
-            None | Some(Bson::Null) => Vec::new(),
-            Some(r) => mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its references: {e}")))?,
-        },
-        references_moved: count(d.get("references_moved")),
-        references_undecided: count(d.get("references_undecided")),
-        uniqueness: match d.get("uniqueness") {
-            None | Some(Bson::Null) => None,
-            Some(r) => {
-                Some(mongodb::bson::from_bson(r.clone()).map_err(|e| corrupt(format!("its uniqueness report: {e}")))?)
-            }
-        },
-    })
+
+    /// The record as of `now`: one still running without a recent heartbeat was interrupted.
+    fn record(self, now: DateTime<Utc>) -> RunRecord {
+        let stale = chrono::Duration::from_std(HEARTBEAT_TIMEOUT).unwrap_or_default();
+        let alive = self.heartbeat_at.map(chrono_time).is_some_and(|t| now - t <= stale);
+        let status = if self.status == RunStatus::Running && !alive { RunStatus::Interrupted } else { self.status };
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let (done, duration_ms) = (count(self.done), count(self.duration_ms));
+        RunRecord {
+            id: self.id.to_hex(),
+            task: self.task,
+            dry_run: self.dry_run,
+            actor: self.actor,
+            status,
+            started_at: chrono_time(self.started_at),
+            finished_at: self.finished_at.map(chrono_time),
+            total: count(self.total),
+            done,
+            changed: count(self.changed),
+            errors: count(self.errors),
+            duration_ms,
+            rate: if duration_ms > 0 { done as f64 * 1000.0 / duration_ms as f64 } else { 0.0 },
+            message: self.message,
+            changes: self.changes,
+            error_samples: self.error_samples,
+            batch: u32::try_from(self.batch).unwrap_or(0),
+            reports: self.reports,
+            references: self.references,
+            references_moved: count(self.references_moved),
+            references_undecided: count(self.references_undecided),
+            uniqueness: self.uniqueness,
+        }
+    }
+}
+
+/// Reads a run; a document that is not one is [`StorageError::Corrupt`], never a guess.
+fn run_record(d: &Document, now: DateTime<Utc>) -> Result<RunRecord, StorageError> {
+    typed::<RunDocument>(RUNS, d.clone()).map(|r| r.record(now))
 }

@@ -719,3 +719,43 @@ async fn a_number_migration_reports_numbers_held_twice_and_a_counter_behind() {
     assert!(record.message.contains("1 of 2 counters checked hold a number twice"), "{}", record.message);
     store.drop_database().await.unwrap();
 }
+
+/// A run record is read as its type: one written by hand with a status orderdesk does not know,
+/// or without its actor, is named as corrupt, never shown as a guess; the others still list.
+#[tokio::test]
+async fn a_run_record_that_does_not_parse_is_named_as_corrupt() {
+    let store = helpers::fresh_store("maint_corrupt").await;
+    let dry = MigrationOptions { dry_run: true, ..MigrationOptions::default() };
+    let actor = Actor::staff("test", Role::Admin, "");
+    let good = runs::prepare_migration(&store, chrono_tz::UTC, Migration::OrderIds, dry, &actor).await.unwrap();
+    let good = good.execute(|_| {}).await;
+    let found = store.find_run(&good.id, Utc::now()).await.unwrap().unwrap();
+    assert_eq!((found.status, found.actor.as_str(), found.task), (RunStatus::Completed, "test", good.task));
+
+    let raw = helpers::raw_collection(store.database_name(), "maintenance_runs").await;
+    let odd = mongodb::bson::oid::ObjectId::new();
+    let mut d = raw
+        .find_one(doc! { "_id": mongodb::bson::oid::ObjectId::parse_str(&good.id).unwrap() })
+        .await
+        .unwrap()
+        .unwrap();
+    d.insert("_id", odd);
+    d.insert("status", "half-done");
+    raw.insert_one(&d).await.unwrap();
+    let err = store.find_run(&odd.to_hex(), Utc::now()).await.unwrap_err();
+    assert!(
+        matches!(&err, orderdesk::storage::StorageError::Corrupt { collection: "maintenance_runs", id, problem } if *id == odd.to_hex() && problem.contains("half-done")),
+        "{err:?}"
+    );
+    let anonymous = mongodb::bson::oid::ObjectId::new();
+    d.insert("_id", anonymous);
+    d.insert("status", "completed");
+    d.remove("actor");
+    raw.insert_one(&d).await.unwrap();
+    let err = store.find_run(&anonymous.to_hex(), Utc::now()).await.unwrap_err();
+    assert!(
+        matches!(&err, orderdesk::storage::StorageError::Corrupt { problem, .. } if problem.contains("actor")),
+        "{err:?}"
+    );
+    store.drop_database().await.unwrap();
+}
