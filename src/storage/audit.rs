@@ -2,10 +2,14 @@
 //! orderdesk updates or deletes an entry.
 
 use futures::TryStreamExt;
-use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc, oid::ObjectId};
+use serde::{Deserialize, Serialize};
 
-use super::values::bson_time;
-use super::{StorageError, Store, names::AUDIT, values::datetime};
+use super::{
+    StorageError, Store,
+    names::AUDIT,
+    values::{bson_time, chrono_time, typed},
+};
 pub use crate::domain::audit::{AuditEntry, AuditFilter};
 
 /// An entry's `_id`, which is the log's order. A driver-made ObjectId orders by the second
@@ -62,30 +66,46 @@ fn regex_escape(s: &str) -> String {
         .collect()
 }
 
-fn entry(d: &Document) -> Option<AuditEntry> {
-    let text = |k: &str| d.get_str(k).unwrap_or("").to_owned();
-    Some(AuditEntry {
-        id: d.get_object_id("_id").ok()?.to_hex(),
-        at: datetime(d.get("at"))?,
-        actor: text("actor"),
-        role: text("role"),
-        ip: text("ip"),
-        action: text("action"),
-        params: text("params"),
-        outcome: text("outcome"),
+/// An entry as `audit_log` keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+struct EntryDocument {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    at: BsonTime,
+    actor: String,
+    role: String,
+    ip: String,
+    action: String,
+    params: String,
+    outcome: String,
+}
+
+/// Reads an entry; one that does not parse is [`StorageError::Corrupt`]: an audit log that
+/// skipped what it could not read would show a history with a hole in it.
+fn entry(d: Document) -> Result<AuditEntry, StorageError> {
+    let e: EntryDocument = typed(AUDIT, d)?;
+    Ok(AuditEntry {
+        id: e.id.to_hex(),
+        at: chrono_time(e.at),
+        actor: e.actor,
+        role: e.role,
+        ip: e.ip,
+        action: e.action,
+        params: e.params,
+        outcome: e.outcome,
     })
 }
 
-fn entry_document(e: &AuditEntry) -> Document {
-    doc! {
-        "_id": entry_id(e.at),
-        "at": bson_time(e.at),
-        "actor": &e.actor,
-        "role": &e.role,
-        "ip": &e.ip,
-        "action": &e.action,
-        "params": &e.params,
-        "outcome": &e.outcome,
+fn entry_document(e: &AuditEntry) -> EntryDocument {
+    EntryDocument {
+        id: entry_id(e.at),
+        at: bson_time(e.at),
+        actor: e.actor.clone(),
+        role: e.role.clone(),
+        ip: e.ip.clone(),
+        action: e.action.clone(),
+        params: e.params.clone(),
+        outcome: e.outcome.clone(),
     }
 }
 
@@ -111,9 +131,9 @@ impl AuditWriter {
         let writing = async move {
             let mut batch = Vec::with_capacity(GROUP_MAX);
             while entries.recv_many(&mut batch, GROUP_MAX).await > 0 {
-                let (docs, acks): (Vec<Document>, Vec<tokio::sync::oneshot::Sender<_>>) =
+                let (docs, acks): (Vec<EntryDocument>, Vec<tokio::sync::oneshot::Sender<_>>) =
                     batch.drain(..).map(|(e, ack)| (entry_document(&e), ack)).unzip();
-                let log = store.collection(AUDIT);
+                let log = store.collection(AUDIT).clone_with_type::<EntryDocument>();
                 let written = store.run("audit_append", AUDIT, log.insert_many(docs).ordered(false)).await.map(drop);
                 for ack in acks {
                     let _ = ack.send(written.clone());
@@ -136,6 +156,7 @@ impl Store {
     /// Appends one entry (the command line; the server goes through [`AuditWriter`]).
     pub async fn audit(&self, e: &AuditEntry) -> Result<(), StorageError> {
         let log = self.collection(AUDIT);
+        let log = log.clone_with_type::<EntryDocument>();
         self.run("audit_append", AUDIT, log.insert_one(entry_document(e))).await.map(drop)
     }
 
@@ -157,7 +178,7 @@ impl Store {
                 log.find(q).max_time(self.op_timeout).sort(doc! { "_id": -1 }).limit(limit).await?.try_collect().await
             })
             .await?;
-        Ok(docs.iter().filter_map(entry).collect())
+        docs.into_iter().map(entry).collect()
     }
 }
 
