@@ -956,3 +956,21 @@ async fn a_server_function_argument_that_does_not_parse_is_a_400_in_words() {
     assert_eq!(fine.status(), StatusCode::OK, "{}", fine.text().await.unwrap());
     helpers::drop_database(app.store.database_name()).await;
 }
+
+/// An audit entry that does not parse (written by hand without its outcome) is named as
+/// corrupt: the log is never shown with a hole where an entry could not be read.
+#[tokio::test]
+async fn an_audit_entry_that_does_not_parse_is_named_not_skipped() {
+    let store = helpers::fresh_store("audit_corrupt").await;
+    store.audit(&AuditEntry::new(&orderdesk::domain::audit::Actor::cli("t@h"), "test.one", "ok")).await.unwrap();
+    assert_eq!(store.audit_entries(&AuditFilter::default(), None, 10).await.unwrap().len(), 1);
+    let raw = helpers::raw_collection(store.database_name(), "audit_log").await;
+    let bad = mongodb::bson::oid::ObjectId::new();
+    raw.insert_one(mongodb::bson::doc! { "_id": bad, "at": mongodb::bson::DateTime::now(), "actor": "x", "role": "", "ip": "", "action": "test.two", "params": "" }).await.unwrap();
+    let err = store.audit_entries(&AuditFilter::default(), None, 10).await.unwrap_err();
+    assert!(
+        matches!(&err, orderdesk::storage::StorageError::Corrupt { collection: "audit_log", id, problem } if *id == bad.to_hex() && problem.contains("outcome")),
+        "{err:?}"
+    );
+    store.drop_database().await.unwrap();
+}
