@@ -255,19 +255,35 @@ impl super::Store {
                 slow.find(filter).max_time(self.op_timeout).sort(sort).limit(limit).await?.try_collect().await
             })
             .await?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| {
-                Some(crate::domain::performance::SlowQuery {
-                    at: super::values::datetime(d.get("at"))?,
-                    op: d.get_str("op").ok()?.to_owned(),
-                    collection: d.get_str("collection").unwrap_or("").to_owned(),
-                    ms: d.get_f64("ms").unwrap_or(0.0),
-                    ok: d.get_bool("ok").unwrap_or(true),
-                    order: d.get_str("order").ok().map(str::to_owned),
-                })
-            })
-            .collect())
+        docs.into_iter()
+            .map(|d| super::values::typed::<SlowDocument>(super::names::SLOW_QUERIES, d).map(Into::into))
+            .collect()
+    }
+}
+
+/// A slow operation as the capped `slow_queries` collection keeps it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct SlowDocument {
+    pub at: mongodb::bson::DateTime,
+    pub op: String,
+    pub collection: String,
+    pub ms: f64,
+    pub ok: bool,
+    /// Which program wrote it (the profiler's entries of other clients are elsewhere).
+    pub app: String,
+    pub order: Option<String>,
+}
+
+impl From<SlowDocument> for crate::domain::performance::SlowQuery {
+    fn from(d: SlowDocument) -> Self {
+        Self {
+            at: super::values::chrono_time(d.at),
+            op: d.op,
+            collection: d.collection,
+            ms: d.ms,
+            ok: d.ok,
+            order: d.order,
+        }
     }
 }
 

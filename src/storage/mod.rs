@@ -671,15 +671,15 @@ impl Store {
     /// Keeps a slow operation in the capped `slow_queries` collection, in the background and
     /// outside `run_for` (a slow insert there must not record itself again).
     fn keep_slow(&self, op: &'static str, collection: &'static str, took: Duration, ok: bool, order: Option<&str>) {
-        let slow = self.collection(names::SLOW_QUERIES);
-        let record = doc! {
-            "at": mongodb::bson::DateTime::now(),
-            "op": op,
-            "collection": collection,
-            "ms": took.as_secs_f64() * 1000.0,
-            "ok": ok,
-            "app": "orderdesk",
-            "order": order,
+        let slow = self.collection(names::SLOW_QUERIES).clone_with_type::<metrics::SlowDocument>();
+        let record = metrics::SlowDocument {
+            at: mongodb::bson::DateTime::now(),
+            op: op.to_owned(),
+            collection: collection.to_owned(),
+            ms: took.as_secs_f64() * 1000.0,
+            ok,
+            app: "orderdesk".to_owned(),
+            order: order.map(str::to_owned),
         };
         // Like `run_for`: a future inside the driver is given up only as hung, never at the
         // operation bound (dropped in the driver's checkout queue, it wedges the pool).
