@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
+use mongodb::bson::{DateTime as BsonTime, doc};
 use serde::{Deserialize, Serialize};
 
-use super::values::bson_time;
+use super::values::{bson_time, typed};
 use super::{StorageError, Store, names::IDEMPOTENCY};
 use crate::domain::{
     ids::{BbVariant, VendorId},
@@ -62,11 +62,28 @@ pub fn checkout_fingerprint(
     sha256_hex(&format!("{vendor}\0{user_id}\0{amount:?}\0{variant:?}"))
 }
 
-fn drawn(d: &Document) -> Option<Drawn> {
-    match d.get("drawn") {
-        Some(Bson::Document(n)) => mongodb::bson::from_document(n.clone()).ok(),
-        _ => None,
-    }
+/// How far a call with the key got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum State {
+    Claimed,
+    Numbered,
+    Done,
+}
+
+/// A key as `idempotency_keys` keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyDocument {
+    #[serde(rename = "_id")]
+    id: String,
+    fingerprint: String,
+    state: State,
+    claimed_at: BsonTime,
+    /// The TTL index's field.
+    created_at: BsonTime,
+    /// Set once a number is drawn (`numbered`, `done`).
+    #[serde(default)]
+    drawn: Option<Drawn>,
 }
 
 impl Store {
@@ -79,10 +96,17 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Claim, StorageError> {
         let keys = self.collection(IDEMPOTENCY);
+        let typed_keys = keys.clone_with_type::<KeyDocument>();
         let at = bson_time(now);
-        let claim =
-            doc! { "_id": key, "fingerprint": fingerprint, "state": "claimed", "claimed_at": at, "created_at": at };
-        match self.run_retrying("idempotency_claim", IDEMPOTENCY, || keys.insert_one(claim.clone())).await {
+        let claim = || KeyDocument {
+            id: key.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            state: State::Claimed,
+            claimed_at: at,
+            created_at: at,
+            drawn: None,
+        };
+        match self.run_retrying("idempotency_claim", IDEMPOTENCY, || typed_keys.insert_one(claim())).await {
             Ok(_) => return Ok(Claim::Fresh),
             Err(StorageError::DuplicateKey { .. }) => {}
             Err(e) => return Err(e),
@@ -94,13 +118,20 @@ impl Store {
             .await?;
         // Gone between the two calls (its day ended): this call starts it afresh.
         let Some(d) = found else { return Box::pin(self.claim_idempotency_key(key, fingerprint, now)).await };
-        if d.get_str("fingerprint").ok() != Some(fingerprint) {
+        let d: KeyDocument = typed(IDEMPOTENCY, d)?;
+        if d.fingerprint != fingerprint {
             return Ok(Claim::Mismatch);
         }
-        match (d.get_str("state").ok(), drawn(&d)) {
-            (Some("done"), Some(n)) => Ok(Claim::Done(n)),
-            (Some("numbered"), Some(n)) => Ok(Claim::Numbered(n)),
-            _ => {
+        let corrupt = |problem: &str| StorageError::Corrupt {
+            collection: IDEMPOTENCY,
+            id: key.to_owned(),
+            problem: problem.into(),
+        };
+        match (d.state, d.drawn) {
+            (State::Done, Some(n)) => Ok(Claim::Done(n)),
+            (State::Numbered, Some(n)) => Ok(Claim::Numbered(n)),
+            (State::Done | State::Numbered, None) => Err(corrupt("it says a number was drawn, but holds none")),
+            (State::Claimed, _) => {
                 // Claimed and silent past the lapse: taken over, by one caller only.
                 let lapsed = BsonTime::from_millis(now.timestamp_millis() - CLAIM_LAPSES.as_millis() as i64);
                 let stale = doc! { "_id": key, "state": "claimed", "claimed_at": { "$lte": lapsed } };
@@ -116,17 +147,19 @@ impl Store {
 
     /// Records the number the call drew (before the order is stored under it).
     pub async fn record_idempotent_number(&self, key: &str, number: &Drawn) -> Result<(), StorageError> {
-        self.set_idempotency_state(key, "numbered", number).await
+        self.set_idempotency_state(key, State::Numbered, number).await
     }
 
     /// Records the finished call's answer.
     pub async fn finish_idempotency_key(&self, key: &str, done: &Drawn) -> Result<(), StorageError> {
-        self.set_idempotency_state(key, "done", done).await
+        self.set_idempotency_state(key, State::Done, done).await
     }
 
-    async fn set_idempotency_state(&self, key: &str, state: &str, number: &Drawn) -> Result<(), StorageError> {
+    async fn set_idempotency_state(&self, key: &str, state: State, number: &Drawn) -> Result<(), StorageError> {
         let keys = self.collection(IDEMPOTENCY);
         let number = mongodb::bson::to_document(number)
+            .map_err(|e| StorageError::Database { op: "idempotency_write", message: e.to_string() })?;
+        let state = mongodb::bson::to_bson(&state)
             .map_err(|e| StorageError::Database { op: "idempotency_write", message: e.to_string() })?;
         let update = doc! { "$set": { "state": state, "drawn": number } };
         self.run_retrying("idempotency_write", IDEMPOTENCY, || keys.update_one(doc! { "_id": key }, update.clone()))
