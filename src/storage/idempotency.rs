@@ -78,7 +78,9 @@ struct KeyDocument {
     id: String,
     fingerprint: String,
     state: State,
-    claimed_at: BsonTime,
+    /// When the call working on it last claimed it (only a claim's lapse reads it).
+    #[serde(default)]
+    claimed_at: Option<BsonTime>,
     /// The TTL index's field.
     created_at: BsonTime,
     /// Set once a number is drawn (`numbered`, `done`).
@@ -102,7 +104,7 @@ impl Store {
             id: key.to_owned(),
             fingerprint: fingerprint.to_owned(),
             state: State::Claimed,
-            claimed_at: at,
+            claimed_at: Some(at),
             created_at: at,
             drawn: None,
         };
