@@ -1,21 +1,74 @@
-//! What the migrations share: reading the orders that need them in batches (the next batch
-//! read while this one is written), a fresh ID, and writing one batch of guarded sets.
+//! What the migrations share: the lifecycle's questions answered once for all of them
+//! ([`Migrating`]), reading the orders that need them in batches (the next batch read while
+//! this one is written), a fresh ID, and writing one batch of guarded sets.
 
 use chrono::{DateTime, Datelike, Utc};
 use futures::future::BoxFuture;
 use rand::{Rng, rngs::StdRng};
 
-use super::{Done, MaintenanceError};
+use super::{Done, MaintenanceError, Plan, RunKind, Step};
 use crate::{
     domain::{
         ids::{OrderId, generate::uuid_id},
-        maintenance::{FreshIdForm, PlannedChange},
+        maintenance::{FreshIdForm, Migration, MigrationOptions, PlannedChange, RunRecord, RunStatus, Task},
     },
     storage::{
         StorageError, Store,
         migrations::{GuardedSet, LegacyOrder, Selection},
     },
 };
+
+/// A migration: what it is, its options, how many orders it has to look at and its step. The
+/// rest of a [`RunKind`] is the same for every migration.
+pub trait Migrating: Send {
+    const MIGRATION: Migration;
+    fn options(&self) -> &MigrationOptions;
+    /// The orders to look at (before the run is recorded).
+    fn count<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<u64, MaintenanceError>>;
+    /// The next batch; `None` when no order is left.
+    fn batch<'a>(&'a mut self, step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>>;
+    /// What the migration adds to its record once every batch is done, before the summary.
+    fn conclude<'a>(&'a mut self, _store: &'a Store, _record: &'a mut RunRecord) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+impl<M: Migrating> RunKind for M {
+    fn task(&self) -> Task {
+        Task::Migration(M::MIGRATION)
+    }
+
+    fn writes(&self) -> bool {
+        !self.options().dry_run
+    }
+
+    fn unit(&self) -> &'static str {
+        "orders"
+    }
+
+    fn batch(&self) -> u32 {
+        self.options().batch
+    }
+
+    fn plan<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<Plan, MaintenanceError>> {
+        Box::pin(async move {
+            let total = self.count(store).await?;
+            Ok(Plan { total, message: format!("{total} orders to look at") })
+        })
+    }
+
+    fn step<'a>(&'a mut self, step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
+        Migrating::batch(self, step)
+    }
+
+    fn complete<'a>(&'a mut self, store: &'a Store, record: &'a mut RunRecord) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            record.status = RunStatus::Completed;
+            self.conclude(store, record).await;
+            record.message = super::migration_summary(record, M::MIGRATION);
+        })
+    }
+}
 
 /// The orders a selection finds, batch after batch in `_id` order.
 pub struct Batches {

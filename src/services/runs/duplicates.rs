@@ -7,11 +7,14 @@ use std::collections::{BTreeMap, HashMap};
 use futures::future::BoxFuture;
 use rand::{SeedableRng, rngs::StdRng};
 
-use super::{Done, MaintenanceError, Plan, RunKind, Step, batches};
+use super::{
+    Done, MaintenanceError, Step,
+    batches::{self, Migrating},
+};
 use crate::{
     domain::{
         ids::OrderId,
-        maintenance::{Migration, MigrationOptions, RunRecord, RunStatus, Task},
+        maintenance::{Migration, MigrationOptions},
     },
     storage::{
         Store,
@@ -142,47 +145,29 @@ impl Duplicates {
     }
 }
 
-impl RunKind for Duplicates {
-    fn task(&self) -> Task {
-        Task::Migration(Migration::Duplicates)
+impl Migrating for Duplicates {
+    const MIGRATION: Migration = Migration::Duplicates;
+
+    fn options(&self) -> &MigrationOptions {
+        &self.options
     }
 
-    fn writes(&self) -> bool {
-        !self.options.dry_run
-    }
-
-    fn unit(&self) -> &'static str {
-        "orders"
-    }
-
-    fn batch(&self) -> u32 {
-        self.options.batch
-    }
-
-    fn plan<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<Plan, MaintenanceError>> {
+    fn count<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<u64, MaintenanceError>> {
         Box::pin(async move {
             let groups = store.duplicate_order_ids().await?;
+            self.ids = groups.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>().into_iter();
             // Every holder but the oldest is renamed.
-            let total = groups.iter().map(|(_, n)| n.saturating_sub(1)).sum();
-            self.ids = groups.into_iter().map(|(id, _)| id).collect::<Vec<_>>().into_iter();
-            Ok(Plan { total, message: format!("{total} orders to look at") })
+            Ok(groups.iter().map(|(_, n)| n.saturating_sub(1)).sum())
         })
     }
 
-    fn step<'a>(&'a mut self, mut step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
+    fn batch<'a>(&'a mut self, mut step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
         Box::pin(async move {
             let ids: Vec<String> = self.ids.by_ref().take(self.options.batch as usize).collect();
             if ids.is_empty() {
                 return Ok(None);
             }
             self.rename(&mut step, &ids).await.map(Some)
-        })
-    }
-
-    fn complete<'a>(&'a mut self, _: &'a Store, record: &'a mut RunRecord) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            record.status = RunStatus::Completed;
-            record.message = super::migration_summary(record, Migration::Duplicates);
         })
     }
 }

@@ -5,8 +5,10 @@
 //! lock said alive every few seconds while a long step runs; at the end the record is saved
 //! and the lock released whatever happened. What differs is a [`RunKind`], one file each.
 //!
-//! Adding a kind: a file here implementing [`RunKind`], and a line in [`migration`] (with its
-//! name and description in `domain::maintenance::Migration`, which the page and CLI list).
+//! Adding a migration: a file here implementing `batches::Migrating` (what it counts and its
+//! batch; the rest of its [`RunKind`] is the migrations' shared one), a line in [`migration`],
+//! and its name and description in `domain::maintenance::Migration`, which the page and CLI
+//! list. Another kind of run implements [`RunKind`] itself, as `indexes.rs` does.
 //!
 //! A request only starts a run: a unique build or a migration over millions of orders
 //! outlasts any request timeout, and a future dropped at that timeout would leave no record

@@ -5,11 +5,11 @@ use futures::future::BoxFuture;
 use rand::{SeedableRng, rngs::StdRng};
 
 use super::{
-    Done, MaintenanceError, Plan, RunKind, Step,
-    batches::{self, Batches},
+    Done, MaintenanceError, Step,
+    batches::{self, Batches, Migrating},
 };
 use crate::{
-    domain::maintenance::{Migration, MigrationOptions, RunRecord, RunStatus, Task},
+    domain::maintenance::{Migration, MigrationOptions},
     storage::{
         Store,
         migrations::{Fix, Guard, GuardedSet, Selection},
@@ -28,31 +28,18 @@ impl OrderIds {
     }
 }
 
-impl RunKind for OrderIds {
-    fn task(&self) -> Task {
-        Task::Migration(Migration::OrderIds)
+impl Migrating for OrderIds {
+    const MIGRATION: Migration = Migration::OrderIds;
+
+    fn options(&self) -> &MigrationOptions {
+        &self.options
     }
 
-    fn writes(&self) -> bool {
-        !self.options.dry_run
+    fn count<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<u64, MaintenanceError>> {
+        Box::pin(async move { Ok(store.count_selection(Selection::BlankOrderId).await?) })
     }
 
-    fn unit(&self) -> &'static str {
-        "orders"
-    }
-
-    fn batch(&self) -> u32 {
-        self.options.batch
-    }
-
-    fn plan<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<Plan, MaintenanceError>> {
-        Box::pin(async move {
-            let total = store.count_selection(Selection::BlankOrderId).await?;
-            Ok(Plan { total, message: format!("{total} orders to look at") })
-        })
-    }
-
-    fn step<'a>(&'a mut self, step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
+    fn batch<'a>(&'a mut self, step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
         Box::pin(async move {
             let Some((orders, next)) = self.batches.take(step.store).await? else { return Ok(None) };
             let sets: Vec<GuardedSet> = orders
@@ -75,13 +62,6 @@ impl RunKind for OrderIds {
             let (done, next) = futures::join!(write, next);
             self.batches.put(next?);
             done.map(Some)
-        })
-    }
-
-    fn complete<'a>(&'a mut self, _: &'a Store, record: &'a mut RunRecord) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            record.status = RunStatus::Completed;
-            record.message = super::migration_summary(record, Migration::OrderIds);
         })
     }
 }

@@ -10,13 +10,13 @@ use chrono_tz::Tz;
 use futures::future::BoxFuture;
 
 use super::{
-    Done, MaintenanceError, Plan, RunKind, Step,
-    batches::{self, Batches},
+    Done, MaintenanceError, Step,
+    batches::{self, Batches, Migrating},
 };
 use crate::{
     domain::{
         ids::{BbNumber, CounterId, UserSuffix, VendorId},
-        maintenance::{Migration, MigrationOptions, RunRecord, RunStatus, Task, UniquenessReport},
+        maintenance::{Migration, MigrationOptions, RunRecord, UniquenessReport},
     },
     storage::{
         StorageError, Store,
@@ -159,31 +159,18 @@ impl OrderNumbers {
     }
 }
 
-impl RunKind for OrderNumbers {
-    fn task(&self) -> Task {
-        Task::Migration(Migration::OrderNumbers)
+impl Migrating for OrderNumbers {
+    const MIGRATION: Migration = Migration::OrderNumbers;
+
+    fn options(&self) -> &MigrationOptions {
+        &self.options
     }
 
-    fn writes(&self) -> bool {
-        !self.options.dry_run
+    fn count<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<u64, MaintenanceError>> {
+        Box::pin(async move { Ok(store.count_selection(Selection::BlankOrderNumber).await?) })
     }
 
-    fn unit(&self) -> &'static str {
-        "orders"
-    }
-
-    fn batch(&self) -> u32 {
-        self.options.batch
-    }
-
-    fn plan<'a>(&'a mut self, store: &'a Store) -> BoxFuture<'a, Result<Plan, MaintenanceError>> {
-        Box::pin(async move {
-            let total = store.count_selection(Selection::BlankOrderNumber).await?;
-            Ok(Plan { total, message: format!("{total} orders to look at") })
-        })
-    }
-
-    fn step<'a>(&'a mut self, step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
+    fn batch<'a>(&'a mut self, step: Step<'a>) -> BoxFuture<'a, Result<Option<Done>, MaintenanceError>> {
         Box::pin(async move {
             let Some((orders, next)) = self.batches.take(step.store).await? else { return Ok(None) };
             let (done, next) = futures::join!(self.number(&step, &orders), next);
@@ -192,11 +179,7 @@ impl RunKind for OrderNumbers {
         })
     }
 
-    fn complete<'a>(&'a mut self, store: &'a Store, record: &'a mut RunRecord) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            record.status = RunStatus::Completed;
-            record.uniqueness = self.check_uniqueness(store, &record.id).await;
-            record.message = super::migration_summary(record, Migration::OrderNumbers);
-        })
+    fn conclude<'a>(&'a mut self, store: &'a Store, record: &'a mut RunRecord) -> BoxFuture<'a, ()> {
+        Box::pin(async move { record.uniqueness = self.check_uniqueness(store, &record.id).await })
     }
 }
