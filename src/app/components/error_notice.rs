@@ -40,6 +40,28 @@ pub fn ErrorNotice(error: AppError, #[prop(optional)] part: bool) -> impl IntoVi
     }
 }
 
+/// The error of an action's last call (`action.value()`), as a notice under the control that
+/// made it; nothing while it has not failed.
+#[component]
+pub fn ActionError<T>(
+    #[prop(into)] value: Signal<Option<Result<T, AppError>>>,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    move || {
+        let error = value.with(|v| v.as_ref().and_then(|r| r.as_ref().err().cloned()));
+        error.map(|error| {
+            view! {
+                <div class=class>
+                    <ErrorNotice error />
+                </div>
+            }
+        })
+    }
+}
+
 /// A page's one boundary for what it loads: each part inside renders `Result<view, AppError>`,
 /// and an error in any of them is shown as an [`ErrorNotice`] in place of the whole (with the
 /// page's status), instead of every part matching on its own error.

@@ -8,7 +8,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::{
-        components::error_notice::{ErrorNotice, PageErrors},
+        components::error_notice::{ActionError, ErrorNotice, PageErrors},
         format, viewer,
     },
     domain::error::AppError,
@@ -183,19 +183,7 @@ pub fn MaintenancePage() -> impl IntoView {
                         </button>
                     </div>
                 </div>
-                {move || {
-                    index_run
-                        .value()
-                        .get()
-                        .and_then(Result::err)
-                        .map(|e| {
-                            view! {
-                                <div class="mt-3">
-                                    <ErrorNotice error=e />
-                                </div>
-                            }
-                        })
-                }}
+                <ActionError value=index_run.value() class="mt-3" />
                 <Transition fallback=|| {
                     view! { <p class="mt-3 text-slate-500 dark:text-slate-400">"Checking indexes…"</p> }
                 }>
@@ -604,19 +592,7 @@ fn MigrationCard(migration: Migration, active: RwSignal<Option<String>>, status:
                     </div>
                 </div>
             </Show>
-            {move || {
-                start
-                    .value()
-                    .get()
-                    .and_then(Result::err)
-                    .map(|e| {
-                        view! {
-                            <div class="mt-3">
-                                <ErrorNotice error=e />
-                            </div>
-                        }
-                    })
-            }}
+            <ActionError value=start.value() class="mt-3" />
         </div>
     }    .into_any()
 }

@@ -8,7 +8,7 @@ use crate::{
     app::{
         components::{
             charts::{LatencyChart, LatencyRow},
-            error_notice::{ErrorNotice, PageErrors},
+            error_notice::{ActionError, ErrorNotice, PageErrors},
         },
         format,
     },
@@ -84,7 +84,6 @@ fn ProfilerView(profiler: crate::domain::performance::Profiler, set: ServerActio
     let admin = crate::app::viewer::is_admin();
     let csrf = crate::app::viewer::csrf();
     let slow_ms = profiler.slow_ms.max(1).to_string();
-    let failed = move || set.value().get().and_then(Result::err);
     view! {
         <p class="text-sm" data-testid="profiler-state">
             {format!("The profiler of this database is {state}.")}
@@ -128,16 +127,7 @@ fn ProfilerView(profiler: crate::domain::performance::Profiler, set: ServerActio
                     </ActionForm>
                 }
             })}
-        {move || {
-            failed()
-                .map(|e| {
-                    view! {
-                        <div class="mt-2">
-                            <ErrorNotice error=e />
-                        </div>
-                    }
-                })
-        }}
+        <ActionError value=set.value() class="mt-2" />
         {if profiler.others.is_empty() {
             view! {
                 <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">
