@@ -1,6 +1,9 @@
 //! The record of every maintenance run (`maintenance_runs`) and the lock that keeps two
 //! writing runs apart (`maintenance_locks`): a holder says it is alive by its heartbeat, and
 //! one whose heartbeat stopped, or whose process on this host is gone, is taken over.
+//!
+//! Long (about 410 lines): the lock's taking over needs the process checks beside it, and the
+//! run's typed document is read and written here only.
 
 use std::time::Duration;
 

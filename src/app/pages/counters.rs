@@ -2,6 +2,9 @@
 //! update, orders in the last hour) with warnings, sortable and filterable, updated without a
 //! reload as counters change (`services::live_counters`; every two seconds on a standalone);
 //! `?vendor=` adds that vendor's last 30 days as a chart.
+//!
+//! Long (about 560 lines, most of them view markup as leptosfmt writes it): the table, its
+//! live refresh and the vendor's chart share the page's query.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};

@@ -1,8 +1,9 @@
 //! `/maintenance`: the index check with its blockers, the migrations (dry run, review,
 //! confirm, apply with a live progress bar, cancel) and the record of every run.
 //!
-//! Long (about 680 lines): one page of five panels (indexes, sources, bot sessions,
-//! migrations, the active run and the history) that share its actions and its polling.
+//! Long (about 960 lines, most of them view markup, one attribute a line as leptosfmt writes
+//! it): one page of five panels (indexes, sources, bot sessions, migrations, the active run
+//! and the history) that share the watched run and its polling.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 

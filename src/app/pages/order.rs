@@ -1,3 +1,10 @@
+//! `/orders/{key}`: one order by any form of its ID, with everything about it on one page
+//! (its parts, timeline, payments, sessions, tracking link and QR code, the slow operations
+//! that named it), or the orders the key names.
+//!
+//! Long (about 440 lines, most of them view markup as leptosfmt writes it): the order's one
+//! page, in the order a support agent reads it.
+
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Redirect, hooks::use_params_map};
 use serde::{Deserialize, Serialize};
