@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{TryStreamExt, future::join_all};
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, DateTime as BsonTime, Document, doc};
+use serde::{Deserialize, Serialize};
 
-use super::values::bson_time;
+use super::values::{bson_time, typed};
 use super::{StorageError, Store, names::FAILURE_FIGURES, names::ORDERS, sources::SourceDb, values::count};
 use crate::config::Fact;
 use crate::domain::{
@@ -63,35 +64,83 @@ fn day_of(d: &Document) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(d.get_str("d").ok()?, "%Y-%m-%d").ok()
 }
 
-fn group_to_bson(g: &GroupCount) -> Document {
-    let opt = |v: &Option<String>| v.clone().map(Bson::String).unwrap_or(Bson::Null);
-    doc! { "status": opt(&g.status), "vendor": opt(&g.vendor), "scheme": &g.scheme, "orders": g.orders as i64 }
-}
-
-fn group_from_bson(d: &Document) -> GroupCount {
+/// A group as the aggregation's `$group` key holds it (its count comes beside it).
+fn group_key(d: &Document) -> GroupCount {
     GroupCount {
         status: text(d, "status"),
         vendor: text(d, "vendor"),
         scheme: text(d, "scheme").unwrap_or_else(|| "other".into()),
-        orders: count(d.get("orders")),
+        orders: 0,
     }
 }
 
-fn stored_from_bson(d: &Document) -> Option<StoredFigures> {
-    let day = NaiveDate::parse_from_str(d.get_str("day").ok()?, "%Y-%m-%d").ok()?;
-    let docs = |key| d.get_array(key).map(|a| a.iter().filter_map(Bson::as_document).collect::<Vec<_>>());
-    Some(StoredFigures {
-        built_at: super::values::datetime(d.get("built_at"))?,
-        figures: DayFigures {
-            day,
-            groups: docs("groups").ok()?.into_iter().map(group_from_bson).collect(),
-            completion_minutes: docs("completion")
-                .ok()?
-                .into_iter()
-                .map(|c| (count(c.get("minutes")), count(c.get("orders"))))
+/// One day's figures as `failure_figures` keeps them (a cache of an aggregation: one that does
+/// not parse is recomputed, never shown).
+#[derive(Debug, Serialize, Deserialize)]
+struct FiguresDocument {
+    #[serde(rename = "_id")]
+    id: String,
+    zone: String,
+    day: NaiveDate,
+    built_at: BsonTime,
+    groups: Vec<GroupDocument>,
+    completion: Vec<CompletionDocument>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct GroupDocument {
+    status: Option<String>,
+    vendor: Option<String>,
+    scheme: String,
+    orders: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CompletionDocument {
+    minutes: i64,
+    orders: i64,
+}
+
+impl FiguresDocument {
+    fn of(zone: &str, f: &DayFigures, built_at: BsonTime) -> Self {
+        Self {
+            id: figures_id(zone, f.day),
+            zone: zone.to_owned(),
+            day: f.day,
+            built_at,
+            groups: f
+                .groups
+                .iter()
+                .map(|g| GroupDocument {
+                    status: g.status.clone(),
+                    vendor: g.vendor.clone(),
+                    scheme: g.scheme.clone(),
+                    orders: g.orders as i64,
+                })
                 .collect(),
-        },
-    })
+            completion: f
+                .completion_minutes
+                .iter()
+                .map(|&(minutes, orders)| CompletionDocument { minutes: minutes as i64, orders: orders as i64 })
+                .collect(),
+        }
+    }
+
+    fn stored(self) -> StoredFigures {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        StoredFigures {
+            built_at: super::values::chrono_time(self.built_at),
+            figures: DayFigures {
+                day: self.day,
+                groups: self
+                    .groups
+                    .into_iter()
+                    .map(|g| GroupCount { status: g.status, vendor: g.vendor, scheme: g.scheme, orders: n(g.orders) })
+                    .collect(),
+                completion_minutes: self.completion.into_iter().map(|c| (n(c.minutes), n(c.orders))).collect(),
+            },
+        }
+    }
 }
 
 impl Store {
@@ -104,7 +153,17 @@ impl Store {
                 coll.find(doc! { "_id": { "$in": ids } }).max_time(self.op_timeout).await?.try_collect().await
             })
             .await?;
-        Ok(found.iter().filter_map(stored_from_bson).collect())
+        Ok(found
+            .into_iter()
+            .filter_map(|d| match typed::<FiguresDocument>(FAILURE_FIGURES, d) {
+                Ok(f) => Some(f.stored()),
+                // Absent to the report, so it is computed again and replaced.
+                Err(e) => {
+                    tracing::warn!(error = %e, "stored failure figures do not parse; computing them again");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// Aggregates the orders created in `[start, end)`, the days `first..=last` in `zone`, and
@@ -190,7 +249,7 @@ impl Store {
         for row in &group_rows {
             let Ok(key) = row.get_document("_id") else { continue };
             if let Some(i) = slot(&figures, key) {
-                let mut g = group_from_bson(key);
+                let mut g = group_key(key);
                 g.orders = count(row.get("orders"));
                 // The same group may come from two sources (a status both systems use).
                 match figures[i]
@@ -217,21 +276,13 @@ impl Store {
             f.completion_minutes.sort_unstable();
         }
 
-        let coll = self.collection(FAILURE_FIGURES);
+        let coll = self.collection(FAILURE_FIGURES).clone_with_type::<FiguresDocument>();
         let built_at = bson_time(now);
         join_all(figures.iter().map(|f| {
-            let id = figures_id(zone, f.day);
-            let stored = doc! {
-                "_id": &id,
-                "zone": zone,
-                "day": f.day.format("%Y-%m-%d").to_string(),
-                "built_at": built_at,
-                "groups": f.groups.iter().map(group_to_bson).collect::<Vec<_>>(),
-                "completion": f.completion_minutes.iter().map(|(m, n)| doc! { "minutes": *m as i64, "orders": *n as i64 }).collect::<Vec<_>>(),
-            };
+            let stored = FiguresDocument::of(zone, f, built_at);
             let coll = coll.clone();
             self.run("store_day_figures", FAILURE_FIGURES, async move {
-                coll.replace_one(doc! { "_id": id }, stored).upsert(true).await
+                coll.replace_one(doc! { "_id": &stored.id }, &stored).upsert(true).await
             })
         }))
         .await

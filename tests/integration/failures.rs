@@ -132,5 +132,14 @@ async fn day_figures_are_reused_until_stale_then_recomputed() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(seen, 4, "the background recomputation picked up the older day's new order");
+
+    // Stored figures that do not parse (edited by hand) are never shown: the day is computed
+    // again from the orders, and the stored document replaced.
+    let figures = helpers::raw_collection(store.database_name(), "failure_figures").await;
+    let today = format!("UTC|{}", (now - Duration::minutes(1)).format("%Y-%m-%d"));
+    figures.update_one(doc! { "_id": &today }, doc! { "$set": { "groups": "garbled" } }).await.unwrap();
+    assert_eq!(report(later).await.unwrap().total.orders, 4, "the garbled day was computed again");
+    let stored = figures.find_one(doc! { "_id": &today }).await.unwrap().unwrap();
+    assert!(stored.get_array("groups").is_ok(), "and stored again whole: {stored}");
     store.drop_database().await.unwrap();
 }
