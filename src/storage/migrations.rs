@@ -495,12 +495,22 @@ impl Store {
                 aliases.find(doc! { "order": { "$in": orders } }).max_time(BULK).await?.try_collect().await
             })
             .await?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| {
-                let order = d.get("order")?.to_string();
-                Some(((order, d.get_str("old_order_id").ok()?.to_owned()), d.get_str("new_order_id").ok()?.to_owned()))
+        // An alias that does not parse is an error, not skipped: skipped, its order would get
+        // another fresh ID than the one recorded.
+        docs.into_iter()
+            .map(|d| {
+                let a: AliasDocument = super::values::typed(ALIASES, d)?;
+                Ok(((a.order.to_string(), a.old_order_id), a.new_order_id))
             })
-            .collect())
+            .collect()
     }
+}
+
+/// An old → new ID of a renamed duplicate, as `order_id_aliases` keeps it.
+#[derive(Debug, serde::Deserialize)]
+struct AliasDocument {
+    /// The renamed order's `_id`, whatever its BSON type.
+    order: Bson,
+    old_order_id: String,
+    new_order_id: String,
 }

@@ -127,15 +127,22 @@ impl Store {
     }
 }
 
+/// A lane as `number_lanes` keeps it.
+#[derive(Debug, serde::Deserialize)]
+struct LaneDocument {
+    #[serde(rename = "_id")]
+    lane: i32,
+    from_ms: i64,
+    until_ms: i64,
+}
+
+/// The lease a lane's document gives `holder` (who just took or renewed it).
 fn lease_from(d: &Document, holder: String) -> Result<LaneLease, StorageError> {
-    let corrupt = |problem: &str| StorageError::Corrupt {
+    let read: LaneDocument = super::values::typed(NUMBER_LANES, d.clone())?;
+    let lane = u32::try_from(read.lane).ok().filter(|l| *l < LANES).ok_or_else(|| StorageError::Corrupt {
         collection: NUMBER_LANES,
-        id: format!("{:?}", d.get("_id")),
-        problem: problem.to_owned(),
-    };
-    let lane = d.get_i32("_id").ok().and_then(|l| u32::try_from(l).ok()).filter(|l| *l < LANES);
-    let (Some(lane), Ok(from_ms), Ok(until_ms)) = (lane, d.get_i64("from_ms"), d.get_i64("until_ms")) else {
-        return Err(corrupt("a lane needs an _id below 32 and from_ms/until_ms as 64-bit integers"));
-    };
-    Ok(LaneLease { lane, from_ms, until_ms, holder })
+        id: read.lane.to_string(),
+        problem: format!("lane {} is not one of 0 to {}", read.lane, LANES - 1),
+    })?;
+    Ok(LaneLease { lane, from_ms: read.from_ms, until_ms: read.until_ms, holder })
 }

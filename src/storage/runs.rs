@@ -40,22 +40,28 @@ impl Store {
         let holder = self
             .run("read_lock", LOCKS, locks.find_one(doc! { "_id": "migrations" }).max_time(self.op_timeout))
             .await?;
+        // Read leniently on purpose: a lock document missing a field is a dead holder's, taken
+        // over, never one that blocks every run until someone edits it by hand.
+        let holder: Option<LockDocument> = holder.map(|h| mongodb::bson::from_document(h).unwrap_or_default());
         let filter = match &holder {
             // Matches nothing if a lock appeared meanwhile: the upsert then collides with it.
             None => doc! { "_id": "migrations", "run_id": { "$exists": false } },
             Some(h) => {
-                let dead = h.get_datetime("heartbeat_at").map_or(true, |t| *t < stale) || {
+                let dead = h.heartbeat_at.is_none_or(|t| t < stale) || {
                     // A pid means something only among the processes that share this one's
                     // machine, boot and pid namespace: never by host name alone.
-                    let same_space = process_space().is_some_and(|mine| h.get_str("process_space").ok() == Some(&mine));
-                    let pid = h.get_i64("pid").ok().and_then(|p| u32::try_from(p).ok());
+                    let same_space = process_space().is_some_and(|mine| h.process_space.as_deref() == Some(&mine));
+                    let pid = h.pid.and_then(|p| u32::try_from(p).ok());
                     same_space && pid.is_some_and(|p| !process_alive(p))
                 };
                 if !dead {
                     return Ok(false);
                 }
                 // Take it only from that holder, in case another run takes it at the same time.
-                doc! { "_id": "migrations", "run_id": h.get_str("run_id").unwrap_or("") }
+                match &h.run_id {
+                    Some(id) => doc! { "_id": "migrations", "run_id": id },
+                    None => doc! { "_id": "migrations", "run_id": { "$exists": false } },
+                }
             }
         };
         let taken = self.run("acquire_lock", LOCKS, locks.update_one(filter, doc! { "$set": mine }).upsert(true)).await;
@@ -66,9 +72,7 @@ impl Store {
             Err(StorageError::DuplicateKey { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
-        if let Some(dead_run) =
-            holder.as_ref().and_then(|h| h.get_str("run_id").ok()).and_then(|id| ObjectId::parse_str(id).ok())
-        {
+        if let Some(dead_run) = holder.and_then(|h| h.run_id).and_then(|id| ObjectId::parse_str(&id).ok()) {
             let runs = self.collection(RUNS);
             self.run(
                 "interrupt_run",
@@ -299,6 +303,16 @@ fn process_alive(pid: u32) -> bool {
 fn object_id(hex: &str) -> Result<ObjectId, StorageError> {
     ObjectId::parse_str(hex)
         .map_err(|_| StorageError::Database { op: "find_run", message: format!("'{hex}' is not a run id") })
+}
+
+/// The maintenance lock as `maintenance_locks` keeps it (`_id: "migrations"`). Every field is
+/// optional: see `acquire_migration_lock`.
+#[derive(Debug, Default, Deserialize)]
+struct LockDocument {
+    run_id: Option<String>,
+    heartbeat_at: Option<BsonTime>,
+    process_space: Option<String>,
+    pid: Option<i64>,
 }
 
 /// A run as `maintenance_runs` keeps it. Counts are 64-bit; the lists a listing leaves out

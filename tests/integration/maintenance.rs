@@ -759,3 +759,15 @@ async fn a_run_record_that_does_not_parse_is_named_as_corrupt() {
     );
     store.drop_database().await.unwrap();
 }
+
+/// A lock document missing its fields (edited by hand, or left by an old writer) belongs to
+/// no live run: it is taken over, never left to block every run.
+#[tokio::test]
+async fn a_lock_without_its_run_is_taken_over() {
+    let store = helpers::fresh_store("maint_lock_odd").await;
+    let locks = helpers::raw_collection(store.database_name(), "maintenance_locks").await;
+    locks.insert_one(doc! { "_id": "migrations", "instance": "gone" }).await.unwrap();
+    assert!(store.acquire_migration_lock("000000000000000000000002", Utc::now()).await.unwrap());
+    assert_eq!(store.migration_lock_holder(Utc::now()).await.unwrap().as_deref(), Some("000000000000000000000002"));
+    store.drop_database().await.unwrap();
+}
