@@ -4,6 +4,10 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// The form field a state-changing request carries its token in (state-changing server
+/// functions take it as their `_csrf` argument; plain forms as a hidden input).
+pub const CSRF_FIELD: &str = "_csrf";
+
 /// 32 random bytes as 64 hex digits.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];

@@ -22,9 +22,7 @@ use crate::{
 pub fn session_cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-od_session" } else { "od_session" }
 }
-/// The form field a state-changing request carries its token in (state-changing server
-/// functions take it as their `_csrf` argument; plain forms as a hidden input).
-pub const CSRF_FIELD: &str = "_csrf";
+pub use crate::domain::tokens::CSRF_FIELD;
 /// A session's idle expiry is moved on at most this often (one write per minute, not per request).
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 

@@ -5,7 +5,7 @@
 use axum::response::Html;
 use leptos::{prelude::*, tachys::view::RenderHtml};
 
-use super::access::CSRF_FIELD;
+use crate::domain::tokens::CSRF_FIELD;
 
 /// A small page around `main`.
 fn page(title: String, main: impl IntoView + 'static) -> Html<String> {
