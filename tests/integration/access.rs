@@ -918,18 +918,11 @@ async fn a_server_function_argument_that_does_not_parse_is_a_400_in_words() {
     let app = helpers::spawn_app().await;
     let (admin_cookie, admin_csrf) = helpers::signed_in(&app.store, Role::Admin).await;
     let admin = helpers::client_with(&admin_cookie, false);
-    let started = admin
-        .post(format!("{}/api/admin/start_migration", app.address))
-        .form(&[
-            ("migration", "order_ids"),
-            ("mode", "apply"),
-            ("batch", "10"),
-            ("confirm", ""),
-            ("_csrf", &admin_csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let start = |migration: &'static str, mode: &'static str| {
+        let form = [("migration", migration), ("mode", mode), ("batch", "10"), ("confirm", ""), ("_csrf", &admin_csrf)];
+        admin.post(format!("{}/api/admin/start_migration", app.address)).form(&form).send()
+    };
+    let started = start("order_ids", "apply").await.unwrap();
     assert_eq!(started.status(), StatusCode::BAD_REQUEST);
     let body = started.text().await.unwrap();
     assert!(body.contains("unknown migration 'order_ids'"), "{body}");
@@ -941,18 +934,7 @@ async fn a_server_function_argument_that_does_not_parse_is_a_400_in_words() {
     let body = history.text().await.unwrap();
     assert!(body.contains("BadInput") && !body.contains("Transport"), "{body}");
 
-    let fine = admin
-        .post(format!("{}/api/admin/start_migration", app.address))
-        .form(&[
-            ("migration", "order-ids"),
-            ("mode", "dry-run"),
-            ("batch", "10"),
-            ("confirm", ""),
-            ("_csrf", &admin_csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let fine = start("order-ids", "dry-run").await.unwrap();
     assert_eq!(fine.status(), StatusCode::OK, "{}", fine.text().await.unwrap());
     helpers::drop_database(app.store.database_name()).await;
 }
