@@ -58,8 +58,8 @@ database = "bench_bitesbay"
 TOML
   ORDERDESK_DATABASE=load target/release/orderdesk seed-demo --if-empty --orders "$n" --seed 11
   target/release/orderdesk --config "$WORK/sources.toml" seed-demo --if-empty --orders "$n" --seed 11
-  echo "| deployment, page | req/s | p50 | p99 | errors |"
-  echo "|---|---|---|---|---|"
+  MONGOD_PID="$(cat "$WORK/db/mongod.pid")"
+  echo "$TABLE_HEAD"
   local one_order one_bb one_search
   for deployment in one two; do
     if [ "$deployment" = one ]; then
@@ -91,63 +91,225 @@ stop_orderdesk() {
   SERVER_PID=""
 }
 
+# cpu_ms PID: the CPU time (user + system) the process has used so far, in ms ("" when gone).
+cpu_ms() {
+  awk -v tck="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / tck }' "/proc/$1/stat" 2>/dev/null || true
+}
+
 # wrk_run NAME ARGS...: one wrk run after a 3 s warm-up (connections, caches) on the same
-# URL; prints "| NAME | req/s | p50 | p99 | errors |" and sets RPS and P99 (wrk's text, "68.12ms").
+# URL; prints "| NAME | req/s | p50 | p99 | app CPU/req | mongod CPU/req | errors |" and sets
+# RPS and P99 (wrk's text, "68.12ms"). The CPU columns are the serving process's ($APP_PID)
+# and mongod's ($MONGOD_PID) CPU time over the run from /proc, divided by the requests served.
 wrk_run() {
   local name="$1"; shift
   wrk -t2 -c16 -d3s "${@: -3}" >/dev/null
+  local app0 db0 app1 db1
+  app0="$(cpu_ms "${APP_PID:-$SERVER_PID}")"; db0="$(cpu_ms "$MONGOD_PID")"
   local out; out="$(wrk --latency "$@")"
+  app1="$(cpu_ms "${APP_PID:-$SERVER_PID}")"; db1="$(cpu_ms "$MONGOD_PID")"
   echo "$out" >"$WORK/wrk-$(echo "$name" | tr -c 'a-z0-9' '-').txt"
   RPS="$(echo "$out" | awk '/Requests\/sec/ { print $2 }')"
-  local p50 p99 errors non2xx
+  local p50 p99 errors non2xx requests
   p50="$(echo "$out" | awk '$1 == "50%" { print $2 }')"
   p99="$(echo "$out" | awk '$1 == "99%" { print $2 }')"
   P99="$p99"
+  requests="$(echo "$out" | awk '/requests in/ { print $1 }')"
+  APP_CPU="$(awk -v a="$app0" -v b="$app1" -v n="$requests" 'BEGIN { printf "%.3f", (b - a) / n }')"
+  DB_CPU="$(awk -v a="$db0" -v b="$db1" -v n="$requests" 'BEGIN { printf "%.3f", (b - a) / n }')"
   errors="$(echo "$out" | sed -n 's/.*Socket errors: \(.*\)/\1/p')"
   non2xx="$(echo "$out" | awk '/Non-2xx/ { print $NF }')"
-  printf '| %s | %s | %s | %s | %s |\n' "$name" "$RPS" "$p50" "$p99" "non-2xx ${non2xx:-0}; ${errors:-no socket errors}"
+  printf '| %s | %s | %s | %s | %s ms | %s ms | %s |\n' "$name" "$RPS" "$p50" "$p99" "$APP_CPU" "$DB_CPU" \
+    "non-2xx/3xx ${non2xx:-0}; ${errors:-no socket errors}"
 }
 
-pages_bench() {
-  start_orderdesk
+# quiet_mongod: waits (at most a minute) until mongod uses under 5 % of a core, so that no
+# query left running by the run before is measured with the next.
+quiet_mongod() {
+  local before after
+  for _ in $(seq 1 60); do
+    before="$(cpu_ms "$MONGOD_PID")"; sleep 1; after="$(cpu_ms "$MONGOD_PID")"
+    awk -v a="$before" -v b="$after" 'BEGIN { exit !(b - a < 50) }' && return 0
+  done
+}
+
+TABLE_HEAD='| page | req/s | p50 | p99 | server CPU/req | mongod CPU/req | errors |
+|---|---|---|---|---|---|---|'
+
+# start_mongo_express DB: the peer, on database DB of the throwaway mongod; sets ME_BASE,
+# ME_AUTH and APP_PID_ME (node's own pid, for its CPU).
+start_mongo_express() {
   local me="$ROOT/benches/mongo-express"
   if [ ! -d "$me/node_modules/mongo-express" ] || [ "$me/package-lock.json" -nt "$me/node_modules/.package-lock.json" ]; then
     say "installing mongo-express 1.0.0 (the peer) into benches/mongo-express/"
     (cd "$me" && npm ci --no-audit --no-fund --loglevel=error)
   fi
-  local me_port mongo_url; me_port="$(free_port)"
-  mongo_url="mongodb://127.0.0.1:$PORT/load?directConnection=true"
+  # Computed first: the assignments before `node` below set PORT to the peer's own.
+  local me_port mongo_url="mongodb://127.0.0.1:$PORT/$1?directConnection=true"
+  me_port="$(free_port)"
   (cd "$me/node_modules/mongo-express" && NODE_ENV=production PORT="$me_port" VCAP_APP_HOST=127.0.0.1 \
     ME_CONFIG_MONGODB_URL="$mongo_url" ME_CONFIG_MONGODB_ENABLE_ADMIN=false \
-    ME_CONFIG_BASICAUTH_USERNAME=bench ME_CONFIG_BASICAUTH_PASSWORD=bench node app.js >"$WORK/mongo-express.log" 2>&1) &
-  local me_pid=$!
-  local me_base="http://127.0.0.1:$me_port" auth="Authorization: Basic $(printf bench:bench | base64)"
-  for _ in $(seq 1 100); do curl -fs -H "$auth" "$me_base/" >/dev/null && break; sleep 0.2; done
-  local find="$me_base/db/load/orders?key=order_id&value=$ORDER&type=S"
-  local doc_path; doc_path="$(curl -s -H "$auth" "$find" | grep -o '/db/load/orders/%22[0-9a-f]*%22' | awk 'NR == 1' || true)"
-  [ -n "$doc_path" ] || { tail -20 "$WORK/mongo-express.log" >&2; die "mongo-express's find page did not list order $ORDER"; }
-  local seconds="${BENCH_SECONDS:-10}"
-  say "order $ORDER; wrk -t2 -c64 -d${seconds}s each, one after the other, the same mongod"
-  echo "| page | req/s | p50 | p99 | errors |"
-  echo "|---|---|---|---|---|"
-  wrk_run "mongo-express 1.0.0, find by order_id" -t2 -c64 -d"${seconds}s" -H "$auth" "$find"; local me_find="$RPS"
-  wrk_run "mongo-express 1.0.0, document by _id" -t2 -c64 -d"${seconds}s" -H "$auth" "$me_base$doc_path"; local me_doc="$RPS" me_doc_p99="$P99"
-  wrk_run "orderdesk /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"; local od="$RPS" od_p99="$P99"
-  kill "$me_pid" 2>/dev/null || true; pkill -f "node app.js" 2>/dev/null || true
-  stop_orderdesk
-  python3 -c "import sys; od, f, d = map(float, sys.argv[1:]); print(f'orderdesk / find page: {od/f:.2f}x (target 4x); orderdesk / document page: {od/d:.2f}x (target 1.5x)')" "$od" "$me_find" "$me_doc"
-  # The issue's 50 ms was set on a machine where the document page's p99 was 68 ms: the peer's
-  # p99 in this same run says how this machine compares.
-  python3 - "$od_p99" "$me_doc_p99" <<'PY'
+    ME_CONFIG_BASICAUTH_USERNAME=bench ME_CONFIG_BASICAUTH_PASSWORD=bench exec node app.js >"$WORK/mongo-express.log" 2>&1) &
+  APP_PID_ME=$!
+  ME_BASE="http://127.0.0.1:$me_port"
+  ME_AUTH="Authorization: Basic $(printf bench:bench | base64)"
+  for _ in $(seq 1 100); do curl -fs -H "$ME_AUTH" "$ME_BASE/" >/dev/null && break; sleep 0.2; done
+}
+
+stop_mongo_express() {
+  if [ -n "${APP_PID_ME:-}" ]; then
+    kill "$APP_PID_ME" 2>/dev/null || true
+    wait "$APP_PID_ME" 2>/dev/null || true
+  fi
+  APP_PID_ME=""
+}
+
+# ratio LABEL A B TARGET: prints "LABEL: A/B = x (target TARGET: met|not met)".
+ratio() {
+  python3 -c "import sys; l, a, b, t = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]); r = a / b; print(f'{l}: {r:.2f}x (target {t:g}x: {\"met\" if r >= t else \"not met\"})')" "$@"
+}
+
+# p99_ratio LABEL OURS PEERS: orderdesk's p99 over the peer's (wrk's texts), target 0.3.
+p99_ratio() {
+  python3 - "$@" <<'PY'
 import re, sys
 def ms(text):
     value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-od, doc = map(ms, sys.argv[1:])
-verdict = "met" if od <= 50 else "not met"
-print(f"orderdesk p99: {od:.1f} ms (target 50 ms: {verdict}); the document page's p99 in this run: {doc:.1f} ms "
-      f"(68 ms where the target was set): orderdesk's p99 is {od / doc:.2f}x the peer's (target's own ratio 0.74x)")
+label, ours, peers = sys.argv[1], ms(sys.argv[2]), ms(sys.argv[3])
+r = ours / peers
+print(f"{label}: p99 {ours:.1f} ms vs {peers:.1f} ms = {r:.2f}x the peer's (target 0.3x: {'met' if r <= 0.3 else 'not met'})")
 PY
+}
+
+# The pages people open, each beside mongo-express's counterpart on the same data and mongod:
+# the order page, the order list with a status filter, a search by display ID; then the
+# counters page as vendors grow (no peer) and the CSV export of 100,000 orders.
+pages_bench() {
+  start_orderdesk
+  MONGOD_PID="$(cat "$WORK/db/mongod.pid")"
+  start_mongo_express load
+  local me="$ME_BASE/db/load/orders" auth="$ME_AUTH"
+  local find="$me?key=order_id&value=$ORDER&type=S"
+  local doc_path; doc_path="$(curl -s -H "$auth" "$find" | grep -o '/db/load/orders/%22[0-9a-f]*%22' | awk 'NR == 1' || true)"
+  [ -n "$doc_path" ] || { tail -20 "$WORK/mongo-express.log" >&2; die "mongo-express's find page did not list order $ORDER"; }
+  local display; display="ORD-$(echo "${ORDER:19:6}" | tr a-f A-F)"
+  local seconds="${BENCH_SECONDS:-10}" cookie="Cookie: od_session=$SESSION"
+  say "order $ORDER ($display); wrk -t2 -c64 -d${seconds}s each, one after the other, the same mongod"
+  echo "$TABLE_HEAD"
+  # orderdesk first: the peer's regex find scans the collection, and mongod works on after
+  # wrk stops (quiet_mongod waits that out before the next measurement).
+  APP_PID="$SERVER_PID"
+  wrk_run "orderdesk /orders/{order_id}" -t2 -c64 -d"${seconds}s" -H "$cookie" "$BASE/orders/$ORDER"; local od="$RPS" od_p99="$P99" od_cpu="$APP_CPU"
+  wrk_run "orderdesk /orders?status=failed" -t2 -c64 -d"${seconds}s" -H "$cookie" "$BASE/orders?status=failed"; local od_list="$RPS" od_list_p99="$P99"
+  # One order matches: the answer is a 302 to its page.
+  wrk_run "orderdesk /search?q=%23{display ID} (302 to the order)" -t2 -c64 -d"${seconds}s" -H "$cookie" "$BASE/search?q=%23$display"; local od_search="$RPS" od_search_p99="$P99"
+  APP_PID="$APP_PID_ME"
+  wrk_run "mongo-express 1.0.0, find by order_id" -t2 -c64 -d"${seconds}s" --timeout 30s -H "$auth" "$find"; local me_find="$RPS"
+  wrk_run "mongo-express 1.0.0, document by _id" -t2 -c64 -d"${seconds}s" --timeout 30s -H "$auth" "$ME_BASE$doc_path"; local me_doc="$RPS" me_doc_p99="$P99"
+  wrk_run "mongo-express 1.0.0, collection view, status = failed, newest first" -t2 -c64 -d"${seconds}s" --timeout 30s -H "$auth" \
+    "$me?key=status&value=failed&type=S&sort%5Bcreated_at%5D=-1"; local me_list="$RPS" me_list_p99="$P99"
+  wrk_run "mongo-express 1.0.0, find display_id by regex" -t2 -c64 -d"${seconds}s" --timeout 30s -H "$auth" \
+    "$me?key=display_id&value=%5E$display%24&type=R"; local me_search="$RPS" me_search_p99="$P99"
+  APP_PID=""
+  stop_mongo_express
+  quiet_mongod
+  ratio "order page / mongo-express find page" "$od" "$me_find" 10
+  ratio "order page / mongo-express document page" "$od" "$me_doc" 3
+  ratio "order list / mongo-express collection view" "$od_list" "$me_list" 5
+  ratio "display-ID search / mongo-express regex find" "$od_search" "$me_search" 1
+  p99_ratio "order page vs document page" "$od_p99" "$me_doc_p99"
+  p99_ratio "order list vs collection view" "$od_list_p99" "$me_list_p99"
+  p99_ratio "display-ID search vs regex find" "$od_search_p99" "$me_search_p99"
+  echo "orderdesk CPU per order page: $od_cpu ms (target 0.35 ms)"
+  counters_bench
+  stop_orderdesk
+  export_bench
+}
+
+# The counters page with 10, 1,000 and 5,000 vendor counters today (the demo's own replaced).
+counters_bench() {
+  local seconds="${BENCH_SECONDS:-10}" n
+  say "the counters page as vendors grow (no peer)"
+  echo "$TABLE_HEAD"
+  for n in 10 1000 5000; do
+    counters_today "$n"
+    wrk_run "orderdesk /counters, $n counters today" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/counters"
+  done
+}
+
+# counters_today N: today's counters in database `load` are exactly N vendors', written with
+# the peer's own MongoDB driver (no other client to install).
+counters_today() {
+  (cd "$ROOT/benches/mongo-express/node_modules/mongo-express" && node - "$PORT" "$1" <<'JS'
+const { MongoClient } = require("mongodb");
+const [port, n] = process.argv.slice(2).map(Number);
+(async () => {
+  const client = await MongoClient.connect(`mongodb://127.0.0.1:${port}/?directConnection=true`);
+  const counters = client.db("load").collection("ordercounters");
+  const day = new Date().toISOString().slice(0, 10).replace(/-/g, "");
+  await counters.deleteMany({ counterId: { $regex: `^${day}-` } });
+  const docs = Array.from({ length: n }, (_, i) => ({
+    counterId: `${day}-bench-vendor-${String(i).padStart(5, "0")}`,
+    sequence: 1 + ((i * 7919) % 99000),
+    lastUpdated: new Date(),
+    __v: 0,
+  }));
+  await counters.insertMany(docs);
+  await client.close();
+})().catch((e) => { console.error(e.message); process.exit(1); });
+JS
+  ) || die "could not write $1 counters"
+}
+
+# The CSV export of 100,000 orders: orderdesk's /orders.csv against mongo-express's export of
+# the same collection, each downloaded whole three times, alternating; the median.
+export_bench() {
+  local n="${BENCH_EXPORT_ORDERS:-100000}" runs="${BENCH_EXPORT_RUNS:-3}"
+  say "the CSV export of $n orders"
+  ORDERDESK_DATABASE=export target/release/orderdesk seed-demo --if-empty --orders "$n" --seed 11
+  ORDERDESK_DATABASE=export serve_orderdesk
+  start_mongo_express export
+  echo "| export | median time | bytes | rows | server CPU | mongod CPU |"
+  echo "|---|---|---|---|---|---|"
+  local who url auth pid
+  for who in orderdesk mongo-express; do
+    if [ "$who" = orderdesk ]; then
+      url="$BASE/orders.csv"; auth="Cookie: od_session=$SESSION"; pid="$SERVER_PID"
+    else
+      url="$ME_BASE/db/export/expCsv/orders"; auth="$ME_AUTH"; pid="$APP_PID_ME"
+    fi
+    local times=() app0 db0 app1 db1 out
+    app0="$(cpu_ms "$pid")"; db0="$(cpu_ms "$MONGOD_PID")"
+    for _ in $(seq 1 "$runs"); do
+      out="$(curl -s -H "$auth" -o "$WORK/export.csv" -w '%{http_code} %{time_total}' "$url")"
+      [ "${out%% *}" = 200 ] || die "$who's export answered ${out%% *}"
+      times+=("${out#* }")
+    done
+    app1="$(cpu_ms "$pid")"; db1="$(cpu_ms "$MONGOD_PID")"
+    python3 - "$who" "$(wc -c <"$WORK/export.csv")" "$(($(wc -l <"$WORK/export.csv") - 1))" \
+      "$app0" "$app1" "$db0" "$db1" "$runs" "${times[@]}" <<'PY'
+import statistics, sys
+who, size, rows, a0, a1, d0, d1, runs, *times = sys.argv[1:]
+runs = int(runs)
+print(f"| {who} | {statistics.median(map(float, times)):.2f} s | {int(size):,} | {int(rows):,} | "
+      f"{(float(a1) - float(a0)) / runs / 1000:.2f} s | {(float(d1) - float(d0)) / runs / 1000:.2f} s |")
+PY
+  done
+  stop_mongo_express
+  stop_orderdesk
+}
+
+# Paste to painted: end2end/bench/paste.mjs drives Debian's Chromium against the release
+# server and the release bundle (what ships), on the same 200,000 orders.
+paste_bench() {
+  ensure_chromium
+  ensure_npm
+  ensure_e2e_npm
+  say "release build of the front end"
+  cargo leptos build --release --precompress --frontend-only
+  start_orderdesk
+  BASE_URL="$BASE" node "$ROOT/end2end/bench/paste.mjs"
+  stop_orderdesk
 }
 
 load_bench() {
@@ -158,8 +320,8 @@ load_bench() {
       echo "$rss"; sleep 0.5
     done ) >"$WORK/rss.txt" &
   local sampler=$!
-  echo "| run | req/s | p50 | p99 | errors |"
-  echo "|---|---|---|---|---|"
+  MONGOD_PID="$(cat "$WORK/db/mongod.pid")"
+  echo "$TABLE_HEAD"
   wrk_run "orderdesk /orders/{order_id}, 500 clients, ${seconds} s" -t2 -c500 -d"${seconds}s" --timeout 10s -H "Cookie: od_session=$SESSION" "$BASE/orders/$ORDER"
   local health; health="$(curl -s -o /dev/null -w '%{http_code} in %{time_total}s' "$BASE/healthz")"
   kill "$sampler" 2>/dev/null || true

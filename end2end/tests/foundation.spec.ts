@@ -48,7 +48,7 @@ test("a search round-trips through the server function after hydration", async (
   await page.goto("/");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
   const id = (await page.getByTestId("recent-order").nth(1).locator("a").textContent())!.trim();
-  const serverFn = page.waitForResponse((r) => r.url().includes("/api/staff/lookup") && r.status() === 200);
+  const serverFn = page.waitForResponse((r) => r.url().includes("/api/staff/search") && r.status() === 200);
   await page.locator("#header-search").fill(id.toLowerCase());
   await page.locator("#header-search").press("Enter");
   await serverFn;

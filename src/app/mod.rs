@@ -69,6 +69,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     viewer::provide();
+    pages::order::Handoff::provide();
     provide_meta_context();
     mark_hydrated();
     let overlays = Overlays::provide();

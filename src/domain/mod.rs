@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_usage;
 pub mod audit;
+pub mod counter_table;
 pub mod counters;
 pub mod days;
 pub mod error;

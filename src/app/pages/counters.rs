@@ -14,21 +14,25 @@ use crate::{
         components::{charts::IssuedHeldChart, error_notice::PageErrors},
         format,
     },
+    domain::counter_table::{CounterSort, CounterTable},
     domain::counters::{CounterRow, CounterWarning},
     domain::error::AppError,
 };
 
+/// Today's counters as the table shows them: filtered by vendor, in `sort` order, the first
+/// `ROWS_SHOWN` rows unless `all`.
 #[server(prefix = "/api/staff", endpoint = "counters_today", input = GetUrl)]
-pub async fn counters_today() -> Result<crate::domain::counters::CountersView, AppError> {
+pub async fn counters_today(q: String, sort: CounterSort, all: bool) -> Result<CounterTable, AppError> {
     let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    Ok(crate::services::monitoring::counters_today(
+    let view = crate::services::monitoring::counters_today(
         &state.store,
         &state.day_shapes,
         state.settings.time_zone,
         state.settings.time_bucket_minutes,
         chrono::Utc::now(),
     )
-    .await?)
+    .await?;
+    Ok(CounterTable::of(view, &q, sort, if all { usize::MAX } else { crate::domain::counter_table::ROWS_SHOWN }))
 }
 
 /// A vendor's last 30 days: (day, counter sequence, numbered orders).
@@ -112,7 +116,11 @@ pub fn CountersPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    let data = Resource::new(move || tick.get(), |_| counters_today());
+    let filter = move || query.with(|q| q.get("q")).unwrap_or_default();
+    let sort = move || CounterSort::from_query(&query.with(|q| q.get("sort")).unwrap_or_default());
+    let all = move || query.with(|q| q.get("all")).is_some_and(|a| a == "1");
+    let data =
+        Resource::new(move || (tick.get(), filter(), sort(), all()), |(_, q, sort, all)| counters_today(q, sort, all));
     let vendor = move || query.with(|q| q.get("vendor")).filter(|v| !v.trim().is_empty());
     let history = Resource::new(vendor, |v| async move {
         match v {
@@ -123,15 +131,12 @@ pub fn CountersPage() -> impl IntoView {
             None => Ok(None),
         }
     });
-    let filter = move || query.with(|q| q.get("q")).unwrap_or_default();
-    // Nearest to the cap first: what an admin acts on.
-    let sort = move || query.with(|q| q.get("sort")).unwrap_or_else(|| "cap".into());
     let input = "mt-1 block w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
     view! {
         <h1 class="text-2xl font-bold">"Daily counters"</h1>
         <Form method="GET" action="/counters" attr:class="mt-3 flex flex-wrap items-end gap-3 text-sm">
             <label>"Vendor contains"<input class=input name="q" prop:value=filter /></label>
-            <input type="hidden" name="sort" prop:value=sort />
+            <input type="hidden" name="sort" prop:value=move || sort().as_query() />
             <button type="submit" class="rounded bg-indigo-600 px-3 py-1.5 font-medium text-white hover:bg-indigo-700">
                 "Filter"
             </button>
@@ -146,30 +151,12 @@ pub fn CountersPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading counters…"</p> }>
             <PageErrors class="mt-4">
                 {move || Suspend::new(async move {
-                    data.await.map(|view| view! { <CounterTable view filter=filter() sort=sort() /> })
+                    data.await.map(|table| view! { <CounterTableView table filter=filter() sort=sort() /> })
                 })}
             </PageErrors>
         </Transition>
     }
     .into_any()
-}
-
-fn sorted(mut rows: Vec<CounterRow>, filter: &str, sort: &str) -> Vec<CounterRow> {
-    let needle = filter.trim().to_lowercase();
-    rows.retain(|r| needle.is_empty() || r.counter_id.to_lowercase().contains(&needle));
-    match sort {
-        "vendor" => rows.sort_by(|a, b| a.counter_id.cmp(&b.counter_id)),
-        "updated" => rows.sort_by_key(|r| std::cmp::Reverse(r.last_updated)),
-        "hour" => rows.sort_by_key(|r| std::cmp::Reverse(r.orders_last_hour)),
-        "warnings" => rows.sort_by(|a, b| b.warnings.len().cmp(&a.warnings.len()).then(b.sequence.cmp(&a.sequence))),
-        "share" => rows.sort_by(|a, b| b.sequence.cmp(&a.sequence).then(a.counter_id.cmp(&b.counter_id))),
-        _ => rows.sort_by(|a, b| hours_to_cap(a).total_cmp(&hours_to_cap(b)).then(b.sequence.cmp(&a.sequence))),
-    }
-    rows
-}
-
-fn hours_to_cap(row: &CounterRow) -> f64 {
-    row.forecast.as_ref().map_or(f64::INFINITY, |f| f.hours_to_cap)
 }
 
 /// "0.04%" rather than "0.0%": a small share must still read as more than nothing.
@@ -180,14 +167,7 @@ fn share_text(share: f64) -> String {
 /// The vendor an admin should look at first, twice over: the busiest in the last hour and
 /// the one whose counter reaches the cap soonest.
 #[component]
-fn AtAGlance(rows: Vec<CounterRow>) -> impl IntoView {
-    let busiest =
-        rows.iter().filter(|r| r.orders_last_hour > 0).max_by_key(|r| (r.orders_last_hour, r.sequence)).cloned();
-    let nearest = rows
-        .iter()
-        .filter(|r| r.sequence > 0)
-        .min_by(|a, b| hours_to_cap(a).total_cmp(&hours_to_cap(b)).then(b.sequence.cmp(&a.sequence)))
-        .cloned();
+fn AtAGlance(busiest: Option<CounterRow>, nearest: Option<CounterRow>) -> impl IntoView {
     let card = "rounded border border-slate-200 p-3 dark:border-slate-700";
     let vendor = |r: &CounterRow| r.vendor.clone().unwrap_or_else(|| r.counter_id.clone());
     view! {
@@ -315,27 +295,55 @@ fn warning_badge(w: &CounterWarning) -> impl IntoView + use<> {
 }
 
 #[component]
-fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sort: String) -> impl IntoView {
-    let total = view.rows.len();
-    let warned = view.rows.iter().filter(|r| !r.warnings.is_empty()).count();
-    let glance = view.rows.clone();
-    let rows = sorted(view.rows, &filter, &sort);
-    let head = move |key: &'static str, label: &'static str| {
-        let href = format!("/counters?sort={key}&q={}", format::urlencode(&filter));
-        view! {
-            <th class="py-1 pr-3">
-                <a class="hover:underline" href=href>
-                    {label}
-                </a>
-            </th>
+fn CounterTableView(table: CounterTable, filter: String, sort: CounterSort) -> impl IntoView {
+    let CounterTable {
+        day,
+        time_zone,
+        total,
+        warned,
+        busiest,
+        nearest,
+        matching,
+        rows,
+        time_based,
+        time_bucket_minutes,
+        malformed,
+        cut_at,
+    } = table;
+    let head = {
+        let filter = filter.clone();
+        move |key: CounterSort, label: &'static str| {
+            let href = format!("/counters?sort={}&q={}", key.as_query(), format::urlencode(&filter));
+            view! {
+                <th class="py-1 pr-3">
+                    <a class="hover:underline" href=href>
+                        {label}
+                    </a>
+                </th>
+            }
         }
     };
     let summary = format!(
-        "{} — {total} vendors have a counter today ({} time), {warned} with warnings. Updates as they change, without a reload.",
-        view.day, view.time_zone
+        "{day} — {total} vendors have a counter today ({time_zone} time), {warned} with warnings. Updates as they change, without a reload."
     );
+    // Past the rows shown: how many more, and the link that shows them all.
+    let more = (matching > rows.len()).then(|| {
+        let href = format!("/counters?sort={}&q={}&all=1", sort.as_query(), format::urlencode(&filter));
+        view! {
+            <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-more">
+                {format!(
+                    "Showing the first {} of {} counters. ",
+                    format::count(rows.len() as u64),
+                    format::count(matching as u64),
+                )}
+                <a class="text-indigo-700 underline dark:text-indigo-300" href=href>
+                    "Show all"
+                </a>
+            </p>
+        }
+    });
     view! {
-        <AtAGlance rows=glance />
+        <AtAGlance busiest nearest />
         <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">
             {summary}
         </p>
@@ -352,10 +360,10 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
                     <table class="w-full text-left text-sm tabular-nums" data-testid="counters">
                         <thead class="text-slate-500 dark:text-slate-400">
                             <tr>
-                                {head("vendor", "Counter")}{head("share", "Sequence")}
-                                <th class="pr-3">"Share of cap"</th>{head("updated", "Last update")}
-                                {head("hour", "Orders last hour")}{head("cap", "Cap forecast")}
-                                {head("warnings", "Warnings")}
+                                {head(CounterSort::Vendor, "Counter")}{head(CounterSort::Share, "Sequence")}
+                                <th class="pr-3">"Share of cap"</th>{head(CounterSort::Updated, "Last update")}
+                                {head(CounterSort::Hour, "Orders last hour")}{head(CounterSort::Cap, "Cap forecast")}
+                                {head(CounterSort::Warnings, "Warnings")}
                             </tr>
                         </thead>
                         <tbody>
@@ -438,17 +446,17 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
         }}
         <p class="mt-2 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-backup">
             "Back up this day's counters: "
-            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.csv?day={}", view.day)>
+            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.csv?day={day}")>
                 "CSV"
             </a>
             " · "
-            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.json?day={}", view.day)>
+            <a class="text-indigo-700 underline dark:text-indigo-300" href=format!("/counters.json?day={day}")>
                 "JSON"
             </a>
         </p>
-        <TimeBased rows=view.time_based minutes=view.time_bucket_minutes />
-        {view
-            .cut_at
+        {more}
+        <TimeBased rows=time_based minutes=time_bucket_minutes />
+        {cut_at
             .map(|n| {
                 view! {
                     <p class="mt-2 text-sm text-amber-800 dark:text-amber-200" role="status" data-testid="counters-cut">
@@ -460,13 +468,12 @@ fn CounterTable(view: crate::domain::counters::CountersView, filter: String, sor
                     </p>
                 }
             })}
-        {(!view.malformed.is_empty())
+        {(!malformed.is_empty())
             .then(|| {
                 view! {
                     <h2 class="mt-6 text-lg font-semibold">"Counters whose counterId does not parse"</h2>
                     <ul class="mt-1 text-sm" data-testid="malformed-counters">
-                        {view
-                            .malformed
+                        {malformed
                             .into_iter()
                             .map(|r| {
                                 view! {

@@ -44,9 +44,21 @@ pub enum OrderPageData {
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let lookup = crate::domain::ids::LookupKey::parse(&key)?;
+    open_page(&state, &caller, &lookup, &key).await
+}
+
+/// The order page's data for `lookup`, asked for as `key`: the order page's server function
+/// and the search's, which hands it to this page when one order matches. Audited (in `open`).
+#[cfg(feature = "ssr")]
+pub(crate) async fn open_page(
+    state: &crate::server::AppState,
+    caller: &crate::server::access::Caller,
+    lookup: &crate::domain::ids::LookupKey,
+    key: &str,
+) -> Result<OrderPageData, AppError> {
     use crate::services::order_page::{Opened, open};
     let zone = state.settings.time_zone;
-    Ok(match open(&state.store, &state.audit, zone, &caller.actor(), &lookup, &key).await? {
+    Ok(match open(&state.store, &state.audit, zone, &caller.actor(), lookup, key).await? {
         Opened::One { details, explanation, slow } => {
             let id = details.summary.order_id.as_deref();
             let tracking_url = id.map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
@@ -58,11 +70,52 @@ pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     })
 }
 
+/// An order's page that the search already fetched, handed to the order page the router
+/// opens next so that it needs no second call (paste to painted, BENCHMARKS.md). Taken once,
+/// and only by the page of the same key; the server's render never fills it.
+#[derive(Clone, Copy)]
+pub struct Handoff(StoredValue<Option<(String, OrderPageData)>>);
+
+impl Handoff {
+    pub fn provide() {
+        provide_context(Self(StoredValue::new(None)));
+    }
+
+    fn get() -> Option<Self> {
+        use_context::<Self>()
+    }
+
+    /// Gives `page`, the page of `key`, to the order page about to open.
+    pub fn give(key: String, page: OrderPageData) {
+        if let Some(handoff) = Self::get() {
+            handoff.0.set_value(Some((key, page)));
+        }
+    }
+
+    fn take(self, key: &str) -> Option<OrderPageData> {
+        let mut taken = None;
+        self.0.update_value(|held| {
+            if held.as_ref().is_some_and(|(k, _)| k == key) {
+                taken = held.take().map(|(_, page)| page);
+            } else {
+                *held = None;
+            }
+        });
+        taken
+    }
+}
+
 #[component]
 pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
-    let page = Resource::new(key, order_page);
+    let handoff = Handoff::get();
+    let page = Resource::new(key, move |key| async move {
+        match handoff.and_then(|h| h.take(&key)) {
+            Some(page) => Ok(page),
+            None => order_page(key).await,
+        }
+    });
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Loading the order…"</p> }>
             <PageErrors>

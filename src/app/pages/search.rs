@@ -12,6 +12,8 @@ use crate::{
     domain::orders::{OrderSummary, Trace},
 };
 
+use super::order::{Handoff, OrderPageData};
+
 /// The answer to one search: how the input was read and what matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LookupResult {
@@ -24,44 +26,68 @@ pub struct LookupResult {
     pub cut: bool,
 }
 
-/// Reads the input as one kind of key and finds the orders it names.
-#[server(prefix = "/api/staff", endpoint = "lookup", input = GetUrl)]
-pub async fn lookup(q: String) -> Result<LookupResult, AppError> {
-    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    let key = crate::domain::ids::LookupKey::parse(&q)?;
-    let orders = state.store.find_orders(&key).await?;
-    let traces = match &key {
-        crate::domain::ids::LookupKey::OrderId(id) if orders.is_empty() => state.store.trace_order_id(id).await?,
-        _ => Vec::new(),
-    };
-    let cut = orders.len() >= crate::storage::orders::LOOKUP_LIMIT as usize;
-    Ok(LookupResult { read_as: key.describe(), key: key.to_string(), orders, traces, cut })
+/// What one search answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SearchAnswer {
+    /// The input names one order: its page's key and, when asked for, the page itself.
+    Order { key: String, page: Option<OrderPageData> },
+    /// Anything else: what matched (or why nothing could), and how the input reads (no
+    /// database: the same answer as `orderdesk id explain`).
+    Listed { found: Result<LookupResult, AppError>, explanation: Option<Explanation> },
 }
 
-/// How a pasted text reads, with "did you mean …" when it is not quite an ID. No database:
-/// the same answer as `orderdesk id explain`.
-#[server(prefix = "/api/staff", endpoint = "explain_id", input = GetUrl)]
-pub async fn explain_id(q: String) -> Result<Explanation, AppError> {
-    let (state, _) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    use crate::domain::ids::explain::MAX_PASTE;
-    if q.len() > MAX_PASTE {
-        return Err(AppError::BadInput(format!("that is {} characters; paste at most {MAX_PASTE}", q.len())));
+/// Reads the input as one kind of key and finds the orders it names. With `with_page`, one
+/// match comes with its order page, which the browser's router opens next without another
+/// call; a server render redirects instead (and the order page it redirects to is audited).
+#[server(prefix = "/api/staff", endpoint = "search", input = GetUrl)]
+pub async fn search(q: String, with_page: bool) -> Result<SearchAnswer, AppError> {
+    let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
+    use crate::domain::ids::{LookupKey, explain::MAX_PASTE};
+    let explanation =
+        (q.len() <= MAX_PASTE).then(|| crate::domain::ids::explain::explain(&q, state.settings.time_zone));
+    let key = match LookupKey::parse(&q) {
+        Ok(key) => key,
+        Err(e) => return Ok(SearchAnswer::Listed { found: Err(e.into()), explanation }),
+    };
+    let found = async {
+        let orders = state.store.find_orders(&key).await?;
+        let traces = match &key {
+            LookupKey::OrderId(id) if orders.is_empty() => state.store.trace_order_id(id).await?,
+            _ => Vec::new(),
+        };
+        let cut = orders.len() >= crate::storage::orders::LOOKUP_LIMIT as usize;
+        Ok::<_, AppError>(LookupResult { read_as: key.describe(), key: key.to_string(), orders, traces, cut })
     }
-    Ok(crate::domain::ids::explain::explain(&q, state.settings.time_zone))
+    .await;
+    let one = match &found {
+        Ok(found) if found.orders.len() == 1 => found.orders[0].page_key().map(str::to_owned),
+        _ => None,
+    };
+    let Some(page_key) = one else {
+        return Ok(SearchAnswer::Listed { found, explanation });
+    };
+    if !with_page {
+        return Ok(SearchAnswer::Order { key: page_key, page: None });
+    }
+    // The page as its own server function would answer it; should the order have gone in
+    // between, the order page asks for itself.
+    let page = match LookupKey::parse(&page_key) {
+        Ok(key) => crate::app::pages::order::open_page(&state, &caller, &key, &page_key).await.ok(),
+        Err(_) => None,
+    };
+    Ok(SearchAnswer::Order { key: page_key, page })
 }
 
 #[component]
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    // One resource for both answers: the page waits for one thing, and the explanation (no
-    // database) comes after the lookup.
     let results = Resource::new(q, |q| async move {
         if q.trim().is_empty() {
             return None;
         }
-        let found = lookup(q.clone()).await;
-        Some((found, explain_id(q).await.ok()))
+        // Only the browser opens the order page itself from the answer.
+        Some(search(q, cfg!(feature = "hydrate")).await)
     });
     view! {
         <section>
@@ -74,12 +100,7 @@ pub fn SearchPage() -> impl IntoView {
                     view! { <p class="text-slate-500 dark:text-slate-400">"Searching…"</p> }
                 }>
                     {move || Suspend::new(async move {
-                        let (found, explanation) = match results.await {
-                            Some((found, explanation)) => (Some(found), explanation),
-                            None => (None, None),
-                        };
-                        let explained = explanation.map(|explanation| view! { <Explained explanation /> });
-                        let answer = match found {
+                        match results.await {
                             None => {
                                 view! {
                                     <p class="text-slate-600 dark:text-slate-400">
@@ -89,17 +110,27 @@ pub fn SearchPage() -> impl IntoView {
                                     .into_any()
                             }
                             Some(Err(e)) => view! { <ErrorNotice error=e /> }.into_any(),
-                            Some(Ok(found)) if found.orders.len() == 1 && found.orders[0].page_key().is_some() => {
-                                let path = found.orders[0].page_key().map(format::order_href).unwrap_or_default();
+                            Some(Ok(SearchAnswer::Order { key, page })) => {
+                                let path = format::order_href(&key);
+                                if let Some(page) = page {
+                                    Handoff::give(key, page);
+                                }
                                 // One match: straight to the order.
                                 view! { <Redirect path /> }
                                     .into_any()
                             }
-                            Some(Ok(found)) => view! { <Results found /> }.into_any(),
-                        };
-                        view! {
-                            {answer}
-                            {explained}
+                            Some(Ok(SearchAnswer::Listed { found, explanation })) => {
+                                let answer = match found {
+                                    Err(e) => view! { <ErrorNotice error=e /> }.into_any(),
+                                    Ok(found) => view! { <Results found /> }.into_any(),
+                                };
+                                let explained = explanation.map(|explanation| view! { <Explained explanation /> });
+                                view! {
+                                    {answer}
+                                    {explained}
+                                }
+                                    .into_any()
+                            }
                         }
                     })}
                 </Suspense>

@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(need("/pkg/orderdesk.wasm", pages), Need::Public);
         assert_eq!(need("/api/v1/order-ids", pages), Need::ApiKey);
         assert_eq!(need("/api/admin/start_migration", pages), Need::Role(Role::Admin));
-        assert_eq!(need("/api/staff/lookup", pages), Need::Role(Role::Support));
+        assert_eq!(need("/api/staff/search", pages), Need::Role(Role::Support));
         assert_eq!(need("/api/start_migration", pages), Need::Unclassified);
         assert_eq!(need("/maintenance", pages), Need::Role(Role::Admin));
         assert_eq!(need("/orders/ORD-A3F8D2", pages), Need::Role(Role::Support));
