@@ -302,6 +302,30 @@ async fn opening_an_order_is_audited_with_who_and_which() {
     assert_eq!(views[0].ip, "127.0.0.1");
 }
 
+/// The search's answer hands the browser's router the order's page, and opening it that way
+/// is audited once, as the page itself is; the server's own render (no page asked for, it
+/// redirects) audits nothing.
+#[tokio::test]
+async fn a_search_that_hands_over_the_order_page_is_audited_once() {
+    let app = helpers::spawn_app().await;
+    let id = orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord).next_id();
+    app.store.insert_order(&id, &helpers::bot_order(Some(4243), Some(12.0)), Utc::now()).await.unwrap();
+    let search = async |with_page: bool| {
+        let res = app.get(&format!("/api/staff/search?q=%23{}&with_page={with_page}", id.display_id())).await;
+        assert_eq!(res.status(), 200);
+        res.json::<serde_json::Value>().await.unwrap()
+    };
+    let answer = search(false).await;
+    assert_eq!(answer["Order"]["key"], id.to_string());
+    assert!(answer["Order"]["page"].is_null(), "{answer}");
+    assert!(entries(&app, "order.view").await.is_empty(), "no page, no view");
+    let answer = search(true).await;
+    assert_eq!(answer["Order"]["page"]["One"]["details"]["summary"]["order_id"], id.to_string(), "{answer}");
+    let views = entries(&app, "order.view").await;
+    assert_eq!(views.len(), 1, "{views:#?}");
+    assert_eq!(views[0].params, format!("order={id}"));
+}
+
 /// The real binary, logging at `debug` for everything: sign-ins (right and wrong) and API
 /// calls leave no password, key or session token in its output.
 #[tokio::test]

@@ -281,3 +281,34 @@ async fn a_time_buckets_forensics_read_its_own_numbers() {
     assert_eq!((f.issued, f.held), (2, 1), "only the ultra number is the daily counter's: {f:?}");
     store.drop_database().await.unwrap();
 }
+
+/// A day of 250 vendors: the page lists the 100 nearest their cap and says how to see the
+/// rest; "Show all" lists every one, and the vendor filter narrows on the server.
+#[tokio::test]
+async fn the_counters_page_lists_a_hundred_and_all_on_request() {
+    let app = helpers::spawn_app().await;
+    let counters = helpers::raw_collection(app.store.database_name(), "ordercounters").await;
+    let day = Utc::now().format("%Y%m%d").to_string();
+    let docs = (0..250).map(|i| {
+        doc! { "counterId": format!("{day}-bulk-{i:03}"), "sequence": i + 1, "lastUpdated": BsonTime::now(), "__v": 0 }
+    });
+    counters.insert_many(docs).await.unwrap();
+    let page = async |path: &str| {
+        let res = helpers::send_past_overload(app.client.get(format!("{}{path}", app.address))).await;
+        assert_eq!(res.status(), 200, "{path}");
+        res.text().await.unwrap()
+    };
+    let rows = |html: &str| html.matches("data-counter=\"").count();
+    let first = page("/counters").await;
+    assert_eq!(rows(&first), 100);
+    assert!(first.contains("Showing the first 100 of 250 counters"), "{first}");
+    // Nearest the cap first: the highest sequence leads.
+    assert!(first.find(&format!("{day}-bulk-249")) < first.find(&format!("{day}-bulk-150")));
+    assert!(!first.contains(&format!("data-counter=\"{day}-bulk-000\"")));
+    let all = page("/counters?all=1").await;
+    assert_eq!(rows(&all), 250);
+    assert!(!all.contains("counters-more"));
+    // bulk-240 … bulk-249, in any case.
+    let some = page("/counters?q=BULK-24").await;
+    assert_eq!(rows(&some), 10);
+}
