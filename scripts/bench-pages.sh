@@ -233,7 +233,7 @@ counters_bench() {
   echo "$TABLE_HEAD"
   for n in 10 1000 5000; do
     counters_today "$n"
-    wrk_run "orderdesk /counters, $n counters today" -t2 -c64 -d"${seconds}s" -H "Cookie: od_session=$SESSION" "$BASE/counters"
+    wrk_run "orderdesk /counters, $n counters today" -t2 -c64 -d"${seconds}s" --timeout 30s -H "Cookie: od_session=$SESSION" "$BASE/counters"
   done
 }
 

@@ -98,7 +98,14 @@ async function paste(page, text, want) {
     const calls = performance
       .getEntriesByType("resource")
       .filter((r) => r.name.includes("/api/staff/") && performance.timeOrigin + r.startTime >= t0)
-      .map((r) => ({ name: new URL(r.name).pathname, ms: r.duration }));
+      .map((r) => ({
+        name: new URL(r.name).pathname,
+        ms: r.duration,
+        // When it started and ended after the Enter, and its wait for the server's first byte.
+        start: performance.timeOrigin + r.startTime - t0,
+        end: performance.timeOrigin + r.responseEnd - t0,
+        ttfb: r.responseStart - r.requestStart,
+      }));
     performance.clearResourceTimings();
     return {
       fullLoad: fresh,
@@ -199,6 +206,9 @@ function report(results, traces) {
   for (const name of [...new Set(calls.map((c) => c.name))]) {
     const these = calls.filter((c) => c.name === name);
     console.log(`  ${line(`server function ${name} (${(these.length / results.length).toFixed(2)} a lookup)`, these.map((c) => c.ms))}`);
+    console.log(`    ${line("started after the Enter", these.map((c) => c.start))}`);
+    console.log(`    ${line("waiting for the first byte", these.map((c) => c.ttfb))}`);
+    console.log(`    ${line("answered after the Enter", these.map((c) => c.end))}`);
   }
   if (traces.length) {
     const sum = new Map();

@@ -78,6 +78,34 @@ async fn every_lookup_form_uses_an_index() {
     }
 }
 
+/// What the search box suggests while a support agent pastes comes from an index range, never
+/// a scan: a pasted BB number scanned every order until its range said `$type: "string"`.
+#[tokio::test]
+async fn each_suggestion_is_served_by_an_index() {
+    let data = generate(&spec());
+    let bot = data.orders.iter().find(|d| valid_order_id(d).is_some() && d.contains_key("id")).unwrap().clone();
+    let market = data.orders.iter().find(|d| d.contains_key("order_number")).unwrap().clone();
+    let id = valid_order_id(&bot).unwrap().to_string();
+    let number = market.get_str("order_number").unwrap().to_owned();
+    let app = app_with(data).await;
+    for (typed, index) in [
+        (number.clone(), "order_number_1"),
+        (number[..10].to_owned(), "order_number_1"),
+        (id[..12].to_owned(), "order_id_1"),
+        (id[..8].to_owned(), "display_id_1_created_at_-1"),
+    ] {
+        let prefixes = orderdesk::domain::ids::IdPrefix::candidates(&typed);
+        assert!(!prefixes.is_empty(), "{typed} suggests nothing");
+        let plan = app.store.explain_suggest(&prefixes[0]).await.unwrap();
+        let winning = plan.split("rejectedPlans").next().unwrap_or_default();
+        let used = winning.contains(&format!("\"{index}\"")) || winning.contains(&format!("\"{index}_nonunique\""));
+        assert!(used, "{typed} is not served by {index}: {plan}");
+        assert!(!plan.contains("COLLSCAN"), "{typed} scans the collection: {plan}");
+        let found = app.store.suggest_orders(&prefixes, 8).await.unwrap();
+        assert!(!found.is_empty(), "{typed} suggests no order");
+    }
+}
+
 #[tokio::test]
 async fn each_unique_form_redirects_to_the_order_page() {
     let data = generate(&spec());
