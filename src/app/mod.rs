@@ -4,6 +4,7 @@ mod components;
 pub mod format;
 mod head;
 mod keyboard;
+pub mod lookup;
 mod pages;
 mod params;
 pub mod routes;
@@ -69,7 +70,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     viewer::provide();
-    pages::order::Handoff::provide();
+    lookup::Handoff::<lookup::OrderPageData>::provide();
+    lookup::Handoff::<lookup::SearchAnswer>::provide();
     provide_meta_context();
     mark_hydrated();
     let overlays = Overlays::provide();

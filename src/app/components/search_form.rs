@@ -1,7 +1,13 @@
-use leptos::{prelude::*, server_fn::codec::GetUrl};
-use leptos_router::components::Form;
+use leptos::{ev::SubmitEvent, html, prelude::*, server_fn::codec::GetUrl};
+use leptos_router::{NavigateOptions, hooks::use_navigate};
 
-use crate::domain::error::AppError;
+use crate::{
+    app::{
+        format,
+        lookup::{Handoff, OrderPageData, SearchAnswer, search},
+    },
+    domain::error::AppError,
+};
 
 /// IDs starting with what was typed (at most 8); nothing for fewer than 4 characters.
 #[server(prefix = "/api/staff", endpoint = "suggest", input = GetUrl)]
@@ -16,7 +22,10 @@ pub async fn suggest(q: String) -> Result<Vec<String>, AppError> {
 }
 
 /// The search box: a plain GET form to `/search?q=`, so results can be linked and it
-/// works without JavaScript; once hydrated the router navigates without a reload.
+/// works without JavaScript. Once hydrated it asks the search itself and goes straight to
+/// the order when one matches, its page handed over (one call from Enter to the painted
+/// order: BENCHMARKS.md, "Paste to painted"); anything else opens the search page with the
+/// answer handed over.
 #[component]
 pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value: Option<String>) -> impl IntoView {
     let (input_class, id) = if compact {
@@ -45,8 +54,38 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
         });
     };
     let list_id = format!("{id}-suggestions");
+    let input = NodeRef::<html::Input>::new();
+    let navigate = use_navigate();
+    let on_submit = move |ev: SubmitEvent| {
+        let (Some(box_), Some(orders), Some(answers)) =
+            (input.get_untracked(), Handoff::<OrderPageData>::get(), Handoff::<SearchAnswer>::get())
+        else {
+            return;
+        };
+        ev.prevent_default();
+        let q = box_.value();
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let path = match search(q.clone(), true).await {
+                Ok(SearchAnswer::Order { key, page }) => {
+                    let path = format::order_href(&key);
+                    if let Some(page) = page {
+                        orders.give(key, page);
+                    }
+                    path
+                }
+                Ok(answer) => {
+                    answers.give(q.clone(), answer);
+                    format!("/search?q={}", format::urlencode(&q))
+                }
+                // The search page asks again and says what went wrong.
+                Err(_) => format!("/search?q={}", format::urlencode(&q)),
+            };
+            navigate(&path, NavigateOptions::default());
+        });
+    };
     view! {
-        <Form method="GET" action="/search" attr:role="search" attr:class="flex w-full min-w-0 gap-2">
+        <form method="GET" action="/search" role="search" class="flex w-full min-w-0 gap-2" on:submit=on_submit>
             <label for=id class="sr-only">
                 "Order ID, display ID, BB number, legacy id or telegram id"
             </label>
@@ -61,6 +100,7 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
                 class=input_class
                 list=list_id.clone()
                 on:input=on_input
+                node_ref=input
             />
             <datalist id=list_id>
                 <For each=move || suggestions.get() key=|s| s.clone() let:id>
@@ -73,6 +113,6 @@ pub fn SearchForm(#[prop(optional)] compact: bool, #[prop(optional, into)] value
             >
                 "Find"
             </button>
-        </Form>
+        </form>
     }
 }

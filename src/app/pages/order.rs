@@ -7,109 +7,32 @@
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Redirect, hooks::use_params_map};
-use serde::{Deserialize, Serialize};
 
 use crate::{
+    app::lookup::{Handoff, OrderPageData},
     app::{
         components::{copy_button::CopyButton, error_notice::PageErrors},
         format::{self, MISSING},
     },
     domain::error::AppError,
     domain::ids::explain::Explanation,
-    domain::orders::{OrderDetails, OrderSummary, StepState, timeline},
+    domain::orders::{OrderDetails, StepState, timeline},
     domain::performance::SlowQuery,
 };
-
-/// What `/orders/{key}` shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum OrderPageData {
-    One {
-        details: Box<OrderDetails>,
-        tracking_url: Option<String>,
-        /// The tracking QR code, an image of its own (`/qr/{order_id}.svg`).
-        qr_href: Option<String>,
-        /// How the order's name reads, part by part.
-        explanation: Explanation,
-        /// The latest slow operations that named this order, by any of its names.
-        slow: Vec<SlowQuery>,
-    },
-    /// The key names several orders (a short display ID, a shared legacy ID).
-    Many { read_as: String, orders: Vec<OrderSummary> },
-    /// The order's canonical address differs from the one asked for.
-    Moved(String),
-}
 
 /// One order by any form of its ID.
 #[server(prefix = "/api/staff", endpoint = "order_page", input = GetUrl)]
 pub async fn order_page(key: String) -> Result<OrderPageData, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
     let lookup = crate::domain::ids::LookupKey::parse(&key)?;
-    open_page(&state, &caller, &lookup, &key).await
-}
-
-/// The order page's data for `lookup`, asked for as `key`: the order page's server function
-/// and the search's, which hands it to this page when one order matches. Audited (in `open`).
-#[cfg(feature = "ssr")]
-pub(crate) async fn open_page(
-    state: &crate::server::AppState,
-    caller: &crate::server::access::Caller,
-    lookup: &crate::domain::ids::LookupKey,
-    key: &str,
-) -> Result<OrderPageData, AppError> {
-    use crate::services::order_page::{Opened, open};
-    let zone = state.settings.time_zone;
-    Ok(match open(&state.store, &state.audit, zone, &caller.actor(), lookup, key).await? {
-        Opened::One { details, explanation, slow } => {
-            let id = details.summary.order_id.as_deref();
-            let tracking_url = id.map(|id| format!("{}{}", state.settings.tracking_url_base, format::urlencode(id)));
-            let qr_href = id.map(crate::server::qr::href);
-            OrderPageData::One { details, tracking_url, qr_href, explanation, slow }
-        }
-        Opened::Many { read_as, orders } => OrderPageData::Many { read_as, orders },
-        Opened::Elsewhere(page_key) => OrderPageData::Moved(format::order_href(&page_key)),
-    })
-}
-
-/// An order's page that the search already fetched, handed to the order page the router
-/// opens next so that it needs no second call (paste to painted, BENCHMARKS.md). Taken once,
-/// and only by the page of the same key; the server's render never fills it.
-#[derive(Clone, Copy)]
-pub struct Handoff(StoredValue<Option<(String, OrderPageData)>>);
-
-impl Handoff {
-    pub fn provide() {
-        provide_context(Self(StoredValue::new(None)));
-    }
-
-    fn get() -> Option<Self> {
-        use_context::<Self>()
-    }
-
-    /// Gives `page`, the page of `key`, to the order page about to open.
-    pub fn give(key: String, page: OrderPageData) {
-        if let Some(handoff) = Self::get() {
-            handoff.0.set_value(Some((key, page)));
-        }
-    }
-
-    fn take(self, key: &str) -> Option<OrderPageData> {
-        let mut taken = None;
-        self.0.update_value(|held| {
-            if held.as_ref().is_some_and(|(k, _)| k == key) {
-                taken = held.take().map(|(_, page)| page);
-            } else {
-                *held = None;
-            }
-        });
-        taken
-    }
+    crate::app::lookup::open_page(&state, &caller, &lookup, &key).await
 }
 
 #[component]
 pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
-    let handoff = Handoff::get();
+    let handoff = Handoff::<OrderPageData>::get();
     let page = Resource::new(key, move |key| async move {
         match handoff.and_then(|h| h.take(&key)) {
             Some(page) => Ok(page),

@@ -1,90 +1,28 @@
-use leptos::{prelude::*, server_fn::codec::GetUrl};
+use leptos::prelude::*;
 use leptos_router::{components::Redirect, hooks::use_query_map};
-use serde::{Deserialize, Serialize};
 
 use crate::{
+    app::lookup::{Handoff, LookupResult, OrderPageData, SearchAnswer, search},
     app::{
         components::{error_notice::ErrorNotice, order_table::OrderTable, search_form::SearchForm},
         format,
     },
-    domain::error::AppError,
     domain::ids::explain::Explanation,
-    domain::orders::{OrderSummary, Trace},
+    domain::orders::Trace,
 };
-
-use super::order::{Handoff, OrderPageData};
-
-/// The answer to one search: how the input was read and what matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LookupResult {
-    pub read_as: String,
-    pub key: String,
-    pub orders: Vec<OrderSummary>,
-    /// For an order ID that names no order: where it was seen instead.
-    pub traces: Vec<Trace>,
-    /// Whether the lookup filled its list, so more orders may match (a shortened ID, a telegram id).
-    pub cut: bool,
-}
-
-/// What one search answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum SearchAnswer {
-    /// The input names one order: its page's key and, when asked for, the page itself.
-    Order { key: String, page: Option<OrderPageData> },
-    /// Anything else: what matched (or why nothing could), and how the input reads (no
-    /// database: the same answer as `orderdesk id explain`).
-    Listed { found: Result<LookupResult, AppError>, explanation: Option<Explanation> },
-}
-
-/// Reads the input as one kind of key and finds the orders it names. With `with_page`, one
-/// match comes with its order page, which the browser's router opens next without another
-/// call; a server render redirects instead (and the order page it redirects to is audited).
-#[server(prefix = "/api/staff", endpoint = "search", input = GetUrl)]
-pub async fn search(q: String, with_page: bool) -> Result<SearchAnswer, AppError> {
-    let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
-    use crate::domain::ids::{LookupKey, explain::MAX_PASTE};
-    let explanation =
-        (q.len() <= MAX_PASTE).then(|| crate::domain::ids::explain::explain(&q, state.settings.time_zone));
-    let key = match LookupKey::parse(&q) {
-        Ok(key) => key,
-        Err(e) => return Ok(SearchAnswer::Listed { found: Err(e.into()), explanation }),
-    };
-    let found = async {
-        let orders = state.store.find_orders(&key).await?;
-        let traces = match &key {
-            LookupKey::OrderId(id) if orders.is_empty() => state.store.trace_order_id(id).await?,
-            _ => Vec::new(),
-        };
-        let cut = orders.len() >= crate::storage::orders::LOOKUP_LIMIT as usize;
-        Ok::<_, AppError>(LookupResult { read_as: key.describe(), key: key.to_string(), orders, traces, cut })
-    }
-    .await;
-    let one = match &found {
-        Ok(found) if found.orders.len() == 1 => found.orders[0].page_key().map(str::to_owned),
-        _ => None,
-    };
-    let Some(page_key) = one else {
-        return Ok(SearchAnswer::Listed { found, explanation });
-    };
-    if !with_page {
-        return Ok(SearchAnswer::Order { key: page_key, page: None });
-    }
-    // The page as its own server function would answer it; should the order have gone in
-    // between, the order page asks for itself.
-    let page = match LookupKey::parse(&page_key) {
-        Ok(key) => crate::app::pages::order::open_page(&state, &caller, &key, &page_key).await.ok(),
-        Err(_) => None,
-    };
-    Ok(SearchAnswer::Order { key: page_key, page })
-}
 
 #[component]
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let results = Resource::new(q, |q| async move {
+    let handed = Handoff::<SearchAnswer>::get();
+    let results = Resource::new(q, move |q| async move {
         if q.trim().is_empty() {
             return None;
+        }
+        // The search box already asked.
+        if let Some(answer) = handed.and_then(|h| h.take(&q)) {
+            return Some(Ok(answer));
         }
         // Only the browser opens the order page itself from the answer.
         Some(search(q, cfg!(feature = "hydrate")).await)
@@ -112,8 +50,8 @@ pub fn SearchPage() -> impl IntoView {
                             Some(Err(e)) => view! { <ErrorNotice error=e /> }.into_any(),
                             Some(Ok(SearchAnswer::Order { key, page })) => {
                                 let path = format::order_href(&key);
-                                if let Some(page) = page {
-                                    Handoff::give(key, page);
+                                if let (Some(page), Some(handoff)) = (page, Handoff::<OrderPageData>::get()) {
+                                    handoff.give(key, page);
                                 }
                                 // One match: straight to the order.
                                 view! { <Redirect path /> }
