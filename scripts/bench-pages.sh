@@ -83,11 +83,16 @@ TOML
     "$one_order" "$one_bb" "$one_search" "$order_rps" "$bb_rps" "$search_rps"
 }
 
-stop_orderdesk() {
-  if [ -n "${SERVER_PID:-}" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+# stop_process PID: stops a process this script started (if any) and waits for it.
+stop_process() {
+  if [ -n "${1:-}" ]; then
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
   fi
+}
+
+stop_orderdesk() {
+  stop_process "${SERVER_PID:-}"
   SERVER_PID=""
 }
 
@@ -156,10 +161,7 @@ start_mongo_express() {
 }
 
 stop_mongo_express() {
-  if [ -n "${APP_PID_ME:-}" ]; then
-    kill "$APP_PID_ME" 2>/dev/null || true
-    wait "$APP_PID_ME" 2>/dev/null || true
-  fi
+  stop_process "${APP_PID_ME:-}"
   APP_PID_ME=""
 }
 
