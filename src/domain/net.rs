@@ -126,6 +126,12 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.rsplit_once(':').and_then(|(ip, port)| port.parse::<u16>().ok().and(ip.parse().ok()))
 }
 
+/// Whole seconds for a `Retry-After` header or a "try again in N s" message: rounded up, so a
+/// client that waits exactly that long is not refused again; at least 1.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +181,14 @@ mod tests {
         assert_eq!(client_address(ip("10.0.0.2"), &fwd, &["9.9.9.9"], &proxies), ip("2001:db8::7"));
         assert_eq!(client_address(ip("10.0.0.2"), &["for=192.0.2.1:8080"], &[], &proxies), ip("192.0.2.1"));
         assert_eq!(client_address(ip("10.0.0.2"), &["for=unknown"], &[], &proxies), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        use std::time::Duration;
+        assert_eq!(retry_after_secs(Duration::from_millis(3_900)), 4);
+        assert_eq!(retry_after_secs(Duration::from_secs(4)), 4);
+        assert_eq!(retry_after_secs(Duration::from_millis(4_001)), 5);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
 }

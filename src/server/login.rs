@@ -42,7 +42,7 @@ const HASH_QUEUE: Duration = Duration::from_secs(5);
 const AFTER_QUEUE: Duration = Duration::from_secs(2);
 
 fn with_retry_after(mut response: Response, wait: Duration) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&crate::domain::net::retry_after_secs(wait).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
     response

@@ -92,7 +92,7 @@ pub enum SignInRefusal {
     #[error("Too many failed sign-ins. Try again in {} minute{}.", minutes(*wait), plural(minutes(*wait)))]
     TooManyAttempts { wait: Duration },
     /// The account is held to a rate and this attempt came before its next slot.
-    #[error("This account has had many sign-in attempts. Try again in {} s.", wait.as_secs().max(1))]
+    #[error("This account has had many sign-in attempts. Try again in {} s.", crate::domain::net::retry_after_secs(*wait))]
     AccountRate { wait: Duration },
     /// No Argon2 slot came free in time.
     #[error("orderdesk is busy checking other sign-ins. Try again in a few seconds.")]

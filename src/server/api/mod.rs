@@ -68,7 +68,7 @@ pub enum ApiError {
     /// The same idempotency key is being worked on by another call right now.
     #[error("{0}")]
     InProgress(String),
-    #[error("too many invalid API keys from this address; try again in {} s", .0.as_secs().max(1))]
+    #[error("too many invalid API keys from this address; try again in {} s", crate::domain::net::retry_after_secs(*.0))]
     RateLimited(std::time::Duration),
     #[error("{0}")]
     Unavailable(String),
@@ -115,7 +115,7 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
         if let Self::RateLimited(wait) | Self::OverBudget { retry_after: wait, .. } = &self
-            && let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+            && let Ok(v) = axum::http::HeaderValue::from_str(&crate::domain::net::retry_after_secs(*wait).to_string())
         {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
