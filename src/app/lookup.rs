@@ -41,9 +41,16 @@ pub(crate) async fn open_page(
     lookup: &crate::domain::ids::LookupKey,
     key: &str,
 ) -> Result<OrderPageData, AppError> {
-    use crate::services::order_page::{Opened, open};
-    let zone = state.settings.time_zone;
-    Ok(match open(&state.store, &state.audit, zone, &caller.actor(), lookup, key).await? {
+    let (zone, actor) = (state.settings.time_zone, caller.actor());
+    let opened = crate::services::order_page::open(&state.store, &state.audit, zone, &actor, lookup, key);
+    Ok(page_data(state, opened.await?))
+}
+
+/// What the order page shows of an opened order.
+#[cfg(feature = "ssr")]
+fn page_data(state: &crate::server::AppState, opened: crate::services::order_page::Opened) -> OrderPageData {
+    use crate::services::order_page::Opened;
+    match opened {
         Opened::One { details, explanation, slow } => {
             let id = details.summary.order_id.as_deref();
             let tracking_url =
@@ -53,7 +60,7 @@ pub(crate) async fn open_page(
         }
         Opened::Many { read_as, orders } => OrderPageData::Many { read_as, orders },
         Opened::Elsewhere(page_key) => OrderPageData::Moved(crate::app::format::order_href(&page_key)),
-    })
+    }
 }
 
 /// The answer to one search: how the input was read and what matched.
@@ -91,8 +98,32 @@ pub async fn search(q: String, with_page: bool) -> Result<SearchAnswer, AppError
         Ok(key) => key,
         Err(e) => return Ok(SearchAnswer::Listed { found: Err(e.into()), explanation }),
     };
+    // A key that names one order, asked from the browser: the order page's own lookup (with
+    // everything about the order) answers at once, so the order is read once, not listed and
+    // then read again for its page. Telegram ids and shortened IDs mostly list several.
+    let orders = if with_page && !matches!(key, LookupKey::TelegramId(_) | LookupKey::Partial(_)) {
+        use crate::storage::orders::OrderLookup;
+        match crate::storage::for_order(key.to_string(), state.store.look_up_order(&key)).await {
+            Ok(OrderLookup::One(details)) => match details.summary.page_key().map(str::to_owned) {
+                Some(page_key) => {
+                    let (zone, actor) = (state.settings.time_zone, caller.actor());
+                    let shown =
+                        crate::services::order_page::show(&state.store, &state.audit, zone, &actor, details, &page_key);
+                    // Should the view not be recorded, the order page asks for itself and says so.
+                    let page = shown.await.ok().map(|opened| page_data(&state, opened));
+                    return Ok(SearchAnswer::Order { key: page_key, page });
+                }
+                None => Ok(vec![details.summary]),
+            },
+            Ok(OrderLookup::Many(orders)) => Ok(orders),
+            Ok(OrderLookup::None) => Ok(Vec::new()),
+            Err(e) => Err(AppError::from(e)),
+        }
+    } else {
+        state.store.find_orders(&key).await.map_err(AppError::from)
+    };
     let found = async {
-        let orders = state.store.find_orders(&key).await?;
+        let orders = orders?;
         let traces = match &key {
             LookupKey::OrderId(id) if orders.is_empty() => state.store.trace_order_id(id).await?,
             _ => Vec::new(),

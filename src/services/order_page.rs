@@ -67,12 +67,25 @@ pub async fn open(
         OrderLookup::Many(orders) => return Ok(Opened::Many { read_as: lookup.describe(), orders }),
         OrderLookup::One(details) => details,
     };
-    let o = &details.summary;
-    if let Some(page_key) = o.page_key()
+    if let Some(page_key) = details.summary.page_key()
         && page_key != asked
     {
         return Ok(Opened::Elsewhere(page_key.to_owned()));
     }
+    show(store, audit, zone, actor, details, asked).await
+}
+
+/// Opens an order already read with everything about it (`Store::look_up_order`), asked for
+/// as `asked`: audits the view, reads its slow operations and explains its name.
+pub async fn show(
+    store: &Store,
+    audit: &AuditWriter,
+    zone: chrono_tz::Tz,
+    actor: &Actor,
+    details: Box<OrderDetails>,
+    asked: &str,
+) -> Result<Opened, OpenRefusal> {
+    let o = &details.summary;
     let opened = o.page_key().unwrap_or(asked);
     let names: Vec<String> = [Some(asked), o.order_id.as_deref(), o.display_id.as_deref(), o.order_number.as_deref()]
         .into_iter()

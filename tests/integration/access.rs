@@ -326,6 +326,39 @@ async fn a_search_that_hands_over_the_order_page_is_audited_once() {
     assert_eq!(views[0].params, format!("order={id}"));
 }
 
+/// From the browser (`with_page`) a key that names several orders or none is listed as the
+/// search page lists it, and nothing is audited as opened.
+#[tokio::test]
+async fn the_browsers_search_lists_several_and_none_and_opens_nothing() {
+    let app = helpers::spawn_app().await;
+    let orders = helpers::raw_collection(app.store.database_name(), "orders").await;
+    let now = mongodb::bson::DateTime::now();
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            orderdesk::services::issuing::IdGenerator::system(orderdesk::services::issuing::IdScheme::Ord)
+                .next_id()
+                .to_string()
+        })
+        .collect();
+    let docs = ids.iter().map(
+        |id| mongodb::bson::doc! { "order_id": id, "id": "order_1700000000_7", "status": "paid", "created_at": now },
+    );
+    orders.insert_many(docs).await.unwrap();
+    let search = async |q: &str| {
+        let res = app.get(&format!("/api/staff/search?q={q}&with_page=true")).await;
+        assert_eq!(res.status(), 200);
+        res.json::<serde_json::Value>().await.unwrap()
+    };
+    let shared = search("order_1700000000_7").await;
+    let listed = shared["Listed"]["found"]["Ok"]["orders"].as_array().unwrap_or_else(|| panic!("{shared}"));
+    assert_eq!(listed.len(), 2, "{shared}");
+    let missing = search("ORD-20200101000000-0badc0de").await;
+    assert_eq!(missing["Listed"]["found"]["Ok"]["orders"], serde_json::json!([]), "{missing}");
+    assert_eq!(missing["Listed"]["found"]["Ok"]["read_as"], "an order ID (ORD)", "{missing}");
+    assert!(missing["Listed"]["explanation"].is_object(), "{missing}");
+    assert!(entries(&app, "order.view").await.is_empty());
+}
+
 /// The real binary, logging at `debug` for everything: sign-ins (right and wrong) and API
 /// calls leave no password, key or session token in its output.
 #[tokio::test]
