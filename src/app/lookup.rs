@@ -92,11 +92,12 @@ pub enum SearchAnswer {
 pub async fn search(q: String, with_page: bool) -> Result<SearchAnswer, AppError> {
     let (state, caller) = crate::server::require(crate::domain::accounts::Role::Support)?;
     use crate::domain::ids::{LookupKey, explain::MAX_PASTE};
+    // Only a listed answer shows how the input reads: a single match goes without it.
     let explanation =
-        (q.len() <= MAX_PASTE).then(|| crate::domain::ids::explain::explain(&q, state.settings.time_zone));
+        || (q.len() <= MAX_PASTE).then(|| crate::domain::ids::explain::explain(&q, state.settings.time_zone));
     let key = match LookupKey::parse(&q) {
         Ok(key) => key,
-        Err(e) => return Ok(SearchAnswer::Listed { found: Err(e.into()), explanation }),
+        Err(e) => return Ok(SearchAnswer::Listed { found: Err(e.into()), explanation: explanation() }),
     };
     // A key that names one order, asked from the browser: the order page's own lookup (with
     // everything about the order) answers at once, so the order is read once, not listed and
@@ -137,7 +138,7 @@ pub async fn search(q: String, with_page: bool) -> Result<SearchAnswer, AppError
         _ => None,
     };
     let Some(page_key) = one else {
-        return Ok(SearchAnswer::Listed { found, explanation });
+        return Ok(SearchAnswer::Listed { found, explanation: explanation() });
     };
     if !with_page {
         return Ok(SearchAnswer::Order { key: page_key, page: None });
