@@ -308,7 +308,7 @@ paste_bench() {
   ensure_npm
   ensure_e2e_npm
   say "release build of the front end"
-  cargo leptos build --release --precompress --frontend-only
+  cargo leptos build --release --precompress --frontend-only --split
   start_orderdesk
   BASE_URL="$BASE" node "$ROOT/end2end/bench/paste.mjs"
   stop_orderdesk

@@ -125,7 +125,8 @@ async function main() {
   });
   const context = await browser.newContext();
   await context.addInitScript(watch);
-  // Every request for the bundle, from the browser's cache or not: one a visit is the target.
+  // Every request for a part of the bundle (the shell or a page's chunk), from the browser's
+  // cache or not: each part once a visit is the target.
   let bundleFetches = 0;
   context.on("request", (r) => {
     if (r.url().endsWith(".wasm")) bundleFetches += 1;
@@ -177,7 +178,7 @@ async function main() {
     const { form, input, want } = nth(i);
     results.push({ form, ...(await paste(page, input, want)) });
   }
-  console.log(`the bundle was asked for ${fetchesBefore} times before the measured lookups (sign-in, warm-up) and ${bundleFetches - fetchesBefore} times during them`);
+  console.log(`the bundle's parts were asked for ${fetchesBefore} times before the measured lookups (sign-in, warm-up: full page loads) and ${bundleFetches - fetchesBefore} times during them`);
   // Then a few more under a Chromium trace (tracing slows them: they are not in the figures).
   const traces = [];
   for (let i = 0; i < TRACED; i++) {

@@ -38,6 +38,38 @@ test("the app hydrates: the theme toggle works in the browser", async ({ page })
   await expect(html).toHaveClass(/dark/); // the choice is remembered
 });
 
+test("the bundle comes in parts: a page fetches its own once a visit, and no other page's", async ({ page }) => {
+  const fetched: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith(".wasm")) fetched.push(path);
+  });
+  await page.goto("/");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  const atFirst = fetched.length;
+  expect(fetched.filter((p) => /^\/pkg\/orderdesk\.[^/]+\.wasm$/.test(p))).toHaveLength(1);
+  expect(fetched.some((p) => p.includes("home_route"))).toBe(true);
+  expect(fetched.some((p) => /orders_route|counters_route|performance_route/.test(p))).toBe(false);
+
+  const nav = page.getByRole("navigation", { name: "Main" });
+  for (const [link, heading] of [
+    ["Orders", "Orders"],
+    ["Counters", "Daily counters"],
+    ["Performance", "Database performance"],
+    ["Orders", "Orders"],
+    ["Counters", "Daily counters"],
+  ]) {
+    await nav.getByRole("link", { name: link, exact: true }).click();
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText(heading);
+  }
+  // Each page brought its own part, and nothing came twice: going back to a page costs nothing.
+  for (const route of ["orders_route", "counters_route", "performance_route"]) {
+    expect(fetched.filter((p) => p.includes(route))).toHaveLength(1);
+  }
+  expect(fetched.length).toBeGreaterThan(atFirst);
+  expect(fetched.filter((p, i) => fetched.indexOf(p) !== i)).toEqual([]);
+});
+
 test("dark mode follows the system setting", async ({ page }) => {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.goto("/");

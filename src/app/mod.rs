@@ -13,8 +13,9 @@ pub mod viewer;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
+    lazy_route,
 };
 
 use components::{
@@ -73,7 +74,6 @@ pub fn App() -> impl IntoView {
     lookup::Handoff::<lookup::OrderPageData>::provide();
     lookup::Handoff::<lookup::SearchAnswer>::provide();
     provide_meta_context();
-    mark_hydrated();
     let overlays = Overlays::provide();
     keyboard::install(overlays);
     view! {
@@ -92,28 +92,64 @@ pub fn App() -> impl IntoView {
                 // Data pages render fully on the server (Async), so they work without
                 // JavaScript and carry the right HTTP status.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment(routes::HOME.segment()) view=HomePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::SEARCH.segment()) view=SearchPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::ORDERS.segment()) view=OrdersPage ssr=SsrMode::Async />
+                    <Route
+                        path=StaticSegment(routes::HOME.segment())
+                        view=Lazy::<lazy::HomeRoute>::new()
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment(routes::SEARCH.segment())
+                        view=Lazy::<lazy::SearchRoute>::new()
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment(routes::ORDERS.segment())
+                        view=Lazy::<lazy::OrdersRoute>::new()
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=(StaticSegment(routes::ORDER.segment()), ParamSegment("key"))
-                        view=OrderPage
+                        view=Lazy::<lazy::OrderRoute>::new()
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment(routes::COUNTERS.segment()) view=CountersPage ssr=SsrMode::Async />
+                    <Route
+                        path=StaticSegment(routes::COUNTERS.segment())
+                        view=Lazy::<lazy::CountersRoute>::new()
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=(StaticSegment(routes::COUNTER_DAY.segment()), ParamSegment("counter"))
-                        view=CounterDayPage
+                        view=Lazy::<lazy::CounterDayRoute>::new()
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment(routes::PERFORMANCE.segment()) view=PerformancePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::FAILURES.segment()) view=FailuresPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::MAINTENANCE.segment()) view=MaintenancePage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::AUDIT.segment()) view=AuditPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment(routes::API_KEYS.segment()) view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route
+                        path=StaticSegment(routes::PERFORMANCE.segment())
+                        view=Lazy::<lazy::PerformanceRoute>::new()
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment(routes::FAILURES.segment())
+                        view=Lazy::<lazy::FailuresRoute>::new()
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment(routes::MAINTENANCE.segment())
+                        view=Lazy::<lazy::MaintenanceRoute>::new()
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment(routes::AUDIT.segment())
+                        view=Lazy::<lazy::AuditRoute>::new()
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment(routes::API_KEYS.segment())
+                        view=Lazy::<lazy::ApiKeysRoute>::new()
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=(StaticSegment(routes::API_KEY.segment()), ParamSegment("key"))
-                        view=ApiKeyPage
+                        view=Lazy::<lazy::ApiKeyRoute>::new()
                         ssr=SsrMode::Async
                     />
                 </Routes>
@@ -122,21 +158,62 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Marks `<body data-hydrated>` once the browser has taken over, so tests (and people
-/// debugging) can tell a hydrated page from server HTML. Effects never run on the server.
-fn mark_hydrated() {
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+/// Every page is a lazy route: built with `cargo leptos --split`, each page's code is a chunk
+/// of its own (with chunks of code pages share), fetched when the page is first shown, so the
+/// first page loads the shell and itself, not the whole dashboard (BENCHMARKS.md, issue #30).
+/// A page makes its own resources, so `data` has nothing to start.
+mod lazy {
+    use super::*;
+
+    macro_rules! lazy_pages {
+        ($($route:ident => $page:ident),* $(,)?) => {$(
+            pub struct $route;
+
+            #[lazy_route]
+            impl LazyRoute for $route {
+                fn data() -> Self {
+                    $route
+                }
+
+                fn view(_this: Self) -> AnyView {
+                    view! { <$page /> }.into_any()
+                }
+            }
+        )*};
+    }
+
+    lazy_pages!(
+        HomeRoute => HomePage,
+        SearchRoute => SearchPage,
+        OrdersRoute => OrdersPage,
+        OrderRoute => OrderPage,
+        CountersRoute => CountersPage,
+        CounterDayRoute => CounterDayPage,
+        PerformanceRoute => PerformancePage,
+        FailuresRoute => FailuresPage,
+        MaintenanceRoute => MaintenancePage,
+        AuditRoute => AuditPage,
+        ApiKeysRoute => ApiKeysPage,
+        ApiKeyRoute => ApiKeyPage,
+    );
 }
 
-/// The browser bundle's entry point.
+/// The browser bundle's entry point. Hydration waits for the first page's chunk, so
+/// `<body data-hydrated>` is set once all of it has been taken over (an effect would fire
+/// before a lazy page is hydrated): tests, and people debugging, can tell a live page from
+/// server HTML.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    // What `leptos::mount::hydrate_lazy` does, with the mark at the end.
+    let Some(body) = document().body() else { return };
+    wasm_bindgen_futures::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body.clone(), App).await.forget();
+        let _ = body.set_attribute("data-hydrated", "true");
+        // The search box on every page leads to an order, or to the list of several: their
+        // chunks are fetched now, so that a pasted ID is not kept waiting for them.
+        <lazy::OrderRoute as LazyRoute>::preload().await;
+        <lazy::SearchRoute as LazyRoute>::preload().await;
+    });
 }
