@@ -140,7 +140,7 @@ start_mongod() {
     [ -n "$up" ] || die "mongod on port $port does not answer; see $dbpath/mongod.log"
   fi
   python3 "$ROOT/scripts/mongo.py" initiate "$port" \
-    || die "the mongod on port $port is no replica set primary (a standalone started by an older orderdesk? stop it: ./scripts/stop-mongod)"
+    || die "the mongod on port $port is no replica set primary. A standalone started by an older orderdesk: stop it (./scripts/stop-mongod). A data directory set up on another port: stop it and delete $dbpath to start afresh (the demo data is loaded again)"
 }
 
 # mongodb_uri PORT: the connection string for the local replica set on PORT.

@@ -97,6 +97,11 @@ def ping(port):
 def initiate(port):
     status = command(port, {"replSetGetStatus": 1})
     if status.get("ok") != 1.0:
+        if status.get("code") == 93:  # InvalidReplicaSetConfig: not a member of its own set
+            sys.exit(
+                f"mongod on port {port} keeps a replica set whose only member is on another port "
+                "(its data directory was set up by a mongod on that port)"
+            )
         if status.get("code") != 94:  # NotYetInitialized
             sys.exit(f"mongod on port {port} is not started as a replica set: {status.get('errmsg')}")
         config = {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]}

@@ -92,64 +92,60 @@ pub fn App() -> impl IntoView {
                 // Data pages render fully on the server (Async), so they work without
                 // JavaScript and carry the right HTTP status.
                 <Routes fallback=NotFound>
-                    <Route
-                        path=StaticSegment(routes::HOME.segment())
-                        view=Lazy::<lazy::HomeRoute>::new()
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=StaticSegment(routes::HOME.segment()) view=lazy::HomeRoute::page() ssr=SsrMode::Async />
                     <Route
                         path=StaticSegment(routes::SEARCH.segment())
-                        view=Lazy::<lazy::SearchRoute>::new()
+                        view=lazy::SearchRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::ORDERS.segment())
-                        view=Lazy::<lazy::OrdersRoute>::new()
+                        view=lazy::OrdersRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment(routes::ORDER.segment()), ParamSegment("key"))
-                        view=Lazy::<lazy::OrderRoute>::new()
+                        view=lazy::OrderRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::COUNTERS.segment())
-                        view=Lazy::<lazy::CountersRoute>::new()
+                        view=lazy::CountersRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment(routes::COUNTER_DAY.segment()), ParamSegment("counter"))
-                        view=Lazy::<lazy::CounterDayRoute>::new()
+                        view=lazy::CounterDayRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::PERFORMANCE.segment())
-                        view=Lazy::<lazy::PerformanceRoute>::new()
+                        view=lazy::PerformanceRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::FAILURES.segment())
-                        view=Lazy::<lazy::FailuresRoute>::new()
+                        view=lazy::FailuresRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::MAINTENANCE.segment())
-                        view=Lazy::<lazy::MaintenanceRoute>::new()
+                        view=lazy::MaintenanceRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::AUDIT.segment())
-                        view=Lazy::<lazy::AuditRoute>::new()
+                        view=lazy::AuditRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::API_KEYS.segment())
-                        view=Lazy::<lazy::ApiKeysRoute>::new()
+                        view=lazy::ApiKeysRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment(routes::API_KEY.segment()), ParamSegment("key"))
-                        view=Lazy::<lazy::ApiKeyRoute>::new()
+                        view=lazy::ApiKeyRoute::page()
                         ssr=SsrMode::Async
                     />
                 </Routes>
@@ -168,6 +164,13 @@ mod lazy {
     macro_rules! lazy_pages {
         ($($route:ident => $page:ident),* $(,)?) => {$(
             pub struct $route;
+
+            impl $route {
+                /// The route's view, for `<Route view=…>`.
+                pub fn page() -> Lazy<$route> {
+                    Lazy::new()
+                }
+            }
 
             #[lazy_route]
             impl LazyRoute for $route {

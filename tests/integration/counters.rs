@@ -311,4 +311,6 @@ async fn the_counters_page_lists_a_hundred_and_all_on_request() {
     // bulk-240 … bulk-249, in any case.
     let some = page("/counters?q=BULK-24").await;
     assert_eq!(rows(&some), 10);
+    assert!(some.contains("10 of 250 counters match “BULK-24”."), "{some}");
+    assert!(!first.contains("counters-matching"), "no filter, no count of matches");
 }

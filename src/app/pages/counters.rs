@@ -326,6 +326,19 @@ fn CounterTableView(table: CounterTable, filter: String, sort: CounterSort) -> i
     let summary = format!(
         "{day} — {total} vendors have a counter today ({time_zone} time), {warned} with warnings. Updates as they change, without a reload."
     );
+    // A filter says how many counters it keeps, so that "10 rows" is not read as "10 vendors".
+    let matched = (!filter.trim().is_empty()).then(|| {
+        view! {
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-matching">
+                {format!(
+                    "{} of {} counters match “{}”.",
+                    format::count(matching as u64),
+                    format::count(total as u64),
+                    filter.trim(),
+                )}
+            </p>
+        }
+    });
     // Past the rows shown: how many more, and the link that shows them all.
     let more = (matching > rows.len()).then(|| {
         let href = format!("/counters?sort={}&q={}&all=1", sort.as_query(), format::urlencode(&filter));
@@ -347,6 +360,7 @@ fn CounterTableView(table: CounterTable, filter: String, sort: CounterSort) -> i
         <p class="mt-4 text-sm text-slate-600 dark:text-slate-400" data-testid="counters-summary">
             {summary}
         </p>
+        {matched}
         {if rows.is_empty() {
             view! {
                 <p class="mt-2 text-slate-500 dark:text-slate-400" data-testid="counters-empty">
