@@ -15,7 +15,6 @@ use leptos_meta::{MetaTags, provide_meta_context};
 use leptos_router::{
     Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
-    lazy_route,
 };
 
 use components::{
@@ -92,60 +91,60 @@ pub fn App() -> impl IntoView {
                 // Data pages render fully on the server (Async), so they work without
                 // JavaScript and carry the right HTTP status.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment(routes::HOME.segment()) view=lazy::HomeRoute::page() ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::HOME.segment()) view=desk::HomeRoute::page() ssr=SsrMode::Async />
                     <Route
                         path=StaticSegment(routes::SEARCH.segment())
-                        view=lazy::SearchRoute::page()
+                        view=desk::SearchRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::ORDERS.segment())
-                        view=lazy::OrdersRoute::page()
+                        view=desk::OrdersRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment(routes::ORDER.segment()), ParamSegment("key"))
-                        view=lazy::OrderRoute::page()
+                        view=desk::OrderRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::COUNTERS.segment())
-                        view=lazy::CountersRoute::page()
+                        view=back_office::CountersRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment(routes::COUNTER_DAY.segment()), ParamSegment("counter"))
-                        view=lazy::CounterDayRoute::page()
+                        view=back_office::CounterDayRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::PERFORMANCE.segment())
-                        view=lazy::PerformanceRoute::page()
+                        view=back_office::PerformanceRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::FAILURES.segment())
-                        view=lazy::FailuresRoute::page()
+                        view=back_office::FailuresRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::MAINTENANCE.segment())
-                        view=lazy::MaintenanceRoute::page()
+                        view=back_office::MaintenanceRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::AUDIT.segment())
-                        view=lazy::AuditRoute::page()
+                        view=back_office::AuditRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment(routes::API_KEYS.segment())
-                        view=lazy::ApiKeysRoute::page()
+                        view=back_office::ApiKeysRoute::page()
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment(routes::API_KEY.segment()), ParamSegment("key"))
-                        view=lazy::ApiKeyRoute::page()
+                        view=back_office::ApiKeyRoute::page()
                         ssr=SsrMode::Async
                     />
                 </Routes>
@@ -154,54 +153,82 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Every page is a lazy route: built with `cargo leptos --split`, each page's code is a chunk
-/// of its own (with chunks of code pages share), fetched when the page is first shown, so the
-/// first page loads the shell and itself, not the whole dashboard (BENCHMARKS.md, issue #30).
-/// A page makes its own resources, so `data` has nothing to start.
-mod lazy {
-    use super::*;
+/// The pages come in two lazy chunks of the bundle (built with `cargo leptos --split`), each
+/// fetched the first time one of its pages is shown: a support agent's (home, search, orders,
+/// an order) and the back office's (monitoring and admin), so that an agent's browser neither
+/// downloads nor compiles the back office. Two split points, not one per page: a chunk per page
+/// made ~200 files and doubled the time to a live page (BENCHMARKS.md, issue #30). The pages
+/// make their own resources: `data` starts nothing.
+macro_rules! page_chunk {
+    ($chunk:ident, $view:ident, $preload:ident: $($route:ident => $page:ident),* $(,)?) => {
+        mod $chunk {
+            use super::*;
 
-    macro_rules! lazy_pages {
-        ($($route:ident => $page:ident),* $(,)?) => {$(
-            pub struct $route;
+            #[derive(Clone, Copy)]
+            #[allow(clippy::enum_variant_names)]
+            pub enum Page {
+                $($page),*
+            }
 
-            impl $route {
-                /// The route's view, for `<Route view=…>`.
-                pub fn page() -> Lazy<$route> {
-                    Lazy::new()
+            /// The split point: every page below, and the code only they use, is in its chunk.
+            /// `#[lazy]` names its loader `__preload_` and the function's name.
+            #[lazy]
+            fn $view(page: Page) -> AnyView {
+                match page {
+                    $(Page::$page => view! { <$page /> }.into_any()),*
                 }
             }
 
-            #[lazy_route]
-            impl LazyRoute for $route {
-                fn data() -> Self {
-                    $route
+            $(
+                pub struct $route;
+
+                impl $route {
+                    /// The route's view, for `<Route view=…>`.
+                    pub fn page() -> Lazy<$route> {
+                        Lazy::new()
+                    }
                 }
 
-                fn view(_this: Self) -> AnyView {
-                    view! { <$page /> }.into_any()
-                }
-            }
-        )*};
-    }
+                impl LazyRoute for $route {
+                    fn data() -> Self {
+                        $route
+                    }
 
-    lazy_pages!(
-        HomeRoute => HomePage,
-        SearchRoute => SearchPage,
-        OrdersRoute => OrdersPage,
-        OrderRoute => OrderPage,
-        CountersRoute => CountersPage,
-        CounterDayRoute => CounterDayPage,
-        PerformanceRoute => PerformancePage,
-        FailuresRoute => FailuresPage,
-        MaintenanceRoute => MaintenancePage,
-        AuditRoute => AuditPage,
-        ApiKeysRoute => ApiKeysPage,
-        ApiKeyRoute => ApiKeyPage,
-    );
+                    async fn view(_this: Self) -> AnyView {
+                        $view(Page::$page).await
+                    }
+
+                    // The router loads the chunk before it hydrates or shows the page, which
+                    // then renders at once (without it, hydration finds a pending page).
+                    async fn preload() {
+                        #[cfg(target_arch = "wasm32")]
+                        $preload().await;
+                    }
+                }
+            )*
+        }
+    };
 }
 
-/// The browser bundle's entry point. Hydration waits for the first page's chunk, so
+page_chunk!(desk, desk_view, __preload_desk_view:
+    HomeRoute => HomePage,
+    SearchRoute => SearchPage,
+    OrdersRoute => OrdersPage,
+    OrderRoute => OrderPage,
+);
+
+page_chunk!(back_office, back_office_view, __preload_back_office_view:
+    CountersRoute => CountersPage,
+    CounterDayRoute => CounterDayPage,
+    PerformanceRoute => PerformancePage,
+    FailuresRoute => FailuresPage,
+    MaintenanceRoute => MaintenancePage,
+    AuditRoute => AuditPage,
+    ApiKeysRoute => ApiKeysPage,
+    ApiKeyRoute => ApiKeyPage,
+);
+
+/// The browser bundle's entry point. Hydration waits for a back-office page's chunk, so
 /// `<body data-hydrated>` is set once all of it has been taken over (an effect would fire
 /// before a lazy page is hydrated): tests, and people debugging, can tell a live page from
 /// server HTML.
@@ -214,9 +241,5 @@ pub fn hydrate() {
     wasm_bindgen_futures::spawn_local(async move {
         leptos::mount::hydrate_from_async(body.clone(), App).await.forget();
         let _ = body.set_attribute("data-hydrated", "true");
-        // The search box on every page leads to an order, or to the list of several: their
-        // chunks are fetched now, so that a pasted ID is not kept waiting for them.
-        <lazy::OrderRoute as LazyRoute>::preload().await;
-        <lazy::SearchRoute as LazyRoute>::preload().await;
     });
 }
