@@ -91,20 +91,12 @@ pub fn App() -> impl IntoView {
                 // Data pages render fully on the server (Async), so they work without
                 // JavaScript and carry the right HTTP status.
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment(routes::HOME.segment()) view=desk::HomeRoute::page() ssr=SsrMode::Async />
-                    <Route
-                        path=StaticSegment(routes::SEARCH.segment())
-                        view=desk::SearchRoute::page()
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=StaticSegment(routes::ORDERS.segment())
-                        view=desk::OrdersRoute::page()
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=StaticSegment(routes::HOME.segment()) view=HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::SEARCH.segment()) view=SearchPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment(routes::ORDERS.segment()) view=OrdersPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment(routes::ORDER.segment()), ParamSegment("key"))
-                        view=desk::OrderRoute::page()
+                        view=OrderPage
                         ssr=SsrMode::Async
                     />
                     <Route
@@ -153,27 +145,27 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The pages come in two lazy chunks of the bundle (built with `cargo leptos --split`), each
-/// fetched the first time one of its pages is shown: a support agent's (home, search, orders,
-/// an order) and the back office's (monitoring and admin), so that an agent's browser neither
-/// downloads nor compiles the back office. Two split points, not one per page: a chunk per page
-/// made ~200 files and doubled the time to a live page (BENCHMARKS.md, issue #30). The pages
-/// make their own resources: `data` starts nothing.
-macro_rules! page_chunk {
-    ($chunk:ident, $view:ident, $preload:ident: $($route:ident => $page:ident),* $(,)?) => {
-        mod $chunk {
-            use super::*;
+/// The back office (monitoring and admin pages) is a lazy part of the bundle of its own (built
+/// with `cargo leptos --split`), fetched the first time one of its pages is shown: a support
+/// agent's pages (home, search, orders, an order) load and hydrate without downloading or
+/// compiling it. Measured against the alternatives (BENCHMARKS.md, issue #30): a part per page
+/// made ~200 files and doubled the time to a live page, and the desk's pages as a part of their
+/// own made an order page slower to hydrate. The pages make their own resources: `data` starts
+/// nothing.
+mod back_office {
+    use super::*;
 
+    macro_rules! back_office_pages {
+        ($($route:ident => $page:ident),* $(,)?) => {
             #[derive(Clone, Copy)]
             #[allow(clippy::enum_variant_names)]
             pub enum Page {
                 $($page),*
             }
 
-            /// The split point: every page below, and the code only they use, is in its chunk.
-            /// `#[lazy]` names its loader `__preload_` and the function's name.
+            /// The split point: every page below, and the code only they use, is in its part.
             #[lazy]
-            fn $view(page: Page) -> AnyView {
+            fn view_of(page: Page) -> AnyView {
                 match page {
                     $(Page::$page => view! { <$page /> }.into_any()),*
                 }
@@ -195,40 +187,34 @@ macro_rules! page_chunk {
                     }
 
                     async fn view(_this: Self) -> AnyView {
-                        $view(Page::$page).await
+                        view_of(Page::$page).await
                     }
 
-                    // The router loads the chunk before it hydrates or shows the page, which
-                    // then renders at once (without it, hydration finds a pending page).
+                    // The router awaits this before it hydrates or shows the page, which then
+                    // renders at once (without it, hydration meets a pending page and fails).
+                    // `#[lazy]` names the loader `__preload_` and the function's name.
                     async fn preload() {
                         #[cfg(target_arch = "wasm32")]
-                        $preload().await;
+                        __preload_view_of().await;
                     }
                 }
             )*
-        }
-    };
+        };
+    }
+
+    back_office_pages!(
+        CountersRoute => CountersPage,
+        CounterDayRoute => CounterDayPage,
+        PerformanceRoute => PerformancePage,
+        FailuresRoute => FailuresPage,
+        MaintenanceRoute => MaintenancePage,
+        AuditRoute => AuditPage,
+        ApiKeysRoute => ApiKeysPage,
+        ApiKeyRoute => ApiKeyPage,
+    );
 }
 
-page_chunk!(desk, desk_view, __preload_desk_view:
-    HomeRoute => HomePage,
-    SearchRoute => SearchPage,
-    OrdersRoute => OrdersPage,
-    OrderRoute => OrderPage,
-);
-
-page_chunk!(back_office, back_office_view, __preload_back_office_view:
-    CountersRoute => CountersPage,
-    CounterDayRoute => CounterDayPage,
-    PerformanceRoute => PerformancePage,
-    FailuresRoute => FailuresPage,
-    MaintenanceRoute => MaintenancePage,
-    AuditRoute => AuditPage,
-    ApiKeysRoute => ApiKeysPage,
-    ApiKeyRoute => ApiKeyPage,
-);
-
-/// The browser bundle's entry point. Hydration waits for a back-office page's chunk, so
+/// The browser bundle's entry point. Hydration waits for a back-office page's part, so
 /// `<body data-hydrated>` is set once all of it has been taken over (an effect would fire
 /// before a lazy page is hydrated): tests, and people debugging, can tell a live page from
 /// server HTML.
