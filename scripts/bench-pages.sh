@@ -314,6 +314,23 @@ paste_bench() {
   stop_orderdesk
 }
 
+# A full load until the page is live (navigation start to <body data-hydrated>), first and
+# later visits: end2end/bench/hydrate.mjs in Debian's Chromium against the release server and
+# bundle. To compare another build of the bundle, serve its site folder with the same binary
+# (LEPTOS_SITE_ROOT=… LEPTOS_SITE_ADDR=… target/release/orderdesk serve) and add it to
+# HYDRATE_SITES (BENCHMARKS.md, issue #30).
+hydrate_bench() {
+  ensure_chromium
+  ensure_npm
+  ensure_e2e_npm
+  say "release build of the front end"
+  cargo leptos build --release --precompress --frontend-only --split
+  start_orderdesk
+  HYDRATE_SITES="orderdesk=$BASE${HYDRATE_PEERS:+,$HYDRATE_PEERS}" HYDRATE_PAGES="/,/orders/$ORDER,/counters" \
+    node "$ROOT/end2end/bench/hydrate.mjs"
+  stop_orderdesk
+}
+
 load_bench() {
   start_orderdesk
   local seconds="${BENCH_SECONDS:-60}" peak=0 rss

@@ -2,7 +2,8 @@
 // (set once the page is hydrated), with the browser's cache empty (a first visit) and warm (a
 // later visit). A benchmark, not a test: it prints p50/p95 and asserts nothing about speed.
 //
-//   HYDRATE_SITES="split=http://127.0.0.1:3000,whole=http://127.0.0.1:3001" node end2end/bench/hydrate.mjs
+//   HYDRATE_SITES="parts=http://127.0.0.1:3000,whole=http://127.0.0.1:3001" node end2end/bench/hydrate.mjs
+//   (scripts/bench hydrate runs it on the current build; HYDRATE_PEERS adds other sites)
 //
 // Several sites (the same server, each with its own build of the bundle) are measured in one
 // run, their loads interleaved, so that the machine's noise falls on all of them alike.
