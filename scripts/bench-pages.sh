@@ -303,13 +303,19 @@ PY
 
 # Paste to painted: end2end/bench/paste.mjs drives Debian's Chromium against the release
 # server and the release bundle (what ships), on the same 200,000 orders.
-paste_bench() {
+# start_browser_bench: Chromium and the Playwright packages, the release bundle (what ships)
+# and the release server, started and signed in (start_orderdesk).
+start_browser_bench() {
   ensure_chromium
   ensure_npm
   ensure_e2e_npm
   say "release build of the front end"
   cargo leptos build --release --precompress --frontend-only --split
   start_orderdesk
+}
+
+paste_bench() {
+  start_browser_bench
   BASE_URL="$BASE" node "$ROOT/end2end/bench/paste.mjs"
   stop_orderdesk
 }
@@ -318,14 +324,9 @@ paste_bench() {
 # later visits: end2end/bench/hydrate.mjs in Debian's Chromium against the release server and
 # bundle. To compare another build of the bundle, serve its site folder with the same binary
 # (LEPTOS_SITE_ROOT=… LEPTOS_SITE_ADDR=… target/release/orderdesk serve) and add it to
-# HYDRATE_SITES (BENCHMARKS.md, issue #30).
+# HYDRATE_PEERS as name=url,… (BENCHMARKS.md, issue #30).
 hydrate_bench() {
-  ensure_chromium
-  ensure_npm
-  ensure_e2e_npm
-  say "release build of the front end"
-  cargo leptos build --release --precompress --frontend-only --split
-  start_orderdesk
+  start_browser_bench
   HYDRATE_SITES="orderdesk=$BASE${HYDRATE_PEERS:+,$HYDRATE_PEERS}" HYDRATE_PAGES="/,/orders/$ORDER,/counters" \
     node "$ROOT/end2end/bench/hydrate.mjs"
   stop_orderdesk
