@@ -301,8 +301,6 @@ PY
   stop_orderdesk
 }
 
-# Paste to painted: end2end/bench/paste.mjs drives Debian's Chromium against the release
-# server and the release bundle (what ships), on the same 200,000 orders.
 # start_browser_bench: Chromium and the Playwright packages, the release bundle (what ships)
 # and the release server, started and signed in (start_orderdesk).
 start_browser_bench() {
@@ -314,6 +312,8 @@ start_browser_bench() {
   start_orderdesk
 }
 
+# Paste to painted: end2end/bench/paste.mjs drives Debian's Chromium against the release
+# server and the release bundle, on the same 200,000 orders.
 paste_bench() {
   start_browser_bench
   BASE_URL="$BASE" node "$ROOT/end2end/bench/paste.mjs"
