@@ -7,7 +7,7 @@
 //
 // Several sites (the same server, each with its own build of the bundle) are measured in one
 // run, their loads interleaved, so that the machine's noise falls on all of them alike.
-import { chromium } from "@playwright/test";
+import { launchChromium, percentile, signIn } from "./common.mjs";
 
 const SITES = (process.env.HYDRATE_SITES ?? "site=http://127.0.0.1:3000").split(",").map((s) => {
   const [name, url] = s.split("=");
@@ -28,17 +28,10 @@ function watch() {
   }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-hydrated"] });
 }
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 async function signedIn(browser, site) {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${site.url}/login`);
-  await page.fill('input[name="email"]', EMAIL);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.press('input[name="password"]', "Enter")]);
+  await signIn(page, site.url, EMAIL, PASSWORD);
   const state = await context.storageState();
   await context.close();
   return state;
@@ -65,10 +58,7 @@ async function load(context, url) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  const browser = await launchChromium();
   for (const site of SITES) {
     site.state = await signedIn(browser, site);
     site.warm = await browser.newContext({ storageState: site.state });

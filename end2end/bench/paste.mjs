@@ -10,7 +10,7 @@
 // after the first paint that shows the expected order's name: a MutationObserver sees the
 // heading arrive, then requestAnimationFrame + setTimeout(0) waits out the frame that paints it.
 // The clock is `performance.timeOrigin + now()`, so it holds across a full page load.
-import { chromium } from "@playwright/test";
+import { launchChromium, percentile, signIn } from "./common.mjs";
 
 const BASE = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 const PER_FORM = Number(process.env.PASTE_IDS ?? 40);
@@ -45,10 +45,6 @@ function watch() {
     );
   };
   new MutationObserver(check).observe(document, { childList: true, subtree: true, characterData: true });
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 // The benchmark's IDs, from the order list's CSV download (newest first, as staff see them).
@@ -119,10 +115,7 @@ async function paste(page, text, want) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  const browser = await launchChromium();
   const context = await browser.newContext();
   await context.addInitScript(watch);
   // Every request for a part of the bundle (the shell or a page's chunk), from the browser's
@@ -132,10 +125,7 @@ async function main() {
     if (r.url().endsWith(".wasm")) bundleFetches += 1;
   });
   const page = await context.newPage();
-  await page.goto(`${BASE}/login`);
-  await page.fill('input[name="email"]', EMAIL);
-  await page.fill('input[name="password"]', PASSWORD);
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.press('input[name="password"]', "Enter")]);
+  await signIn(page, BASE, EMAIL, PASSWORD);
   await page.goto(`${BASE}/orders`);
   await page.waitForLoadState("networkidle");
 
