@@ -357,13 +357,20 @@ async fn concurrent_session_requests_for_one_user_get_one_session_and_one_order_
 
 /// Many vendors, two processes, one user, a frozen clock, `variant` numbers: every clash the
 /// format allows is there to be had (same day or second, same suffix, same sequence).
+/// Noon (UTC) of the real day: number claims expire `KEEP` after the clock's time, and
+/// mongod's TTL monitor (every 60 s) dropped claims stamped on a fixed day long past in the
+/// middle of a run, which then issued numbers twice.
+fn claims_noon() -> chrono::DateTime<Utc> {
+    Utc::now().date_naive().and_hms_opt(12, 0, 0).unwrap().and_utc()
+}
+
 async fn numbers_of_many_vendors_one_user(
     store: &Store,
     variant: BbVariant,
     sizes: BTreeMap<VendorId, u32>,
 ) -> Vec<String> {
     let other = Store::connect(&helpers::settings(&helpers::mongodb_uri(), store.database_name())).await.unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    let now = claims_noon();
     let vendors = ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"].map(vendor);
     let processes = [store, &other]
         .map(|s| Arc::new(NumberAllocator::new(s.clone(), HandClock::at(now), policy(chrono_tz::UTC, sizes.clone()))));
@@ -401,12 +408,13 @@ async fn year_based_numbers_are_unique_across_vendors_and_processes() {
     let numbers = numbers_of_many_vendors_one_user(&store, BbVariant::Dated, sizes).await;
     let distinct: HashSet<&String> = numbers.iter().collect();
     assert_eq!(distinct.len(), numbers.len(), "a year-based number was issued twice");
-    assert!(numbers.iter().all(|n| n.starts_with("BB-20261120-A1B2-")), "{numbers:?}");
+    let day = claims_noon().format("%Y%m%d").to_string();
+    assert!(numbers.iter().all(|n| n.starts_with(&format!("BB-{day}-A1B2-"))), "{numbers:?}");
     // Each clash cost its vendor one sequence (a gap): the four daily counters together drew
     // more than the 320 numbers handed out, and no more than one number was lost per clash.
     let mut drawn = 0;
     for v in ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"] {
-        drawn += store.counter_sequence(&format!("20261120-{v}")).await.unwrap().unwrap();
+        drawn += store.counter_sequence(&format!("{day}-{v}")).await.unwrap().unwrap();
     }
     assert!(drawn > 320, "the vendors' sequences clashed, so some were skipped: {drawn}");
 }
@@ -415,13 +423,14 @@ async fn year_based_numbers_are_unique_across_vendors_and_processes() {
 async fn time_based_numbers_are_unique_and_count_per_time_bucket() {
     let store = helpers::fresh_store("timebased").await;
     let numbers = numbers_of_many_vendors_one_user(&store, BbVariant::Seconds, BTreeMap::new()).await;
+    let day = claims_noon().format("%Y%m%d").to_string();
     let distinct: HashSet<&String> = numbers.iter().collect();
     assert_eq!(distinct.len(), numbers.len(), "a time-based number was issued twice");
     // A clash moves the number to the next second, so each bucket counter stays gapless:
     // 12:00 UTC is the hour-long bucket T1200, 80 numbers per vendor.
     for v in ["pizza-palace", "sushi-bar", "taco-town", "hot-wok"] {
-        assert_eq!(store.counter_sequence(&format!("20261120T1200-{v}")).await.unwrap(), Some(80), "{v}");
-        assert_eq!(store.counter_sequence(&format!("20261120-{v}")).await.unwrap(), None, "no daily counter");
+        assert_eq!(store.counter_sequence(&format!("{day}T1200-{v}")).await.unwrap(), Some(80), "{v}");
+        assert_eq!(store.counter_sequence(&format!("{day}-{v}")).await.unwrap(), None, "no daily counter");
     }
     let earliest = numbers
         .iter()
@@ -430,7 +439,7 @@ async fn time_based_numbers_are_unique_and_count_per_time_bucket() {
             other => panic!("{other:?}"),
         })
         .min();
-    assert_eq!(earliest, Some(1_795_176_000), "never before the instant asked for");
+    assert_eq!(earliest, Some(claims_noon().timestamp() as u64), "never before the instant asked for");
     // The next bucket is a new counter from 00001; with 15-minute buckets 12:44 is T1230.
     let clock = HandClock::at(Utc.with_ymd_and_hms(2026, 11, 20, 12, 44, 59).unwrap());
     let alloc = NumberAllocator::new(
