@@ -105,11 +105,18 @@ pub async fn search(q: String, with_page: bool) -> Result<SearchAnswer, AppError
     let orders = if with_page && !matches!(key, LookupKey::TelegramId(_) | LookupKey::Partial(_)) {
         use crate::storage::orders::OrderLookup;
         match crate::storage::for_order(key.to_string(), state.store.look_up_order(&key)).await {
-            Ok(OrderLookup::One(details)) => match details.summary.page_key().map(str::to_owned) {
+            Ok(OrderLookup::One { details, slow }) => match details.summary.page_key().map(str::to_owned) {
                 Some(page_key) => {
                     let (zone, actor) = (state.settings.time_zone, caller.actor());
-                    let shown =
-                        crate::services::order_page::show(&state.store, &state.audit, zone, &actor, details, &page_key);
+                    let shown = crate::services::order_page::show(
+                        &state.store,
+                        &state.audit,
+                        zone,
+                        &actor,
+                        details,
+                        slow,
+                        &page_key,
+                    );
                     // Should the view not be recorded, the order page asks for itself and says so.
                     let page = shown.await.ok().map(|opened| page_data(&state, opened));
                     return Ok(SearchAnswer::Order { key: page_key, page });

@@ -33,6 +33,9 @@ pub struct PerformanceStats {
 }
 
 /// One operation slower than the threshold, as kept in the capped `slow_queries` collection.
+/// How many of an order's slow operations its page lists.
+pub const SLOW_PER_ORDER: i64 = 10;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlowQuery {
     pub at: DateTime<Utc>,

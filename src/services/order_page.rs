@@ -8,13 +8,10 @@ use crate::{
         audit::{Actor, AuditEntry},
         ids::{LookupKey, explain::Explanation},
         orders::{OrderDetails, OrderSummary},
-        performance::SlowQuery,
+        performance::{SLOW_PER_ORDER, SlowQuery},
     },
     storage::{StorageError, Store, audit::AuditWriter, orders::OrderLookup},
 };
-
-/// How many of an order's slow operations its page lists.
-const SLOW_SHOWN: i64 = 10;
 
 /// What opening a key found.
 #[derive(Debug)]
@@ -60,41 +57,50 @@ pub async fn open(
     asked: &str,
 ) -> Result<Opened, OpenRefusal> {
     let found = crate::storage::for_order(lookup.to_string(), store.look_up_order(lookup)).await?;
-    let details = match found {
+    let (details, slow) = match found {
         OrderLookup::None => {
             return Err(OpenRefusal::NoSuchOrder { key: lookup.to_string(), read_as: lookup.describe() });
         }
         OrderLookup::Many(orders) => return Ok(Opened::Many { read_as: lookup.describe(), orders }),
-        OrderLookup::One(details) => details,
+        OrderLookup::One { details, slow } => (details, slow),
     };
     if let Some(page_key) = details.summary.page_key()
         && page_key != asked
     {
         return Ok(Opened::Elsewhere(page_key.to_owned()));
     }
-    show(store, audit, zone, actor, details, asked).await
+    show(store, audit, zone, actor, details, slow, asked).await
 }
 
 /// Opens an order already read with everything about it (`Store::look_up_order`), asked for
-/// as `asked`: audits the view, reads its slow operations and explains its name.
+/// as `asked`: audits the view, reads its slow operations (unless the lookup joined them) and
+/// explains its name.
 pub async fn show(
     store: &Store,
     audit: &AuditWriter,
     zone: chrono_tz::Tz,
     actor: &Actor,
     details: Box<OrderDetails>,
+    slow: Option<Vec<SlowQuery>>,
     asked: &str,
 ) -> Result<Opened, OpenRefusal> {
     let o = &details.summary;
     let opened = o.page_key().unwrap_or(asked);
-    let names: Vec<String> = [Some(asked), o.order_id.as_deref(), o.display_id.as_deref(), o.order_number.as_deref()]
-        .into_iter()
-        .chain([o.legacy_id.as_deref()])
-        .flatten()
-        .map(str::to_owned)
-        .collect();
     let entry = AuditEntry::new(actor, "order.view", "ok").with_params(&format!("order={opened}"));
-    let (audited, slow) = tokio::join!(audit.append(entry), store.slow_queries_for(&names, SLOW_SHOWN));
+    let read_slow = async {
+        let Some(joined) = slow else {
+            let names: Vec<String> =
+                [Some(asked), o.order_id.as_deref(), o.display_id.as_deref(), o.order_number.as_deref()]
+                    .into_iter()
+                    .chain([o.legacy_id.as_deref()])
+                    .flatten()
+                    .map(str::to_owned)
+                    .collect();
+            return store.slow_queries_for(&names, SLOW_PER_ORDER).await;
+        };
+        Ok(joined)
+    };
+    let (audited, slow) = tokio::join!(audit.append(entry), read_slow);
     if let Err(e) = audited {
         tracing::error!(action = "order.view", actor = actor.name(), error = %e, "could not write the audit log");
         return Err(e.into());

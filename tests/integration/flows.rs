@@ -256,6 +256,57 @@ async fn a_slow_create_order_names_the_order_in_the_log_and_on_its_page() {
     assert!(listed.contains("create_order"), "{listed}");
 }
 
+/// In one database the order page's lookup joins the slow-operations log itself: the latest
+/// ten that named the order by any of its names, newest first, and none that named another
+/// order or no order at all (a missing name must not match them).
+#[tokio::test]
+async fn an_orders_page_lists_its_latest_slow_operations_by_any_of_its_names() {
+    use orderdesk::{domain::ids::LookupKey, storage::orders::OrderLookup};
+    let app = helpers::spawn_app().await;
+    let db = app.store.database_name().to_owned();
+    let (id, display) = ("ORD-20261121101502-a3f8d2c1", "ORD-A3F8D2");
+    let now = mongodb::bson::DateTime::now().timestamp_millis();
+    helpers::raw_collection(&db, "orders")
+        .await
+        .insert_one(doc! { "order_id": id, "display_id": display, "status": "pending", "created_at": mongodb::bson::DateTime::from_millis(now) })
+        .await
+        .unwrap();
+    let at = |minutes: i64| mongodb::bson::DateTime::from_millis(now - 3_600_000 + minutes * 60_000);
+    let entry = |op: String, minutes: i64, order: Bson| {
+        doc! { "at": at(minutes), "op": op, "collection": "orders", "ms": 120.5, "ok": true, "app": "orderdesk", "order": order }
+    };
+    let mut entries: Vec<_> = (0..12)
+        .map(|i| entry(format!("slow-op-{i:02}"), i, Bson::String([id, display][i as usize % 2].into())))
+        .collect();
+    // Newer than all of the order's own: another order's, one naming no order, one without the field.
+    entries.push(entry("another-order".into(), 30, Bson::String("ORD-20261121101502-ffffffff".into())));
+    entries.push(entry("no-order".into(), 31, Bson::Null));
+    let mut unnamed = entry("unnamed".into(), 32, Bson::Null);
+    unnamed.remove("order");
+    entries.push(unnamed);
+    helpers::raw_collection(&db, "slow_queries").await.insert_many(entries).await.unwrap();
+
+    let expected: Vec<String> = (2..12).rev().map(|i| format!("slow-op-{i:02}")).collect();
+    for key in [id, "#ORD-A3F8D2"] {
+        let found = app.store.look_up_order(&LookupKey::parse(key).unwrap()).await.unwrap();
+        let OrderLookup::One { slow: Some(slow), .. } = found else {
+            panic!("{key}: one order, its slow operations joined: {found:?}");
+        };
+        assert_eq!(slow.iter().map(|s| s.op.clone()).collect::<Vec<_>>(), expected, "{key}");
+    }
+    let page = app.get(&format!("/orders/{id}")).await.text().await.unwrap();
+    let listed = page.split("data-testid=\"order-slow\"").nth(1).expect("the page lists them");
+    assert!(listed.contains("slow-op-11") && listed.contains("slow-op-02"), "{listed}");
+    for absent in ["slow-op-01", "another-order", "no-order", "unnamed"] {
+        assert!(!listed.contains(absent), "{absent} is listed: {listed}");
+    }
+    // mongod serves the join by the log's index, not by reading the log.
+    let plan = app.store.explain_order_page(&LookupKey::parse(id).unwrap()).await.unwrap();
+    let join = plan.split("\"from\": \"slow_queries\"").nth(1).expect("the slow log is joined");
+    assert!(join.contains("order_1_at_-1"), "the join does not use the log's index: {plan}");
+    assert!(join.contains("\"collectionScans\": 0"), "the join scans the log: {plan}");
+}
+
 #[tokio::test]
 async fn failed_orders_that_were_paid_and_not_refunded_are_listed_with_the_sum() {
     let app = helpers::spawn_app().await;

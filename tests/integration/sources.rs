@@ -140,10 +140,13 @@ async fn each_order_is_found_where_its_system_keeps_it() {
     assert_eq!(m.amount, Some(31.0), "the overridden field is read, not the default one");
     assert_eq!(m.vendor_id.as_deref(), Some("6834622e10d75a5ba7b77400"), "an ObjectId reference reads as its hex");
 
-    let OrderLookup::One(order) = store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await.unwrap() else {
+    let OrderLookup::One { details: order, slow } =
+        store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await.unwrap()
+    else {
         panic!("the bot's order is found by its order_id");
     };
     assert_eq!((order.summary.source, order.summary.database.as_str()), (Source::ShippingBot, d.bot.as_str()));
+    assert!(slow.is_none(), "the slow log is in orderdesk's database, not joined from the bot's: {slow:?}");
     assert_eq!(order.payments.len(), 1, "its payment, joined from the bot's own payments");
     assert_eq!(order.session.as_ref().and_then(|s| s.current_step.clone()).as_deref(), Some("PAYMENT"));
     assert_eq!(store.find_orders(&LookupKey::parse("4242").unwrap()).await.unwrap().len(), 1, "by telegram id");
@@ -228,7 +231,7 @@ async fn a_source_that_is_down_is_named_while_the_other_serves() {
     let recent = store.recent_orders(8).await.unwrap();
     assert_eq!((recent.value.len(), recent.outages.len()), (1, 1));
 
-    assert!(matches!(store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await, Ok(OrderLookup::One(_))));
+    assert!(matches!(store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await, Ok(OrderLookup::One { .. })));
     // Not "no such order": the system that would hold it did not answer.
     let bb = store.look_up_order(&LookupKey::parse(BB).unwrap()).await.unwrap_err();
     assert!(bb.is_unavailable() && bb.to_string().contains("marketplace source"), "{bb}");
@@ -366,7 +369,9 @@ async fn with_read_only_access_to_the_sources_pages_work_and_writes_say_what_is_
     // Reading: lists, lookups with their joins, the display form (derived into orderdesk's
     // own database), the source check.
     assert_eq!(store.list_orders(&OrderFilter::default(), None).await.unwrap().orders.len(), 2);
-    let OrderLookup::One(order) = store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await.unwrap() else {
+    let OrderLookup::One { details: order, .. } =
+        store.look_up_order(&LookupKey::parse(BOT_ORDER).unwrap()).await.unwrap()
+    else {
         panic!("the bot's order is found");
     };
     assert_eq!(order.payments.len(), 1);
@@ -581,7 +586,7 @@ async fn an_election_in_one_source_leaves_the_other_serving() {
     loop {
         asked += 1;
         assert!(
-            matches!(store.look_up_order(&bot).await, Ok(OrderLookup::One(_))),
+            matches!(store.look_up_order(&bot).await, Ok(OrderLookup::One { .. })),
             "the bot's order answers throughout"
         );
         let page = store.list_orders(&OrderFilter::default(), None).await.expect("the list answers throughout");
@@ -596,7 +601,7 @@ async fn an_election_in_one_source_leaves_the_other_serving() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(asked > 1, "the list went on without the marketplace for a while");
-    assert!(matches!(store.look_up_order(&LookupKey::parse(BB).unwrap()).await, Ok(OrderLookup::One(_))));
+    assert!(matches!(store.look_up_order(&LookupKey::parse(BB).unwrap()).await, Ok(OrderLookup::One { .. })));
 }
 
 /// The first derivation of display forms walks all of the bot's orders in batches, also past

@@ -3,14 +3,16 @@
 
 use mongodb::bson::{Bson, Document};
 
-use super::{PAYMENTS_FIELD, PENDING_FIELD, RENAMED_FIELD, SESSION_FIELD};
+use super::{PAYMENTS_FIELD, PENDING_FIELD, RENAMED_FIELD, SESSION_FIELD, SLOW_FIELD};
 use crate::storage::values::number;
+use crate::storage::{metrics::SlowDocument, names::SLOW_QUERIES, values::typed};
 use crate::storage::{
     payments::payment_from_document, sessions::session_from_document, sources::SourceDb, values::datetime,
 };
 use crate::{
     config::Fact,
     domain::orders::{OrderDetails, OrderTimes, PendingRecord},
+    domain::performance::SlowQuery,
 };
 
 /// A pending order as the order page shows it, read leniently (it is the bot's document).
@@ -41,8 +43,9 @@ fn camel(snake: &str) -> String {
     out
 }
 
-/// Everything the order page shows about one order read by [`lookup_pipeline`] with details.
-pub(super) fn details_from_document(source: &SourceDb, mut order: Document) -> OrderDetails {
+/// Everything the order page shows about one order read by [`lookup_pipeline`] with details,
+/// and its slow operations when they were joined.
+pub(super) fn details_from_document(source: &SourceDb, mut order: Document) -> (OrderDetails, Option<Vec<SlowQuery>>) {
     let joined = |order: &mut Document, field: &str| match order.remove(field) {
         Some(Bson::Array(items)) => items
             .into_iter()
@@ -56,6 +59,7 @@ pub(super) fn details_from_document(source: &SourceDb, mut order: Document) -> O
     let payments = joined(&mut order, PAYMENTS_FIELD);
     let pending = joined(&mut order, PENDING_FIELD);
     let sessions = joined(&mut order, SESSION_FIELD);
+    let slow = order.contains_key(SLOW_FIELD).then(|| joined(&mut order, SLOW_FIELD));
     order.remove(RENAMED_FIELD);
     let summary = source.summary(&order);
     // $lookup matches a missing local field to foreign documents without one: only an order
@@ -82,7 +86,19 @@ pub(super) fn details_from_document(source: &SourceDb, mut order: Document) -> O
         [k, camel.as_str()].into_iter().find_map(|k| order.get_str(k).ok().filter(|s| !s.is_empty()).map(str::to_owned))
     };
     let raw = Bson::Document(order.clone()).into_relaxed_extjson();
-    OrderDetails {
+    // The list is a side note: an entry that does not read is left out, not the page.
+    let slow = slow.map(|docs| {
+        docs.into_iter()
+            .filter_map(|d| match typed::<SlowDocument>(SLOW_QUERIES, d) {
+                Ok(s) => Some(s.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a slow operation joined to an order does not read");
+                    None
+                }
+            })
+            .collect()
+    });
+    let details = OrderDetails {
         times,
         currency: text("currency"),
         failure_reason: text("failure_reason"),
@@ -93,7 +109,8 @@ pub(super) fn details_from_document(source: &SourceDb, mut order: Document) -> O
         session,
         raw_json: serde_json::to_string_pretty(&raw).unwrap_or_else(|_| raw.to_string()),
         summary,
-    }
+    };
+    (details, slow)
 }
 
 #[cfg(test)]

@@ -6,28 +6,33 @@
 
 use chrono::Utc;
 use futures::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 
 use super::{
-    Found, LOOKUP_LIMIT, PAYMENTS_FIELD, PENDING_FIELD, RENAMED_FIELD, SESSION_FIELD, details::details_from_document,
-    newest_first,
+    Found, LOOKUP_LIMIT, PAYMENTS_FIELD, PENDING_FIELD, RENAMED_FIELD, SESSION_FIELD, SLOW_FIELD, SLOW_NAMES_FIELD,
+    details::details_from_document, newest_first,
 };
 use crate::storage::{
     StorageError, Store,
-    names::{ALIASES, ORDERS},
+    names::{ALIASES, ORDERS, SLOW_QUERIES},
     sources::SourceDb,
 };
 use crate::{
     config::Fact,
     domain::ids::{IdPrefix, LookupKey, Narrowing, OrderId, PrefixField},
     domain::orders::{OrderDetails, OrderSummary, Source},
+    domain::performance::{SLOW_PER_ORDER, SlowQuery},
 };
 
 /// What a lookup found.
 #[derive(Debug)]
 pub enum OrderLookup {
     None,
-    One(Box<OrderDetails>),
+    One {
+        details: Box<OrderDetails>,
+        /// Its latest slow operations, when mongod joined them (see `slow_join`).
+        slow: Option<Vec<SlowQuery>>,
+    },
     Many(Vec<OrderSummary>),
 }
 
@@ -45,7 +50,8 @@ impl Store {
             0 => OrderLookup::None,
             1 => {
                 let one = found.remove(0);
-                OrderLookup::One(Box::new(details_from_document(one.source, one.doc)))
+                let (details, slow) = details_from_document(one.source, one.doc);
+                OrderLookup::One { details: Box::new(details), slow }
             }
             _ => OrderLookup::Many(found.iter().map(Found::summary).collect()),
         })
@@ -262,6 +268,22 @@ impl Store {
         let plan = self.run_in(source, "explain", ORDERS, source.database().run_command(command)).await?;
         Ok(plan.get_document("queryPlanner").map(|p| p.to_string()).unwrap_or_default())
     }
+
+    /// How mongod ran the order page's aggregation (everything about the order joined) in
+    /// the first source that keeps the key's form, with its execution statistics, as JSON
+    /// text (tests assert what each join used).
+    pub async fn explain_order_page(&self, key: &LookupKey) -> Result<String, StorageError> {
+        let Some((source, filter)) = self.sources().iter().find_map(|s| Some((s, lookup_filter(s, key)?))) else {
+            return Ok(String::new());
+        };
+        let pipeline = lookup_pipeline(source, filter, key, Details::Attached, Renamed::Joined(false));
+        let command = doc! {
+            "explain": { "aggregate": &source.collections().orders, "pipeline": pipeline, "cursor": {} },
+            "verbosity": "executionStats",
+        };
+        let plan = self.run_in(source, "explain", ORDERS, source.database().run_command(command)).await?;
+        Ok(plan.to_string())
+    }
 }
 
 /// "Starts with": '~' sorts after every ID character, so [prefix, prefix~) is the range. The
@@ -401,9 +423,15 @@ fn lookup_pipeline(
         // $unionWith promises no order: the key's own orders first, newest first.
         stages.push(doc! { "$sort": { RENAMED_FIELD: 1, created: -1 } });
     }
-    let (Details::Attached, true) = (details, source.holds(Source::ShippingBot)) else {
+    if let Details::Left = details {
         return stages;
-    };
+    }
+    if source.is_own() {
+        stages.extend(slow_join(source, key));
+    }
+    if !source.holds(Source::ShippingBot) {
+        return stages;
+    }
     let c = source.collections();
     if let Some(order_id) = source.field(Fact::OrderId) {
         stages.push(doc! { "$lookup": {
@@ -425,6 +453,36 @@ fn lookup_pipeline(
         } });
     }
     stages
+}
+
+/// The order's latest slow operations by any of its names (the key as read, its IDs, its
+/// display form), joined where the slow-operations log sits beside the orders (orderdesk's
+/// own database) by its `order_1_at_-1` index: one command per order page, not two. Elsewhere
+/// the order page asks the log itself (`Store::slow_queries_for`).
+fn slow_join(source: &SourceDb, key: &LookupKey) -> [Document; 3] {
+    let names: Vec<Bson> = [Fact::OrderId, Fact::OrderNumber, Fact::LegacyId]
+        .into_iter()
+        .filter_map(|fact| source.field(fact))
+        .chain(["display_id"])
+        .map(|field| Bson::String(format!("${field}")))
+        .chain([Bson::Document(doc! { "$literal": key.to_string() })])
+        .collect();
+    [
+        // A field the order lacks reads as null here; a null name would match every slow
+        // operation that named no order.
+        doc! { "$set": { SLOW_NAMES_FIELD: { "$setDifference": [names, [Bson::Null]] } } },
+        doc! { "$lookup": {
+            "from": SLOW_QUERIES, "localField": SLOW_NAMES_FIELD, "foreignField": "order",
+            // The `$type` lets mongod use the partial index (the equality alone does not).
+            "pipeline": [
+                { "$match": { "order": { "$type": "string" } } },
+                { "$sort": { "at": -1 } },
+                { "$limit": SLOW_PER_ORDER },
+            ],
+            "as": SLOW_FIELD,
+        } },
+        doc! { "$unset": SLOW_NAMES_FIELD },
+    ]
 }
 
 /// How long "no order was ever renamed" is believed before asking again.

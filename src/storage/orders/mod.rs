@@ -97,6 +97,8 @@ const PAYMENTS_FIELD: &str = "_od_payments";
 const SESSION_FIELD: &str = "_od_session";
 const PENDING_FIELD: &str = "_od_pending";
 const RENAMED_FIELD: &str = "_od_renamed";
+const SLOW_FIELD: &str = "_od_slow";
+const SLOW_NAMES_FIELD: &str = "_od_slow_names";
 
 /// Most rows a lookup returns (a telegram id can have many orders).
 pub const LOOKUP_LIMIT: i64 = 50;
