@@ -32,10 +32,10 @@ pub struct PerformanceStats {
     pub recent_slow: Vec<SlowQuery>,
 }
 
-/// One operation slower than the threshold, as kept in the capped `slow_queries` collection.
 /// How many of an order's slow operations its page lists.
 pub const SLOW_PER_ORDER: i64 = 10;
 
+/// One operation slower than the threshold, as kept in the capped `slow_queries` collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlowQuery {
     pub at: DateTime<Utc>,
