@@ -3,7 +3,8 @@
 // later visit). A benchmark, not a test: it prints p50/p95 and asserts nothing about speed.
 //
 //   HYDRATE_SITES="parts=http://127.0.0.1:3000,whole=http://127.0.0.1:3001" node end2end/bench/hydrate.mjs
-//   (scripts/bench hydrate runs it on the current build; HYDRATE_PEERS adds other sites)
+//   (scripts/bench hydrate runs it on the current build; HYDRATE_PEERS adds other sites;
+//   HYDRATE_NETWORK="40,10000,5000" emulates 40 ms of latency and 10/5 Mbit/s)
 //
 // Several sites (the same server, each with its own build of the bundle) are measured in one
 // run, their loads interleaved, so that the machine's noise falls on all of them alike.
@@ -15,6 +16,9 @@ const SITES = (process.env.HYDRATE_SITES ?? "site=http://127.0.0.1:3000").split(
 });
 const RUNS = Number(process.env.HYDRATE_RUNS ?? 20);
 const PAGES = (process.env.HYDRATE_PAGES ?? "/,/orders,/counters").split(",");
+// A network to emulate, "latency ms,down kbit/s,up kbit/s" (Chromium's own throttling, per
+// page): loopback alone hides what a download in the way of a page costs.
+const NETWORK = process.env.HYDRATE_NETWORK?.split(",").map(Number);
 const EMAIL = process.env.HYDRATE_EMAIL ?? "support@orderdesk.demo";
 const PASSWORD = process.env.HYDRATE_PASSWORD ?? "demo-support-password";
 
@@ -50,6 +54,16 @@ async function load(context, url) {
       wasmFiles += 1;
     }
   });
+  if (NETWORK) {
+    const [latency, down, up] = NETWORK;
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency,
+      downloadThroughput: (down * 1000) / 8,
+      uploadThroughput: (up * 1000) / 8,
+    });
+  }
   await page.goto(url);
   await page.locator("body[data-hydrated]").waitFor({ state: "attached", timeout: 30_000 });
   const ms = await page.evaluate(() => window.__hydratedAt);
@@ -81,7 +95,7 @@ async function main() {
     }
   }
   for (const site of SITES) {
-    console.log(`${site.name} (${site.url})`);
+    console.log(`${site.name} (${site.url})${NETWORK ? `, network: ${NETWORK[0]} ms, ${NETWORK[1]}/${NETWORK[2]} kbit/s down/up` : ""}`);
     for (const [key, rs] of Object.entries(site.results)) {
       const ms = rs.map((r) => r.ms).sort((a, b) => a - b);
       const kb = rs.map((r) => r.wasmBytes).sort((a, b) => a - b);

@@ -49,9 +49,10 @@ test("the back office's part of the bundle is fetched once, when first needed", 
     await nav.getByRole("link", { name: link, exact: true }).click();
     await expect(page.getByRole("heading", { level: 1 })).toHaveText(heading);
   };
-  // A support agent's pages run on the main part alone.
+  // A support agent's pages run on the main part alone, and do not ask for the other.
   await page.goto("/");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await expect(page.locator('link[rel="preload"][href*="split_view_of"]')).toHaveCount(0);
   await open("Orders", "Orders");
   expect(fetched).toHaveLength(1);
   expect(fetched[0]).toMatch(/^\/pkg\/orderdesk\.[^/]+\.wasm$/);
@@ -66,9 +67,20 @@ test("the back office's part of the bundle is fetched once, when first needed", 
   expect(fetched.filter((p, i) => fetched.indexOf(p) !== i)).toEqual([]);
 });
 
-test("a back-office page loaded first hydrates with its part", async ({ page }) => {
+test("a back-office page loaded first hydrates with its part, asked for at once", async ({ page }) => {
+  const fetched: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith(".wasm")) fetched.push(path);
+  });
   await page.goto("/counters");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  // The page's head names its part, so the browser fetches it beside the main one; the
+  // loader then takes that copy instead of asking again.
+  const preload = page.locator('link[rel="preload"][href*="split_view_of"]');
+  await expect(preload).toHaveCount(1);
+  expect(await preload.getAttribute("href")).toMatch(/^\/pkg\/split_view_of[^/]+\.wasm$/);
+  expect(fetched.filter((p) => p.includes("split_view_of"))).toHaveLength(1);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Daily counters");
   // Live: a link navigates in the browser (a full load would forget the mark).
   await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));

@@ -48,6 +48,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = crate::server::assets::page_stylesheet(&options);
     #[cfg(not(feature = "ssr"))]
     let stylesheet = "";
+    // A back-office page waits for its part of the bundle: asked for with the page.
+    #[cfg(feature = "ssr")]
+    let part = use_context::<axum::http::request::Parts>()
+        .filter(|request| routes::in_back_office(request.uri.path()))
+        .and_then(|_| crate::server::assets::back_office_part(&options));
+    #[cfg(not(feature = "ssr"))]
+    let part: Option<String> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -57,6 +64,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script src="/theme.js"></script>
                 <AutoReload options=options.clone() />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
+                // `fetch()` is how the part is loaded: a CORS-mode request, hence `crossorigin`.
+                {part
+                    .map(|href| {
+                        view! {
+                            <link
+                                rel="preload"
+                                href=href
+                                r#as="fetch"
+                                type="application/wasm"
+                                crossorigin="anonymous"
+                            />
+                        }
+                    })}
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -155,6 +175,7 @@ pub fn App() -> impl IntoView {
 mod back_office {
     use super::*;
 
+    // The same pages as `routes::BACK_OFFICE` (whose heads ask for this part at once).
     macro_rules! back_office_pages {
         ($($route:ident => $page:ident),* $(,)?) => {
             #[derive(Clone, Copy)]

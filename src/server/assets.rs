@@ -63,6 +63,36 @@ pub fn page_stylesheet(options: &LeptosOptions) -> std::borrow::Cow<'static, str
     if cfg!(debug_assertions) { stylesheet_href(options).into() } else { stylesheet().into() }
 }
 
+/// The back office's part of the bundle (`cargo leptos build --split`), as the URL of its
+/// WebAssembly: a back-office page's hydration waits for it, so its head asks for it at once,
+/// beside the main part, instead of once the main part has loaded and hydration reached the
+/// page. (Leptos would write this link itself, but its integration looks the split manifest up
+/// outside the page's owner and finds none.) `None` for a build without parts.
+fn split_part_href(options: &LeptosOptions) -> Option<String> {
+    let manifest = match hash_of(options, "manifest") {
+        Some(hash) => format!("__wasm_split_manifest.{hash}.json"),
+        None => "__wasm_split_manifest.json".to_owned(),
+    };
+    let pkg = options.site_pkg_dir.as_ref();
+    let text = std::fs::read_to_string(Path::new(options.site_root.as_ref()).join(pkg).join(manifest)).ok()?;
+    let parts: std::collections::HashMap<String, Vec<String>> = serde_json::from_str(&text).ok()?;
+    // One split point (`app::back_office::view_of`), so one part.
+    let module = parts.values().flatten().next()?;
+    Some(format!("/{pkg}/{module}.wasm"))
+}
+
+static SPLIT_PART: OnceLock<Option<String>> = OnceLock::new();
+
+/// [`split_part_href`], remembered in a release build; read afresh in a debug build, where
+/// `cargo leptos watch` renames the parts without restarting the server.
+pub fn back_office_part(options: &LeptosOptions) -> Option<String> {
+    if cfg!(debug_assertions) {
+        split_part_href(options)
+    } else {
+        SPLIT_PART.get_or_init(|| split_part_href(options)).clone()
+    }
+}
+
 /// The site's files: a request that accepts brotli or gzip gets the copy the build wrote.
 pub fn static_files(site_root: &str) -> tower_http::services::ServeDir {
     tower_http::services::ServeDir::new(site_root).precompressed_br().precompressed_gzip()
