@@ -89,6 +89,17 @@ test("a back-office page loaded first hydrates with its part, asked for at once"
   expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
 });
 
+test("the tab shows orderdesk's icon, on the sign-in page too", async ({ page, playwright, baseURL }) => {
+  await page.goto("/");
+  await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", "/favicon.svg");
+  const anonymous = await playwright.request.newContext({ baseURL });
+  const icon = await anonymous.get("/favicon.svg");
+  expect(icon.status()).toBe(200);
+  expect(icon.headers()["content-type"]).toContain("image/svg+xml");
+  expect(await (await anonymous.get("/login")).text()).toContain('rel="icon" href="/favicon.svg"');
+  await anonymous.dispose();
+});
+
 test("dark mode follows the system setting", async ({ page }) => {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.goto("/");

@@ -64,6 +64,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script src="/theme.js"></script>
                 <AutoReload options=options.clone() />
                 <link id="leptos" rel="stylesheet" href=stylesheet />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 // `fetch()` is how the part is loaded: a CORS-mode request, hence `crossorigin`.
                 {part
                     .map(|href| {

@@ -21,6 +21,7 @@ fn page(title: String, main: impl IntoView + 'static) -> Html<String> {
                 <title inner_html=crate::domain::text::escape_html(&title)></title>
                 <script src="/theme.js"></script>
                 <link rel="stylesheet" href=stylesheet />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
             </head>
             <body class="bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 min-h-screen">
                 <main class="mx-auto mt-16 max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900">

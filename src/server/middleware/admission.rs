@@ -86,7 +86,9 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
         return load.busy(req.uri().path());
     };
     let path = req.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/theme.js" | "/favicon.ico") || path.starts_with("/pkg/") {
+    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/theme.js" | "/favicon.ico" | "/favicon.svg")
+        || path.starts_with("/pkg/")
+    {
         return next.run(req).await;
     }
     // At most the queue wait, and at most half the time left before the request's deadline

@@ -42,7 +42,8 @@ pub type PageRoles = fn(&str) -> Option<Role>;
 /// needs a signed-in caller, who then gets the 404.
 pub fn need(path: &str, pages: PageRoles) -> Need {
     match path {
-        "/healthz" | "/readyz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico" => Need::Public,
+        "/healthz" | "/readyz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico"
+        | "/favicon.svg" => Need::Public,
         p if p.starts_with("/pkg/") => Need::Public,
         p if p.starts_with("/api/v1/") || p == "/api/performance/stats" => Need::ApiKey,
         p if p.starts_with("/api/admin/") => Need::Role(Role::Admin),
