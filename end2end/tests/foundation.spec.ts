@@ -76,10 +76,13 @@ test("a back-office page loaded first hydrates with its part, asked for at once"
   await page.goto("/counters");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
   // The page's head names its part, so the browser fetches it beside the main one; the
-  // loader then takes that copy instead of asking again.
-  const preload = page.locator('link[rel="preload"][href*="split_view_of"]');
-  await expect(preload).toHaveCount(1);
-  expect(await preload.getAttribute("href")).toMatch(/^\/pkg\/split_view_of[^/]+\.wasm$/);
+  // loader then takes that copy instead of asking again. (Leptos sometimes writes a link of
+  // its own for it too: the browser fetches the one URL once all the same.)
+  const preloads = await page.locator('link[rel="preload"][href*="split_view_of"]').evaluateAll((links) =>
+    links.map((l) => l.getAttribute("href")),
+  );
+  expect(preloads.length).toBeGreaterThanOrEqual(1);
+  for (const href of preloads) expect(href).toMatch(/^\/pkg\/split_view_of[^/]+\.wasm$/);
   expect(fetched.filter((p) => p.includes("split_view_of"))).toHaveLength(1);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Daily counters");
   // Live: a link navigates in the browser (a full load would forget the mark).
