@@ -66,8 +66,9 @@ pub fn page_stylesheet(options: &LeptosOptions) -> std::borrow::Cow<'static, str
 /// The back office's part of the bundle (`cargo leptos build --split`), as the URL of its
 /// WebAssembly: a back-office page's hydration waits for it, so its head asks for it at once,
 /// beside the main part, instead of once the main part has loaded and hydration reached the
-/// page. (Leptos would write this link itself, but its integration looks the split manifest up
-/// outside the page's owner and finds none.) `None` for a build without parts.
+/// page. (Leptos means to write this link itself, but its integration looks the split manifest
+/// up outside the page's owner and finds it only at times; a second link to the same URL costs
+/// no second fetch.) `None` for a build without parts.
 fn split_part_href(options: &LeptosOptions) -> Option<String> {
     let manifest = match hash_of(options, "manifest") {
         Some(hash) => format!("__wasm_split_manifest.{hash}.json"),
