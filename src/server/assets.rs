@@ -94,6 +94,12 @@ pub fn back_office_part(options: &LeptosOptions) -> Option<String> {
     }
 }
 
+/// The site's files outside `/pkg/` (from `public/`): open to anyone, like the bundle, and
+/// asked about again on each use since their names carry no hash.
+pub fn is_unhashed_site_file(path: &str) -> bool {
+    matches!(path, "/theme.js" | "/favicon.ico" | "/favicon.svg")
+}
+
 /// The site's files: a request that accepts brotli or gzip gets the copy the build wrote.
 pub fn static_files(site_root: &str) -> tower_http::services::ServeDir {
     tower_http::services::ServeDir::new(site_root).precompressed_br().precompressed_gzip()

@@ -86,7 +86,8 @@ pub async fn admit(State(state): State<AppState>, mut req: Request, next: Next) 
         return load.busy(req.uri().path());
     };
     let path = req.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/theme.js" | "/favicon.ico" | "/favicon.svg")
+    if matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || crate::server::assets::is_unhashed_site_file(path)
         || path.starts_with("/pkg/")
     {
         return next.run(req).await;

@@ -20,7 +20,7 @@ pub async fn set(req: Request, next: Next) -> Response {
     let value = match path.strip_prefix("/pkg/") {
         Some(name) if is_hashed(name) => "public, max-age=31536000, immutable",
         Some(_) => "no-cache",
-        None if matches!(path.as_str(), "/theme.js" | "/favicon.ico" | "/favicon.svg") => "no-cache",
+        None if crate::server::assets::is_unhashed_site_file(&path) => "no-cache",
         None => return response,
     };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));

@@ -42,9 +42,8 @@ pub type PageRoles = fn(&str) -> Option<Role>;
 /// needs a signed-in caller, who then gets the 404.
 pub fn need(path: &str, pages: PageRoles) -> Need {
     match path {
-        "/healthz" | "/readyz" | "/metrics" | "/login" | "/auth/login" | "/theme.js" | "/favicon.ico"
-        | "/favicon.svg" => Need::Public,
-        p if p.starts_with("/pkg/") => Need::Public,
+        "/healthz" | "/readyz" | "/metrics" | "/login" | "/auth/login" => Need::Public,
+        p if p.starts_with("/pkg/") || crate::server::assets::is_unhashed_site_file(p) => Need::Public,
         p if p.starts_with("/api/v1/") || p == "/api/performance/stats" => Need::ApiKey,
         p if p.starts_with("/api/admin/") => Need::Role(Role::Admin),
         p if p.starts_with("/api/staff/") => Need::Role(Role::Support),
