@@ -1,4 +1,14 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, type Page } from "@playwright/test";
+
+// Every `.wasm` path the page asks for from now on, in order (a list that fills as it goes).
+function wasmRequests(page: Page): string[] {
+  const fetched: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith(".wasm")) fetched.push(path);
+  });
+  return fetched;
+}
 
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
@@ -39,11 +49,7 @@ test("the app hydrates: the theme toggle works in the browser", async ({ page })
 });
 
 test("the back office's part of the bundle is fetched once, when first needed", async ({ page }) => {
-  const fetched: string[] = [];
-  page.on("request", (r) => {
-    const path = new URL(r.url()).pathname;
-    if (path.endsWith(".wasm")) fetched.push(path);
-  });
+  const fetched = wasmRequests(page);
   const nav = page.getByRole("navigation", { name: "Main" });
   const open = async (link: string, heading: string) => {
     await nav.getByRole("link", { name: link, exact: true }).click();
@@ -68,11 +74,7 @@ test("the back office's part of the bundle is fetched once, when first needed", 
 });
 
 test("a back-office page loaded first hydrates with its part, asked for at once", async ({ page }) => {
-  const fetched: string[] = [];
-  page.on("request", (r) => {
-    const path = new URL(r.url()).pathname;
-    if (path.endsWith(".wasm")) fetched.push(path);
-  });
+  const fetched = wasmRequests(page);
   await page.goto("/counters");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
   // The page's head names its part, so the browser fetches it beside the main one; the

@@ -51,7 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // A back-office page waits for its part of the bundle: asked for with the page.
     #[cfg(feature = "ssr")]
     let part = use_context::<axum::http::request::Parts>()
-        .filter(|request| routes::in_back_office(request.uri.path()))
+        .filter(|request| back_office::holds(request.uri.path()))
         .and_then(|_| crate::server::assets::back_office_part(&options));
     #[cfg(not(feature = "ssr"))]
     let part: Option<String> = None;
@@ -176,9 +176,12 @@ pub fn App() -> impl IntoView {
 mod back_office {
     use super::*;
 
-    // The same pages as `routes::BACK_OFFICE` (whose heads ask for this part at once).
     macro_rules! back_office_pages {
-        ($($route:ident => $page:ident),* $(,)?) => {
+        ($($route:ident => $page:ident at $path:ident),* $(,)?) => {
+            /// Where the part's pages are (their heads ask for the part at once).
+            #[cfg(feature = "ssr")]
+            const ROUTES: &[routes::Route] = &[$(routes::$path),*];
+
             #[derive(Clone, Copy)]
             #[allow(clippy::enum_variant_names)]
             pub enum Page {
@@ -225,15 +228,31 @@ mod back_office {
     }
 
     back_office_pages!(
-        CountersRoute => CountersPage,
-        CounterDayRoute => CounterDayPage,
-        PerformanceRoute => PerformancePage,
-        FailuresRoute => FailuresPage,
-        MaintenanceRoute => MaintenancePage,
-        AuditRoute => AuditPage,
-        ApiKeysRoute => ApiKeysPage,
-        ApiKeyRoute => ApiKeyPage,
+        CountersRoute => CountersPage at COUNTERS,
+        CounterDayRoute => CounterDayPage at COUNTER_DAY,
+        PerformanceRoute => PerformancePage at PERFORMANCE,
+        FailuresRoute => FailuresPage at FAILURES,
+        MaintenanceRoute => MaintenancePage at MAINTENANCE,
+        AuditRoute => AuditPage at AUDIT,
+        ApiKeysRoute => ApiKeysPage at API_KEYS,
+        ApiKeyRoute => ApiKeyPage at API_KEY,
     );
+
+    /// Whether a path is a page of this part.
+    #[cfg(feature = "ssr")]
+    pub fn holds(path: &str) -> bool {
+        ROUTES.iter().any(|r| r.matches(path))
+    }
+
+    #[cfg(all(test, feature = "ssr"))]
+    mod tests {
+        #[test]
+        fn the_part_holds_the_back_office_pages_only() {
+            use super::holds;
+            assert!(holds("/counters/20261120-pizza-palace") && holds("/api-keys"));
+            assert!(!holds("/orders/ORD-A3F8D2") && !holds("/") && !holds("/counters.csv"));
+        }
+    }
 }
 
 /// The browser bundle's entry point. Hydration waits for a back-office page's part, so

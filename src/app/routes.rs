@@ -87,16 +87,6 @@ impl Route {
     }
 }
 
-/// The pages in the bundle's back-office part (`app::back_office`: keep the two lists alike);
-/// the desk's pages are in the main part.
-pub const BACK_OFFICE: &[Route] =
-    &[COUNTERS, COUNTER_DAY, PERFORMANCE, FAILURES, MAINTENANCE, AUDIT, API_KEYS, API_KEY];
-
-/// Whether a path is a page of the back office's part.
-pub fn in_back_office(path: &str) -> bool {
-    BACK_OFFICE.iter().any(|r| r.matches(path))
-}
-
 /// The role a path needs, when it is one of ours.
 pub fn role_for(path: &str) -> Option<Role> {
     ROUTES.iter().find(|r| r.matches(path)).map(|r| r.role)
@@ -115,8 +105,6 @@ mod tests {
         assert_eq!(role_for("/audit.csv"), Some(Role::Admin));
         assert_eq!(role_for("/audits"), None);
         assert_eq!(ORDER.segment(), "orders");
-        assert!(in_back_office("/counters/20261120-pizza-palace") && in_back_office("/api-keys"));
-        assert!(!in_back_office("/orders/ORD-A3F8D2") && !in_back_office("/") && !in_back_office("/counters.csv"));
         assert_eq!(HOME.segment(), "");
     }
 }
