@@ -94,6 +94,54 @@ test("a back-office page loaded first hydrates with its part, asked for at once"
   expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
 });
 
+test("a back-office part that fails to load (a deploy since, a dropped network) brings a fresh page, not a dead tab", async ({ page }) => {
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await page.goto("/");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  // The part this tab's build names is gone once, as after a deploy (its hashed name is old).
+  let refused = 0;
+  await page.route(
+    /\/pkg\/split_view_of[^/]+\.wasm$/,
+    async (route) => {
+      refused += 1;
+      await route.fulfill({ status: 404, body: "gone" });
+    },
+    { times: 1 },
+  );
+  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+  await nav.getByRole("link", { name: "Counters", exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Daily counters");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  expect(refused).toBe(1);
+  // The page was loaded afresh (the tab's old state is gone) and is live: links navigate in place.
+  expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBeUndefined();
+  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+  await nav.getByRole("link", { name: "Performance", exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Database performance");
+  expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+  await expect(page.getByTestId("part-load-failed")).toHaveCount(0);
+});
+
+test("a back-office part that cannot be loaded at all is said so, with a reload link, after one reload", async ({ page }) => {
+  await page.route(/\/pkg\/split_view_of[^/]+\.wasm$/, (route) => route.fulfill({ status: 404, body: "gone" }));
+  let loads = 0;
+  page.on("load", () => (loads += 1));
+  await page.goto("/");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Counters", exact: true }).click();
+  const notice = page.getByTestId("part-load-failed");
+  await expect(notice).toBeVisible();
+  await expect(notice).toHaveAttribute("role", "alert");
+  await expect(notice).toContainText("could not be loaded");
+  await expect(notice.getByRole("link", { name: "Reload the page" })).toHaveAttribute("href", /\/counters$/);
+  // The first load and one reload for the failed part; the second failure stays put.
+  await expect.poll(() => loads).toBe(2);
+  await expect(notice).toBeVisible();
+  expect(loads).toBe(2);
+  await expect(page).toHaveURL(/\/counters$/);
+  await expect(page.locator("body[data-hydrated]")).toHaveCount(0);
+});
+
 test("the tab shows orderdesk's icon, on the sign-in page too", async ({ page, playwright, baseURL }) => {
   await page.goto("/");
   await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", "/favicon.svg");

@@ -4,6 +4,7 @@ mod components;
 pub mod format;
 mod head;
 mod keyboard;
+mod lazy_part;
 pub mod lookup;
 mod pages;
 mod params;
@@ -99,6 +100,7 @@ pub fn App() -> impl IntoView {
     view! {
         <head::PageTitle text="orderdesk" />
         <Router>
+            <lazy_part::FollowAddress />
             <a
                 href="#main"
                 class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2 dark:focus:bg-slate-900"
@@ -212,7 +214,7 @@ mod back_office {
                     }
 
                     async fn view(_this: Self) -> AnyView {
-                        view_of(Page::$page).await
+                        lazy_part::loading(view_of(Page::$page)).await
                     }
 
                     // The router awaits this before it hydrates or shows the page, which then
@@ -220,7 +222,7 @@ mod back_office {
                     // `#[lazy]` names the loader `__preload_` and the function's name.
                     async fn preload() {
                         #[cfg(target_arch = "wasm32")]
-                        __preload_view_of().await;
+                        lazy_part::loading(__preload_view_of()).await;
                     }
                 }
             )*
@@ -262,11 +264,12 @@ mod back_office {
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
+    lazy_part::install_panic_hook();
     // What `leptos::mount::hydrate_lazy` does, with the mark at the end.
     let Some(body) = document().body() else { return };
     wasm_bindgen_futures::spawn_local(async move {
         leptos::mount::hydrate_from_async(body.clone(), App).await.forget();
         let _ = body.set_attribute("data-hydrated", "true");
+        lazy_part::hydrated();
     });
 }
