@@ -8,6 +8,7 @@ mod lazy_part;
 pub mod lookup;
 mod pages;
 mod params;
+mod resource;
 pub mod routes;
 pub mod viewer;
 

@@ -166,3 +166,17 @@ fn pages_and_start_up_start_workers_only_through_the_owner() {
     }
     assert!(spawning.is_empty(), "spawned beside services::workers::Workers: {spawning:?}");
 }
+
+#[test]
+fn pages_make_their_resources_with_one_json_reader() {
+    // Leptos's `Resource::new` reads hydration data with another serde_json reader than the
+    // server functions' answers: a second copy of every answer type's reader in the bundle.
+    let mut default_codec = Vec::new();
+    for (relative, _, code) in source_files() {
+        if relative.starts_with("app") && (code.contains("Resource::new(") || code.contains("Resource::new_blocking("))
+        {
+            default_codec.push(format!("src/{}", relative.display()));
+        }
+    }
+    assert!(default_codec.is_empty(), "use app::resource::page_resource, not Resource::new: {default_codec:?}");
+}

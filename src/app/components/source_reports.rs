@@ -5,6 +5,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
     app::components::error_notice::PageErrors,
+    app::resource::page_resource,
     domain::{error::AppError, sources::SourceReport},
 };
 
@@ -17,7 +18,7 @@ pub async fn source_reports() -> Result<Vec<SourceReport>, AppError> {
 
 #[component]
 pub fn SourceReports() -> impl IntoView {
-    let reports = Resource::new(|| (), |_| source_reports());
+    let reports = page_resource(|| (), |_| source_reports());
     view! {
         <Transition fallback=|| ()>
             <PageErrors>

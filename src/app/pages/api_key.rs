@@ -5,6 +5,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::hooks::use_params_map;
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{charts::CallsChart, error_notice::PageErrors, figure::Figure},
         format,
@@ -28,7 +29,7 @@ pub async fn api_key_usage(key: String) -> Result<KeyReport, AppError> {
 pub fn ApiKeyPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
-    let data = Resource::new(key, api_key_usage);
+    let data = page_resource(key, api_key_usage);
     view! {
         <p class="text-sm">
             <a class="text-indigo-700 underline dark:text-indigo-300" href="/api-keys">

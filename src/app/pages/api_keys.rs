@@ -5,6 +5,7 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::error_notice::{ErrorNotice, PageErrors},
         format, viewer,
@@ -51,7 +52,7 @@ pub async fn revoke_api_key(id: String, _csrf: String) -> Result<(), AppError> {
 pub fn ApiKeysPage() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| api_keys());
+    let keys = page_resource(move || (create.version().get(), revoke.version().get()), |_| api_keys());
     let csrf = viewer::csrf();
     let form_csrf = csrf.clone();
     let input = "mt-1 block w-56 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";

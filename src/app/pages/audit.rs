@@ -5,6 +5,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
+    app::resource::page_resource,
     app::{components::error_notice::PageErrors, format},
     domain::audit::{AuditEntry, AuditQuery},
     domain::error::AppError,
@@ -32,7 +33,7 @@ pub fn AuditPage() -> impl IntoView {
         })
     };
     let before = move || params.with(|p| p.get("before"));
-    let entries = Resource::new(move || (query(), before()), |(q, b)| audit_log(q, b));
+    let entries = page_resource(move || (query(), before()), |(q, b)| audit_log(q, b));
     let input = "mt-1 block w-44 rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
     view! {
         <h1 class="text-2xl font-bold">"Audit log"</h1>

@@ -6,6 +6,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{hooks::use_params, params::Params};
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{error_notice::PageErrors, figure::Figure},
         format, params,
@@ -42,7 +43,7 @@ struct CounterParams {
 pub fn CounterDayPage() -> impl IntoView {
     let read = use_params::<CounterParams>();
     let counter = move || params::required(read.get().map(|p| p.counter), "counter");
-    let data = Resource::new(counter, |id| async move { counter_forensics(id?).await });
+    let data = page_resource(counter, |id| async move { counter_forensics(id?).await });
     view! {
         <Suspense fallback=|| view! { <p class="text-slate-500 dark:text-slate-400">"Comparing numbers…"</p> }>
             <PageErrors>{move || Suspend::new(async move { data.await.map(|f| view! { <Report f /> }) })}</PageErrors>

@@ -10,6 +10,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{charts::IssuedHeldChart, error_notice::PageErrors},
         format,
@@ -120,9 +121,9 @@ pub fn CountersPage() -> impl IntoView {
     let sort = move || CounterSort::from_query(&query.with(|q| q.get("sort")).unwrap_or_default());
     let all = move || query.with(|q| q.get("all")).is_some_and(|a| a == "1");
     let data =
-        Resource::new(move || (tick.get(), filter(), sort(), all()), |(_, q, sort, all)| counters_today(q, sort, all));
+        page_resource(move || (tick.get(), filter(), sort(), all()), |(_, q, sort, all)| counters_today(q, sort, all));
     let vendor = move || query.with(|q| q.get("vendor")).filter(|v| !v.trim().is_empty());
-    let history = Resource::new(vendor, |v| async move {
+    let history = page_resource(vendor, |v| async move {
         match v {
             Some(v) => {
                 let vendor = crate::domain::ids::VendorId::parse(v.trim())?;

@@ -5,6 +5,7 @@ use leptos::{prelude::*, server_fn::codec::GetUrl};
 use leptos_router::hooks::use_query_map;
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{charts::BarChart, error_notice::PageErrors},
         format,
@@ -42,8 +43,8 @@ const REFUND_LIST: usize = 200;
 pub fn FailuresPage() -> impl IntoView {
     let query = use_query_map();
     let days = move || query.with(|q| q.get("days")).and_then(|d| d.trim().parse::<u32>().ok()).unwrap_or(30);
-    let report = Resource::new(days, failures_data);
-    let refunds = Resource::new(days, refunds_owed);
+    let report = page_resource(days, failures_data);
+    let refunds = page_resource(days, refunds_owed);
     view! {
         <h1 class="text-2xl font-bold">"Where orders fail"</h1>
         <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">

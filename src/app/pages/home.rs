@@ -1,6 +1,7 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{
             error_notice::{OutageNotice, PageErrors},
@@ -28,8 +29,8 @@ pub async fn recent_orders() -> Result<Partial<Vec<OrderSummary>>, AppError> {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let count = Resource::new(|| (), |_| order_count());
-    let recent = Resource::new(|| (), |_| recent_orders());
+    let count = page_resource(|| (), |_| order_count());
+    let recent = page_resource(|| (), |_| recent_orders());
     view! {
         <section class="mx-auto mt-10 max-w-2xl">
             <h1 class="text-3xl font-bold tracking-tight">"Find an order"</h1>

@@ -8,6 +8,7 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
+    app::resource::{PageResource, page_resource},
     app::{
         components::error_notice::{ActionError, ErrorNotice, PageErrors},
         format, viewer,
@@ -122,7 +123,7 @@ pub fn MaintenancePage() -> impl IntoView {
     // that moves twice a second while the run runs.
     let active = RwSignal::new(None::<String>);
     let tick = RwSignal::new(0_u32);
-    let status: Progress = Resource::new(
+    let status: Progress = page_resource(
         move || (active.get(), tick.get()),
         |(id, _)| async move {
             match id {
@@ -137,8 +138,8 @@ pub fn MaintenancePage() -> impl IntoView {
     let finished = Memo::new(move |_| {
         status.get().and_then(Result::ok).flatten().filter(|r| r.status.is_finished()).map(|r| r.id)
     });
-    let check = Resource::new(move || finished.get(), |_| check_indexes());
-    let runs = Resource::new(move || finished.get(), |_| recent_runs());
+    let check = page_resource(move || finished.get(), |_| check_indexes());
+    let runs = page_resource(move || finished.get(), |_| recent_runs());
     let index_run = ServerAction::<StartIndexRun>::new();
     Effect::new(move |_| {
         if let Some(Ok(id)) = index_run.value().get() {
@@ -226,7 +227,7 @@ pub fn MaintenancePage() -> impl IntoView {
 #[component]
 fn SessionRepair() -> impl IntoView {
     let repair = ServerAction::<RepairSessions>::new();
-    let found = Resource::new(move || repair.version().get(), |_| session_repair_dry_run());
+    let found = page_resource(move || repair.version().get(), |_| session_repair_dry_run());
     view! {
         <div class=CARD data-testid="session-repair">
             <h2 class="text-lg font-semibold">"Bot sessions without an order_id"</h2>
@@ -334,7 +335,7 @@ fn SessionRepair() -> impl IntoView {
 }
 
 /// A run's latest state as the page watches it (`None`: no run is watched).
-type Progress = Resource<Result<Option<RunRecord>, AppError>>;
+type Progress = PageResource<Result<Option<RunRecord>, AppError>>;
 
 /// Moves `tick` every half second while the watched run is running (the progress resource is
 /// keyed on it); a finished run stops the polling by itself.

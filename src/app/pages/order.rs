@@ -10,6 +10,7 @@ use leptos_router::{components::Redirect, hooks::use_params_map};
 
 use crate::{
     app::lookup::{Handoff, OrderPageData},
+    app::resource::page_resource,
     app::{
         components::{copy_button::CopyButton, error_notice::PageErrors},
         format::{self, MISSING},
@@ -33,7 +34,7 @@ pub fn OrderPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
     let handoff = Handoff::<OrderPageData>::get();
-    let page = Resource::new(key, move |key| async move {
+    let page = page_resource(key, move |key| async move {
         match handoff.and_then(|h| h.take(&key)) {
             Some(page) => Ok(page),
             None => order_page(key).await,

@@ -3,6 +3,7 @@ use leptos_router::{components::Form, hooks::use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{
             error_notice::{OutageNotice, PageErrors},
@@ -52,7 +53,7 @@ pub fn OrdersPage() -> impl IntoView {
             after: get("after"),
         }
     };
-    let page = Resource::new(params, order_list);
+    let page = page_resource(params, order_list);
     let input = "rounded border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-800";
     view! {
         <section>

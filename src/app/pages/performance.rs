@@ -5,6 +5,7 @@
 use leptos::{prelude::*, server_fn::codec::GetUrl};
 
 use crate::{
+    app::resource::page_resource,
     app::{
         components::{
             charts::{LatencyChart, LatencyRow},
@@ -44,9 +45,9 @@ pub async fn set_profiling(level: i32, slow_ms: i64, _csrf: String) -> Result<()
 
 #[component]
 pub fn PerformancePage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| performance_data());
+    let data = page_resource(|| (), |_| performance_data());
     let set = ServerAction::<SetProfiling>::new();
-    let profile = Resource::new(move || set.version().get(), |_| profiler());
+    let profile = page_resource(move || set.version().get(), |_| profiler());
     view! {
         <h1 class="text-2xl font-bold">"Database performance"</h1>
         <Suspense fallback=|| view! { <p class="mt-4 text-slate-500 dark:text-slate-400">"Loading…"</p> }>

@@ -3,6 +3,7 @@ use leptos_router::{components::Redirect, hooks::use_query_map};
 
 use crate::{
     app::lookup::{Handoff, LookupResult, OrderPageData, SearchAnswer, search},
+    app::resource::page_resource,
     app::{
         components::{error_notice::ErrorNotice, order_table::OrderTable, search_form::SearchForm},
         format,
@@ -16,7 +17,7 @@ pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
     let handed = Handoff::<SearchAnswer>::get();
-    let results = Resource::new(q, move |q| async move {
+    let results = page_resource(q, move |q| async move {
         if q.trim().is_empty() {
             return None;
         }
