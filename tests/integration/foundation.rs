@@ -48,6 +48,33 @@ async fn home_page_is_server_rendered_with_the_order_count() {
 }
 
 #[tokio::test]
+async fn pages_go_to_a_browser_compressed_with_brotli() {
+    let spec = DemoSpec {
+        orders: 500,
+        seed: 3,
+        now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        time_zone: chrono_tz::UTC,
+    };
+    let app = app_with_demo(&spec).await;
+    // Chromium's header; reqwest is built without decompression, so the body arrives as sent.
+    let res = app
+        .client
+        .get(format!("{}/", app.address))
+        .header(reqwest::header::ACCEPT_ENCODING, "gzip, deflate, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()[reqwest::header::CONTENT_ENCODING], "br");
+    let sent = res.bytes().await.unwrap();
+    let mut html = Vec::new();
+    brotli::BrotliDecompress(&mut sent.as_ref(), &mut html).expect("a whole brotli stream");
+    let html = String::from_utf8(html).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains(r#"data-count="500""#), "{html}");
+    assert!(sent.len() * 3 < html.len(), "{} bytes sent for {} of page", sent.len(), html.len());
+}
+
+#[tokio::test]
 async fn search_by_telegram_id_lists_that_customers_orders() {
     let spec = DemoSpec { orders: 400, seed: 9, now: Utc::now(), time_zone: chrono_tz::UTC };
     let data = generate(&spec);
