@@ -3,6 +3,9 @@
     python3 scripts/mongo.py ping PORT       exit 0 when a mongod answers on 127.0.0.1:PORT
     python3 scripts/mongo.py initiate PORT   make it a one-member replica set `rs0` (if it is
                                              not one yet) and wait until it is primary
+    python3 scripts/mongo.py forget-slow PORT DATABASE NAME...
+                                             delete the slow operations logged for these
+                                             order names (the benchmarks' pages stay the same)
 
 Speaks OP_MSG with a minimal BSON encoder and decoder: strings, numbers, booleans, null,
 documents and arrays are all these commands need.
@@ -70,8 +73,8 @@ def decode(data, pos=0):
     return doc
 
 
-def command(port, doc, timeout=5):
-    body = b"\x00\x00\x00\x00" + b"\x00" + encode({**doc, "$db": "admin"})
+def command(port, doc, timeout=5, db="admin"):
+    body = b"\x00\x00\x00\x00" + b"\x00" + encode({**doc, "$db": db})
     header = struct.pack("<iiii", 16 + len(body), 1, 0, 2013)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.settimeout(timeout)
@@ -116,7 +119,17 @@ def initiate(port):
     sys.exit(f"the replica set on port {port} elected no primary within 30 s")
 
 
+def forget_slow(port, db, names):
+    deletes = [{"q": {"order": {"$in": names}}, "limit": 0}]
+    reply = command(port, {"delete": "slow_queries", "deletes": deletes}, db=db)
+    if reply.get("ok") != 1.0:
+        sys.exit(f"could not delete the slow operations of {names}: {reply.get('errmsg')}")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 5 and sys.argv[1] == "forget-slow":
+        forget_slow(int(sys.argv[2]), sys.argv[3], sys.argv[4:])
+        sys.exit(0)
     if len(sys.argv) != 3 or sys.argv[1] not in ("ping", "initiate"):
         sys.exit(__doc__)
     what, port = sys.argv[1], int(sys.argv[2])
