@@ -13,6 +13,8 @@ pub struct ChangeFeed {
     stream: mongodb::change_stream::ChangeStream<mongodb::change_stream::event::ChangeStreamEvent<Document>>,
     /// The cluster time of the latest change taken: the same for every process that sees it.
     latest: u64,
+    /// Longest a call may take (the server's own wait included) before the feed is given up.
+    call_limit: Duration,
 }
 
 /// Why the feed of new orders cannot be followed.
@@ -29,15 +31,24 @@ pub enum FeedError {
 
 impl ChangeFeed {
     /// The keys of the documents changed since the last call: waits for the first one (at most
-    /// `wait`, then none), then takes whatever else has arrived, up to `max`. Only the wait
-    /// for the first is cut short, which takes nothing from the feed.
+    /// `wait`, then none), then takes whatever else has arrived, up to `max`. The wait is a
+    /// series of the server's own waits (a second each), never a call cut off: the stream is
+    /// left between calls, so its resume point can be read (reading it mid-call panics). A
+    /// call that hangs past its bound ends the feed with an error; the caller opens another.
     pub async fn next_keys(&mut self, max: usize, wait: Duration) -> Result<Vec<Bson>, FeedError> {
-        use futures::StreamExt;
         let mut keys = Vec::new();
-        let Ok(mut event) = tokio::time::timeout(wait, self.stream.next()).await else { return Ok(keys) };
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut event = loop {
+            match self.step().await? {
+                Some(e) => break Some(e),
+                None if !self.stream.is_alive() => break None,
+                None if tokio::time::Instant::now() >= deadline => return Ok(keys),
+                None => {}
+            }
+        };
         loop {
             match event {
-                Some(Ok(e)) => {
+                Some(e) => {
                     if let Some(t) = e.cluster_time {
                         self.latest = self.latest.max(u64::from(t.time) << 32 | u64::from(t.increment));
                     }
@@ -45,18 +56,26 @@ impl ChangeFeed {
                         keys.push(id.clone());
                     }
                 }
-                Some(Err(e)) => return Err(feed_error("watch", e)),
                 None if keys.is_empty() => return Err(FeedError::Closed),
                 None => return Ok(keys),
             }
             if keys.len() >= max {
                 return Ok(keys);
             }
-            event = match self.stream.next_if_any().await {
-                Ok(Some(e)) => Some(Ok(e)),
-                Ok(None) => return Ok(keys),
-                Err(e) => Some(Err(e)),
+            event = match self.step().await? {
+                Some(e) => Some(e),
+                None => return Ok(keys),
             };
+        }
+    }
+
+    /// One batch's next change, if the batch (one `getMore`, which the server holds up to a
+    /// second while nothing changes) has any.
+    async fn step(&mut self) -> Result<Option<mongodb::change_stream::event::ChangeStreamEvent<Document>>, FeedError> {
+        match tokio::time::timeout(self.call_limit, self.stream.next_if_any()).await {
+            Ok(Ok(event)) => Ok(event),
+            Ok(Err(e)) => Err(feed_error("watch", e)),
+            Err(_) => Err(FeedError::Storage(StorageError::Timeout { op: "watch", ms: self.call_limit.as_millis() })),
         }
     }
 
@@ -106,7 +125,8 @@ impl Store {
         let open = watched.watch().pipeline(pipeline).resume_after(token);
         let limit = self.op_timeout + super::HUNG_AFTER;
         match tokio::time::timeout(limit, std::future::IntoFuture::into_future(open)).await {
-            Ok(Ok(stream)) => Ok(ChangeFeed { stream, latest: 0 }),
+            // A getMore waits up to a second on the server before answering empty.
+            Ok(Ok(stream)) => Ok(ChangeFeed { stream, latest: 0, call_limit: limit + Duration::from_secs(1) }),
             Ok(Err(e)) => Err(feed_error("watch", e)),
             Err(_) => Err(FeedError::Storage(StorageError::Timeout { op: "watch", ms: limit.as_millis() })),
         }

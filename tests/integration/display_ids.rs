@@ -182,3 +182,27 @@ async fn on_a_replica_set_one_process_follows_new_orders_and_fills_them() {
     let holders = sweeps.count_documents(doc! { "_id": "lease:display_fill" }).await.unwrap();
     assert_eq!(holders, 1);
 }
+
+/// A stored resume point that only moved with new orders sent a restarted watcher back hours
+/// through the oplog (every audit entry since), at 40 % of a core of mongod's. It now moves
+/// with the feed while no order arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feeds_stored_point_moves_on_while_no_order_arrives() {
+    let database = helpers::unique_db("display_point");
+    let _app = helpers::spawn_app_on(&helpers::mongodb_uri(), &database, true, |_| {}).await;
+    let sweeps = helpers::raw_collection(&database, "sweeps").await;
+    let stored = || async {
+        sweeps.find_one(doc! { "_id": "display_ids_resume", "token": { "$type": "object" } }).await.unwrap()
+    };
+    let first = helpers::eventually(&stored).await.get("token").cloned();
+    // Other writes only: the oplog moves on, no order is inserted.
+    let other = helpers::raw_collection(&database, "not_orders").await;
+    let moved = helpers::eventually_within(std::time::Duration::from_secs(40), || async {
+        other.insert_one(doc! { "at": at(Utc::now()) }).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = stored().await.and_then(|d| d.get("token").cloned());
+        (now != first).then_some(now)
+    })
+    .await;
+    assert!(moved.is_some());
+}
