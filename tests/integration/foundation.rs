@@ -30,15 +30,19 @@ async fn app_with_demo(spec: &DemoSpec) -> helpers::TestApp {
     helpers::spawn_app_on(&helpers::mongodb_uri(), &db, true, |_| {}).await
 }
 
-#[tokio::test]
-async fn home_page_is_server_rendered_with_the_order_count() {
-    let spec = DemoSpec {
+/// The demo's 500 orders of 2026-11-20 noon.
+fn five_hundred_orders() -> DemoSpec {
+    DemoSpec {
         orders: 500,
         seed: 3,
         now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
         time_zone: chrono_tz::UTC,
-    };
-    let app = app_with_demo(&spec).await;
+    }
+}
+
+#[tokio::test]
+async fn home_page_is_server_rendered_with_the_order_count() {
+    let app = app_with_demo(&five_hundred_orders()).await;
     let res = app.get("/").await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
@@ -49,13 +53,7 @@ async fn home_page_is_server_rendered_with_the_order_count() {
 
 #[tokio::test]
 async fn pages_go_to_a_browser_compressed_with_brotli() {
-    let spec = DemoSpec {
-        orders: 500,
-        seed: 3,
-        now: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
-        time_zone: chrono_tz::UTC,
-    };
-    let app = app_with_demo(&spec).await;
+    let app = app_with_demo(&five_hundred_orders()).await;
     // Chromium's header; reqwest is built without decompression, so the body arrives as sent.
     let res = app
         .client
