@@ -5,10 +5,9 @@
 //! sends the new build's page and bundle), and should that fail too, it says so and offers a
 //! reload, never reloading in a loop.
 
-use std::{
-    cell::{Cell, RefCell},
-    future::Future,
-};
+#[cfg(feature = "hydrate")]
+use std::cell::RefCell;
+use std::{cell::Cell, future::Future};
 
 use leptos::prelude::*;
 
@@ -16,18 +15,23 @@ thread_local! {
     /// Whether the part's loader is being polled right now (the panic happens inside a poll).
     static LOADING: Cell<bool> = const { Cell::new(false) };
     /// The address the router is opening: the bar shows it only once the page is ready.
+    #[cfg(feature = "hydrate")]
     static OPENING: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Follows the address the router is opening (inside `<Router>`; it renders nothing).
+/// Follows the address the router is opening (inside `<Router>`; it renders nothing). Only
+/// in the browser: a server render has no part to load and would make an effect for nothing.
 #[component]
 pub fn FollowAddress() -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    Effect::new(move |_| {
-        let (path, search) = (location.pathname.get(), location.search.get());
-        let to = if search.is_empty() { path } else { format!("{path}?{search}") };
-        OPENING.with_borrow_mut(|opening| *opening = Some(to));
-    });
+    #[cfg(feature = "hydrate")]
+    {
+        let location = leptos_router::hooks::use_location();
+        Effect::new(move |_| {
+            let (path, search) = (location.pathname.get(), location.search.get());
+            let to = if search.is_empty() { path } else { format!("{path}?{search}") };
+            OPENING.with_borrow_mut(|opening| *opening = Some(to));
+        });
+    }
 }
 
 /// `part` (the lazy part's loader, or a view that needs it), marked as loading while polled.
