@@ -126,13 +126,20 @@ def forget_slow(port, db, names):
         sys.exit(f"could not delete the slow operations of {names}: {reply.get('errmsg')}")
 
 
+# Each command: how many arguments it takes after PORT (None: one or more), and what it does.
+COMMANDS = {
+    "ping": (0, lambda port, args: sys.exit(0 if ping(port) else 1)),
+    "initiate": (0, lambda port, args: initiate(port)),
+    "forget-slow": (None, lambda port, args: forget_slow(port, args[0], args[1:])),
+}
+
+
 if __name__ == "__main__":
-    if len(sys.argv) >= 5 and sys.argv[1] == "forget-slow":
-        forget_slow(int(sys.argv[2]), sys.argv[3], sys.argv[4:])
-        sys.exit(0)
-    if len(sys.argv) != 3 or sys.argv[1] not in ("ping", "initiate"):
+    name, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else (None, [])
+    if name not in COMMANDS or not rest or not rest[0].isdigit():
         sys.exit(__doc__)
-    what, port = sys.argv[1], int(sys.argv[2])
-    if what == "ping":
-        sys.exit(0 if ping(port) else 1)
-    initiate(port)
+    takes, run = COMMANDS[name]
+    args = rest[1:]
+    if (takes is None and len(args) < 2) or (takes is not None and len(args) != takes):
+        sys.exit(__doc__)
+    run(int(rest[0]), args)
