@@ -23,6 +23,14 @@ fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> Document {
     doc! { "$gte": bson_time(from), "$lt": bson_time(to) }
 }
 
+/// Above this many vendors, their orders are read by the vendor field's type and kept per
+/// vendor here, not named in an `$in`: mongod makes an index interval per value, and at 5,000
+/// vendors (10,000 values with their ObjectId forms) that cost it more than reading every
+/// vendor's orders of the window (BENCHMARKS.md, "The counters page as vendors grow"). The
+/// vendors with a counter today are nearly all those with numbered orders today, so little
+/// more is read.
+const VENDORS_LISTED_MOST: usize = 1_000;
+
 /// The vendor of an order as text (an ObjectId reference as its hex), for grouping.
 fn vendor_text(m: &SourceDb) -> Bson {
     Bson::Document(doc! { "$toString": format!("${}", m.field_or_none(Fact::Vendor)) })
@@ -267,15 +275,27 @@ impl Store {
         numbered_only: bool,
     ) -> Result<std::collections::HashMap<String, u64>, StorageError> {
         let m = self.marketplace()?;
-        let any: Vec<Bson> = vendors.iter().flat_map(|v| super::sources::as_stored(v)).collect();
+        let listed = vendors.len() <= VENDORS_LISTED_MOST;
+        let vendor = if listed {
+            let any: Vec<Bson> = vendors.iter().flat_map(|v| super::sources::as_stored(v)).collect();
+            doc! { "$in": any }
+        } else {
+            // Every type `as_stored` reads a vendor as (and a 32-bit number, which `$in` matches too).
+            doc! { "$type": ["string", "objectId", "long", "int"] }
+        };
         let mut filter = doc! {
-            m.field_or_none(Fact::Vendor): { "$in": any },
+            m.field_or_none(Fact::Vendor): vendor,
             m.field_or_none(Fact::CreatedAt): between(from, to),
         };
         if numbered_only {
             filter.insert(m.field_or_none(Fact::OrderNumber), daily_numbers());
         }
-        self.count_orders_by(m, "orders_per_vendor", filter, vendor_text(m)).await
+        let mut counts = self.count_orders_by(m, "orders_per_vendor", filter, vendor_text(m)).await?;
+        if !listed {
+            let wanted: std::collections::HashSet<&str> = vendors.iter().map(String::as_str).collect();
+            counts.retain(|v, _| wanted.contains(v.as_str()));
+        }
+        Ok(counts)
     }
 
     /// Numbered orders created in `[from, to)`, per vendor and hour of the day in `zone`

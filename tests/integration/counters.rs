@@ -103,6 +103,46 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
 
 /// A vendor whose evenings are usually a hundred times busier than its mornings: at a
 /// morning's rate the cap is days away, by its usual day it comes tonight.
+/// The counters page names today's vendors in an `$in` up to a thousand of them and reads
+/// every vendor's orders past that (mongod's cost of a long `$in`): both count the same.
+#[tokio::test]
+async fn many_vendors_count_their_orders_as_few_do() {
+    let store = helpers::fresh_store("counters_many").await;
+    let orders = helpers::raw_collection(store.database_name(), "orders").await;
+    let oid = mongodb::bson::oid::ObjectId::new();
+    let order = |vendor: mongodb::bson::Bson, number: &str, h: u32| doc! { "source": "marketplace", "order_id": uuid::Uuid::new_v4().to_string(), "vendor_id": vendor, "order_number": number, "created_at": at(h, 0) };
+    orders
+        .insert_many([
+            order("calm".into(), "BB-c-1", 9),
+            order("calm".into(), "BB-c-2", 10),
+            order(oid.into(), "BB-o-1", 9),
+            order(42_i32.into(), "BB-n-1", 9),
+            order(42_i64.into(), "BB-n-2", 10),
+            // Not a listed vendor, and a time-based number: neither counts.
+            order("unlisted".into(), "BB-u-1", 9),
+            order("calm".into(), "BB-1795258800-A1B2-00001", 9),
+            // Yesterday.
+            doc! { "source": "marketplace", "order_id": "old", "vendor_id": "calm", "order_number": "BB-c-0", "created_at": BsonTime::from_millis(Utc.with_ymd_and_hms(2026, 11, 20, 23, 0, 0).unwrap().timestamp_millis()) },
+        ])
+        .await
+        .unwrap();
+    let few: Vec<String> = vec!["calm".into(), oid.to_hex(), "42".into()];
+    let many: Vec<String> = few.iter().cloned().chain((0..1_500).map(|i| format!("made-up-{i}"))).collect();
+    let utc = |h, m| Utc.with_ymd_and_hms(2026, 11, 21, h, m, 0).unwrap();
+    let (from, to) = (utc(0, 0), utc(23, 59));
+    let by_few = store.numbered_orders_by_vendor(&few, from, to, true).await.unwrap();
+    let by_many = store.numbered_orders_by_vendor(&many, from, to, true).await.unwrap();
+    let expected: std::collections::HashMap<String, u64> =
+        [("calm".to_owned(), 2), (oid.to_hex(), 1), ("42".to_owned(), 2)].into_iter().collect();
+    assert_eq!(by_few, expected);
+    assert_eq!(by_many, expected);
+    // Every order in the window, numbered or not, of listed vendors only.
+    let hour = store.numbered_orders_by_vendor(&many, utc(9, 0), utc(9, 30), false).await.unwrap();
+    let expected: std::collections::HashMap<String, u64> =
+        [("calm".to_owned(), 2), (oid.to_hex(), 1), ("42".to_owned(), 1)].into_iter().collect();
+    assert_eq!(hour, expected);
+}
+
 #[tokio::test]
 async fn a_vendors_usual_day_shapes_its_cap_forecast() {
     let store = helpers::fresh_store("shape").await;
