@@ -198,6 +198,30 @@ fn malformed(id: &str) -> StorageError {
     StorageError::Database { op: "counter_inc", message: format!("counter {id} has no numeric sequence") }
 }
 
+/// How long the malformed counters found are believed before the counters are read again.
+/// No index serves "does not look like a counter ID", so finding them reads every counter
+/// ever kept (a year of 1,000 vendors a day is 365,000), and the counters page asks on every
+/// view and live refresh. A counter written malformed shows within this time.
+pub const MALFORMED_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The malformed counters this process last found, and when (see [`MALFORMED_RECHECK`]).
+#[derive(Debug, Default)]
+pub(crate) struct MalformedCache(std::sync::Mutex<Option<(std::time::Instant, Vec<RawCounter>)>>);
+
+impl MalformedCache {
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, Vec<RawCounter>)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fresh(&self) -> Option<Vec<RawCounter>> {
+        self.held().as_ref().filter(|(at, _)| at.elapsed() < MALFORMED_RECHECK).map(|(_, found)| found.clone())
+    }
+
+    fn keep(&self, found: &[RawCounter]) {
+        *self.held() = Some((std::time::Instant::now(), found.to_vec()));
+    }
+}
+
 /// A counter document as the marketplace wrote it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawCounter {
@@ -238,9 +262,13 @@ impl Store {
         Ok(docs.iter().filter_map(raw_counter).collect())
     }
 
-    /// Counters whose `counterId` looks like neither `YYYYMMDD-…` nor `YYYYMMDDTHHMM-…` (first 50).
+    /// Counters whose `counterId` looks like neither `YYYYMMDD-…` nor `YYYYMMDDTHHMM-…` (first
+    /// 50), as read at most [`MALFORMED_RECHECK`] ago.
     pub async fn malformed_counters(&self) -> Result<Vec<RawCounter>, StorageError> {
         use futures::TryStreamExt;
+        if let Some(found) = self.malformed.fresh() {
+            return Ok(found);
+        }
         let market = self.marketplace()?;
         let counters = market.counters();
         let filter = doc! { "counterId": { "$not": { "$regex": "^[0-9]{8}(T[0-9]{4})?-" } } };
@@ -249,7 +277,9 @@ impl Store {
                 counters.find(filter).max_time(self.op_timeout).limit(50).await?.try_collect().await
             })
             .await?;
-        Ok(docs.iter().filter_map(raw_counter).collect())
+        let found: Vec<RawCounter> = docs.iter().filter_map(raw_counter).collect();
+        self.malformed.keep(&found);
+        Ok(found)
     }
 
     /// The counters of these ids.

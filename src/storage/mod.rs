@@ -432,6 +432,8 @@ pub struct Store {
     sessions: std::sync::Arc<staff::SessionCache>,
     /// Whether any order was ever renamed (see `orders::AliasFlag`).
     aliases: std::sync::Arc<orders::AliasFlag>,
+    /// The malformed counters last found (see `counters::MALFORMED_RECHECK`).
+    malformed: std::sync::Arc<counters::MalformedCache>,
     /// Where the orders are read from: the configured systems, or orderdesk's own database.
     sources: std::sync::Arc<Vec<sources::SourceDb>>,
 }
@@ -477,6 +479,7 @@ impl Store {
             failover_wait: settings.failover_wait,
             sessions: std::sync::Arc::default(),
             aliases: std::sync::Arc::default(),
+            malformed: std::sync::Arc::default(),
         })
     }
 
@@ -494,7 +497,14 @@ impl Store {
         } else {
             self.sources.clone()
         };
-        Self { sources, db, sessions: std::sync::Arc::default(), aliases: std::sync::Arc::default(), ..self.clone() }
+        Self {
+            sources,
+            db,
+            sessions: std::sync::Arc::default(),
+            aliases: std::sync::Arc::default(),
+            malformed: std::sync::Arc::default(),
+            ..self.clone()
+        }
     }
 
     /// Which orderdesk process this is, among those sharing the database: in lane and lock

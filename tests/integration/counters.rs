@@ -143,6 +143,31 @@ async fn many_vendors_count_their_orders_as_few_do() {
     assert_eq!(hour, expected);
 }
 
+/// Malformed counters are found by reading every counter kept (no index serves "does not look
+/// like a counter ID"), so a process believes what it found for a minute.
+#[tokio::test]
+async fn malformed_counters_are_read_again_only_after_a_minute() {
+    let store = helpers::fresh_store("counters_malformed").await;
+    let counters = helpers::raw_collection(store.database_name(), "ordercounters").await;
+    let counter = |id: &str| doc! { "counterId": id, "sequence": 1_i32, "lastUpdated": at(1, 0), "__v": 0 };
+    counters.insert_one(counter("calm-2026")).await.unwrap();
+    let ids = |found: Vec<orderdesk::storage::counters::RawCounter>| {
+        let mut ids: Vec<String> = found.into_iter().map(|c| c.counter_id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(store.malformed_counters().await.unwrap()), ["calm-2026"]);
+    counters.insert_one(counter("2026-11-21-calm")).await.unwrap();
+    assert_eq!(
+        ids(store.malformed_counters().await.unwrap()),
+        ["calm-2026"],
+        "what was found is believed for a minute"
+    );
+    // Another process (a store of its own) reads them afresh.
+    let other = store.with_database(store.database_name());
+    assert_eq!(ids(other.malformed_counters().await.unwrap()), ["2026-11-21-calm", "calm-2026"]);
+}
+
 #[tokio::test]
 async fn a_vendors_usual_day_shapes_its_cap_forecast() {
     let store = helpers::fresh_store("shape").await;
