@@ -101,8 +101,6 @@ async fn each_counter_warning_fires_exactly_when_it_should() {
     store.drop_database().await.unwrap();
 }
 
-/// A vendor whose evenings are usually a hundred times busier than its mornings: at a
-/// morning's rate the cap is days away, by its usual day it comes tonight.
 /// The counters page names today's vendors in an `$in` up to a thousand of them and reads
 /// every vendor's orders past that (mongod's cost of a long `$in`): both count the same.
 #[tokio::test]
@@ -141,6 +139,7 @@ async fn many_vendors_count_their_orders_as_few_do() {
     let expected: std::collections::HashMap<String, u64> =
         [("calm".to_owned(), 2), (oid.to_hex(), 1), ("42".to_owned(), 1)].into_iter().collect();
     assert_eq!(hour, expected);
+    store.drop_database().await.unwrap();
 }
 
 /// Malformed counters are found by reading every counter kept (no index serves "does not look
@@ -166,8 +165,11 @@ async fn malformed_counters_are_read_again_only_after_a_minute() {
     // Another process (a store of its own) reads them afresh.
     let other = store.with_database(store.database_name());
     assert_eq!(ids(other.malformed_counters().await.unwrap()), ["2026-11-21-calm", "calm-2026"]);
+    store.drop_database().await.unwrap();
 }
 
+/// A vendor whose evenings are usually a hundred times busier than its mornings: at a
+/// morning's rate the cap is days away, by its usual day it comes tonight.
 #[tokio::test]
 async fn a_vendors_usual_day_shapes_its_cap_forecast() {
     let store = helpers::fresh_store("shape").await;
