@@ -126,11 +126,12 @@ def forget_slow(port, db, names):
         sys.exit(f"could not delete the slow operations of {names}: {reply.get('errmsg')}")
 
 
-# Each command: how many arguments it takes after PORT (None: one or more), and what it does.
+# Each command: how many arguments it takes after PORT (fewest, most: None for no limit), and
+# what it does with them.
 COMMANDS = {
-    "ping": (0, lambda port, args: sys.exit(0 if ping(port) else 1)),
-    "initiate": (0, lambda port, args: initiate(port)),
-    "forget-slow": (None, lambda port, args: forget_slow(port, args[0], args[1:])),
+    "ping": (0, 0, lambda port, args: sys.exit(0 if ping(port) else 1)),
+    "initiate": (0, 0, lambda port, args: initiate(port)),
+    "forget-slow": (2, None, lambda port, args: forget_slow(port, args[0], args[1:])),
 }
 
 
@@ -138,8 +139,8 @@ if __name__ == "__main__":
     name, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else (None, [])
     if name not in COMMANDS or not rest or not rest[0].isdigit():
         sys.exit(__doc__)
-    takes, run = COMMANDS[name]
+    fewest, most, run = COMMANDS[name]
     args = rest[1:]
-    if (takes is None and len(args) < 2) or (takes is not None and len(args) != takes):
+    if len(args) < fewest or (most is not None and len(args) > most):
         sys.exit(__doc__)
     run(int(rest[0]), args)
